@@ -1,0 +1,88 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  BadRequestDetailSchema,
+  InvalidTransitionDetailSchema,
+  LeaseLostDetailSchema,
+  RunConflictDetail_Kind,
+  RunConflictDetailSchema,
+  RunNotFoundDetailSchema,
+} from "@aiki/gen/aiki/v1/error_details_pb";
+import { RunReferenceSchema, RunStatus as PbRunStatus } from "@aiki/gen/aiki/v1/run_pb";
+import type { Logger } from "pino";
+import {
+  AikiDomainError,
+  ContentionError,
+  InvalidArgumentError,
+  InvalidTransitionError,
+  LeaseLostError,
+  RunConflictError,
+  RunNotFoundError,
+} from "../domain/errors.js";
+import { isConnectionError } from "../store/pg-errors.js";
+import { runStatusToPb } from "./run-mapping.js";
+
+/**
+ * The one place where failures become RPC errors: domain errors get their code and a typed
+ * detail; an unreachable store is UNAVAILABLE (retryable); anything else is INTERNAL, logged with
+ * its stack, and answered without internals.
+ */
+export function toConnectError(error: unknown, logger: Logger): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof AikiDomainError) return domainToConnect(error);
+  if (isConnectionError(error)) {
+    logger.warn({ err: error }, "store unavailable");
+    return new ConnectError("the store is unavailable; try again", Code.Unavailable);
+  }
+  logger.error({ err: error }, "internal error");
+  return new ConnectError("internal error", Code.Internal);
+}
+
+function domainToConnect(error: AikiDomainError): ConnectError {
+  if (error instanceof InvalidArgumentError) {
+    return new ConnectError(error.message, Code.InvalidArgument, undefined, [
+      { desc: BadRequestDetailSchema, value: { fieldViolations: error.violations.map((v) => ({ ...v })) } },
+    ]);
+  }
+  if (error instanceof RunNotFoundError) {
+    const t = error.target;
+    return new ConnectError(error.message, Code.NotFound, undefined, [
+      {
+        desc: RunNotFoundDetailSchema,
+        value: "runId" in t ? { runId: t.runId } : { reference: create(RunReferenceSchema, t.reference) },
+      },
+    ]);
+  }
+  if (error instanceof InvalidTransitionError) {
+    return new ConnectError(error.message, Code.FailedPrecondition, undefined, [
+      {
+        desc: InvalidTransitionDetailSchema,
+        value: { runId: error.runId, currentStatus: runStatusToPb(error.currentStatus), action: error.action, revision: error.revision },
+      },
+    ]);
+  }
+  if (error instanceof RunConflictError) {
+    const byReference = error.conflict === "reference_id";
+    return new ConnectError(error.message, Code.AlreadyExists, undefined, [
+      {
+        desc: RunConflictDetailSchema,
+        value: {
+          kind: byReference ? RunConflictDetail_Kind.REFERENCE_ID : RunConflictDetail_Kind.REQUEST_ID,
+          existingRunId: error.existingRunId,
+          referenceId: byReference ? error.key : "",
+          requestId: byReference ? "" : error.key,
+        },
+      },
+    ]);
+  }
+  if (error instanceof LeaseLostError) {
+    return new ConnectError(error.message, Code.FailedPrecondition, undefined, [
+      {
+        desc: LeaseLostDetailSchema,
+        value: { runId: error.runId, currentStatus: error.currentStatus ? runStatusToPb(error.currentStatus) : PbRunStatus.UNSPECIFIED },
+      },
+    ]);
+  }
+  if (error instanceof ContentionError) return new ConnectError(error.message, Code.Aborted);
+  return new ConnectError(error.message, Code.Internal);
+}

@@ -1,0 +1,176 @@
+import { create } from "@bufbuild/protobuf";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { ReferenceConflictPolicy } from "@aiki/gen/aiki/v1/run_pb";
+import {
+  RunService,
+  type StartRunRequest,
+  WaitForRunStatusResponse_Outcome,
+  WaitForRunStatusResponseSchema,
+} from "@aiki/gen/aiki/v1/run_service_pb";
+import type { RunAction } from "../domain/run-actions.js";
+import { controlRun } from "../engine/control-run.js";
+import type { EngineDeps } from "../engine/engine-deps.js";
+import { getRun, getRunByReference, queryRunTransitions, queryRuns } from "../engine/query-runs.js";
+import { stableJson } from "../engine/stable-json.js";
+import { type StartRunCommand, startRun } from "../engine/start-run.js";
+import { maxWaitMs, waitForRunStatus } from "../engine/wait-for-run-status.js";
+import type { JsonValue } from "../store/json.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
+import { retryPolicyFromPb, runStatusFromPb, runToPb, transitionToPb, valueToJson } from "./run-mapping.js";
+import { Violations } from "./validation.js";
+
+// Namespaces come from API keys later; until then every call is in the default one.
+export const defaultNamespace = "default";
+const clientActor = "client";
+
+/** RunService: proto <-> engine mapping and request validation only. */
+export function registerRunService(router: ConnectRouter, deps: EngineDeps): void {
+  const ns = defaultNamespace;
+
+  const control = async (runId: string, action: RunAction, reason?: string) => {
+    const v = new Violations();
+    v.uuid("run_id", runId);
+    if (reason !== undefined && reason.length > 1024) v.add("reason", "must be at most 1024 characters");
+    v.throwIfAny();
+    const run = await controlRun(deps, { namespace: ns, runId, action, reason: reason || undefined, actor: clientActor });
+    return { run: runToPb(run) };
+  };
+
+  router.service(RunService, {
+    async startRun(req) {
+      const { run, existing } = await startRun(deps, parseStartRun(req, ns));
+      return { run: runToPb(run), existing };
+    },
+
+    async getRun(req) {
+      const v = new Violations();
+      v.uuid("run_id", req.runId);
+      v.throwIfAny();
+      return { run: runToPb(await getRun(deps, ns, req.runId)) };
+    },
+
+    async getRunByReferenceId(req) {
+      const v = new Violations();
+      const ref = req.reference;
+      if (!ref) v.add("reference", "is required");
+      v.identifier("reference.workflow_name", ref?.workflowName ?? "x", true);
+      v.identifier("reference.workflow_version_id", ref?.workflowVersionId ?? "x", true);
+      v.identifier("reference.reference_id", ref?.referenceId ?? "x", true);
+      v.throwIfAny();
+      const run = await getRunByReference(deps, ns, {
+        workflowName: ref!.workflowName,
+        workflowVersionId: ref!.workflowVersionId,
+        referenceId: ref!.referenceId,
+      });
+      return { run: runToPb(run) };
+    },
+
+    async listRuns(req) {
+      const v = new Violations();
+      v.identifier("workflow_name", req.workflowName, false);
+      v.identifier("workflow_version_id", req.workflowVersionId, false);
+      v.uuid("parent_run_id", req.parentRunId, false);
+      v.identifier("reference_id", req.referenceId, false);
+      if (req.shard !== undefined) v.identifier("shard", req.shard, false);
+      const statuses = req.statuses.map((s, i) => runStatusFromPb(v, `statuses[${i}]`, s));
+      if (statuses.some((s) => s === undefined) && !statuses.every((s) => s === undefined)) {
+        v.add("statuses", "must not contain RUN_STATUS_UNSPECIFIED");
+      }
+      const size = v.pageSize("page_size", req.pageSize);
+      const filter = {
+        workflowName: req.workflowName || undefined,
+        workflowVersionId: req.workflowVersionId || undefined,
+        statuses: statuses.filter((s) => s !== undefined),
+        shard: req.shard,
+        parentRunId: req.parentRunId || undefined,
+        referenceId: req.referenceId || undefined,
+      };
+      const filterKey = stableJson(filter as unknown as JsonValue);
+      const afterId = decodePageToken(v, "page_token", req.pageToken, filterKey);
+      v.throwIfAny();
+      const page = await queryRuns(deps, ns, filter, { size, afterId, order: "newest_first" });
+      return { runs: page.items.map(runToPb), nextPageToken: encodePageToken(page.after, filterKey) };
+    },
+
+    cancelRun: (req) => control(req.runId, "cancel", req.reason),
+    pauseRun: (req) => control(req.runId, "pause", req.reason),
+    resumeRun: (req) => control(req.runId, "resume", req.reason),
+    awakeRun: (req) => control(req.runId, "awake"),
+
+    async waitForRunStatus(req, ctx: HandlerContext) {
+      const v = new Violations();
+      v.uuid("run_id", req.runId);
+      const awaited = runStatusFromPb(v, "status", req.status);
+      const timeoutMs = v.durationMs("timeout", req.timeout) ?? maxWaitMs;
+      v.throwIfAny();
+      const { outcome, run } = await waitForRunStatus(deps, ns, req.runId, awaited, timeoutMs, ctx.signal);
+      return create(WaitForRunStatusResponseSchema, {
+        outcome:
+          outcome === "reached"
+            ? WaitForRunStatusResponse_Outcome.REACHED
+            : outcome === "terminated"
+              ? WaitForRunStatusResponse_Outcome.TERMINATED
+              : WaitForRunStatusResponse_Outcome.TIMEOUT,
+        run: runToPb(run),
+      });
+    },
+
+    async listRunTransitions(req) {
+      const v = new Violations();
+      v.uuid("run_id", req.runId);
+      const size = v.pageSize("page_size", req.pageSize);
+      const after = decodePageToken(v, "page_token", req.pageToken, req.runId);
+      if (after !== undefined && !/^\d+$/.test(after)) v.add("page_token", "is not a token this server issued");
+      v.throwIfAny();
+      const page = await queryRunTransitions(deps, ns, req.runId, { size, afterRevision: after === undefined ? undefined : Number(after) });
+      return { transitions: page.items.map(transitionToPb), nextPageToken: encodePageToken(page.after, req.runId) };
+    },
+
+    async listChildRuns(req) {
+      const v = new Violations();
+      v.uuid("parent_run_id", req.parentRunId);
+      const size = v.pageSize("page_size", req.pageSize);
+      const afterId = decodePageToken(v, "page_token", req.pageToken, req.parentRunId);
+      v.throwIfAny();
+      await getRun(deps, ns, req.parentRunId);
+      const page = await queryRuns(deps, ns, { parentRunId: req.parentRunId }, { size, afterId, order: "oldest_first" });
+      return { runs: page.items.map(runToPb), nextPageToken: encodePageToken(page.after, req.parentRunId) };
+    },
+  });
+}
+
+function parseStartRun(req: StartRunRequest, namespace: string): StartRunCommand {
+  const v = new Violations();
+  v.identifier("request_id", req.requestId, false);
+  v.identifier("workflow_name", req.workflowName, true);
+  v.identifier("workflow_version_id", req.workflowVersionId, true);
+  v.identifier("reference_id", req.referenceId, false);
+  v.identifier("shard", req.shard, false);
+  const input = valueToJson(v, "input", req.input);
+  const retryPolicy = retryPolicyFromPb(v, "retry", req.retry);
+  if (!Object.values(ReferenceConflictPolicy).includes(req.conflictPolicy)) v.add("conflict_policy", `unknown policy ${req.conflictPolicy}`);
+  let trigger: StartRunCommand["trigger"];
+  const when = req.trigger?.when;
+  if (req.trigger && when?.case === undefined) v.add("trigger.when", "must be delay or start_time");
+  if (when?.case === "delay") {
+    const delayMs = v.durationMs("trigger.delay", when.value);
+    if (delayMs !== undefined) trigger = { delayMs };
+  } else if (when?.case === "startTime") {
+    const startTime = v.timestamp("trigger.start_time", when.value);
+    if (startTime) trigger = { startTime };
+  }
+  v.throwIfAny();
+  return {
+    namespace,
+    requestId: req.requestId || undefined,
+    workflowName: req.workflowName,
+    workflowVersionId: req.workflowVersionId,
+    input,
+    referenceId: req.referenceId || undefined,
+    conflictPolicy: req.conflictPolicy === ReferenceConflictPolicy.RETURN_EXISTING ? "return_existing" : "error",
+    shard: req.shard,
+    trigger,
+    retryPolicy: retryPolicy as JsonValue | undefined,
+    actor: clientActor,
+  };
+}

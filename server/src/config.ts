@@ -1,0 +1,59 @@
+import { resolve } from "node:path";
+import { z } from "zod";
+
+const envSchema = z.object({
+  AIKI_HOST: z.string().min(1).default("127.0.0.1"),
+  AIKI_PORT: z.coerce.number().int().min(0).max(65535).default(9850),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "must be a redis:// URL")
+    .optional(),
+  AIKI_DATA_DIR: z.string().min(1).default(".aiki/data"),
+  AIKI_TLS_CERT: z.string().min(1).optional(),
+  AIKI_TLS_KEY: z.string().min(1).optional(),
+  AIKI_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+
+export interface Config {
+  host: string;
+  port: number;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  dataDir: string;
+  tls: { certFile: string; keyFile: string } | undefined;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads the environment; every bad variable is named, none is silently ignored. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty variables count as unset, as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  const e = parsed.data;
+  if (Boolean(e.AIKI_TLS_CERT) !== Boolean(e.AIKI_TLS_KEY)) {
+    throw new ConfigError(["AIKI_TLS_CERT and AIKI_TLS_KEY must be set together"]);
+  }
+  return {
+    host: e.AIKI_HOST,
+    port: e.AIKI_PORT,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    dataDir: resolve(e.AIKI_DATA_DIR),
+    tls: e.AIKI_TLS_CERT && e.AIKI_TLS_KEY ? { certFile: e.AIKI_TLS_CERT, keyFile: e.AIKI_TLS_KEY } : undefined,
+    logLevel: e.AIKI_LOG_LEVEL,
+  };
+}

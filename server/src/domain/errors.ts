@@ -1,0 +1,93 @@
+import type { RunStatus } from "./run-status.js";
+
+/**
+ * Domain errors carry the fields a caller can act on. The API layer translates them to RPC
+ * codes in one place (api/errors.ts); nothing else inspects messages.
+ */
+export abstract class AikiDomainError extends Error {
+  abstract readonly kind: string;
+}
+
+export interface FieldViolation {
+  field: string;
+  description: string;
+}
+
+/** The request is malformed or incomplete; each violation names a field. */
+export class InvalidArgumentError extends AikiDomainError {
+  readonly kind = "invalid_argument";
+  constructor(readonly violations: readonly FieldViolation[]) {
+    super(violations.map((v) => `${v.field}: ${v.description}`).join("; "));
+    this.name = "InvalidArgumentError";
+  }
+}
+
+export interface RunReferenceKey {
+  workflowName: string;
+  workflowVersionId: string;
+  referenceId: string;
+}
+
+export class RunNotFoundError extends AikiDomainError {
+  readonly kind = "run_not_found";
+  constructor(readonly target: { runId: string } | { reference: RunReferenceKey }) {
+    super(
+      "runId" in target
+        ? `run ${target.runId} not found`
+        : `no run of ${target.reference.workflowName}@${target.reference.workflowVersionId} has reference id "${target.reference.referenceId}"`,
+    );
+    this.name = "RunNotFoundError";
+  }
+}
+
+/** The run's current state forbids the requested action. */
+export class InvalidTransitionError extends AikiDomainError {
+  readonly kind = "invalid_transition";
+  constructor(
+    readonly runId: string,
+    readonly currentStatus: RunStatus,
+    readonly action: string,
+    readonly revision: number,
+  ) {
+    super(`cannot ${action} run ${runId}: it is ${currentStatus}`);
+    this.name = "InvalidTransitionError";
+  }
+}
+
+/** A start conflicts with an existing run (reference id with another input, or a reused request id). */
+export class RunConflictError extends AikiDomainError {
+  readonly kind = "run_conflict";
+  constructor(
+    readonly conflict: "reference_id" | "request_id",
+    readonly existingRunId: string,
+    readonly key: string,
+  ) {
+    super(
+      conflict === "reference_id"
+        ? `reference id "${key}" already belongs to run ${existingRunId}, started with a different input`
+        : `request id "${key}" was already used for a different start request (run ${existingRunId})`,
+    );
+    this.name = "RunConflictError";
+  }
+}
+
+/** The caller no longer holds the run's lease; it must stop executing the run. */
+export class LeaseLostError extends AikiDomainError {
+  readonly kind = "lease_lost";
+  constructor(
+    readonly runId: string,
+    readonly currentStatus: RunStatus | undefined,
+  ) {
+    super(`lease on run ${runId} is no longer held${currentStatus ? ` (run is ${currentStatus})` : ""}`);
+    this.name = "LeaseLostError";
+  }
+}
+
+/** Optimistic concurrency lost repeatedly against concurrent writers; safe to retry. */
+export class ContentionError extends AikiDomainError {
+  readonly kind = "contention";
+  constructor(readonly runId: string) {
+    super(`run ${runId} changed concurrently too many times; try again`);
+    this.name = "ContentionError";
+  }
+}

@@ -1,0 +1,66 @@
+/** Every state a run can be in; the last three are terminal. */
+export const runStatuses = [
+  "scheduled",
+  "queued",
+  "running",
+  "paused",
+  "sleeping",
+  "awaiting_event",
+  "awaiting_retry",
+  "awaiting_child_workflow",
+  "completed",
+  "failed",
+  "cancelled",
+] as const;
+
+export type RunStatus = (typeof runStatuses)[number];
+
+export const terminalStatuses: readonly RunStatus[] = ["completed", "failed", "cancelled"];
+
+/** States where the run waits for a timer or an outside signal, holding no worker. */
+export const suspendedStatuses: readonly RunStatus[] = [
+  "sleeping",
+  "awaiting_event",
+  "awaiting_retry",
+  "awaiting_child_workflow",
+];
+
+export function isTerminal(status: RunStatus): boolean {
+  return terminalStatuses.includes(status);
+}
+
+export function isRunStatus(value: string): value is RunStatus {
+  return (runStatuses as readonly string[]).includes(value);
+}
+
+const wokenOrStopped: readonly RunStatus[] = ["queued", "cancelled", "paused"];
+
+/** The legal transitions of SPEC §2, as a table so that tests can walk it. */
+export const allowedTransitions: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
+  scheduled: ["queued", "paused", "cancelled"],
+  queued: ["running", "paused", "cancelled"],
+  running: [
+    "sleeping",
+    "awaiting_event",
+    "awaiting_child_workflow",
+    "awaiting_retry",
+    "paused",
+    "cancelled",
+    "completed",
+    "failed",
+    // The lease was lost: the worker died and its lease expired.
+    "queued",
+  ],
+  sleeping: wokenOrStopped,
+  awaiting_event: wokenOrStopped,
+  awaiting_child_workflow: wokenOrStopped,
+  awaiting_retry: wokenOrStopped,
+  paused: ["queued", "cancelled"],
+  completed: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function canTransition(from: RunStatus, to: RunStatus): boolean {
+  return allowedTransitions[from].includes(to);
+}

@@ -1,0 +1,71 @@
+import { sql } from "kysely";
+import { ContentionError, RunNotFoundError } from "../domain/errors.js";
+import { type RunAction, targetStatusFor } from "../domain/run-actions.js";
+import { cancelDescendants, findRunById, transitionRun } from "../store/run-repository.js";
+import type { RunRow } from "../store/runs.table.js";
+import type { EngineDeps } from "./engine-deps.js";
+import { publishRunChange } from "./publish-run-change.js";
+
+export interface ControlRunCommand {
+  namespace: string;
+  runId: string;
+  action: RunAction;
+  reason?: string | undefined;
+  actor: string;
+}
+
+// Optimistic concurrency: a guarded update that loses to a concurrent writer re-reads and
+// re-decides. Contention on one run is brief (a worker write, a timer), so a few tries suffice.
+const maxTries = 8;
+
+/** Pauses, resumes, cancels (with every non-terminal descendant) or awakes a run. */
+export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Promise<RunRow> {
+  for (let attempt = 0; attempt < maxTries; attempt++) {
+    const current = await findRunById(deps.db, cmd.namespace, cmd.runId);
+    if (!current) throw new RunNotFoundError({ runId: cmd.runId });
+    const to = targetStatusFor(cmd.action, current);
+    const outcome = await deps.db.transaction().execute(async (trx) => {
+      const run = await transitionRun(
+        trx,
+        current,
+        to,
+        {
+          ...changesFor(cmd.action),
+          status_reason: cmd.reason ?? null,
+        },
+        { actor: cmd.actor, reason: cmd.reason ?? cmd.action },
+      );
+      // undefined: the run changed since we read it; nothing was written, decide again.
+      if (!run) return undefined;
+      const descendants =
+        cmd.action === "cancel"
+          ? await cancelDescendants(trx, cmd.namespace, run.id, {
+              actor: `parent:${run.id}`,
+              reason: `ancestor ${run.id} cancelled`,
+            })
+          : [];
+      return { run, descendants };
+    });
+    if (!outcome) continue;
+    publishRunChange(deps.notifier, outcome.run);
+    for (const d of outcome.descendants) {
+      publishRunChange(deps.notifier, { ...outcome.run, id: d.id, status: "cancelled" });
+    }
+    return outcome.run;
+  }
+  throw new ContentionError(cmd.runId);
+}
+
+function changesFor(action: RunAction) {
+  const noLease = { lease_token: null, lease_worker_id: null, lease_expires_time: null };
+  switch (action) {
+    // Dropping the lease is what makes a worker's next write on this run fail.
+    case "cancel":
+      return { ...noLease, wake_time: null, end_time: sql<Date>`now()` };
+    case "pause":
+      return { ...noLease, wake_time: null };
+    case "resume":
+    case "awake":
+      return { wake_time: null };
+  }
+}

@@ -1,0 +1,12 @@
+import type { Logger } from "pino";
+import type { Notifier } from "../notify/notifier.js";
+import type { Db } from "../store/database.js";
+
+/** What the engine's use cases need; built once in dependencies.ts. */
+export interface EngineDeps {
+  db: Db;
+  notifier: Notifier;
+  logger: Logger;
+  /** Aborted when the server shuts down: long waits return early. */
+  shutdownSignal: AbortSignal;
+}

@@ -1,0 +1,101 @@
+import { sql } from "kysely";
+import { RunConflictError } from "../domain/errors.js";
+import type { JsonValue } from "../store/json.js";
+import { jsonbOrNull } from "../store/json.js";
+import { isUniqueViolation } from "../store/pg-errors.js";
+import { findRunByReference, findRunByStartRequestId, insertRun } from "../store/run-repository.js";
+import type { RunRow } from "../store/runs.table.js";
+import { uuidV7 } from "../store/uuid-v7.js";
+import type { EngineDeps } from "./engine-deps.js";
+import { publishRunChange } from "./publish-run-change.js";
+import { stableHash, stableJson } from "./stable-json.js";
+
+export interface StartRunCommand {
+  namespace: string;
+  requestId?: string | undefined;
+  workflowName: string;
+  workflowVersionId: string;
+  input?: JsonValue | undefined;
+  referenceId?: string | undefined;
+  conflictPolicy: "error" | "return_existing";
+  shard: string;
+  /** Delay in ms, or an absolute time; undefined starts at once. */
+  trigger?: { delayMs: number } | { startTime: Date } | undefined;
+  /** The workflow retry policy, stored as given (validated by the caller). */
+  retryPolicy?: JsonValue | undefined;
+  parentRunId?: string | undefined;
+  actor: string;
+}
+
+export interface StartRunResult {
+  run: RunRow;
+  existing: boolean;
+}
+
+/**
+ * Starts a run, or returns the one an earlier identical request (same request id) or the same
+ * reference id already created. Two concurrent identical starts race on the unique indexes; the
+ * loser retries once and finds the winner's run.
+ */
+export async function startRun(deps: EngineDeps, cmd: StartRunCommand): Promise<StartRunResult> {
+  try {
+    return await startRunOnce(deps, cmd);
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    return startRunOnce(deps, cmd);
+  }
+}
+
+async function startRunOnce(deps: EngineDeps, cmd: StartRunCommand): Promise<StartRunResult> {
+  const requestHash = cmd.requestId ? stableHash({ ...cmd, requestId: null, actor: null } as unknown as JsonValue) : null;
+  const result = await deps.db.transaction().execute(async (trx): Promise<StartRunResult> => {
+    if (cmd.requestId) {
+      const prior = await findRunByStartRequestId(trx, cmd.namespace, cmd.requestId);
+      if (prior) {
+        if (prior.start_request_hash !== requestHash) throw new RunConflictError("request_id", prior.id, cmd.requestId);
+        return { run: prior, existing: true };
+      }
+    }
+    if (cmd.referenceId) {
+      const holder = await findRunByReference(trx, cmd.namespace, {
+        workflowName: cmd.workflowName,
+        workflowVersionId: cmd.workflowVersionId,
+        referenceId: cmd.referenceId,
+      });
+      if (holder) {
+        const sameInput = stableJson(holder.input ?? undefined) === stableJson(cmd.input);
+        if (sameInput || cmd.conflictPolicy === "return_existing") return { run: holder, existing: true };
+        throw new RunConflictError("reference_id", holder.id, cmd.referenceId);
+      }
+    }
+    // Due times are computed on the database clock, the one every replica's timers share.
+    const wakeTime =
+      cmd.trigger === undefined
+        ? null
+        : "delayMs" in cmd.trigger
+          ? sql<Date>`now() + make_interval(secs => ${cmd.trigger.delayMs / 1000})`
+          : sql<Date>`${cmd.trigger.startTime.toISOString()}::timestamptz`;
+    const run = await insertRun(
+      trx,
+      {
+        namespace: cmd.namespace,
+        id: uuidV7(),
+        workflow_name: cmd.workflowName,
+        workflow_version_id: cmd.workflowVersionId,
+        status: wakeTime ? sql<"scheduled" | "queued">`case when ${wakeTime} > now() then 'scheduled' else 'queued' end` as never : "queued",
+        input: jsonbOrNull(cmd.input),
+        shard: cmd.shard,
+        reference_id: cmd.referenceId ?? null,
+        parent_run_id: cmd.parentRunId ?? null,
+        retry_policy: jsonbOrNull(cmd.retryPolicy),
+        start_request_id: cmd.requestId ?? null,
+        start_request_hash: requestHash,
+        wake_time: wakeTime ? sql<Date | null>`case when ${wakeTime} > now() then ${wakeTime} else null end` as never : null,
+      },
+      { actor: cmd.actor, reason: "started" },
+    );
+    return { run, existing: false };
+  });
+  if (!result.existing) publishRunChange(deps.notifier, result.run);
+  return result;
+}

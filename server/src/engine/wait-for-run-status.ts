@@ -1,0 +1,69 @@
+import { isTerminal, type RunStatus } from "../domain/run-status.js";
+import { channels } from "../notify/notifier.js";
+import type { RunRow } from "../store/runs.table.js";
+import type { EngineDeps } from "./engine-deps.js";
+import { getRun } from "./query-runs.js";
+
+export type WaitOutcome = "reached" | "terminated" | "timeout";
+
+/** The longest a single wait call is held; callers wanting more call again. */
+export const maxWaitMs = 5 * 60_000;
+// Hints can be lost (Redis restarting); re-reading this often bounds the cost of a lost one.
+const recheckMs = 2_000;
+
+/**
+ * Long-poll: answers when the run is in `awaited` (undefined: any terminal status), or terminal,
+ * or when timeoutMs passes, or the caller goes away. Subscribes before reading, so a change
+ * landing between the read and the wait is never missed.
+ */
+export async function waitForRunStatus(
+  deps: EngineDeps,
+  namespace: string,
+  runId: string,
+  awaited: RunStatus | undefined,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<{ outcome: WaitOutcome; run: RunRow }> {
+  const judge = (run: RunRow): WaitOutcome | undefined =>
+    awaited !== undefined && run.status === awaited
+      ? "reached"
+      : isTerminal(run.status)
+        ? awaited === undefined
+          ? "reached"
+          : "terminated"
+        : undefined;
+
+  let wake: () => void = () => {};
+  let changed = false;
+  const unsubscribe = deps.notifier.subscribe(channels.run(runId), () => {
+    changed = true;
+    wake();
+  });
+  const deadline = Date.now() + Math.min(timeoutMs, maxWaitMs);
+  try {
+    for (;;) {
+      changed = false;
+      const run = await getRun(deps, namespace, runId);
+      const outcome = judge(run);
+      if (outcome) return { outcome, run };
+      const left = deadline - Date.now();
+      if (left <= 0 || signal.aborted || deps.shutdownSignal.aborted) return { outcome: "timeout", run };
+      if (changed) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(left, recheckMs));
+        function done() {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          deps.shutdownSignal.removeEventListener("abort", done);
+          wake = () => {};
+          resolve();
+        }
+        wake = done;
+        signal.addEventListener("abort", done);
+        deps.shutdownSignal.addEventListener("abort", done);
+      });
+    }
+  } finally {
+    unsubscribe();
+  }
+}

@@ -1,0 +1,36 @@
+import { createServer } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { openDependencies } from "./dependencies.js";
+import { createLogger } from "./logger.js";
+
+// Reads the configuration, wires the dependencies, listens; stops gracefully on SIGTERM/SIGINT.
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const deps = await openDependencies({ ...config, logger });
+  const server = createServer({ db: deps.db, notifier: deps.notifier, logger, tls: config.tls });
+  const address = await server.listen(config.port, config.host);
+  logger.info(
+    { url: address.url, store: deps.store, notifier: config.redisUrl ? "redis" : "in-process" },
+    `aiki server listening on ${address.url}`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    await server.close();
+    await deps.close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) console.error(error.message);
+  else console.error("aiki server failed to start:", error);
+  process.exit(1);
+});

@@ -1,0 +1,22 @@
+/**
+ * Hints that something changed ("run X moved", "work is ready for Y"). A hint may be lost or
+ * duplicated; whoever listens re-reads the database, which is the truth, and also re-reads on a
+ * slow timer so a lost hint costs latency, never correctness.
+ */
+export interface Notifier {
+  /** Publishes a hint; never throws (a lost hint is tolerated by design). */
+  publish(channel: string, message?: string): void;
+  /** Listens on a channel until the returned function is called. */
+  subscribe(channel: string, listener: (message: string) => void): () => void;
+  close(): Promise<void>;
+}
+
+export const channels = {
+  /** A timer was added; timer loops re-read their next due time. */
+  timers: "aiki:timers",
+  /** A run's status changed. */
+  run: (runId: string) => `aiki:run:${runId}`,
+  /** A run became ready for workers of this workflow version and shard. */
+  ready: (namespace: string, workflowName: string, workflowVersionId: string, shard: string) =>
+    `aiki:ready:${namespace}:${workflowName}:${workflowVersionId}:${shard}`,
+};

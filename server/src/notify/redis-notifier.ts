@@ -1,0 +1,84 @@
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { ListenerRegistry } from "./listener-registry.js";
+import type { Notifier } from "./notifier.js";
+
+/**
+ * Hints through Redis pub/sub, so every server replica hears what any replica changed. While
+ * Redis is away, publishes are dropped (listeners fall back to their slow re-reads) and ioredis
+ * reconnects and resubscribes by itself.
+ */
+export class RedisNotifier implements Notifier {
+  private readonly registry = new ListenerRegistry();
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+
+  constructor(
+    url: string,
+    private readonly logger: Logger,
+  ) {
+    const options = {
+      // A hint that cannot be sent now is worthless later: fail fast instead of queueing.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
+      lazyConnect: false,
+    };
+    this.pub = new Redis(url, options);
+    this.sub = new Redis(url, { ...options, enableOfflineQueue: true, autoResubscribe: true });
+    let down = false;
+    for (const conn of [this.pub, this.sub]) {
+      conn.on("error", (error: Error) => {
+        if (!down) logger.warn({ err: error.message }, "redis unavailable; falling back to polling");
+        down = true;
+      });
+      conn.on("ready", () => {
+        if (down) logger.info("redis reachable again");
+        down = false;
+      });
+    }
+    // A subscribe sent while Redis was down is not replayed by ioredis; resubscribe everything.
+    this.sub.on("ready", () => {
+      const all = this.registry.channels();
+      if (all.length > 0) this.sub.subscribe(...all).catch(() => {});
+    });
+    this.sub.on("message", (channel: string, message: string) => this.registry.deliver(channel, message));
+  }
+
+  /** Resolves once both connections are up; rejects after timeoutMs. */
+  async ready(timeoutMs = 5000): Promise<void> {
+    const wait = (conn: Redis) =>
+      conn.status === "ready"
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`redis not reachable within ${timeoutMs} ms`)), timeoutMs);
+            conn.once("ready", () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+    await Promise.all([wait(this.pub), wait(this.sub)]);
+  }
+
+  publish(channel: string, message = ""): void {
+    this.pub.publish(channel, message).catch((error: Error) => {
+      this.logger.debug({ err: error.message, channel }, "hint not published");
+    });
+  }
+
+  subscribe(channel: string, listener: (message: string) => void): () => void {
+    if (this.registry.add(channel, listener)) {
+      this.sub.subscribe(channel).catch(() => {
+        // Resubscribed automatically on reconnect; until then listeners rely on re-reads.
+      });
+    }
+    return () => {
+      if (this.registry.remove(channel, listener)) this.sub.unsubscribe(channel).catch(() => {});
+    };
+  }
+
+  async close(): Promise<void> {
+    this.pub.disconnect();
+    this.sub.disconnect();
+  }
+}

@@ -1,0 +1,60 @@
+import { mkdirSync } from "node:fs";
+import { PGlite } from "@electric-sql/pglite";
+import { Kysely, PostgresDialect } from "kysely";
+import { PGliteDialect } from "kysely-pglite-dialect";
+import pg from "pg";
+import type { RunTransitionsTable } from "./run-transitions.table.js";
+import type { RunsTable } from "./runs.table.js";
+
+export interface Database {
+  runs: RunsTable;
+  run_transitions: RunTransitionsTable;
+}
+
+export type Db = Kysely<Database>;
+
+export interface OpenedDatabase {
+  db: Db;
+  /** "postgres" for a server reached by DATABASE_URL, "embedded" for PGlite on local disk. */
+  kind: "postgres" | "embedded";
+  /** Where the data lives, without credentials. */
+  location: string;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** A postgres:// URL; when absent the embedded store is used. */
+  databaseUrl?: string | undefined;
+  /** Folder of the embedded store. */
+  dataDir: string;
+  /** Connections in the pool (Postgres only). */
+  poolSize?: number | undefined;
+}
+
+export function openDatabase(options: DatabaseOptions): OpenedDatabase {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 20,
+      // Fail fast instead of queueing forever when Postgres is down; callers see UNAVAILABLE.
+      connectionTimeoutMillis: 10_000,
+    });
+    // An idle client losing its connection (Postgres restarted) must not crash the process;
+    // the pool replaces it on next use.
+    pool.on("error", () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const url = new URL(options.databaseUrl);
+    return {
+      db,
+      kind: "postgres",
+      location: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
+      close: () => db.destroy(),
+    };
+  }
+  mkdirSync(options.dataDir, { recursive: true });
+  // PGlite is one connection: the dialect serializes transactions, which is the right model
+  // for a single-process embedded server.
+  const pglite = new PGlite(options.dataDir);
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return { db, kind: "embedded", location: options.dataDir, close: () => db.destroy() };
+}

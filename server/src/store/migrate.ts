@@ -1,0 +1,30 @@
+import type { Kysely } from "kysely";
+import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
+import * as m0001 from "./migrations/0001-initial.js";
+
+// Listed statically (not read from disk) so migrations work the same from source, tests and bundles.
+const migrations: Record<string, Migration> = {
+  "0001-initial": m0001,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export class MigrationFailedError extends Error {
+  constructor(
+    readonly migrationName: string | undefined,
+    options: { cause: unknown },
+  ) {
+    super(`database migration ${migrationName ?? "(unknown)"} failed: ${String((options.cause as Error)?.message ?? options.cause)}`, options);
+    this.name = "MigrationFailedError";
+  }
+}
+
+/** Applies every pending migration; safe to call from several replicas at once (Kysely takes a lock). */
+export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error");
+    throw new MigrationFailedError(failed?.migrationName, { cause: error });
+  }
+}

@@ -1,0 +1,212 @@
+import { type Kysely, type Transaction, sql, type Updateable } from "kysely";
+import type { RunStatus } from "../domain/run-status.js";
+import type { Database } from "./database.js";
+import type { RunTransitionRow } from "./run-transitions.table.js";
+import type { NewRunRow, RunRow, RunsTable } from "./runs.table.js";
+
+type Reader = Kysely<Database>;
+type Trx = Transaction<Database>;
+
+export interface RunReferenceLookup {
+  workflowName: string;
+  workflowVersionId: string;
+  referenceId: string;
+}
+
+export interface TransitionAudit {
+  actor: string;
+  reason?: string | null | undefined;
+}
+
+/** Inserts a new run and its creation transition (revision 1). */
+export async function insertRun(trx: Trx, row: Omit<NewRunRow, "revision">, audit: TransitionAudit): Promise<RunRow> {
+  const run = await trx
+    .insertInto("runs")
+    .values({ ...row, revision: 1 })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await trx
+    .insertInto("run_transitions")
+    .values({
+      namespace: run.namespace,
+      run_id: run.id,
+      revision: 1,
+      from_status: null,
+      to_status: run.status,
+      actor: audit.actor,
+      reason: audit.reason ?? null,
+    })
+    .execute();
+  return run;
+}
+
+export async function findRunById(db: Reader, namespace: string, id: string): Promise<RunRow | undefined> {
+  return db.selectFrom("runs").selectAll().where("namespace", "=", namespace).where("id", "=", id).executeTakeFirst();
+}
+
+export async function findRunByReference(
+  db: Reader,
+  namespace: string,
+  ref: RunReferenceLookup,
+): Promise<RunRow | undefined> {
+  return db
+    .selectFrom("runs")
+    .selectAll()
+    .where("namespace", "=", namespace)
+    .where("workflow_name", "=", ref.workflowName)
+    .where("workflow_version_id", "=", ref.workflowVersionId)
+    .where("reference_id", "=", ref.referenceId)
+    .executeTakeFirst();
+}
+
+export async function findRunByStartRequestId(
+  db: Reader,
+  namespace: string,
+  requestId: string,
+): Promise<RunRow | undefined> {
+  return db
+    .selectFrom("runs")
+    .selectAll()
+    .where("namespace", "=", namespace)
+    .where("start_request_id", "=", requestId)
+    .executeTakeFirst();
+}
+
+export interface RunListFilter {
+  workflowName?: string | undefined;
+  workflowVersionId?: string | undefined;
+  statuses?: readonly RunStatus[] | undefined;
+  shard?: string | undefined;
+  parentRunId?: string | undefined;
+  referenceId?: string | undefined;
+}
+
+/**
+ * Runs matching the filter, ordered by id. Ids are UUIDv7, so id order is creation order and a
+ * page token is just the last id seen.
+ */
+export async function listRuns(
+  db: Reader,
+  namespace: string,
+  filter: RunListFilter,
+  page: { limit: number; afterId?: string | undefined; order: "newest_first" | "oldest_first" },
+): Promise<RunRow[]> {
+  let q = db.selectFrom("runs").selectAll().where("namespace", "=", namespace);
+  if (filter.workflowName) q = q.where("workflow_name", "=", filter.workflowName);
+  if (filter.workflowVersionId) q = q.where("workflow_version_id", "=", filter.workflowVersionId);
+  if (filter.statuses && filter.statuses.length > 0) q = q.where("status", "in", filter.statuses);
+  if (filter.shard !== undefined) q = q.where("shard", "=", filter.shard);
+  if (filter.parentRunId) q = q.where("parent_run_id", "=", filter.parentRunId);
+  if (filter.referenceId) q = q.where("reference_id", "=", filter.referenceId);
+  const newestFirst = page.order === "newest_first";
+  if (page.afterId) q = q.where("id", newestFirst ? "<" : ">", page.afterId);
+  return q.orderBy("id", newestFirst ? "desc" : "asc").limit(page.limit).execute();
+}
+
+export interface RunGuard {
+  namespace: string;
+  id: string;
+  status: RunStatus;
+  revision: number;
+}
+
+/**
+ * The one way a run changes state: a guarded update (status and revision must still be what the
+ * caller read) that bumps the revision and appends the transition, in the caller's transaction.
+ * Returns undefined when the guard did not match: someone else changed the run since it was
+ * read, and nothing was written.
+ */
+export async function transitionRun(
+  trx: Trx,
+  guard: RunGuard,
+  to: RunStatus,
+  changes: Omit<Updateable<RunsTable>, "status" | "revision" | "update_time">,
+  audit: TransitionAudit,
+): Promise<RunRow | undefined> {
+  const run = await trx
+    .updateTable("runs")
+    .set({ ...changes, status: to, revision: guard.revision + 1, update_time: sql<Date>`now()` })
+    .where("namespace", "=", guard.namespace)
+    .where("id", "=", guard.id)
+    .where("status", "=", guard.status)
+    .where("revision", "=", guard.revision)
+    .returningAll()
+    .executeTakeFirst();
+  if (!run) return undefined;
+  await trx
+    .insertInto("run_transitions")
+    .values({
+      namespace: guard.namespace,
+      run_id: guard.id,
+      revision: run.revision,
+      from_status: guard.status,
+      to_status: to,
+      actor: audit.actor,
+      reason: audit.reason ?? null,
+    })
+    .execute();
+  return run;
+}
+
+/**
+ * Cancels every non-terminal descendant of a run, as one set-based guarded update (rows already
+ * terminal are left alone), appending a transition for each. Returns the cancelled runs.
+ */
+export async function cancelDescendants(
+  trx: Trx,
+  namespace: string,
+  rootId: string,
+  audit: TransitionAudit,
+): Promise<Array<{ id: string; revision: number; from_status: RunStatus }>> {
+  const result = await sql<{ id: string; revision: number; from_status: RunStatus }>`
+    with recursive descendants(id) as (
+      select id from runs where namespace = ${namespace} and parent_run_id = ${rootId}
+      union
+      select r.id from runs r join descendants d on r.parent_run_id = d.id where r.namespace = ${namespace}
+    ),
+    locked as (
+      select r.id, r.status from runs r join descendants d on r.id = d.id
+      where r.status not in ('completed', 'failed', 'cancelled')
+      for update of r
+    )
+    update runs set status = 'cancelled', revision = runs.revision + 1, update_time = now(),
+      end_time = now(), wake_time = null, lease_token = null, lease_worker_id = null,
+      lease_expires_time = null, status_reason = ${audit.reason ?? null}
+    from locked
+    where runs.id = locked.id and runs.status = locked.status
+    returning runs.id, runs.revision, locked.status as from_status
+  `.execute(trx);
+  const rows = result.rows;
+  if (rows.length > 0) {
+    await trx
+      .insertInto("run_transitions")
+      .values(
+        rows.map((r) => ({
+          namespace,
+          run_id: r.id,
+          revision: r.revision,
+          from_status: r.from_status,
+          to_status: "cancelled" as const,
+          actor: audit.actor,
+          reason: audit.reason ?? null,
+        })),
+      )
+      .execute();
+  }
+  return rows;
+}
+
+export async function listRunTransitions(
+  db: Reader,
+  namespace: string,
+  runId: string,
+  page: { limit: number; afterRevision?: number | undefined },
+): Promise<RunTransitionRow[]> {
+  let q = db
+    .selectFrom("run_transitions")
+    .selectAll()
+    .where("namespace", "=", namespace)
+    .where("run_id", "=", runId);
+  if (page.afterRevision !== undefined) q = q.where("revision", ">", page.afterRevision);
+  return q.orderBy("revision", "asc").limit(page.limit).execute();
+}

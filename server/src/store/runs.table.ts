@@ -1,0 +1,38 @@
+import type { ColumnType, Insertable, RawBuilder, Selectable } from "kysely";
+import type { RunStatus } from "../domain/run-status.js";
+import type { JsonValue } from "./json.js";
+
+type Json = ColumnType<JsonValue | null, RawBuilder<JsonValue> | null | undefined, RawBuilder<JsonValue> | null>;
+type Time = ColumnType<Date, Date | RawBuilder<Date> | undefined, Date | RawBuilder<Date>>;
+type NullableTime = ColumnType<Date | null, Date | RawBuilder<Date> | null | undefined, Date | RawBuilder<Date> | null>;
+
+export interface RunsTable {
+  namespace: ColumnType<string, string | undefined, never>;
+  id: ColumnType<string, string, never>;
+  workflow_name: ColumnType<string, string, never>;
+  workflow_version_id: ColumnType<string, string, never>;
+  status: RunStatus;
+  revision: number;
+  input: Json;
+  output: Json;
+  failure: Json;
+  status_reason: string | null;
+  shard: ColumnType<string, string | undefined, never>;
+  reference_id: ColumnType<string | null, string | null | undefined, never>;
+  parent_run_id: ColumnType<string | null, string | null | undefined, never>;
+  retry_policy: Json;
+  attempt: ColumnType<number, number | undefined, number>;
+  start_request_id: ColumnType<string | null, string | null | undefined, never>;
+  start_request_hash: ColumnType<string | null, string | null | undefined, never>;
+  wake_time: NullableTime;
+  lease_token: string | null;
+  lease_worker_id: string | null;
+  lease_expires_time: NullableTime;
+  create_time: Time;
+  update_time: Time;
+  start_time: NullableTime;
+  end_time: NullableTime;
+}
+
+export type RunRow = Selectable<RunsTable>;
+export type NewRunRow = Insertable<RunsTable>;
