@@ -249,9 +249,11 @@ export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE_
 export const TaskService: GenService<{
   /**
    * Records the start of an attempt of the task at (address, sequence), creating the record on
-   * the first call. When the record is already COMPLETED or FAILED it is returned unchanged and
-   * the worker must not execute the task (replay). RESOURCE_EXHAUSTED when the task has used
-   * every attempt its policy allows.
+   * the first call, and returns it with `attempts` counting this attempt. When the record is
+   * already COMPLETED, or FAILED in the current workflow attempt, it is returned unchanged and the
+   * worker must not execute the task (replay). A record FAILED in an earlier workflow attempt
+   * gets a fresh budget (workflow retry). When a RUNNING record has used every attempt of
+   * `max_attempts` (its worker died during the last one), it is marked FAILED and returned so.
    *
    * @generated from rpc aiki.v1.TaskService.StartTask
    */
