@@ -91,3 +91,21 @@ export class ContentionError extends AikiDomainError {
     this.name = "ContentionError";
   }
 }
+
+/** A task write names an attempt that is no longer the current one; nothing was written. */
+export class StaleTaskAttemptError extends AikiDomainError {
+  readonly kind = "stale_task_attempt";
+  constructor(
+    readonly taskId: string,
+    readonly attempt: number,
+    readonly currentStatus: string | undefined,
+    readonly currentAttempts: number | undefined,
+  ) {
+    super(
+      currentStatus === undefined
+        ? `task ${taskId} not found`
+        : `task ${taskId} attempt ${attempt} is stale: the task is ${currentStatus} at attempt ${currentAttempts}`,
+    );
+    this.name = "StaleTaskAttemptError";
+  }
+}

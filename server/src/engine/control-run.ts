@@ -1,10 +1,13 @@
 import { sql } from "kysely";
 import { ContentionError, RunNotFoundError } from "../domain/errors.js";
 import { type RunAction, targetStatusFor } from "../domain/run-actions.js";
+import { isDeadlock } from "../store/pg-errors.js";
 import { cancelDescendants, findRunById, transitionRun } from "../store/run-repository.js";
+import { openWaits, resolveWait } from "../store/run-wait-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { publishRunChange } from "./publish-run-change.js";
+import { wakeParentWaitingOn } from "./wake-parent.js";
 
 export interface ControlRunCommand {
   namespace: string;
@@ -24,7 +27,9 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
     const current = await findRunById(deps.db, cmd.namespace, cmd.runId);
     if (!current) throw new RunNotFoundError({ runId: cmd.runId });
     const to = targetStatusFor(cmd.action, current);
-    const outcome = await deps.db.transaction().execute(async (trx) => {
+    const outcome = await deps.db
+      .transaction()
+      .execute(async (trx) => {
       const run = await transitionRun(
         trx,
         current,
@@ -37,6 +42,12 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
       );
       // undefined: the run changed since we read it; nothing was written, decide again.
       if (!run) return undefined;
+      // awake() ends the current sleep early; the workflow sees `cancelled: true`.
+      if (cmd.action === "awake") {
+        for (const w of await openWaits(trx, run.id, "sleep")) {
+          await resolveWait(trx, { runId: run.id, kind: "sleep", key: w.key, sequence: w.sequence }, "cancelled");
+        }
+      }
       const descendants =
         cmd.action === "cancel"
           ? await cancelDescendants(trx, cmd.namespace, run.id, {
@@ -44,10 +55,16 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
               reason: `ancestor ${run.id} cancelled`,
             })
           : [];
-      return { run, descendants };
-    });
+      // A parent suspended on this run learns it ended (as run_terminated).
+      const parent = cmd.action === "cancel" ? await wakeParentWaitingOn(trx, run) : undefined;
+      return { run, descendants, parent };
+      })
+      // Cancelling a child while its parent is cancelled locks the two in opposite orders; the
+      // database breaks the deadlock and we decide again.
+      .catch((error: unknown) => (isDeadlock(error) ? undefined : Promise.reject(error)));
     if (!outcome) continue;
     publishRunChange(deps.notifier, outcome.run);
+    if (outcome.parent) publishRunChange(deps.notifier, outcome.parent);
     for (const d of outcome.descendants) {
       publishRunChange(deps.notifier, { ...outcome.run, id: d.id, status: "cancelled" });
     }

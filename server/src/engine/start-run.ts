@@ -1,5 +1,6 @@
-import { sql } from "kysely";
+import { sql, type Transaction } from "kysely";
 import { RunConflictError } from "../domain/errors.js";
+import type { Database } from "../store/database.js";
 import type { JsonValue } from "../store/json.js";
 import { jsonbOrNull } from "../store/json.js";
 import { isUniqueViolation } from "../store/pg-errors.js";
@@ -47,55 +48,61 @@ export async function startRun(deps: EngineDeps, cmd: StartRunCommand): Promise<
 }
 
 async function startRunOnce(deps: EngineDeps, cmd: StartRunCommand): Promise<StartRunResult> {
-  const requestHash = cmd.requestId ? stableHash({ ...cmd, requestId: null, actor: null } as unknown as JsonValue) : null;
-  const result = await deps.db.transaction().execute(async (trx): Promise<StartRunResult> => {
-    if (cmd.requestId) {
-      const prior = await findRunByStartRequestId(trx, cmd.namespace, cmd.requestId);
-      if (prior) {
-        if (prior.start_request_hash !== requestHash) throw new RunConflictError("request_id", prior.id, cmd.requestId);
-        return { run: prior, existing: true };
-      }
-    }
-    if (cmd.referenceId) {
-      const holder = await findRunByReference(trx, cmd.namespace, {
-        workflowName: cmd.workflowName,
-        workflowVersionId: cmd.workflowVersionId,
-        referenceId: cmd.referenceId,
-      });
-      if (holder) {
-        const sameInput = stableJson(holder.input ?? undefined) === stableJson(cmd.input);
-        if (sameInput || cmd.conflictPolicy === "return_existing") return { run: holder, existing: true };
-        throw new RunConflictError("reference_id", holder.id, cmd.referenceId);
-      }
-    }
-    // Due times are computed on the database clock, the one every replica's timers share.
-    const wakeTime =
-      cmd.trigger === undefined
-        ? null
-        : "delayMs" in cmd.trigger
-          ? sql<Date>`now() + make_interval(secs => ${cmd.trigger.delayMs / 1000})`
-          : sql<Date>`${cmd.trigger.startTime.toISOString()}::timestamptz`;
-    const run = await insertRun(
-      trx,
-      {
-        namespace: cmd.namespace,
-        id: uuidV7(),
-        workflow_name: cmd.workflowName,
-        workflow_version_id: cmd.workflowVersionId,
-        status: wakeTime ? sql<"scheduled" | "queued">`case when ${wakeTime} > now() then 'scheduled' else 'queued' end` as never : "queued",
-        input: jsonbOrNull(cmd.input),
-        shard: cmd.shard,
-        reference_id: cmd.referenceId ?? null,
-        parent_run_id: cmd.parentRunId ?? null,
-        retry_policy: jsonbOrNull(cmd.retryPolicy),
-        start_request_id: cmd.requestId ?? null,
-        start_request_hash: requestHash,
-        wake_time: wakeTime ? sql<Date | null>`case when ${wakeTime} > now() then ${wakeTime} else null end` as never : null,
-      },
-      { actor: cmd.actor, reason: "started" },
-    );
-    return { run, existing: false };
-  });
+  const result = await deps.db.transaction().execute((trx) => createRun(trx, cmd));
   if (!result.existing) publishRunChange(deps.notifier, result.run);
   return result;
+}
+
+/**
+ * The start itself, in the caller's transaction (a child start shares its parent's). The caller
+ * publishes the change after commit.
+ */
+export async function createRun(trx: Transaction<Database>, cmd: StartRunCommand): Promise<StartRunResult> {
+  const requestHash = cmd.requestId ? stableHash({ ...cmd, requestId: null, actor: null } as unknown as JsonValue) : null;
+  if (cmd.requestId) {
+    const prior = await findRunByStartRequestId(trx, cmd.namespace, cmd.requestId);
+    if (prior) {
+      if (prior.start_request_hash !== requestHash) throw new RunConflictError("request_id", prior.id, cmd.requestId);
+      return { run: prior, existing: true };
+    }
+  }
+  if (cmd.referenceId) {
+    const holder = await findRunByReference(trx, cmd.namespace, {
+      workflowName: cmd.workflowName,
+      workflowVersionId: cmd.workflowVersionId,
+      referenceId: cmd.referenceId,
+    });
+    if (holder) {
+      const sameInput = stableJson(holder.input ?? undefined) === stableJson(cmd.input);
+      if (sameInput || cmd.conflictPolicy === "return_existing") return { run: holder, existing: true };
+      throw new RunConflictError("reference_id", holder.id, cmd.referenceId);
+    }
+  }
+  // Due times are computed on the database clock, the one every replica's timers share.
+  const wakeTime =
+    cmd.trigger === undefined
+      ? null
+      : "delayMs" in cmd.trigger
+        ? sql<Date>`now() + make_interval(secs => ${cmd.trigger.delayMs / 1000})`
+        : sql<Date>`${cmd.trigger.startTime.toISOString()}::timestamptz`;
+  const run = await insertRun(
+    trx,
+    {
+      namespace: cmd.namespace,
+      id: uuidV7(),
+      workflow_name: cmd.workflowName,
+      workflow_version_id: cmd.workflowVersionId,
+      status: wakeTime ? (sql<"scheduled" | "queued">`case when ${wakeTime} > now() then 'scheduled' else 'queued' end` as never) : "queued",
+      input: jsonbOrNull(cmd.input),
+      shard: cmd.shard,
+      reference_id: cmd.referenceId ?? null,
+      parent_run_id: cmd.parentRunId ?? null,
+      retry_policy: jsonbOrNull(cmd.retryPolicy),
+      start_request_id: cmd.requestId ?? null,
+      start_request_hash: requestHash,
+      wake_time: wakeTime ? (sql<Date | null>`case when ${wakeTime} > now() then ${wakeTime} else null end` as never) : null,
+    },
+    { actor: cmd.actor, reason: cmd.parentRunId ? `started by ${cmd.parentRunId}` : "started" },
+  );
+  return { run, existing: false };
 }

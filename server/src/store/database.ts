@@ -3,12 +3,18 @@ import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect } from "kysely";
 import { PGliteDialect } from "kysely-pglite-dialect";
 import pg from "pg";
+import type { ChildRunsTable, EventsTable, RunWaitsTable, TasksTable, WorkersTable } from "./history.tables.js";
 import type { RunTransitionsTable } from "./run-transitions.table.js";
 import type { RunsTable } from "./runs.table.js";
 
 export interface Database {
   runs: RunsTable;
   run_transitions: RunTransitionsTable;
+  tasks: TasksTable;
+  run_waits: RunWaitsTable;
+  child_runs: ChildRunsTable;
+  events: EventsTable;
+  workers: WorkersTable;
 }
 
 export type Db = Kysely<Database>;

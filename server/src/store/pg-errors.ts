@@ -13,3 +13,7 @@ export function isConnectionError(error: unknown): boolean {
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e?.message ?? "")
   );
 }
+
+export function isDeadlock(error: unknown): boolean {
+  return (error as { code?: string } | undefined)?.code === "40P01";
+}

@@ -16,6 +16,7 @@ export interface RunsTable {
   input: Json;
   output: Json;
   failure: Json;
+  failure_cause: "task" | "handler" | "non_determinism" | "output_schema" | "child_schema" | null;
   status_reason: string | null;
   shard: ColumnType<string, string | undefined, never>;
   reference_id: ColumnType<string | null, string | null | undefined, never>;

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { publishRunChange } from "../engine/publish-run-change.js";
 import { channels, type Notifier } from "../notify/notifier.js";
 import type { Db } from "../store/database.js";
-import { fireDueScheduledRuns, nextWakeTime } from "../store/timer-repository.js";
+import { expireLeases, fireDueTimers, nextWakeTime } from "../store/timer-repository.js";
 
 // A ceiling on sleeping, in case a hint about an earlier timer was lost.
 const maxSleepMs = 5_000;
@@ -42,9 +42,11 @@ export class TimerLoop {
     while (!this.stopped) {
       let sleepMs = maxSleepMs;
       try {
-        const fired = await fireDueScheduledRuns(this.db, batchSize);
-        for (const run of fired) publishRunChange(this.notifier, run);
-        if (fired.length === batchSize) continue;
+        const fired = await fireDueTimers(this.db, batchSize);
+        const expired = await expireLeases(this.db, batchSize);
+        for (const run of [...fired, ...expired]) publishRunChange(this.notifier, run);
+        if (expired.length > 0) this.logger.info({ runs: expired.map((r) => r.id) }, "leases expired; runs requeued");
+        if (fired.length === batchSize || expired.length === batchSize) continue;
         const next = await nextWakeTime(this.db);
         if (next) sleepMs = Math.max(0, Math.min(maxSleepMs, next.getTime() - (await dbNow(this.db)).getTime()));
       } catch (error) {

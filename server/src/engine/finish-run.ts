@@ -1,0 +1,84 @@
+import { sql } from "kysely";
+import { ContentionError } from "../domain/errors.js";
+import { maxAttemptsOf, type RetryPolicy, retryDelayMs } from "../domain/retry-policy.js";
+import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
+import { transitionRun } from "../store/run-repository.js";
+import type { RunRow, RunsTable } from "../store/runs.table.js";
+import type { EngineDeps } from "./engine-deps.js";
+import { requireLease } from "./fence.js";
+import { publishRunChange } from "./publish-run-change.js";
+import { wakeParentWaitingOn } from "./wake-parent.js";
+
+const noLease = { lease_token: null, lease_worker_id: null, lease_expires_time: null, wake_time: null };
+
+export type FailureCause = NonNullable<RunsTable["failure_cause"]>;
+/** Causes a workflow retry cannot fix: the same code would fail the same way. */
+const fatalCauses: readonly FailureCause[] = ["non_determinism", "output_schema", "child_schema"];
+
+interface LeasedCommand {
+  namespace: string;
+  runId: string;
+  leaseToken: string;
+}
+
+export async function completeRun(deps: EngineDeps, cmd: LeasedCommand & { output: JsonValue | undefined }): Promise<RunRow> {
+  return finish(deps, cmd, () => ({
+    to: "completed",
+    changes: { ...noLease, output: jsonbOrNull(cmd.output), end_time: sql<Date>`now()` },
+    reason: "completed",
+  }));
+}
+
+/**
+ * Fails a leased run, or sends it to AWAITING_RETRY when its workflow retry policy has attempts
+ * left and the cause is one a retry could fix. The retry replays with completed tasks cached.
+ */
+export async function failRun(
+  deps: EngineDeps,
+  cmd: LeasedCommand & { failure: JsonValue & { nonRetryable?: boolean }; cause: FailureCause },
+): Promise<RunRow> {
+  return finish(deps, cmd, (run) => {
+    const policy = (run.retry_policy ?? undefined) as RetryPolicy | undefined;
+    const retryable = !fatalCauses.includes(cmd.cause) && !cmd.failure.nonRetryable;
+    const delay = retryable && run.attempt < maxAttemptsOf(policy) ? retryDelayMs(policy, run.attempt) : undefined;
+    if (delay !== undefined) {
+      return {
+        to: "awaiting_retry",
+        changes: {
+          ...noLease,
+          failure: jsonb(cmd.failure),
+          failure_cause: cmd.cause,
+          attempt: run.attempt + 1,
+          wake_time: sql<Date>`now() + make_interval(secs => ${delay / 1000})`,
+        },
+        reason: `workflow attempt ${run.attempt} failed (${cmd.cause}); retrying in ${delay} ms`,
+      };
+    }
+    return {
+      to: "failed",
+      changes: { ...noLease, failure: jsonb(cmd.failure), failure_cause: cmd.cause, end_time: sql<Date>`now()` },
+      reason: `failed (${cmd.cause})`,
+    };
+  });
+}
+
+/** Gives a run back: queued for another worker, replaying from its history. */
+export async function releaseLease(deps: EngineDeps, cmd: LeasedCommand & { reason?: string | undefined }): Promise<RunRow> {
+  return finish(deps, cmd, () => ({ to: "queued", changes: noLease, reason: cmd.reason || "released by worker" }));
+}
+
+type Plan = { to: RunRow["status"]; changes: Parameters<typeof transitionRun>[3]; reason: string };
+
+async function finish(deps: EngineDeps, cmd: LeasedCommand, plan: (run: RunRow) => Plan): Promise<RunRow> {
+  const { run, parent } = await deps.db.transaction().execute(async (trx) => {
+    const leased = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "update");
+    const p = plan(leased);
+    const run = await transitionRun(trx, leased, p.to, p.changes, { actor: `worker:${leased.lease_worker_id}`, reason: p.reason });
+    // Cannot miss: the row is locked by this transaction since requireLease.
+    if (!run) throw new ContentionError(cmd.runId);
+    return { run, parent: await wakeParentWaitingOn(trx, run) };
+  });
+  publishRunChange(deps.notifier, run);
+  if (parent) publishRunChange(deps.notifier, parent);
+  return run;
+}

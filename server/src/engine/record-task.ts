@@ -1,0 +1,98 @@
+import { sql } from "kysely";
+import { StaleTaskAttemptError } from "../domain/errors.js";
+import type { TaskRow } from "../store/history.tables.js";
+import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
+import { findTaskById, findTaskForUpdate, insertTask, updateTask } from "../store/task-repository.js";
+import type { EngineDeps } from "./engine-deps.js";
+import { requireLease } from "./fence.js";
+
+export interface StartTaskCommand {
+  namespace: string;
+  runId: string;
+  leaseToken: string;
+  name: string;
+  address: string;
+  sequence: number;
+  input: JsonValue | undefined;
+  maxAttempts: number;
+}
+
+/**
+ * Records the start of an attempt (see TaskService.StartTask). An attempt that was RUNNING when
+ * its worker died counts: the next start is attempt n+1, and a task whose last allowed attempt
+ * died is failed here rather than run again.
+ */
+export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow> {
+  return deps.db.transaction().execute(async (trx) => {
+    const run = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");
+    const task = await findTaskForUpdate(trx, run.id, cmd.address, cmd.sequence);
+    if (!task) {
+      return insertTask(trx, { ...cmd, workflowAttempt: run.attempt });
+    }
+    const again = (changes: Parameters<typeof updateTask>[2]) =>
+      updateTask(trx, task, changes).then((t) => t ?? Promise.reject(new StaleTaskAttemptError(task.id, task.attempts, task.status, task.attempts)));
+    switch (task.status) {
+      case "completed":
+        return task;
+      case "failed":
+        if (task.workflow_attempt >= run.attempt) return task;
+        // A workflow retry: a task that failed in an earlier workflow attempt starts a fresh budget.
+        return again({ status: "running", attempts: 1, max_attempts: cmd.maxAttempts, failure: null, next_attempt_time: null, workflow_attempt: run.attempt });
+      case "running":
+        if (task.attempts >= task.max_attempts) {
+          return again({
+            status: "failed",
+            failure: jsonb({
+              message: `attempt ${task.attempts} of ${task.max_attempts} was lost: its worker stopped while running it`,
+              type: "TaskAttemptLost",
+              nonRetryable: true,
+            }),
+          });
+        }
+        return again({ attempts: task.attempts + 1 });
+      case "awaiting_retry":
+        return again({ status: "running", attempts: task.attempts + 1, next_attempt_time: null });
+    }
+  });
+}
+
+export interface FinishTaskCommand {
+  namespace: string;
+  runId: string;
+  leaseToken: string;
+  taskId: string;
+  attempt: number;
+}
+
+export async function completeTask(deps: EngineDeps, cmd: FinishTaskCommand & { output: JsonValue | undefined }): Promise<TaskRow> {
+  return finishAttempt(deps, cmd, { status: "completed", output: jsonbOrNull(cmd.output) });
+}
+
+/** With retryDelayMs the task awaits its next attempt; without, it fails for good. */
+export async function failTask(
+  deps: EngineDeps,
+  cmd: FinishTaskCommand & { failure: JsonValue; retryDelayMs?: number | undefined },
+): Promise<TaskRow> {
+  return finishAttempt(
+    deps,
+    cmd,
+    cmd.retryDelayMs === undefined
+      ? { status: "failed", failure: jsonb(cmd.failure) }
+      : {
+          status: "awaiting_retry",
+          failure: jsonb(cmd.failure),
+          next_attempt_time: sql<Date>`now() + make_interval(secs => ${cmd.retryDelayMs / 1000})`,
+        },
+  );
+}
+
+async function finishAttempt(deps: EngineDeps, cmd: FinishTaskCommand, changes: Parameters<typeof updateTask>[2]): Promise<TaskRow> {
+  return deps.db.transaction().execute(async (trx) => {
+    await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");
+    const updated = await updateTask(trx, { id: cmd.taskId, status: "running", attempts: cmd.attempt }, changes);
+    if (updated) return updated;
+    // Guard missed: another attempt started since, or the task is already finished.
+    const current = await findTaskById(trx, cmd.runId, cmd.taskId);
+    throw new StaleTaskAttemptError(cmd.taskId, cmd.attempt, current?.status, current?.attempts);
+  });
+}

@@ -1,0 +1,30 @@
+import { listChildRecords } from "../store/child-run-repository.js";
+import type { Db } from "../store/database.js";
+import { eventsByIds } from "../store/event-repository.js";
+import type { ChildRunRow, EventRow, RunWaitRow, TaskRow } from "../store/history.tables.js";
+import { listWaits } from "../store/run-wait-repository.js";
+import { listTasks } from "../store/task-repository.js";
+
+export interface RunHistoryData {
+  tasks: TaskRow[];
+  waits: RunWaitRow[];
+  children: ChildRunRow[];
+  /** Events consumed by the waits, by id. */
+  events: Map<string, EventRow>;
+}
+
+/** The recorded history of several runs in four queries, whatever their number. */
+export async function loadHistories(db: Db, runIds: readonly string[]): Promise<Map<string, RunHistoryData>> {
+  const [tasks, waits, children] = await Promise.all([listTasks(db, runIds), listWaits(db, runIds), listChildRecords(db, runIds)]);
+  const eventIds = waits.flatMap((w) => (w.event_id ? [w.event_id] : []));
+  const events = new Map((await eventsByIds(db, eventIds)).map((e) => [e.id, e]));
+  const byRun = new Map<string, RunHistoryData>(runIds.map((id) => [id, { tasks: [], waits: [], children: [], events }]));
+  for (const t of tasks) byRun.get(t.run_id)?.tasks.push(t);
+  for (const w of waits) byRun.get(w.run_id)?.waits.push(w);
+  for (const c of children) byRun.get(c.parent_run_id)?.children.push(c);
+  return byRun;
+}
+
+export async function loadHistory(db: Db, runId: string): Promise<RunHistoryData> {
+  return (await loadHistories(db, [runId])).get(runId)!;
+}

@@ -1,0 +1,78 @@
+import { InvalidTransitionError, RunNotFoundError, type RunReferenceKey } from "../domain/errors.js";
+import { isTerminal } from "../domain/run-status.js";
+import { findEventByReference, insertEvent, consumeOldestPendingEvent } from "../store/event-repository.js";
+import type { EventRow } from "../store/history.tables.js";
+import type { JsonValue } from "../store/json.js";
+import { findRunByReference, transitionRun } from "../store/run-repository.js";
+import { openWaits, resolveWait } from "../store/run-wait-repository.js";
+import type { RunRow } from "../store/runs.table.js";
+import type { EngineDeps } from "./engine-deps.js";
+import { publishRunChange } from "./publish-run-change.js";
+
+export type EventTarget = { runId: string } | { reference: RunReferenceKey };
+
+export interface SendEventCommand {
+  namespace: string;
+  targets: readonly EventTarget[];
+  eventName: string;
+  data: JsonValue | undefined;
+  referenceId?: string | undefined;
+}
+
+export interface Delivery {
+  event: EventRow;
+  duplicate: boolean;
+}
+
+/**
+ * Stores an event for every target, atomically. Each target run is locked before its event is
+ * stored, the same lock SuspendRun takes, so a run that is suspending concurrently either sees
+ * the event in its check or is already AWAITING_EVENT here and is woken in this transaction.
+ */
+export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promise<Delivery[]> {
+  const { deliveries, woken } = await deps.db.transaction().execute(async (trx) => {
+    const ids: string[] = [];
+    for (const t of cmd.targets) {
+      if ("runId" in t) ids.push(t.runId);
+      else {
+        const run = await findRunByReference(trx, cmd.namespace, t.reference);
+        if (!run) throw new RunNotFoundError({ reference: t.reference });
+        ids.push(run.id);
+      }
+    }
+    // Lock in id order so concurrent multi-target sends cannot deadlock.
+    const unique = [...new Set(ids)].sort();
+    const rows = await trx.selectFrom("runs").selectAll().where("namespace", "=", cmd.namespace).where("id", "in", unique).orderBy("id").forUpdate().execute();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const id of unique) {
+      const run = byId.get(id);
+      if (!run) throw new RunNotFoundError({ runId: id });
+      if (isTerminal(run.status)) throw new InvalidTransitionError(run.id, run.status, "send_event", run.revision);
+    }
+    const stored = new Map<string, Delivery>();
+    const woken: RunRow[] = [];
+    for (const id of unique) {
+      const run = byId.get(id)!;
+      const prior = cmd.referenceId ? await findEventByReference(trx, id, cmd.eventName, cmd.referenceId) : undefined;
+      if (prior) {
+        stored.set(id, { event: prior, duplicate: true });
+        continue;
+      }
+      const event = await insertEvent(trx, { namespace: cmd.namespace, runId: id, name: cmd.eventName, data: cmd.data, referenceId: cmd.referenceId });
+      stored.set(id, { event, duplicate: false });
+      if (run.status !== "awaiting_event") continue;
+      const [wait] = await openWaits(trx, id, "event", cmd.eventName);
+      if (!wait) continue;
+      // FIFO per name: the wait takes the oldest pending event, which may predate this one.
+      const consumed = await consumeOldestPendingEvent(trx, id, cmd.eventName);
+      if (!consumed) continue;
+      await resolveWait(trx, { runId: id, kind: "event", key: wait.key, sequence: wait.sequence }, "received", { event_id: consumed.id });
+      const next = await transitionRun(trx, run, "queued", { wake_time: null }, { actor: "client", reason: `event ${cmd.eventName}` });
+      if (next) woken.push(next);
+      if (consumed.id === event.id) stored.set(id, { event: { ...event, consume_time: consumed.consume_time }, duplicate: false });
+    }
+    return { deliveries: ids.map((id) => stored.get(id)!), woken };
+  });
+  for (const run of woken) publishRunChange(deps.notifier, run);
+  return deliveries;
+}

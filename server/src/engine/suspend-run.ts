@@ -1,0 +1,129 @@
+import type { Transaction } from "kysely";
+import { InvalidArgumentError } from "../domain/errors.js";
+import { isTerminal, type RunStatus } from "../domain/run-status.js";
+import type { Database } from "../store/database.js";
+import { consumeOldestPendingEvent } from "../store/event-repository.js";
+import { jsonbOrNull } from "../store/json.js";
+import { findRunById, transitionRun } from "../store/run-repository.js";
+import { findWaitForUpdate, insertWait, resizeSleep, resolveWait, type WaitKey } from "../store/run-wait-repository.js";
+import type { RunRow } from "../store/runs.table.js";
+import { findTaskById } from "../store/task-repository.js";
+import type { EngineDeps } from "./engine-deps.js";
+import { requireLease } from "./fence.js";
+import { publishRunChange } from "./publish-run-change.js";
+import { loadHistory, type RunHistoryData } from "./run-history.js";
+
+export type SuspendWait =
+  | { kind: "sleep"; name: string; sequence: number; durationMs: number }
+  | { kind: "event"; eventName: string; sequence: number; timeoutMs?: number | undefined }
+  | { kind: "child"; childRunId: string; sequence: number; awaitedStatus: RunStatus; timeoutMs?: number | undefined }
+  | { kind: "task_retry"; taskId: string };
+
+export interface SuspendResult {
+  run: RunRow;
+  /** False: the wait was already satisfied, its result is in the history, the lease holds. */
+  suspended: boolean;
+  history: RunHistoryData;
+}
+
+type Trx = Transaction<Database>;
+type Decision = { resolved: true } | { resolved: false; wakeTime: Date | null; status: RunStatus; reason: string };
+
+/**
+ * Suspends a leased run on a wait, unless the wait is already satisfied. The run row is locked
+ * first, and every path that could satisfy the wait (an event send, a child finishing) locks it
+ * too, so the check and the suspension are atomic: nothing arriving meanwhile is lost.
+ */
+export async function suspendRun(
+  deps: EngineDeps,
+  cmd: { namespace: string; runId: string; leaseToken: string; wait: SuspendWait },
+): Promise<SuspendResult> {
+  const { run, suspended } = await deps.db.transaction().execute(async (trx) => {
+    const leased = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "update");
+    const decision = await decide(trx, leased, cmd.wait);
+    if (decision.resolved) return { run: leased, suspended: false };
+    const run = await transitionRun(
+      trx,
+      leased,
+      decision.status,
+      { wake_time: decision.wakeTime, lease_token: null, lease_worker_id: null, lease_expires_time: null },
+      { actor: `worker:${leased.lease_worker_id}`, reason: decision.reason },
+    );
+    // Cannot miss: the row is locked by this transaction since requireLease.
+    if (!run) throw new Error(`run ${leased.id} changed under its lock`);
+    return { run, suspended: true };
+  });
+  if (suspended) publishRunChange(deps.notifier, run);
+  return { run, suspended, history: await loadHistory(deps.db, run.id) };
+}
+
+async function decide(trx: Trx, run: RunRow, wait: SuspendWait): Promise<Decision> {
+  switch (wait.kind) {
+    case "sleep": {
+      const key: WaitKey = { runId: run.id, kind: "sleep", key: wait.name, sequence: wait.sequence };
+      let row = await findWaitForUpdate(trx, key);
+      if (row && row.status !== "waiting") return { resolved: true };
+      if (!row) row = await insertWait(trx, { ...key, namespace: run.namespace, durationMs: wait.durationMs }, wait.durationMs);
+      // A replay with another duration sleeps until start + the new duration.
+      else if (row.duration_ms !== wait.durationMs) row = await resizeSleep(trx, key, wait.durationMs);
+      if (row.due) {
+        await resolveWait(trx, key, "completed");
+        return { resolved: true };
+      }
+      return { resolved: false, status: "sleeping", wakeTime: row.deadline, reason: `sleep ${wait.name}` };
+    }
+    case "event": {
+      const key: WaitKey = { runId: run.id, kind: "event", key: wait.eventName, sequence: wait.sequence };
+      let row = await findWaitForUpdate(trx, key);
+      if (row && row.status !== "waiting") return { resolved: true };
+      const event = await consumeOldestPendingEvent(trx, run.id, wait.eventName);
+      if (!row) row = await insertWait(trx, { ...key, namespace: run.namespace, timeoutMs: wait.timeoutMs }, wait.timeoutMs);
+      if (event) {
+        await resolveWait(trx, key, "received", { event_id: event.id });
+        return { resolved: true };
+      }
+      if (row.due) {
+        await resolveWait(trx, key, "timed_out");
+        return { resolved: true };
+      }
+      return { resolved: false, status: "awaiting_event", wakeTime: row.deadline, reason: `event ${wait.eventName}` };
+    }
+    case "child": {
+      const child = await findRunById(trx, run.namespace, wait.childRunId);
+      if (!child || child.parent_run_id !== run.id) {
+        throw new InvalidArgumentError([{ field: "child_wait.child_run_id", description: `run ${wait.childRunId} is not a child of ${run.id}` }]);
+      }
+      const key: WaitKey = { runId: run.id, kind: "child", key: wait.childRunId, sequence: wait.sequence };
+      let row = await findWaitForUpdate(trx, key);
+      if (row && row.status !== "waiting") return { resolved: true };
+      if (!row) {
+        row = await insertWait(trx, { ...key, namespace: run.namespace, timeoutMs: wait.timeoutMs, awaitedStatus: wait.awaitedStatus }, wait.timeoutMs);
+      }
+      // Read after the parent lock: a child finishing concurrently either committed before this
+      // read (seen here) or waits for the lock and then finds the parent suspended on it.
+      if (isTerminal(child.status)) {
+        await resolveWait(trx, key, "finished", {
+          child_status: child.status,
+          output: jsonbOrNull(child.output ?? undefined),
+          failure: jsonbOrNull(child.failure ?? undefined),
+        });
+        return { resolved: true };
+      }
+      if (row.due) {
+        await resolveWait(trx, key, "timed_out");
+        return { resolved: true };
+      }
+      return { resolved: false, status: "awaiting_child_workflow", wakeTime: row.deadline, reason: `child ${wait.childRunId}` };
+    }
+    case "task_retry": {
+      const task = await findTaskById(trx, run.id, wait.taskId);
+      if (!task || task.status !== "awaiting_retry" || !task.next_attempt_time) {
+        throw new InvalidArgumentError([
+          { field: "task_retry.task_id", description: `task ${wait.taskId} of run ${run.id} is not awaiting a retry` },
+        ]);
+      }
+      if (task.next_attempt_time.getTime() <= Date.now()) return { resolved: true };
+      return { resolved: false, status: "awaiting_retry", wakeTime: task.next_attempt_time, reason: `task ${task.name} retry` };
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { Database } from "./database.js";
+import type { RunRow } from "./runs.table.js";
+
+export interface ClaimRequest {
+  namespace: string;
+  workerId: string;
+  versions: ReadonlyArray<{ workflowName: string; workflowVersionId: string }>;
+  /** [""] for unsharded runs only. */
+  shards: readonly string[];
+  limit: number;
+  ttlMs: number;
+}
+
+/**
+ * Leases up to `limit` queued runs, oldest first: claimed with SKIP LOCKED so concurrent pollers
+ * never block on or double-lease a run; each gets a fresh fencing token; guarded on status and
+ * revision; transition appended in the same statement.
+ */
+export async function claimReadyRuns(db: Kysely<Database>, req: ClaimRequest): Promise<RunRow[]> {
+  const names = req.versions.map((v) => v.workflowName);
+  const versions = req.versions.map((v) => v.workflowVersionId);
+  const { rows } = await sql<RunRow>`
+    with ready as (
+      select r.id, r.revision from runs r
+      join unnest(${names}::text[], ${versions}::text[]) as v(name, version)
+        on r.workflow_name = v.name and r.workflow_version_id = v.version
+      where r.namespace = ${req.namespace} and r.status = 'queued' and r.shard = any(${req.shards as string[]}::text[])
+      order by r.create_time
+      limit ${req.limit}
+      for update of r skip locked
+    ),
+    leased as (
+      update runs set status = 'running', revision = runs.revision + 1, lease_token = gen_random_uuid(),
+        lease_worker_id = ${req.workerId}, lease_expires_time = now() + make_interval(secs => ${req.ttlMs / 1000}),
+        start_time = coalesce(runs.start_time, now()), update_time = now()
+      from ready
+      where runs.id = ready.id and runs.status = 'queued' and runs.revision = ready.revision
+      returning runs.*
+    ),
+    audit as (
+      insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
+      select namespace, id, revision, 'queued', 'running', ${`worker:${req.workerId}`}, 'leased' from leased
+    )
+    select * from leased
+  `.execute(db);
+  return rows;
+}
+
+/**
+ * The fence: the run, locked, if the caller still holds its lease. `update` for writes that
+ * change the run's state, `share` for writes beside it (task records): either way a concurrent
+ * pause/cancel waits for this transaction, and the worker's next write after it fails.
+ * Undefined: the lease is lost.
+ */
+export async function lockLeasedRun(
+  trx: Transaction<Database>,
+  namespace: string,
+  runId: string,
+  leaseToken: string,
+  mode: "update" | "share",
+): Promise<RunRow | undefined> {
+  const q = trx
+    .selectFrom("runs")
+    .selectAll()
+    .where("namespace", "=", namespace)
+    .where("id", "=", runId)
+    .where("lease_token", "=", leaseToken)
+    .where("status", "=", "running");
+  return (mode === "update" ? q.forUpdate() : q.forShare()).executeTakeFirst();
+}
+
+/** Extends the leases still held; returns those, with their new expiry. */
+export async function extendLeases(
+  db: Kysely<Database>,
+  namespace: string,
+  leases: ReadonlyArray<{ runId: string; leaseToken: string }>,
+  ttlMs: number,
+): Promise<Array<{ id: string; lease_expires_time: Date }>> {
+  if (leases.length === 0) return [];
+  const { rows } = await sql<{ id: string; lease_expires_time: Date }>`
+    update runs set lease_expires_time = now() + make_interval(secs => ${ttlMs / 1000})
+    from unnest(${leases.map((l) => l.runId)}::uuid[], ${leases.map((l) => l.leaseToken)}::uuid[]) as held(id, token)
+    where runs.namespace = ${namespace} and runs.id = held.id and runs.lease_token = held.token and runs.status = 'running'
+    returning runs.id, runs.lease_expires_time
+  `.execute(db);
+  return rows;
+}

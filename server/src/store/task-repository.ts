@@ -1,0 +1,70 @@
+import { type Kysely, sql, type Transaction, type Updateable } from "kysely";
+import type { Database } from "./database.js";
+import type { TaskRow, TasksTable, TaskStatus } from "./history.tables.js";
+import { type JsonValue, jsonbOrNull } from "./json.js";
+import { uuidV7 } from "./uuid-v7.js";
+
+type Trx = Transaction<Database>;
+
+/** The task record at (run, address, sequence), locked for the caller's decision. */
+export async function findTaskForUpdate(trx: Trx, runId: string, address: string, sequence: number): Promise<TaskRow | undefined> {
+  return trx
+    .selectFrom("tasks")
+    .selectAll()
+    .where("run_id", "=", runId)
+    .where("address", "=", address)
+    .where("sequence", "=", sequence)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function findTaskById(db: Kysely<Database>, runId: string, taskId: string): Promise<TaskRow | undefined> {
+  return db.selectFrom("tasks").selectAll().where("run_id", "=", runId).where("id", "=", taskId).executeTakeFirst();
+}
+
+export async function insertTask(
+  trx: Trx,
+  task: { namespace: string; runId: string; name: string; address: string; sequence: number; input: JsonValue | undefined; maxAttempts: number; workflowAttempt: number },
+): Promise<TaskRow> {
+  return trx
+    .insertInto("tasks")
+    .values({
+      namespace: task.namespace,
+      id: uuidV7(),
+      run_id: task.runId,
+      name: task.name,
+      address: task.address,
+      sequence: task.sequence,
+      status: "running",
+      attempts: 1,
+      max_attempts: task.maxAttempts,
+      input: jsonbOrNull(task.input),
+      workflow_attempt: task.workflowAttempt,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Guarded update of a task record: applies only while its status and attempt count are still
+ * what the caller saw. Undefined: a stale attempt (another attempt started since), nothing written.
+ */
+export async function updateTask(
+  trx: Trx,
+  guard: { id: string; status: TaskStatus; attempts: number },
+  changes: Omit<Updateable<TasksTable>, "update_time">,
+): Promise<TaskRow | undefined> {
+  return trx
+    .updateTable("tasks")
+    .set({ ...changes, update_time: sql<Date>`now()` })
+    .where("id", "=", guard.id)
+    .where("status", "=", guard.status)
+    .where("attempts", "=", guard.attempts)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function listTasks(db: Kysely<Database>, runIds: readonly string[]): Promise<TaskRow[]> {
+  if (runIds.length === 0) return [];
+  return db.selectFrom("tasks").selectAll().where("run_id", "in", runIds).orderBy("id").execute();
+}

@@ -1,0 +1,52 @@
+import { type Kysely, sql } from "kysely";
+import type { Database } from "./database.js";
+import type { WorkerRow } from "./history.tables.js";
+import { jsonb } from "./json.js";
+
+export async function upsertWorker(
+  db: Kysely<Database>,
+  w: { namespace: string; id: string; name: string; workflows: Array<{ workflowName: string; workflowVersionId: string }>; shards: string[] },
+): Promise<void> {
+  await db
+    .insertInto("workers")
+    .values({ namespace: w.namespace, id: w.id, name: w.name, workflows: jsonb(w.workflows), shards: jsonb(w.shards) })
+    .onConflict((oc) =>
+      oc.column("id").doUpdateSet({ name: w.name, workflows: jsonb(w.workflows), shards: jsonb(w.shards), last_seen_time: sql<Date>`now()` }),
+    )
+    .execute();
+}
+
+export async function touchWorker(db: Kysely<Database>, id: string): Promise<void> {
+  await db.updateTable("workers").set({ last_seen_time: sql<Date>`now()` }).where("id", "=", id).execute();
+}
+
+/** Workers seen within `withinMs`, with the leases they hold. */
+export async function listRecentWorkers(
+  db: Kysely<Database>,
+  namespace: string,
+  withinMs: number,
+): Promise<Array<WorkerRow & { leases: Array<{ run_id: string; lease_token: string }> }>> {
+  const workers = await db
+    .selectFrom("workers")
+    .selectAll()
+    .where("namespace", "=", namespace)
+    .where("last_seen_time", ">", sql<Date>`now() - make_interval(secs => ${withinMs / 1000})`)
+    .orderBy("name")
+    .orderBy("id")
+    .execute();
+  if (workers.length === 0) return [];
+  const leases = await db
+    .selectFrom("runs")
+    .select(["id", "lease_token", "lease_worker_id"])
+    .where("status", "=", "running")
+    .where(
+      "lease_worker_id",
+      "in",
+      workers.map((w) => w.id),
+    )
+    .execute();
+  return workers.map((w) => ({
+    ...w,
+    leases: leases.filter((l) => l.lease_worker_id === w.id).map((l) => ({ run_id: l.id, lease_token: l.lease_token ?? "" })),
+  }));
+}

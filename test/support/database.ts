@@ -1,0 +1,119 @@
+// Per-test Postgres databases, copied from the migrated template made by test/global-setup.ts.
+import { randomBytes } from "node:crypto";
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { inject } from "vitest";
+import { migrateToLatest } from "../../server/src/store/migrate.js";
+import {
+  destroyPostgresServer,
+  killPostgresSync,
+  type PostgresServerInfo,
+  restartPostgres,
+  startPostgres,
+  startPostgresServer,
+  stopPostgres,
+  withDatabase,
+} from "./servers.js";
+
+export { withDatabase };
+
+export interface TestDatabase {
+  /** postgres://…/<name>, same user as the admin URL. */
+  url: string;
+  name: string;
+  /** Drops the database, disconnecting anyone still connected (WITH (FORCE)). Idempotent. */
+  destroy(): Promise<void>;
+}
+
+async function admin<T>(adminUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+let counter = 0;
+
+/**
+ * A fresh database with every migration applied (a copy of the run's template; ~tens of ms).
+ * `{ empty: true }` gives an unmigrated database instead (copy of template0), e.g. to test migrations.
+ */
+export async function createTestDatabase(opts: { empty?: boolean } = {}): Promise<TestDatabase> {
+  const adminUrl = inject("pgAdminUrl");
+  const template = opts.empty ? "template0" : inject("pgTemplate");
+  const name = `aiki_t_${inject("pgRunId")}_${randomBytes(4).toString("hex")}_${++counter}`;
+  // FILE_COPY (PG 15+) copies a small template faster than the default WAL_LOG.
+  const strategy = inject("pgServerVersion") >= 150000 ? " strategy file_copy" : "";
+  await admin(adminUrl, (c) => c.query(`create database "${name}" template "${template}"${strategy}`));
+  let destroyed = false;
+  return {
+    url: withDatabase(adminUrl, name),
+    name,
+    async destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      await admin(adminUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
+    },
+  };
+}
+
+/** A Kysely instance on `url` (pg Pool); call `.destroy()` when done. */
+export function testKysely<DB = any>(url: string, poolSize = 5): Kysely<DB> {
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: poolSize }) }) });
+}
+
+export interface PrivatePostgres {
+  /** How it runs (binaries, data dir, port, OS user); also accepted by the functions in ./servers.ts. */
+  server: PostgresServerInfo;
+  /** postgres://aiki@127.0.0.1:PORT/aiki — migrated. The port survives stop/start. */
+  url: string;
+  /** Same server, database `postgres`. */
+  adminUrl: string;
+  /** pg_ctl stop; "immediate" is crash-like (no checkpoint, recovery on start). Resolves once it is down. */
+  stop(mode?: "fast" | "immediate"): Promise<void>;
+  /** pg_ctl start; resolves once it accepts connections. */
+  start(): Promise<void>;
+  restart(mode?: "fast" | "immediate"): Promise<void>;
+  /** Stops it and removes its temp dir. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A Postgres server of this test's own (its own cluster, port and temp dir, ~1 s to start), with a migrated
+ * database `aiki`. For tests that stop or restart Postgres: doing that to the shared server would break
+ * every other test file running at the same time. Needs the server binaries even when DATABASE_URL is set.
+ */
+export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+  const server = await startPostgresServer({ label: "private", synchronousCommit: true });
+  try {
+    await admin(server.adminUrl, (c) => c.query(`create database aiki`));
+    const url = withDatabase(server.adminUrl, "aiki");
+    const db = testKysely(url, 1);
+    try {
+      await migrateToLatest(db);
+    } finally {
+      await db.destroy();
+    }
+    // If the test process dies before destroy(), do not leave the server behind.
+    const onExit = () => killPostgresSync(server);
+    process.once("exit", onExit);
+    return {
+      server,
+      url,
+      adminUrl: server.adminUrl,
+      stop: (mode = "fast") => stopPostgres(server, mode),
+      start: () => startPostgres(server),
+      restart: (mode = "fast") => restartPostgres(server, mode),
+      destroy: async () => {
+        process.removeListener("exit", onExit);
+        await destroyPostgresServer(server);
+      },
+    };
+  } catch (err) {
+    await destroyPostgresServer(server).catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["{server,sdk,worker,test}/**/*.test.ts", "examples/**/*.test.ts"],
+    exclude: ["**/node_modules/**", "**/dist/**", "**/.tmp/**"],
+    // Starts real Postgres + Redis (or uses DATABASE_URL / REDIS_URL) and a migrated template database.
+    globalSetup: ["test/global-setup.ts"],
+    pool: "forks",
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    teardownTimeout: 60_000,
+    retry: 0,
+  },
+});
