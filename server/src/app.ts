@@ -13,7 +13,10 @@ import type { Logger } from "pino";
 import { toConnectError } from "./api/errors.js";
 import { HealthStatus, registerHealth } from "./api/health-service.js";
 import { registerReflection } from "./api/reflection-service.js";
+import { registerEventService } from "./api/event-service-handler.js";
 import { registerRunService } from "./api/run-service-handler.js";
+import { registerTaskService } from "./api/task-service-handler.js";
+import { registerWorkerLeaseService } from "./api/worker-lease-service-handler.js";
 import type { EngineDeps } from "./engine/engine-deps.js";
 import { createCleartextServer, createTlsServer, type PortServer } from "./listen-one-port.js";
 import type { Notifier } from "./notify/notifier.js";
@@ -47,10 +50,10 @@ export function createServer(deps: AppDeps): AikiServer {
 
   const routes = (router: ConnectRouter) => {
     registerRunService(router, engine);
+    registerEventService(router, engine);
+    registerTaskService(router, engine);
+    registerWorkerLeaseService(router, engine);
     // Designed in the contracts, served by later work: calls answer UNIMPLEMENTED by name.
-    router.service(EventService, {});
-    router.service(TaskService, {});
-    router.service(WorkerLeaseService, {});
     router.service(ScheduleService, {});
     registerHealth(router, health);
     registerReflection(router, [...aikiServices, Health]);

@@ -18,6 +18,7 @@ import {
   LeaseLostError,
   RunConflictError,
   RunNotFoundError,
+  StaleTaskAttemptError,
 } from "../domain/errors.js";
 import { isConnectionError } from "../store/pg-errors.js";
 import { runStatusToPb } from "./run-mapping.js";
@@ -83,6 +84,7 @@ function domainToConnect(error: AikiDomainError): ConnectError {
       },
     ]);
   }
+  if (error instanceof StaleTaskAttemptError) return new ConnectError(error.message, Code.FailedPrecondition);
   if (error instanceof ContentionError) return new ConnectError(error.message, Code.Aborted);
   return new ConnectError(error.message, Code.Internal);
 }

@@ -31,6 +31,15 @@ const statusToPb: Record<RunStatus, PbRunStatus> = {
   failed: PbRunStatus.FAILED,
   cancelled: PbRunStatus.CANCELLED,
 };
+export const failureCauseToPb: Record<NonNullable<RunRow["failure_cause"]>, RunFailureCause> = {
+  task: RunFailureCause.TASK,
+  handler: RunFailureCause.HANDLER,
+  non_determinism: RunFailureCause.NON_DETERMINISM,
+  output_schema: RunFailureCause.OUTPUT_SCHEMA,
+  child_schema: RunFailureCause.CHILD_SCHEMA,
+};
+export const failureCauseFromPb = new Map(Object.entries(failureCauseToPb).map(([k, v]) => [v, k as NonNullable<RunRow["failure_cause"]>]));
+
 const statusFromPb = new Map(Object.entries(statusToPb).map(([k, v]) => [v, k as RunStatus]));
 
 export function runStatusToPb(status: RunStatus): PbRunStatus {
@@ -137,7 +146,7 @@ export function runToPb(row: RunRow): Run {
     input: jsonToValue(row.input),
     output: row.status === "completed" ? jsonToValue(row.output) : undefined,
     failure: row.failure ? fromJson(FailureSchema, row.failure as PbJson, { ignoreUnknownFields: true }) : undefined,
-    failureCause: RunFailureCause.UNSPECIFIED,
+    failureCause: row.failure_cause ? failureCauseToPb[row.failure_cause] : RunFailureCause.UNSPECIFIED,
     statusReason: row.status_reason ?? "",
     referenceId: row.reference_id ?? "",
     shard: row.shard,

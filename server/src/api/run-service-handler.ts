@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
-import { ReferenceConflictPolicy } from "@aiki/gen/aiki/v1/run_pb";
 import {
   RunService,
   type StartRunRequest,
@@ -16,7 +15,8 @@ import { type StartRunCommand, startRun } from "../engine/start-run.js";
 import { maxWaitMs, waitForRunStatus } from "../engine/wait-for-run-status.js";
 import type { JsonValue } from "../store/json.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
-import { retryPolicyFromPb, runStatusFromPb, runToPb, transitionToPb, valueToJson } from "./run-mapping.js";
+import { runStatusFromPb, runToPb, transitionToPb } from "./run-mapping.js";
+import { parseStartFields } from "./start-fields.js";
 import { Violations } from "./validation.js";
 
 // Namespaces come from API keys later; until then every call is in the default one.
@@ -142,35 +142,7 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
 function parseStartRun(req: StartRunRequest, namespace: string): StartRunCommand {
   const v = new Violations();
   v.identifier("request_id", req.requestId, false);
-  v.identifier("workflow_name", req.workflowName, true);
-  v.identifier("workflow_version_id", req.workflowVersionId, true);
-  v.identifier("reference_id", req.referenceId, false);
-  v.identifier("shard", req.shard, false);
-  const input = valueToJson(v, "input", req.input);
-  const retryPolicy = retryPolicyFromPb(v, "retry", req.retry);
-  if (!Object.values(ReferenceConflictPolicy).includes(req.conflictPolicy)) v.add("conflict_policy", `unknown policy ${req.conflictPolicy}`);
-  let trigger: StartRunCommand["trigger"];
-  const when = req.trigger?.when;
-  if (req.trigger && when?.case === undefined) v.add("trigger.when", "must be delay or start_time");
-  if (when?.case === "delay") {
-    const delayMs = v.durationMs("trigger.delay", when.value);
-    if (delayMs !== undefined) trigger = { delayMs };
-  } else if (when?.case === "startTime") {
-    const startTime = v.timestamp("trigger.start_time", when.value);
-    if (startTime) trigger = { startTime };
-  }
+  const fields = parseStartFields(v, req);
   v.throwIfAny();
-  return {
-    namespace,
-    requestId: req.requestId || undefined,
-    workflowName: req.workflowName,
-    workflowVersionId: req.workflowVersionId,
-    input,
-    referenceId: req.referenceId || undefined,
-    conflictPolicy: req.conflictPolicy === ReferenceConflictPolicy.RETURN_EXISTING ? "return_existing" : "error",
-    shard: req.shard,
-    trigger,
-    retryPolicy: retryPolicy as JsonValue | undefined,
-    actor: clientActor,
-  };
+  return { namespace, requestId: req.requestId || undefined, ...fields, actor: clientActor };
 }

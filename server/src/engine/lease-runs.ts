@@ -4,6 +4,7 @@ import type { RunRow } from "../store/runs.table.js";
 import { touchWorker, upsertWorker } from "../store/worker-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { releaseLease } from "./finish-run.js";
+import { publishRunChange } from "./publish-run-change.js";
 import { loadHistories, type RunHistoryData } from "./run-history.js";
 
 export const defaultLeaseTtlMs = 30_000;
@@ -66,6 +67,7 @@ export async function pollLeases(
           await Promise.all(runs.map((r) => releaseLease(deps, { namespace: r.namespace, runId: r.id, leaseToken: r.lease_token!, reason: "poller went away" })));
           return [];
         }
+        for (const run of runs) publishRunChange(deps.notifier, run);
         const histories = await loadHistories(deps.db, runs.map((r) => r.id));
         return runs.map((run) => ({ run, history: histories.get(run.id)! }));
       }

@@ -1,14 +1,22 @@
 import { channels, type Notifier } from "../notify/notifier.js";
 import type { RunRow } from "../store/runs.table.js";
 
+/** Timer loops sleep at most this long, so a due time further out needs no hint. */
+export const timerHorizonMs = 5_000;
+
 /**
- * Hints, sent after commit, that a run moved; that work is ready when it was queued; that a
- * timer was set when it waits for one.
+ * Hints, sent after commit: the run moved; work is ready when it was queued; a timer loop
+ * should wake when the run now has a due time (a timer, or a lease expiry) before its horizon.
  */
-export function publishRunChange(notifier: Notifier, run: Pick<RunRow, "id" | "namespace" | "status" | "workflow_name" | "workflow_version_id" | "shard">): void {
+export function publishRunChange(
+  notifier: Notifier,
+  run: Pick<RunRow, "id" | "namespace" | "status" | "workflow_name" | "workflow_version_id" | "shard"> &
+    Partial<Pick<RunRow, "wake_time" | "lease_expires_time">>,
+): void {
   notifier.publish(channels.run(run.id), run.status);
-  if (run.status === "scheduled") notifier.publish(channels.timers);
   if (run.status === "queued") {
     notifier.publish(channels.ready(run.namespace, run.workflow_name, run.workflow_version_id, run.shard), run.id);
   }
+  const due = run.status === "running" ? run.lease_expires_time : run.wake_time;
+  if (due && due.getTime() - Date.now() < timerHorizonMs) notifier.publish(channels.timers, String(due.getTime()));
 }

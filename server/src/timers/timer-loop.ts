@@ -1,12 +1,12 @@
 import { sql } from "kysely";
 import type { Logger } from "pino";
-import { publishRunChange } from "../engine/publish-run-change.js";
+import { publishRunChange, timerHorizonMs } from "../engine/publish-run-change.js";
 import { channels, type Notifier } from "../notify/notifier.js";
 import type { Db } from "../store/database.js";
 import { expireLeases, fireDueTimers, nextWakeTime } from "../store/timer-repository.js";
 
 // A ceiling on sleeping, in case a hint about an earlier timer was lost.
-const maxSleepMs = 5_000;
+const maxSleepMs = timerHorizonMs;
 const batchSize = 500;
 
 /**
@@ -17,6 +17,10 @@ const batchSize = 500;
 export class TimerLoop {
   private stopped = false;
   private wake: () => void = () => {};
+  /** When the loop plans to wake next (epoch ms); 0 while it works. */
+  private plannedWake = 0;
+  /** The earliest due time hinted since the loop last read the database. */
+  private earliestHint = Number.POSITIVE_INFINITY;
   private running: Promise<void> | undefined;
   private unsubscribe: () => void = () => {};
 
@@ -27,7 +31,12 @@ export class TimerLoop {
   ) {}
 
   start(): void {
-    this.unsubscribe = this.notifier.subscribe(channels.timers, () => this.wake());
+    this.unsubscribe = this.notifier.subscribe(channels.timers, (message) => {
+      const due = Number(message) || 0;
+      // Kept even while the loop is querying: its query may have missed the new timer.
+      this.earliestHint = Math.min(this.earliestHint, due);
+      if (due < this.plannedWake) this.wake();
+    });
     this.running = this.loop();
   }
 
@@ -41,6 +50,7 @@ export class TimerLoop {
   private async loop(): Promise<void> {
     while (!this.stopped) {
       let sleepMs = maxSleepMs;
+      this.earliestHint = Number.POSITIVE_INFINITY;
       try {
         const fired = await fireDueTimers(this.db, batchSize);
         const expired = await expireLeases(this.db, batchSize);
@@ -54,6 +64,8 @@ export class TimerLoop {
         sleepMs = 1_000;
       }
       if (this.stopped) break;
+      sleepMs = Math.max(0, Math.min(sleepMs, this.earliestHint - Date.now()));
+      this.plannedWake = Date.now() + sleepMs;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, sleepMs);
         function done() {
@@ -63,6 +75,7 @@ export class TimerLoop {
         this.wake = done;
       });
       this.wake = () => {};
+      this.plannedWake = 0;
     }
   }
 }

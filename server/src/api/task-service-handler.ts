@@ -1,0 +1,87 @@
+import { toJson } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
+import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
+import type { EngineDeps } from "../engine/engine-deps.js";
+import { getRun } from "../engine/query-runs.js";
+import { completeTask, failTask, startTask } from "../engine/record-task.js";
+import type { JsonValue } from "../store/json.js";
+import { listTasks } from "../store/task-repository.js";
+import { taskToPb } from "./history-mapping.js";
+import { valueToJson } from "./run-mapping.js";
+import { defaultNamespace } from "./run-service-handler.js";
+import { Violations } from "./validation.js";
+
+/** TaskService: proto <-> engine mapping and request validation only. */
+export function registerTaskService(router: ConnectRouter, deps: EngineDeps): void {
+  const ns = defaultNamespace;
+  const fenced = (v: Violations, r: { runId: string; leaseToken: string }) => {
+    v.uuid("run_id", r.runId);
+    v.uuid("lease_token", r.leaseToken);
+  };
+  const attempt = (v: Violations, r: { taskId: string; attempt: number }) => {
+    v.uuid("task_id", r.taskId);
+    if (r.attempt < 1) v.add("attempt", "must be at least 1");
+  };
+
+  router.service(TaskService, {
+    async startTask(req) {
+      const v = new Violations();
+      fenced(v, req);
+      v.identifier("name", req.name, true);
+      v.identifier("address", req.address, true);
+      if (req.sequence < 0) v.add("sequence", "must not be negative");
+      if (req.maxAttempts < 0) v.add("max_attempts", "must not be negative");
+      const input = valueToJson(v, "input", req.input);
+      v.throwIfAny();
+      const task = await startTask(deps, {
+        namespace: ns,
+        runId: req.runId,
+        leaseToken: req.leaseToken,
+        name: req.name,
+        address: req.address,
+        sequence: req.sequence,
+        input,
+        maxAttempts: req.maxAttempts || 1,
+      });
+      return { task: taskToPb(task) };
+    },
+
+    async completeTask(req) {
+      const v = new Violations();
+      fenced(v, req);
+      attempt(v, req);
+      const output = valueToJson(v, "output", req.output);
+      v.throwIfAny();
+      const task = await completeTask(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, taskId: req.taskId, attempt: req.attempt, output });
+      return { task: taskToPb(task) };
+    },
+
+    async failTask(req) {
+      const v = new Violations();
+      fenced(v, req);
+      attempt(v, req);
+      if (!req.failure) v.add("failure", "is required");
+      const retryDelayMs = v.durationMs("retry_delay", req.retryDelay);
+      v.throwIfAny();
+      const task = await failTask(deps, {
+        namespace: ns,
+        runId: req.runId,
+        leaseToken: req.leaseToken,
+        taskId: req.taskId,
+        attempt: req.attempt,
+        failure: toJson(FailureSchema, req.failure!) as JsonValue,
+        retryDelayMs,
+      });
+      return { task: taskToPb(task) };
+    },
+
+    async listTasks(req) {
+      const v = new Violations();
+      v.uuid("run_id", req.runId);
+      v.throwIfAny();
+      await getRun(deps, ns, req.runId);
+      return { tasks: (await listTasks(deps.db, [req.runId])).map(taskToPb) };
+    },
+  });
+}

@@ -1,0 +1,222 @@
+import { create, toJson } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
+import { RunFailureCause } from "@aiki/gen/aiki/v1/run_pb";
+import {
+  HeartbeatResponse_LeaseStateSchema,
+  type Lease,
+  LeaseSchema,
+  ListWorkersResponse_WorkerSchema,
+  type SuspendRunRequest,
+  WorkerLeaseService,
+  type WorkflowVersionRef,
+} from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import type { EngineDeps } from "../engine/engine-deps.js";
+import { completeRun, failRun, releaseLease } from "../engine/finish-run.js";
+import { defaultLeaseTtlMs, heartbeat, type LeasedRun, pollLeases, type WorkerIdentity } from "../engine/lease-runs.js";
+import { startChildRun } from "../engine/start-child-run.js";
+import { type SuspendWait, suspendRun } from "../engine/suspend-run.js";
+import type { JsonValue } from "../store/json.js";
+import { listRecentWorkers } from "../store/worker-repository.js";
+import { historyToPb } from "./history-mapping.js";
+import { failureCauseFromPb, runStatusFromPb, runToPb, valueToJson } from "./run-mapping.js";
+import { defaultNamespace } from "./run-service-handler.js";
+import { parseStartFields } from "./start-fields.js";
+import { Violations } from "./validation.js";
+
+const maxLeaseTtlMs = 3600_000;
+
+export function leaseToPb(l: LeasedRun): Lease {
+  return create(LeaseSchema, {
+    run: runToPb(l.run),
+    leaseToken: l.run.lease_token ?? "",
+    expireTime: l.run.lease_expires_time ? timestampFromDate(l.run.lease_expires_time) : undefined,
+    history: historyToPb(l.history),
+  });
+}
+
+/** WorkerLeaseService: proto <-> engine mapping and request validation only. */
+export function registerWorkerLeaseService(router: ConnectRouter, deps: EngineDeps): void {
+  const ns = defaultNamespace;
+
+  const fenced = (v: Violations, runId: string, leaseToken: string) => {
+    v.uuid("run_id", runId);
+    v.uuid("lease_token", leaseToken);
+  };
+
+  router.service(WorkerLeaseService, {
+    async pollLeases(req, ctx) {
+      const v = new Violations();
+      const worker = parseWorker(v, req);
+      if (req.maxLeases < 0 || req.maxLeases > 1000) v.add("max_leases", "must be between 0 and 1000");
+      const waitMs = v.durationMs("wait", req.wait) ?? 0;
+      const ttlMs = parseTtl(v, req.leaseTtl);
+      v.throwIfAny();
+      const leases = await pollLeases(deps, worker, { max: req.maxLeases || 1, waitMs, ttlMs }, ctx.signal);
+      return { leases: leases.map(leaseToPb) };
+    },
+
+    async heartbeat(req) {
+      const v = new Violations();
+      v.identifier("worker_id", req.workerId, true);
+      req.leases.forEach((l, i) => {
+        v.uuid(`leases[${i}].run_id`, l.runId);
+        v.uuid(`leases[${i}].lease_token`, l.leaseToken);
+      });
+      const ttlMs = parseTtl(v, req.leaseTtl);
+      v.throwIfAny();
+      const states = await heartbeat(deps, {
+        namespace: ns,
+        workerId: req.workerId,
+        leases: req.leases.map((l) => ({ runId: l.runId, leaseToken: l.leaseToken })),
+        ttlMs,
+      });
+      return {
+        leases: states.map((s) =>
+          create(HeartbeatResponse_LeaseStateSchema, {
+            runId: s.runId,
+            held: s.held,
+            expireTime: s.expireTime ? timestampFromDate(s.expireTime) : undefined,
+          }),
+        ),
+      };
+    },
+
+    async releaseLease(req) {
+      const v = new Violations();
+      fenced(v, req.runId, req.leaseToken);
+      v.throwIfAny();
+      return { run: runToPb(await releaseLease(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, reason: req.reason })) };
+    },
+
+    async suspendRun(req) {
+      const v = new Violations();
+      fenced(v, req.runId, req.leaseToken);
+      const wait = parseWait(v, req);
+      v.throwIfAny();
+      const result = await suspendRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, wait: wait! });
+      return { run: runToPb(result.run), suspended: result.suspended, history: historyToPb(result.history) };
+    },
+
+    async completeRun(req) {
+      const v = new Violations();
+      fenced(v, req.runId, req.leaseToken);
+      const output = valueToJson(v, "output", req.output);
+      v.throwIfAny();
+      return { run: runToPb(await completeRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, output })) };
+    },
+
+    async failRun(req) {
+      const v = new Violations();
+      fenced(v, req.runId, req.leaseToken);
+      if (!req.failure) v.add("failure", "is required");
+      const cause = req.cause === RunFailureCause.UNSPECIFIED ? "handler" : failureCauseFromPb.get(req.cause);
+      if (!cause) v.add("cause", `unknown cause ${req.cause}`);
+      v.throwIfAny();
+      const failure = toJson(FailureSchema, req.failure!) as JsonValue & { nonRetryable?: boolean };
+      return { run: runToPb(await failRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, failure, cause: cause! })) };
+    },
+
+    async startChildRun(req) {
+      const v = new Violations();
+      v.uuid("parent_run_id", req.parentRunId);
+      v.uuid("lease_token", req.leaseToken);
+      v.identifier("key", req.key, true);
+      if (req.sequence < 0) v.add("sequence", "must not be negative");
+      const fields = parseStartFields(v, req);
+      v.throwIfAny();
+      const { run, existing } = await startChildRun(deps, {
+        namespace: ns,
+        ...fields,
+        parentRunId: req.parentRunId,
+        leaseToken: req.leaseToken,
+        key: req.key,
+        sequence: req.sequence,
+      });
+      return { run: runToPb(run), existing };
+    },
+
+    async listWorkers() {
+      const workers = await listRecentWorkers(deps.db, ns, 5 * 60_000);
+      return {
+        workers: workers.map((w) =>
+          create(ListWorkersResponse_WorkerSchema, {
+            workerId: w.id,
+            workerName: w.name,
+            workflows: w.workflows as unknown as WorkflowVersionRef[],
+            shards: w.shards as string[],
+            lastSeenTime: timestampFromDate(w.last_seen_time),
+            leases: w.leases.map((l) => ({ runId: l.run_id, leaseToken: l.lease_token })),
+          }),
+        ),
+      };
+    },
+  });
+
+  function parseWorker(v: Violations, req: { workerId: string; workerName: string; workflows: WorkflowVersionRef[]; shards: string[] }): WorkerIdentity {
+    v.identifier("worker_id", req.workerId, true);
+    v.identifier("worker_name", req.workerName, false);
+    if (req.workflows.length === 0) v.add("workflows", "must name at least one workflow version");
+    req.workflows.forEach((w, i) => {
+      v.identifier(`workflows[${i}].workflow_name`, w.workflowName, true);
+      v.identifier(`workflows[${i}].workflow_version_id`, w.workflowVersionId, true);
+    });
+    req.shards.forEach((s, i) => v.identifier(`shards[${i}]`, s, true));
+    return {
+      namespace: ns,
+      workerId: req.workerId,
+      workerName: req.workerName || req.workerId,
+      versions: req.workflows.map((w) => ({ workflowName: w.workflowName, workflowVersionId: w.workflowVersionId })),
+      shards: [...new Set(req.shards)],
+    };
+  }
+}
+
+function parseTtl(v: Violations, ttl: Parameters<Violations["durationMs"]>[1]): number {
+  const ms = v.durationMs("lease_ttl", ttl, { positive: true }) ?? defaultLeaseTtlMs;
+  if (ms > maxLeaseTtlMs) v.add("lease_ttl", "must be at most one hour");
+  return ms;
+}
+
+function parseWait(v: Violations, req: SuspendRunRequest): SuspendWait | undefined {
+  const w = req.wait;
+  const sequence = (field: string, n: number) => {
+    if (n < 0) v.add(field, "must not be negative");
+    return n;
+  };
+  switch (w.case) {
+    case undefined:
+      v.add("wait", "must be one of sleep, event_wait, child_wait, task_retry");
+      return undefined;
+    case "sleep": {
+      v.identifier("sleep.name", w.value.name, true);
+      if (!w.value.duration) v.add("sleep.duration", "is required");
+      const durationMs = v.durationMs("sleep.duration", w.value.duration) ?? 0;
+      return { kind: "sleep", name: w.value.name, sequence: sequence("sleep.sequence", w.value.sequence), durationMs };
+    }
+    case "eventWait":
+      v.identifier("event_wait.event_name", w.value.eventName, true);
+      return {
+        kind: "event",
+        eventName: w.value.eventName,
+        sequence: sequence("event_wait.sequence", w.value.sequence),
+        timeoutMs: v.durationMs("event_wait.timeout", w.value.timeout),
+      };
+    case "childWait": {
+      v.uuid("child_wait.child_run_id", w.value.childRunId);
+      const awaited = runStatusFromPb(v, "child_wait.awaited_status", w.value.awaitedStatus);
+      if (awaited === undefined) v.add("child_wait.awaited_status", "is required");
+      return {
+        kind: "child",
+        childRunId: w.value.childRunId,
+        sequence: sequence("child_wait.sequence", w.value.sequence),
+        awaitedStatus: awaited ?? "completed",
+        timeoutMs: v.durationMs("child_wait.timeout", w.value.timeout),
+      };
+    }
+    case "taskRetry":
+      v.uuid("task_retry.task_id", w.value.taskId);
+      return { kind: "task_retry", taskId: w.value.taskId };
+  }
+}

@@ -1,0 +1,466 @@
+// The server side of SPEC §3/§4 through the raw contracts (what a worker in any language sees):
+// leases, fencing, task attempts, suspension on sleeps, events and children, timers, retries.
+import { create, fromJson, type MessageInitShape } from "@bufbuild/protobuf";
+import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LeaseLostDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
+import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
+import { ChildWaitStatus, EventWaitStatus, SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
+import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
+import { RunFailureCause, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
+import { RunService, StartRunRequestSchema, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
+import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
+import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+
+let aiki: TestAiki;
+let runs: Client<typeof RunService>;
+let leases: Client<typeof WorkerLeaseService>;
+let tasks: Client<typeof TaskService>;
+let events: Client<typeof EventService>;
+let seq = 0;
+
+beforeAll(async () => {
+  aiki = await startTestAiki();
+  runs = aiki.client(RunService);
+  leases = aiki.client(WorkerLeaseService);
+  tasks = aiki.client(TaskService);
+  events = aiki.client(EventService);
+});
+afterAll(async () => {
+  await aiki?.close();
+});
+
+const json = (v: unknown) => fromJson(ValueSchema, v as never);
+const failure = (message: string, nonRetryable = false) => create(FailureSchema, { message, type: "Error", nonRetryable });
+
+/** A fresh workflow name per test, so tests never lease each other's runs. */
+function workflow(extra: Partial<MessageInitShape<typeof StartRunRequestSchema>> = {}) {
+  const name = `wf-${++seq}`;
+  return {
+    name,
+    start: (more: Partial<MessageInitShape<typeof StartRunRequestSchema>> = {}) =>
+      runs.startRun({ workflowName: name, workflowVersionId: "1", ...extra, ...more } as MessageInitShape<typeof StartRunRequestSchema>).then((r) => r.run!),
+    poll: (opts: { workerId?: string; shards?: string[]; waitMs?: number; ttlMs?: number; max?: number } = {}) =>
+      leases
+        .pollLeases({
+          workerId: opts.workerId ?? "w1",
+          workerName: "test-worker",
+          workflows: [{ workflowName: name, workflowVersionId: "1" }],
+          shards: opts.shards ?? [],
+          maxLeases: opts.max ?? 1,
+          wait: durationFromMs(opts.waitMs ?? 5_000),
+          leaseTtl: opts.ttlMs === undefined ? undefined : durationFromMs(opts.ttlMs),
+        })
+        .then((r) => r.leases),
+  };
+}
+
+async function leaseOne(wf: ReturnType<typeof workflow>, opts: Parameters<ReturnType<typeof workflow>["poll"]>[0] = {}): Promise<Lease> {
+  const [lease] = await wf.poll(opts);
+  if (!lease) throw new Error("no lease");
+  return lease;
+}
+
+async function rpcError(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("expected the call to fail");
+}
+
+const fence = (lease: Lease) => ({ runId: lease.run!.id, leaseToken: lease.leaseToken });
+
+async function waitStatus(runId: string, status: RunStatus, timeoutMs = 10_000) {
+  const res = await runs.waitForRunStatus({ runId, status, timeout: durationFromMs(timeoutMs) });
+  expect(res.outcome, `run ${runId} to reach ${RunStatus[status]} (is ${RunStatus[res.run!.status]})`).toBe(WaitForRunStatusResponse_Outcome.REACHED);
+  return res.run!;
+}
+
+describe("leasing", () => {
+  it("leases a queued run with a token and an empty history; running, with the worker named", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const lease = await leaseOne(wf);
+    expect(lease.run?.id).toBe(run.id);
+    expect(lease.run?.status).toBe(RunStatus.RUNNING);
+    expect(lease.leaseToken).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lease.history?.tasks).toEqual([]);
+    expect((await runs.getRun({ runId: run.id })).run?.leaseWorkerId).toBe("w1");
+    const listed = await leases.listWorkers({});
+    expect(listed.workers.find((w) => w.workerId === "w1")?.leases.map((l) => l.runId)).toContain(run.id);
+  });
+
+  it("a waiting poll returns as soon as a run is started (a hint, not the slow re-read)", async () => {
+    const wf = workflow();
+    const polling = wf.poll({ waitMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const startedAt = performance.now();
+    await wf.start();
+    const [lease] = await polling;
+    expect(lease).toBeDefined();
+    expect(performance.now() - startedAt).toBeLessThan(1_000);
+  });
+
+  it("returns nothing when the wait passes", async () => {
+    expect(await workflow().poll({ waitMs: 50 })).toEqual([]);
+  });
+
+  it("serves only the registered versions and the worker's shards; an unsharded worker only unsharded runs", async () => {
+    const wf = workflow();
+    const eu = await wf.start({ shard: "eu" });
+    const plain = await wf.start();
+    const other = await runs.startRun({ workflowName: wf.name, workflowVersionId: "2" });
+    const unsharded = await wf.poll({ max: 10, waitMs: 0 });
+    expect(unsharded.map((l) => l.run?.id)).toEqual([plain.id]);
+    const euLeases = await wf.poll({ shards: ["eu"], max: 10, waitMs: 0 });
+    expect(euLeases.map((l) => l.run?.id)).toEqual([eu.id]);
+    expect((await runs.getRun({ runId: other.run!.id })).run?.status).toBe(RunStatus.QUEUED);
+  });
+
+  it("concurrent pollers never lease the same run twice", async () => {
+    const wf = workflow();
+    for (let i = 0; i < 20; i++) await wf.start();
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => wf.poll({ workerId: `p${i}`, max: 10, waitMs: 0 })));
+    const ids = results.flat().map((l) => l.run!.id);
+    expect(ids).toHaveLength(20);
+    expect(new Set(ids).size).toBe(20);
+  });
+});
+
+describe("tasks", () => {
+  it("records attempts; a completed task replays from its record", async () => {
+    const wf = workflow();
+    await wf.start();
+    const lease = await leaseOne(wf);
+    const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: "t:abc", sequence: 0, input: json({ a: 1 }), maxAttempts: 3 });
+    expect(task).toMatchObject({ status: TaskStatus.RUNNING, attempts: 1 });
+    const done = await tasks.completeTask({ ...fence(lease), taskId: task!.id, attempt: 1, output: json({ ok: true }) });
+    expect(done.task?.status).toBe(TaskStatus.COMPLETED);
+    const replay = await tasks.startTask({ ...fence(lease), name: "t", address: "t:abc", sequence: 0, input: json({ a: 1 }), maxAttempts: 3 });
+    expect(replay.task).toMatchObject({ id: task!.id, status: TaskStatus.COMPLETED, attempts: 1 });
+    const stale = await rpcError(tasks.completeTask({ ...fence(lease), taskId: task!.id, attempt: 1, output: json(1) }));
+    expect(stale.code).toBe(Code.FailedPrecondition);
+  });
+
+  it("a retry delay leaves the task awaiting retry; a long one suspends the run until due", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const lease = await leaseOne(wf);
+    const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: "t:1", sequence: 0, maxAttempts: 3 });
+    const failed = await tasks.failTask({ ...fence(lease), taskId: task!.id, attempt: 1, failure: failure("boom"), retryDelay: durationFromMs(300) });
+    expect(failed.task?.status).toBe(TaskStatus.AWAITING_RETRY);
+    const suspended = await leases.suspendRun({ ...fence(lease), wait: { case: "taskRetry", value: { taskId: task!.id } } });
+    expect(suspended.suspended).toBe(true);
+    expect(suspended.run?.status).toBe(RunStatus.AWAITING_RETRY);
+    await waitStatus(run.id, RunStatus.QUEUED);
+    const again = await leaseOne(wf);
+    const second = await tasks.startTask({ ...fence(again), name: "t", address: "t:1", sequence: 0, maxAttempts: 3 });
+    expect(second.task).toMatchObject({ id: task!.id, attempts: 2, status: TaskStatus.RUNNING });
+  });
+});
+
+describe("fencing", () => {
+  it("pause mid-run: the worker's next write is refused with LeaseLostDetail; resume replays under a new lease", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const lease = await leaseOne(wf);
+    await runs.pauseRun({ runId: run.id });
+    const refused = await rpcError(tasks.startTask({ ...fence(lease), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 }));
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(refused.findDetails(LeaseLostDetailSchema)[0]).toMatchObject({ runId: run.id, currentStatus: RunStatus.PAUSED });
+    const complete = await rpcError(leases.completeRun({ ...fence(lease), output: json(1) }));
+    expect(complete.findDetails(LeaseLostDetailSchema)).toHaveLength(1);
+    await runs.resumeRun({ runId: run.id });
+    const next = await leaseOne(wf);
+    expect(next.leaseToken).not.toBe(lease.leaseToken);
+    // The old token stays void after the new lease.
+    expect((await rpcError(leases.completeRun({ ...fence(lease), output: json(1) }))).code).toBe(Code.FailedPrecondition);
+    await leases.completeRun({ ...fence(next), output: json("done") });
+    expect((await runs.getRun({ runId: run.id })).run?.status).toBe(RunStatus.COMPLETED);
+  });
+
+  it("an expired lease (no heartbeat) requeues the run; the next worker's attempt counts the lost one; the old token is refused", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const dead = await leaseOne(wf, { ttlMs: 300, workerId: "dying" });
+    const { task } = await tasks.startTask({ ...fence(dead), name: "t", address: "t:1", sequence: 0, maxAttempts: 3 });
+    await waitStatus(run.id, RunStatus.QUEUED);
+    const { transitions } = await runs.listRunTransitions({ runId: run.id });
+    expect(transitions.at(-1)).toMatchObject({ fromStatus: RunStatus.RUNNING, toStatus: RunStatus.QUEUED, reason: "lease expired" });
+    const alive = await leaseOne(wf, { workerId: "alive" });
+    expect(alive.history?.tasks[0]).toMatchObject({ id: task!.id, status: TaskStatus.RUNNING, attempts: 1 });
+    const retried = await tasks.startTask({ ...fence(alive), name: "t", address: "t:1", sequence: 0, maxAttempts: 3 });
+    expect(retried.task?.attempts).toBe(2);
+    const late = await rpcError(tasks.completeTask({ ...fence(dead), taskId: task!.id, attempt: 1, output: json("late") }));
+    expect(late.findDetails(LeaseLostDetailSchema)[0]?.currentStatus).toBe(RunStatus.RUNNING);
+  });
+
+  it("a lost last attempt fails the task instead of running it again", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const dead = await leaseOne(wf, { ttlMs: 200 });
+    await tasks.startTask({ ...fence(dead), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+    await waitStatus(run.id, RunStatus.QUEUED);
+    const next = await leaseOne(wf);
+    const { task } = await tasks.startTask({ ...fence(next), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+    expect(task?.status).toBe(TaskStatus.FAILED);
+    expect(task?.failure?.message).toMatch(/lost/);
+  });
+
+  it("heartbeats extend the lease and report lost ones", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const lease = await leaseOne(wf, { ttlMs: 400 });
+    for (let i = 0; i < 4; i++) {
+      const hb = await leases.heartbeat({ workerId: "w1", leases: [fence(lease)], leaseTtl: durationFromMs(400) });
+      expect(hb.leases[0]?.held).toBe(true);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect((await runs.getRun({ runId: run.id })).run?.status).toBe(RunStatus.RUNNING);
+    await runs.cancelRun({ runId: run.id });
+    const hb = await leases.heartbeat({ workerId: "w1", leases: [fence(lease)] });
+    expect(hb.leases[0]?.held).toBe(false);
+  });
+});
+
+describe("events", () => {
+  it("an event sent before the wait is consumed at once, without suspending", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    await events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "accepted", data: json({ estimatedTime: 30 }) });
+    const lease = await leaseOne(wf);
+    const res = await leases.suspendRun({ ...fence(lease), wait: { case: "eventWait", value: { eventName: "accepted", sequence: 0 } } });
+    expect(res.suspended).toBe(false);
+    expect(res.history?.eventWaits[0]?.status).toBe(EventWaitStatus.RECEIVED);
+    expect(res.history?.eventWaits[0]?.event?.data).toEqual(json({ estimatedTime: 30 }));
+  });
+
+  it("an event sent while suspended wakes the run with the event in its history; FIFO per name", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const lease = await leaseOne(wf);
+    const res = await leases.suspendRun({ ...fence(lease), wait: { case: "eventWait", value: { eventName: "e", sequence: 0 } } });
+    expect(res.suspended).toBe(true);
+    const target = [{ target: { case: "runId" as const, value: run.id } }];
+    await events.sendEvent({ targets: target, eventName: "e", data: json(1) });
+    await events.sendEvent({ targets: target, eventName: "e", data: json(2) });
+    await waitStatus(run.id, RunStatus.QUEUED);
+    const next = await leaseOne(wf);
+    expect(next.history?.eventWaits[0]?.event?.data).toEqual(json(1));
+    const second = await leases.suspendRun({ ...fence(next), wait: { case: "eventWait", value: { eventName: "e", sequence: 1 } } });
+    expect(second.suspended).toBe(false);
+    expect(second.history?.eventWaits[1]?.event?.data).toEqual(json(2));
+  });
+
+  it("an event racing the suspension is never lost (many rounds)", async () => {
+    for (let round = 0; round < 25; round++) {
+      const wf = workflow();
+      const run = await wf.start();
+      const lease = await leaseOne(wf);
+      const [suspend] = await Promise.all([
+        leases.suspendRun({ ...fence(lease), wait: { case: "eventWait", value: { eventName: "go", sequence: 0 } } }),
+        events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "go", data: json(round) }),
+      ]);
+      if (suspend.suspended) {
+        // Suspended first: the send must have woken it.
+        await waitStatus(run.id, RunStatus.QUEUED, 5_000);
+        const next = await leaseOne(wf);
+        expect(next.history?.eventWaits[0]?.status).toBe(EventWaitStatus.RECEIVED);
+      } else {
+        expect(suspend.history?.eventWaits[0]?.event?.data).toEqual(json(round));
+      }
+    }
+  });
+
+  it("a wait times out on time; an unknown or terminal target is refused and nothing is stored", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const lease = await leaseOne(wf);
+    await leases.suspendRun({ ...fence(lease), wait: { case: "eventWait", value: { eventName: "e", sequence: 0, timeout: durationFromMs(300) } } });
+    await waitStatus(run.id, RunStatus.QUEUED);
+    const next = await leaseOne(wf);
+    expect(next.history?.eventWaits[0]?.status).toBe(EventWaitStatus.TIMED_OUT);
+    await leases.completeRun({ ...fence(next), output: json(null) });
+    const refused = await rpcError(
+      events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "e", data: json(1) }),
+    );
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(refused.rawMessage).toContain("completed");
+    const other = await wf.start();
+    const partial = await rpcError(
+      events.sendEvent({
+        targets: [{ target: { case: "runId", value: other.id } }, { target: { case: "runId", value: run.id } }],
+        eventName: "e",
+      }),
+    );
+    expect(partial.code).toBe(Code.FailedPrecondition);
+    expect((await events.listEvents({ runId: other.id })).events).toEqual([]);
+  });
+
+  it("a reference id stores an event once per run and event name", async () => {
+    const wf = workflow();
+    const run = await wf.start({ referenceId: "order-1" });
+    const send = () =>
+      events.sendEvent({
+        targets: [{ target: { case: "reference", value: { workflowName: wf.name, workflowVersionId: "1", referenceId: "order-1" } } }],
+        eventName: "paid",
+        referenceId: "payment-9",
+      });
+    expect((await send()).deliveries[0]?.duplicate).toBe(false);
+    expect((await send()).deliveries[0]?.duplicate).toBe(true);
+    expect((await events.listEvents({ runId: run.id })).events).toHaveLength(1);
+  });
+});
+
+describe("sleep", () => {
+  it("suspends, holds no worker, wakes on time; a replay returns the completed sleep at once", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const lease = await leaseOne(wf);
+    const res = await leases.suspendRun({ ...fence(lease), wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(300) } } });
+    expect(res.run?.status).toBe(RunStatus.SLEEPING);
+    expect(res.run?.leaseWorkerId).toBe("");
+    const sleptAt = performance.now();
+    await waitStatus(run.id, RunStatus.QUEUED);
+    // Gross regression guard only: the timer loop wakes at the due time, not on a 5 s ceiling.
+    expect(performance.now() - sleptAt).toBeLessThan(2_000);
+    const next = await leaseOne(wf);
+    expect(next.history?.sleeps[0]?.status).toBe(SleepStatus.COMPLETED);
+  });
+
+  it("awake ends it early as cancelled", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const lease = await leaseOne(wf);
+    await leases.suspendRun({ ...fence(lease), wait: { case: "sleep", value: { name: "day", sequence: 0, duration: durationFromMs(86_400_000) } } });
+    await runs.awakeRun({ runId: run.id });
+    const next = await leaseOne(wf);
+    expect(next.history?.sleeps[0]?.status).toBe(SleepStatus.CANCELLED);
+  });
+});
+
+describe("children", () => {
+  const startChild = (lease: Lease, childName: string, key = "input:x", sequence = 0) =>
+    leases.startChildRun({ parentRunId: lease.run!.id, leaseToken: lease.leaseToken, workflowName: childName, workflowVersionId: "1", key, sequence, input: json({ x: 1 }) });
+
+  it("starts once per key across replays and inherits the parent's shard", async () => {
+    const wf = workflow();
+    await wf.start({ shard: "eu" });
+    const lease = await leaseOne(wf, { shards: ["eu"] });
+    const a = await startChild(lease, `${wf.name}-child`);
+    const b = await startChild(lease, `${wf.name}-child`);
+    expect(a.existing).toBe(false);
+    expect(b.existing).toBe(true);
+    expect(b.run?.id).toBe(a.run?.id);
+    expect(a.run).toMatchObject({ shard: "eu", parentRunId: lease.run!.id });
+  });
+
+  it("a parent waiting for a child wakes when it completes, with its output", async () => {
+    const parentWf = workflow();
+    const parent = await parentWf.start();
+    const pLease = await leaseOne(parentWf);
+    const childName = `${parentWf.name}-child`;
+    const { run: child } = await startChild(pLease, childName);
+    const waitRes = await leases.suspendRun({
+      ...fence(pLease),
+      wait: { case: "childWait", value: { childRunId: child!.id, sequence: 0, awaitedStatus: RunStatus.COMPLETED } },
+    });
+    expect(waitRes.run?.status).toBe(RunStatus.AWAITING_CHILD_WORKFLOW);
+    const [cLease] = (
+      await leases.pollLeases({ workerId: "c", workflows: [{ workflowName: childName, workflowVersionId: "1" }], maxLeases: 1, wait: durationFromMs(5000) })
+    ).leases;
+    await leases.completeRun({ ...fence(cLease!), output: json({ courierName: "Oluwafemi" }) });
+    await waitStatus(parent.id, RunStatus.QUEUED);
+    const next = await leaseOne(parentWf);
+    expect(next.history?.childWaits[0]).toMatchObject({ status: ChildWaitStatus.FINISHED, childStatus: RunStatus.COMPLETED });
+    expect(next.history?.childWaits[0]?.output).toEqual(json({ courierName: "Oluwafemi" }));
+  });
+
+  it("a child's failure or cancellation wakes its parent too", async () => {
+    for (const end of ["fail", "cancel"] as const) {
+      const parentWf = workflow();
+      const parent = await parentWf.start();
+      const pLease = await leaseOne(parentWf);
+      const childName = `${parentWf.name}-child`;
+      const { run: child } = await startChild(pLease, childName);
+      await leases.suspendRun({ ...fence(pLease), wait: { case: "childWait", value: { childRunId: child!.id, sequence: 0, awaitedStatus: RunStatus.COMPLETED } } });
+      if (end === "cancel") await runs.cancelRun({ runId: child!.id });
+      else {
+        const [cLease] = (await leases.pollLeases({ workerId: "c", workflows: [{ workflowName: childName, workflowVersionId: "1" }], maxLeases: 1, wait: durationFromMs(5000) })).leases;
+        await leases.failRun({ ...fence(cLease!), failure: failure("no courier"), cause: RunFailureCause.HANDLER });
+      }
+      await waitStatus(parent.id, RunStatus.QUEUED);
+      const next = await leaseOne(parentWf);
+      expect(next.history?.childWaits[0]?.childStatus).toBe(end === "cancel" ? RunStatus.CANCELLED : RunStatus.FAILED);
+    }
+  });
+
+  it("a child already finished resolves the wait without suspending; a wait timeout wakes the parent and the child goes on", async () => {
+    const parentWf = workflow();
+    const parent = await parentWf.start();
+    const pLease = await leaseOne(parentWf);
+    const { run: slow } = await startChild(pLease, `${parentWf.name}-slow`, "input:slow");
+    const res = await leases.suspendRun({
+      ...fence(pLease),
+      wait: { case: "childWait", value: { childRunId: slow!.id, sequence: 0, awaitedStatus: RunStatus.COMPLETED, timeout: durationFromMs(300) } },
+    });
+    expect(res.suspended).toBe(true);
+    await waitStatus(parent.id, RunStatus.QUEUED);
+    const next = await leaseOne(parentWf);
+    expect(next.history?.childWaits[0]?.status).toBe(ChildWaitStatus.TIMED_OUT);
+    expect((await runs.getRun({ runId: slow!.id })).run?.status).toBe(RunStatus.QUEUED);
+    await runs.cancelRun({ runId: slow!.id });
+    const again = await leases.suspendRun({
+      ...fence(next),
+      wait: { case: "childWait", value: { childRunId: slow!.id, sequence: 1, awaitedStatus: RunStatus.COMPLETED } },
+    });
+    expect(again.suspended).toBe(false);
+    expect(again.history?.childWaits[1]?.childStatus).toBe(RunStatus.CANCELLED);
+  });
+});
+
+describe("finishing", () => {
+  it("a workflow retry policy sends a failed run to awaiting_retry, then replays attempt 2 with a fresh task budget", async () => {
+    const wf = workflow({ retry: { strategy: { case: "fixed", value: { maxAttempts: 2, delay: durationFromMs(200) } } } } as never);
+    const run = await wf.start();
+    const lease = await leaseOne(wf);
+    const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+    await tasks.failTask({ ...fence(lease), taskId: task!.id, attempt: 1, failure: failure("down") });
+    const failed = await leases.failRun({ ...fence(lease), failure: failure("task t failed"), cause: RunFailureCause.TASK });
+    expect(failed.run).toMatchObject({ status: RunStatus.AWAITING_RETRY, attempt: 2, failureCause: RunFailureCause.TASK });
+    await waitStatus(run.id, RunStatus.QUEUED);
+    const next = await leaseOne(wf);
+    expect(next.run?.attempt).toBe(2);
+    const fresh = await tasks.startTask({ ...fence(next), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+    expect(fresh.task).toMatchObject({ status: TaskStatus.RUNNING, attempts: 1, workflowAttempt: 2 });
+    const again = await leases.failRun({ ...fence(next), failure: failure("still down"), cause: RunFailureCause.TASK });
+    expect(again.run?.status).toBe(RunStatus.FAILED);
+  });
+
+  it("non-determinism and non-retryable failures are not retried", async () => {
+    for (const [cause, nonRetryable] of [
+      [RunFailureCause.NON_DETERMINISM, false],
+      [RunFailureCause.HANDLER, true],
+    ] as const) {
+      const wf = workflow({ retry: { strategy: { case: "fixed", value: { maxAttempts: 5, delay: durationFromMs(10) } } } } as never);
+      await wf.start();
+      const lease = await leaseOne(wf);
+      const res = await leases.failRun({ ...fence(lease), failure: failure("x", nonRetryable), cause });
+      expect(res.run?.status).toBe(RunStatus.FAILED);
+      expect(res.run?.failure?.message).toBe("x");
+    }
+  });
+
+  it("a released run is queued again for another worker", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const lease = await leaseOne(wf);
+    const released = await leases.releaseLease({ ...fence(lease), reason: "worker stopping" });
+    expect(released.run?.status).toBe(RunStatus.QUEUED);
+    expect((await leaseOne(wf, { workerId: "w2" })).run?.id).toBe(run.id);
+  });
+});
