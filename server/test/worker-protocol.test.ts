@@ -464,3 +464,44 @@ describe("finishing", () => {
     expect((await leaseOne(wf, { workerId: "w2" })).run?.id).toBe(run.id);
   });
 });
+
+describe("lease stream", () => {
+  it("pushes up to max_in_flight, refills as soon as a lease ends, and pushes new work as it arrives", async () => {
+    const wf = workflow();
+    for (let i = 0; i < 3; i++) await wf.start();
+    const abort = new AbortController();
+    const stream = leases.streamLeases(
+      { workerId: "s1", workflows: [{ workflowName: wf.name, workflowVersionId: "1" }], maxInFlight: 2 },
+      { signal: abort.signal },
+    );
+    const it = stream[Symbol.asyncIterator]();
+    const received: Lease[] = [];
+    const next = async () => {
+      const r = await it.next();
+      if (r.done) throw new Error("stream ended");
+      received.push(...r.value.leases);
+      return r.value.leases;
+    };
+    try {
+      while (received.length < 2) await next();
+      expect(received).toHaveLength(2);
+      // The third run waits for a free slot; finishing one frees it within a hint's time.
+      const pending = next();
+      const freedAt = performance.now();
+      await leases.completeRun({ ...fence(received[0]!), output: json(1) });
+      const [third] = await pending;
+      expect(third).toBeDefined();
+      expect(performance.now() - freedAt).toBeLessThan(1_000);
+      // A new run is pushed once a slot is free.
+      const fourthPending = next();
+      await leases.suspendRun({ ...fence(received[1]!), wait: { case: "sleep", value: { name: "s", sequence: 0, duration: durationFromMs(60_000) } } });
+      const started = await wf.start();
+      const [fourth] = await fourthPending;
+      expect(fourth?.run?.id).toBe(started.id);
+      expect(new Set(received.map((l) => l.run!.id)).size).toBe(4);
+    } finally {
+      abort.abort();
+      await it.return?.();
+    }
+  });
+});

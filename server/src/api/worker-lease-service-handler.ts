@@ -14,7 +14,7 @@ import {
 } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { completeRun, failRun, releaseLease } from "../engine/finish-run.js";
-import { defaultLeaseTtlMs, heartbeat, type LeasedRun, pollLeases, type WorkerIdentity } from "../engine/lease-runs.js";
+import { defaultLeaseTtlMs, heartbeat, type LeasedRun, pollLeases, streamLeases, type WorkerIdentity } from "../engine/lease-runs.js";
 import { startChildRun } from "../engine/start-child-run.js";
 import { type SuspendWait, suspendRun } from "../engine/suspend-run.js";
 import type { JsonValue } from "../store/json.js";
@@ -55,6 +55,17 @@ export function registerWorkerLeaseService(router: ConnectRouter, deps: EngineDe
       v.throwIfAny();
       const leases = await pollLeases(deps, worker, { max: req.maxLeases || 1, waitMs, ttlMs }, ctx.signal);
       return { leases: leases.map(leaseToPb) };
+    },
+
+    async *streamLeases(req, ctx) {
+      const v = new Violations();
+      const worker = parseWorker(v, req);
+      if (req.maxInFlight < 1 || req.maxInFlight > 1000) v.add("max_in_flight", "must be between 1 and 1000");
+      const ttlMs = parseTtl(v, req.leaseTtl);
+      v.throwIfAny();
+      for await (const leased of streamLeases(deps, worker, { maxInFlight: req.maxInFlight, ttlMs }, ctx.signal)) {
+        yield { leases: leased.map(leaseToPb) };
+      }
     },
 
     async heartbeat(req) {

@@ -6,7 +6,7 @@ import { cancelDescendants, findRunById, transitionRun } from "../store/run-repo
 import { openWaits, resolveWait } from "../store/run-wait-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
-import { publishRunChange } from "./publish-run-change.js";
+import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { wakeParentWaitingOn } from "./wake-parent.js";
 
 export interface ControlRunCommand {
@@ -64,6 +64,7 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
       .catch((error: unknown) => (isDeadlock(error) ? undefined : Promise.reject(error)));
     if (!outcome) continue;
     publishRunChange(deps.notifier, outcome.run);
+    if (current.status === "running") publishLeaseEnded(deps.notifier, current.lease_worker_id);
     if (outcome.parent) publishRunChange(deps.notifier, outcome.parent);
     for (const d of outcome.descendants) {
       publishRunChange(deps.notifier, { ...outcome.run, id: d.id, status: "cancelled" });

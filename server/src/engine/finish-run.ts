@@ -6,7 +6,7 @@ import { transitionRun } from "../store/run-repository.js";
 import type { RunRow, RunsTable } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
-import { publishRunChange } from "./publish-run-change.js";
+import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { wakeParentWaitingOn } from "./wake-parent.js";
 
 const noLease = { lease_token: null, lease_worker_id: null, lease_expires_time: null, wake_time: null };
@@ -70,15 +70,16 @@ export async function releaseLease(deps: EngineDeps, cmd: LeasedCommand & { reas
 type Plan = { to: RunRow["status"]; changes: Parameters<typeof transitionRun>[3]; reason: string };
 
 async function finish(deps: EngineDeps, cmd: LeasedCommand, plan: (run: RunRow) => Plan): Promise<RunRow> {
-  const { run, parent } = await deps.db.transaction().execute(async (trx) => {
+  const { run, parent, workerId } = await deps.db.transaction().execute(async (trx) => {
     const leased = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "update");
     const p = plan(leased);
     const run = await transitionRun(trx, leased, p.to, p.changes, { actor: `worker:${leased.lease_worker_id}`, reason: p.reason });
     // Cannot miss: the row is locked by this transaction since requireLease.
     if (!run) throw new ContentionError(cmd.runId);
-    return { run, parent: await wakeParentWaitingOn(trx, run) };
+    return { run, parent: await wakeParentWaitingOn(trx, run), workerId: leased.lease_worker_id };
   });
   publishRunChange(deps.notifier, run);
+  publishLeaseEnded(deps.notifier, workerId);
   if (parent) publishRunChange(deps.notifier, parent);
   return run;
 }

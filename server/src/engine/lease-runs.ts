@@ -1,5 +1,6 @@
+import { HintWaiter } from "../notify/hint-waiter.js";
 import { channels } from "../notify/notifier.js";
-import { claimReadyRuns, extendLeases } from "../store/lease-repository.js";
+import { claimReadyRuns, extendLeases, heldLeases } from "../store/lease-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import { touchWorker, upsertWorker } from "../store/worker-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
@@ -9,7 +10,7 @@ import { loadHistories, type RunHistoryData } from "./run-history.js";
 
 export const defaultLeaseTtlMs = 30_000;
 export const maxPollWaitMs = 60_000;
-// Hints can be lost; a poll re-reads this often regardless.
+// Hints can be lost; polls and streams re-read this often regardless.
 const recheckMs = 2_000;
 
 export interface WorkerIdentity {
@@ -26,70 +27,94 @@ export interface LeasedRun {
   history: RunHistoryData;
 }
 
-/**
- * Long-poll: leases up to `max` ready runs, waiting up to `waitMs` for the first. Listens for
- * ready hints before each claim, so a run queued between a claim and the wait is not missed.
- */
+function readyChannels(worker: WorkerIdentity): string[] {
+  const shards = worker.shards.length > 0 ? worker.shards : [""];
+  return worker.versions.flatMap((v) => shards.map((s) => channels.ready(worker.namespace, v.workflowName, v.workflowVersionId, s)));
+}
+
+/** Claims up to `max` runs and loads their histories; gives them back if the caller left meanwhile. */
+async function claim(deps: EngineDeps, worker: WorkerIdentity, max: number, ttlMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
+  const runs = await claimReadyRuns(deps.db, {
+    namespace: worker.namespace,
+    workerId: worker.workerId,
+    versions: worker.versions,
+    shards: worker.shards.length > 0 ? worker.shards : [""],
+    limit: max,
+    ttlMs,
+  });
+  if (runs.length === 0) return [];
+  if (signal.aborted) {
+    // Rather than strand the runs until their leases expire.
+    await Promise.all(runs.map((r) => releaseLease(deps, { namespace: r.namespace, runId: r.id, leaseToken: r.lease_token!, reason: "worker went away" })));
+    return [];
+  }
+  for (const run of runs) publishRunChange(deps.notifier, run);
+  const histories = await loadHistories(deps.db, runs.map((r) => r.id));
+  return runs.map((run) => ({ run, history: histories.get(run.id)! }));
+}
+
+async function register(deps: EngineDeps, worker: WorkerIdentity): Promise<void> {
+  await upsertWorker(deps.db, { namespace: worker.namespace, id: worker.workerId, name: worker.workerName, workflows: worker.versions, shards: worker.shards });
+}
+
+/** Long-poll: leases up to `max` ready runs, waiting up to `waitMs` for the first. */
 export async function pollLeases(
   deps: EngineDeps,
   worker: WorkerIdentity,
   opts: { max: number; waitMs: number; ttlMs: number },
   signal: AbortSignal,
 ): Promise<LeasedRun[]> {
-  await upsertWorker(deps.db, { namespace: worker.namespace, id: worker.workerId, name: worker.workerName, workflows: worker.versions, shards: worker.shards });
-  const shards = worker.shards.length > 0 ? worker.shards : [""];
-  let wake: () => void = () => {};
-  let hinted = false;
-  const unsubscribes = worker.versions.flatMap((v) =>
-    shards.map((shard) =>
-      deps.notifier.subscribe(channels.ready(worker.namespace, v.workflowName, v.workflowVersionId, shard), () => {
-        hinted = true;
-        wake();
-      }),
-    ),
-  );
+  await register(deps, worker);
+  const hints = new HintWaiter(deps.notifier, readyChannels(worker), [signal, deps.shutdownSignal]);
   const deadline = Date.now() + Math.min(opts.waitMs, maxPollWaitMs);
   try {
     for (;;) {
-      hinted = false;
-      if (signal.aborted || deps.shutdownSignal.aborted) return [];
-      const runs = await claimReadyRuns(deps.db, {
-        namespace: worker.namespace,
-        workerId: worker.workerId,
-        versions: worker.versions,
-        shards,
-        limit: opts.max,
-        ttlMs: opts.ttlMs,
-      });
-      if (runs.length > 0) {
-        if (signal.aborted) {
-          // The caller left while we claimed: give the runs back rather than strand them until expiry.
-          await Promise.all(runs.map((r) => releaseLease(deps, { namespace: r.namespace, runId: r.id, leaseToken: r.lease_token!, reason: "poller went away" })));
-          return [];
-        }
-        for (const run of runs) publishRunChange(deps.notifier, run);
-        const histories = await loadHistories(deps.db, runs.map((r) => r.id));
-        return runs.map((run) => ({ run, history: histories.get(run.id)! }));
-      }
+      hints.reset();
+      if (hints.aborted) return [];
+      const leased = await claim(deps, worker, opts.max, opts.ttlMs, signal);
+      if (leased.length > 0) return leased;
       const left = deadline - Date.now();
       if (left <= 0) return [];
-      if (hinted) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.min(left, recheckMs));
-        function done() {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", done);
-          deps.shutdownSignal.removeEventListener("abort", done);
-          wake = () => {};
-          resolve();
-        }
-        wake = done;
-        signal.addEventListener("abort", done);
-        deps.shutdownSignal.addEventListener("abort", done);
-      });
+      await hints.wait(Math.min(left, recheckMs));
     }
   } finally {
-    for (const u of unsubscribes) u();
+    hints.close();
+  }
+}
+
+/**
+ * Server stream: pushes leases while fewer than `maxInFlight` of those it pushed are still held.
+ * A slot frees when one of them ends, which the worker's channel hints.
+ */
+export async function* streamLeases(
+  deps: EngineDeps,
+  worker: WorkerIdentity,
+  opts: { maxInFlight: number; ttlMs: number },
+  signal: AbortSignal,
+): AsyncGenerator<LeasedRun[]> {
+  await register(deps, worker);
+  const hints = new HintWaiter(deps.notifier, [...readyChannels(worker), channels.worker(worker.workerId)], [signal, deps.shutdownSignal]);
+  let held = new Map<string, string>();
+  try {
+    while (!hints.aborted) {
+      hints.reset();
+      if (held.size > 0) {
+        const still = await heldLeases(deps.db, [...held].map(([runId, leaseToken]) => ({ runId, leaseToken })));
+        held = new Map([...held].filter(([runId]) => still.has(runId)));
+      }
+      const free = opts.maxInFlight - held.size;
+      if (free > 0) {
+        const leased = await claim(deps, worker, free, opts.ttlMs, signal);
+        if (leased.length > 0) {
+          for (const l of leased) held.set(l.run.id, l.run.lease_token!);
+          yield leased;
+          continue;
+        }
+      }
+      await hints.wait(recheckMs);
+    }
+  } finally {
+    hints.close();
   }
 }
 

@@ -20,3 +20,8 @@ export function publishRunChange(
   const due = run.status === "running" ? run.lease_expires_time : run.wake_time;
   if (due && due.getTime() - Date.now() < timerHorizonMs) notifier.publish(channels.timers, String(due.getTime()));
 }
+
+/** A stream serving this worker may lease again: one of its leases ended. */
+export function publishLeaseEnded(notifier: Notifier, workerId: string | null): void {
+  if (workerId) notifier.publish(channels.worker(workerId));
+}

@@ -10,7 +10,7 @@ import type { RunRow } from "../store/runs.table.js";
 import { findTaskById } from "../store/task-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
-import { publishRunChange } from "./publish-run-change.js";
+import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { loadHistory, type RunHistoryData } from "./run-history.js";
 
 export type SuspendWait =
@@ -38,10 +38,10 @@ export async function suspendRun(
   deps: EngineDeps,
   cmd: { namespace: string; runId: string; leaseToken: string; wait: SuspendWait },
 ): Promise<SuspendResult> {
-  const { run, suspended } = await deps.db.transaction().execute(async (trx) => {
+  const { run, suspended, workerId } = await deps.db.transaction().execute(async (trx) => {
     const leased = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "update");
     const decision = await decide(trx, leased, cmd.wait);
-    if (decision.resolved) return { run: leased, suspended: false };
+    if (decision.resolved) return { run: leased, suspended: false, workerId: leased.lease_worker_id };
     const run = await transitionRun(
       trx,
       leased,
@@ -51,9 +51,12 @@ export async function suspendRun(
     );
     // Cannot miss: the row is locked by this transaction since requireLease.
     if (!run) throw new Error(`run ${leased.id} changed under its lock`);
-    return { run, suspended: true };
+    return { run, suspended: true, workerId: leased.lease_worker_id };
   });
-  if (suspended) publishRunChange(deps.notifier, run);
+  if (suspended) {
+    publishRunChange(deps.notifier, run);
+    publishLeaseEnded(deps.notifier, workerId);
+  }
   return { run, suspended, history: await loadHistory(deps.db, run.id) };
 }
 

@@ -1,4 +1,5 @@
 import { isTerminal, type RunStatus } from "../domain/run-status.js";
+import { HintWaiter } from "../notify/hint-waiter.js";
 import { channels } from "../notify/notifier.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
@@ -13,8 +14,7 @@ const recheckMs = 2_000;
 
 /**
  * Long-poll: answers when the run is in `awaited` (undefined: any terminal status), or terminal,
- * or when timeoutMs passes, or the caller goes away. Subscribes before reading, so a change
- * landing between the read and the wait is never missed.
+ * or when timeoutMs passes, or the caller goes away.
  */
 export async function waitForRunStatus(
   deps: EngineDeps,
@@ -32,38 +32,19 @@ export async function waitForRunStatus(
           ? "reached"
           : "terminated"
         : undefined;
-
-  let wake: () => void = () => {};
-  let changed = false;
-  const unsubscribe = deps.notifier.subscribe(channels.run(runId), () => {
-    changed = true;
-    wake();
-  });
+  const hints = new HintWaiter(deps.notifier, [channels.run(runId)], [signal, deps.shutdownSignal]);
   const deadline = Date.now() + Math.min(timeoutMs, maxWaitMs);
   try {
     for (;;) {
-      changed = false;
+      hints.reset();
       const run = await getRun(deps, namespace, runId);
       const outcome = judge(run);
       if (outcome) return { outcome, run };
       const left = deadline - Date.now();
-      if (left <= 0 || signal.aborted || deps.shutdownSignal.aborted) return { outcome: "timeout", run };
-      if (changed) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.min(left, recheckMs));
-        function done() {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", done);
-          deps.shutdownSignal.removeEventListener("abort", done);
-          wake = () => {};
-          resolve();
-        }
-        wake = done;
-        signal.addEventListener("abort", done);
-        deps.shutdownSignal.addEventListener("abort", done);
-      });
+      if (left <= 0 || hints.aborted) return { outcome: "timeout", run };
+      await hints.wait(Math.min(left, recheckMs));
     }
   } finally {
-    unsubscribe();
+    hints.close();
   }
 }

@@ -16,6 +16,8 @@ export const channels = {
   timers: "aiki:timers",
   /** A run's status changed. */
   run: (runId: string) => `aiki:run:${runId}`,
+  /** A lease held by this worker ended (its run was suspended, finished, released, paused or cancelled). */
+  worker: (workerId: string) => `aiki:worker:${workerId}`,
   /** A run became ready for workers of this workflow version and shard. */
   ready: (namespace: string, workflowName: string, workflowVersionId: string, shard: string) =>
     `aiki:ready:${namespace}:${workflowName}:${workflowVersionId}:${shard}`,

@@ -86,3 +86,18 @@ export async function extendLeases(
   `.execute(db);
   return rows;
 }
+
+/** Of the given leases, the run ids whose lease is still held. */
+export async function heldLeases(
+  db: Kysely<Database>,
+  leases: ReadonlyArray<{ runId: string; leaseToken: string }>,
+): Promise<Set<string>> {
+  if (leases.length === 0) return new Set();
+  const { rows } = await sql<{ id: string }>`
+    select runs.id from runs
+    join unnest(${leases.map((l) => l.runId)}::uuid[], ${leases.map((l) => l.leaseToken)}::uuid[]) as held(id, token)
+      on runs.id = held.id and runs.lease_token = held.token
+    where runs.status = 'running'
+  `.execute(db);
+  return new Set(rows.map((r) => r.id));
+}

@@ -1,0 +1,53 @@
+import type { Notifier } from "./notifier.js";
+
+/**
+ * Listens on channels from construction on, so a hint arriving between a caller's database read
+ * and its wait is remembered rather than missed. `wait` resolves on a hint, after `ms`, or when a
+ * signal aborts; the caller then re-reads the database, which is the truth.
+ */
+export class HintWaiter {
+  private hinted = false;
+  private wake: () => void = () => {};
+  private readonly unsubscribes: Array<() => void>;
+
+  constructor(
+    notifier: Notifier,
+    channels: readonly string[],
+    private readonly signals: readonly AbortSignal[],
+  ) {
+    this.unsubscribes = channels.map((c) =>
+      notifier.subscribe(c, () => {
+        this.hinted = true;
+        this.wake();
+      }),
+    );
+  }
+
+  get aborted(): boolean {
+    return this.signals.some((s) => s.aborted);
+  }
+
+  /** Forgets hints seen so far; call before each database read. */
+  reset(): void {
+    this.hinted = false;
+  }
+
+  async wait(ms: number): Promise<void> {
+    if (this.hinted || this.aborted || ms <= 0) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        for (const s of this.signals) s.removeEventListener("abort", done);
+        this.wake = () => {};
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      for (const s of this.signals) s.addEventListener("abort", done);
+    });
+  }
+
+  close(): void {
+    for (const u of this.unsubscribes) u();
+  }
+}
