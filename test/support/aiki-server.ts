@@ -27,15 +27,19 @@ export interface TestAikiOptions {
   database?: TestDatabase;
   /** false: in-process notifier instead of the shared Redis. */
   redis?: boolean;
+  /** Another Postgres (e.g. a private one a test restarts) instead of a fresh test database. */
+  databaseUrl?: string;
+  /** Another Redis (e.g. a private one a test kills) instead of the shared one. */
+  redisUrl?: string;
   timers?: boolean;
 }
 
 export async function startTestAiki(options: TestAikiOptions = {}): Promise<TestAiki> {
-  const database = options.database ?? (await createTestDatabase());
+  const database = options.database ?? (options.databaseUrl ? external(options.databaseUrl) : await createTestDatabase());
   const logger = pino({ level: process.env.AIKI_TEST_LOG_LEVEL ?? "silent" });
   const deps = await openDependencies({
     databaseUrl: database.url,
-    redisUrl: options.redis === false ? undefined : inject("redisUrl"),
+    redisUrl: options.redis === false ? undefined : (options.redisUrl ?? inject("redisUrl")),
     dataDir: "/nonexistent-unused",
     logger,
   });
@@ -59,7 +63,11 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     stopServer,
     async close() {
       await stopServer();
-      if (!options.database) await database.destroy();
+      if (!options.database && !options.databaseUrl) await database.destroy();
     },
   };
+}
+
+function external(url: string): TestDatabase {
+  return { url, name: new URL(url).pathname.slice(1), destroy: async () => {} };
 }
