@@ -197,15 +197,15 @@ export function findPostgresBinDir(): string {
 
 // ---------------------------------------------------------------- Postgres
 
-const PG_SETTINGS = (port: number, socketDir: string, synchronousCommit: boolean) => `
+const PG_SETTINGS = (port: number, socketDir: string, synchronousCommit: boolean, durable = false) => `
 # --- added by aiki test support: throwaway, fast, loopback only ---
 listen_addresses = '127.0.0.1'
 port = ${port}
 unix_socket_directories = '${socketDir}'
 max_connections = 200
-fsync = off
-synchronous_commit = ${synchronousCommit ? "on" : "off"}
-full_page_writes = off
+fsync = ${durable ? "on" : "off"}
+synchronous_commit = ${synchronousCommit || durable ? "on" : "off"}
+full_page_writes = ${durable ? "on" : "off"}
 wal_level = minimal
 max_wal_senders = 0
 checkpoint_timeout = 1h
@@ -222,10 +222,14 @@ log_checkpoints = off
  * `synchronousCommit: false` (the default) a crash-like stop ("immediate") may lose the last
  * few hundred ms of commits; pass true for servers that tests crash on purpose.
  */
-export async function startPostgresServer(opts: { label?: string; synchronousCommit?: boolean } = {}): Promise<PostgresServerInfo> {
+export async function startPostgresServer(
+  opts: { label?: string; synchronousCommit?: boolean; durable?: boolean } = {},
+): Promise<PostgresServerInfo> {
   const binDir = findPostgresBinDir();
   const runAs = postgresRunAsUser();
-  const baseDir = await mkdtemp(join(testTmpBase(), `aiki-pg-${opts.label ?? "test"}-`));
+  // `durable` (benchmarks): fsync and synchronous commit on, on disk rather than in memory, so a
+  // figure is what a real deployment would see.
+  const baseDir = await mkdtemp(join(opts.durable ? tmpdir() : testTmpBase(), `aiki-pg-${opts.label ?? "test"}-`));
   try {
     const dataDir = join(baseDir, "data");
     const logFile = join(baseDir, "postgres.log");
@@ -250,7 +254,7 @@ export async function startPostgresServer(opts: { label?: string; synchronousCom
       // The port is written into postgresql.conf, so pg_ctl start/restart keeps it. If another process grabs
       // it between freePort() and bind, start fails; try again with a new port (settings appended last win).
       const port = await freePort();
-      await appendFile(join(dataDir, "postgresql.conf"), PG_SETTINGS(port, baseDir, opts.synchronousCommit ?? false));
+      await appendFile(join(dataDir, "postgresql.conf"), PG_SETTINGS(port, baseDir, opts.synchronousCommit ?? false, opts.durable));
       const info: PostgresServerInfo = {
         binDir,
         baseDir,

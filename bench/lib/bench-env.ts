@@ -1,0 +1,59 @@
+// Real Postgres and Redis for a benchmark, started the way the tests start them, but durable
+// (fsync and synchronous commit on, data on disk): the figures are what a deployment would see.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { migrateToLatest } from "../../server/src/store/migrate.js";
+import {
+  destroyPostgresServer,
+  type PostgresServerInfo,
+  type RedisServerInfo,
+  startPostgresServer,
+  startRedisServer,
+  stopRedisServer,
+  withDatabase,
+} from "../../test/support/servers.js";
+
+const exec = promisify(execFile);
+
+export interface BenchEnv {
+  pg: PostgresServerInfo;
+  redis: RedisServerInfo;
+  /** A migrated database for Aiki. */
+  databaseUrl: string;
+  redisUrl: string;
+  /** Runs a pgbench binary of the same Postgres install. */
+  pgbench(args: string[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startBenchEnv(): Promise<BenchEnv> {
+  const server = await startPostgresServer({ label: "bench", durable: true });
+  const redis = await startRedisServer({ label: "bench" });
+  const admin = new pg.Client({ connectionString: server.adminUrl });
+  await admin.connect();
+  await admin.query("create database aiki_bench");
+  await admin.end();
+  const databaseUrl = withDatabase(server.adminUrl, "aiki_bench");
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }) });
+  await migrateToLatest(db);
+  await db.destroy();
+  return {
+    pg: server,
+    redis,
+    databaseUrl,
+    redisUrl: `redis://127.0.0.1:${redis.port}`,
+    async pgbench(args) {
+      const { stdout } = await exec(join(server.binDir, "pgbench"), ["-h", server.host, "-p", String(server.port), "-U", server.user, ...args], {
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      return stdout;
+    },
+    async close() {
+      await stopRedisServer(redis, { removeDir: true });
+      await destroyPostgresServer(server);
+    },
+  };
+}
