@@ -1,0 +1,144 @@
+import { Code, type Client as ConnectClient, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
+import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
+import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
+import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { createConsoleLogger, type Logger } from "./logger.js";
+import { translateRpcError } from "./rpc-error-translation.js";
+
+/** Where the Redis that carries ready hints lives (used by workers with `subscriber: { type: "redis" }`). */
+export interface RedisOptions {
+  host?: string;
+  port?: number;
+  /** redis://… ; wins over host/port. */
+  url?: string;
+  password?: string;
+  db?: number;
+}
+
+export interface ClientOptions {
+  /** The Aiki server, e.g. "http://localhost:9876" (a bare "host:port" means http). */
+  url: string;
+  /** Sent as `authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  redis?: RedisOptions;
+  /** Default: a console logger at AIKI_LOG_LEVEL or "info". */
+  logger?: Logger;
+}
+
+/** A connection to an Aiki server. */
+export interface Client {
+  readonly url: string;
+  readonly logger: Logger;
+  readonly redis: RedisOptions | undefined;
+  /** Cancels calls in flight (their callers see an error) and closes the connection. */
+  close(): Promise<void>;
+}
+
+/** What the rest of the SDK and the worker reach through a client; not for users. */
+export interface ClientInternals {
+  readonly runs: ConnectClient<typeof RunService>;
+  readonly events: ConnectClient<typeof EventService>;
+  readonly tasks: ConnectClient<typeof TaskService>;
+  readonly leases: ConnectClient<typeof WorkerLeaseService>;
+  /** Aborted by close(). */
+  readonly closeSignal: AbortSignal;
+}
+
+const internals = new WeakMap<Client, ClientInternals>();
+
+export function clientInternals(client: Client): ClientInternals {
+  const found = internals.get(client);
+  if (!found) throw new TypeError("expected a client created by client() from @aiki/sdk");
+  return found;
+}
+
+// gRPC over HTTP/2 keeps one connection; pings find a dead one during a long-poll instead of
+// hanging until the poll's own deadline.
+const pingIntervalMs = 30_000;
+const pingTimeoutMs = 10_000;
+
+/**
+ * Connects to an Aiki server. Returns the client itself, not a promise, so both `client(...)`
+ * and `await client(...)` work; the connection opens on the first call.
+ */
+export function client(options: ClientOptions): Client {
+  if (!options || typeof options.url !== "string" || options.url === "") throw new TypeError("client(): `url` is required");
+  const baseUrl = normalizeUrl(options.url);
+  const logger = options.logger ?? createConsoleLogger();
+  const closing = new AbortController();
+  const sessionManager = new Http2SessionManager(baseUrl, { pingIntervalMs, pingTimeoutMs });
+
+  // Interceptors may only throw ConnectErrors (connect wraps anything else), so errors are
+  // translated around the generated clients instead, in translateErrors().
+  const interceptor: Interceptor = (next) => async (req) => {
+    if (closing.signal.aborted) throw new ConnectError("the client is closed", Code.Canceled);
+    if (options.apiKey) req.header.set("authorization", `Bearer ${options.apiKey}`);
+    return next({ ...req, signal: AbortSignal.any([req.signal, closing.signal]) });
+  };
+  const transport = createGrpcTransport({ baseUrl, sessionManager, interceptors: [interceptor] });
+
+  let closed: Promise<void> | undefined;
+  const instance: Client = {
+    url: baseUrl,
+    logger,
+    redis: options.redis,
+    close() {
+      closed ??= (async () => {
+        closing.abort(new ConnectError("the client is closed", Code.Canceled));
+        sessionManager.abort();
+      })();
+      return closed;
+    },
+  };
+  internals.set(instance, {
+    runs: translateErrors(createClient(RunService, transport)),
+    events: translateErrors(createClient(EventService, transport)),
+    tasks: translateErrors(createClient(TaskService, transport)),
+    leases: translateErrors(createClient(WorkerLeaseService, transport)),
+    closeSignal: closing.signal,
+  });
+  return Object.freeze(instance);
+}
+
+/** Every method of a generated client, with its errors passed through translateRpcError. */
+function translateErrors<T extends object>(rpc: T): T {
+  return new Proxy(rpc, {
+    get(target, property, receiver) {
+      const method: unknown = Reflect.get(target, property, receiver);
+      if (typeof method !== "function") return method;
+      return (...args: unknown[]) => {
+        const result: unknown = method.apply(target, args);
+        if (result instanceof Promise) {
+          return result.catch((error: unknown) => {
+            throw translateRpcError(error);
+          });
+        }
+        if (isAsyncIterable(result)) return translateStream(result);
+        return result;
+      };
+    },
+  });
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
+async function* translateStream<T>(stream: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* stream;
+  } catch (error) {
+    throw translateRpcError(error);
+  }
+}
+
+function normalizeUrl(url: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
+  try {
+    return new URL(withScheme).toString().replace(/\/$/, "");
+  } catch (error) {
+    throw new TypeError(`client(): invalid url ${JSON.stringify(url)}`, { cause: error });
+  }
+}

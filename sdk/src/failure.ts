@@ -1,0 +1,75 @@
+import { create } from "@bufbuild/protobuf";
+import { type Failure as PbFailure, FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
+import { AikiError, isNonRetryable, TaskFailedError } from "./errors.js";
+import { fromValue, toValue } from "./json-value.js";
+import type { JsonValue } from "./stable-json.js";
+
+/** A failure of user code, as recorded: data, not a live error. */
+export interface Failure {
+  message: string;
+  /** The error's name or class, e.g. "TypeError"; undefined when unknown. */
+  type?: string;
+  stack?: string;
+  nonRetryable: boolean;
+  cause?: Failure;
+  details?: JsonValue;
+}
+
+// Cause chains can be cyclic or absurdly deep; a failure record is for humans.
+const maxCauseDepth = 8;
+
+export function errorToFailure(error: unknown, depth = 0): Failure {
+  if (error instanceof TaskFailedError) {
+    // The recorded task failure is the cause, whether this error was thrown live or replayed.
+    return { message: error.message, type: error.name, stack: error.stack, nonRetryable: false, cause: error.failure };
+  }
+  if (error instanceof RecordedFailureError) return error.failure;
+  if (error instanceof Error) {
+    const type = error.name !== "Error" ? error.name : error.constructor?.name || "Error";
+    const failure: Failure = { message: error.message, type, stack: error.stack, nonRetryable: isNonRetryable(error) };
+    if (error.cause !== undefined && depth < maxCauseDepth) failure.cause = errorToFailure(error.cause, depth + 1);
+    return failure;
+  }
+  return { message: typeof error === "string" ? error : safeString(error), type: typeof error, nonRetryable: false };
+}
+
+function safeString(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+export function failureToPb(failure: Failure): PbFailure {
+  return create(FailureSchema, {
+    message: failure.message,
+    type: failure.type ?? "",
+    stack: failure.stack ?? "",
+    nonRetryable: failure.nonRetryable,
+    cause: failure.cause ? failureToPb(failure.cause) : undefined,
+    details: failure.details === undefined ? undefined : toValue(failure.details),
+  });
+}
+
+export function failureFromPb(pb: PbFailure): Failure {
+  const failure: Failure = { message: pb.message, nonRetryable: pb.nonRetryable };
+  if (pb.type) failure.type = pb.type;
+  if (pb.stack) failure.stack = pb.stack;
+  if (pb.cause) failure.cause = failureFromPb(pb.cause);
+  const details = fromValue(pb.details);
+  if (details !== undefined) failure.details = details;
+  return failure;
+}
+
+/** An error rebuilt from a recorded Failure (a replayed task failure's cause), named as the original. */
+export class RecordedFailureError extends AikiError {
+  readonly failure: Failure;
+
+  constructor(failure: Failure) {
+    super(failure.message, { cause: failure.cause ? new RecordedFailureError(failure.cause) : undefined });
+    this.failure = failure;
+    if (failure.type) this.name = failure.type;
+    if (failure.stack) this.stack = failure.stack;
+  }
+}

@@ -1,0 +1,173 @@
+// Compile-time checks of the public types (run by the root typecheck, never executed): seed 000
+// written against @aiki/sdk, plus `@ts-expect-error` lines that must stay errors.
+import { client, event, type Schema, task, workflow } from "@aiki/sdk";
+
+export const notifyRestaurant = task({
+  name: "notify-restaurant",
+  async handler(input: { orderId: string; items: string[] }) {
+    console.log(`Notifying restaurant about order ${input.orderId}: ${input.items.join(", ")}`);
+  },
+  opts: { retry: { type: "exponential", maxAttempts: 3, baseDelayMs: 1000 } },
+});
+
+const notifyCustomer = task({
+  name: "notify-customer",
+  async handler(input: { customerId: string; message: string }) {
+    return { delivered: true, to: input.customerId };
+  },
+});
+
+const noInput = task({
+  name: "no-input",
+  handler() {
+    return 42;
+  },
+});
+
+const numberSchema: Schema<{ n: number }> = {
+  parse(data: unknown) {
+    if (typeof data === "object" && data !== null && typeof (data as { n?: unknown }).n === "number") return data as { n: number };
+    throw new Error("not { n: number }");
+  },
+};
+
+const courierDelivery = workflow({ name: "courier-delivery" });
+
+export const courierDeliveryV1 = courierDelivery.v("1.0.0", {
+  async handler(run, input: { orderId: string; restaurantId: string }) {
+    run.logger.info("Finding available courier...");
+    await run.sleep("find-courier", { seconds: 2 });
+    const ready = await run.events.foodReady.wait();
+    const nothing: void = ready.data;
+    void nothing;
+    await run.sleep("delivery", 2000);
+    return { courierName: "Oluwafemi", orderId: input.orderId };
+  },
+  events: { foodReady: event() },
+});
+
+const restaurantOrder = workflow({ name: "restaurant-order" });
+
+export const restaurantOrderV1 = restaurantOrder.v("1.0.0", {
+  async handler(run, input: { orderId: string; customerId: string; items: string[] }) {
+    await notifyRestaurant.start(run, { orderId: input.orderId, items: input.items });
+
+    const response = await run.events.restaurantAccepted.wait({ timeout: { minutes: 5 } });
+    if (response.timeout) {
+      return { status: "cancelled" as const, reason: "timeout" };
+    }
+    const minutes: number = response.data.estimatedTime;
+
+    const sent = await notifyCustomer.start(run, { customerId: input.customerId, message: `ETA ${minutes}` });
+    const delivered: boolean = sent.delivered;
+    void delivered;
+    const answer: number = await noInput.start(run);
+    void answer;
+
+    const deliveryHandle = await courierDeliveryV1
+      .with()
+      .opt("reference.id", input.orderId)
+      .startAsChild(run, { orderId: input.orderId, restaurantId: "restaurant-1" });
+    const deliveryResult = await deliveryHandle.waitForStatus("completed");
+    if (!deliveryResult.success) {
+      const cause: "run_terminated" | "timeout" = deliveryResult.cause;
+      void cause;
+      return { status: "failed" as const, reason: "delivery_failed" };
+    }
+    const { courierName } = deliveryResult.state.output;
+    const name: string = courierName;
+    void name;
+
+    const slept = await run.sleep("feedback-delay", { days: 1 });
+    const cancelled: boolean = slept.cancelled;
+    void cancelled;
+
+    // @ts-expect-error: the task's input is { customerId, message }
+    await notifyCustomer.start(run, { customerId: input.customerId });
+    // @ts-expect-error: the task's input is an object, not a string
+    await notifyRestaurant.start(run, input.orderId);
+    // @ts-expect-error: no such event on this version
+    await run.events.nope.wait();
+    // @ts-expect-error: the child's input needs restaurantId
+    await courierDeliveryV1.startAsChild(run, { orderId: input.orderId });
+
+    return { status: "completed" as const, orderId: input.orderId };
+  },
+  events: {
+    restaurantAccepted: event<{ estimatedTime: number }>(),
+  },
+});
+
+export const withSchemas = workflow({ name: "schemas" }).v("1.0.0", {
+  async handler(_run, input) {
+    const n: number = input.n;
+    return { doubled: n * 2 };
+  },
+  schema: { input: numberSchema },
+  events: { validated: event({ schema: numberSchema }) },
+});
+
+export async function clientSide(): Promise<void> {
+  const aiki = client({ url: "http://localhost:9876" });
+  const awaited = await client({ url: "http://localhost:9876" });
+  void awaited;
+
+  const handle = await restaurantOrderV1.start(aiki, { orderId: "o-1", customerId: "c-1", items: ["Burger"] });
+  const id: string = handle.run.id;
+  void id;
+  await handle.events.restaurantAccepted.send({ estimatedTime: 30 });
+  await handle.events.restaurantAccepted.with().opt("reference.id", "accept-1").send({ estimatedTime: 30 });
+  // @ts-expect-error: estimatedTime is a number
+  await handle.events.restaurantAccepted.send({ estimatedTime: "soon" });
+  // @ts-expect-error: the payload is required
+  await handle.events.restaurantAccepted.send();
+
+  const result = await handle.waitForStatus("completed", { timeout: { minutes: 1 } });
+  if (result.success) {
+    const status: "cancelled" | "failed" | "completed" = result.state.output.status;
+    void status;
+  } else {
+    const cause: "run_terminated" | "timeout" | "aborted" = result.cause;
+    void cause;
+  }
+  const failed = await handle.waitForStatus("failed");
+  if (failed.success) {
+    const message: string = failed.state.failure.message;
+    void message;
+  }
+
+  const courier = await courierDeliveryV1.getHandleByReferenceId(aiki, "o-1");
+  await courier.events.foodReady.send();
+  await courierDeliveryV1.events.foodReady.send(aiki, [courier.run.id]);
+  await restaurantOrderV1.events.restaurantAccepted.sendByReferenceId(aiki, "o-1", { estimatedTime: 5 });
+  // @ts-expect-error: wrong payload through the version too
+  await restaurantOrderV1.events.restaurantAccepted.send(aiki, "id", { minutes: 5 });
+
+  // @ts-expect-error: the workflow's input needs customerId and items
+  await restaurantOrderV1.start(aiki, { orderId: "o-2" });
+  // @ts-expect-error: unknown start option
+  restaurantOrderV1.with().opt("priority", 1);
+  // @ts-expect-error: a shard is a string
+  restaurantOrderV1.with().opt("shard", 7);
+
+  await restaurantOrderV1
+    .with()
+    .opt("reference", { id: "o-3", conflictPolicy: "return_existing" })
+    .opt("shard", "us-east")
+    .opt("retry", { type: "fixed", maxAttempts: 3, delayMs: 100 })
+    .opt("trigger", { type: "delayed", delay: { minutes: 1 } })
+    .start(aiki, { orderId: "o-3", customerId: "c", items: [] });
+
+  const doubled = await withSchemas.start(aiki, { n: 2 });
+  const done = await doubled.waitForStatus("completed");
+  if (done.success) {
+    const d: number = done.state.output.doubled;
+    void d;
+  }
+  await withSchemas.events.validated.send(aiki, doubled.run.id, { n: 1 });
+  // @ts-expect-error: event data typed by its schema
+  await withSchemas.events.validated.send(aiki, doubled.run.id, { n: "1" });
+
+  await handle.cancel("no longer needed");
+  await aiki.close();
+}
