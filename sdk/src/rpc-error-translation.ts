@@ -105,8 +105,13 @@ export function rpcCodeOf(error: unknown): RpcCode | undefined {
   return undefined;
 }
 
-/** Errors worth trying again after a pause: the server or the network is having a moment. */
-export function isTransientRpcError(error: unknown): boolean {
+/**
+ * Errors worth trying again after a pause: the server or the network is having a moment. A
+ * `canceled` call counts too unless the caller's own `signal` cancelled it: a server dying
+ * mid-call resets its HTTP/2 streams, which clients see as CANCEL.
+ */
+export function isTransientRpcError(error: unknown, signal?: AbortSignal): boolean {
   const code = rpcCodeOf(error);
+  if (code === "canceled") return !signal?.aborted;
   return code === "unavailable" || code === "aborted" || code === "resource_exhausted" || code === "deadline_exceeded";
 }

@@ -109,7 +109,7 @@ export class RunHandle<Input, Output, Events extends EventDefinitions> implement
       } catch (error) {
         if (signal?.aborted) return { success: false, cause: "aborted" };
         // A server restarting or a dropped connection is not an answer: wait and ask again.
-        if (isTransientRpcError(error) && (deadline === undefined || Date.now() < deadline)) {
+        if (isTransientRpcError(error, signal) && !clientInternals(this.client).closeSignal.aborted && (deadline === undefined || Date.now() < deadline)) {
           await backoff.wait(signal);
           continue;
         }

@@ -141,7 +141,7 @@ export class WorkflowVersionImpl<Input, Output, Events extends EventDefinitions>
         const { run } = await runs.startRun(request);
         return this.handleFor(client, this.checkRun(run, "started run"));
       } catch (error) {
-        if (attempt >= maxStartAttempts || !isTransientRpcError(error)) throw error;
+        if (attempt >= maxStartAttempts || !isTransientRpcError(error, clientInternals(client).closeSignal)) throw error;
         await backoff.wait(clientInternals(client).closeSignal);
       }
     }

@@ -102,6 +102,15 @@ describe("translateRpcError", () => {
     expect(isTransientRpcError(translateRpcError(wire(Code.Internal, "boom")))).toBe(false);
   });
 
+  it("counts a CANCEL it did not cause (a server dying mid-call) as transient, and its own cancel as final", () => {
+    const reset = new ConnectError("http/2 stream closed with error code CANCEL (0x8)", Code.Canceled);
+    expect(isTransientRpcError(reset)).toBe(true);
+    expect(isTransientRpcError(reset, new AbortController().signal)).toBe(true);
+    const mine = new AbortController();
+    mine.abort();
+    expect(isTransientRpcError(reset, mine.signal)).toBe(false);
+  });
+
   it("passes non-RPC errors through untouched", () => {
     const plain = new TypeError("x");
     expect(translateRpcError(plain)).toBe(plain);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { Code, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
@@ -15,12 +15,16 @@ import { HealthStatus, registerHealth } from "./api/health-service.js";
 import { registerReflection } from "./api/reflection-service.js";
 import { registerEventService } from "./api/event-service-handler.js";
 import { registerRunService } from "./api/run-service-handler.js";
+import { registerScheduleService } from "./api/schedule-service-handler.js";
 import { registerTaskService } from "./api/task-service-handler.js";
 import { registerWorkerLeaseService } from "./api/worker-lease-service-handler.js";
 import type { EngineDeps } from "./engine/engine-deps.js";
+import { createHttpRoutes } from "./http/http-routes.js";
 import { createCleartextServer, createTlsServer, type PortServer } from "./listen-one-port.js";
+import { AikiMetrics } from "./metrics/aiki-metrics.js";
 import type { Notifier } from "./notify/notifier.js";
 import type { Db } from "./store/database.js";
+import { countRunsByWorkflowAndStatus, pingStore } from "./store/stats-repository.js";
 import { TimerLoop } from "./timers/timer-loop.js";
 
 export interface AppDeps {
@@ -31,6 +35,8 @@ export interface AppDeps {
   tls?: { certFile: string; keyFile: string } | undefined;
   /** Run the timer loop in this process (default true). */
   timers?: boolean;
+  /** Prometheus metrics (GET /metrics); default: a fresh registry counting runs in `db`. */
+  metrics?: AikiMetrics;
 }
 
 export interface AikiServer {
@@ -44,24 +50,26 @@ export const aikiServices: readonly DescService[] = [RunService, EventService, T
 
 export function createServer(deps: AppDeps): AikiServer {
   const shutdown = new AbortController();
-  const engine: EngineDeps = { db: deps.db, notifier: deps.notifier, logger: deps.logger, shutdownSignal: shutdown.signal };
+  const metrics = deps.metrics ?? new AikiMetrics({ countRuns: () => countRunsByWorkflowAndStatus(deps.db) });
+  const engine: EngineDeps = { db: deps.db, notifier: deps.notifier, logger: deps.logger, shutdownSignal: shutdown.signal, metrics };
   const health = new HealthStatus();
-  const timers = deps.timers === false ? undefined : new TimerLoop(deps.db, deps.notifier, deps.logger);
+  const timers = deps.timers === false ? undefined : new TimerLoop(deps.db, deps.notifier, deps.logger, metrics);
 
   const routes = (router: ConnectRouter) => {
     registerRunService(router, engine);
     registerEventService(router, engine);
     registerTaskService(router, engine);
     registerWorkerLeaseService(router, engine);
-    // Designed in the contracts, served by later work: calls answer UNIMPLEMENTED by name.
-    router.service(ScheduleService, {});
+    registerScheduleService(router, engine);
     registerHealth(router, health);
     registerReflection(router, [...aikiServices, Health]);
   };
   const handler = connectNodeAdapter({
     routes,
-    interceptors: [errorsAndLogs(deps.logger)],
+    interceptors: [errorsAndLogs(deps.logger, metrics)],
     shutdownSignal: shutdown.signal,
+    // Paths that are no RPC: /metrics, /healthz, /readyz.
+    fallback: createHttpRoutes({ metrics, pingStore: () => pingStore(deps.db), shutdownSignal: shutdown.signal, logger: deps.logger }),
   });
   const port: PortServer = deps.tls
     ? createTlsServer(handler, { cert: readFileSync(deps.tls.certFile), key: readFileSync(deps.tls.keyFile) })
@@ -90,30 +98,39 @@ export function createServer(deps: AppDeps): AikiServer {
   };
 }
 
-/** Translates every failure once (api/errors.ts) and logs each call at debug level. */
-function errorsAndLogs(logger: Logger): Interceptor {
+/** Translates every failure once (api/errors.ts), logs each call at debug level and counts it. */
+function errorsAndLogs(logger: Logger, metrics: AikiMetrics): Interceptor {
   return (next) => async (req) => {
     const started = performance.now();
+    const count = (code: Code | undefined) =>
+      metrics.rpcFinished(req.service.typeName, req.method.name, code === undefined ? "OK" : Code[code], (performance.now() - started) / 1000);
     try {
       const res = await next(req);
       if (!res.stream) {
         logger.debug({ rpc: req.url, ms: +(performance.now() - started).toFixed(2) }, "rpc ok");
+        count(undefined);
         return res;
       }
       const inner = res.message;
       return {
         ...res,
         message: (async function* () {
+          let code: Code | undefined;
           try {
             yield* inner;
           } catch (error) {
-            throw toConnectError(error, logger);
+            const translated = toConnectError(error, logger);
+            code = translated.code;
+            throw translated;
+          } finally {
+            count(code);
           }
         })(),
       };
     } catch (error) {
       const translated = toConnectError(error, logger);
       logger.debug({ rpc: req.url, code: translated.code, ms: +(performance.now() - started).toFixed(2) }, "rpc failed");
+      count(translated.code);
       throw translated;
     }
   };

@@ -146,6 +146,19 @@ describe("tasks", () => {
     expect(stale.code).toBe(Code.FailedPrecondition);
   });
 
+  it("a StartTask repeated with the same attempt id (its answer was lost) does not count another attempt", async () => {
+    const wf = workflow();
+    await wf.start();
+    const lease = await leaseOne(wf);
+    const call = (attemptId: string) => tasks.startTask({ ...fence(lease), name: "t", address: "t:2", sequence: 0, maxAttempts: 1, attemptId });
+    const first = await call("attempt-a");
+    const again = await call("attempt-a");
+    expect(again.task).toMatchObject({ id: first.task!.id, attempts: 1, status: TaskStatus.RUNNING });
+    // A different attempt id is a new attempt: with a budget of one, the lost first attempt fails the task.
+    const other = await call("attempt-b");
+    expect(other.task?.status).toBe(TaskStatus.FAILED);
+  });
+
   it("a retry delay leaves the task awaiting retry; a long one suspends the run until due", async () => {
     const wf = workflow();
     const run = await wf.start();

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type ChildWaitRecord, ChildWaitStatus, type EventWaitRecord, EventWaitStatus, SleepStatus, type Task, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
@@ -302,8 +303,13 @@ export class RunExecution implements RunEngine {
     for (;;) {
       await this.passSuspensions();
       const step = await this.track(async (): Promise<{ done: true; value: unknown } | { done: false; suspendFor?: Task }> => {
+        // One id per attempt: a StartTask retried after a lost answer does not count another.
+        const attemptId = randomUUID();
         const { task: record } = await this.write("StartTask", (signal) =>
-          tasks.startTask({ runId: this.runId, leaseToken: this.leaseToken, name: task.name, address, sequence, input: inputValue, maxAttempts }, { signal }),
+          tasks.startTask(
+            { runId: this.runId, leaseToken: this.leaseToken, name: task.name, address, sequence, input: inputValue, maxAttempts, attemptId },
+            { signal },
+          ),
         );
         if (!record) return this.protocolError(`StartTask(${address} #${sequence}) answered without a task`);
         // Replays and exhausted budgets come back finished: the task must not run again.
@@ -533,7 +539,7 @@ export class RunExecution implements RunEngine {
         }
         // A retried task write refused as stale: the earlier try landed and only its answer was lost.
         if (options.landedIfStale && attempt > 1 && rpcCodeOf(error) === "failed_precondition") return undefined;
-        if (isTransientRpcError(error)) {
+        if (isTransientRpcError(error, this.stop.signal)) {
           if (attempt < maxWriteAttempts) {
             this.logger.warn(`${what} failed; retrying`, { attempt, err: error });
             await backoff.wait(this.stop.signal);

@@ -113,7 +113,7 @@ export class RunningWorker implements WorkerHandle {
           this.logger.warn("the client was closed before the worker was stopped; the worker stops taking work");
           break;
         }
-        if (isTransientRpcError(error)) this.logger.warn("polling for leases failed; retrying", { err: error });
+        if (isTransientRpcError(error, signal)) this.logger.warn("polling for leases failed; retrying", { err: error });
         else this.logger.error("polling for leases was refused; retrying", { err: error });
         await backoff.wait(signal);
         continue;

@@ -20,6 +20,7 @@ import {
   RunNotFoundError,
   StaleTaskAttemptError,
 } from "../domain/errors.js";
+import { ScheduleConflictError, ScheduleNotFoundError, ScheduleStateError } from "../domain/schedule-errors.js";
 import { isConnectionError } from "../store/pg-errors.js";
 import { runStatusToPb } from "./run-mapping.js";
 
@@ -85,6 +86,9 @@ function domainToConnect(error: AikiDomainError): ConnectError {
     ]);
   }
   if (error instanceof StaleTaskAttemptError) return new ConnectError(error.message, Code.FailedPrecondition);
+  if (error instanceof ScheduleNotFoundError) return new ConnectError(error.message, Code.NotFound);
+  if (error instanceof ScheduleConflictError) return new ConnectError(error.message, Code.AlreadyExists);
+  if (error instanceof ScheduleStateError) return new ConnectError(error.message, Code.FailedPrecondition);
   if (error instanceof ContentionError) return new ConnectError(error.message, Code.Aborted);
   return new ConnectError(error.message, Code.Internal);
 }

@@ -32,6 +32,7 @@ export function registerTaskService(router: ConnectRouter, deps: EngineDeps): vo
       v.identifier("address", req.address, true);
       if (req.sequence < 0) v.add("sequence", "must not be negative");
       if (req.maxAttempts < 0) v.add("max_attempts", "must not be negative");
+      v.identifier("attempt_id", req.attemptId, false);
       const input = valueToJson(v, "input", req.input);
       v.throwIfAny();
       const task = await startTask(deps, {
@@ -43,6 +44,7 @@ export function registerTaskService(router: ConnectRouter, deps: EngineDeps): vo
         sequence: req.sequence,
         input,
         maxAttempts: req.maxAttempts || 1,
+        attemptId: req.attemptId || undefined,
       });
       return { task: taskToPb(task) };
     },

@@ -69,6 +69,9 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
     for (const d of outcome.descendants) {
       publishRunChange(deps.notifier, { ...outcome.run, id: d.id, status: "cancelled" });
     }
+    deps.metrics?.runTransitioned(current.status, outcome.run.status);
+    if (outcome.parent) deps.metrics?.runTransitioned("awaiting_child_workflow", outcome.parent.status);
+    for (const d of outcome.descendants) deps.metrics?.runTransitioned(d.from_status, "cancelled");
     return outcome.run;
   }
   throw new ContentionError(cmd.runId);

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { AikiMetrics } from "../metrics/aiki-metrics.js";
 import type { Notifier } from "../notify/notifier.js";
 import type { Db } from "../store/database.js";
 
@@ -9,4 +10,6 @@ export interface EngineDeps {
   logger: Logger;
   /** Aborted when the server shuts down: long waits return early. */
   shutdownSignal: AbortSignal;
+  /** Counts transitions, attempts and leases (GET /metrics); unset counts nothing. */
+  metrics?: AikiMetrics | undefined;
 }

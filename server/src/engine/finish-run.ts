@@ -81,5 +81,7 @@ async function finish(deps: EngineDeps, cmd: LeasedCommand, plan: (run: RunRow) 
   publishRunChange(deps.notifier, run);
   publishLeaseEnded(deps.notifier, workerId);
   if (parent) publishRunChange(deps.notifier, parent);
+  deps.metrics?.runTransitioned("running", run.status);
+  if (parent) deps.metrics?.runTransitioned("awaiting_child_workflow", parent.status);
   return run;
 }

@@ -43,6 +43,7 @@ async function claim(deps: EngineDeps, worker: WorkerIdentity, max: number, ttlM
     ttlMs,
   });
   if (runs.length === 0) return [];
+  deps.metrics?.runsLeased(runs);
   if (signal.aborted) {
     // Rather than strand the runs until their leases expire.
     await Promise.all(runs.map((r) => releaseLease(deps, { namespace: r.namespace, runId: r.id, leaseToken: r.lease_token!, reason: "worker went away" })));

@@ -15,6 +15,8 @@ export interface StartTaskCommand {
   sequence: number;
   input: JsonValue | undefined;
   maxAttempts: number;
+  /** Identifies this attempt, so a retried call after a lost answer does not count another. */
+  attemptId?: string | undefined;
 }
 
 /**
@@ -23,12 +25,22 @@ export interface StartTaskCommand {
  * died is failed here rather than run again.
  */
 export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow> {
+  const task = await startTaskOnce(deps, cmd);
+  // RUNNING: this call began an attempt (a replay of a finished task returns it unchanged).
+  if (task.status === "running") deps.metrics?.taskAttemptStarted();
+  return task;
+}
+
+async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow> {
   return deps.db.transaction().execute(async (trx) => {
     const run = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");
     const task = await findTaskForUpdate(trx, run.id, cmd.address, cmd.sequence);
     if (!task) {
       return insertTask(trx, { ...cmd, workflowAttempt: run.attempt });
     }
+    // The same attempt asked again (its first answer was lost): nothing new happened.
+    if (task.status === "running" && cmd.attemptId && task.attempt_id === cmd.attemptId) return task;
+    const attempt_id = cmd.attemptId ?? null;
     const again = (changes: Parameters<typeof updateTask>[2]) =>
       updateTask(trx, task, changes).then((t) => t ?? Promise.reject(new StaleTaskAttemptError(task.id, task.attempts, task.status, task.attempts)));
     switch (task.status) {
@@ -37,7 +49,7 @@ export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promis
       case "failed":
         if (task.workflow_attempt >= run.attempt) return task;
         // A workflow retry: a task that failed in an earlier workflow attempt starts a fresh budget.
-        return again({ status: "running", attempts: 1, max_attempts: cmd.maxAttempts, failure: null, next_attempt_time: null, workflow_attempt: run.attempt });
+        return again({ status: "running", attempts: 1, max_attempts: cmd.maxAttempts, failure: null, next_attempt_time: null, workflow_attempt: run.attempt, attempt_id });
       case "running":
         if (task.attempts >= task.max_attempts) {
           return again({
@@ -49,9 +61,9 @@ export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promis
             }),
           });
         }
-        return again({ attempts: task.attempts + 1 });
+        return again({ attempts: task.attempts + 1, attempt_id });
       case "awaiting_retry":
-        return again({ status: "running", attempts: task.attempts + 1, next_attempt_time: null });
+        return again({ status: "running", attempts: task.attempts + 1, next_attempt_time: null, attempt_id });
     }
   });
 }
@@ -73,7 +85,7 @@ export async function failTask(
   deps: EngineDeps,
   cmd: FinishTaskCommand & { failure: JsonValue; retryDelayMs?: number | undefined },
 ): Promise<TaskRow> {
-  return finishAttempt(
+  const task = await finishAttempt(
     deps,
     cmd,
     cmd.retryDelayMs === undefined
@@ -84,6 +96,8 @@ export async function failTask(
           next_attempt_time: sql<Date>`now() + make_interval(secs => ${cmd.retryDelayMs / 1000})`,
         },
   );
+  deps.metrics?.taskAttemptFailed(task.status === "awaiting_retry");
+  return task;
 }
 
 async function finishAttempt(deps: EngineDeps, cmd: FinishTaskCommand, changes: Parameters<typeof updateTask>[2]): Promise<TaskRow> {

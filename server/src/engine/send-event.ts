@@ -74,5 +74,6 @@ export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promis
     return { deliveries: ids.map((id) => stored.get(id)!), woken };
   });
   for (const run of woken) publishRunChange(deps.notifier, run);
+  deps.metrics?.runTransitioned("awaiting_event", "queued", woken.length);
   return deliveries;
 }

@@ -56,5 +56,6 @@ export async function startChildRun(deps: EngineDeps, cmd: StartChildRunCommand)
     result = await attempt();
   }
   if (!result.existing) publishRunChange(deps.notifier, result.run);
+  if (!result.existing) deps.metrics?.runTransitioned(null, result.run.status);
   return result;
 }

@@ -50,6 +50,7 @@ export async function startRun(deps: EngineDeps, cmd: StartRunCommand): Promise<
 async function startRunOnce(deps: EngineDeps, cmd: StartRunCommand): Promise<StartRunResult> {
   const result = await deps.db.transaction().execute((trx) => createRun(trx, cmd));
   if (!result.existing) publishRunChange(deps.notifier, result.run);
+  if (!result.existing) deps.metrics?.runTransitioned(null, result.run.status);
   return result;
 }
 

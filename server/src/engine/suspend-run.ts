@@ -56,6 +56,7 @@ export async function suspendRun(
   if (suspended) {
     publishRunChange(deps.notifier, run);
     publishLeaseEnded(deps.notifier, workerId);
+    deps.metrics?.runTransitioned("running", run.status);
   }
   return { run, suspended, history: await loadHistory(deps.db, run.id) };
 }

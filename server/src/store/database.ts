@@ -6,6 +6,7 @@ import pg from "pg";
 import type { ChildRunsTable, EventsTable, RunWaitsTable, TasksTable, WorkersTable } from "./history.tables.js";
 import type { RunTransitionsTable } from "./run-transitions.table.js";
 import type { RunsTable } from "./runs.table.js";
+import type { SchedulesTable } from "./schedules.table.js";
 
 export interface Database {
   runs: RunsTable;
@@ -15,6 +16,7 @@ export interface Database {
   child_runs: ChildRunsTable;
   events: EventsTable;
   workers: WorkersTable;
+  schedules: SchedulesTable;
 }
 
 export type Db = Kysely<Database>;
@@ -45,9 +47,11 @@ export function openDatabase(options: DatabaseOptions): OpenedDatabase {
       // Fail fast instead of queueing forever when Postgres is down; callers see UNAVAILABLE.
       connectionTimeoutMillis: 10_000,
     });
-    // An idle client losing its connection (Postgres restarted) must not crash the process;
-    // the pool replaces it on next use.
+    // A client losing its connection (Postgres restarted) must not crash the process: idle ones
+    // report through the pool, checked-out ones (between a transaction's statements) through
+    // themselves; the statement in flight fails on its own and the pool replaces the client.
     pool.on("error", () => {});
+    pool.on("connect", (client) => client.on("error", () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const url = new URL(options.databaseUrl);
     return {

@@ -24,6 +24,7 @@ export interface TasksTable {
   failure: Json;
   next_attempt_time: NullableTime;
   workflow_attempt: number;
+  attempt_id: ColumnType<string | null, string | null | undefined, string | null>;
   create_time: Time;
   update_time: Time;
 }

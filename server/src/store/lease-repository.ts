@@ -17,12 +17,15 @@ export interface ClaimRequest {
  * never block on or double-lease a run; each gets a fresh fencing token; guarded on status and
  * revision; transition appended in the same statement.
  */
-export async function claimReadyRuns(db: Kysely<Database>, req: ClaimRequest): Promise<RunRow[]> {
+/** A run just leased, with `queued_time`: when it became QUEUED (its update_time before the claim). */
+export type ClaimedRun = RunRow & { queued_time: Date };
+
+export async function claimReadyRuns(db: Kysely<Database>, req: ClaimRequest): Promise<ClaimedRun[]> {
   const names = req.versions.map((v) => v.workflowName);
   const versions = req.versions.map((v) => v.workflowVersionId);
-  const { rows } = await sql<RunRow>`
+  const { rows } = await sql<ClaimedRun>`
     with ready as (
-      select r.id, r.revision from runs r
+      select r.id, r.revision, r.update_time as queued_time from runs r
       join unnest(${names}::text[], ${versions}::text[]) as v(name, version)
         on r.workflow_name = v.name and r.workflow_version_id = v.version
       where r.namespace = ${req.namespace} and r.status = 'queued' and r.shard = any(${req.shards as string[]}::text[])
@@ -36,7 +39,7 @@ export async function claimReadyRuns(db: Kysely<Database>, req: ClaimRequest): P
         start_time = coalesce(runs.start_time, now()), update_time = now()
       from ready
       where runs.id = ready.id and runs.status = 'queued' and runs.revision = ready.revision
-      returning runs.*
+      returning runs.*, ready.queued_time
     ),
     audit as (
       insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)

@@ -2,11 +2,15 @@ import type { Kysely } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-history.js";
+import * as m0003 from "./migrations/0003-schedules.js";
+import * as m0004 from "./migrations/0004-task-attempt-id.js";
 
 // Listed statically (not read from disk) so migrations work the same from source, tests and bundles.
 const migrations: Record<string, Migration> = {
   "0001-initial": m0001,
   "0002-history": m0002,
+  "0003-schedules": m0003,
+  "0004-task-attempt-id": m0004,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -24,7 +24,17 @@ export async function findTaskById(db: Kysely<Database>, runId: string, taskId: 
 
 export async function insertTask(
   trx: Trx,
-  task: { namespace: string; runId: string; name: string; address: string; sequence: number; input: JsonValue | undefined; maxAttempts: number; workflowAttempt: number },
+  task: {
+    namespace: string;
+    runId: string;
+    name: string;
+    address: string;
+    sequence: number;
+    input: JsonValue | undefined;
+    maxAttempts: number;
+    workflowAttempt: number;
+    attemptId?: string | undefined;
+  },
 ): Promise<TaskRow> {
   return trx
     .insertInto("tasks")
@@ -40,6 +50,7 @@ export async function insertTask(
       max_attempts: task.maxAttempts,
       input: jsonbOrNull(task.input),
       workflow_attempt: task.workflowAttempt,
+      attempt_id: task.attemptId ?? null,
     })
     .returningAll()
     .executeTakeFirstOrThrow();

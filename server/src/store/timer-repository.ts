@@ -3,7 +3,8 @@ import type { RunStatus } from "../domain/run-status.js";
 import type { Database } from "./database.js";
 import type { RunRow } from "./runs.table.js";
 
-export type FiredRun = RunRow & { from_status: RunStatus };
+/** `due_time`: the wake time (or lease expiry) it fired for; `update_time` is the firing. */
+export type FiredRun = RunRow & { from_status: RunStatus; due_time: Date };
 
 /**
  * Fires due timers in one statement: delayed starts, sleeps (the open sleep completes), event
@@ -13,7 +14,7 @@ export type FiredRun = RunRow & { from_status: RunStatus };
 export async function fireDueTimers(db: Kysely<Database>, limit: number): Promise<FiredRun[]> {
   const { rows } = await sql<FiredRun>`
     with due as (
-      select id, revision, status from runs
+      select id, revision, status, wake_time as due_time from runs
       where status in ('scheduled', 'sleeping', 'awaiting_event', 'awaiting_child_workflow', 'awaiting_retry')
         and wake_time <= now()
       order by wake_time
@@ -32,7 +33,7 @@ export async function fireDueTimers(db: Kysely<Database>, limit: number): Promis
       update runs set status = 'queued', revision = runs.revision + 1, wake_time = null, update_time = now()
       from due
       where runs.id = due.id and runs.revision = due.revision
-      returning runs.*, due.status as from_status
+      returning runs.*, due.status as from_status, due.due_time
     ),
     audit as (
       insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
@@ -53,7 +54,7 @@ export async function fireDueTimers(db: Kysely<Database>, limit: number): Promis
 export async function expireLeases(db: Kysely<Database>, limit: number): Promise<FiredRun[]> {
   const { rows } = await sql<FiredRun>`
     with expired as (
-      select id, revision from runs
+      select id, revision, lease_expires_time as due_time from runs
       where status = 'running' and lease_expires_time <= now()
       order by lease_expires_time
       limit ${limit}
@@ -64,7 +65,7 @@ export async function expireLeases(db: Kysely<Database>, limit: number): Promise
         lease_expires_time = null, update_time = now()
       from expired
       where runs.id = expired.id and runs.revision = expired.revision and runs.status = 'running'
-      returning runs.*, 'running'::text as from_status
+      returning runs.*, 'running'::text as from_status, expired.due_time
     ),
     audit as (
       insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
@@ -75,13 +76,14 @@ export async function expireLeases(db: Kysely<Database>, limit: number): Promise
   return rows;
 }
 
-/** The earliest pending timer or lease expiry, if any. */
+/** The earliest pending timer, lease expiry or schedule occurrence, if any. */
 export async function nextWakeTime(db: Kysely<Database>): Promise<Date | undefined> {
   const { rows } = await sql<{ next: Date | null }>`
     select least(
       (select min(wake_time) from runs where wake_time is not null
          and status in ('scheduled', 'sleeping', 'awaiting_event', 'awaiting_child_workflow', 'awaiting_retry')),
-      (select min(lease_expires_time) from runs where lease_expires_time is not null and status = 'running')
+      (select min(lease_expires_time) from runs where lease_expires_time is not null and status = 'running'),
+      (select min(next_time) from schedules where status = 'active')
     ) as next
   `.execute(db);
   return rows[0]?.next ?? undefined;

@@ -1,7 +1,9 @@
 import { sql } from "kysely";
 import type { Logger } from "pino";
+import { fireDueSchedules } from "../engine/fire-schedules.js";
 import { publishRunChange, timerHorizonMs } from "../engine/publish-run-change.js";
 import { channels, type Notifier } from "../notify/notifier.js";
+import type { AikiMetrics } from "../metrics/aiki-metrics.js";
 import type { Db } from "../store/database.js";
 import { expireLeases, fireDueTimers, nextWakeTime } from "../store/timer-repository.js";
 
@@ -28,6 +30,7 @@ export class TimerLoop {
     private readonly db: Db,
     private readonly notifier: Notifier,
     private readonly logger: Logger,
+    private readonly metrics?: AikiMetrics,
   ) {}
 
   start(): void {
@@ -55,8 +58,11 @@ export class TimerLoop {
         const fired = await fireDueTimers(this.db, batchSize);
         const expired = await expireLeases(this.db, batchSize);
         for (const run of [...fired, ...expired]) publishRunChange(this.notifier, run);
+        this.metrics?.timersFired(fired);
+        this.metrics?.leasesExpired(expired);
         if (expired.length > 0) this.logger.info({ runs: expired.map((r) => r.id) }, "leases expired; runs requeued");
-        if (fired.length === batchSize || expired.length === batchSize) continue;
+        const schedules = await fireDueSchedules(this.db, this.notifier, this.logger, batchSize);
+        if (fired.length === batchSize || expired.length === batchSize || schedules === batchSize) continue;
         const next = await nextWakeTime(this.db);
         if (next) sleepMs = Math.max(0, Math.min(maxSleepMs, next.getTime() - (await dbNow(this.db)).getTime()));
       } catch (error) {

@@ -1,0 +1,26 @@
+import type { Command } from "../command.js";
+import { eventsSend } from "./events-send.js";
+import { runsAwake, runsCancel, runsPause, runsResume } from "./runs-control.js";
+import { runsGet } from "./runs-get.js";
+import { runsHistory } from "./runs-history.js";
+import { runsList } from "./runs-list.js";
+import { runsStart } from "./runs-start.js";
+import { runsWait } from "./runs-wait.js";
+import { server } from "./server.js";
+import { workersList } from "./workers-list.js";
+
+/** Every command, in the order `aiki --help` lists them. */
+export const commands: readonly Command[] = [
+  server,
+  runsList,
+  runsGet,
+  runsHistory,
+  runsStart,
+  runsCancel,
+  runsPause,
+  runsResume,
+  runsAwake,
+  runsWait,
+  eventsSend,
+  workersList,
+];

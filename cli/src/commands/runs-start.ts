@@ -1,0 +1,44 @@
+import { fromJson } from "@bufbuild/protobuf";
+import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { StartRunResponseSchema } from "@aiki/gen/aiki/v1/run_service_pb";
+import { type Command, jsonOption, stringOption } from "../command.js";
+import { parseDuration } from "../durations.js";
+import { printJson, println } from "../output.js";
+import { statusName } from "../run-statuses.js";
+
+export const runsStart: Command = {
+  words: ["runs", "start"],
+  summary: "Start a run of a workflow version",
+  args: ["WORKFLOW", "VERSION"],
+  options: {
+    input: { type: "string" },
+    "reference-id": { type: "string" },
+    "request-id": { type: "string" },
+    shard: { type: "string" },
+    delay: { type: "string" },
+  },
+  optionHelp: [
+    ["--input JSON", "the workflow's input, as JSON"],
+    ["--reference-id R", "your id for the run, unique per workflow version"],
+    ["--request-id K", "idempotency key: a repeated start with K returns the first run"],
+    ["--shard S", "only workers serving shard S run it"],
+    ["--delay D", "start after D (e.g. 10m); scheduled until then"],
+  ],
+  async run(ctx) {
+    const [workflowName, workflowVersionId] = ctx.args as [string, string];
+    const input = jsonOption(ctx, "input");
+    const delay = stringOption(ctx, "delay");
+    const res = await ctx.clients().runs.startRun({
+      workflowName,
+      workflowVersionId,
+      input: input === undefined ? undefined : fromJson(ValueSchema, input as never),
+      referenceId: stringOption(ctx, "reference-id") ?? "",
+      requestId: stringOption(ctx, "request-id") ?? "",
+      shard: stringOption(ctx, "shard") ?? "",
+      trigger: delay === undefined ? undefined : { when: { case: "delay", value: durationFromMs(parseDuration(delay, "--delay")) } },
+    });
+    if (ctx.json) return printJson(ctx.out, StartRunResponseSchema, res);
+    const run = res.run!;
+    println(ctx.out.stdout, `${res.existing ? "existing" : "started"} run ${run.id} (${statusName(run.status)})`);
+  },
+};

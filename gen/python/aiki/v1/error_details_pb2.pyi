@@ -1,0 +1,66 @@
+from aiki.v1 import run_pb2 as _run_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class BadRequestDetail(_message.Message):
+    __slots__ = ["field_violations"]
+    class FieldViolation(_message.Message):
+        __slots__ = ["description", "field"]
+        DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+        FIELD_FIELD_NUMBER: _ClassVar[int]
+        description: str
+        field: str
+        def __init__(self, field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    FIELD_VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    field_violations: _containers.RepeatedCompositeFieldContainer[BadRequestDetail.FieldViolation]
+    def __init__(self, field_violations: _Optional[_Iterable[_Union[BadRequestDetail.FieldViolation, _Mapping]]] = ...) -> None: ...
+
+class InvalidTransitionDetail(_message.Message):
+    __slots__ = ["action", "current_status", "revision", "run_id"]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    current_status: _run_pb2.RunStatus
+    revision: int
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ..., current_status: _Optional[_Union[_run_pb2.RunStatus, str]] = ..., action: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
+
+class LeaseLostDetail(_message.Message):
+    __slots__ = ["current_status", "run_id"]
+    CURRENT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    current_status: _run_pb2.RunStatus
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ..., current_status: _Optional[_Union[_run_pb2.RunStatus, str]] = ...) -> None: ...
+
+class RunConflictDetail(_message.Message):
+    __slots__ = ["existing_run_id", "kind", "reference_id", "request_id"]
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = []
+    EXISTING_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    KIND_REFERENCE_ID: RunConflictDetail.Kind
+    KIND_REQUEST_ID: RunConflictDetail.Kind
+    KIND_UNSPECIFIED: RunConflictDetail.Kind
+    REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    existing_run_id: str
+    kind: RunConflictDetail.Kind
+    reference_id: str
+    request_id: str
+    def __init__(self, kind: _Optional[_Union[RunConflictDetail.Kind, str]] = ..., existing_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RunNotFoundDetail(_message.Message):
+    __slots__ = ["reference", "run_id"]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    reference: _run_pb2.RunReference
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ..., reference: _Optional[_Union[_run_pb2.RunReference, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,282 @@
+from aiki.v1 import history_pb2 as _history_pb2
+from aiki.v1 import payload_pb2 as _payload_pb2
+from aiki.v1 import run_pb2 as _run_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CompleteRunRequest(_message.Message):
+    __slots__ = ["lease_token", "output", "run_id"]
+    LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    lease_token: str
+    output: _struct_pb2.Value
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+
+class CompleteRunResponse(_message.Message):
+    __slots__ = ["run"]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run: _run_pb2.Run
+    def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
+
+class FailRunRequest(_message.Message):
+    __slots__ = ["cause", "failure", "lease_token", "run_id"]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    cause: _run_pb2.RunFailureCause
+    failure: _payload_pb2.Failure
+    lease_token: str
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., failure: _Optional[_Union[_payload_pb2.Failure, _Mapping]] = ..., cause: _Optional[_Union[_run_pb2.RunFailureCause, str]] = ...) -> None: ...
+
+class FailRunResponse(_message.Message):
+    __slots__ = ["run"]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run: _run_pb2.Run
+    def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ["lease_ttl", "leases", "worker_id"]
+    LEASES_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TTL_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    lease_ttl: _duration_pb2.Duration
+    leases: _containers.RepeatedCompositeFieldContainer[HeldLease]
+    worker_id: str
+    def __init__(self, worker_id: _Optional[str] = ..., leases: _Optional[_Iterable[_Union[HeldLease, _Mapping]]] = ..., lease_ttl: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class HeartbeatResponse(_message.Message):
+    __slots__ = ["leases"]
+    class LeaseState(_message.Message):
+        __slots__ = ["expire_time", "held", "run_id"]
+        EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+        HELD_FIELD_NUMBER: _ClassVar[int]
+        RUN_ID_FIELD_NUMBER: _ClassVar[int]
+        expire_time: _timestamp_pb2.Timestamp
+        held: bool
+        run_id: str
+        def __init__(self, run_id: _Optional[str] = ..., held: bool = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    LEASES_FIELD_NUMBER: _ClassVar[int]
+    leases: _containers.RepeatedCompositeFieldContainer[HeartbeatResponse.LeaseState]
+    def __init__(self, leases: _Optional[_Iterable[_Union[HeartbeatResponse.LeaseState, _Mapping]]] = ...) -> None: ...
+
+class HeldLease(_message.Message):
+    __slots__ = ["lease_token", "run_id"]
+    LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    lease_token: str
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ..., lease_token: _Optional[str] = ...) -> None: ...
+
+class Lease(_message.Message):
+    __slots__ = ["expire_time", "history", "lease_token", "run"]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    expire_time: _timestamp_pb2.Timestamp
+    history: _history_pb2.RunHistory
+    lease_token: str
+    run: _run_pb2.Run
+    def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ..., lease_token: _Optional[str] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Union[_history_pb2.RunHistory, _Mapping]] = ...) -> None: ...
+
+class ListWorkersRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ListWorkersResponse(_message.Message):
+    __slots__ = ["workers"]
+    class Worker(_message.Message):
+        __slots__ = ["last_seen_time", "leases", "shards", "worker_id", "worker_name", "workflows"]
+        LAST_SEEN_TIME_FIELD_NUMBER: _ClassVar[int]
+        LEASES_FIELD_NUMBER: _ClassVar[int]
+        SHARDS_FIELD_NUMBER: _ClassVar[int]
+        WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+        WORKER_NAME_FIELD_NUMBER: _ClassVar[int]
+        WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+        last_seen_time: _timestamp_pb2.Timestamp
+        leases: _containers.RepeatedCompositeFieldContainer[HeldLease]
+        shards: _containers.RepeatedScalarFieldContainer[str]
+        worker_id: str
+        worker_name: str
+        workflows: _containers.RepeatedCompositeFieldContainer[WorkflowVersionRef]
+        def __init__(self, worker_id: _Optional[str] = ..., worker_name: _Optional[str] = ..., workflows: _Optional[_Iterable[_Union[WorkflowVersionRef, _Mapping]]] = ..., shards: _Optional[_Iterable[str]] = ..., last_seen_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., leases: _Optional[_Iterable[_Union[HeldLease, _Mapping]]] = ...) -> None: ...
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    workers: _containers.RepeatedCompositeFieldContainer[ListWorkersResponse.Worker]
+    def __init__(self, workers: _Optional[_Iterable[_Union[ListWorkersResponse.Worker, _Mapping]]] = ...) -> None: ...
+
+class PollLeasesRequest(_message.Message):
+    __slots__ = ["lease_ttl", "max_leases", "shards", "wait", "worker_id", "worker_name", "workflows"]
+    LEASE_TTL_FIELD_NUMBER: _ClassVar[int]
+    MAX_LEASES_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    lease_ttl: _duration_pb2.Duration
+    max_leases: int
+    shards: _containers.RepeatedScalarFieldContainer[str]
+    wait: _duration_pb2.Duration
+    worker_id: str
+    worker_name: str
+    workflows: _containers.RepeatedCompositeFieldContainer[WorkflowVersionRef]
+    def __init__(self, worker_id: _Optional[str] = ..., worker_name: _Optional[str] = ..., workflows: _Optional[_Iterable[_Union[WorkflowVersionRef, _Mapping]]] = ..., shards: _Optional[_Iterable[str]] = ..., max_leases: _Optional[int] = ..., wait: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., lease_ttl: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class PollLeasesResponse(_message.Message):
+    __slots__ = ["leases"]
+    LEASES_FIELD_NUMBER: _ClassVar[int]
+    leases: _containers.RepeatedCompositeFieldContainer[Lease]
+    def __init__(self, leases: _Optional[_Iterable[_Union[Lease, _Mapping]]] = ...) -> None: ...
+
+class ReleaseLeaseRequest(_message.Message):
+    __slots__ = ["lease_token", "reason", "run_id"]
+    LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    lease_token: str
+    reason: str
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReleaseLeaseResponse(_message.Message):
+    __slots__ = ["run"]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run: _run_pb2.Run
+    def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
+
+class StartChildRunRequest(_message.Message):
+    __slots__ = ["conflict_policy", "input", "key", "lease_token", "parent_run_id", "reference_id", "retry", "sequence", "shard", "trigger", "workflow_name", "workflow_version_id"]
+    CONFLICT_POLICY_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    RETRY_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    conflict_policy: _run_pb2.ReferenceConflictPolicy
+    input: _struct_pb2.Value
+    key: str
+    lease_token: str
+    parent_run_id: str
+    reference_id: str
+    retry: _run_pb2.RetryPolicy
+    sequence: int
+    shard: str
+    trigger: _run_pb2.Trigger
+    workflow_name: str
+    workflow_version_id: str
+    def __init__(self, parent_run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., key: _Optional[str] = ..., sequence: _Optional[int] = ..., reference_id: _Optional[str] = ..., conflict_policy: _Optional[_Union[_run_pb2.ReferenceConflictPolicy, str]] = ..., shard: _Optional[str] = ..., trigger: _Optional[_Union[_run_pb2.Trigger, _Mapping]] = ..., retry: _Optional[_Union[_run_pb2.RetryPolicy, _Mapping]] = ...) -> None: ...
+
+class StartChildRunResponse(_message.Message):
+    __slots__ = ["existing", "run"]
+    EXISTING_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    existing: bool
+    run: _run_pb2.Run
+    def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ..., existing: bool = ...) -> None: ...
+
+class StreamLeasesRequest(_message.Message):
+    __slots__ = ["lease_ttl", "max_in_flight", "shards", "worker_id", "worker_name", "workflows"]
+    LEASE_TTL_FIELD_NUMBER: _ClassVar[int]
+    MAX_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    lease_ttl: _duration_pb2.Duration
+    max_in_flight: int
+    shards: _containers.RepeatedScalarFieldContainer[str]
+    worker_id: str
+    worker_name: str
+    workflows: _containers.RepeatedCompositeFieldContainer[WorkflowVersionRef]
+    def __init__(self, worker_id: _Optional[str] = ..., worker_name: _Optional[str] = ..., workflows: _Optional[_Iterable[_Union[WorkflowVersionRef, _Mapping]]] = ..., shards: _Optional[_Iterable[str]] = ..., max_in_flight: _Optional[int] = ..., lease_ttl: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class StreamLeasesResponse(_message.Message):
+    __slots__ = ["leases"]
+    LEASES_FIELD_NUMBER: _ClassVar[int]
+    leases: _containers.RepeatedCompositeFieldContainer[Lease]
+    def __init__(self, leases: _Optional[_Iterable[_Union[Lease, _Mapping]]] = ...) -> None: ...
+
+class SuspendRunRequest(_message.Message):
+    __slots__ = ["child_wait", "event_wait", "lease_token", "run_id", "sleep", "task_retry"]
+    class ChildWait(_message.Message):
+        __slots__ = ["awaited_status", "child_run_id", "sequence", "timeout"]
+        AWAITED_STATUS_FIELD_NUMBER: _ClassVar[int]
+        CHILD_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+        SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+        TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+        awaited_status: _run_pb2.RunStatus
+        child_run_id: str
+        sequence: int
+        timeout: _duration_pb2.Duration
+        def __init__(self, child_run_id: _Optional[str] = ..., sequence: _Optional[int] = ..., awaited_status: _Optional[_Union[_run_pb2.RunStatus, str]] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    class EventWait(_message.Message):
+        __slots__ = ["event_name", "sequence", "timeout"]
+        EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
+        SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+        TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+        event_name: str
+        sequence: int
+        timeout: _duration_pb2.Duration
+        def __init__(self, event_name: _Optional[str] = ..., sequence: _Optional[int] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    class Sleep(_message.Message):
+        __slots__ = ["duration", "name", "sequence"]
+        DURATION_FIELD_NUMBER: _ClassVar[int]
+        NAME_FIELD_NUMBER: _ClassVar[int]
+        SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+        duration: _duration_pb2.Duration
+        name: str
+        sequence: int
+        def __init__(self, name: _Optional[str] = ..., sequence: _Optional[int] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    class TaskRetry(_message.Message):
+        __slots__ = ["task_id"]
+        TASK_ID_FIELD_NUMBER: _ClassVar[int]
+        task_id: str
+        def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+    CHILD_WAIT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_WAIT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    SLEEP_FIELD_NUMBER: _ClassVar[int]
+    TASK_RETRY_FIELD_NUMBER: _ClassVar[int]
+    child_wait: SuspendRunRequest.ChildWait
+    event_wait: SuspendRunRequest.EventWait
+    lease_token: str
+    run_id: str
+    sleep: SuspendRunRequest.Sleep
+    task_retry: SuspendRunRequest.TaskRetry
+    def __init__(self, run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., sleep: _Optional[_Union[SuspendRunRequest.Sleep, _Mapping]] = ..., event_wait: _Optional[_Union[SuspendRunRequest.EventWait, _Mapping]] = ..., child_wait: _Optional[_Union[SuspendRunRequest.ChildWait, _Mapping]] = ..., task_retry: _Optional[_Union[SuspendRunRequest.TaskRetry, _Mapping]] = ...) -> None: ...
+
+class SuspendRunResponse(_message.Message):
+    __slots__ = ["history", "run", "suspended"]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    SUSPENDED_FIELD_NUMBER: _ClassVar[int]
+    history: _history_pb2.RunHistory
+    run: _run_pb2.Run
+    suspended: bool
+    def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ..., suspended: bool = ..., history: _Optional[_Union[_history_pb2.RunHistory, _Mapping]] = ...) -> None: ...
+
+class WorkflowVersionRef(_message.Message):
+    __slots__ = ["workflow_name", "workflow_version_id"]
+    WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_name: str
+    workflow_version_id: str
+    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ...) -> None: ...
