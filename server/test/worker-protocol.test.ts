@@ -196,6 +196,22 @@ describe("fencing", () => {
     expect((await runs.getRun({ runId: run.id })).run?.status).toBe(RunStatus.COMPLETED);
   });
 
+  it("an attempt cut short by pause or release does not count against the budget; one lost to expiry does", async () => {
+    for (const stop of ["pause", "release"] as const) {
+      const wf = workflow();
+      const run = await wf.start();
+      const lease = await leaseOne(wf);
+      await tasks.startTask({ ...fence(lease), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+      if (stop === "pause") {
+        await runs.pauseRun({ runId: run.id });
+        await runs.resumeRun({ runId: run.id });
+      } else await leases.releaseLease({ ...fence(lease) });
+      const next = await leaseOne(wf);
+      const { task } = await tasks.startTask({ ...fence(next), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+      expect(task, stop).toMatchObject({ status: TaskStatus.RUNNING, attempts: 1 });
+    }
+  });
+
   it("an expired lease (no heartbeat) requeues the run; the next worker's attempt counts the lost one; the old token is refused", async () => {
     const wf = workflow();
     const run = await wf.start();

@@ -4,6 +4,7 @@ import { type RunAction, targetStatusFor } from "../domain/run-actions.js";
 import { isDeadlock } from "../store/pg-errors.js";
 import { cancelDescendants, findRunById, transitionRun } from "../store/run-repository.js";
 import { openWaits, resolveWait } from "../store/run-wait-repository.js";
+import { uncountInterruptedAttempts } from "../store/task-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
@@ -42,6 +43,7 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
       );
       // undefined: the run changed since we read it; nothing was written, decide again.
       if (!run) return undefined;
+      if (cmd.action === "pause" && current.status === "running") await uncountInterruptedAttempts(trx, run.id);
       // awake() ends the current sleep early; the workflow sees `cancelled: true`.
       if (cmd.action === "awake") {
         for (const w of await openWaits(trx, run.id, "sleep")) {

@@ -3,6 +3,7 @@ import { ContentionError } from "../domain/errors.js";
 import { maxAttemptsOf, type RetryPolicy, retryDelayMs } from "../domain/retry-policy.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
 import { transitionRun } from "../store/run-repository.js";
+import { uncountInterruptedAttempts } from "../store/task-repository.js";
 import type { RunRow, RunsTable } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
@@ -76,6 +77,7 @@ async function finish(deps: EngineDeps, cmd: LeasedCommand, plan: (run: RunRow) 
     const run = await transitionRun(trx, leased, p.to, p.changes, { actor: `worker:${leased.lease_worker_id}`, reason: p.reason });
     // Cannot miss: the row is locked by this transaction since requireLease.
     if (!run) throw new ContentionError(cmd.runId);
+    if (run.status === "queued") await uncountInterruptedAttempts(trx, run.id);
     return { run, parent: await wakeParentWaitingOn(trx, run), workerId: leased.lease_worker_id };
   });
   publishRunChange(deps.notifier, run);

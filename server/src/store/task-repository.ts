@@ -79,3 +79,23 @@ export async function listTasks(db: Kysely<Database>, runIds: readonly string[])
   if (runIds.length === 0) return [];
   return db.selectFrom("tasks").selectAll().where("run_id", "in", runIds).orderBy("id").execute();
 }
+
+/**
+ * Attempts cut short by a deliberate stop (a pause, a worker releasing the run) do not count
+ * against the task's budget: the next StartTask is the same attempt number again. Attempts lost
+ * to a worker dying (lease expiry) still count, as SPEC §3 says.
+ */
+export async function uncountInterruptedAttempts(trx: Trx, runId: string): Promise<void> {
+  await trx
+    .updateTable("tasks")
+    .set({
+      status: "awaiting_retry",
+      attempts: sql<number>`attempts - 1`,
+      next_attempt_time: sql<Date>`now()`,
+      attempt_id: null,
+      update_time: sql<Date>`now()`,
+    })
+    .where("run_id", "=", runId)
+    .where("status", "=", "running")
+    .execute();
+}
