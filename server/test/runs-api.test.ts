@@ -16,6 +16,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { insertRun } from "../../server/src/store/run-repository.js";
 import { uuidV7 } from "../../server/src/store/uuid-v7.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { rpcError } from "../../test/support/rpc-error.js";
 
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
@@ -33,14 +34,6 @@ type StartInit = MessageInitShape<typeof StartRunRequestSchema>;
 const start = (req: Partial<StartInit> = {}) =>
   runs.startRun({ workflowName: "order", workflowVersionId: "1.0.0", ...req } as StartInit);
 
-async function rpcError(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
 
 async function countRuns(): Promise<number> {
   const { rows } = await sql<{ n: string }>`select count(*) as n from runs`.execute(aiki.deps.db);

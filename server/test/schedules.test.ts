@@ -18,6 +18,7 @@ import {
 } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { rpcError } from "../../test/support/rpc-error.js";
 
 let aiki: TestAiki;
 let schedules: Client<typeof ScheduleService>;
@@ -48,14 +49,6 @@ function activate(init: Partial<ActivateInit> & { workflowName: string }, client
   return client.activateSchedule({ workflowVersionId: "1", spec: every(1_000), ...init } as ActivateInit);
 }
 
-async function rpcError(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
 
 async function violatedFields(promise: Promise<unknown>): Promise<string[]> {
   const error = await rpcError(promise);

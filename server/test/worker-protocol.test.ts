@@ -13,6 +13,7 @@ import { RunService, StartRunRequestSchema, WaitForRunStatusResponse_Outcome } f
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { rpcError } from "../../test/support/rpc-error.js";
 
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
@@ -63,14 +64,6 @@ async function leaseOne(wf: ReturnType<typeof workflow>, opts: Parameters<Return
   return lease;
 }
 
-async function rpcError(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
 
 const fence = (lease: Lease) => ({ runId: lease.run!.id, leaseToken: lease.leaseToken });
 

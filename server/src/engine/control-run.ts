@@ -1,6 +1,8 @@
-import { sql } from "kysely";
+import { sql, type Transaction } from "kysely";
 import { ContentionError, RunNotFoundError } from "../domain/errors.js";
 import { type RunAction, targetStatusFor } from "../domain/run-actions.js";
+import type { RunStatus } from "../domain/run-status.js";
+import type { Database } from "../store/database.js";
 import { isDeadlock } from "../store/pg-errors.js";
 import { cancelDescendants, findRunById, transitionRun } from "../store/run-repository.js";
 import { openWaits, resolveWait } from "../store/run-wait-repository.js";
@@ -30,37 +32,7 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
     const to = targetStatusFor(cmd.action, current);
     const outcome = await deps.db
       .transaction()
-      .execute(async (trx) => {
-      const run = await transitionRun(
-        trx,
-        current,
-        to,
-        {
-          ...changesFor(cmd.action),
-          status_reason: cmd.reason ?? null,
-        },
-        { actor: cmd.actor, reason: cmd.reason ?? cmd.action },
-      );
-      // undefined: the run changed since we read it; nothing was written, decide again.
-      if (!run) return undefined;
-      if (cmd.action === "pause" && current.status === "running") await uncountInterruptedAttempts(trx, run.id);
-      // awake() ends the current sleep early; the workflow sees `cancelled: true`.
-      if (cmd.action === "awake") {
-        for (const w of await openWaits(trx, run.id, "sleep")) {
-          await resolveWait(trx, { runId: run.id, kind: "sleep", key: w.key, sequence: w.sequence }, "cancelled");
-        }
-      }
-      const descendants =
-        cmd.action === "cancel"
-          ? await cancelDescendants(trx, cmd.namespace, run.id, {
-              actor: `parent:${run.id}`,
-              reason: `ancestor ${run.id} cancelled`,
-            })
-          : [];
-      // A parent suspended on this run learns it ended (as run_terminated).
-      const parent = cmd.action === "cancel" ? await wakeParentWaitingOn(trx, run) : undefined;
-      return { run, descendants, parent };
-      })
+      .execute((trx) => applyRunAction(trx, current, to, cmd))
       // Cancelling a child while its parent is cancelled locks the two in opposite orders; the
       // database breaks the deadlock and we decide again.
       .catch((error: unknown) => (isDeadlock(error) ? undefined : Promise.reject(error)));
@@ -77,6 +49,49 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
     return outcome.run;
   }
   throw new ContentionError(cmd.runId);
+}
+
+export interface AppliedRunAction {
+  run: RunRow;
+  descendants: Array<{ id: string; revision: number; from_status: RunStatus }>;
+  parent: RunRow | undefined;
+}
+
+/**
+ * An action's writes, in the caller's transaction, on a run as the caller read (or locked) it:
+ * the guarded transition with its history entry and everything the action implies (a pause
+ * uncounts the interrupted task attempt, awake ends the open sleep, cancel cascades to
+ * descendants and wakes a parent waiting on the run). Undefined: the run changed since it was
+ * read and nothing was written. The caller publishes the changes after commit.
+ */
+export async function applyRunAction(
+  trx: Transaction<Database>,
+  current: RunRow,
+  to: RunStatus,
+  cmd: Pick<ControlRunCommand, "action" | "reason" | "actor">,
+): Promise<AppliedRunAction | undefined> {
+  const run = await transitionRun(
+    trx,
+    current,
+    to,
+    { ...changesFor(cmd.action), status_reason: cmd.reason ?? null },
+    { actor: cmd.actor, reason: cmd.reason ?? cmd.action },
+  );
+  if (!run) return undefined;
+  if (cmd.action === "pause" && current.status === "running") await uncountInterruptedAttempts(trx, run.id);
+  // awake() ends the current sleep early; the workflow sees `cancelled: true`.
+  if (cmd.action === "awake") {
+    for (const w of await openWaits(trx, run.id, "sleep")) {
+      await resolveWait(trx, { runId: run.id, kind: "sleep", key: w.key, sequence: w.sequence }, "cancelled");
+    }
+  }
+  const descendants =
+    cmd.action === "cancel"
+      ? await cancelDescendants(trx, run.namespace, run.id, { actor: `parent:${run.id}`, reason: `ancestor ${run.id} cancelled` })
+      : [];
+  // A parent suspended on this run learns it ended (as run_terminated).
+  const parent = cmd.action === "cancel" ? await wakeParentWaitingOn(trx, run) : undefined;
+  return { run, descendants, parent };
 }
 
 function changesFor(action: RunAction) {

@@ -1,16 +1,15 @@
-import { sql, type Transaction } from "kysely";
+import type { Transaction } from "kysely";
 import type { Logger } from "pino";
 import { isTerminal } from "../domain/run-status.js";
 import { latestOccurrenceDue, nextOccurrenceAfter } from "../domain/schedule-spec.js";
 import type { Notifier } from "../notify/notifier.js";
 import type { Database, Db } from "../store/database.js";
-import { cancelDescendants, transitionRun } from "../store/run-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import { claimDueSchedule, lockRun, updateSchedule } from "../store/schedule-repository.js";
 import type { ScheduleRow } from "../store/schedules.table.js";
+import { applyRunAction } from "./control-run.js";
 import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { createRun } from "./start-run.js";
-import { wakeParentWaitingOn } from "./wake-parent.js";
 
 /** The reference id of the run an occurrence starts: what makes each occurrence start at most once. */
 export function occurrenceReferenceId(scheduleId: string, occurrence: Date): string {
@@ -123,31 +122,12 @@ async function fireOne(trx: Transaction<Database>, excluded: readonly string[], 
   return { ...base, schedule: updated!, outcome: existing ? "already_started" : "started", changed, leasesEnded };
 }
 
-/**
- * Cancels a run the caller has locked, as RunService.CancelRun does (engine/control-run.ts):
- * the guarded transition with its history entry, the lease dropped (the worker's next write
- * fails), every non-terminal descendant cancelled, a parent waiting on it woken. Returns the
- * runs to publish after commit.
- */
+/** Cancels a run the caller has locked, exactly as RunService.CancelRun does. Returns the runs to publish. */
 async function cancelLockedRun(trx: Transaction<Database>, current: RunRow, actor: string, reason: string): Promise<{ changed: RunRow[] }> {
-  const run = await transitionRun(
-    trx,
-    current,
-    "cancelled",
-    {
-      lease_token: null,
-      lease_worker_id: null,
-      lease_expires_time: null,
-      wake_time: null,
-      end_time: sql<Date>`now()`,
-      status_reason: reason,
-    },
-    { actor, reason },
-  );
+  const applied = await applyRunAction(trx, current, "cancelled", { action: "cancel", actor, reason });
   // The row is locked by this transaction, so the guard holds.
-  if (!run) throw new Error(`run ${current.id} changed under its lock`);
-  const descendants = await cancelDescendants(trx, run.namespace, run.id, { actor: `parent:${run.id}`, reason: `ancestor ${run.id} cancelled` });
-  const parent = await wakeParentWaitingOn(trx, run);
+  if (!applied) throw new Error(`run ${current.id} changed under its lock`);
+  const { run, parent, descendants } = applied;
   return {
     changed: [run, ...(parent ? [parent] : []), ...descendants.map((d) => ({ ...run, id: d.id, status: "cancelled" as const }))],
   };
