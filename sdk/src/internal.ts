@@ -11,6 +11,7 @@ export { childRunKey, stableHash, stableJson, taskAddress, toJsonValue, type Jso
 export { fromValue, toValue } from "./json-value.js";
 export { errorToFailure, failureFromPb, failureToPb, RecordedFailureError } from "./failure.js";
 export { isTransientRpcError, rpcCodeOf, translateRpcError } from "./rpc-error-translation.js";
+export { defaultNamespace, readyChannel } from "./ready-channel.js";
 export { isNonRetryable } from "./errors.js";
 export { parseWithSchema } from "./schema.js";
 export { isTerminalStatus, runFailureCauseToPb, runStatusFromPb, runStatusToPb } from "./run-status.js";

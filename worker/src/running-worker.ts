@@ -2,7 +2,10 @@ import { randomUUID } from "node:crypto";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type { Lease } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import type { Client, Logger } from "@aiki/sdk";
-import { abortableDelay, Backoff, clientInternals, isTransientRpcError } from "@aiki/sdk/internal";
+import { abortableDelay, clientInternals } from "@aiki/sdk/internal";
+import { type LeaseSource, longPoll, type WorkerSlots } from "./lease-source.js";
+import { StreamLeaseSource } from "./lease-stream.js";
+import { RedisLeaseSource } from "./redis-hints.js";
 import { RunExecution } from "./run-execution.js";
 import { type ResolvedWorkerOptions, versionKey, type WorkerHandle } from "./worker-options.js";
 
@@ -12,43 +15,62 @@ interface ActiveExecution {
   done: Promise<void>;
 }
 
-// How much longer than the poll's own wait the call may take before the worker gives up on it.
-const pollGraceMs = 15_000;
-
-/** A spawned worker: the lease poll loop, heartbeats, and the executions it runs. */
-export class RunningWorker implements WorkerHandle {
+/**
+ * A spawned worker: its lease source (stream, long-poll or Redis hints), heartbeats, and the
+ * executions it runs, at most maxConcurrentWorkflowRuns at once. A lease that arrives while every
+ * slot is taken (possible only in a race, see StreamLeaseSource) is held and heartbeated until a
+ * slot frees.
+ */
+export class RunningWorker implements WorkerHandle, WorkerSlots {
   readonly id = randomUUID();
   readonly name: string;
-  private readonly logger: Logger;
+  readonly logger: Logger;
   private readonly active = new Map<string, ActiveExecution>();
-  private readonly stopPolling = new AbortController();
-  private slotWaiters: (() => void)[] = [];
-  private pollLoop: Promise<void> | undefined;
+  private readonly waiting = new Map<string, Lease>();
+  private readonly stopTakingWork = new AbortController();
+  private readonly slotListeners = new Set<() => void>();
+  private sourceLoop: Promise<void> | undefined;
+  private readonly releases = new Set<Promise<void>>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatInFlight = false;
   private stopping: Promise<void> | undefined;
 
   constructor(
-    private readonly client: Client,
-    private readonly options: ResolvedWorkerOptions,
+    readonly client: Client,
+    readonly options: ResolvedWorkerOptions,
   ) {
     this.name = options.name;
     this.logger = (options.logger ?? client.logger).child({ worker: options.name, workerId: this.id });
   }
 
+  get workerId(): string {
+    return this.id;
+  }
+
   start(): void {
-    if (this.options.subscriber.type === "redis") {
-      this.logger.info("Redis ready hints are not implemented yet; taking work by long-poll over gRPC");
-    }
-    this.pollLoop = this.poll();
+    const source = this.leaseSource();
+    this.sourceLoop = source.run(this.stopTakingWork.signal).catch((error: unknown) => {
+      this.logger.error("the worker stopped taking work after an unexpected error", { err: error });
+    });
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(250, Math.floor(this.options.leaseTtlMs / 3)));
-    // The poll keeps the process alive while the worker runs; the timer alone should not.
+    // The lease source keeps the process alive while the worker runs; the timer alone should not.
     this.heartbeatTimer.unref();
     this.logger.info("worker started", {
       workflows: [...this.options.versions.values()].map((v) => `${v.name}@${v.versionId}`),
       shards: this.options.shards,
       maxConcurrentWorkflowRuns: this.options.maxConcurrentWorkflowRuns,
+      subscriber: this.options.subscriber.type === "grpc" ? `grpc ${this.options.subscriber.mode}` : "redis",
     });
+  }
+
+  private leaseSource(): LeaseSource {
+    const subscriber = this.options.subscriber;
+    if (subscriber.type === "redis") {
+      // spawn() checked that the client has a `redis` option.
+      return new RedisLeaseSource(this, this.client.redis ?? {});
+    }
+    if (subscriber.mode === "stream") return new StreamLeaseSource(this);
+    return { run: async (signal) => void (await longPoll(this, signal)) };
   }
 
   stop(): Promise<void> {
@@ -56,10 +78,69 @@ export class RunningWorker implements WorkerHandle {
     return this.stopping;
   }
 
+  // ---- WorkerSlots ----
+
+  held(): number {
+    return this.active.size + this.waiting.size;
+  }
+
+  holds(runId: string): boolean {
+    return this.active.has(runId) || this.waiting.has(runId);
+  }
+
+  free(): number {
+    return this.options.maxConcurrentWorkflowRuns - this.held();
+  }
+
+  slotFreed(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        stopListening();
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const stopListening = this.onSlotFreed(done);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  onSlotFreed(listener: () => void): () => void {
+    const entry = () => listener();
+    this.slotListeners.add(entry);
+    return () => void this.slotListeners.delete(entry);
+  }
+
+  accept(lease: Lease): void {
+    const run = lease.run;
+    if (!run) {
+      this.logger.error("the server sent a lease without a run; ignoring it");
+      return;
+    }
+    if (this.stopping) {
+      this.release(run.id, lease.leaseToken, "worker shutting down");
+      return;
+    }
+    if (this.active.has(run.id)) {
+      // A newer lease for a run executing here: it replaces that execution in its slot.
+      this.startExecution(lease);
+      return;
+    }
+    // A newer lease for a run that waits replaces the older one (lost by then).
+    this.waiting.delete(run.id);
+    this.waiting.set(run.id, lease);
+    this.startWaiting();
+  }
+
+  // ---- shutdown ----
+
   private async shutdown(): Promise<void> {
-    this.stopPolling.abort();
-    this.wakeSlotWaiters();
-    await this.pollLoop;
+    this.stopTakingWork.abort();
+    await this.sourceLoop;
+    // Leases not started yet go back at once.
+    const notStarted = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const lease of notStarted) this.release(lease.run?.id ?? "", lease.leaseToken, "worker shutting down");
     const inFlight = [...this.active.values()];
     if (inFlight.length > 0) {
       this.logger.info("stopping: waiting for executions in flight", { count: inFlight.length, graceMs: this.options.gracefulShutdownTimeoutMs });
@@ -74,63 +155,17 @@ export class RunningWorker implements WorkerHandle {
     const leftover = [...this.active.entries()];
     for (const [, a] of leftover) a.execution.abort("aborted");
     // Given back now, they are queued for another worker instead of waiting out their lease.
-    await Promise.allSettled(leftover.map(([runId, a]) => this.release(runId, a.leaseToken, "worker shutting down")));
+    for (const [runId, a] of leftover) this.release(runId, a.leaseToken, "worker shutting down");
+    await Promise.allSettled([...this.releases]);
     await Promise.allSettled(leftover.map(([, a]) => a.done));
     clearInterval(this.heartbeatTimer);
-    this.logger.info("worker stopped", { released: leftover.length });
+    this.logger.info("worker stopped", { released: leftover.length + notStarted.length });
   }
 
-  private async poll(): Promise<void> {
-    const leases = clientInternals(this.client).leases;
-    const backoff = new Backoff(100, 2_000);
-    const workflows = [...this.options.versions.values()].map((v) => ({ workflowName: v.name, workflowVersionId: v.versionId }));
-    const signal = this.stopPolling.signal;
-    while (!signal.aborted) {
-      const free = this.options.maxConcurrentWorkflowRuns - this.active.size;
-      if (free <= 0) {
-        await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
-        continue;
-      }
-      let got: Lease[];
-      try {
-        const response = await leases.pollLeases(
-          {
-            workerId: this.id,
-            workerName: this.name,
-            workflows,
-            shards: this.options.shards,
-            maxLeases: free,
-            wait: durationFromMs(this.options.pollWaitMs),
-            leaseTtl: durationFromMs(this.options.leaseTtlMs),
-          },
-          { signal, timeoutMs: this.options.pollWaitMs + pollGraceMs },
-        );
-        got = response.leases;
-        backoff.reset();
-      } catch (error) {
-        if (signal.aborted) break;
-        if (clientInternals(this.client).closeSignal.aborted) {
-          this.logger.warn("the client was closed before the worker was stopped; the worker stops taking work");
-          break;
-        }
-        if (isTransientRpcError(error, signal)) this.logger.warn("polling for leases failed; retrying", { err: error });
-        else this.logger.error("polling for leases was refused; retrying", { err: error });
-        await backoff.wait(signal);
-        continue;
-      }
-      for (const lease of got) {
-        if (signal.aborted) void this.release(lease.run?.id ?? "", lease.leaseToken, "worker shutting down");
-        else this.startExecution(lease);
-      }
-    }
-  }
+  // ---- executions ----
 
   private startExecution(lease: Lease): void {
-    const run = lease.run;
-    if (!run) {
-      this.logger.error("the server sent a lease without a run; ignoring it");
-      return;
-    }
+    const run = lease.run!;
     const version = this.options.versions.get(versionKey(run.workflowName, run.workflowVersionId));
     if (!version) {
       this.logger.error("the server leased a run of a workflow version this worker does not have; releasing it", {
@@ -138,7 +173,7 @@ export class RunningWorker implements WorkerHandle {
         workflow: run.workflowName,
         versionId: run.workflowVersionId,
       });
-      void this.release(run.id, lease.leaseToken, "workflow version not registered on this worker");
+      this.release(run.id, lease.leaseToken, "workflow version not registered on this worker");
       return;
     }
     if (this.active.has(run.id)) {
@@ -167,22 +202,51 @@ export class RunningWorker implements WorkerHandle {
     this.active.set(run.id, entry);
     void entry.done.finally(() => {
       if (this.active.get(run.id) === entry) this.active.delete(run.id);
-      this.wakeSlotWaiters();
+      this.startWaiting();
+      this.slotsFreed();
     });
   }
 
+  /** Starts leases that wait for a slot, oldest first, while slots are free. */
+  private startWaiting(): void {
+    if (this.stopping) return;
+    for (const [runId, lease] of this.waiting) {
+      if (this.active.size >= this.options.maxConcurrentWorkflowRuns) return;
+      this.waiting.delete(runId);
+      this.startExecution(lease);
+    }
+  }
+
+  private slotsFreed(): void {
+    for (const listener of [...this.slotListeners]) listener();
+  }
+
   private async heartbeat(): Promise<void> {
-    if (this.heartbeatInFlight || this.active.size === 0) return;
+    if (this.heartbeatInFlight || this.held() === 0) return;
     this.heartbeatInFlight = true;
-    const held = [...this.active.entries()].map(([runId, a]) => ({ runId, leaseToken: a.leaseToken }));
+    const held = [
+      ...[...this.active.entries()].map(([runId, a]) => ({ runId, leaseToken: a.leaseToken })),
+      ...[...this.waiting.values()].map((lease) => ({ runId: lease.run?.id ?? "", leaseToken: lease.leaseToken })),
+    ];
     try {
       const response = await clientInternals(this.client).leases.heartbeat(
         { workerId: this.id, leases: held, leaseTtl: durationFromMs(this.options.leaseTtlMs) },
         { timeoutMs: Math.max(1_000, Math.floor(this.options.leaseTtlMs / 3)) },
       );
-      for (const state of response.leases) {
-        if (!state.held) this.active.get(state.runId)?.execution.abort("lease_lost");
-      }
+      let dropped = false;
+      // The answer lists the leases in the order they were sent.
+      response.leases.forEach((state, i) => {
+        const sent = held[i];
+        if (state.held || !sent || sent.runId !== state.runId) return;
+        const waitingLease = this.waiting.get(sent.runId);
+        if (waitingLease?.leaseToken === sent.leaseToken) {
+          this.waiting.delete(sent.runId);
+          dropped = true;
+        }
+        const a = this.active.get(sent.runId);
+        if (a?.leaseToken === sent.leaseToken) a.execution.abort("lease_lost");
+      });
+      if (dropped) this.slotsFreed();
     } catch (error) {
       // A missed heartbeat is survivable; the next one (or a refused write) tells the truth.
       this.logger.warn("heartbeat failed", { err: error });
@@ -191,18 +255,17 @@ export class RunningWorker implements WorkerHandle {
     }
   }
 
-  private async release(runId: string, leaseToken: string, reason: string): Promise<void> {
-    try {
-      await clientInternals(this.client).leases.releaseLease({ runId, leaseToken, reason });
-    } catch (error) {
-      // A lease already lost needs no release; otherwise it expires on its own.
-      this.logger.debug("releasing a lease failed", { runId, err: error });
-    }
-  }
-
-  private wakeSlotWaiters(): void {
-    const waiters = this.slotWaiters;
-    this.slotWaiters = [];
-    for (const wake of waiters) wake();
+  /** Gives a lease back; tracked so stop() waits for the releases it caused. */
+  private release(runId: string, leaseToken: string, reason: string): void {
+    const done = (async () => {
+      try {
+        await clientInternals(this.client).leases.releaseLease({ runId, leaseToken, reason });
+      } catch (error) {
+        // A lease already lost needs no release; otherwise it expires on its own.
+        this.logger.debug("releasing a lease failed", { runId, err: error });
+      }
+    })();
+    this.releases.add(done);
+    void done.finally(() => this.releases.delete(done));
   }
 }

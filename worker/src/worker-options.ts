@@ -4,12 +4,36 @@ import { workflowVersionInternals, type WorkflowVersionInternals } from "@aiki/s
 // biome-ignore lint/suspicious/noExplicitAny: a worker takes versions of any input and output type
 export type AnyWorkflowVersion = WorkflowVersion<any, any, EventDefinitions>;
 
-/** How a worker learns that runs are ready. */
+/**
+ * How a worker learns that runs are ready and gets their leases. Whatever the choice, leases are
+ * fenced the same way, the worker runs at most `maxConcurrentWorkflowRuns` at once, heartbeats
+ * what it holds, and `stop()` behaves the same.
+ */
 export type SubscriberOptions =
-  /** Long-poll the server (WorkerLeaseService.PollLeases); the default. */
-  | { type: "grpc" }
-  /** Ready hints from Redis through the client's `redis` option. */
-  | { type: "redis" };
+  /**
+   * Work from the server over gRPC (the default, `{ type: "grpc" }`).
+   *
+   * - `mode: "stream"` (the default): one WorkerLeaseService.StreamLeases call with
+   *   `max_in_flight` = the worker's free slots; the server pushes a lease as soon as a run is
+   *   ready and a slot is free. A stream that ends or breaks is reopened with bounded backoff
+   *   (slots freed later by executions from before the new stream are filled by a long-poll). If
+   *   the server does not offer streams (UNIMPLEMENTED) the worker long-polls from then on; after
+   *   three failed streams in a row it long-polls for a minute, then tries the stream again.
+   * - `mode: "poll"`: only the PollLeases long-poll (each call waits up to `pollWaitMs`), e.g.
+   *   behind proxies that cut long-lived streams.
+   */
+  | { type: "grpc"; mode?: "stream" | "poll" }
+  /**
+   * Ready hints straight from Redis (the client's `redis` option), the channels the server
+   * publishes (`aiki:ready:{namespace}:{workflow}:{version}:{shard}`). On a hint the worker asks
+   * the server for leases (PollLeases without waiting, up to its free slots); it also asks every
+   * `safetyPollIntervalMs` (default 5 s), so a lost hint costs latency, never work. While Redis is
+   * unreachable it says so once and long-polls the server until Redis is back.
+   */
+  | { type: "redis"; safetyPollIntervalMs?: number };
+
+/** A subscriber with its defaults filled in. */
+export type ResolvedSubscriber = { type: "grpc"; mode: "stream" | "poll" } | { type: "redis"; safetyPollIntervalMs: number };
 
 export interface WorkerOptions {
   /** A name for operators (ListWorkers); many processes may share it. */
@@ -26,7 +50,7 @@ export interface WorkerOptions {
     gracefulShutdownTimeoutMs?: number;
     /** How long a lease lives without a heartbeat; heartbeats go every third of it. Default 30 s. */
     leaseTtlMs?: number;
-    /** How long one poll waits for work; default 20 s. */
+    /** How long one long-poll (mode "poll", a stream's fallback, Redis away) waits for work; default 20 s. */
     pollWaitMs?: number;
     /** Task retries due within this delay wait in process; longer ones suspend the run. Default 1 s. */
     inlineRetryMaxDelayMs?: number;
@@ -46,7 +70,7 @@ export interface WorkerHandle {
 export interface ResolvedWorkerOptions {
   name: string;
   versions: Map<string, WorkflowVersionInternals>;
-  subscriber: SubscriberOptions;
+  subscriber: ResolvedSubscriber;
   maxConcurrentWorkflowRuns: number;
   shards: string[];
   gracefulShutdownTimeoutMs: number;
@@ -82,8 +106,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
   };
   const shards = [...(opts.shards ?? [])];
   for (const shard of shards) if (typeof shard !== "string" || shard === "") throw new TypeError(`${where}: shards must be non-empty strings`);
-  const subscriber = options.subscriber ?? { type: "grpc" };
-  if (subscriber.type !== "grpc" && subscriber.type !== "redis") throw new TypeError(`${where}: unknown subscriber type ${JSON.stringify((subscriber as { type: unknown }).type)}`);
+  const subscriber = resolveSubscriber(where, options.subscriber, positiveInt);
   const leaseTtlMs = positiveInt("leaseTtlMs", opts.leaseTtlMs, 30_000);
   if (leaseTtlMs < 1_000) throw new RangeError(`${where}: leaseTtlMs must be at least 1000`);
   return {
@@ -98,4 +121,24 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     inlineRetryMaxDelayMs: nonNegative("inlineRetryMaxDelayMs", opts.inlineRetryMaxDelayMs, 1_000),
     logger: opts.logger,
   };
+}
+
+function resolveSubscriber(
+  where: string,
+  subscriber: SubscriberOptions | undefined,
+  positiveInt: (field: string, value: number | undefined, fallback: number) => number,
+): ResolvedSubscriber {
+  const given = subscriber ?? { type: "grpc" };
+  if (typeof given !== "object" || given === null) throw new TypeError(`${where}: \`subscriber\` must be { type: "grpc" | "redis", ... }`);
+  switch (given.type) {
+    case "grpc": {
+      const mode = given.mode ?? "stream";
+      if (mode !== "stream" && mode !== "poll") throw new TypeError(`${where}: subscriber mode must be "stream" or "poll", got ${JSON.stringify(mode)}`);
+      return { type: "grpc", mode };
+    }
+    case "redis":
+      return { type: "redis", safetyPollIntervalMs: positiveInt("subscriber.safetyPollIntervalMs", given.safetyPollIntervalMs, 5_000) };
+    default:
+      throw new TypeError(`${where}: unknown subscriber type ${JSON.stringify((given as { type: unknown }).type)}`);
+  }
 }

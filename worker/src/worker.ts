@@ -4,7 +4,7 @@ import { resolveWorkerOptions, type WorkerHandle, type WorkerOptions } from "./w
 
 export interface Worker {
   readonly name: string;
-  /** Starts polling for runs with this client. */
+  /** Starts taking work with this client (see SubscriberOptions for how). */
   spawn(client: Client): Promise<WorkerHandle>;
 }
 
@@ -17,9 +17,13 @@ export function worker(options: WorkerOptions): Worker {
   return Object.freeze({
     name: resolved.name,
     async spawn(client: Client): Promise<WorkerHandle> {
+      if (resolved.subscriber.type === "redis" && !client.redis) {
+        throw new TypeError(`worker "${resolved.name}": subscriber { type: "redis" } needs a client created with a \`redis\` option`);
+      }
       const running = new RunningWorker(client, resolved);
       running.start();
-      return running;
+      // The handle only: the worker's internals stay out of reach.
+      return Object.freeze({ id: running.id, name: running.name, stop: () => running.stop() });
     },
   });
 }

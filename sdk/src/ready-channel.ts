@@ -1,0 +1,15 @@
+// The Redis pub/sub channels a worker with `subscriber: { type: "redis" }` listens on. The server
+// publishes them (server/src/notify/notifier.ts, `channels.ready`, sent by publishRunChange when a
+// run becomes queued); the two formats must stay identical, or Redis-subscribed workers only
+// find work through their slow safety poll.
+
+/** The namespace every run lives in for now (the server's `defaultNamespace`). */
+export const defaultNamespace = "default";
+
+/**
+ * `aiki:ready:{namespace}:{workflow}:{version}:{shard}`: a run of this workflow version became
+ * ready in this shard ("" for unsharded runs). The message is the run id; it is only a hint.
+ */
+export function readyChannel(workflowName: string, workflowVersionId: string, shard: string, namespace: string = defaultNamespace): string {
+  return `aiki:ready:${namespace}:${workflowName}:${workflowVersionId}:${shard}`;
+}
