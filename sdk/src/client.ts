@@ -2,6 +2,7 @@ import { Code, type Client as ConnectClient, ConnectError, createClient, type In
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
+import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { createConsoleLogger, type Logger } from "./logger.js";
@@ -42,6 +43,7 @@ export interface ClientInternals {
   readonly events: ConnectClient<typeof EventService>;
   readonly tasks: ConnectClient<typeof TaskService>;
   readonly leases: ConnectClient<typeof WorkerLeaseService>;
+  readonly schedules: ConnectClient<typeof ScheduleService>;
   /** Aborted by close(). */
   readonly closeSignal: AbortSignal;
 }
@@ -97,6 +99,7 @@ export function client(options: ClientOptions): Client {
     events: translateErrors(createClient(EventService, transport)),
     tasks: translateErrors(createClient(TaskService, transport)),
     leases: translateErrors(createClient(WorkerLeaseService, transport)),
+    schedules: translateErrors(createClient(ScheduleService, transport)),
     closeSignal: closing.signal,
   });
   return Object.freeze(instance);

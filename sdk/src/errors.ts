@@ -195,6 +195,46 @@ export class WorkflowRunConflictError extends AikiRpcError {
   }
 }
 
+/** NOT_FOUND from ScheduleService: no schedule with this id (never activated, or deleted). */
+export class ScheduleNotFoundError extends AikiRpcError {
+  readonly scheduleId: string;
+
+  constructor(message: string, scheduleId: string, options?: { cause?: unknown }) {
+    super(message, "not_found", options);
+    this.scheduleId = scheduleId;
+  }
+}
+
+/**
+ * ALREADY_EXISTS from ActivateSchedule: the schedule's name already holds a schedule with
+ * another definition (version, spec, overlap policy, input or shard). Delete that one first, or
+ * use another name.
+ */
+export class ScheduleConflictError extends AikiRpcError {
+  readonly scheduleName: string;
+
+  constructor(message: string, scheduleName: string, options?: { cause?: unknown }) {
+    super(message, "already_exists", options);
+    this.scheduleName = scheduleName;
+  }
+}
+
+/** FAILED_PRECONDITION from ScheduleService: pause of a schedule that is not active, resume of one that is not paused. */
+export class ScheduleStateError extends AikiRpcError {
+  readonly scheduleId: string;
+  /** What was asked. */
+  readonly action: "pause" | "resume";
+  /** The schedule's status that refused it ("paused" for a pause, "active" for a resume). */
+  readonly currentStatus: "active" | "paused";
+
+  constructor(message: string, args: { scheduleId: string; action: "pause" | "resume" }, options?: { cause?: unknown }) {
+    super(message, "failed_precondition", options);
+    this.scheduleId = args.scheduleId;
+    this.action = args.action;
+    this.currentStatus = args.action === "pause" ? "paused" : "active";
+  }
+}
+
 /**
  * FAILED_PRECONDITION on a worker write: the worker no longer holds the run's lease (expired and
  * re-leased, or the run was paused or cancelled). The worker stops executing the run.

@@ -20,6 +20,16 @@ export type { EventSender, EventSendBuilder, EventSenders, VersionEventSender, V
 export type { WorkflowRun, WorkflowRunState, StateForStatus, NonTerminalRunStatus } from "./workflow-run.js";
 export type { RunStatus, TerminalRunStatus, RunFailureCause } from "./run-status.js";
 export type { Failure } from "./failure.js";
+export {
+  schedule,
+  type OverlapPolicy,
+  type ScheduleActivateOptions,
+  type ScheduleDefinition,
+  type ScheduleHandle,
+  type ScheduleSpec,
+  type ScheduleState,
+  type ScheduleStatus,
+} from "./schedule.js";
 
 // Errors
 export {
@@ -31,6 +41,9 @@ export {
   NonDeterminismError,
   NonRetryableError,
   RunNotFoundError,
+  ScheduleConflictError,
+  ScheduleNotFoundError,
+  ScheduleStateError,
   SchemaValidationError,
   TaskFailedError,
   WorkflowRunConflictError,

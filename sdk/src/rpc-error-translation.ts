@@ -15,6 +15,9 @@ import {
   LeaseLostError,
   type RpcCode,
   RunNotFoundError,
+  ScheduleConflictError,
+  ScheduleNotFoundError,
+  ScheduleStateError,
   WorkflowRunConflictError,
 } from "./errors.js";
 import { runStatusFromPb } from "./run-status.js";
@@ -96,6 +99,39 @@ export function translateRpcError(error: unknown): unknown {
     }
   }
   return new AikiRpcError(message, code, options);
+}
+
+/** The ScheduleService call an error came from, for translateScheduleRpcError. */
+export type ScheduleCall =
+  | { action: "activate"; scheduleName: string }
+  | { action: "get" | "delete"; scheduleId: string }
+  | { action: "pause" | "resume"; scheduleId: string };
+
+/**
+ * translateRpcError for ScheduleService calls. The server sends schedule errors without typed
+ * details (NOT_FOUND, ALREADY_EXISTS and FAILED_PRECONDITION carry only a message), so the call
+ * itself says what they mean: NOT_FOUND → ScheduleNotFoundError, ALREADY_EXISTS on activation →
+ * ScheduleConflictError, FAILED_PRECONDITION on pause/resume → ScheduleStateError.
+ */
+export function translateScheduleRpcError(error: unknown, call: ScheduleCall): unknown {
+  const translated = translateRpcError(error);
+  // Only the generic translation is refined; typed errors (InvalidArgumentError, ...) stay.
+  if (!(translated instanceof AikiRpcError) || translated.constructor !== AikiRpcError) return translated;
+  const options = { cause: translated.cause ?? error };
+  switch (translated.code) {
+    case "not_found":
+      if (call.action !== "activate") return new ScheduleNotFoundError(translated.message, call.scheduleId, options);
+      break;
+    case "already_exists":
+      if (call.action === "activate") return new ScheduleConflictError(translated.message, call.scheduleName, options);
+      break;
+    case "failed_precondition":
+      if (call.action === "pause" || call.action === "resume") {
+        return new ScheduleStateError(translated.message, { scheduleId: call.scheduleId, action: call.action }, options);
+      }
+      break;
+  }
+  return translated;
 }
 
 /** The RPC code of an error from a client call, translated or not; undefined for other errors. */

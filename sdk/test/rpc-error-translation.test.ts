@@ -16,9 +16,12 @@ import {
   InvalidTransitionError,
   LeaseLostError,
   RunNotFoundError,
+  ScheduleConflictError,
+  ScheduleNotFoundError,
+  ScheduleStateError,
   WorkflowRunConflictError,
 } from "../src/errors.js";
-import { isTransientRpcError, rpcCodeOf, translateRpcError } from "../src/rpc-error-translation.js";
+import { isTransientRpcError, rpcCodeOf, translateRpcError, translateScheduleRpcError } from "../src/rpc-error-translation.js";
 
 // Errors as they arrive from the wire: details as type name + binary, the way the transport decodes them.
 function wire(code: Code, message: string, details: { desc: DescMessage; value: MessageInitShape<DescMessage> }[] = []): ConnectError {
@@ -115,5 +118,45 @@ describe("translateRpcError", () => {
     const plain = new TypeError("x");
     expect(translateRpcError(plain)).toBe(plain);
     expect(rpcCodeOf(plain)).toBeUndefined();
+  });
+});
+
+describe("translateScheduleRpcError", () => {
+  const id = "0b6f3f2e-1111-8222-9333-444455556666";
+
+  it("names schedule errors by the call they came from", () => {
+    const missing = translateScheduleRpcError(wire(Code.NotFound, `schedule ${id} not found`), { action: "get", scheduleId: id });
+    expect(missing).toBeInstanceOf(ScheduleNotFoundError);
+    expect(missing).toMatchObject({ scheduleId: id, code: "not_found", message: `schedule ${id} not found` });
+    expect((missing as Error).cause).toBeInstanceOf(ConnectError);
+
+    const conflict = translateScheduleRpcError(wire(Code.AlreadyExists, "exists"), { action: "activate", scheduleName: "nightly" });
+    expect(conflict).toBeInstanceOf(ScheduleConflictError);
+    expect(conflict).toMatchObject({ scheduleName: "nightly", code: "already_exists" });
+
+    const paused = translateScheduleRpcError(wire(Code.FailedPrecondition, "it is paused"), { action: "pause", scheduleId: id });
+    expect(paused).toBeInstanceOf(ScheduleStateError);
+    expect(paused).toMatchObject({ scheduleId: id, action: "pause", currentStatus: "paused" });
+    expect(translateScheduleRpcError(wire(Code.FailedPrecondition, "it is active"), { action: "resume", scheduleId: id })).toMatchObject({
+      action: "resume",
+      currentStatus: "active",
+    });
+  });
+
+  it("leaves typed and unrelated errors alone", () => {
+    const invalid = translateScheduleRpcError(wire(Code.InvalidArgument, "bad", [{ desc: BadRequestDetailSchema, value: { fieldViolations: [{ field: "spec" }] } }]), {
+      action: "activate",
+      scheduleName: "",
+    });
+    expect(invalid).toBeInstanceOf(InvalidArgumentError);
+    const down = translateScheduleRpcError(wire(Code.Unavailable, "down"), { action: "get", scheduleId: id });
+    expect(down).toBeInstanceOf(AikiRpcError);
+    expect(down).not.toBeInstanceOf(ScheduleNotFoundError);
+    expect(isTransientRpcError(down)).toBe(true);
+    // ALREADY_EXISTS is only a conflict on activation; NOT_FOUND on activation is not a missing schedule.
+    expect(translateScheduleRpcError(wire(Code.AlreadyExists, "x"), { action: "pause", scheduleId: id })).not.toBeInstanceOf(ScheduleConflictError);
+    expect(translateScheduleRpcError(wire(Code.NotFound, "x"), { action: "activate", scheduleName: "n" })).not.toBeInstanceOf(ScheduleNotFoundError);
+    const plain = new TypeError("x");
+    expect(translateScheduleRpcError(plain, { action: "delete", scheduleId: id })).toBe(plain);
   });
 });

@@ -1,6 +1,6 @@
 // Compile-time checks of the public types (run by the root typecheck, never executed): seed 000
 // written against @aiki/sdk, plus `@ts-expect-error` lines that must stay errors.
-import { client, event, type Schema, task, workflow } from "@aiki/sdk";
+import { client, event, type Schema, schedule, type ScheduleHandle, task, workflow } from "@aiki/sdk";
 
 export const notifyRestaurant = task({
   name: "notify-restaurant",
@@ -169,5 +169,30 @@ export async function clientSide(): Promise<void> {
   await withSchemas.events.validated.send(aiki, doubled.run.id, { n: "1" });
 
   await handle.cancel("no longer needed");
+
+  const nightly: ScheduleHandle<{ orderId: string; customerId: string; items: string[] }> = await schedule({
+    type: "cron",
+    expression: "0 3 * * *",
+    timezone: "Europe/Berlin",
+    overlapPolicy: "skip",
+    name: "nightly-order",
+  }).activate(aiki, restaurantOrderV1, { orderId: "o-n", customerId: "c", items: [] });
+  const scheduleId: string = nightly.id;
+  void scheduleId;
+  await nightly.pause();
+  await nightly.resume();
+  const state = await nightly.refresh();
+  const status: "active" | "paused" = state.status;
+  void status;
+  await nightly.delete();
+  await schedule({ type: "interval", every: { minutes: 5 } }).activate(aiki, withSchemas, { n: 1 }, { shard: "eu" });
+  // @ts-expect-error: the input is typed by the version
+  await schedule({ type: "interval", every: 60_000 }).activate(aiki, withSchemas, { n: "1" });
+  // @ts-expect-error: the input needs customerId and items
+  await schedule({ type: "interval", every: 60_000 }).activate(aiki, restaurantOrderV1, { orderId: "o" });
+  // @ts-expect-error: no such overlap policy
+  schedule({ type: "interval", every: 60_000, overlapPolicy: "queue" });
+  // @ts-expect-error: a cron schedule needs an expression
+  schedule({ type: "cron", every: 60_000 });
   await aiki.close();
 }
