@@ -1,6 +1,7 @@
 // Real Postgres and Redis for a benchmark, started the way the tests start them, but durable
 // (fsync and synchronous commit on, data on disk): the figures are what a deployment would see.
 import { execFile } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Kysely, PostgresDialect } from "kysely";
@@ -10,6 +11,7 @@ import {
   destroyPostgresServer,
   type PostgresServerInfo,
   type RedisServerInfo,
+  restartPostgres,
   startPostgresServer,
   startRedisServer,
   stopRedisServer,
@@ -29,13 +31,34 @@ export interface BenchEnv {
   close(): Promise<void>;
 }
 
-export async function startBenchEnv(): Promise<BenchEnv> {
+export interface BenchEnvOptions {
+  /**
+   * Loads pg_stat_statements (and creates the extension in the bench database), for profiling:
+   * statement counts and times per workflow. Off for the figures (it costs a little per statement).
+   */
+  statements?: boolean;
+}
+
+export async function startBenchEnv(options: BenchEnvOptions = {}): Promise<BenchEnv> {
   const server = await startPostgresServer({ label: "bench", durable: true });
+  if (options.statements) {
+    appendFileSync(
+      join(server.dataDir, "postgresql.conf"),
+      "\n# --- bench profiling ---\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\npg_stat_statements.track_utility = on\npg_stat_statements.max = 5000\n",
+    );
+    await restartPostgres(server);
+  }
   const redis = await startRedisServer({ label: "bench" });
   const admin = new pg.Client({ connectionString: server.adminUrl });
   await admin.connect();
   await admin.query("create database aiki_bench");
   await admin.end();
+  if (options.statements) {
+    const db = new pg.Client({ connectionString: withDatabase(server.adminUrl, "aiki_bench") });
+    await db.connect();
+    await db.query("create extension pg_stat_statements");
+    await db.end();
+  }
   const databaseUrl = withDatabase(server.adminUrl, "aiki_bench");
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }) });
   await migrateToLatest(db);

@@ -7,8 +7,10 @@ export interface Figure {
   params: Record<string, unknown>;
 }
 
-export function emit(workload: string, metric: string, value: number, params: Record<string, unknown> = {}): Figure {
-  const figure: Figure = { system: "aiki", workload, metric, value: Math.round(value * 100) / 100, params };
+/** `digits`: decimals kept (2; ratios below 1 need more). */
+export function emit(workload: string, metric: string, value: number, params: Record<string, unknown> = {}, digits = 2): Figure {
+  const scale = 10 ** digits;
+  const figure: Figure = { system: "aiki", workload, metric, value: Math.round(value * scale) / scale, params };
   console.log(JSON.stringify(figure));
   return figure;
 }
@@ -24,5 +26,14 @@ export function envInt(name: string, fallback: number): number {
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+/** Like envInt, but 0 is allowed (counts of warm-ups). */
+export function envCount(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
   return n;
 }

@@ -6,7 +6,7 @@ const resultsFile = fileURLToPath(new URL("../RESULTS.md", import.meta.url));
 const marker = "<!-- figures below are written by bench/run.ts; newest first -->";
 
 /** Prepends one section (machine, date, command, every round's figures) to bench/RESULTS.md. */
-export function writeResults(run: { machine: string; command: string; rounds: Figure[][] }): void {
+export function writeResults(run: { machine: string; command: string; rounds: Figure[][]; notes?: string[] }): void {
   const head = `# Benchmark results\n\nWorkloads: ../shared/BENCHMARKS.md. Each run starts its own durable Postgres (fsync on) and Redis on this machine.\n\n${marker}\n`;
   const existing = existsSync(resultsFile) ? readFileSync(resultsFile, "utf8") : head;
   const [before, after = ""] = existing.includes(marker) ? existing.split(marker) : [head.split(marker)[0], ""];
@@ -20,6 +20,7 @@ export function writeResults(run: { machine: string; command: string; rounds: Fi
     "",
     `- machine: ${run.machine}`,
     `- command: \`${run.command}\``,
+    ...(run.notes ?? []).map((n) => `- ${n}`),
     "",
     `| workload | metric | ${run.rounds.map((_, i) => `run ${i + 1}`).join(" | ")} |`,
     `|---|---|${run.rounds.map(() => "---").join("|")}|`,
