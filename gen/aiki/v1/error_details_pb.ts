@@ -21,6 +21,8 @@ export const file_aiki_v1_error_details: GenFile = /*@__PURE__*/
  */
 export type BadRequestDetail = Message<"aiki.v1.BadRequestDetail"> & {
   /**
+   * Every problem found in the request, not only the first; never empty.
+   *
    * @generated from field: repeated aiki.v1.BadRequestDetail.FieldViolation field_violations = 1;
    */
   fieldViolations: BadRequestDetail_FieldViolation[];
@@ -34,6 +36,8 @@ export const BadRequestDetailSchema: GenMessage<BadRequestDetail> = /*@__PURE__*
   messageDesc(file_aiki_v1_error_details, 0);
 
 /**
+ * One wrong field of the request.
+ *
  * @generated from message aiki.v1.BadRequestDetail.FieldViolation
  */
 export type BadRequestDetail_FieldViolation = Message<"aiki.v1.BadRequestDetail.FieldViolation"> & {
@@ -45,6 +49,8 @@ export type BadRequestDetail_FieldViolation = Message<"aiki.v1.BadRequestDetail.
   field: string;
 
   /**
+   * What is wrong with it, for a human, e.g. "is required" or "must be a UUID".
+   *
    * @generated from field: string description = 2;
    */
   description: string;
@@ -92,11 +98,15 @@ export const RunNotFoundDetailSchema: GenMessage<RunNotFoundDetail> = /*@__PURE_
  */
 export type InvalidTransitionDetail = Message<"aiki.v1.InvalidTransitionDetail"> & {
   /**
+   * The run the request was about.
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * The run's status when the request was refused.
+   *
    * @generated from field: aiki.v1.RunStatus current_status = 2;
    */
   currentStatus: RunStatus;
@@ -109,6 +119,8 @@ export type InvalidTransitionDetail = Message<"aiki.v1.InvalidTransitionDetail">
   action: string;
 
   /**
+   * The run's revision when the request was refused (see Run.revision).
+   *
    * @generated from field: int32 revision = 4;
    */
   revision: number;
@@ -128,21 +140,29 @@ export const InvalidTransitionDetailSchema: GenMessage<InvalidTransitionDetail> 
  */
 export type RunConflictDetail = Message<"aiki.v1.RunConflictDetail"> & {
   /**
+   * Which key conflicts; says which of reference_id and request_id is set.
+   *
    * @generated from field: aiki.v1.RunConflictDetail.Kind kind = 1;
    */
   kind: RunConflictDetail_Kind;
 
   /**
+   * The id of the run that already holds the key.
+   *
    * @generated from field: string existing_run_id = 2;
    */
   existingRunId: string;
 
   /**
+   * The conflicting reference id; empty when kind is KIND_REQUEST_ID.
+   *
    * @generated from field: string reference_id = 3;
    */
   referenceId: string;
 
   /**
+   * The conflicting request id; empty when kind is KIND_REFERENCE_ID.
+   *
    * @generated from field: string request_id = 4;
    */
   requestId: string;
@@ -156,10 +176,14 @@ export const RunConflictDetailSchema: GenMessage<RunConflictDetail> = /*@__PURE_
   messageDesc(file_aiki_v1_error_details, 3);
 
 /**
+ * Which key of the start conflicts.
+ *
  * @generated from enum aiki.v1.RunConflictDetail.Kind
  */
 export enum RunConflictDetail_Kind {
   /**
+   * Not sent by the server.
+   *
    * @generated from enum value: KIND_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -194,11 +218,16 @@ export const RunConflictDetail_KindSchema: GenEnum<RunConflictDetail_Kind> = /*@
  */
 export type LeaseLostDetail = Message<"aiki.v1.LeaseLostDetail"> & {
   /**
+   * The run whose lease the caller lost.
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * The run's status now (e.g. PAUSED, CANCELLED, or RUNNING under another worker);
+   * UNSPECIFIED when the run does not exist.
+   *
    * @generated from field: aiki.v1.RunStatus current_status = 2;
    */
   currentStatus: RunStatus;

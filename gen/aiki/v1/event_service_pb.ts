@@ -25,16 +25,22 @@ export const file_aiki_v1_event_service: GenFile = /*@__PURE__*/
  */
 export type EventTarget = Message<"aiki.v1.EventTarget"> & {
   /**
+   * Exactly one is required.
+   *
    * @generated from oneof aiki.v1.EventTarget.target
    */
   target: {
     /**
+     * The run's id (a UUID).
+     *
      * @generated from field: string run_id = 1;
      */
     value: string;
     case: "runId";
   } | {
     /**
+     * The run's reference id within a workflow version; all three fields required.
+     *
      * @generated from field: aiki.v1.RunReference reference = 2;
      */
     value: RunReference;
@@ -50,6 +56,8 @@ export const EventTargetSchema: GenMessage<EventTarget> = /*@__PURE__*/
   messageDesc(file_aiki_v1_event_service, 0);
 
 /**
+ * One event for one or more runs.
+ *
  * @generated from message aiki.v1.SendEventRequest
  */
 export type SendEventRequest = Message<"aiki.v1.SendEventRequest"> & {
@@ -90,6 +98,8 @@ export const SendEventRequestSchema: GenMessage<SendEventRequest> = /*@__PURE__*
   messageDesc(file_aiki_v1_event_service, 1);
 
 /**
+ * What each target stored.
+ *
  * @generated from message aiki.v1.SendEventResponse
  */
 export type SendEventResponse = Message<"aiki.v1.SendEventResponse"> & {
@@ -109,10 +119,14 @@ export const SendEventResponseSchema: GenMessage<SendEventResponse> = /*@__PURE_
   messageDesc(file_aiki_v1_event_service, 2);
 
 /**
+ * The outcome for one target.
+ *
  * @generated from message aiki.v1.SendEventResponse.Delivery
  */
 export type SendEventResponse_Delivery = Message<"aiki.v1.SendEventResponse.Delivery"> & {
   /**
+   * The stored event (on a duplicate, the one stored by the first send).
+   *
    * @generated from field: aiki.v1.Event event = 1;
    */
   event?: Event | undefined;
@@ -133,10 +147,14 @@ export const SendEventResponse_DeliverySchema: GenMessage<SendEventResponse_Deli
   messageDesc(file_aiki_v1_event_service, 2, 0);
 
 /**
+ * A page of a run's events.
+ *
  * @generated from message aiki.v1.ListEventsRequest
  */
 export type ListEventsRequest = Message<"aiki.v1.ListEventsRequest"> & {
   /**
+   * Required: the run (a UUID). NOT_FOUND when unknown.
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
@@ -156,6 +174,9 @@ export type ListEventsRequest = Message<"aiki.v1.ListEventsRequest"> & {
   pageSize: number;
 
   /**
+   * Empty for the first page; else a previous response's next_page_token, issued for the same
+   * run_id and event_name (INVALID_ARGUMENT otherwise).
+   *
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
@@ -169,15 +190,21 @@ export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE_
   messageDesc(file_aiki_v1_event_service, 3);
 
 /**
+ * A page of events, oldest first.
+ *
  * @generated from message aiki.v1.ListEventsResponse
  */
 export type ListEventsResponse = Message<"aiki.v1.ListEventsResponse"> & {
   /**
+   * Consumed and unconsumed events alike.
+   *
    * @generated from field: repeated aiki.v1.Event events = 1;
    */
   events: Event[];
 
   /**
+   * Empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;

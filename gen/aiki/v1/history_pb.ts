@@ -30,26 +30,36 @@ export const file_aiki_v1_history: GenFile = /*@__PURE__*/
  */
 export type RunHistory = Message<"aiki.v1.RunHistory"> & {
   /**
+   * Every task call recorded, in order of first call.
+   *
    * @generated from field: repeated aiki.v1.Task tasks = 1;
    */
   tasks: Task[];
 
   /**
+   * Every durable sleep, finished or not.
+   *
    * @generated from field: repeated aiki.v1.SleepRecord sleeps = 2;
    */
   sleeps: SleepRecord[];
 
   /**
+   * Every wait for an event, with the event it received.
+   *
    * @generated from field: repeated aiki.v1.EventWaitRecord event_waits = 3;
    */
   eventWaits: EventWaitRecord[];
 
   /**
+   * Every child run started.
+   *
    * @generated from field: repeated aiki.v1.ChildRunRecord child_runs = 4;
    */
   childRuns: ChildRunRecord[];
 
   /**
+   * Every wait on a child run, with the child's result once it finished.
+   *
    * @generated from field: repeated aiki.v1.ChildWaitRecord child_waits = 5;
    */
   childWaits: ChildWaitRecord[];
@@ -76,11 +86,15 @@ export type Task = Message<"aiki.v1.Task"> & {
   id: string;
 
   /**
+   * The run that called the task.
+   *
    * @generated from field: string run_id = 2;
    */
   runId: string;
 
   /**
+   * The task's name as the worker declares it.
+   *
    * @generated from field: string name = 3;
    */
   name: string;
@@ -100,6 +114,8 @@ export type Task = Message<"aiki.v1.Task"> & {
   sequence: number;
 
   /**
+   * Where the task stands; see TaskStatus.
+   *
    * @generated from field: aiki.v1.TaskStatus status = 6;
    */
   status: TaskStatus;
@@ -112,11 +128,15 @@ export type Task = Message<"aiki.v1.Task"> & {
   attempts: number;
 
   /**
+   * The input the task was called with, as JSON; unset when called without one.
+   *
    * @generated from field: google.protobuf.Value input = 8;
    */
   input?: Value | undefined;
 
   /**
+   * The task's return value, as JSON; set only when COMPLETED.
+   *
    * @generated from field: google.protobuf.Value output = 9;
    */
   output?: Value | undefined;
@@ -129,6 +149,8 @@ export type Task = Message<"aiki.v1.Task"> & {
   failure?: Failure | undefined;
 
   /**
+   * When the next attempt is due; set while AWAITING_RETRY.
+   *
    * @generated from field: google.protobuf.Timestamp next_attempt_time = 11;
    */
   nextAttemptTime?: Timestamp | undefined;
@@ -141,11 +163,15 @@ export type Task = Message<"aiki.v1.Task"> & {
   workflowAttempt: number;
 
   /**
+   * When the task was first called.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 13;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the record last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 14;
    */
   updateTime?: Timestamp | undefined;
@@ -159,10 +185,14 @@ export const TaskSchema: GenMessage<Task> = /*@__PURE__*/
   messageDesc(file_aiki_v1_history, 1);
 
 /**
+ * One durable sleep of a run.
+ *
  * @generated from message aiki.v1.SleepRecord
  */
 export type SleepRecord = Message<"aiki.v1.SleepRecord"> & {
   /**
+   * The sleep's name as the workflow gives it.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
@@ -175,21 +205,29 @@ export type SleepRecord = Message<"aiki.v1.SleepRecord"> & {
   sequence: number;
 
   /**
+   * Whether it is still sleeping, ended on time, or was ended early.
+   *
    * @generated from field: aiki.v1.SleepStatus status = 3;
    */
   status: SleepStatus;
 
   /**
+   * How long the workflow asked to sleep.
+   *
    * @generated from field: google.protobuf.Duration duration = 4;
    */
   duration?: Duration | undefined;
 
   /**
+   * When the sleep first started (replays do not move it).
+   *
    * @generated from field: google.protobuf.Timestamp start_time = 5;
    */
   startTime?: Timestamp | undefined;
 
   /**
+   * When the sleep ends: start_time + duration.
+   *
    * @generated from field: google.protobuf.Timestamp wake_time = 6;
    */
   wakeTime?: Timestamp | undefined;
@@ -216,16 +254,22 @@ export type Event = Message<"aiki.v1.Event"> & {
   id: string;
 
   /**
+   * The run it was sent to.
+   *
    * @generated from field: string run_id = 2;
    */
   runId: string;
 
   /**
+   * The event's name, as the workflow declares it.
+   *
    * @generated from field: string name = 3;
    */
   name: string;
 
   /**
+   * The event's data, as JSON; unset when sent without data.
+   *
    * @generated from field: google.protobuf.Value data = 4;
    */
   data?: Value | undefined;
@@ -245,6 +289,8 @@ export type Event = Message<"aiki.v1.Event"> & {
   consumed: boolean;
 
   /**
+   * When the server stored it.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 7;
    */
   createTime?: Timestamp | undefined;
@@ -258,10 +304,14 @@ export const EventSchema: GenMessage<Event> = /*@__PURE__*/
   messageDesc(file_aiki_v1_history, 3);
 
 /**
+ * One wait of a run for an event.
+ *
  * @generated from message aiki.v1.EventWaitRecord
  */
 export type EventWaitRecord = Message<"aiki.v1.EventWaitRecord"> & {
   /**
+   * The name of the event waited for.
+   *
    * @generated from field: string event_name = 1;
    */
   eventName: string;
@@ -274,16 +324,22 @@ export type EventWaitRecord = Message<"aiki.v1.EventWaitRecord"> & {
   sequence: number;
 
   /**
+   * Waiting, received, or timed out.
+   *
    * @generated from field: aiki.v1.EventWaitStatus status = 3;
    */
   status: EventWaitStatus;
 
   /**
+   * The event the wait consumed; set only when RECEIVED.
+   *
    * @generated from field: aiki.v1.Event event = 4;
    */
   event?: Event | undefined;
 
   /**
+   * How long the wait may last; unset when it has no timeout.
+   *
    * @generated from field: google.protobuf.Duration timeout = 5;
    */
   timeout?: Duration | undefined;
@@ -310,11 +366,15 @@ export type ChildRunRecord = Message<"aiki.v1.ChildRunRecord"> & {
   key: string;
 
   /**
+   * The child's workflow.
+   *
    * @generated from field: string workflow_name = 2;
    */
   workflowName: string;
 
   /**
+   * The child's workflow version.
+   *
    * @generated from field: string workflow_version_id = 3;
    */
   workflowVersionId: string;
@@ -327,6 +387,8 @@ export type ChildRunRecord = Message<"aiki.v1.ChildRunRecord"> & {
   sequence: number;
 
   /**
+   * The id of the child run that was started.
+   *
    * @generated from field: string child_run_id = 5;
    */
   childRunId: string;
@@ -340,10 +402,14 @@ export const ChildRunRecordSchema: GenMessage<ChildRunRecord> = /*@__PURE__*/
   messageDesc(file_aiki_v1_history, 5);
 
 /**
+ * One wait of a run on one of its child runs.
+ *
  * @generated from message aiki.v1.ChildWaitRecord
  */
 export type ChildWaitRecord = Message<"aiki.v1.ChildWaitRecord"> & {
   /**
+   * The child run waited on.
+   *
    * @generated from field: string child_run_id = 1;
    */
   childRunId: string;
@@ -363,26 +429,36 @@ export type ChildWaitRecord = Message<"aiki.v1.ChildWaitRecord"> & {
   awaitedStatus: RunStatus;
 
   /**
+   * Waiting, finished, or timed out.
+   *
    * @generated from field: aiki.v1.ChildWaitStatus status = 4;
    */
   status: ChildWaitStatus;
 
   /**
+   * The child's terminal status once FINISHED; UNSPECIFIED while WAITING or when TIMED_OUT.
+   *
    * @generated from field: aiki.v1.RunStatus child_status = 5;
    */
   childStatus: RunStatus;
 
   /**
+   * The child's output; set only when child_status is COMPLETED.
+   *
    * @generated from field: google.protobuf.Value output = 6;
    */
   output?: Value | undefined;
 
   /**
+   * The child's failure; set only when child_status is FAILED.
+   *
    * @generated from field: aiki.v1.Failure failure = 7;
    */
   failure?: Failure | undefined;
 
   /**
+   * How long the wait may last; unset when it has no timeout.
+   *
    * @generated from field: google.protobuf.Duration timeout = 8;
    */
   timeout?: Duration | undefined;
@@ -396,10 +472,14 @@ export const ChildWaitRecordSchema: GenMessage<ChildWaitRecord> = /*@__PURE__*/
   messageDesc(file_aiki_v1_history, 6);
 
 /**
+ * The state of a task record.
+ *
  * @generated from enum aiki.v1.TaskStatus
  */
 export enum TaskStatus {
   /**
+   * Not sent by the server.
+   *
    * @generated from enum value: TASK_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -440,15 +520,21 @@ export const TaskStatusSchema: GenEnum<TaskStatus> = /*@__PURE__*/
   enumDesc(file_aiki_v1_history, 0);
 
 /**
+ * The state of a durable sleep.
+ *
  * @generated from enum aiki.v1.SleepStatus
  */
 export enum SleepStatus {
   /**
+   * Not sent by the server.
+   *
    * @generated from enum value: SLEEP_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * The sleep has not ended yet; the run is SLEEPING.
+   *
    * @generated from enum value: SLEEP_STATUS_SLEEPING = 1;
    */
   SLEEPING = 1,
@@ -475,15 +561,21 @@ export const SleepStatusSchema: GenEnum<SleepStatus> = /*@__PURE__*/
   enumDesc(file_aiki_v1_history, 1);
 
 /**
+ * The state of a wait for an event.
+ *
  * @generated from enum aiki.v1.EventWaitStatus
  */
 export enum EventWaitStatus {
   /**
+   * Not sent by the server.
+   *
    * @generated from enum value: EVENT_WAIT_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * No event yet and the timeout, if any, has not passed; the run is AWAITING_EVENT.
+   *
    * @generated from enum value: EVENT_WAIT_STATUS_WAITING = 1;
    */
   WAITING = 1,
@@ -510,15 +602,21 @@ export const EventWaitStatusSchema: GenEnum<EventWaitStatus> = /*@__PURE__*/
   enumDesc(file_aiki_v1_history, 2);
 
 /**
+ * The state of a wait on a child run.
+ *
  * @generated from enum aiki.v1.ChildWaitStatus
  */
 export enum ChildWaitStatus {
   /**
+   * Not sent by the server.
+   *
    * @generated from enum value: CHILD_WAIT_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * The child has not reached the awaited status; the run is AWAITING_CHILD_WORKFLOW.
+   *
    * @generated from enum value: CHILD_WAIT_STATUS_WAITING = 1;
    */
   WAITING = 1,
@@ -531,6 +629,8 @@ export enum ChildWaitStatus {
   FINISHED = 2,
 
   /**
+   * The wait's timeout passed first.
+   *
    * @generated from enum value: CHILD_WAIT_STATUS_TIMED_OUT = 3;
    */
   TIMED_OUT = 3,

@@ -24,28 +24,38 @@ export const file_aiki_v1_run: GenFile = /*@__PURE__*/
  */
 export type RetryPolicy = Message<"aiki.v1.RetryPolicy"> & {
   /**
+   * Exactly one is required when a policy is given (INVALID_ARGUMENT otherwise).
+   *
    * @generated from oneof aiki.v1.RetryPolicy.strategy
    */
   strategy: {
     /**
+     * One attempt, no retry.
+     *
      * @generated from field: aiki.v1.RetryPolicy.Never never = 1;
      */
     value: RetryPolicy_Never;
     case: "never";
   } | {
     /**
+     * The same delay before every retry.
+     *
      * @generated from field: aiki.v1.RetryPolicy.Fixed fixed = 2;
      */
     value: RetryPolicy_Fixed;
     case: "fixed";
   } | {
     /**
+     * Growing delays.
+     *
      * @generated from field: aiki.v1.RetryPolicy.Exponential exponential = 3;
      */
     value: RetryPolicy_Exponential;
     case: "exponential";
   } | {
     /**
+     * Growing delays with random jitter.
+     *
      * @generated from field: aiki.v1.RetryPolicy.Jittered jittered = 4;
      */
     value: RetryPolicy_Jittered;
@@ -82,11 +92,15 @@ export const RetryPolicy_NeverSchema: GenMessage<RetryPolicy_Never> = /*@__PURE_
  */
 export type RetryPolicy_Fixed = Message<"aiki.v1.RetryPolicy.Fixed"> & {
   /**
+   * Attempts in all, the first included; at least 1.
+   *
    * @generated from field: int32 max_attempts = 1;
    */
   maxAttempts: number;
 
   /**
+   * The wait before each retry; unset means none.
+   *
    * @generated from field: google.protobuf.Duration delay = 2;
    */
   delay?: Duration | undefined;
@@ -106,11 +120,15 @@ export const RetryPolicy_FixedSchema: GenMessage<RetryPolicy_Fixed> = /*@__PURE_
  */
 export type RetryPolicy_Exponential = Message<"aiki.v1.RetryPolicy.Exponential"> & {
   /**
+   * Attempts in all, the first included; at least 1.
+   *
    * @generated from field: int32 max_attempts = 1;
    */
   maxAttempts: number;
 
   /**
+   * The wait before the first retry; unset means none.
+   *
    * @generated from field: google.protobuf.Duration base_delay = 2;
    */
   baseDelay?: Duration | undefined;
@@ -123,6 +141,8 @@ export type RetryPolicy_Exponential = Message<"aiki.v1.RetryPolicy.Exponential">
   factor: number;
 
   /**
+   * The longest wait before a retry, at least base_delay; unset means no cap.
+   *
    * @generated from field: google.protobuf.Duration max_delay = 4;
    */
   maxDelay?: Duration | undefined;
@@ -142,11 +162,15 @@ export const RetryPolicy_ExponentialSchema: GenMessage<RetryPolicy_Exponential> 
  */
 export type RetryPolicy_Jittered = Message<"aiki.v1.RetryPolicy.Jittered"> & {
   /**
+   * Attempts in all, the first included; at least 1.
+   *
    * @generated from field: int32 max_attempts = 1;
    */
   maxAttempts: number;
 
   /**
+   * The wait before the first retry, before jitter; unset means none.
+   *
    * @generated from field: google.protobuf.Duration base_delay = 2;
    */
   baseDelay?: Duration | undefined;
@@ -159,6 +183,8 @@ export type RetryPolicy_Jittered = Message<"aiki.v1.RetryPolicy.Jittered"> & {
   jitterFactor: number;
 
   /**
+   * The longest wait before a retry, at least base_delay; unset means no cap.
+   *
    * @generated from field: google.protobuf.Duration max_delay = 4;
    */
   maxDelay?: Duration | undefined;
@@ -178,6 +204,8 @@ export const RetryPolicy_JitteredSchema: GenMessage<RetryPolicy_Jittered> = /*@_
  */
 export type Trigger = Message<"aiki.v1.Trigger"> & {
   /**
+   * Exactly one is required when a trigger is given (INVALID_ARGUMENT otherwise).
+   *
    * @generated from oneof aiki.v1.Trigger.when
    */
   when: {
@@ -213,16 +241,22 @@ export const TriggerSchema: GenMessage<Trigger> = /*@__PURE__*/
  */
 export type RunReference = Message<"aiki.v1.RunReference"> & {
   /**
+   * The run's workflow.
+   *
    * @generated from field: string workflow_name = 1;
    */
   workflowName: string;
 
   /**
+   * The run's workflow version.
+   *
    * @generated from field: string workflow_version_id = 2;
    */
   workflowVersionId: string;
 
   /**
+   * The reference id given when the run was started.
+   *
    * @generated from field: string reference_id = 3;
    */
   referenceId: string;
@@ -256,16 +290,22 @@ export type Run = Message<"aiki.v1.Run"> & {
   namespace: string;
 
   /**
+   * The workflow this run executes.
+   *
    * @generated from field: string workflow_name = 3;
    */
   workflowName: string;
 
   /**
+   * The version of the workflow this run executes; a run never changes version.
+   *
    * @generated from field: string workflow_version_id = 4;
    */
   workflowVersionId: string;
 
   /**
+   * Where the run stands; see RunStatus.
+   *
    * @generated from field: aiki.v1.RunStatus status = 5;
    */
   status: RunStatus;
@@ -299,6 +339,8 @@ export type Run = Message<"aiki.v1.Run"> & {
   failure?: Failure | undefined;
 
   /**
+   * Why the run failed; UNSPECIFIED unless FAILED.
+   *
    * @generated from field: aiki.v1.RunFailureCause failure_cause = 10;
    */
   failureCause: RunFailureCause;
@@ -346,11 +388,15 @@ export type Run = Message<"aiki.v1.Run"> & {
   attempt: number;
 
   /**
+   * When the run was started (the StartRun call, not the first lease).
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 17;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the run last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 18;
    */
   updateTime?: Timestamp | undefined;
@@ -384,6 +430,8 @@ export type Run = Message<"aiki.v1.Run"> & {
   leaseWorkerId: string;
 
   /**
+   * When the lease ends unless heartbeated; unset when no worker holds the run.
+   *
    * @generated from field: google.protobuf.Timestamp lease_expire_time = 23;
    */
   leaseExpireTime?: Timestamp | undefined;
@@ -417,6 +465,8 @@ export type RunTransition = Message<"aiki.v1.RunTransition"> & {
   fromStatus: RunStatus;
 
   /**
+   * The status the run entered.
+   *
    * @generated from field: aiki.v1.RunStatus to_status = 3;
    */
   toStatus: RunStatus;
@@ -429,11 +479,15 @@ export type RunTransition = Message<"aiki.v1.RunTransition"> & {
   actor: string;
 
   /**
+   * Why, in words (a cancel reason, "completed", a retry delay ...); empty when none was given.
+   *
    * @generated from field: string reason = 5;
    */
   reason: string;
 
   /**
+   * When the transition was made (server clock).
+   *
    * @generated from field: google.protobuf.Timestamp time = 6;
    */
   time?: Timestamp | undefined;
@@ -453,6 +507,8 @@ export const RunTransitionSchema: GenMessage<RunTransition> = /*@__PURE__*/
  */
 export enum RunStatus {
   /**
+   * No status: in requests, "any" or "not set" as the field says; never a run's status.
+   *
    * @generated from enum value: RUN_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -548,6 +604,8 @@ export const RunStatusSchema: GenEnum<RunStatus> = /*@__PURE__*/
  */
 export enum RunFailureCause {
   /**
+   * The run has not failed. In FailRunRequest, means HANDLER.
+   *
    * @generated from enum value: RUN_FAILURE_CAUSE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,

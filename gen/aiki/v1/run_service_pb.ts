@@ -17,6 +17,8 @@ export const file_aiki_v1_run_service: GenFile = /*@__PURE__*/
   fileDesc("ChlhaWtpL3YxL3J1bl9zZXJ2aWNlLnByb3RvEgdhaWtpLnYxIqgCCg9TdGFydFJ1blJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg13b3JrZmxvd19uYW1lGAIgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAyABKAkSJQoFaW5wdXQYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFAoMcmVmZXJlbmNlX2lkGAUgASgJEjkKD2NvbmZsaWN0X3BvbGljeRgGIAEoDjIgLmFpa2kudjEuUmVmZXJlbmNlQ29uZmxpY3RQb2xpY3kSDQoFc2hhcmQYByABKAkSIQoHdHJpZ2dlchgIIAEoCzIQLmFpa2kudjEuVHJpZ2dlchIjCgVyZXRyeRgJIAEoCzIULmFpa2kudjEuUmV0cnlQb2xpY3kiPwoQU3RhcnRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIQCghleGlzdGluZxgCIAEoCCIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIrCg5HZXRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJGChpHZXRSdW5CeVJlZmVyZW5jZUlkUmVxdWVzdBIoCglyZWZlcmVuY2UYASABKAsyFS5haWtpLnYxLlJ1blJlZmVyZW5jZSI4ChtHZXRSdW5CeVJlZmVyZW5jZUlkUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4i3QEKD0xpc3RSdW5zUmVxdWVzdBIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSJAoIc3RhdHVzZXMYAyADKA4yEi5haWtpLnYxLlJ1blN0YXR1cxISCgVzaGFyZBgEIAEoCUgAiAEBEhUKDXBhcmVudF9ydW5faWQYBSABKAkSFAoMcmVmZXJlbmNlX2lkGAYgASgJEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJQggKBl9zaGFyZCJHChBMaXN0UnVuc1Jlc3BvbnNlEhoKBHJ1bnMYASADKAsyDC5haWtpLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KEUNhbmNlbFJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIjEKD1BhdXNlUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi0KEFBhdXNlUnVuUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4iMgoQUmVzdW1lUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KEVJlc3VtZVJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIiEKD0F3YWtlUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiLQoQQXdha2VSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJ5ChdXYWl0Rm9yUnVuU3RhdHVzUmVxdWVzdBIOCgZydW5faWQYASABKAkSIgoGc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSKgoHdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLXAQoYV2FpdEZvclJ1blN0YXR1c1Jlc3BvbnNlEjoKB291dGNvbWUYASABKA4yKS5haWtpLnYxLldhaXRGb3JSdW5TdGF0dXNSZXNwb25zZS5PdXRjb21lEhkKA3J1bhgCIAEoCzIMLmFpa2kudjEuUnVuImQKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhMKD09VVENPTUVfUkVBQ0hFRBABEhYKEk9VVENPTUVfVEVSTUlOQVRFRBACEhMKD09VVENPTUVfVElNRU9VVBADIlIKGUxpc3RSdW5UcmFuc2l0aW9uc1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImIKGkxpc3RSdW5UcmFuc2l0aW9uc1Jlc3BvbnNlEisKC3RyYW5zaXRpb25zGAEgAygLMhYuYWlraS52MS5SdW5UcmFuc2l0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJUChRMaXN0Q2hpbGRSdW5zUmVxdWVzdBIVCg1wYXJlbnRfcnVuX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIkwKFUxpc3RDaGlsZFJ1bnNSZXNwb25zZRIaCgRydW5zGAEgAygLMgwuYWlraS52MS5SdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMr0GCgpSdW5TZXJ2aWNlEj8KCFN0YXJ0UnVuEhguYWlraS52MS5TdGFydFJ1blJlcXVlc3QaGS5haWtpLnYxLlN0YXJ0UnVuUmVzcG9uc2USOQoGR2V0UnVuEhYuYWlraS52MS5HZXRSdW5SZXF1ZXN0GhcuYWlraS52MS5HZXRSdW5SZXNwb25zZRJgChNHZXRSdW5CeVJlZmVyZW5jZUlkEiMuYWlraS52MS5HZXRSdW5CeVJlZmVyZW5jZUlkUmVxdWVzdBokLmFpa2kudjEuR2V0UnVuQnlSZWZlcmVuY2VJZFJlc3BvbnNlEj8KCExpc3RSdW5zEhguYWlraS52MS5MaXN0UnVuc1JlcXVlc3QaGS5haWtpLnYxLkxpc3RSdW5zUmVzcG9uc2USQgoJQ2FuY2VsUnVuEhkuYWlraS52MS5DYW5jZWxSdW5SZXF1ZXN0GhouYWlraS52MS5DYW5jZWxSdW5SZXNwb25zZRI/CghQYXVzZVJ1bhIYLmFpa2kudjEuUGF1c2VSdW5SZXF1ZXN0GhkuYWlraS52MS5QYXVzZVJ1blJlc3BvbnNlEkIKCVJlc3VtZVJ1bhIZLmFpa2kudjEuUmVzdW1lUnVuUmVxdWVzdBoaLmFpa2kudjEuUmVzdW1lUnVuUmVzcG9uc2USPwoIQXdha2VSdW4SGC5haWtpLnYxLkF3YWtlUnVuUmVxdWVzdBoZLmFpa2kudjEuQXdha2VSdW5SZXNwb25zZRJXChBXYWl0Rm9yUnVuU3RhdHVzEiAuYWlraS52MS5XYWl0Rm9yUnVuU3RhdHVzUmVxdWVzdBohLmFpa2kudjEuV2FpdEZvclJ1blN0YXR1c1Jlc3BvbnNlEl0KEkxpc3RSdW5UcmFuc2l0aW9ucxIiLmFpa2kudjEuTGlzdFJ1blRyYW5zaXRpb25zUmVxdWVzdBojLmFpa2kudjEuTGlzdFJ1blRyYW5zaXRpb25zUmVzcG9uc2USTgoNTGlzdENoaWxkUnVucxIdLmFpa2kudjEuTGlzdENoaWxkUnVuc1JlcXVlc3QaHi5haWtpLnYxLkxpc3RDaGlsZFJ1bnNSZXNwb25zZWIGcHJvdG8z", [file_aiki_v1_run, file_google_protobuf_duration, file_google_protobuf_struct]);
 
 /**
+ * A start of a workflow run.
+ *
  * @generated from message aiki.v1.StartRunRequest
  */
 export type StartRunRequest = Message<"aiki.v1.StartRunRequest"> & {
@@ -57,6 +59,8 @@ export type StartRunRequest = Message<"aiki.v1.StartRunRequest"> & {
   referenceId: string;
 
   /**
+   * What to do when reference_id holds a run with another input; UNSPECIFIED means ERROR.
+   *
    * @generated from field: aiki.v1.ReferenceConflictPolicy conflict_policy = 6;
    */
   conflictPolicy: ReferenceConflictPolicy;
@@ -91,10 +95,14 @@ export const StartRunRequestSchema: GenMessage<StartRunRequest> = /*@__PURE__*/
   messageDesc(file_aiki_v1_run_service, 0);
 
 /**
+ * The run started, or the existing one returned.
+ *
  * @generated from message aiki.v1.StartRunResponse
  */
 export type StartRunResponse = Message<"aiki.v1.StartRunResponse"> & {
   /**
+   * The run as it is after the call.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -115,6 +123,8 @@ export const StartRunResponseSchema: GenMessage<StartRunResponse> = /*@__PURE__*
   messageDesc(file_aiki_v1_run_service, 1);
 
 /**
+ * A read of one run by id.
+ *
  * @generated from message aiki.v1.GetRunRequest
  */
 export type GetRunRequest = Message<"aiki.v1.GetRunRequest"> & {
@@ -134,10 +144,14 @@ export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
   messageDesc(file_aiki_v1_run_service, 2);
 
 /**
+ * The run read.
+ *
  * @generated from message aiki.v1.GetRunResponse
  */
 export type GetRunResponse = Message<"aiki.v1.GetRunResponse"> & {
   /**
+   * The run's current state.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -151,6 +165,8 @@ export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
   messageDesc(file_aiki_v1_run_service, 3);
 
 /**
+ * A read of one run by reference id.
+ *
  * @generated from message aiki.v1.GetRunByReferenceIdRequest
  */
 export type GetRunByReferenceIdRequest = Message<"aiki.v1.GetRunByReferenceIdRequest"> & {
@@ -170,10 +186,14 @@ export const GetRunByReferenceIdRequestSchema: GenMessage<GetRunByReferenceIdReq
   messageDesc(file_aiki_v1_run_service, 4);
 
 /**
+ * The run read.
+ *
  * @generated from message aiki.v1.GetRunByReferenceIdResponse
  */
 export type GetRunByReferenceIdResponse = Message<"aiki.v1.GetRunByReferenceIdResponse"> & {
   /**
+   * The run holding the reference, in its current state.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -187,6 +207,8 @@ export const GetRunByReferenceIdResponseSchema: GenMessage<GetRunByReferenceIdRe
   messageDesc(file_aiki_v1_run_service, 5);
 
 /**
+ * A page of runs matching every filter given.
+ *
  * @generated from message aiki.v1.ListRunsRequest
  */
 export type ListRunsRequest = Message<"aiki.v1.ListRunsRequest"> & {
@@ -198,11 +220,15 @@ export type ListRunsRequest = Message<"aiki.v1.ListRunsRequest"> & {
   workflowName: string;
 
   /**
+   * Only runs of this workflow version; empty means any.
+   *
    * @generated from field: string workflow_version_id = 2;
    */
   workflowVersionId: string;
 
   /**
+   * Only runs in one of these statuses; empty means any. Must not contain UNSPECIFIED.
+   *
    * @generated from field: repeated aiki.v1.RunStatus statuses = 3;
    */
   statuses: RunStatus[];
@@ -215,11 +241,15 @@ export type ListRunsRequest = Message<"aiki.v1.ListRunsRequest"> & {
   shard?: string | undefined;
 
   /**
+   * Only children of this run (a UUID); empty means any.
+   *
    * @generated from field: string parent_run_id = 5;
    */
   parentRunId: string;
 
   /**
+   * Only runs with this reference id; empty means any.
+   *
    * @generated from field: string reference_id = 6;
    */
   referenceId: string;
@@ -247,10 +277,14 @@ export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
   messageDesc(file_aiki_v1_run_service, 6);
 
 /**
+ * A page of runs, newest first.
+ *
  * @generated from message aiki.v1.ListRunsResponse
  */
 export type ListRunsResponse = Message<"aiki.v1.ListRunsResponse"> & {
   /**
+   * At most page_size runs.
+   *
    * @generated from field: repeated aiki.v1.Run runs = 1;
    */
   runs: Run[];
@@ -271,10 +305,14 @@ export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*
   messageDesc(file_aiki_v1_run_service, 7);
 
 /**
+ * A cancellation of a run and its non-terminal descendants.
+ *
  * @generated from message aiki.v1.CancelRunRequest
  */
 export type CancelRunRequest = Message<"aiki.v1.CancelRunRequest"> & {
   /**
+   * Required: the run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
@@ -295,10 +333,14 @@ export const CancelRunRequestSchema: GenMessage<CancelRunRequest> = /*@__PURE__*
   messageDesc(file_aiki_v1_run_service, 8);
 
 /**
+ * The cancelled run.
+ *
  * @generated from message aiki.v1.CancelRunResponse
  */
 export type CancelRunResponse = Message<"aiki.v1.CancelRunResponse"> & {
   /**
+   * The run after the call, CANCELLED.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -312,15 +354,21 @@ export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE_
   messageDesc(file_aiki_v1_run_service, 9);
 
 /**
+ * A pause of a run.
+ *
  * @generated from message aiki.v1.PauseRunRequest
  */
 export type PauseRunRequest = Message<"aiki.v1.PauseRunRequest"> & {
   /**
+   * Required: the run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * Optional, at most 1024 characters; recorded in the history and in `status_reason`.
+   *
    * @generated from field: string reason = 2;
    */
   reason: string;
@@ -334,10 +382,14 @@ export const PauseRunRequestSchema: GenMessage<PauseRunRequest> = /*@__PURE__*/
   messageDesc(file_aiki_v1_run_service, 10);
 
 /**
+ * The paused run.
+ *
  * @generated from message aiki.v1.PauseRunResponse
  */
 export type PauseRunResponse = Message<"aiki.v1.PauseRunResponse"> & {
   /**
+   * The run after the call, PAUSED.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -351,15 +403,21 @@ export const PauseRunResponseSchema: GenMessage<PauseRunResponse> = /*@__PURE__*
   messageDesc(file_aiki_v1_run_service, 11);
 
 /**
+ * A resumption of a paused run.
+ *
  * @generated from message aiki.v1.ResumeRunRequest
  */
 export type ResumeRunRequest = Message<"aiki.v1.ResumeRunRequest"> & {
   /**
+   * Required: the run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * Optional, at most 1024 characters; recorded in the history and in `status_reason`.
+   *
    * @generated from field: string reason = 2;
    */
   reason: string;
@@ -373,10 +431,14 @@ export const ResumeRunRequestSchema: GenMessage<ResumeRunRequest> = /*@__PURE__*
   messageDesc(file_aiki_v1_run_service, 12);
 
 /**
+ * The resumed run.
+ *
  * @generated from message aiki.v1.ResumeRunResponse
  */
 export type ResumeRunResponse = Message<"aiki.v1.ResumeRunResponse"> & {
   /**
+   * The run after the call, QUEUED.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -390,10 +452,14 @@ export const ResumeRunResponseSchema: GenMessage<ResumeRunResponse> = /*@__PURE_
   messageDesc(file_aiki_v1_run_service, 13);
 
 /**
+ * An early end of a sleeping run's current sleep.
+ *
  * @generated from message aiki.v1.AwakeRunRequest
  */
 export type AwakeRunRequest = Message<"aiki.v1.AwakeRunRequest"> & {
   /**
+   * Required: the run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
@@ -407,10 +473,14 @@ export const AwakeRunRequestSchema: GenMessage<AwakeRunRequest> = /*@__PURE__*/
   messageDesc(file_aiki_v1_run_service, 14);
 
 /**
+ * The awoken run.
+ *
  * @generated from message aiki.v1.AwakeRunResponse
  */
 export type AwakeRunResponse = Message<"aiki.v1.AwakeRunResponse"> & {
   /**
+   * The run after the call, QUEUED.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -424,10 +494,14 @@ export const AwakeRunResponseSchema: GenMessage<AwakeRunResponse> = /*@__PURE__*
   messageDesc(file_aiki_v1_run_service, 15);
 
 /**
+ * A long-poll for a run's status.
+ *
  * @generated from message aiki.v1.WaitForRunStatusRequest
  */
 export type WaitForRunStatusRequest = Message<"aiki.v1.WaitForRunStatusRequest"> & {
   /**
+   * Required: the run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
@@ -455,15 +529,21 @@ export const WaitForRunStatusRequestSchema: GenMessage<WaitForRunStatusRequest> 
   messageDesc(file_aiki_v1_run_service, 16);
 
 /**
+ * Why the long-poll answered, and the run then.
+ *
  * @generated from message aiki.v1.WaitForRunStatusResponse
  */
 export type WaitForRunStatusResponse = Message<"aiki.v1.WaitForRunStatusResponse"> & {
   /**
+   * Reached, terminated, or timed out.
+   *
    * @generated from field: aiki.v1.WaitForRunStatusResponse.Outcome outcome = 1;
    */
   outcome: WaitForRunStatusResponse_Outcome;
 
   /**
+   * The run's state when the call answered.
+   *
    * @generated from field: aiki.v1.Run run = 2;
    */
   run?: Run | undefined;
@@ -477,10 +557,14 @@ export const WaitForRunStatusResponseSchema: GenMessage<WaitForRunStatusResponse
   messageDesc(file_aiki_v1_run_service, 17);
 
 /**
+ * Why the call answered.
+ *
  * @generated from enum aiki.v1.WaitForRunStatusResponse.Outcome
  */
 export enum WaitForRunStatusResponse_Outcome {
   /**
+   * Not sent by the server.
+   *
    * @generated from enum value: OUTCOME_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -514,10 +598,14 @@ export const WaitForRunStatusResponse_OutcomeSchema: GenEnum<WaitForRunStatusRes
   enumDesc(file_aiki_v1_run_service, 17, 0);
 
 /**
+ * A page of a run's transitions.
+ *
  * @generated from message aiki.v1.ListRunTransitionsRequest
  */
 export type ListRunTransitionsRequest = Message<"aiki.v1.ListRunTransitionsRequest"> & {
   /**
+   * Required: the run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
@@ -530,6 +618,8 @@ export type ListRunTransitionsRequest = Message<"aiki.v1.ListRunTransitionsReque
   pageSize: number;
 
   /**
+   * Empty for the first page; else a previous response's next_page_token for the same run.
+   *
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
@@ -543,15 +633,21 @@ export const ListRunTransitionsRequestSchema: GenMessage<ListRunTransitionsReque
   messageDesc(file_aiki_v1_run_service, 18);
 
 /**
+ * A page of transitions, oldest first.
+ *
  * @generated from message aiki.v1.ListRunTransitionsResponse
  */
 export type ListRunTransitionsResponse = Message<"aiki.v1.ListRunTransitionsResponse"> & {
   /**
+   * At most page_size transitions, by increasing revision.
+   *
    * @generated from field: repeated aiki.v1.RunTransition transitions = 1;
    */
   transitions: RunTransition[];
 
   /**
+   * Empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -565,10 +661,14 @@ export const ListRunTransitionsResponseSchema: GenMessage<ListRunTransitionsResp
   messageDesc(file_aiki_v1_run_service, 19);
 
 /**
+ * A page of a run's children.
+ *
  * @generated from message aiki.v1.ListChildRunsRequest
  */
 export type ListChildRunsRequest = Message<"aiki.v1.ListChildRunsRequest"> & {
   /**
+   * Required: the parent run (a UUID). NOT_FOUND when unknown.
+   *
    * @generated from field: string parent_run_id = 1;
    */
   parentRunId: string;
@@ -581,6 +681,8 @@ export type ListChildRunsRequest = Message<"aiki.v1.ListChildRunsRequest"> & {
   pageSize: number;
 
   /**
+   * Empty for the first page; else a previous response's next_page_token for the same parent.
+   *
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
@@ -594,15 +696,21 @@ export const ListChildRunsRequestSchema: GenMessage<ListChildRunsRequest> = /*@_
   messageDesc(file_aiki_v1_run_service, 20);
 
 /**
+ * A page of child runs, oldest first.
+ *
  * @generated from message aiki.v1.ListChildRunsResponse
  */
 export type ListChildRunsResponse = Message<"aiki.v1.ListChildRunsResponse"> & {
   /**
+   * At most page_size child runs.
+   *
    * @generated from field: repeated aiki.v1.Run runs = 1;
    */
   runs: Run[];
 
   /**
+   * Empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;

@@ -15,20 +15,28 @@ export const file_aiki_v1_schedule_service: GenFile = /*@__PURE__*/
   fileDesc("Ch5haWtpL3YxL3NjaGVkdWxlX3NlcnZpY2UucHJvdG8SB2Fpa2kudjEi2gEKDFNjaGVkdWxlU3BlYxIqCgRjcm9uGAEgASgLMhouYWlraS52MS5TY2hlZHVsZVNwZWMuQ3JvbkgAEjIKCGludGVydmFsGAIgASgLMh4uYWlraS52MS5TY2hlZHVsZVNwZWMuSW50ZXJ2YWxIABosCgRDcm9uEhIKCmV4cHJlc3Npb24YASABKAkSEAoIdGltZXpvbmUYAiABKAkaNAoISW50ZXJ2YWwSKAoFZXZlcnkYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBgoEc3BlYyKwAwoIU2NoZWR1bGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIVCg13b3JrZmxvd19uYW1lGAMgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYBCABKAkSIwoEc3BlYxgFIAEoCzIVLmFpa2kudjEuU2NoZWR1bGVTcGVjEi4KDm92ZXJsYXBfcG9saWN5GAYgASgOMhYuYWlraS52MS5PdmVybGFwUG9saWN5EiUKBWlucHV0GAcgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEicKBnN0YXR1cxgIIAEoDjIXLmFpa2kudjEuU2NoZWR1bGVTdGF0dXMSLQoJbmV4dF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglsYXN0X3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xhc3RfcnVuX2lkGAsgASgJEi8KC2NyZWF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVzaGFyZBgNIAEoCSLmAQoXQWN0aXZhdGVTY2hlZHVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIVCg13b3JrZmxvd19uYW1lGAIgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAyABKAkSIwoEc3BlYxgEIAEoCzIVLmFpa2kudjEuU2NoZWR1bGVTcGVjEi4KDm92ZXJsYXBfcG9saWN5GAUgASgOMhYuYWlraS52MS5PdmVybGFwUG9saWN5EiUKBWlucHV0GAYgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEg0KBXNoYXJkGAcgASgJIlEKGEFjdGl2YXRlU2NoZWR1bGVSZXNwb25zZRIjCghzY2hlZHVsZRgBIAEoCzIRLmFpa2kudjEuU2NoZWR1bGUSEAoIZXhpc3RpbmcYAiABKAgiKQoSR2V0U2NoZWR1bGVSZXF1ZXN0EhMKC3NjaGVkdWxlX2lkGAEgASgJIjoKE0dldFNjaGVkdWxlUmVzcG9uc2USIwoIc2NoZWR1bGUYASABKAsyES5haWtpLnYxLlNjaGVkdWxlIlQKFExpc3RTY2hlZHVsZXNSZXF1ZXN0EhUKDXdvcmtmbG93X25hbWUYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiVgoVTGlzdFNjaGVkdWxlc1Jlc3BvbnNlEiQKCXNjaGVkdWxlcxgBIAMoCzIRLmFpa2kudjEuU2NoZWR1bGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKFFBhdXNlU2NoZWR1bGVSZXF1ZXN0EhMKC3NjaGVkdWxlX2lkGAEgASgJIjwKFVBhdXNlU2NoZWR1bGVSZXNwb25zZRIjCghzY2hlZHVsZRgBIAEoCzIRLmFpa2kudjEuU2NoZWR1bGUiLAoVUmVzdW1lU2NoZWR1bGVSZXF1ZXN0EhMKC3NjaGVkdWxlX2lkGAEgASgJIj0KFlJlc3VtZVNjaGVkdWxlUmVzcG9uc2USIwoIc2NoZWR1bGUYASABKAsyES5haWtpLnYxLlNjaGVkdWxlIiwKFURlbGV0ZVNjaGVkdWxlUmVxdWVzdBITCgtzY2hlZHVsZV9pZBgBIAEoCSIYChZEZWxldGVTY2hlZHVsZVJlc3BvbnNlKoYBCg1PdmVybGFwUG9saWN5Eh4KGk9WRVJMQVBfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGAoUT1ZFUkxBUF9QT0xJQ1lfQUxMT1cQARIXChNPVkVSTEFQX1BPTElDWV9TS0lQEAISIgoeT1ZFUkxBUF9QT0xJQ1lfQ0FOQ0VMX1BSRVZJT1VTEAMqaQoOU2NoZWR1bGVTdGF0dXMSHwobU0NIRURVTEVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWU0NIRURVTEVfU1RBVFVTX0FDVElWRRABEhoKFlNDSEVEVUxFX1NUQVRVU19QQVVTRUQQAjL6AwoPU2NoZWR1bGVTZXJ2aWNlElcKEEFjdGl2YXRlU2NoZWR1bGUSIC5haWtpLnYxLkFjdGl2YXRlU2NoZWR1bGVSZXF1ZXN0GiEuYWlraS52MS5BY3RpdmF0ZVNjaGVkdWxlUmVzcG9uc2USSAoLR2V0U2NoZWR1bGUSGy5haWtpLnYxLkdldFNjaGVkdWxlUmVxdWVzdBocLmFpa2kudjEuR2V0U2NoZWR1bGVSZXNwb25zZRJOCg1MaXN0U2NoZWR1bGVzEh0uYWlraS52MS5MaXN0U2NoZWR1bGVzUmVxdWVzdBoeLmFpa2kudjEuTGlzdFNjaGVkdWxlc1Jlc3BvbnNlEk4KDVBhdXNlU2NoZWR1bGUSHS5haWtpLnYxLlBhdXNlU2NoZWR1bGVSZXF1ZXN0Gh4uYWlraS52MS5QYXVzZVNjaGVkdWxlUmVzcG9uc2USUQoOUmVzdW1lU2NoZWR1bGUSHi5haWtpLnYxLlJlc3VtZVNjaGVkdWxlUmVxdWVzdBofLmFpa2kudjEuUmVzdW1lU2NoZWR1bGVSZXNwb25zZRJRCg5EZWxldGVTY2hlZHVsZRIeLmFpa2kudjEuRGVsZXRlU2NoZWR1bGVSZXF1ZXN0Gh8uYWlraS52MS5EZWxldGVTY2hlZHVsZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
+ * When a schedule's occurrences are.
+ *
  * @generated from message aiki.v1.ScheduleSpec
  */
 export type ScheduleSpec = Message<"aiki.v1.ScheduleSpec"> & {
   /**
+   * Exactly one is required (INVALID_ARGUMENT otherwise).
+   *
    * @generated from oneof aiki.v1.ScheduleSpec.spec
    */
   spec: {
     /**
+     * By cron expression.
+     *
      * @generated from field: aiki.v1.ScheduleSpec.Cron cron = 1;
      */
     value: ScheduleSpec_Cron;
     case: "cron";
   } | {
     /**
+     * By fixed period.
+     *
      * @generated from field: aiki.v1.ScheduleSpec.Interval interval = 2;
      */
     value: ScheduleSpec_Interval;
@@ -44,11 +52,14 @@ export const ScheduleSpecSchema: GenMessage<ScheduleSpec> = /*@__PURE__*/
   messageDesc(file_aiki_v1_schedule_service, 0);
 
 /**
+ * Occurrences from a cron expression.
+ *
  * @generated from message aiki.v1.ScheduleSpec.Cron
  */
 export type ScheduleSpec_Cron = Message<"aiki.v1.ScheduleSpec.Cron"> & {
   /**
-   * Five or six fields, standard cron syntax.
+   * Five fields (minute precision) or six (seconds first), standard cron syntax; nicknames
+   * such as "@daily" too. Must have a future occurrence.
    *
    * @generated from field: string expression = 1;
    */
@@ -70,10 +81,14 @@ export const ScheduleSpec_CronSchema: GenMessage<ScheduleSpec_Cron> = /*@__PURE_
   messageDesc(file_aiki_v1_schedule_service, 0, 0);
 
 /**
+ * Occurrences at a fixed period.
+ *
  * @generated from message aiki.v1.ScheduleSpec.Interval
  */
 export type ScheduleSpec_Interval = Message<"aiki.v1.ScheduleSpec.Interval"> & {
   /**
+   * Required: the period, at least one second.
+   *
    * @generated from field: google.protobuf.Duration every = 1;
    */
   every?: Duration | undefined;
@@ -87,10 +102,15 @@ export const ScheduleSpec_IntervalSchema: GenMessage<ScheduleSpec_Interval> = /*
   messageDesc(file_aiki_v1_schedule_service, 0, 1);
 
 /**
+ * A recurring start of a workflow version.
+ *
  * @generated from message aiki.v1.Schedule
  */
 export type Schedule = Message<"aiki.v1.Schedule"> & {
   /**
+   * A UUID derived from the name (or, unnamed, from the definition), so activating the same
+   * schedule again finds the same id.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -103,51 +123,71 @@ export type Schedule = Message<"aiki.v1.Schedule"> & {
   name: string;
 
   /**
+   * The workflow each occurrence starts.
+   *
    * @generated from field: string workflow_name = 3;
    */
   workflowName: string;
 
   /**
+   * The workflow version each occurrence starts.
+   *
    * @generated from field: string workflow_version_id = 4;
    */
   workflowVersionId: string;
 
   /**
+   * When occurrences are.
+   *
    * @generated from field: aiki.v1.ScheduleSpec spec = 5;
    */
   spec?: ScheduleSpec | undefined;
 
   /**
+   * What an occurrence does while the previous run is still going.
+   *
    * @generated from field: aiki.v1.OverlapPolicy overlap_policy = 6;
    */
   overlapPolicy: OverlapPolicy;
 
   /**
+   * The input every run it starts gets, as JSON; unset means none.
+   *
    * @generated from field: google.protobuf.Value input = 7;
    */
   input?: Value | undefined;
 
   /**
+   * Active or paused.
+   *
    * @generated from field: aiki.v1.ScheduleStatus status = 8;
    */
   status: ScheduleStatus;
 
   /**
+   * The next occurrence; unset while paused or when the spec has no further occurrence.
+   *
    * @generated from field: google.protobuf.Timestamp next_time = 9;
    */
   nextTime?: Timestamp | undefined;
 
   /**
+   * The last occurrence fired; unset before the first.
+   *
    * @generated from field: google.protobuf.Timestamp last_time = 10;
    */
   lastTime?: Timestamp | undefined;
 
   /**
+   * The run started (or found started) by the last occurrence; empty before the first.
+   *
    * @generated from field: string last_run_id = 11;
    */
   lastRunId: string;
 
   /**
+   * When the schedule was activated.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 12;
    */
   createTime?: Timestamp | undefined;
@@ -168,40 +208,57 @@ export const ScheduleSchema: GenMessage<Schedule> = /*@__PURE__*/
   messageDesc(file_aiki_v1_schedule_service, 1);
 
 /**
+ * A schedule to activate.
+ *
  * @generated from message aiki.v1.ActivateScheduleRequest
  */
 export type ActivateScheduleRequest = Message<"aiki.v1.ActivateScheduleRequest"> & {
   /**
+   * Optional; a schedule is found again by its name. Empty: by its definition (every other
+   * field).
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * Required: the workflow to start.
+   *
    * @generated from field: string workflow_name = 2;
    */
   workflowName: string;
 
   /**
+   * Required: the workflow version to start.
+   *
    * @generated from field: string workflow_version_id = 3;
    */
   workflowVersionId: string;
 
   /**
+   * Required: when to start it.
+   *
    * @generated from field: aiki.v1.ScheduleSpec spec = 4;
    */
   spec?: ScheduleSpec | undefined;
 
   /**
+   * UNSPECIFIED means ALLOW.
+   *
    * @generated from field: aiki.v1.OverlapPolicy overlap_policy = 5;
    */
   overlapPolicy: OverlapPolicy;
 
   /**
+   * The input for every run, as JSON; unset means none.
+   *
    * @generated from field: google.protobuf.Value input = 6;
    */
   input?: Value | undefined;
 
   /**
+   * Optional; only workers serving this shard run the schedule's runs. Empty: unsharded.
+   *
    * @generated from field: string shard = 7;
    */
   shard: string;
@@ -215,15 +272,21 @@ export const ActivateScheduleRequestSchema: GenMessage<ActivateScheduleRequest> 
   messageDesc(file_aiki_v1_schedule_service, 2);
 
 /**
+ * The schedule activated, or found.
+ *
  * @generated from message aiki.v1.ActivateScheduleResponse
  */
 export type ActivateScheduleResponse = Message<"aiki.v1.ActivateScheduleResponse"> & {
   /**
+   * The schedule as it is (an existing one is returned unchanged, even when paused).
+   *
    * @generated from field: aiki.v1.Schedule schedule = 1;
    */
   schedule?: Schedule | undefined;
 
   /**
+   * True when the schedule existed with this definition and nothing was created.
+   *
    * @generated from field: bool existing = 2;
    */
   existing: boolean;
@@ -237,10 +300,14 @@ export const ActivateScheduleResponseSchema: GenMessage<ActivateScheduleResponse
   messageDesc(file_aiki_v1_schedule_service, 3);
 
 /**
+ * A read of one schedule.
+ *
  * @generated from message aiki.v1.GetScheduleRequest
  */
 export type GetScheduleRequest = Message<"aiki.v1.GetScheduleRequest"> & {
   /**
+   * Required: Schedule.id (a UUID).
+   *
    * @generated from field: string schedule_id = 1;
    */
   scheduleId: string;
@@ -254,10 +321,14 @@ export const GetScheduleRequestSchema: GenMessage<GetScheduleRequest> = /*@__PUR
   messageDesc(file_aiki_v1_schedule_service, 4);
 
 /**
+ * The schedule read.
+ *
  * @generated from message aiki.v1.GetScheduleResponse
  */
 export type GetScheduleResponse = Message<"aiki.v1.GetScheduleResponse"> & {
   /**
+   * Its current state.
+   *
    * @generated from field: aiki.v1.Schedule schedule = 1;
    */
   schedule?: Schedule | undefined;
@@ -271,20 +342,29 @@ export const GetScheduleResponseSchema: GenMessage<GetScheduleResponse> = /*@__P
   messageDesc(file_aiki_v1_schedule_service, 5);
 
 /**
+ * A page of schedules.
+ *
  * @generated from message aiki.v1.ListSchedulesRequest
  */
 export type ListSchedulesRequest = Message<"aiki.v1.ListSchedulesRequest"> & {
   /**
+   * Only schedules of this workflow; empty means any.
+   *
    * @generated from field: string workflow_name = 1;
    */
   workflowName: string;
 
   /**
+   * 1..1000; 0 means 100.
+   *
    * @generated from field: int32 page_size = 2;
    */
   pageSize: number;
 
   /**
+   * Empty for the first page; else a previous response's next_page_token, issued for the same
+   * workflow_name.
+   *
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
@@ -298,15 +378,21 @@ export const ListSchedulesRequestSchema: GenMessage<ListSchedulesRequest> = /*@_
   messageDesc(file_aiki_v1_schedule_service, 6);
 
 /**
+ * A page of schedules, by id.
+ *
  * @generated from message aiki.v1.ListSchedulesResponse
  */
 export type ListSchedulesResponse = Message<"aiki.v1.ListSchedulesResponse"> & {
   /**
+   * At most page_size schedules.
+   *
    * @generated from field: repeated aiki.v1.Schedule schedules = 1;
    */
   schedules: Schedule[];
 
   /**
+   * Empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -320,10 +406,14 @@ export const ListSchedulesResponseSchema: GenMessage<ListSchedulesResponse> = /*
   messageDesc(file_aiki_v1_schedule_service, 7);
 
 /**
+ * A pause of a schedule.
+ *
  * @generated from message aiki.v1.PauseScheduleRequest
  */
 export type PauseScheduleRequest = Message<"aiki.v1.PauseScheduleRequest"> & {
   /**
+   * Required: Schedule.id (a UUID).
+   *
    * @generated from field: string schedule_id = 1;
    */
   scheduleId: string;
@@ -337,10 +427,14 @@ export const PauseScheduleRequestSchema: GenMessage<PauseScheduleRequest> = /*@_
   messageDesc(file_aiki_v1_schedule_service, 8);
 
 /**
+ * The schedule after the call.
+ *
  * @generated from message aiki.v1.PauseScheduleResponse
  */
 export type PauseScheduleResponse = Message<"aiki.v1.PauseScheduleResponse"> & {
   /**
+   * Now PAUSED.
+   *
    * @generated from field: aiki.v1.Schedule schedule = 1;
    */
   schedule?: Schedule | undefined;
@@ -354,10 +448,14 @@ export const PauseScheduleResponseSchema: GenMessage<PauseScheduleResponse> = /*
   messageDesc(file_aiki_v1_schedule_service, 9);
 
 /**
+ * A resumption of a paused schedule.
+ *
  * @generated from message aiki.v1.ResumeScheduleRequest
  */
 export type ResumeScheduleRequest = Message<"aiki.v1.ResumeScheduleRequest"> & {
   /**
+   * Required: Schedule.id (a UUID).
+   *
    * @generated from field: string schedule_id = 1;
    */
   scheduleId: string;
@@ -371,10 +469,14 @@ export const ResumeScheduleRequestSchema: GenMessage<ResumeScheduleRequest> = /*
   messageDesc(file_aiki_v1_schedule_service, 10);
 
 /**
+ * The schedule after the call.
+ *
  * @generated from message aiki.v1.ResumeScheduleResponse
  */
 export type ResumeScheduleResponse = Message<"aiki.v1.ResumeScheduleResponse"> & {
   /**
+   * Now ACTIVE.
+   *
    * @generated from field: aiki.v1.Schedule schedule = 1;
    */
   schedule?: Schedule | undefined;
@@ -388,10 +490,14 @@ export const ResumeScheduleResponseSchema: GenMessage<ResumeScheduleResponse> = 
   messageDesc(file_aiki_v1_schedule_service, 11);
 
 /**
+ * A deletion of a schedule.
+ *
  * @generated from message aiki.v1.DeleteScheduleRequest
  */
 export type DeleteScheduleRequest = Message<"aiki.v1.DeleteScheduleRequest"> & {
   /**
+   * Required: Schedule.id (a UUID).
+   *
    * @generated from field: string schedule_id = 1;
    */
   scheduleId: string;
@@ -405,6 +511,8 @@ export const DeleteScheduleRequestSchema: GenMessage<DeleteScheduleRequest> = /*
   messageDesc(file_aiki_v1_schedule_service, 12);
 
 /**
+ * Empty: the schedule is gone.
+ *
  * @generated from message aiki.v1.DeleteScheduleResponse
  */
 export type DeleteScheduleResponse = Message<"aiki.v1.DeleteScheduleResponse"> & {
@@ -418,6 +526,8 @@ export const DeleteScheduleResponseSchema: GenMessage<DeleteScheduleResponse> = 
   messageDesc(file_aiki_v1_schedule_service, 13);
 
 /**
+ * What an occurrence does while the run of the previous one is not terminal.
+ *
  * @generated from enum aiki.v1.OverlapPolicy
  */
 export enum OverlapPolicy {
@@ -457,20 +567,28 @@ export const OverlapPolicySchema: GenEnum<OverlapPolicy> = /*@__PURE__*/
   enumDesc(file_aiki_v1_schedule_service, 0);
 
 /**
+ * Whether a schedule fires.
+ *
  * @generated from enum aiki.v1.ScheduleStatus
  */
 export enum ScheduleStatus {
   /**
+   * Not sent by the server.
+   *
    * @generated from enum value: SCHEDULE_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * Fires at every occurrence.
+   *
    * @generated from enum value: SCHEDULE_STATUS_ACTIVE = 1;
    */
   ACTIVE = 1,
 
   /**
+   * Fires nothing until resumed.
+   *
    * @generated from enum value: SCHEDULE_STATUS_PAUSED = 2;
    */
   PAUSED = 2,
@@ -501,6 +619,9 @@ export const ScheduleService: GenService<{
     output: typeof ActivateScheduleResponseSchema;
   },
   /**
+   * Reads one schedule by id. INVALID_ARGUMENT when the id is not a UUID; NOT_FOUND when
+   * unknown.
+   *
    * @generated from rpc aiki.v1.ScheduleService.GetSchedule
    */
   getSchedule: {
@@ -509,6 +630,9 @@ export const ScheduleService: GenService<{
     output: typeof GetScheduleResponseSchema;
   },
   /**
+   * Lists schedules by id, optionally of one workflow, paged. INVALID_ARGUMENT for a bad page
+   * size or a page token issued for another filter.
+   *
    * @generated from rpc aiki.v1.ScheduleService.ListSchedules
    */
   listSchedules: {
@@ -517,6 +641,7 @@ export const ScheduleService: GenService<{
     output: typeof ListSchedulesResponseSchema;
   },
   /**
+   * Stops a schedule firing; runs it started go on. NOT_FOUND when unknown;
    * FAILED_PRECONDITION when not active.
    *
    * @generated from rpc aiki.v1.ScheduleService.PauseSchedule
@@ -527,7 +652,8 @@ export const ScheduleService: GenService<{
     output: typeof PauseScheduleResponseSchema;
   },
   /**
-   * FAILED_PRECONDITION when not paused.
+   * Fires again from the first occurrence after now; occurrences missed while paused are
+   * skipped. NOT_FOUND when unknown; FAILED_PRECONDITION when not paused.
    *
    * @generated from rpc aiki.v1.ScheduleService.ResumeSchedule
    */
@@ -537,7 +663,8 @@ export const ScheduleService: GenService<{
     output: typeof ResumeScheduleResponseSchema;
   },
   /**
-   * Deletes a schedule; runs it started are left alone.
+   * Deletes a schedule; runs it started are left alone. Nothing fires after it returns.
+   * NOT_FOUND when unknown.
    *
    * @generated from rpc aiki.v1.ScheduleService.DeleteSchedule
    */

@@ -19,15 +19,21 @@ export const file_aiki_v1_task_service: GenFile = /*@__PURE__*/
   fileDesc("ChphaWtpL3YxL3Rhc2tfc2VydmljZS5wcm90bxIHYWlraS52MSK5AQoQU3RhcnRUYXNrUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSDAoEbmFtZRgDIAEoCRIPCgdhZGRyZXNzGAQgASgJEhAKCHNlcXVlbmNlGAUgASgFEiUKBWlucHV0GAYgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhQKDG1heF9hdHRlbXB0cxgHIAEoBRISCgphdHRlbXB0X2lkGAggASgJIjAKEVN0YXJ0VGFza1Jlc3BvbnNlEhsKBHRhc2sYASABKAsyDS5haWtpLnYxLlRhc2sihAEKE0NvbXBsZXRlVGFza1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhMKC2xlYXNlX3Rva2VuGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkSDwoHYXR0ZW1wdBgEIAEoBRImCgZvdXRwdXQYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiMwoUQ29tcGxldGVUYXNrUmVzcG9uc2USGwoEdGFzaxgBIAEoCzINLmFpa2kudjEuVGFzayKrAQoPRmFpbFRhc2tSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoCRIPCgd0YXNrX2lkGAMgASgJEg8KB2F0dGVtcHQYBCABKAUSIQoHZmFpbHVyZRgFIAEoCzIQLmFpa2kudjEuRmFpbHVyZRIuCgtyZXRyeV9kZWxheRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIvChBGYWlsVGFza1Jlc3BvbnNlEhsKBHRhc2sYASABKAsyDS5haWtpLnYxLlRhc2siIgoQTGlzdFRhc2tzUmVxdWVzdBIOCgZydW5faWQYASABKAkiMQoRTGlzdFRhc2tzUmVzcG9uc2USHAoFdGFza3MYASADKAsyDS5haWtpLnYxLlRhc2syowIKC1Rhc2tTZXJ2aWNlEkIKCVN0YXJ0VGFzaxIZLmFpa2kudjEuU3RhcnRUYXNrUmVxdWVzdBoaLmFpa2kudjEuU3RhcnRUYXNrUmVzcG9uc2USSwoMQ29tcGxldGVUYXNrEhwuYWlraS52MS5Db21wbGV0ZVRhc2tSZXF1ZXN0Gh0uYWlraS52MS5Db21wbGV0ZVRhc2tSZXNwb25zZRI/CghGYWlsVGFzaxIYLmFpa2kudjEuRmFpbFRhc2tSZXF1ZXN0GhkuYWlraS52MS5GYWlsVGFza1Jlc3BvbnNlEkIKCUxpc3RUYXNrcxIZLmFpa2kudjEuTGlzdFRhc2tzUmVxdWVzdBoaLmFpa2kudjEuTGlzdFRhc2tzUmVzcG9uc2ViBnByb3RvMw", [file_aiki_v1_history, file_aiki_v1_payload, file_google_protobuf_duration, file_google_protobuf_struct]);
 
 /**
+ * The start of one attempt of a task call.
+ *
  * @generated from message aiki.v1.StartTaskRequest
  */
 export type StartTaskRequest = Message<"aiki.v1.StartTaskRequest"> & {
   /**
+   * Required: the leased run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * Required: the lease token from the run's Lease; a lost lease is FAILED_PRECONDITION.
+   *
    * @generated from field: string lease_token = 2;
    */
   leaseToken: string;
@@ -47,11 +53,15 @@ export type StartTaskRequest = Message<"aiki.v1.StartTaskRequest"> & {
   address: string;
 
   /**
+   * Position in the queue of calls to this address (0-based); not negative.
+   *
    * @generated from field: int32 sequence = 5;
    */
   sequence: number;
 
   /**
+   * The task's input, as JSON; unset means none. Stored on the first call only.
+   *
    * @generated from field: google.protobuf.Value input = 6;
    */
   input?: Value | undefined;
@@ -81,10 +91,14 @@ export const StartTaskRequestSchema: GenMessage<StartTaskRequest> = /*@__PURE__*
   messageDesc(file_aiki_v1_task_service, 0);
 
 /**
+ * The task record after the call.
+ *
  * @generated from message aiki.v1.StartTaskResponse
  */
 export type StartTaskResponse = Message<"aiki.v1.StartTaskResponse"> & {
   /**
+   * Execute the task only when its status is RUNNING; otherwise replay its result.
+   *
    * @generated from field: aiki.v1.Task task = 1;
    */
   task?: Task | undefined;
@@ -98,20 +112,28 @@ export const StartTaskResponseSchema: GenMessage<StartTaskResponse> = /*@__PURE_
   messageDesc(file_aiki_v1_task_service, 1);
 
 /**
+ * The success of a running attempt.
+ *
  * @generated from message aiki.v1.CompleteTaskRequest
  */
 export type CompleteTaskRequest = Message<"aiki.v1.CompleteTaskRequest"> & {
   /**
+   * Required: the leased run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * Required: the lease token from the run's Lease; a lost lease is FAILED_PRECONDITION.
+   *
    * @generated from field: string lease_token = 2;
    */
   leaseToken: string;
 
   /**
+   * Required: Task.id as StartTask returned it.
+   *
    * @generated from field: string task_id = 3;
    */
   taskId: string;
@@ -124,6 +146,8 @@ export type CompleteTaskRequest = Message<"aiki.v1.CompleteTaskRequest"> & {
   attempt: number;
 
   /**
+   * The task's return value, as JSON; unset means none.
+   *
    * @generated from field: google.protobuf.Value output = 5;
    */
   output?: Value | undefined;
@@ -137,10 +161,14 @@ export const CompleteTaskRequestSchema: GenMessage<CompleteTaskRequest> = /*@__P
   messageDesc(file_aiki_v1_task_service, 2);
 
 /**
+ * The completed task record.
+ *
  * @generated from message aiki.v1.CompleteTaskResponse
  */
 export type CompleteTaskResponse = Message<"aiki.v1.CompleteTaskResponse"> & {
   /**
+   * The record after the call, COMPLETED.
+   *
    * @generated from field: aiki.v1.Task task = 1;
    */
   task?: Task | undefined;
@@ -154,30 +182,43 @@ export const CompleteTaskResponseSchema: GenMessage<CompleteTaskResponse> = /*@_
   messageDesc(file_aiki_v1_task_service, 3);
 
 /**
+ * The failure of a running attempt.
+ *
  * @generated from message aiki.v1.FailTaskRequest
  */
 export type FailTaskRequest = Message<"aiki.v1.FailTaskRequest"> & {
   /**
+   * Required: the leased run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * Required: the lease token from the run's Lease; a lost lease is FAILED_PRECONDITION.
+   *
    * @generated from field: string lease_token = 2;
    */
   leaseToken: string;
 
   /**
+   * Required: Task.id as StartTask returned it.
+   *
    * @generated from field: string task_id = 3;
    */
   taskId: string;
 
   /**
+   * The attempt that failed, as StartTask returned it (at least 1); a stale attempt is
+   * FAILED_PRECONDITION.
+   *
    * @generated from field: int32 attempt = 4;
    */
   attempt: number;
 
   /**
+   * Required: what the task threw.
+   *
    * @generated from field: aiki.v1.Failure failure = 5;
    */
   failure?: Failure | undefined;
@@ -198,10 +239,14 @@ export const FailTaskRequestSchema: GenMessage<FailTaskRequest> = /*@__PURE__*/
   messageDesc(file_aiki_v1_task_service, 4);
 
 /**
+ * The failed task record.
+ *
  * @generated from message aiki.v1.FailTaskResponse
  */
 export type FailTaskResponse = Message<"aiki.v1.FailTaskResponse"> & {
   /**
+   * The record after the call: AWAITING_RETRY or FAILED.
+   *
    * @generated from field: aiki.v1.Task task = 1;
    */
   task?: Task | undefined;
@@ -215,10 +260,14 @@ export const FailTaskResponseSchema: GenMessage<FailTaskResponse> = /*@__PURE__*
   messageDesc(file_aiki_v1_task_service, 5);
 
 /**
+ * A listing of a run's task records.
+ *
  * @generated from message aiki.v1.ListTasksRequest
  */
 export type ListTasksRequest = Message<"aiki.v1.ListTasksRequest"> & {
   /**
+   * Required: the run (a UUID). NOT_FOUND when unknown.
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
@@ -232,10 +281,14 @@ export const ListTasksRequestSchema: GenMessage<ListTasksRequest> = /*@__PURE__*
   messageDesc(file_aiki_v1_task_service, 6);
 
 /**
+ * Every task record of the run.
+ *
  * @generated from message aiki.v1.ListTasksResponse
  */
 export type ListTasksResponse = Message<"aiki.v1.ListTasksResponse"> & {
   /**
+   * All of them, in order of first call; not paged.
+   *
    * @generated from field: repeated aiki.v1.Task tasks = 1;
    */
   tasks: Task[];

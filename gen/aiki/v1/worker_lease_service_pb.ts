@@ -27,11 +27,15 @@ export const file_aiki_v1_worker_lease_service: GenFile = /*@__PURE__*/
  */
 export type WorkflowVersionRef = Message<"aiki.v1.WorkflowVersionRef"> & {
   /**
+   * Required: the workflow's name.
+   *
    * @generated from field: string workflow_name = 1;
    */
   workflowName: string;
 
   /**
+   * Required: the version's id.
+   *
    * @generated from field: string workflow_version_id = 2;
    */
   workflowVersionId: string;
@@ -51,6 +55,8 @@ export const WorkflowVersionRefSchema: GenMessage<WorkflowVersionRef> = /*@__PUR
  */
 export type Lease = Message<"aiki.v1.Lease"> & {
   /**
+   * The run, RUNNING and leased to the caller.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -63,6 +69,8 @@ export type Lease = Message<"aiki.v1.Lease"> & {
   leaseToken: string;
 
   /**
+   * When the lease ends unless heartbeated (server clock).
+   *
    * @generated from field: google.protobuf.Timestamp expire_time = 3;
    */
   expireTime?: Timestamp | undefined;
@@ -83,6 +91,8 @@ export const LeaseSchema: GenMessage<Lease> = /*@__PURE__*/
   messageDesc(file_aiki_v1_worker_lease_service, 1);
 
 /**
+ * A long-poll for ready runs.
+ *
  * @generated from message aiki.v1.PollLeasesRequest
  */
 export type PollLeasesRequest = Message<"aiki.v1.PollLeasesRequest"> & {
@@ -94,6 +104,8 @@ export type PollLeasesRequest = Message<"aiki.v1.PollLeasesRequest"> & {
   workerId: string;
 
   /**
+   * Optional display name shown by ListWorkers; empty means worker_id.
+   *
    * @generated from field: string worker_name = 2;
    */
   workerName: string;
@@ -142,10 +154,14 @@ export const PollLeasesRequestSchema: GenMessage<PollLeasesRequest> = /*@__PURE_
   messageDesc(file_aiki_v1_worker_lease_service, 2);
 
 /**
+ * The runs leased to the caller.
+ *
  * @generated from message aiki.v1.PollLeasesResponse
  */
 export type PollLeasesResponse = Message<"aiki.v1.PollLeasesResponse"> & {
   /**
+   * Up to max_leases; empty when the wait passed with no ready run.
+   *
    * @generated from field: repeated aiki.v1.Lease leases = 1;
    */
   leases: Lease[];
@@ -159,25 +175,35 @@ export const PollLeasesResponseSchema: GenMessage<PollLeasesResponse> = /*@__PUR
   messageDesc(file_aiki_v1_worker_lease_service, 3);
 
 /**
+ * The opening of a lease stream.
+ *
  * @generated from message aiki.v1.StreamLeasesRequest
  */
 export type StreamLeasesRequest = Message<"aiki.v1.StreamLeasesRequest"> & {
   /**
+   * Required: a stable id for the worker process.
+   *
    * @generated from field: string worker_id = 1;
    */
   workerId: string;
 
   /**
+   * Optional display name shown by ListWorkers; empty means worker_id.
+   *
    * @generated from field: string worker_name = 2;
    */
   workerName: string;
 
   /**
+   * Required: the versions this worker can run.
+   *
    * @generated from field: repeated aiki.v1.WorkflowVersionRef workflows = 3;
    */
   workflows: WorkflowVersionRef[];
 
   /**
+   * The shards it serves; empty serves unsharded runs only.
+   *
    * @generated from field: repeated string shards = 4;
    */
   shards: string[];
@@ -190,6 +216,8 @@ export type StreamLeasesRequest = Message<"aiki.v1.StreamLeasesRequest"> & {
   maxInFlight: number;
 
   /**
+   * Lease time to live, at most one hour; unset means the server default (30 s).
+   *
    * @generated from field: google.protobuf.Duration lease_ttl = 6;
    */
   leaseTtl?: Duration | undefined;
@@ -203,10 +231,14 @@ export const StreamLeasesRequestSchema: GenMessage<StreamLeasesRequest> = /*@__P
   messageDesc(file_aiki_v1_worker_lease_service, 4);
 
 /**
+ * Runs leased to the stream.
+ *
  * @generated from message aiki.v1.StreamLeasesResponse
  */
 export type StreamLeasesResponse = Message<"aiki.v1.StreamLeasesResponse"> & {
   /**
+   * One or more new leases.
+   *
    * @generated from field: repeated aiki.v1.Lease leases = 1;
    */
   leases: Lease[];
@@ -220,15 +252,21 @@ export const StreamLeasesResponseSchema: GenMessage<StreamLeasesResponse> = /*@_
   messageDesc(file_aiki_v1_worker_lease_service, 5);
 
 /**
+ * A lease a worker holds.
+ *
  * @generated from message aiki.v1.HeldLease
  */
 export type HeldLease = Message<"aiki.v1.HeldLease"> & {
   /**
+   * The leased run.
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * The lease's fencing token.
+   *
    * @generated from field: string lease_token = 2;
    */
   leaseToken: string;
@@ -242,20 +280,28 @@ export const HeldLeaseSchema: GenMessage<HeldLease> = /*@__PURE__*/
   messageDesc(file_aiki_v1_worker_lease_service, 6);
 
 /**
+ * A worker's sign of life and lease extension.
+ *
  * @generated from message aiki.v1.HeartbeatRequest
  */
 export type HeartbeatRequest = Message<"aiki.v1.HeartbeatRequest"> & {
   /**
+   * Required: the worker's id, as given when leasing.
+   *
    * @generated from field: string worker_id = 1;
    */
   workerId: string;
 
   /**
+   * The leases to extend; empty only records that the worker is alive.
+   *
    * @generated from field: repeated aiki.v1.HeldLease leases = 2;
    */
   leases: HeldLease[];
 
   /**
+   * The new time to live from now, at most one hour; unset means the server default (30 s).
+   *
    * @generated from field: google.protobuf.Duration lease_ttl = 3;
    */
   leaseTtl?: Duration | undefined;
@@ -269,10 +315,14 @@ export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*
   messageDesc(file_aiki_v1_worker_lease_service, 7);
 
 /**
+ * The state of each lease named.
+ *
  * @generated from message aiki.v1.HeartbeatResponse
  */
 export type HeartbeatResponse = Message<"aiki.v1.HeartbeatResponse"> & {
   /**
+   * One per lease of the request, in its order.
+   *
    * @generated from field: repeated aiki.v1.HeartbeatResponse.LeaseState leases = 1;
    */
   leases: HeartbeatResponse_LeaseState[];
@@ -286,10 +336,14 @@ export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE_
   messageDesc(file_aiki_v1_worker_lease_service, 8);
 
 /**
+ * The state of one lease.
+ *
  * @generated from message aiki.v1.HeartbeatResponse.LeaseState
  */
 export type HeartbeatResponse_LeaseState = Message<"aiki.v1.HeartbeatResponse.LeaseState"> & {
   /**
+   * The run named in the request.
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
@@ -302,6 +356,8 @@ export type HeartbeatResponse_LeaseState = Message<"aiki.v1.HeartbeatResponse.Le
   held: boolean;
 
   /**
+   * The extended expiry; unset when the lease is lost.
+   *
    * @generated from field: google.protobuf.Timestamp expire_time = 3;
    */
   expireTime?: Timestamp | undefined;
@@ -315,20 +371,28 @@ export const HeartbeatResponse_LeaseStateSchema: GenMessage<HeartbeatResponse_Le
   messageDesc(file_aiki_v1_worker_lease_service, 8, 0);
 
 /**
+ * A run given back.
+ *
  * @generated from message aiki.v1.ReleaseLeaseRequest
  */
 export type ReleaseLeaseRequest = Message<"aiki.v1.ReleaseLeaseRequest"> & {
   /**
+   * Required: the leased run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * Required: the lease token from the run's Lease; a lost lease is FAILED_PRECONDITION.
+   *
    * @generated from field: string lease_token = 2;
    */
   leaseToken: string;
 
   /**
+   * Optional, for the history; empty records "released by worker".
+   *
    * @generated from field: string reason = 3;
    */
   reason: string;
@@ -342,10 +406,14 @@ export const ReleaseLeaseRequestSchema: GenMessage<ReleaseLeaseRequest> = /*@__P
   messageDesc(file_aiki_v1_worker_lease_service, 9);
 
 /**
+ * The released run.
+ *
  * @generated from message aiki.v1.ReleaseLeaseResponse
  */
 export type ReleaseLeaseResponse = Message<"aiki.v1.ReleaseLeaseResponse"> & {
   /**
+   * The run after the call, QUEUED.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -359,42 +427,58 @@ export const ReleaseLeaseResponseSchema: GenMessage<ReleaseLeaseResponse> = /*@_
   messageDesc(file_aiki_v1_worker_lease_service, 10);
 
 /**
+ * A suspension of a leased run on one wait.
+ *
  * @generated from message aiki.v1.SuspendRunRequest
  */
 export type SuspendRunRequest = Message<"aiki.v1.SuspendRunRequest"> & {
   /**
+   * Required: the leased run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * Required: the lease token from the run's Lease; a lost lease is FAILED_PRECONDITION.
+   *
    * @generated from field: string lease_token = 2;
    */
   leaseToken: string;
 
   /**
+   * Exactly one is required (INVALID_ARGUMENT otherwise).
+   *
    * @generated from oneof aiki.v1.SuspendRunRequest.wait
    */
   wait: {
     /**
+     * A durable sleep; the run becomes SLEEPING.
+     *
      * @generated from field: aiki.v1.SuspendRunRequest.Sleep sleep = 3;
      */
     value: SuspendRunRequest_Sleep;
     case: "sleep";
   } | {
     /**
+     * A wait for an event; the run becomes AWAITING_EVENT.
+     *
      * @generated from field: aiki.v1.SuspendRunRequest.EventWait event_wait = 4;
      */
     value: SuspendRunRequest_EventWait;
     case: "eventWait";
   } | {
     /**
+     * A wait on a child run; the run becomes AWAITING_CHILD_WORKFLOW.
+     *
      * @generated from field: aiki.v1.SuspendRunRequest.ChildWait child_wait = 5;
      */
     value: SuspendRunRequest_ChildWait;
     case: "childWait";
   } | {
     /**
+     * A wait for a task retry; the run becomes AWAITING_RETRY.
+     *
      * @generated from field: aiki.v1.SuspendRunRequest.TaskRetry task_retry = 6;
      */
     value: SuspendRunRequest_TaskRetry;
@@ -417,16 +501,22 @@ export const SuspendRunRequestSchema: GenMessage<SuspendRunRequest> = /*@__PURE_
  */
 export type SuspendRunRequest_Sleep = Message<"aiki.v1.SuspendRunRequest.Sleep"> & {
   /**
+   * Required: the sleep's name.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * Position among sleeps with this name (0-based).
+   *
    * @generated from field: int32 sequence = 2;
    */
   sequence: number;
 
   /**
+   * Required: how long to sleep.
+   *
    * @generated from field: google.protobuf.Duration duration = 3;
    */
   duration?: Duration | undefined;
@@ -446,11 +536,15 @@ export const SuspendRunRequest_SleepSchema: GenMessage<SuspendRunRequest_Sleep> 
  */
 export type SuspendRunRequest_EventWait = Message<"aiki.v1.SuspendRunRequest.EventWait"> & {
   /**
+   * Required: the event's name.
+   *
    * @generated from field: string event_name = 1;
    */
   eventName: string;
 
   /**
+   * Position among waits for this event name (0-based).
+   *
    * @generated from field: int32 sequence = 2;
    */
   sequence: number;
@@ -477,21 +571,29 @@ export const SuspendRunRequest_EventWaitSchema: GenMessage<SuspendRunRequest_Eve
  */
 export type SuspendRunRequest_ChildWait = Message<"aiki.v1.SuspendRunRequest.ChildWait"> & {
   /**
+   * Required: a child of the run (INVALID_ARGUMENT otherwise).
+   *
    * @generated from field: string child_run_id = 1;
    */
   childRunId: string;
 
   /**
+   * Position among waits on this child (0-based).
+   *
    * @generated from field: int32 sequence = 2;
    */
   sequence: number;
 
   /**
+   * Required: the status to wait for; must not be UNSPECIFIED.
+   *
    * @generated from field: aiki.v1.RunStatus awaited_status = 3;
    */
   awaitedStatus: RunStatus;
 
   /**
+   * Unset: no timeout.
+   *
    * @generated from field: google.protobuf.Duration timeout = 4;
    */
   timeout?: Duration | undefined;
@@ -511,6 +613,8 @@ export const SuspendRunRequest_ChildWaitSchema: GenMessage<SuspendRunRequest_Chi
  */
 export type SuspendRunRequest_TaskRetry = Message<"aiki.v1.SuspendRunRequest.TaskRetry"> & {
   /**
+   * Required: a task of the run that is AWAITING_RETRY.
+   *
    * @generated from field: string task_id = 1;
    */
   taskId: string;
@@ -524,10 +628,14 @@ export const SuspendRunRequest_TaskRetrySchema: GenMessage<SuspendRunRequest_Tas
   messageDesc(file_aiki_v1_worker_lease_service, 11, 3);
 
 /**
+ * The outcome of a suspension.
+ *
  * @generated from message aiki.v1.SuspendRunResponse
  */
 export type SuspendRunResponse = Message<"aiki.v1.SuspendRunResponse"> & {
   /**
+   * The run after the call: suspended, or still RUNNING when the wait was satisfied.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -555,20 +663,28 @@ export const SuspendRunResponseSchema: GenMessage<SuspendRunResponse> = /*@__PUR
   messageDesc(file_aiki_v1_worker_lease_service, 12);
 
 /**
+ * The success of a leased run.
+ *
  * @generated from message aiki.v1.CompleteRunRequest
  */
 export type CompleteRunRequest = Message<"aiki.v1.CompleteRunRequest"> & {
   /**
+   * Required: the leased run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * Required: the lease token from the run's Lease; a lost lease is FAILED_PRECONDITION.
+   *
    * @generated from field: string lease_token = 2;
    */
   leaseToken: string;
 
   /**
+   * The handler's return value, as JSON; unset means none.
+   *
    * @generated from field: google.protobuf.Value output = 3;
    */
   output?: Value | undefined;
@@ -582,10 +698,14 @@ export const CompleteRunRequestSchema: GenMessage<CompleteRunRequest> = /*@__PUR
   messageDesc(file_aiki_v1_worker_lease_service, 13);
 
 /**
+ * The completed run.
+ *
  * @generated from message aiki.v1.CompleteRunResponse
  */
 export type CompleteRunResponse = Message<"aiki.v1.CompleteRunResponse"> & {
   /**
+   * The run after the call, COMPLETED.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -599,25 +719,35 @@ export const CompleteRunResponseSchema: GenMessage<CompleteRunResponse> = /*@__P
   messageDesc(file_aiki_v1_worker_lease_service, 14);
 
 /**
+ * The failure of a leased run.
+ *
  * @generated from message aiki.v1.FailRunRequest
  */
 export type FailRunRequest = Message<"aiki.v1.FailRunRequest"> & {
   /**
+   * Required: the leased run (a UUID).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
 
   /**
+   * Required: the lease token from the run's Lease; a lost lease is FAILED_PRECONDITION.
+   *
    * @generated from field: string lease_token = 2;
    */
   leaseToken: string;
 
   /**
+   * Required: what the handler threw (non_retryable skips the workflow retry policy).
+   *
    * @generated from field: aiki.v1.Failure failure = 3;
    */
   failure?: Failure | undefined;
 
   /**
+   * Why it failed; UNSPECIFIED means HANDLER.
+   *
    * @generated from field: aiki.v1.RunFailureCause cause = 4;
    */
   cause: RunFailureCause;
@@ -631,10 +761,15 @@ export const FailRunRequestSchema: GenMessage<FailRunRequest> = /*@__PURE__*/
   messageDesc(file_aiki_v1_worker_lease_service, 15);
 
 /**
+ * The failed run.
+ *
  * @generated from message aiki.v1.FailRunResponse
  */
 export type FailRunResponse = Message<"aiki.v1.FailRunResponse"> & {
   /**
+   * The run after the call: FAILED, or AWAITING_RETRY when its retry policy allows another
+   * attempt.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -648,30 +783,42 @@ export const FailRunResponseSchema: GenMessage<FailRunResponse> = /*@__PURE__*/
   messageDesc(file_aiki_v1_worker_lease_service, 16);
 
 /**
+ * A start of a child run by its leased parent.
+ *
  * @generated from message aiki.v1.StartChildRunRequest
  */
 export type StartChildRunRequest = Message<"aiki.v1.StartChildRunRequest"> & {
   /**
+   * Required: the leased parent run (a UUID).
+   *
    * @generated from field: string parent_run_id = 1;
    */
   parentRunId: string;
 
   /**
+   * Required: the parent's lease token; a lost lease is FAILED_PRECONDITION.
+   *
    * @generated from field: string lease_token = 2;
    */
   leaseToken: string;
 
   /**
+   * Required: the child's workflow.
+   *
    * @generated from field: string workflow_name = 3;
    */
   workflowName: string;
 
   /**
+   * Required: the child's workflow version.
+   *
    * @generated from field: string workflow_version_id = 4;
    */
   workflowVersionId: string;
 
   /**
+   * The child's input, as JSON; unset means none.
+   *
    * @generated from field: google.protobuf.Value input = 5;
    */
   input?: Value | undefined;
@@ -684,16 +831,22 @@ export type StartChildRunRequest = Message<"aiki.v1.StartChildRunRequest"> & {
   key: string;
 
   /**
+   * Position among child starts with this key (0-based).
+   *
    * @generated from field: int32 sequence = 7;
    */
   sequence: number;
 
   /**
+   * Optional; unique per workflow version, as in StartRunRequest.
+   *
    * @generated from field: string reference_id = 8;
    */
   referenceId: string;
 
   /**
+   * As in StartRunRequest; UNSPECIFIED means ERROR.
+   *
    * @generated from field: aiki.v1.ReferenceConflictPolicy conflict_policy = 9;
    */
   conflictPolicy: ReferenceConflictPolicy;
@@ -706,11 +859,15 @@ export type StartChildRunRequest = Message<"aiki.v1.StartChildRunRequest"> & {
   shard: string;
 
   /**
+   * Optional; unset starts at once.
+   *
    * @generated from field: aiki.v1.Trigger trigger = 11;
    */
   trigger?: Trigger | undefined;
 
   /**
+   * Optional workflow-level retry policy for the child; unset means never.
+   *
    * @generated from field: aiki.v1.RetryPolicy retry = 12;
    */
   retry?: RetryPolicy | undefined;
@@ -724,10 +881,14 @@ export const StartChildRunRequestSchema: GenMessage<StartChildRunRequest> = /*@_
   messageDesc(file_aiki_v1_worker_lease_service, 17);
 
 /**
+ * The child run started, or found.
+ *
  * @generated from message aiki.v1.StartChildRunResponse
  */
 export type StartChildRunResponse = Message<"aiki.v1.StartChildRunResponse"> & {
   /**
+   * The child as it is after the call.
+   *
    * @generated from field: aiki.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -748,6 +909,8 @@ export const StartChildRunResponseSchema: GenMessage<StartChildRunResponse> = /*
   messageDesc(file_aiki_v1_worker_lease_service, 18);
 
 /**
+ * A listing of recent workers; takes no parameters.
+ *
  * @generated from message aiki.v1.ListWorkersRequest
  */
 export type ListWorkersRequest = Message<"aiki.v1.ListWorkersRequest"> & {
@@ -761,10 +924,14 @@ export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> = /*@__PUR
   messageDesc(file_aiki_v1_worker_lease_service, 19);
 
 /**
+ * The workers seen in the last five minutes.
+ *
  * @generated from message aiki.v1.ListWorkersResponse
  */
 export type ListWorkersResponse = Message<"aiki.v1.ListWorkersResponse"> & {
   /**
+   * Every worker seen in the last five minutes.
+   *
    * @generated from field: repeated aiki.v1.ListWorkersResponse.Worker workers = 1;
    */
   workers: ListWorkersResponse_Worker[];
@@ -778,35 +945,49 @@ export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__P
   messageDesc(file_aiki_v1_worker_lease_service, 20);
 
 /**
+ * One worker process.
+ *
  * @generated from message aiki.v1.ListWorkersResponse.Worker
  */
 export type ListWorkersResponse_Worker = Message<"aiki.v1.ListWorkersResponse.Worker"> & {
   /**
+   * The id it leases with.
+   *
    * @generated from field: string worker_id = 1;
    */
   workerId: string;
 
   /**
+   * Its display name (its id when it gave none).
+   *
    * @generated from field: string worker_name = 2;
    */
   workerName: string;
 
   /**
+   * The versions it last said it can run.
+   *
    * @generated from field: repeated aiki.v1.WorkflowVersionRef workflows = 3;
    */
   workflows: WorkflowVersionRef[];
 
   /**
+   * The shards it serves; empty: unsharded runs only.
+   *
    * @generated from field: repeated string shards = 4;
    */
   shards: string[];
 
   /**
+   * Its last poll, stream or heartbeat.
+   *
    * @generated from field: google.protobuf.Timestamp last_seen_time = 5;
    */
   lastSeenTime?: Timestamp | undefined;
 
   /**
+   * The leases it holds now.
+   *
    * @generated from field: repeated aiki.v1.HeldLease leases = 6;
    */
   leases: HeldLease[];

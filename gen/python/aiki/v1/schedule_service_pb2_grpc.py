@@ -62,33 +62,40 @@ class ScheduleServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def GetSchedule(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Reads one schedule by id. INVALID_ARGUMENT when the id is not a UUID; NOT_FOUND when
+        unknown.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSchedules(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Lists schedules by id, optionally of one workflow, paged. INVALID_ARGUMENT for a bad page
+        size or a page token issued for another filter.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PauseSchedule(self, request, context):
-        """FAILED_PRECONDITION when not active.
+        """Stops a schedule firing; runs it started go on. NOT_FOUND when unknown;
+        FAILED_PRECONDITION when not active.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ResumeSchedule(self, request, context):
-        """FAILED_PRECONDITION when not paused.
+        """Fires again from the first occurrence after now; occurrences missed while paused are
+        skipped. NOT_FOUND when unknown; FAILED_PRECONDITION when not paused.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteSchedule(self, request, context):
-        """Deletes a schedule; runs it started are left alone.
+        """Deletes a schedule; runs it started are left alone. Nothing fires after it returns.
+        NOT_FOUND when unknown.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
