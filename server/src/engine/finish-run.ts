@@ -4,6 +4,7 @@ import { maxAttemptsOf, type RetryPolicy, retryDelayMs } from "../domain/retry-p
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
 import { transitionRun } from "../store/run-repository.js";
 import { uncountInterruptedAttempts } from "../store/task-repository.js";
+import { completeLeasedRunWithoutParent } from "../store/lease-repository.js";
 import type { RunRow, RunsTable } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
@@ -23,6 +24,14 @@ interface LeasedCommand {
 }
 
 export async function completeRun(deps: EngineDeps, cmd: LeasedCommand & { output: JsonValue | undefined }): Promise<RunRow> {
+  // One statement for a run without a parent; a child (whose parent may wake) or a lost lease
+  // (which finish() names) takes the transaction.
+  const done = await completeLeasedRunWithoutParent(deps.db, cmd, cmd.output);
+  if (done) {
+    const { previous_worker_id: workerId, ...run } = done;
+    published(deps, run, workerId, undefined);
+    return run;
+  }
   return finish(deps, cmd, () => ({
     to: "completed",
     changes: { ...noLease, output: jsonbOrNull(cmd.output), end_time: sql<Date>`now()` },
@@ -80,10 +89,15 @@ async function finish(deps: EngineDeps, cmd: LeasedCommand, plan: (run: RunRow) 
     if (run.status === "queued") await uncountInterruptedAttempts(trx, run.id);
     return { run, parent: await wakeParentWaitingOn(trx, run), workerId: leased.lease_worker_id };
   });
+  published(deps, run, workerId, parent);
+  return run;
+}
+
+/** After commit: hints for the run, the worker whose lease ended and a woken parent; metrics. */
+function published(deps: EngineDeps, run: RunRow, workerId: string | null, parent: RunRow | undefined): void {
   publishRunChange(deps.notifier, run);
   publishLeaseEnded(deps.notifier, workerId);
   if (parent) publishRunChange(deps.notifier, parent);
   deps.metrics?.runTransitioned("running", run.status);
   if (parent) deps.metrics?.runTransitioned("awaiting_child_workflow", parent.status);
-  return run;
 }

@@ -6,7 +6,7 @@ import { touchWorker, upsertWorker } from "../store/worker-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { releaseLease } from "./finish-run.js";
 import { publishRunChange } from "./publish-run-change.js";
-import { loadHistories, type RunHistoryData } from "./run-history.js";
+import { emptyHistory, loadHistories, type RunHistoryData } from "./run-history.js";
 
 export const defaultLeaseTtlMs = 30_000;
 export const maxPollWaitMs = 60_000;
@@ -50,12 +50,25 @@ async function claim(deps: EngineDeps, worker: WorkerIdentity, max: number, ttlM
     return [];
   }
   for (const run of runs) publishRunChange(deps.notifier, run);
-  const histories = await loadHistories(deps.db, runs.map((r) => r.id));
-  return runs.map((run) => ({ run, history: histories.get(run.id)! }));
+  // A run leased for the first time has recorded nothing yet.
+  const histories = await loadHistories(deps.db, runs.filter((r) => !r.first_lease).map((r) => r.id));
+  return runs.map((run) => ({ run, history: histories.get(run.id) ?? emptyHistory() }));
 }
 
+// Workers poll often; their record (what ListWorkers shows) is rewritten only when it changed
+// or this long after the last write, per server.
+const registrationRefreshMs = 10_000;
+const registrations = new WeakMap<EngineDeps, Map<string, { identity: string; time: number }>>();
+
 async function register(deps: EngineDeps, worker: WorkerIdentity): Promise<void> {
+  let known = registrations.get(deps);
+  if (!known) registrations.set(deps, (known = new Map()));
+  const identity = JSON.stringify([worker.namespace, worker.workerName, worker.versions, worker.shards]);
+  const last = known.get(worker.workerId);
+  if (last && last.identity === identity && Date.now() - last.time < registrationRefreshMs) return;
   await upsertWorker(deps.db, { namespace: worker.namespace, id: worker.workerId, name: worker.workerName, workflows: worker.versions, shards: worker.shards });
+  if (known.size > 10_000) known.clear();
+  known.set(worker.workerId, { identity, time: Date.now() });
 }
 
 /** Long-poll: leases up to `max` ready runs, waiting up to `waitMs` for the first. */

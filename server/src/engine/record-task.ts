@@ -1,8 +1,9 @@
 import { sql } from "kysely";
-import { StaleTaskAttemptError } from "../domain/errors.js";
+import { LeaseLostError, StaleTaskAttemptError } from "../domain/errors.js";
 import type { TaskRow } from "../store/history.tables.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
-import { findTaskById, findTaskForUpdate, insertTask, updateTask } from "../store/task-repository.js";
+import { findRunById } from "../store/run-repository.js";
+import { findTaskById, findTaskForUpdate, insertFirstAttemptIfLeased, insertTask, updateTask, updateTaskIfLeased } from "../store/task-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
 
@@ -32,6 +33,10 @@ export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promis
 }
 
 async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow> {
+  // The common case, a task met for the first time, is one statement; the rest (a lost lease,
+  // an attempt after a retry or a dead worker, a replayed call) takes the transaction below.
+  const first = await insertFirstAttemptIfLeased(deps.db, cmd, cmd);
+  if (first) return first;
   return deps.db.transaction().execute(async (trx) => {
     const run = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");
     const task = await findTaskForUpdate(trx, run.id, cmd.address, cmd.sequence);
@@ -101,12 +106,12 @@ export async function failTask(
 }
 
 async function finishAttempt(deps: EngineDeps, cmd: FinishTaskCommand, changes: Parameters<typeof updateTask>[2]): Promise<TaskRow> {
-  return deps.db.transaction().execute(async (trx) => {
-    await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");
-    const updated = await updateTask(trx, { id: cmd.taskId, status: "running", attempts: cmd.attempt }, changes);
-    if (updated) return updated;
-    // Guard missed: another attempt started since, or the task is already finished.
-    const current = await findTaskById(trx, cmd.runId, cmd.taskId);
-    throw new StaleTaskAttemptError(cmd.taskId, cmd.attempt, current?.status, current?.attempts);
-  });
+  const updated = await updateTaskIfLeased(deps.db, cmd, { id: cmd.taskId, status: "running", attempts: cmd.attempt }, changes);
+  if (updated) return updated;
+  // Nothing was written; say why: the lease is lost, or the attempt is stale (another attempt
+  // started since, or the task is already finished).
+  const run = await findRunById(deps.db, cmd.namespace, cmd.runId);
+  if (!run || run.status !== "running" || run.lease_token !== cmd.leaseToken) throw new LeaseLostError(cmd.runId, run?.status);
+  const current = await findTaskById(deps.db, cmd.runId, cmd.taskId);
+  throw new StaleTaskAttemptError(cmd.taskId, cmd.attempt, current?.status, current?.attempts);
 }

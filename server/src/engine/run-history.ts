@@ -13,8 +13,13 @@ export interface RunHistoryData {
   events: Map<string, EventRow>;
 }
 
+export function emptyHistory(): RunHistoryData {
+  return { tasks: [], waits: [], children: [], events: new Map() };
+}
+
 /** The recorded history of several runs in four queries, whatever their number. */
 export async function loadHistories(db: Db, runIds: readonly string[]): Promise<Map<string, RunHistoryData>> {
+  if (runIds.length === 0) return new Map();
   const [tasks, waits, children] = await Promise.all([listTasks(db, runIds), listWaits(db, runIds), listChildRecords(db, runIds)]);
   const eventIds = waits.flatMap((w) => (w.event_id ? [w.event_id] : []));
   const events = new Map((await eventsByIds(db, eventIds)).map((e) => [e.id, e]));

@@ -4,7 +4,7 @@ import type { Database } from "../store/database.js";
 import type { JsonValue } from "../store/json.js";
 import { jsonbOrNull } from "../store/json.js";
 import { isUniqueViolation } from "../store/pg-errors.js";
-import { findRunByReference, findRunByStartRequestId, insertRun } from "../store/run-repository.js";
+import { findRunByReference, findRunByStartRequestId, insertRun, insertRunUnlessTaken } from "../store/run-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import type { EngineDeps } from "./engine-deps.js";
@@ -48,7 +48,10 @@ export async function startRun(deps: EngineDeps, cmd: StartRunCommand): Promise<
 }
 
 async function startRunOnce(deps: EngineDeps, cmd: StartRunCommand): Promise<StartRunResult> {
-  const result = await deps.db.transaction().execute((trx) => createRun(trx, cmd));
+  // A new run is one statement; a taken request id or reference id takes the transaction that
+  // finds the holder and decides between returning it and a conflict.
+  const inserted = await insertRunUnlessTaken(deps.db, newRunRow(cmd), startAudit(cmd));
+  const result = inserted ? { run: inserted, existing: false } : await deps.db.transaction().execute((trx) => createRun(trx, cmd));
   if (!result.existing) publishRunChange(deps.notifier, result.run);
   if (!result.existing) deps.metrics?.runTransitioned(null, result.run.status);
   return result;
@@ -59,11 +62,10 @@ async function startRunOnce(deps: EngineDeps, cmd: StartRunCommand): Promise<Sta
  * publishes the change after commit.
  */
 export async function createRun(trx: Transaction<Database>, cmd: StartRunCommand): Promise<StartRunResult> {
-  const requestHash = cmd.requestId ? stableHash({ ...cmd, requestId: null, actor: null } as unknown as JsonValue) : null;
   if (cmd.requestId) {
     const prior = await findRunByStartRequestId(trx, cmd.namespace, cmd.requestId);
     if (prior) {
-      if (prior.start_request_hash !== requestHash) throw new RunConflictError("request_id", prior.id, cmd.requestId);
+      if (prior.start_request_hash !== requestHashOf(cmd)) throw new RunConflictError("request_id", prior.id, cmd.requestId);
       return { run: prior, existing: true };
     }
   }
@@ -79,6 +81,15 @@ export async function createRun(trx: Transaction<Database>, cmd: StartRunCommand
       throw new RunConflictError("reference_id", holder.id, cmd.referenceId);
     }
   }
+  const run = await insertRun(trx, newRunRow(cmd), startAudit(cmd));
+  return { run, existing: false };
+}
+
+function startAudit(cmd: StartRunCommand): { actor: string; reason: string } {
+  return { actor: cmd.actor, reason: cmd.parentRunId ? `started by ${cmd.parentRunId}` : "started" };
+}
+
+function newRunRow(cmd: StartRunCommand): Parameters<typeof insertRun>[1] {
   // Due times are computed on the database clock, the one every replica's timers share.
   const wakeTime =
     cmd.trigger === undefined
@@ -86,24 +97,23 @@ export async function createRun(trx: Transaction<Database>, cmd: StartRunCommand
       : "delayMs" in cmd.trigger
         ? sql<Date>`now() + make_interval(secs => ${cmd.trigger.delayMs / 1000})`
         : sql<Date>`${cmd.trigger.startTime.toISOString()}::timestamptz`;
-  const run = await insertRun(
-    trx,
-    {
-      namespace: cmd.namespace,
-      id: uuidV7(),
-      workflow_name: cmd.workflowName,
-      workflow_version_id: cmd.workflowVersionId,
-      status: wakeTime ? (sql<"scheduled" | "queued">`case when ${wakeTime} > now() then 'scheduled' else 'queued' end` as never) : "queued",
-      input: jsonbOrNull(cmd.input),
-      shard: cmd.shard,
-      reference_id: cmd.referenceId ?? null,
-      parent_run_id: cmd.parentRunId ?? null,
-      retry_policy: jsonbOrNull(cmd.retryPolicy),
-      start_request_id: cmd.requestId ?? null,
-      start_request_hash: requestHash,
-      wake_time: wakeTime ? (sql<Date | null>`case when ${wakeTime} > now() then ${wakeTime} else null end` as never) : null,
-    },
-    { actor: cmd.actor, reason: cmd.parentRunId ? `started by ${cmd.parentRunId}` : "started" },
-  );
-  return { run, existing: false };
+  return {
+    namespace: cmd.namespace,
+    id: uuidV7(),
+    workflow_name: cmd.workflowName,
+    workflow_version_id: cmd.workflowVersionId,
+    status: wakeTime ? (sql<"scheduled" | "queued">`case when ${wakeTime} > now() then 'scheduled' else 'queued' end` as never) : "queued",
+    input: jsonbOrNull(cmd.input),
+    shard: cmd.shard,
+    reference_id: cmd.referenceId ?? null,
+    parent_run_id: cmd.parentRunId ?? null,
+    retry_policy: jsonbOrNull(cmd.retryPolicy),
+    start_request_id: cmd.requestId ?? null,
+    start_request_hash: requestHashOf(cmd),
+    wake_time: wakeTime ? (sql<Date | null>`case when ${wakeTime} > now() then ${wakeTime} else null end` as never) : null,
+  };
+}
+
+function requestHashOf(cmd: StartRunCommand): string | null {
+  return cmd.requestId ? stableHash({ ...cmd, requestId: null, actor: null } as unknown as JsonValue) : null;
 }

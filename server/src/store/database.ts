@@ -6,6 +6,7 @@ import pg from "pg";
 import type { ChildRunsTable, EventsTable, RunWaitsTable, TasksTable, WorkersTable } from "./history.tables.js";
 import type { RunTransitionsTable } from "./run-transitions.table.js";
 import type { RunsTable } from "./runs.table.js";
+import { usePreparedStatements } from "./prepared-statements.js";
 import type { SchedulesTable } from "./schedules.table.js";
 
 export interface Database {
@@ -51,7 +52,10 @@ export function openDatabase(options: DatabaseOptions): OpenedDatabase {
     // report through the pool, checked-out ones (between a transaction's statements) through
     // themselves; the statement in flight fails on its own and the pool replaces the client.
     pool.on("error", () => {});
-    pool.on("connect", (client) => client.on("error", () => {}));
+    pool.on("connect", (client) => {
+      client.on("error", () => {});
+      usePreparedStatements(client);
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const url = new URL(options.databaseUrl);
     return {

@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Database } from "./database.js";
+import type { JsonValue } from "./json.js";
 import type { RunRow } from "./runs.table.js";
 
 export interface ClaimRequest {
@@ -17,15 +18,18 @@ export interface ClaimRequest {
  * never block on or double-lease a run; each gets a fresh fencing token; guarded on status and
  * revision; transition appended in the same statement.
  */
-/** A run just leased, with `queued_time`: when it became QUEUED (its update_time before the claim). */
-export type ClaimedRun = RunRow & { queued_time: Date };
+/**
+ * A run just leased, with `queued_time`: when it became QUEUED (its update_time before the
+ * claim), and `first_lease`: it was never leased before, so it has no history yet.
+ */
+export type ClaimedRun = RunRow & { queued_time: Date; first_lease: boolean };
 
 export async function claimReadyRuns(db: Kysely<Database>, req: ClaimRequest): Promise<ClaimedRun[]> {
   const names = req.versions.map((v) => v.workflowName);
   const versions = req.versions.map((v) => v.workflowVersionId);
   const { rows } = await sql<ClaimedRun>`
     with ready as (
-      select r.id, r.revision, r.update_time as queued_time from runs r
+      select r.id, r.revision, r.update_time as queued_time, r.start_time is null as first_lease from runs r
       join unnest(${names}::text[], ${versions}::text[]) as v(name, version)
         on r.workflow_name = v.name and r.workflow_version_id = v.version
       where r.namespace = ${req.namespace} and r.status = 'queued' and r.shard = any(${req.shards as string[]}::text[])
@@ -39,7 +43,7 @@ export async function claimReadyRuns(db: Kysely<Database>, req: ClaimRequest): P
         start_time = coalesce(runs.start_time, now()), update_time = now()
       from ready
       where runs.id = ready.id and runs.status = 'queued' and runs.revision = ready.revision
-      returning runs.*, ready.queued_time
+      returning runs.*, ready.queued_time, ready.first_lease
     ),
     audit as (
       insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
@@ -71,6 +75,40 @@ export async function lockLeasedRun(
     .where("lease_token", "=", leaseToken)
     .where("status", "=", "running");
   return (mode === "update" ? q.forUpdate() : q.forShare()).executeTakeFirst();
+}
+
+/**
+ * Completes a leased run in one statement: guarded on the lease (token and RUNNING), the
+ * transition appended. Only runs without a parent: a child's completion may wake its parent,
+ * which the caller does in a transaction. Undefined: nothing was written (the lease is not
+ * held, or the run has a parent).
+ */
+export async function completeLeasedRunWithoutParent(
+  db: Kysely<Database>,
+  lease: { namespace: string; runId: string; leaseToken: string },
+  output: JsonValue | undefined,
+): Promise<(RunRow & { previous_worker_id: string | null }) | undefined> {
+  const { rows } = await sql<RunRow & { previous_worker_id: string | null }>`
+    with leased as (
+      select id, lease_worker_id from runs
+      where namespace = ${lease.namespace} and id = ${lease.runId} and lease_token = ${lease.leaseToken}
+        and status = 'running' and parent_run_id is null
+      for update
+    ),
+    done as (
+      update runs set status = 'completed', revision = runs.revision + 1, output = cast(${output === undefined ? null : JSON.stringify(output)} as jsonb),
+        end_time = now(), update_time = now(), lease_token = null, lease_worker_id = null, lease_expires_time = null, wake_time = null
+      from leased
+      where runs.id = leased.id
+      returning runs.*, leased.lease_worker_id as previous_worker_id
+    ),
+    audit as (
+      insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
+      select namespace, id, revision, 'running', 'completed', 'worker:' || coalesce(previous_worker_id, 'null'), 'completed' from done
+    )
+    select * from done
+  `.execute(db);
+  return rows[0];
 }
 
 /** Extends the leases still held; returns those, with their new expiry. */

@@ -40,6 +40,42 @@ export async function insertRun(trx: Trx, row: Omit<NewRunRow, "revision">, audi
   return run;
 }
 
+/**
+ * insertRun in one statement that inserts nothing when any unique key is taken (the start
+ * request id, the reference id): undefined then, and the caller looks up the holder.
+ */
+export async function insertRunUnlessTaken(db: Reader, row: Omit<NewRunRow, "revision">, audit: TransitionAudit): Promise<RunRow | undefined> {
+  return db
+    .with("inserted", (q) =>
+      q
+        .insertInto("runs")
+        .values({ ...row, revision: 1 })
+        .onConflict((oc) => oc.doNothing())
+        .returningAll(),
+    )
+    .with("audit", (q) =>
+      q
+        .insertInto("run_transitions")
+        .columns(["namespace", "run_id", "revision", "from_status", "to_status", "actor", "reason"])
+        .expression((eb) =>
+          eb
+            .selectFrom("inserted")
+            .select((s) => [
+              "inserted.namespace",
+              "inserted.id",
+              "inserted.revision",
+              sql<null>`null::text`.as("from_status"),
+              "inserted.status",
+              s.val(audit.actor).as("actor"),
+              s.val(audit.reason ?? null).as("reason"),
+            ]),
+        ),
+    )
+    .selectFrom("inserted")
+    .selectAll()
+    .executeTakeFirst() as Promise<RunRow | undefined>;
+}
+
 export async function findRunById(db: Reader, namespace: string, id: string): Promise<RunRow | undefined> {
   return db.selectFrom("runs").selectAll().where("namespace", "=", namespace).where("id", "=", id).executeTakeFirst();
 }

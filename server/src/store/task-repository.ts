@@ -56,6 +56,73 @@ export async function insertTask(
     .executeTakeFirstOrThrow();
 }
 
+/** Whose lease a task write is made under: the write lands only while the run is RUNNING with this token. */
+export interface TaskLease {
+  namespace: string;
+  runId: string;
+  leaseToken: string;
+}
+
+/**
+ * The first attempt of a task, in one statement with the fence: inserted only while the caller
+ * holds the run's lease (locked FOR SHARE, so a concurrent pause or cancel waits for it) and no
+ * record exists at this address and sequence. Undefined: the lease is not held or a record
+ * exists; nothing was written and the caller takes the slow path that tells which.
+ */
+export async function insertFirstAttemptIfLeased(
+  db: Kysely<Database>,
+  lease: TaskLease,
+  task: { name: string; address: string; sequence: number; input: JsonValue | undefined; maxAttempts: number; attemptId?: string | undefined },
+): Promise<TaskRow | undefined> {
+  const { rows } = await sql<TaskRow>`
+    with lease as (
+      select id, attempt from runs
+      where namespace = ${lease.namespace} and id = ${lease.runId} and lease_token = ${lease.leaseToken} and status = 'running'
+      for share
+    )
+    insert into tasks (namespace, id, run_id, name, address, sequence, status, attempts, max_attempts, input, workflow_attempt, attempt_id)
+    select ${lease.namespace}, ${uuidV7()}::uuid, lease.id, ${task.name}::text, ${task.address}::text, ${task.sequence}::int, 'running', 1,
+      ${task.maxAttempts}::int, cast(${task.input === undefined ? null : JSON.stringify(task.input)} as jsonb), lease.attempt, ${task.attemptId ?? null}::text
+    from lease
+    on conflict (run_id, address, sequence) do nothing
+    returning *
+  `.execute(db);
+  return rows[0];
+}
+
+/**
+ * updateTask fused with the fence, in one statement: applies only while the caller holds the
+ * run's lease and the task is still at the attempt it names. Undefined: nothing was written
+ * (lease lost, or a stale attempt); the caller reads what happened.
+ */
+export async function updateTaskIfLeased(
+  db: Kysely<Database>,
+  lease: TaskLease,
+  guard: { id: string; status: TaskStatus; attempts: number },
+  changes: Omit<Updateable<TasksTable>, "update_time">,
+): Promise<TaskRow | undefined> {
+  return db
+    .with("lease", (q) =>
+      q
+        .selectFrom("runs")
+        .select("id")
+        .where("namespace", "=", lease.namespace)
+        .where("id", "=", lease.runId)
+        .where("lease_token", "=", lease.leaseToken)
+        .where("status", "=", "running")
+        .forShare(),
+    )
+    .updateTable("tasks")
+    .set({ ...changes, update_time: sql<Date>`now()` })
+    .where("id", "=", guard.id)
+    .where("run_id", "=", lease.runId)
+    .where("status", "=", guard.status)
+    .where("attempts", "=", guard.attempts)
+    .where((eb) => eb.exists(eb.selectFrom("lease").select("lease.id")))
+    .returningAll()
+    .executeTakeFirst();
+}
+
 /**
  * Guarded update of a task record: applies only while its status and attempt count are still
  * what the caller saw. Undefined: a stale attempt (another attempt started since), nothing written.
