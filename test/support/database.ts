@@ -6,7 +6,9 @@ import { inject } from "vitest";
 import { migrateToLatest } from "../../server/src/store/migrate.js";
 import {
   destroyPostgresServer,
+  killPostgres,
   killPostgresSync,
+  postgresPid,
   type PostgresServerInfo,
   restartPostgres,
   startPostgres,
@@ -77,6 +79,13 @@ export interface PrivatePostgres {
   /** pg_ctl start; resolves once it accepts connections. */
   start(): Promise<void>;
   restart(mode?: "fast" | "immediate"): Promise<void>;
+  /**
+   * Crashes it: SIGKILL to the postmaster, resolves once it and every process it started are gone
+   * (start() then runs crash recovery). Returns the pids that died.
+   */
+  kill(): Promise<{ postmaster: number; children: number[] }>;
+  /** The running postmaster's pid (from postmaster.pid; stale after kill() until start()). */
+  pid(): number | null;
   /** Stops it and removes its temp dir. */
   destroy(): Promise<void>;
 }
@@ -107,6 +116,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       stop: (mode = "fast") => stopPostgres(server, mode),
       start: () => startPostgres(server),
       restart: (mode = "fast") => restartPostgres(server, mode),
+      kill: () => killPostgres(server),
+      pid: () => postgresPid(server),
       destroy: async () => {
         process.removeListener("exit", onExit);
         await destroyPostgresServer(server);

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { Redis, type RedisOptions } from "ioredis";
 import { inject } from "vitest";
-import { killRedisSync, type RedisServerInfo, startRedisServer, stopRedisServer } from "./servers.js";
+import { killRedisServer, killRedisSync, type RedisServerInfo, startRedisServer, stopRedisServer } from "./servers.js";
 
 /** redis://host:port of the shared test Redis. */
 export function testRedisUrl(): string {
@@ -61,6 +61,8 @@ export interface PrivateRedis {
   url: string;
   /** SIGTERM the server and wait for it to exit. */
   stop(): Promise<void>;
+  /** SIGKILL the server by pid (a crash: no shutdown) and wait for it to exit. */
+  kill(): Promise<void>;
   /** Start it again on the same port (empty: no persistence); resolves when it answers PING. */
   start(): Promise<void>;
   restart(): Promise<void>;
@@ -84,6 +86,11 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       if (!running) return;
       running = false;
       await stopRedisServer(server, { removeDir: false });
+    },
+    async kill() {
+      if (!running) return;
+      running = false;
+      await killRedisServer(server);
     },
     async start() {
       if (running) return;

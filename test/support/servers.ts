@@ -335,9 +335,70 @@ export function postgresPid(i: PostgresServerInfo): number | null {
   }
 }
 
+/** True once `pid` no longer exists (a zombie not yet reaped still exists: its pid is taken). */
+export function processGone(pid: number): boolean {
+  return !existsSync(`/proc/${pid}`);
+}
+
+/** The pids whose parent is `ppid`, from /proc (Linux). */
+export function childPids(ppid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ")".
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppidField = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppidField === ppid) out.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+/** Polls (every 20 ms, bounded) until every pid is gone from /proc. */
+export async function waitForProcessesGone(pids: readonly number[], timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = pids.filter((p) => !processGone(p));
+    if (left.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`${what}: pids ${left.join(", ")} still exist after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Crashes the server: SIGKILL to the postmaster (no shutdown, no checkpoint), then waits until the
+ * postmaster and every process it had started (backends, checkpointer, walwriter, ...; they exit
+ * on noticing the postmaster's death) are gone, so a start after this finds neither a live lock
+ * file owner nor attached shared memory and runs crash recovery. Returns the pids it saw die.
+ */
+export async function killPostgres(i: PostgresServerInfo, timeoutMs = 30_000): Promise<{ postmaster: number; children: number[] }> {
+  const postmaster = postgresPid(i);
+  if (postmaster === null || processGone(postmaster)) throw new Error(`Postgres on port ${i.port} is not running`);
+  const children = childPids(postmaster);
+  process.kill(postmaster, "SIGKILL");
+  await waitForProcessesGone([postmaster, ...children], timeoutMs, "killed Postgres");
+  return { postmaster, children };
+}
+
+/**
+ * The "Database cluster state" of the control file (pg_controldata): "shut down" after a clean
+ * stop, "in production" while running or after a crash (then the next start runs recovery).
+ */
+export async function postgresClusterState(i: PostgresServerInfo): Promise<string> {
+  const out = await run(i.runAs, join(i.binDir, "pg_controldata"), ["-D", i.dataDir], i.baseDir);
+  const state = /^Database cluster state:\s*(.+)$/m.exec(out)?.[1]?.trim();
+  if (!state) throw new Error(`pg_controldata printed no cluster state:\n${out}`);
+  return state;
+}
+
 /** Stops the server if running and removes its temp dir. Never throws for an already-stopped server. */
 export async function destroyPostgresServer(i: PostgresServerInfo): Promise<void> {
-  if (postgresPid(i) !== null) {
+  const running = postgresPid(i);
+  // A killed server leaves its postmaster.pid behind: never signal a pid that is gone (or reused).
+  if (running !== null && !processGone(running)) {
     try {
       await stopPostgres(i, "fast");
     } catch (err) {
@@ -358,7 +419,7 @@ export async function destroyPostgresServer(i: PostgresServerInfo): Promise<void
 /** Synchronous best-effort kill and cleanup, for process 'exit' handlers. */
 export function killPostgresSync(i: PostgresServerInfo): void {
   const pid = postgresPid(i);
-  if (pid !== null) {
+  if (pid !== null && !processGone(pid)) {
     try {
       process.kill(pid, "SIGQUIT"); // immediate shutdown
     } catch {
@@ -482,6 +543,23 @@ export async function stopRedisServer(r: RedisServerInfo, opts: { removeDir?: bo
     }
   }
   if (opts.removeDir !== false) await rm(r.baseDir, { recursive: true, force: true });
+}
+
+/**
+ * Crashes a Redis server started by startRedisServer: SIGKILL by pid (no shutdown, no save),
+ * resolves once the process has exited. Keeps its directory (start it again on the same port).
+ */
+export async function killRedisServer(r: RedisServerInfo): Promise<void> {
+  const child = redisProcs.get(r.pid);
+  redisProcs.delete(r.pid);
+  const gone = child && child.exitCode === null && child.signalCode === null ? new Promise<void>((resolve) => child.once("exit", () => resolve())) : undefined;
+  try {
+    process.kill(r.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+  if (gone) await gone;
+  else await waitForProcessesGone([r.pid], 10_000, "killed redis-server");
 }
 
 /** Synchronous best-effort kill and cleanup, for process 'exit' handlers. */
