@@ -8,7 +8,7 @@ export const defaultNamespace = "default";
 
 /**
  * `aiki:ready:{namespace}:{workflow}:{version}:{shard}`: a run of this workflow version became
- * ready in this shard ("" for unsharded runs). The message is the run id; it is only a hint.
+ * ready in this shard ("" for unsharded runs). Only the message's arrival counts: it is a hint.
  */
 export function readyChannel(workflowName: string, workflowVersionId: string, shard: string, namespace: string = defaultNamespace): string {
   return `aiki:ready:${namespace}:${workflowName}:${workflowVersionId}:${shard}`;

@@ -1,15 +1,23 @@
+import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ListenerRegistry } from "./listener-registry.js";
 import type { Notifier } from "./notifier.js";
 
+const originLength = 12;
+
 /**
  * Hints through Redis pub/sub, so every server replica hears what any replica changed. While
  * Redis is away, publishes are dropped (listeners fall back to their slow re-reads) and ioredis
  * reconnects and resubscribes by itself.
+ *
+ * This replica's own listeners get its hints in process, without the round trip through Redis;
+ * messages carry `{origin}|` so the copy that comes back from Redis is recognised and dropped.
+ * Workers subscribed to Redis themselves ignore message contents.
  */
 export class RedisNotifier implements Notifier {
   private readonly registry = new ListenerRegistry();
+  private readonly origin = randomBytes(6).toString("hex");
   private readonly pub: Redis;
   private readonly sub: Redis;
 
@@ -24,7 +32,8 @@ export class RedisNotifier implements Notifier {
       retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
       lazyConnect: false,
     };
-    this.pub = new Redis(url, options);
+    // The hints of one commit (run, ready, worker, timers) leave in one write.
+    this.pub = new Redis(url, { ...options, enableAutoPipelining: true });
     this.sub = new Redis(url, { ...options, enableOfflineQueue: true, autoResubscribe: true });
     let down = false;
     for (const conn of [this.pub, this.sub]) {
@@ -42,7 +51,11 @@ export class RedisNotifier implements Notifier {
       const all = this.registry.channels();
       if (all.length > 0) this.sub.subscribe(...all).catch(() => {});
     });
-    this.sub.on("message", (channel: string, message: string) => this.registry.deliver(channel, message));
+    this.sub.on("message", (channel: string, raw: string) => {
+      const bar = raw.indexOf("|");
+      if (bar === originLength && raw.startsWith(this.origin)) return;
+      this.registry.deliver(channel, bar === originLength ? raw.slice(bar + 1) : raw);
+    });
   }
 
   /** Resolves once both connections are up; rejects after timeoutMs. */
@@ -61,7 +74,8 @@ export class RedisNotifier implements Notifier {
   }
 
   publish(channel: string, message = ""): void {
-    this.pub.publish(channel, message).catch((error: Error) => {
+    queueMicrotask(() => this.registry.deliver(channel, message));
+    this.pub.publish(channel, `${this.origin}|${message}`).catch((error: Error) => {
       this.logger.debug({ err: error.message, channel }, "hint not published");
     });
   }
