@@ -7,6 +7,7 @@ import { pino } from "pino";
 import { inject } from "vitest";
 import { type AikiServer, createServer } from "../../server/src/app.js";
 import { type Dependencies, openDependencies } from "../../server/src/dependencies.js";
+import type { Notifier } from "../../server/src/notify/notifier.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 
 export interface TestAiki {
@@ -15,6 +16,13 @@ export interface TestAiki {
   deps: Dependencies;
   database: TestDatabase;
   server: AikiServer;
+  /**
+   * Resolves once something in this server (a held long-poll, a stream, a wait) listens on the
+   * notifier channel, e.g. `aiki:ready:default:{workflow}:{version}:` while a PollLeases is held.
+   * With Redis that is this server's own subscription; whether Redis has it yet is another matter
+   * (PUBSUB NUMSUB).
+   */
+  listening(channel: string, timeoutMs?: number): Promise<void>;
   /** A gRPC client (HTTP/2, real socket) for a service of this server. */
   client<S extends DescService>(service: S): Client<S>;
   /** Stops this server (not the database): for restarts and replica tests. */
@@ -43,7 +51,8 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     dataDir: "/nonexistent-unused",
     logger,
   });
-  const server = createServer({ db: deps.db, notifier: deps.notifier, logger, timers: options.timers ?? true });
+  const watched = watchSubscriptions(deps.notifier);
+  const server = createServer({ db: deps.db, notifier: watched.notifier, logger, timers: options.timers ?? true });
   const { url, port } = await server.listen(0, "127.0.0.1");
   const transport = createGrpcTransport({ baseUrl: url });
   let serverStopped = false;
@@ -59,6 +68,7 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     deps,
     database,
     server,
+    listening: watched.listening,
     client: (service) => createClient(service, transport),
     stopServer,
     async close() {
@@ -70,4 +80,45 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
 
 function external(url: string): TestDatabase {
   return { url, name: new URL(url).pathname.slice(1), destroy: async () => {} };
+}
+
+/** The notifier, passed through, with a way to wait until a channel has a listener. */
+function watchSubscriptions(inner: Notifier): { notifier: Notifier; listening(channel: string, timeoutMs?: number): Promise<void> } {
+  const counts = new Map<string, number>();
+  const waiters = new Set<{ channel: string; resolve: () => void }>();
+  const notifier: Notifier = {
+    publish: (channel, message) => inner.publish(channel, message),
+    subscribe(channel, listener) {
+      const unsubscribe = inner.subscribe(channel, listener);
+      counts.set(channel, (counts.get(channel) ?? 0) + 1);
+      for (const w of [...waiters]) if (w.channel === channel) w.resolve();
+      let done = false;
+      return () => {
+        if (!done) {
+          done = true;
+          counts.set(channel, counts.get(channel)! - 1);
+        }
+        unsubscribe();
+      };
+    },
+    close: () => inner.close(),
+  };
+  const listening = (channel: string, timeoutMs = 10_000) =>
+    new Promise<void>((resolve, reject) => {
+      if ((counts.get(channel) ?? 0) > 0) return resolve();
+      const waiter = {
+        channel,
+        resolve: () => {
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`nothing listened on ${channel} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiters.add(waiter);
+    });
+  return { notifier, listening };
 }
