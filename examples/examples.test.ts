@@ -1,5 +1,5 @@
 // The seed programs as end-to-end tests: real server, Postgres, Redis, a real @aiki/worker.
-import { type Client, client, silentLogger } from "@aiki/sdk";
+import { type Client, client, silentLogger, WorkflowRunFailedError } from "@aiki/sdk";
 import { type WorkerHandle, worker } from "@aiki/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestAiki, type TestAiki } from "../test/support/aiki-server.js";
@@ -61,20 +61,22 @@ describe("restaurant order (seeds 000, 004)", () => {
 describe("order processing (seed 001)", () => {
   it("runs four tasks in sequence and returns their results", async () => {
     const handle = await orderWorkflowV1.start(aikiClient, { items: [{ id: "item-1", quantity: 2 }], total: 99.99, email: "customer@example.com" });
-    const result = await handle.waitForStatus("completed", { timeout: 10_000 });
-    expect(result.success).toBe(true);
-    if (result.success) {
-      expect(result.state.output.success).toBe(true);
-      expect(result.state.output.orderId).toMatch(/^order-\d+$/);
-      expect(result.state.output.paymentId).toMatch(/^pay-\d+$/);
-    }
+    // As the seed does it: waitForCompletion() resolves with the handler's typed return.
+    const output = await handle.waitForCompletion({ timeout: 10_000 });
+    expect(output.success).toBe(true);
+    expect(output.orderId).toMatch(/^order-\d+$/);
+    expect(output.paymentId).toMatch(/^pay-\d+$/);
   });
 
-  it("a failing task fails the run with a TaskFailedError cause", async () => {
+  it("a failing task fails the run: waitForCompletion rejects with WorkflowRunFailedError, cause task", async () => {
     const handle = await orderWorkflowV1.start(aikiClient, { items: [], total: 0, email: "x@example.com" });
-    const result = await handle.waitForStatus("completed", { timeout: 10_000 });
-    expect(result).toEqual({ success: false, cause: "run_terminated" });
-    await handle.refresh();
+    const error = await handle.waitForCompletion({ timeout: 10_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(WorkflowRunFailedError);
+    expect(error).toMatchObject({ runId: handle.run.id, status: "failed", failureCause: "task" });
+    expect((error as WorkflowRunFailedError).failure?.cause?.message).toBe("Order must have items");
     expect(handle.run.state.status).toBe("failed");
   });
 });
@@ -83,10 +85,10 @@ describe("onboarding versions (seeds 002, 003)", () => {
   it("1.0.0 and 2.0.0 run side by side, each its own code", async () => {
     const v1 = await userOnboardingV1.start(aikiClient, { userId: "u1" });
     const v2 = await userOnboardingV2.start(aikiClient, { userId: "u2" });
-    const r1 = await v1.waitForStatus("completed", { timeout: 10_000 });
-    const r2 = await v2.waitForStatus("completed", { timeout: 10_000 });
-    expect(r1.success).toBe(true);
-    expect(r2.success && r2.state.output).toEqual({ profileId: "profile-u2" });
+    // 1.0.0 returns nothing: resolving is the whole answer.
+    const [, r2] = await Promise.all([v1.waitForCompletion({ timeout: 10_000 }), v2.waitForCompletion({ timeout: 10_000 })]);
+    expect(v1.run.state.status).toBe("completed");
+    expect(r2).toEqual({ profileId: "profile-u2" });
     expect(v1.run.versionId).toBe("1.0.0");
     expect(v2.run.versionId).toBe("2.0.0");
   });

@@ -38,17 +38,42 @@ export class TaskFailedError extends AikiError {
   }
 }
 
-/** A workflow run ended in `failed`; carries its recorded failure. */
+/**
+ * A workflow run ended without completing: `failed` (with its recorded failure and why it failed)
+ * or `cancelled` (with the reason given to `cancel`). Thrown by `handle.waitForCompletion()`.
+ * For a failed run, `cause` is the recorded failure rebuilt as an error (named as the original,
+ * with its own cause chain), so `error.cause` reads like the error the workflow threw.
+ */
 export class WorkflowRunFailedError extends AikiError {
   readonly runId: string;
+  /** The terminal status the run ended in. */
+  readonly status: "failed" | "cancelled";
+  /** The recorded failure; set when `status` is "failed". */
   readonly failure: Failure | undefined;
+  /** Why the run failed (a task, the handler, non-determinism, a schema); set when `status` is "failed" and the server knows. */
   readonly failureCause: RunFailureCause | undefined;
+  /** The cancellation reason; set when `status` is "cancelled" and one was given. */
+  readonly reason: string | undefined;
 
-  constructor(args: { runId: string; failure?: Failure; failureCause?: RunFailureCause; cause?: unknown }) {
-    super(`workflow run ${args.runId} failed${args.failure ? `: ${args.failure.message}` : ""}`, { cause: args.cause });
+  constructor(args: {
+    runId: string;
+    status: "failed" | "cancelled";
+    failure?: Failure;
+    failureCause?: RunFailureCause;
+    reason?: string;
+    cause?: unknown;
+  }) {
+    super(
+      args.status === "cancelled"
+        ? `workflow run ${args.runId} was cancelled${args.reason ? `: ${args.reason}` : ""}`
+        : `workflow run ${args.runId} failed${args.failureCause ? ` (${args.failureCause})` : ""}${args.failure ? `: ${args.failure.message}` : ""}`,
+      { cause: args.cause },
+    );
     this.runId = args.runId;
+    this.status = args.status;
     this.failure = args.failure;
     this.failureCause = args.failureCause;
+    this.reason = args.reason;
   }
 }
 

@@ -13,7 +13,7 @@ export type { StartOptionValues, StartTrigger, ReferenceConflictPolicyName } fro
 
 // Talking to the server
 export { client, type Client, type ClientOptions, type RedisOptions } from "./client.js";
-export type { WorkflowRunHandle, WaitForStatusOptions, WaitForStatusResult } from "./run-handle.js";
+export type { WorkflowRunHandle, WaitForCompletionOptions, WaitForStatusOptions, WaitForStatusResult } from "./run-handle.js";
 export type { ChildRunHandle } from "./child-run-handle.js";
 export type { ChildRunInfo, ChildWaitResult, EventWaitResult } from "./run-engine.js";
 export type { EventSender, EventSendBuilder, EventSenders, VersionEventSender, VersionEventSendBuilder, VersionEventSenders } from "./event-senders.js";

@@ -5,7 +5,9 @@ import { Backoff } from "./backoff.js";
 import { type Client, clientInternals } from "./client.js";
 import { type Duration, durationToMs } from "./duration.js";
 import type { EventDefinitions } from "./event.js";
+import { AikiError, WorkflowRunFailedError } from "./errors.js";
 import { createEventSenders, type EventSenders } from "./event-senders.js";
+import { RecordedFailureError } from "./failure.js";
 import { isTransientRpcError } from "./rpc-error-translation.js";
 import { type RunStatus, runStatusToPb } from "./run-status.js";
 import { runFromPb, type StateForStatus, type WorkflowRun } from "./workflow-run.js";
@@ -14,6 +16,21 @@ export interface WaitForStatusOptions {
   /** Give up after this long with `{ success: false, cause: "timeout" }`; default: wait as long as it takes. */
   timeout?: Duration;
   /** Give up when aborted with `{ success: false, cause: "aborted" }`. */
+  abortSignal?: AbortSignal;
+}
+
+/**
+ * Options of `waitForCompletion`. Giving up rejects with the platform's errors rather than an Aiki
+ * class, the same ones `AbortSignal.timeout()` and `fetch` use: a `timeout` rejects with a
+ * `DOMException` named "TimeoutError" (so `{ timeout: 5000 }` and
+ * `{ abortSignal: AbortSignal.timeout(5000) }` fail alike), an abort with the signal's `reason`
+ * (by default a `DOMException` named "AbortError"). Neither touches the run, which goes on;
+ * `handle.run` holds its state as last seen.
+ */
+export interface WaitForCompletionOptions {
+  /** Give up after this long (a DOMException "TimeoutError"); default: wait as long as it takes. */
+  timeout?: Duration;
+  /** Give up when aborted (rejects with `abortSignal.reason`). */
   abortSignal?: AbortSignal;
 }
 
@@ -37,6 +54,13 @@ export interface WorkflowRunHandle<Input, Output, Events extends EventDefinition
    * (`run_terminated`). Answers at once when that already holds.
    */
   waitForStatus<S extends RunStatus>(status: S, options?: WaitForStatusOptions): Promise<WaitForStatusResult<S, Output>>;
+  /**
+   * Waits until the run ends and resolves with its output when it completed. A run that failed
+   * or was cancelled rejects with `WorkflowRunFailedError` (`status`, and `failure`,
+   * `failureCause` and a chained `cause` for failed, `reason` for cancelled). Giving up rejects as
+   * described on `WaitForCompletionOptions`. Answers at once when the run has already ended.
+   */
+  waitForCompletion(options?: WaitForCompletionOptions): Promise<Output>;
 }
 
 /** What a handle needs to know of its workflow version. */
@@ -125,6 +149,43 @@ export class RunHandle<Input, Output, Events extends EventDefinitions> implement
         default:
           if (deadline !== undefined && Date.now() >= deadline) return { success: false, cause: "timeout" };
       }
+    }
+  }
+
+  // Only here, not on ChildRunHandle: inside a workflow a wait must be durable and replay from
+  // history, and the engine's child wait (RunEngine.waitForChild) reports a child that ended
+  // otherwise only as `run_terminated`. The child's status and failure are in the recorded
+  // ChildWaitRecord but the executor does not pass them on, so a child-side waitForCompletion
+  // could only build its WorkflowRunFailedError from a second durable wait or from a live GetRun
+  // that replay would not reproduce. Once ChildWaitResult carries them it can be added there with
+  // `{ timeout }` only (an abort signal has no meaning in a replayed wait).
+  async waitForCompletion(options: WaitForCompletionOptions = {}): Promise<Output> {
+    const result = await this.waitForStatus("completed", options);
+    if (result.success) return result.state.output;
+    const runId = this.#run.id;
+    if (result.cause === "timeout") {
+      const after = options.timeout === undefined ? "" : ` after ${durationToMs(options.timeout)} ms`;
+      throw new DOMException(`gave up waiting for workflow run ${runId} to complete${after}; it was ${this.#run.state.status}`, "TimeoutError");
+    }
+    if (result.cause === "aborted") {
+      throw options.abortSignal?.reason ?? new DOMException(`the wait for workflow run ${runId} was aborted`, "AbortError");
+    }
+    // run_terminated: the long-poll's answer carried the run; read it should a server have left it out.
+    let state = this.#run.state;
+    if (state.status !== "failed" && state.status !== "cancelled") state = (await this.refresh()).state;
+    switch (state.status) {
+      case "failed":
+        throw new WorkflowRunFailedError({
+          runId,
+          status: "failed",
+          failure: state.failure,
+          failureCause: state.cause,
+          cause: new RecordedFailureError(state.failure),
+        });
+      case "cancelled":
+        throw new WorkflowRunFailedError({ runId, status: "cancelled", reason: state.reason });
+      default:
+        throw new AikiError(`the server reported workflow run ${runId} terminated, but it is ${state.status}`);
     }
   }
 

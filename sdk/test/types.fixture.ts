@@ -1,6 +1,6 @@
 // Compile-time checks of the public types (run by the root typecheck, never executed): seed 000
 // written against @aiki/sdk, plus `@ts-expect-error` lines that must stay errors.
-import { client, event, type Schema, schedule, type ScheduleHandle, task, workflow } from "@aiki/sdk";
+import { client, event, type Schema, schedule, type ScheduleHandle, task, workflow, WorkflowRunFailedError } from "@aiki/sdk";
 
 export const notifyRestaurant = task({
   name: "notify-restaurant",
@@ -77,6 +77,8 @@ export const restaurantOrderV1 = restaurantOrder.v("1.0.0", {
     const { courierName } = deliveryResult.state.output;
     const name: string = courierName;
     void name;
+    // @ts-expect-error: child handles have no waitForCompletion (see RunHandle.waitForCompletion)
+    await deliveryHandle.waitForCompletion();
 
     const slept = await run.sleep("feedback-delay", { days: 1 });
     const cancelled: boolean = slept.cancelled;
@@ -136,7 +138,30 @@ export async function clientSide(): Promise<void> {
     void message;
   }
 
+  // waitForCompletion: the output typed by the handler's return, errors typed by their class
+  const output = await handle.waitForCompletion({ timeout: { minutes: 1 }, abortSignal: AbortSignal.timeout(60_000) });
+  const outcome: "cancelled" | "failed" | "completed" = output.status;
+  void outcome;
+  // @ts-expect-error: the output is the handler's return, not a run state
+  void output.state;
+  try {
+    const doubledOutput: number = (await (await withSchemas.getHandleById(aiki, "r-1")).waitForCompletion()).doubled;
+    void doubledOutput;
+  } catch (error) {
+    if (error instanceof WorkflowRunFailedError) {
+      const ended: "failed" | "cancelled" = error.status;
+      const failureMessage: string | undefined = error.failure?.message;
+      const failureCause: "task" | "handler" | "non_determinism" | "output_schema" | "child_schema" | undefined = error.failureCause;
+      const reason: string | undefined = error.reason;
+      void [ended, failureMessage, failureCause, reason];
+    }
+  }
+  // @ts-expect-error: waitForCompletion takes options, not a status
+  await handle.waitForCompletion("completed");
+
   const courier = await courierDeliveryV1.getHandleByReferenceId(aiki, "o-1");
+  const delivered: { courierName: string; orderId: string } = await courier.waitForCompletion();
+  void delivered;
   await courier.events.foodReady.send();
   await courierDeliveryV1.events.foodReady.send(aiki, [courier.run.id]);
   await restaurantOrderV1.events.restaurantAccepted.sendByReferenceId(aiki, "o-1", { estimatedTime: 5 });
