@@ -14,9 +14,10 @@ import { w3 } from "./w3-event-rtt.js";
 import { w4 } from "./w4-durable-sleep.js";
 import { w5 } from "./w5-fanout.js";
 import { w6 } from "./w6-pickup.js";
+import { w7 } from "./w7-failover.js";
 
 type Workload = (env: BenchEnv, round: RoundContext) => Promise<Figure[]>;
-const workloads: Record<string, Workload> = { W0: w0, W1: w1, W2: w2, W3: w3, W4: w4, W5: w5, W6: w6 };
+const workloads: Record<string, Workload> = { W0: w0, W1: w1, W2: w2, W3: w3, W4: w4, W5: w5, W6: w6, W7: w7 };
 
 const requested = process.argv.slice(2).map((a) => a.toUpperCase());
 const unknown = requested.filter((w) => !(w in workloads));

@@ -1,101 +1,153 @@
-// W4: durable sleep. Start S [1000] workflows that each sleep W4_SLEEP_MS [2000] then complete.
-// Lateness = observed completion − start call − sleep. The worker's RSS is sampled from
-// /proc/<pid>/status every 100 ms from before the first start to after the last completion.
+// W4: durable sleep. Start S [1000] workflows that all sleep until one common wake time, so every
+// sleeper is asleep at the same time (holding no worker) and all are due together.
+//   W4_S                  sleepers [1000]; W4_S=10000 for the 10k figure
+//   W4_WAKE_AFTER_MS      the common wake time, counted from the first start call
+//                         [2000 + 30 ms × S: time to start them all and see them asleep on this
+//                         2-core machine (~60-100 runs/s reach sleeping), plus 2 s]
+//   W4_START_CONCURRENCY  start calls in flight [50]
+// The workload fails if the last sleeper fell asleep after the first was due (raise
+// W4_WAKE_AFTER_MS): then they were not all asleep at once and the figures would mean less.
+// Figures, each against the run's due time (its sleep's deadline in the database):
+//   timer_lateness_p50/p99_ms   the worker resuming the run after the sleep (the handler reads
+//                               the clock right after run.sleep returns)
+//   lateness_p50/p99_ms         end to end: the completion observed by waitForStatus
+//   peak_sleeping_runs          the most runs of this round in status sleeping at once (polled
+//                               from the database every 250 ms)
+//   worker_rss_mb               the worker's RSS while they all sleep (max of samples every 100
+//                               ms), beside worker_rss_before_mb, sampled before the first start
 import pg from "pg";
-import { sleepV1 } from "./workflows.js";
+import { sleepUntilV1 } from "./workflows.js";
 import type { BenchEnv } from "./lib/bench-env.js";
 import { emit, envInt, type Figure, percentile } from "./lib/emit.js";
 import { type AikiOptions, expectReached, forEachLimited, rssMb, workerConcurrency, withAiki } from "./lib/aiki.js";
 
 export async function w4(env: BenchEnv, _round?: unknown, options: AikiOptions = {}): Promise<Figure[]> {
+  if (process.env.W4_SLEEP_MS) throw new Error("W4_SLEEP_MS is gone: every sleeper wakes at one common time, W4_WAKE_AFTER_MS after the first start");
   const s = envInt("W4_S", 1000);
-  const sleepMs = envInt("W4_SLEEP_MS", 2000);
+  const wakeAfterMs = envInt("W4_WAKE_AFTER_MS", 2000 + 30 * s);
   const startConcurrency = envInt("W4_START_CONCURRENCY", 50);
-  const result = await withAiki(env, { deadlineMs: 30 * 60_000, ...options }, async ({ client, worker }) => {
-    const rss = { before: rssMb(worker.pid), max: 0, after: 0, samples: 0 };
-    const sampler = setInterval(() => {
-      rss.max = Math.max(rss.max, rssMb(worker.pid));
-      rss.samples++;
-    }, 100);
-    try {
-      const lateness: number[] = [];
-      const ids: string[] = [];
-      const waits: Promise<void>[] = [];
-      const first = performance.now();
-      await forEachLimited(s, startConcurrency, async (i) => {
-        const t0 = performance.now();
-        const handle = await sleepV1.start(client, { i, sleepMs });
-        ids.push(handle.run.id);
-        waits.push(
-          handle.waitForStatus("completed", { timeout: { minutes: 10 } }).then((r) => {
-            expectReached(r, `W4 run ${i}`);
-            lateness.push(performance.now() - t0 - sleepMs);
-          }),
-        );
-      });
-      const startSpanMs = performance.now() - first;
-      await Promise.all(waits);
-      rss.after = rssMb(worker.pid);
-      return { lateness: lateness.sort((a, b) => a - b), startSpanMs, rss, ids };
-    } finally {
-      clearInterval(sampler);
-    }
-  });
-  const { rss } = result;
-  rss.max = Math.max(rss.max, rss.before, rss.after);
-  console.error(
-    `W4 worker RSS: before ${rss.before.toFixed(1)} MB, max ${rss.max.toFixed(1)} MB while ${s} slept (${rss.samples} samples), after ${rss.after.toFixed(1)} MB`,
-  );
-  // Where the lateness goes, on the database clock: start → sleeping, the timer's own lateness,
-  // woken → completed. Diagnostics beside the figures, not figures.
-  const phases = await phasesOf(env.databaseUrl, result.ids, sleepMs);
-  console.error(`W4 phases (p50/p99 ms, server clock): ${JSON.stringify(phases)}`);
-  const params = {
-    s,
-    sleep_ms: sleepMs,
-    start_concurrency: startConcurrency,
-    worker_concurrency: workerConcurrency(),
-    start_span_ms: Math.round(result.startSpanMs),
-    ...phases,
-  };
-  return [
-    emit("W4", "lateness_p50_ms", percentile(result.lateness, 50), params),
-    emit("W4", "lateness_p99_ms", percentile(result.lateness, 99), params),
-    emit("W4", "worker_rss_mb", rss.max, { ...params, rss_before_mb: round1(rss.before), rss_after_mb: round1(rss.after) }),
-  ];
-}
-
-const round1 = (x: number) => Math.round(x * 10) / 10;
-
-/** p50 and p99 of each phase of the sleepers' lives, from run_transitions. */
-async function phasesOf(databaseUrl: string, ids: string[], sleepMs: number): Promise<Record<string, number>> {
-  const db = new pg.Client({ connectionString: databaseUrl });
+  const db = new pg.Client({ connectionString: env.databaseUrl });
   await db.connect();
   try {
-    const { rows } = await db.query(
-      `with t as (
-         select r.id, r.create_time,
-           min(t.time) filter (where t.to_status = 'sleeping') as slept,
-           min(t.time) filter (where t.from_status = 'sleeping' and t.to_status = 'queued') as woken,
-           min(t.time) filter (where t.to_status = 'completed') as done
-         from runs r join run_transitions t on t.run_id = r.id
-         where r.id = any($1::uuid[]) group by r.id, r.create_time
-       ), ms as (
-         select extract(epoch from slept - create_time) * 1000 as to_sleep,
-                extract(epoch from woken - slept) * 1000 - $2 as timer_late,
-                extract(epoch from done - woken) * 1000 as wake_to_done
-         from t
-       )
-       select percentile_cont(0.5) within group (order by to_sleep) as start_to_sleeping_p50_ms,
-              percentile_cont(0.99) within group (order by to_sleep) as start_to_sleeping_p99_ms,
-              percentile_cont(0.5) within group (order by timer_late) as timer_late_p50_ms,
-              percentile_cont(0.99) within group (order by timer_late) as timer_late_p99_ms,
-              percentile_cont(0.5) within group (order by wake_to_done) as woken_to_completed_p50_ms,
-              percentile_cont(0.99) within group (order by wake_to_done) as woken_to_completed_p99_ms
-       from ms`,
-      [ids, sleepMs],
+    const result = await withAiki(env, { deadlineMs: 30 * 60_000, ...options }, async ({ client, worker }) => {
+      const rssBefore = rssMb(worker.pid);
+      const { rows: clock } = await db.query<{ now: Date }>("select now()");
+      const roundStart = clock[0]!.now;
+      // The worker's RSS, and while every sleeper is asleep.
+      let asleepWindow = false;
+      let rssAsleep = 0;
+      let rssMax = rssBefore;
+      const sampleRss = () => {
+        const mb = rssMb(worker.pid);
+        rssMax = Math.max(rssMax, mb);
+        if (asleepWindow) rssAsleep = Math.max(rssAsleep, mb);
+      };
+      const sampler = setInterval(sampleRss, 100);
+      // Peak sleepers, from the database; the moment all are asleep opens the RSS window.
+      let peak = 0;
+      let sleepingNow = 0;
+      let allAsleepAt: number | undefined;
+      let polling = true;
+      const poller = (async () => {
+        while (polling) {
+          const { rows } = await db.query<{ n: number }>(
+            "select count(*)::int as n from runs where workflow_name = $1 and status = 'sleeping' and create_time >= $2",
+            [sleepUntilV1.name, roundStart],
+          );
+          sleepingNow = rows[0]!.n;
+          peak = Math.max(peak, sleepingNow);
+          if (sleepingNow >= s && allAsleepAt === undefined) {
+            allAsleepAt = Date.now();
+            asleepWindow = true;
+            sampleRss();
+          }
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      })();
+      try {
+        const first = Date.now();
+        const wakeAtMs = first + wakeAfterMs;
+        const handles: Array<Awaited<ReturnType<typeof sleepUntilV1.start>>> = new Array(s);
+        await forEachLimited(s, startConcurrency, async (i) => {
+          handles[i] = await sleepUntilV1.start(client, { i, wakeAtMs });
+        });
+        const startSpanMs = Date.now() - first;
+        // Observed completion, as a user sees it; the waits are in place long before the wake time.
+        const completedAt = new Map<string, { atMs: number; resumedAtMs: number }>();
+        const waits = handles.map((h, i) =>
+          h.waitForStatus("completed", { timeout: { minutes: 20 } }).then((r) => {
+            expectReached(r, `W4 run ${i}`);
+            if (r.success) completedAt.set(h.run.id, { atMs: Date.now(), resumedAtMs: r.state.output.resumedAtMs });
+          }),
+        );
+        waits.forEach((w) => w.catch(() => {}));
+        // RSS is sampled "while asleep" from the poll that saw them all asleep to the wake time.
+        await new Promise((r) => setTimeout(r, Math.max(0, wakeAtMs - Date.now())));
+        asleepWindow = false;
+        if (allAsleepAt === undefined) {
+          throw new Error(`W4: ${peak} of ${s} sleepers seen asleep at once by the wake time (${wakeAfterMs} ms after the first start); raise W4_WAKE_AFTER_MS`);
+        }
+        const allAsleepAfterMs = allAsleepAt - first;
+        await Promise.all(waits);
+        return { handles, completedAt, startSpanMs, allAsleepAfterMs, rssBefore, rssAsleep, rssMax, peak: () => peak };
+      } finally {
+        clearInterval(sampler);
+        polling = false;
+        await poller;
+      }
+    });
+
+    const ids = result.handles.map((h) => h.run.id);
+    // The sleep's deadline is the due time; its end_time is when the server's timer fired it.
+    const { rows } = await db.query<{ id: string; deadline: Date | null; fired: Date | null; slept: Date | null }>(
+      `select w.run_id as id, w.deadline, w.end_time as fired,
+         (select min(t.time) from run_transitions t where t.run_id = w.run_id and t.to_status = 'sleeping') as slept
+       from run_waits w where w.run_id = any($1::uuid[]) and w.kind = 'sleep'`,
+      [ids],
     );
-    return Object.fromEntries(Object.entries(rows[0] ?? {}).map(([k, v]) => [k, Math.round(Number(v))]));
+    if (rows.length !== s) throw new Error(`W4: ${rows.length} sleep records for ${s} runs`);
+    const incomplete = rows.find((r) => !r.deadline || !r.fired || !r.slept);
+    if (incomplete) throw new Error(`W4: run ${incomplete.id} has no deadline, firing or sleeping transition: ${JSON.stringify(incomplete)}`);
+    const lastSlept = Math.max(...rows.map((r) => r.slept!.getTime()));
+    const firstDue = Math.min(...rows.map((r) => r.deadline!.getTime()));
+    if (lastSlept >= firstDue) {
+      throw new Error(
+        `W4: not all ${s} sleepers were asleep at once: the last fell asleep ${lastSlept - firstDue} ms after the first was due ` +
+          `(started in ${result.startSpanMs} ms); raise W4_WAKE_AFTER_MS above ${wakeAfterMs}`,
+      );
+    }
+    const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+    const due = new Map(rows.map((r) => [r.id, r.deadline!.getTime()]));
+    const endToEnd = sorted(ids.map((id) => result.completedAt.get(id)!.atMs - due.get(id)!));
+    const timer = sorted(ids.map((id) => result.completedAt.get(id)!.resumedAtMs - due.get(id)!));
+    const p = (xs: number[]) => ({ p50: Math.round(percentile(xs, 50)), p99: Math.round(percentile(xs, 99)) });
+    // Where the time goes, on the database clock. Diagnostics beside the figures, not figures.
+    const fired = p(sorted(rows.map((r) => r.fired!.getTime() - r.deadline!.getTime())));
+    const rss = { before: result.rssBefore, asleep: result.rssAsleep, max: result.rssMax };
+    console.error(
+      `W4 worker RSS: before ${rss.before.toFixed(1)} MB, ${rss.asleep.toFixed(1)} MB while all ${s} slept, max ${rss.max.toFixed(1)} MB; ` +
+        `all asleep ${result.allAsleepAfterMs} ms after the first start, wake at ${wakeAfterMs} ms`,
+    );
+    const params = {
+      s,
+      wake_after_ms: wakeAfterMs,
+      start_concurrency: startConcurrency,
+      worker_concurrency: workerConcurrency(),
+      start_span_ms: result.startSpanMs,
+      all_asleep_after_ms: result.allAsleepAfterMs,
+      server_timer_fired_p50_ms: fired.p50,
+      server_timer_fired_p99_ms: fired.p99,
+    };
+    const round1 = (x: number) => Math.round(x * 10) / 10;
+    return [
+      emit("W4", "timer_lateness_p50_ms", percentile(timer, 50), params),
+      emit("W4", "timer_lateness_p99_ms", percentile(timer, 99), params),
+      emit("W4", "lateness_p50_ms", percentile(endToEnd, 50), params),
+      emit("W4", "lateness_p99_ms", percentile(endToEnd, 99), params),
+      emit("W4", "peak_sleeping_runs", result.peak(), params),
+      emit("W4", "worker_rss_mb", rss.asleep, { ...params, rss_before_mb: round1(rss.before), rss_max_mb: round1(rss.max) }),
+      emit("W4", "worker_rss_before_mb", rss.before, params),
+    ];
   } finally {
     await db.end();
   }

@@ -1,18 +1,42 @@
-// W6: pickup. With the worker idle in its long-poll, start one workflow of one task; start call
-// to the task handler's entry. The handler prints its CLOCK_MONOTONIC reading (shared by every
-// process on the machine) and this process subtracts its own, taken just before the start call.
-// R [200] times after W6_WARMUP [5] uncounted ones, W6_IDLE_MS [50] of idleness before each.
+// W6: pickup. With the worker idle and waiting for work, start one workflow of one task; start
+// call to the task handler's entry. The handler prints its CLOCK_MONOTONIC reading (shared by
+// every process on the machine) and this process subtracts its own, taken just before the start
+// call. R [200] times after W6_WARMUP [5] uncounted ones, W6_IDLE_MS [50] of idleness before each.
+// Each round measures every subscriber of W6_SUBSCRIBERS [stream,poll] (each with its own server
+// and worker): `stream` is the worker's default (a StreamLeases server stream), `poll` the
+// PollLeases long-poll, `redis` Redis hints; pickup_p50_ms/pickup_p99_ms are the default's.
 import { setTimeout as sleep } from "node:timers/promises";
 import { pickupV1 } from "./workflows.js";
 import type { BenchEnv } from "./lib/bench-env.js";
 import { emit, envCount, envInt, type Figure, percentile } from "./lib/emit.js";
 import { type AikiOptions, expectReached, withAiki } from "./lib/aiki.js";
 
+const known = ["stream", "poll", "redis"];
+
 export async function w6(env: BenchEnv, _round?: unknown, options: AikiOptions = {}): Promise<Figure[]> {
   const r = envInt("W6_R", 200);
   const warmup = envCount("W6_WARMUP", 5);
   const idleMs = envCount("W6_IDLE_MS", 50);
-  const samples = await withAiki(env, options, async ({ client, worker }) => {
+  const subscribers = (process.env.W6_SUBSCRIBERS || "stream,poll").split(",").map((s) => s.trim());
+  const unknown = subscribers.filter((s) => !known.includes(s));
+  if (unknown.length > 0 || subscribers.length === 0) throw new Error(`W6_SUBSCRIBERS: each of ${known.join(", ")}, got "${process.env.W6_SUBSCRIBERS}"`);
+  const figures: Figure[] = [];
+  for (const subscriber of subscribers) {
+    const samples = await pickups(env, { ...options, workerEnv: { ...options.workerEnv, BENCH_WORKER_SUBSCRIBER: subscriber } }, r, warmup, idleMs);
+    const params = { r, warmup, idle_ms: idleMs, subscriber };
+    figures.push(emit("W6", `pickup_${subscriber}_p50_ms`, percentile(samples, 50), params), emit("W6", `pickup_${subscriber}_p99_ms`, percentile(samples, 99), params));
+    if (subscriber === "stream") {
+      figures.push(emit("W6", "pickup_p50_ms", percentile(samples, 50), params), emit("W6", "pickup_p99_ms", percentile(samples, 99), params));
+    }
+  }
+  return figures;
+}
+
+/** Start call to handler entry, in ms, sorted, with one server and one worker using `options.workerEnv`. */
+async function pickups(env: BenchEnv, options: AikiOptions, r: number, warmup: number, idleMs: number): Promise<number[]> {
+  return withAiki(env, options, async ({ client, worker }) => {
+    const subscriber = options.workerEnv?.BENCH_WORKER_SUBSCRIBER;
+    if (!new RegExp(`WORKER_READY \\d+ subscriber=${subscriber} `).test(worker.output())) throw new Error(`W6: the worker did not take work by ${subscriber}`);
     const waiting = new Map<string, (ns: bigint) => void>();
     const off = worker.onLine((line) => {
       const m = /^PICKUP (\S+) (\d+)$/.exec(line);
@@ -46,6 +70,4 @@ export async function w6(env: BenchEnv, _round?: unknown, options: AikiOptions =
       off();
     }
   });
-  const params = { r, warmup, idle_ms: idleMs };
-  return [emit("W6", "pickup_p50_ms", percentile(samples, 50), params), emit("W6", "pickup_p99_ms", percentile(samples, 99), params)];
 }

@@ -1,6 +1,6 @@
 // The workflows of the benchmark workloads, defined with the public SDK. The worker process
 // (bench/worker-main.ts) registers all of them; the bench process starts them with a client.
-// Task handlers do no I/O of their own (W6's prints one timestamp line, which is the measurement).
+// Task handlers do no I/O of their own (W6's and W7's print one timestamp line, which is the measurement).
 import { event, task, workflow } from "@aiki/sdk";
 
 /** A small JSON object, as W1 and W2 ask. */
@@ -81,4 +81,38 @@ export const pickupV1 = workflow({ name: "bench-pickup" }).v("1.0.0", {
   },
 });
 
-export const allBenchWorkflows = [threeStepsV1, eventV1, sleepV1, fanoutChildV1, fanoutParentV1, pickupV1];
+/**
+ * W4: sleeps until a common wake time (`wakeAtMs`, epoch ms), so every sleeper of a round is
+ * asleep at once and all are due together, then returns when the worker resumed it. Reading the
+ * clock in a handler is not replay-safe in general; here it only measures: the line after the
+ * sleep runs once, in the execution that resumes the run after the timer fired.
+ */
+export const sleepUntilV1 = workflow({ name: "bench-sleep-until" }).v("1.0.0", {
+  async handler(run, input: { i: number; wakeAtMs: number }) {
+    await run.sleep("nap", { milliseconds: Math.max(1, input.wakeAtMs - Date.now()) });
+    return { i: input.i, resumedAtMs: Date.now() };
+  },
+});
+
+/**
+ * W7: one task that prints when it is entered (CLOCK_MONOTONIC, like W6) and, in a worker
+ * started with BENCH_WORKER_HANG=1, never returns: that worker is the one W7 kills. Retries
+ * allow the attempt the killed worker used up.
+ */
+const failoverStep = task({
+  name: "bench-failover-step",
+  async handler(input: { tag: string }) {
+    process.stdout.write(`FAILOVER ${input.tag} ${process.hrtime.bigint()}\n`);
+    if (process.env.BENCH_WORKER_HANG === "1") await new Promise(() => {});
+    return { ok: true };
+  },
+  opts: { retry: { type: "fixed", maxAttempts: 3, delayMs: 0 } },
+});
+
+export const failoverV1 = workflow({ name: "bench-failover" }).v("1.0.0", {
+  async handler(run, input: { tag: string }) {
+    return failoverStep.start(run, input);
+  },
+});
+
+export const allBenchWorkflows = [threeStepsV1, eventV1, sleepV1, sleepUntilV1, fanoutChildV1, fanoutParentV1, pickupV1, failoverV1];

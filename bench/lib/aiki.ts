@@ -1,5 +1,6 @@
 // The Aiki deployment a workload measures: the server as its own process on the bench env's
-// Postgres and Redis, one worker process (bench/worker-main.ts), and a client in this process.
+// Postgres and Redis, one worker process (bench/worker-main.ts; W7 starts a second one with
+// startWorker), and a client in this process.
 // Every process started here is stopped by pid when the workload ends, and killed if the bench
 // process exits first.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -32,6 +33,8 @@ export interface Proc {
   onLine(listener: (line: string) => void): () => void;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL now (a crash); resolves when it has exited. */
+  kill(): Promise<void>;
 }
 
 function startProc(label: string, args: string[], env: Record<string, string | undefined>): Proc {
@@ -99,6 +102,10 @@ function startProc(label: string, args: string[], env: Record<string, string | u
       lineListeners.add(listener);
       return () => void lineListeners.delete(listener);
     },
+    async kill() {
+      if (!gone()) child.kill("SIGKILL");
+      await exited;
+    },
     async stop(graceMs = 10_000) {
       if (gone()) return exited;
       child.kill("SIGTERM");
@@ -139,6 +146,29 @@ export interface Aiki {
 export const workerConcurrency = (): number => Number(process.env.BENCH_WORKER_CONCURRENCY ?? 100);
 
 /**
+ * Starts a bench worker process (bench/worker-main.ts) on the server at `url` and resolves once it
+ * takes work. The bench's own BENCH_WORKER_SUBSCRIBER and BENCH_WORKER_LEASE_TTL_MS are passed on
+ * unless `workerEnv` sets them.
+ */
+export async function startWorker(env: BenchEnv, url: string, workerEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Proc> {
+  const worker = startProc("worker", [...nodeArgs, "--import", "tsx", "bench/worker-main.ts"], {
+    AIKI_URL: url,
+    BENCH_REDIS_URL: env.redisUrl,
+    BENCH_WORKER_CONCURRENCY: String(workerConcurrency()),
+    BENCH_WORKER_SUBSCRIBER: process.env.BENCH_WORKER_SUBSCRIBER,
+    BENCH_WORKER_LEASE_TTL_MS: process.env.BENCH_WORKER_LEASE_TTL_MS,
+    ...workerEnv,
+  });
+  try {
+    await worker.waitForLine(/WORKER_READY/, 60_000);
+  } catch (error) {
+    await worker.kill();
+    throw error;
+  }
+  return worker;
+}
+
+/**
  * Starts the server and the worker, runs `body` with a client, then stops everything (client,
  * worker, server, in that order). `body` is given a signal that aborts at the deadline.
  */
@@ -157,12 +187,7 @@ export async function withAiki<T>(env: BenchEnv, options: AikiOptions, body: (ai
   const timer = setTimeout(() => deadline.abort(new Error(`the workload passed its deadline of ${deadlineMs} ms`)), deadlineMs);
   try {
     const url = (await server.waitForLine(/aiki server listening on (\S+?)"/, 60_000))[1]!;
-    worker = startProc("worker", [...(options.workerNodeArgs ?? []), "--import", "tsx", "bench/worker-main.ts"], {
-      AIKI_URL: url,
-      BENCH_WORKER_CONCURRENCY: String(workerConcurrency()),
-      ...options.workerEnv,
-    });
-    await worker.waitForLine(/WORKER_READY/, 60_000);
+    worker = await startWorker(env, url, options.workerEnv, options.workerNodeArgs);
     aikiClient = client({ url, logger: silentLogger });
     const c = aikiClient;
     // At the deadline the client is closed, so every call in flight fails and `body` unwinds.
