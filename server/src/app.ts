@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
@@ -50,6 +51,8 @@ export const aikiServices: readonly DescService[] = [RunService, EventService, T
 
 export function createServer(deps: AppDeps): AikiServer {
   const shutdown = new AbortController();
+  // Every long-poll, stream and session listens for shutdown: thousands at once is normal.
+  setMaxListeners(0, shutdown.signal);
   const metrics = deps.metrics ?? new AikiMetrics({ countRuns: () => countRunsByWorkflowAndStatus(deps.db) });
   const engine: EngineDeps = { db: deps.db, notifier: deps.notifier, logger: deps.logger, shutdownSignal: shutdown.signal, metrics };
   const health = new HealthStatus();

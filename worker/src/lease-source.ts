@@ -29,6 +29,8 @@ export interface WorkerSlots {
 /** A way of getting leases; `run` feeds `slots.accept` until the signal aborts or the client closes. */
 export interface LeaseSource {
   run(signal: AbortSignal): Promise<void>;
+  /** Called last when the worker stops, after its executions ended: release what run() kept open. */
+  close?(): Promise<void>;
 }
 
 /** The worker's identity fields of PollLeases and StreamLeases. */

@@ -4,10 +4,12 @@ import type { Lease } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import type { Client, Logger } from "@aiki/sdk";
 import { abortableDelay, clientInternals } from "@aiki/sdk/internal";
 import { type LeaseSource, longPoll, type WorkerSlots } from "./lease-source.js";
+import { SessionLeaseSource } from "./lease-session.js";
 import { StreamLeaseSource } from "./lease-stream.js";
 import { RedisLeaseSource } from "./redis-hints.js";
 import { RunExecution } from "./run-execution.js";
 import { type ResolvedWorkerOptions, versionKey, type WorkerHandle } from "./worker-options.js";
+import type { WorkerRpc } from "./worker-rpc.js";
 
 interface ActiveExecution {
   execution: RunExecution;
@@ -30,6 +32,9 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
   private readonly stopTakingWork = new AbortController();
   private readonly slotListeners = new Set<() => void>();
   private sourceLoop: Promise<void> | undefined;
+  private source: LeaseSource | undefined;
+  // Writes, heartbeats and releases: unary RPCs, or the worker session's stream.
+  private rpc: WorkerRpc;
   private readonly releases = new Set<Promise<void>>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatInFlight = false;
@@ -41,6 +46,7 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
   ) {
     this.name = options.name;
     this.logger = (options.logger ?? client.logger).child({ worker: options.name, workerId: this.id });
+    this.rpc = clientInternals(client);
   }
 
   get workerId(): string {
@@ -49,6 +55,7 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
 
   start(): void {
     const source = this.leaseSource();
+    this.source = source;
     this.sourceLoop = source.run(this.stopTakingWork.signal).catch((error: unknown) => {
       this.logger.error("the worker stopped taking work after an unexpected error", { err: error });
     });
@@ -68,6 +75,11 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
     if (subscriber.type === "redis") {
       // spawn() checked that the client has a `redis` option.
       return new RedisLeaseSource(this, this.client.redis ?? {});
+    }
+    if (subscriber.mode === "session") {
+      const session = new SessionLeaseSource(this);
+      this.rpc = session.rpc;
+      return session;
     }
     if (subscriber.mode === "stream") return new StreamLeaseSource(this);
     return { run: async (signal) => void (await longPoll(this, signal)) };
@@ -159,6 +171,7 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
     await Promise.allSettled([...this.releases]);
     await Promise.allSettled(leftover.map(([, a]) => a.done));
     clearInterval(this.heartbeatTimer);
+    await this.source?.close?.();
     this.logger.info("worker stopped", { released: leftover.length + notStarted.length });
   }
 
@@ -182,6 +195,7 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
     }
     const execution = new RunExecution({
       lease,
+      rpc: this.rpc,
       version,
       client: this.client,
       logger: this.logger.child({ runId: run.id, workflow: run.workflowName, versionId: run.workflowVersionId }),
@@ -229,7 +243,7 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
       ...[...this.waiting.values()].map((lease) => ({ runId: lease.run?.id ?? "", leaseToken: lease.leaseToken })),
     ];
     try {
-      const response = await clientInternals(this.client).leases.heartbeat(
+      const response = await this.rpc.leases.heartbeat(
         { workerId: this.id, leases: held, leaseTtl: durationFromMs(this.options.leaseTtlMs) },
         { timeoutMs: Math.max(1_000, Math.floor(this.options.leaseTtlMs / 3)) },
       );
@@ -259,7 +273,7 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
   private release(runId: string, leaseToken: string, reason: string): void {
     const done = (async () => {
       try {
-        await clientInternals(this.client).leases.releaseLease({ runId, leaseToken, reason });
+        await this.rpc.leases.releaseLease({ runId, leaseToken, reason });
       } catch (error) {
         // A lease already lost needs no release; otherwise it expires on its own.
         this.logger.debug("releasing a lease failed", { runId, err: error });

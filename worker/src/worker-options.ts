@@ -13,7 +13,11 @@ export type SubscriberOptions =
   /**
    * Work from the server over gRPC (the default, `{ type: "grpc" }`).
    *
-   * - `mode: "stream"` (the default): one WorkerLeaseService.StreamLeases call with
+   * - `mode: "session"` (the default): one WorkerLeaseService.Session stream carries everything:
+   *   the server pushes leases within credits the worker grants per free slot, and the worker's
+   *   writes and heartbeats travel on it instead of one unary RPC each (while it reconnects they
+   *   go as unary RPCs). A server without sessions gets `mode: "stream"`.
+   * - `mode: "stream"`: one WorkerLeaseService.StreamLeases call with
    *   `max_in_flight` = the worker's free slots; the server pushes a lease as soon as a run is
    *   ready and a slot is free. A stream that ends or breaks is reopened with bounded backoff
    *   (slots freed later by executions from before the new stream are filled by a long-poll). If
@@ -22,7 +26,7 @@ export type SubscriberOptions =
    * - `mode: "poll"`: only the PollLeases long-poll (each call waits up to `pollWaitMs`), e.g.
    *   behind proxies that cut long-lived streams.
    */
-  | { type: "grpc"; mode?: "stream" | "poll" }
+  | { type: "grpc"; mode?: "session" | "stream" | "poll" }
   /**
    * Ready hints straight from Redis (the client's `redis` option), the channels the server
    * publishes (`aiki:ready:{namespace}:{workflow}:{version}:{shard}`). On a hint the worker asks
@@ -33,7 +37,7 @@ export type SubscriberOptions =
   | { type: "redis"; safetyPollIntervalMs?: number };
 
 /** A subscriber with its defaults filled in. */
-export type ResolvedSubscriber = { type: "grpc"; mode: "stream" | "poll" } | { type: "redis"; safetyPollIntervalMs: number };
+export type ResolvedSubscriber = { type: "grpc"; mode: "session" | "stream" | "poll" } | { type: "redis"; safetyPollIntervalMs: number };
 
 export interface WorkerOptions {
   /** A name for operators (ListWorkers); many processes may share it. */
@@ -132,8 +136,10 @@ function resolveSubscriber(
   if (typeof given !== "object" || given === null) throw new TypeError(`${where}: \`subscriber\` must be { type: "grpc" | "redis", ... }`);
   switch (given.type) {
     case "grpc": {
-      const mode = given.mode ?? "stream";
-      if (mode !== "stream" && mode !== "poll") throw new TypeError(`${where}: subscriber mode must be "stream" or "poll", got ${JSON.stringify(mode)}`);
+      const mode = given.mode ?? "session";
+      if (mode !== "session" && mode !== "stream" && mode !== "poll") {
+        throw new TypeError(`${where}: subscriber mode must be "session", "stream" or "poll", got ${JSON.stringify(mode)}`);
+      }
       return { type: "grpc", mode };
     }
     case "redis":

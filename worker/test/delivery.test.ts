@@ -1,11 +1,12 @@
-// How workers get work, on a real server: the lease stream (default), the long-poll, the fallback
-// from one to the other, stream reconnects, and Redis ready hints (with Redis going away).
+// How workers get work, on a real server: the worker session (default), the lease stream, the
+// long-poll, the fallbacks from one to the next, reconnects, and Redis ready hints (with Redis
+// going away).
 // A gRPC proxy in front of the server shows which calls a worker makes and plays the faults.
 import { Code } from "@connectrpc/connect";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Client, client, type Logger, type LogFields, silentLogger, task, workflow } from "@aiki/sdk";
-import { readyChannel } from "@aiki/sdk/internal";
+import { clientInternals, readyChannel } from "@aiki/sdk/internal";
 import { type WorkerHandle, type WorkerOptions, worker } from "@aiki/worker";
 import { channels } from "../../server/src/notify/notifier.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
@@ -106,12 +107,103 @@ async function pickup(p: ReturnType<typeof probe>, i: number, opts: { timeoutMs?
   return ms;
 }
 
-describe("lease stream (the default)", () => {
-  it("runs workflows end to end over StreamLeases, within maxConcurrentWorkflowRuns", async () => {
+const unaryWrites = ["StartTask", "CompleteTask", "FailTask", "SuspendRun", "CompleteRun", "FailRun", "StartChildRun", "Heartbeat", "ReleaseLease"];
+const countOf = (p: GrpcProxy, methods: string[]) => methods.reduce((n, m) => n + p.count(m), 0);
+
+describe("worker session (the default)", () => {
+  it("runs workflows end to end over one Session stream: leases within maxConcurrentWorkflowRuns, every write on the stream", async () => {
     const { proxy: p, client: c } = await proxied();
     const pr = probe(100);
     const handles = await Promise.all([1, 2, 3, 4, 5, 6, 7].map((i) => pr.version.start(direct, i)));
     await spawn(c, { workflows: [pr.version], opts: { maxConcurrentWorkflowRuns: 3 } });
+    const results = await Promise.all(handles.map((h) => h.waitForStatus("completed", { timeout: 15_000 })));
+    expect(results.map((r) => r.success && r.state.output)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(pr.stats.peak).toBe(3);
+    expect(await pickup(pr, 8)).toBeLessThan(1_000);
+    expect(p.count("Session")).toBe(1);
+    expect(countOf(p, ["StreamLeases", "PollLeases", ...unaryWrites])).toBe(0);
+  });
+
+  it("heartbeats travel on the session and keep a long task's lease", async () => {
+    const { proxy: p, client: c } = await proxied();
+    const pr = probe(2_500);
+    await spawn(c, { workflows: [pr.version], opts: { leaseTtlMs: 1_000 } });
+    const handle = await pr.version.start(direct, 1);
+    expect((await handle.waitForStatus("completed", { timeout: 10_000 })).success).toBe(true);
+    // One attempt: the lease never expired under the task (an expiry would count a lost attempt).
+    const { tasks } = await clientInternals(direct).tasks.listTasks({ runId: handle.run.id });
+    expect(tasks.map((t) => t.attempts)).toEqual([1]);
+    expect(p.count("Session")).toBe(1);
+    expect(countOf(p, unaryWrites)).toBe(0);
+  });
+
+  it("reconnects when the session breaks mid-run: the run's writes go through, and work keeps coming", async () => {
+    const { proxy: p, client: c } = await proxied();
+    let entered = false;
+    let release = () => {};
+    const step = task({
+      name: "gated",
+      async handler(i: number) {
+        entered = true;
+        await new Promise<void>((r) => {
+          release = r;
+        });
+        return i;
+      },
+    });
+    const v = workflow({ name: uniq("gated") }).v("1", { handler: (run, i: number) => step.start(run, i) });
+    const pr = probe();
+    await spawn(c, { workflows: [v, pr.version] });
+    const a = await v.start(direct, 1);
+    await until(() => entered);
+    expect(p.cut("Session")).toBe(1);
+    release();
+    expect((await a.waitForStatus("completed", { timeout: 10_000 })).success).toBe(true);
+    await until(() => p.count("Session") === 2, 5_000, "a new session");
+    expect(await pickup(pr, 2)).toBeLessThan(1_000);
+    expect(countOf(p, ["StreamLeases", "PollLeases"])).toBe(0);
+  });
+
+  it("falls back to the lease stream when the server does not offer sessions (UNIMPLEMENTED)", async () => {
+    const { proxy: p, client: c } = await proxied();
+    p.refuse("Session", Code.Unimplemented);
+    const logger = recordingLogger();
+    const pr = probe();
+    await spawn(c, { workflows: [pr.version], opts: { logger } });
+    expect(await pickup(pr, 1)).toBeLessThan(1_000);
+    expect(await pickup(pr, 2)).toBeLessThan(1_000);
+    expect(p.count("Session")).toBe(1);
+    expect(p.count("StreamLeases")).toBe(1);
+    // Without a session, writes are unary RPCs.
+    expect(p.count("StartTask")).toBe(2);
+    expect(logger.lines.filter((l) => l.level === "warn").map((l) => l.message)).toEqual([
+      "the server does not offer worker sessions; taking work by lease stream",
+    ]);
+  });
+
+  it("stop() drains the session: the run in flight finishes on it, and no new run is taken", async () => {
+    const { proxy: p, client: c } = await proxied();
+    const pr = probe(300);
+    const w = await spawn(c, { workflows: [pr.version], opts: { gracefulShutdownTimeoutMs: 5_000 } });
+    const handle = await pr.version.start(direct, 1);
+    await until(() => pr.entered.has(1));
+    await w.stop();
+    expect((await handle.refresh()).state.status).toBe("completed");
+    const later = await pr.version.start(direct, 2);
+    expect(await later.waitForStatus("completed", { timeout: 500 })).toEqual({ success: false, cause: "timeout" });
+    expect((await later.refresh()).state.status).toBe("queued");
+    expect(countOf(p, ["StreamLeases", "PollLeases", ...unaryWrites])).toBe(0);
+  });
+});
+
+const streamMode = { type: "grpc", mode: "stream" } as const;
+
+describe("lease stream", () => {
+  it("runs workflows end to end over StreamLeases, within maxConcurrentWorkflowRuns", async () => {
+    const { proxy: p, client: c } = await proxied();
+    const pr = probe(100);
+    const handles = await Promise.all([1, 2, 3, 4, 5, 6, 7].map((i) => pr.version.start(direct, i)));
+    await spawn(c, { workflows: [pr.version], subscriber: streamMode, opts: { maxConcurrentWorkflowRuns: 3 } });
     const results = await Promise.all(handles.map((h) => h.waitForStatus("completed", { timeout: 15_000 })));
     expect(results.map((r) => r.success && r.state.output)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(pr.stats.peak).toBe(3);
@@ -124,7 +216,7 @@ describe("lease stream (the default)", () => {
   it("reconnects when the stream breaks, and keeps taking work", async () => {
     const { proxy: p, client: c } = await proxied();
     const pr = probe();
-    await spawn(c, { workflows: [pr.version] });
+    await spawn(c, { workflows: [pr.version], subscriber: streamMode });
     await until(() => p.count("StreamLeases") === 1);
     // Let the server register the stream before cutting it.
     expect(await pickup(pr, 1)).toBeLessThan(1_000);
@@ -148,7 +240,7 @@ describe("lease stream (the default)", () => {
       },
     });
     const v = workflow({ name: uniq("gated") }).v("1", { handler: (run, i: number) => step.start(run, i) });
-    await spawn(c, { workflows: [v], opts: { maxConcurrentWorkflowRuns: 2 } });
+    await spawn(c, { workflows: [v], subscriber: streamMode, opts: { maxConcurrentWorkflowRuns: 2 } });
     const a = await v.start(direct, 1);
     await until(() => running.has(1));
     // The new stream may only take the one free slot: run 1 still holds the other.
@@ -170,7 +262,7 @@ describe("lease stream (the default)", () => {
   it("stop() ends the stream, lets the run in flight finish, and the run is not taken again", async () => {
     const { proxy: p, client: c } = await proxied();
     const pr = probe(300);
-    const w = await spawn(c, { workflows: [pr.version], opts: { gracefulShutdownTimeoutMs: 5_000 } });
+    const w = await spawn(c, { workflows: [pr.version], subscriber: streamMode, opts: { gracefulShutdownTimeoutMs: 5_000 } });
     const handle = await pr.version.start(direct, 1);
     await until(() => pr.entered.has(1));
     await w.stop();
@@ -202,7 +294,7 @@ describe("long-poll", () => {
     p.refuse("StreamLeases", Code.Unimplemented);
     const logger = recordingLogger();
     const pr = probe();
-    await spawn(c, { workflows: [pr.version], opts: { logger } });
+    await spawn(c, { workflows: [pr.version], subscriber: streamMode, opts: { logger } });
     expect(await pickup(pr, 1)).toBeLessThan(1_000);
     expect(await pickup(pr, 2)).toBeLessThan(1_000);
     // Asked once, then never again.
@@ -217,7 +309,7 @@ describe("long-poll", () => {
     const { proxy: p, client: c } = await proxied();
     p.refuse("StreamLeases", Code.Unavailable);
     const pr = probe();
-    await spawn(c, { workflows: [pr.version] });
+    await spawn(c, { workflows: [pr.version], subscriber: streamMode });
     await until(() => p.count("PollLeases") >= 1, 10_000, "a long-poll");
     expect(p.count("StreamLeases")).toBe(3);
     expect(await pickup(pr, 1)).toBeLessThan(1_000);

@@ -10,15 +10,17 @@ import type { Failure } from "./payload_pb.js";
 import { file_aiki_v1_payload } from "./payload_pb.js";
 import type { ReferenceConflictPolicy, RetryPolicy, Run, RunFailureCause, RunStatus, Trigger } from "./run_pb.js";
 import { file_aiki_v1_run } from "./run_pb.js";
-import type { Duration, Timestamp, Value } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { CompleteTaskRequest, CompleteTaskResponse, FailTaskRequest, FailTaskResponse, StartTaskRequest, StartTaskResponse } from "./task_service_pb.js";
+import { file_aiki_v1_task_service } from "./task_service_pb.js";
+import type { Any, Duration, Timestamp, Value } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file aiki/v1/worker_lease_service.proto.
  */
 export const file_aiki_v1_worker_lease_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJhaWtpL3YxL3dvcmtlcl9sZWFzZV9zZXJ2aWNlLnByb3RvEgdhaWtpLnYxIkgKEldvcmtmbG93VmVyc2lvblJlZhIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkijgEKBUxlYXNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuEhMKC2xlYXNlX3Rva2VuGAIgASgJEi8KC2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIkCgdoaXN0b3J5GAQgASgLMhMuYWlraS52MS5SdW5IaXN0b3J5IuYBChFQb2xsTGVhc2VzUmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkSEwoLd29ya2VyX25hbWUYAiABKAkSLgoJd29ya2Zsb3dzGAMgAygLMhsuYWlraS52MS5Xb3JrZmxvd1ZlcnNpb25SZWYSDgoGc2hhcmRzGAQgAygJEhIKCm1heF9sZWFzZXMYBSABKAUSJwoEd2FpdBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCglsZWFzZV90dGwYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iNAoSUG9sbExlYXNlc1Jlc3BvbnNlEh4KBmxlYXNlcxgBIAMoCzIOLmFpa2kudjEuTGVhc2UiwgEKE1N0cmVhbUxlYXNlc1JlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEhMKC3dvcmtlcl9uYW1lGAIgASgJEi4KCXdvcmtmbG93cxgDIAMoCzIbLmFpa2kudjEuV29ya2Zsb3dWZXJzaW9uUmVmEg4KBnNoYXJkcxgEIAMoCRIVCg1tYXhfaW5fZmxpZ2h0GAUgASgFEiwKCWxlYXNlX3R0bBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI2ChRTdHJlYW1MZWFzZXNSZXNwb25zZRIeCgZsZWFzZXMYASADKAsyDi5haWtpLnYxLkxlYXNlIjAKCUhlbGRMZWFzZRIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkidwoQSGVhcnRiZWF0UmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkSIgoGbGVhc2VzGAIgAygLMhIuYWlraS52MS5IZWxkTGVhc2USLAoJbGVhc2VfdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqcBChFIZWFydGJlYXRSZXNwb25zZRI1CgZsZWFzZXMYASADKAsyJS5haWtpLnYxLkhlYXJ0YmVhdFJlc3BvbnNlLkxlYXNlU3RhdGUaWwoKTGVhc2VTdGF0ZRIOCgZydW5faWQYASABKAkSDAoEaGVsZBgCIAEoCBIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSgoTUmVsZWFzZUxlYXNlUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSDgoGcmVhc29uGAMgASgJIjEKFFJlbGVhc2VMZWFzZVJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIogFChFTdXNwZW5kUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSMQoFc2xlZXAYAyABKAsyIC5haWtpLnYxLlN1c3BlbmRSdW5SZXF1ZXN0LlNsZWVwSAASOgoKZXZlbnRfd2FpdBgEIAEoCzIkLmFpa2kudjEuU3VzcGVuZFJ1blJlcXVlc3QuRXZlbnRXYWl0SAASOgoKY2hpbGRfd2FpdBgFIAEoCzIkLmFpa2kudjEuU3VzcGVuZFJ1blJlcXVlc3QuQ2hpbGRXYWl0SAASOgoKdGFza19yZXRyeRgGIAEoCzIkLmFpa2kudjEuU3VzcGVuZFJ1blJlcXVlc3QuVGFza1JldHJ5SAAaVAoFU2xlZXASDAoEbmFtZRgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBRIrCghkdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhpdCglFdmVudFdhaXQSEgoKZXZlbnRfbmFtZRgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBRIqCgd0aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGosBCglDaGlsZFdhaXQSFAoMY2hpbGRfcnVuX2lkGAEgASgJEhAKCHNlcXVlbmNlGAIgASgFEioKDmF3YWl0ZWRfc3RhdHVzGAMgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSKgoHdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhocCglUYXNrUmV0cnkSDwoHdGFza19pZBgBIAEoCUIGCgR3YWl0ImgKElN1c3BlbmRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIRCglzdXNwZW5kZWQYAiABKAgSJAoHaGlzdG9yeRgDIAEoCzITLmFpa2kudjEuUnVuSGlzdG9yeSJhChJDb21wbGV0ZVJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhMKC2xlYXNlX3Rva2VuGAIgASgJEiYKBm91dHB1dBgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIwChNDb21wbGV0ZVJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIoEBCg5GYWlsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSIQoHZmFpbHVyZRgDIAEoCzIQLmFpa2kudjEuRmFpbHVyZRInCgVjYXVzZRgEIAEoDjIYLmFpa2kudjEuUnVuRmFpbHVyZUNhdXNlIiwKD0ZhaWxSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biLkAgoUU3RhcnRDaGlsZFJ1blJlcXVlc3QSFQoNcGFyZW50X3J1bl9pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoCRIVCg13b3JrZmxvd19uYW1lGAMgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYBCABKAkSJQoFaW5wdXQYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSCwoDa2V5GAYgASgJEhAKCHNlcXVlbmNlGAcgASgFEhQKDHJlZmVyZW5jZV9pZBgIIAEoCRI5Cg9jb25mbGljdF9wb2xpY3kYCSABKA4yIC5haWtpLnYxLlJlZmVyZW5jZUNvbmZsaWN0UG9saWN5Eg0KBXNoYXJkGAogASgJEiEKB3RyaWdnZXIYCyABKAsyEC5haWtpLnYxLlRyaWdnZXISIwoFcmV0cnkYDCABKAsyFC5haWtpLnYxLlJldHJ5UG9saWN5IkQKFVN0YXJ0Q2hpbGRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIQCghleGlzdGluZxgCIAEoCCIUChJMaXN0V29ya2Vyc1JlcXVlc3QilgIKE0xpc3RXb3JrZXJzUmVzcG9uc2USNAoHd29ya2VycxgBIAMoCzIjLmFpa2kudjEuTGlzdFdvcmtlcnNSZXNwb25zZS5Xb3JrZXIayAEKBldvcmtlchIRCgl3b3JrZXJfaWQYASABKAkSEwoLd29ya2VyX25hbWUYAiABKAkSLgoJd29ya2Zsb3dzGAMgAygLMhsuYWlraS52MS5Xb3JrZmxvd1ZlcnNpb25SZWYSDgoGc2hhcmRzGAQgAygJEjIKDmxhc3Rfc2Vlbl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIiCgZsZWFzZXMYBiADKAsyEi5haWtpLnYxLkhlbGRMZWFzZTKkBQoSV29ya2VyTGVhc2VTZXJ2aWNlEkUKClBvbGxMZWFzZXMSGi5haWtpLnYxLlBvbGxMZWFzZXNSZXF1ZXN0GhsuYWlraS52MS5Qb2xsTGVhc2VzUmVzcG9uc2USTQoMU3RyZWFtTGVhc2VzEhwuYWlraS52MS5TdHJlYW1MZWFzZXNSZXF1ZXN0Gh0uYWlraS52MS5TdHJlYW1MZWFzZXNSZXNwb25zZTABEkIKCUhlYXJ0YmVhdBIZLmFpa2kudjEuSGVhcnRiZWF0UmVxdWVzdBoaLmFpa2kudjEuSGVhcnRiZWF0UmVzcG9uc2USSwoMUmVsZWFzZUxlYXNlEhwuYWlraS52MS5SZWxlYXNlTGVhc2VSZXF1ZXN0Gh0uYWlraS52MS5SZWxlYXNlTGVhc2VSZXNwb25zZRJFCgpTdXNwZW5kUnVuEhouYWlraS52MS5TdXNwZW5kUnVuUmVxdWVzdBobLmFpa2kudjEuU3VzcGVuZFJ1blJlc3BvbnNlEkgKC0NvbXBsZXRlUnVuEhsuYWlraS52MS5Db21wbGV0ZVJ1blJlcXVlc3QaHC5haWtpLnYxLkNvbXBsZXRlUnVuUmVzcG9uc2USPAoHRmFpbFJ1bhIXLmFpa2kudjEuRmFpbFJ1blJlcXVlc3QaGC5haWtpLnYxLkZhaWxSdW5SZXNwb25zZRJOCg1TdGFydENoaWxkUnVuEh0uYWlraS52MS5TdGFydENoaWxkUnVuUmVxdWVzdBoeLmFpa2kudjEuU3RhcnRDaGlsZFJ1blJlc3BvbnNlEkgKC0xpc3RXb3JrZXJzEhsuYWlraS52MS5MaXN0V29ya2Vyc1JlcXVlc3QaHC5haWtpLnYxLkxpc3RXb3JrZXJzUmVzcG9uc2ViBnByb3RvMw", [file_aiki_v1_history, file_aiki_v1_payload, file_aiki_v1_run, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiJhaWtpL3YxL3dvcmtlcl9sZWFzZV9zZXJ2aWNlLnByb3RvEgdhaWtpLnYxIkgKEldvcmtmbG93VmVyc2lvblJlZhIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkijgEKBUxlYXNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuEhMKC2xlYXNlX3Rva2VuGAIgASgJEi8KC2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIkCgdoaXN0b3J5GAQgASgLMhMuYWlraS52MS5SdW5IaXN0b3J5IuYBChFQb2xsTGVhc2VzUmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkSEwoLd29ya2VyX25hbWUYAiABKAkSLgoJd29ya2Zsb3dzGAMgAygLMhsuYWlraS52MS5Xb3JrZmxvd1ZlcnNpb25SZWYSDgoGc2hhcmRzGAQgAygJEhIKCm1heF9sZWFzZXMYBSABKAUSJwoEd2FpdBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCglsZWFzZV90dGwYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iNAoSUG9sbExlYXNlc1Jlc3BvbnNlEh4KBmxlYXNlcxgBIAMoCzIOLmFpa2kudjEuTGVhc2UiwgEKE1N0cmVhbUxlYXNlc1JlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEhMKC3dvcmtlcl9uYW1lGAIgASgJEi4KCXdvcmtmbG93cxgDIAMoCzIbLmFpa2kudjEuV29ya2Zsb3dWZXJzaW9uUmVmEg4KBnNoYXJkcxgEIAMoCRIVCg1tYXhfaW5fZmxpZ2h0GAUgASgFEiwKCWxlYXNlX3R0bBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI2ChRTdHJlYW1MZWFzZXNSZXNwb25zZRIeCgZsZWFzZXMYASADKAsyDi5haWtpLnYxLkxlYXNlIjAKCUhlbGRMZWFzZRIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkidwoQSGVhcnRiZWF0UmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkSIgoGbGVhc2VzGAIgAygLMhIuYWlraS52MS5IZWxkTGVhc2USLAoJbGVhc2VfdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqcBChFIZWFydGJlYXRSZXNwb25zZRI1CgZsZWFzZXMYASADKAsyJS5haWtpLnYxLkhlYXJ0YmVhdFJlc3BvbnNlLkxlYXNlU3RhdGUaWwoKTGVhc2VTdGF0ZRIOCgZydW5faWQYASABKAkSDAoEaGVsZBgCIAEoCBIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSgoTUmVsZWFzZUxlYXNlUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSDgoGcmVhc29uGAMgASgJIjEKFFJlbGVhc2VMZWFzZVJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIogFChFTdXNwZW5kUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSMQoFc2xlZXAYAyABKAsyIC5haWtpLnYxLlN1c3BlbmRSdW5SZXF1ZXN0LlNsZWVwSAASOgoKZXZlbnRfd2FpdBgEIAEoCzIkLmFpa2kudjEuU3VzcGVuZFJ1blJlcXVlc3QuRXZlbnRXYWl0SAASOgoKY2hpbGRfd2FpdBgFIAEoCzIkLmFpa2kudjEuU3VzcGVuZFJ1blJlcXVlc3QuQ2hpbGRXYWl0SAASOgoKdGFza19yZXRyeRgGIAEoCzIkLmFpa2kudjEuU3VzcGVuZFJ1blJlcXVlc3QuVGFza1JldHJ5SAAaVAoFU2xlZXASDAoEbmFtZRgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBRIrCghkdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhpdCglFdmVudFdhaXQSEgoKZXZlbnRfbmFtZRgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBRIqCgd0aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGosBCglDaGlsZFdhaXQSFAoMY2hpbGRfcnVuX2lkGAEgASgJEhAKCHNlcXVlbmNlGAIgASgFEioKDmF3YWl0ZWRfc3RhdHVzGAMgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSKgoHdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhocCglUYXNrUmV0cnkSDwoHdGFza19pZBgBIAEoCUIGCgR3YWl0ImgKElN1c3BlbmRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIRCglzdXNwZW5kZWQYAiABKAgSJAoHaGlzdG9yeRgDIAEoCzITLmFpa2kudjEuUnVuSGlzdG9yeSJhChJDb21wbGV0ZVJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhMKC2xlYXNlX3Rva2VuGAIgASgJEiYKBm91dHB1dBgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIwChNDb21wbGV0ZVJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIoEBCg5GYWlsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSIQoHZmFpbHVyZRgDIAEoCzIQLmFpa2kudjEuRmFpbHVyZRInCgVjYXVzZRgEIAEoDjIYLmFpa2kudjEuUnVuRmFpbHVyZUNhdXNlIiwKD0ZhaWxSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biLkAgoUU3RhcnRDaGlsZFJ1blJlcXVlc3QSFQoNcGFyZW50X3J1bl9pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoCRIVCg13b3JrZmxvd19uYW1lGAMgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYBCABKAkSJQoFaW5wdXQYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSCwoDa2V5GAYgASgJEhAKCHNlcXVlbmNlGAcgASgFEhQKDHJlZmVyZW5jZV9pZBgIIAEoCRI5Cg9jb25mbGljdF9wb2xpY3kYCSABKA4yIC5haWtpLnYxLlJlZmVyZW5jZUNvbmZsaWN0UG9saWN5Eg0KBXNoYXJkGAogASgJEiEKB3RyaWdnZXIYCyABKAsyEC5haWtpLnYxLlRyaWdnZXISIwoFcmV0cnkYDCABKAsyFC5haWtpLnYxLlJldHJ5UG9saWN5IkQKFVN0YXJ0Q2hpbGRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIQCghleGlzdGluZxgCIAEoCCIUChJMaXN0V29ya2Vyc1JlcXVlc3QilgIKE0xpc3RXb3JrZXJzUmVzcG9uc2USNAoHd29ya2VycxgBIAMoCzIjLmFpa2kudjEuTGlzdFdvcmtlcnNSZXNwb25zZS5Xb3JrZXIayAEKBldvcmtlchIRCgl3b3JrZXJfaWQYASABKAkSEwoLd29ya2VyX25hbWUYAiABKAkSLgoJd29ya2Zsb3dzGAMgAygLMhsuYWlraS52MS5Xb3JrZmxvd1ZlcnNpb25SZWYSDgoGc2hhcmRzGAQgAygJEjIKDmxhc3Rfc2Vlbl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIiCgZsZWFzZXMYBiADKAsyEi5haWtpLnYxLkhlbGRMZWFzZSKZBwoOU2Vzc2lvblJlcXVlc3QSLAoEb3BlbhgBIAEoCzIcLmFpa2kudjEuU2Vzc2lvblJlcXVlc3QuT3BlbkgAEi4KBWdyYW50GAIgASgLMh0uYWlraS52MS5TZXNzaW9uUmVxdWVzdC5HcmFudEgAEi4KBWRyYWluGAMgASgLMh0uYWlraS52MS5TZXNzaW9uUmVxdWVzdC5EcmFpbkgAEiwKBGNhbGwYBCABKAsyHC5haWtpLnYxLlNlc3Npb25SZXF1ZXN0LkNhbGxIABqtAQoET3BlbhIRCgl3b3JrZXJfaWQYASABKAkSEwoLd29ya2VyX25hbWUYAiABKAkSLgoJd29ya2Zsb3dzGAMgAygLMhsuYWlraS52MS5Xb3JrZmxvd1ZlcnNpb25SZWYSDgoGc2hhcmRzGAQgAygJEg8KB2NyZWRpdHMYBSABKAUSLAoJbGVhc2VfdHRsGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGhgKBUdyYW50Eg8KB2NyZWRpdHMYASABKAUaBwoFRHJhaW4a7wMKBENhbGwSDwoHY2FsbF9pZBgBIAEoDRIvCgpzdGFydF90YXNrGAIgASgLMhkuYWlraS52MS5TdGFydFRhc2tSZXF1ZXN0SAASNQoNY29tcGxldGVfdGFzaxgDIAEoCzIcLmFpa2kudjEuQ29tcGxldGVUYXNrUmVxdWVzdEgAEi0KCWZhaWxfdGFzaxgEIAEoCzIYLmFpa2kudjEuRmFpbFRhc2tSZXF1ZXN0SAASMQoLc3VzcGVuZF9ydW4YBSABKAsyGi5haWtpLnYxLlN1c3BlbmRSdW5SZXF1ZXN0SAASMwoMY29tcGxldGVfcnVuGAYgASgLMhsuYWlraS52MS5Db21wbGV0ZVJ1blJlcXVlc3RIABIrCghmYWlsX3J1bhgHIAEoCzIXLmFpa2kudjEuRmFpbFJ1blJlcXVlc3RIABI4Cg9zdGFydF9jaGlsZF9ydW4YCCABKAsyHS5haWtpLnYxLlN0YXJ0Q2hpbGRSdW5SZXF1ZXN0SAASLgoJaGVhcnRiZWF0GAkgASgLMhkuYWlraS52MS5IZWFydGJlYXRSZXF1ZXN0SAASNQoNcmVsZWFzZV9sZWFzZRgKIAEoCzIcLmFpa2kudjEuUmVsZWFzZUxlYXNlUmVxdWVzdEgAQgkKB3JlcXVlc3RCBgoEa2luZCKDBgoPU2Vzc2lvblJlc3BvbnNlEi8KBmxlYXNlcxgBIAEoCzIdLmFpa2kudjEuU3RyZWFtTGVhc2VzUmVzcG9uc2VIABIxCgZyZXN1bHQYAiABKAsyHy5haWtpLnYxLlNlc3Npb25SZXNwb25zZS5SZXN1bHRIABpRCglDYWxsRXJyb3ISDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEiUKB2RldGFpbHMYAyADKAsyFC5nb29nbGUucHJvdG9idWYuQW55GrAECgZSZXN1bHQSDwoHY2FsbF9pZBgBIAEoDRIwCgpzdGFydF90YXNrGAIgASgLMhouYWlraS52MS5TdGFydFRhc2tSZXNwb25zZUgAEjYKDWNvbXBsZXRlX3Rhc2sYAyABKAsyHS5haWtpLnYxLkNvbXBsZXRlVGFza1Jlc3BvbnNlSAASLgoJZmFpbF90YXNrGAQgASgLMhkuYWlraS52MS5GYWlsVGFza1Jlc3BvbnNlSAASMgoLc3VzcGVuZF9ydW4YBSABKAsyGy5haWtpLnYxLlN1c3BlbmRSdW5SZXNwb25zZUgAEjQKDGNvbXBsZXRlX3J1bhgGIAEoCzIcLmFpa2kudjEuQ29tcGxldGVSdW5SZXNwb25zZUgAEiwKCGZhaWxfcnVuGAcgASgLMhguYWlraS52MS5GYWlsUnVuUmVzcG9uc2VIABI5Cg9zdGFydF9jaGlsZF9ydW4YCCABKAsyHi5haWtpLnYxLlN0YXJ0Q2hpbGRSdW5SZXNwb25zZUgAEi8KCWhlYXJ0YmVhdBgJIAEoCzIaLmFpa2kudjEuSGVhcnRiZWF0UmVzcG9uc2VIABI2Cg1yZWxlYXNlX2xlYXNlGAogASgLMh0uYWlraS52MS5SZWxlYXNlTGVhc2VSZXNwb25zZUgAEjMKBWVycm9yGAsgASgLMiIuYWlraS52MS5TZXNzaW9uUmVzcG9uc2UuQ2FsbEVycm9ySABCCgoIcmVzcG9uc2VCBgoEa2luZDLmBQoSV29ya2VyTGVhc2VTZXJ2aWNlEkUKClBvbGxMZWFzZXMSGi5haWtpLnYxLlBvbGxMZWFzZXNSZXF1ZXN0GhsuYWlraS52MS5Qb2xsTGVhc2VzUmVzcG9uc2USTQoMU3RyZWFtTGVhc2VzEhwuYWlraS52MS5TdHJlYW1MZWFzZXNSZXF1ZXN0Gh0uYWlraS52MS5TdHJlYW1MZWFzZXNSZXNwb25zZTABEkIKCUhlYXJ0YmVhdBIZLmFpa2kudjEuSGVhcnRiZWF0UmVxdWVzdBoaLmFpa2kudjEuSGVhcnRiZWF0UmVzcG9uc2USSwoMUmVsZWFzZUxlYXNlEhwuYWlraS52MS5SZWxlYXNlTGVhc2VSZXF1ZXN0Gh0uYWlraS52MS5SZWxlYXNlTGVhc2VSZXNwb25zZRJFCgpTdXNwZW5kUnVuEhouYWlraS52MS5TdXNwZW5kUnVuUmVxdWVzdBobLmFpa2kudjEuU3VzcGVuZFJ1blJlc3BvbnNlEkgKC0NvbXBsZXRlUnVuEhsuYWlraS52MS5Db21wbGV0ZVJ1blJlcXVlc3QaHC5haWtpLnYxLkNvbXBsZXRlUnVuUmVzcG9uc2USPAoHRmFpbFJ1bhIXLmFpa2kudjEuRmFpbFJ1blJlcXVlc3QaGC5haWtpLnYxLkZhaWxSdW5SZXNwb25zZRJOCg1TdGFydENoaWxkUnVuEh0uYWlraS52MS5TdGFydENoaWxkUnVuUmVxdWVzdBoeLmFpa2kudjEuU3RhcnRDaGlsZFJ1blJlc3BvbnNlEkgKC0xpc3RXb3JrZXJzEhsuYWlraS52MS5MaXN0V29ya2Vyc1JlcXVlc3QaHC5haWtpLnYxLkxpc3RXb3JrZXJzUmVzcG9uc2USQAoHU2Vzc2lvbhIXLmFpa2kudjEuU2Vzc2lvblJlcXVlc3QaGC5haWtpLnYxLlNlc3Npb25SZXNwb25zZSgBMAFiBnByb3RvMw", [file_aiki_v1_history, file_aiki_v1_payload, file_aiki_v1_run, file_aiki_v1_task_service, file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A workflow version a worker can execute.
@@ -1001,6 +1003,431 @@ export const ListWorkersResponse_WorkerSchema: GenMessage<ListWorkersResponse_Wo
   messageDesc(file_aiki_v1_worker_lease_service, 20, 0);
 
 /**
+ * A message from the worker on a Session stream.
+ *
+ * @generated from message aiki.v1.SessionRequest
+ */
+export type SessionRequest = Message<"aiki.v1.SessionRequest"> & {
+  /**
+   * Exactly one is required.
+   *
+   * @generated from oneof aiki.v1.SessionRequest.kind
+   */
+  kind: {
+    /**
+     * First message only.
+     *
+     * @generated from field: aiki.v1.SessionRequest.Open open = 1;
+     */
+    value: SessionRequest_Open;
+    case: "open";
+  } | {
+    /**
+     * After open: more credits.
+     *
+     * @generated from field: aiki.v1.SessionRequest.Grant grant = 2;
+     */
+    value: SessionRequest_Grant;
+    case: "grant";
+  } | {
+    /**
+     * After open: stop pushing leases.
+     *
+     * @generated from field: aiki.v1.SessionRequest.Drain drain = 3;
+     */
+    value: SessionRequest_Drain;
+    case: "drain";
+  } | {
+    /**
+     * After open: a write.
+     *
+     * @generated from field: aiki.v1.SessionRequest.Call call = 4;
+     */
+    value: SessionRequest_Call;
+    case: "call";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aiki.v1.SessionRequest.
+ * Use `create(SessionRequestSchema)` to create a new message.
+ */
+export const SessionRequestSchema: GenMessage<SessionRequest> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_worker_lease_service, 21);
+
+/**
+ * The first message: who the worker is and how many leases it takes now.
+ *
+ * @generated from message aiki.v1.SessionRequest.Open
+ */
+export type SessionRequest_Open = Message<"aiki.v1.SessionRequest.Open"> & {
+  /**
+   * Required: a stable id for the worker process.
+   *
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+
+  /**
+   * Optional display name shown by ListWorkers; empty means worker_id.
+   *
+   * @generated from field: string worker_name = 2;
+   */
+  workerName: string;
+
+  /**
+   * Required: the versions this worker can run.
+   *
+   * @generated from field: repeated aiki.v1.WorkflowVersionRef workflows = 3;
+   */
+  workflows: WorkflowVersionRef[];
+
+  /**
+   * The shards it serves; empty serves unsharded runs only.
+   *
+   * @generated from field: repeated string shards = 4;
+   */
+  shards: string[];
+
+  /**
+   * Leases the server may push before the worker grants more; 0..1000.
+   *
+   * @generated from field: int32 credits = 5;
+   */
+  credits: number;
+
+  /**
+   * Lease time to live, at most one hour; unset means the server default (30 s).
+   *
+   * @generated from field: google.protobuf.Duration lease_ttl = 6;
+   */
+  leaseTtl?: Duration | undefined;
+};
+
+/**
+ * Describes the message aiki.v1.SessionRequest.Open.
+ * Use `create(SessionRequest_OpenSchema)` to create a new message.
+ */
+export const SessionRequest_OpenSchema: GenMessage<SessionRequest_Open> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_worker_lease_service, 21, 0);
+
+/**
+ * More leases the server may push: slots that freed since the last grant.
+ *
+ * @generated from message aiki.v1.SessionRequest.Grant
+ */
+export type SessionRequest_Grant = Message<"aiki.v1.SessionRequest.Grant"> & {
+  /**
+   * 1..1000, added to the credits left.
+   *
+   * @generated from field: int32 credits = 1;
+   */
+  credits: number;
+};
+
+/**
+ * Describes the message aiki.v1.SessionRequest.Grant.
+ * Use `create(SessionRequest_GrantSchema)` to create a new message.
+ */
+export const SessionRequest_GrantSchema: GenMessage<SessionRequest_Grant> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_worker_lease_service, 21, 1);
+
+/**
+ * The worker is stopping: push no more leases; calls are still answered.
+ *
+ * @generated from message aiki.v1.SessionRequest.Drain
+ */
+export type SessionRequest_Drain = Message<"aiki.v1.SessionRequest.Drain"> & {
+};
+
+/**
+ * Describes the message aiki.v1.SessionRequest.Drain.
+ * Use `create(SessionRequest_DrainSchema)` to create a new message.
+ */
+export const SessionRequest_DrainSchema: GenMessage<SessionRequest_Drain> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_worker_lease_service, 21, 2);
+
+/**
+ * A write, answered by a SessionResponse.Result with the same call_id.
+ *
+ * @generated from message aiki.v1.SessionRequest.Call
+ */
+export type SessionRequest_Call = Message<"aiki.v1.SessionRequest.Call"> & {
+  /**
+   * Chosen by the worker, unique among its calls not yet answered; may wrap around.
+   *
+   * @generated from field: uint32 call_id = 1;
+   */
+  callId: number;
+
+  /**
+   * Exactly one is required; each means what the unary RPC of the same name means.
+   *
+   * @generated from oneof aiki.v1.SessionRequest.Call.request
+   */
+  request: {
+    /**
+     * TaskService.StartTask.
+     *
+     * @generated from field: aiki.v1.StartTaskRequest start_task = 2;
+     */
+    value: StartTaskRequest;
+    case: "startTask";
+  } | {
+    /**
+     * TaskService.CompleteTask.
+     *
+     * @generated from field: aiki.v1.CompleteTaskRequest complete_task = 3;
+     */
+    value: CompleteTaskRequest;
+    case: "completeTask";
+  } | {
+    /**
+     * TaskService.FailTask.
+     *
+     * @generated from field: aiki.v1.FailTaskRequest fail_task = 4;
+     */
+    value: FailTaskRequest;
+    case: "failTask";
+  } | {
+    /**
+     * WorkerLeaseService.SuspendRun.
+     *
+     * @generated from field: aiki.v1.SuspendRunRequest suspend_run = 5;
+     */
+    value: SuspendRunRequest;
+    case: "suspendRun";
+  } | {
+    /**
+     * WorkerLeaseService.CompleteRun.
+     *
+     * @generated from field: aiki.v1.CompleteRunRequest complete_run = 6;
+     */
+    value: CompleteRunRequest;
+    case: "completeRun";
+  } | {
+    /**
+     * WorkerLeaseService.FailRun.
+     *
+     * @generated from field: aiki.v1.FailRunRequest fail_run = 7;
+     */
+    value: FailRunRequest;
+    case: "failRun";
+  } | {
+    /**
+     * WorkerLeaseService.StartChildRun.
+     *
+     * @generated from field: aiki.v1.StartChildRunRequest start_child_run = 8;
+     */
+    value: StartChildRunRequest;
+    case: "startChildRun";
+  } | {
+    /**
+     * WorkerLeaseService.Heartbeat.
+     *
+     * @generated from field: aiki.v1.HeartbeatRequest heartbeat = 9;
+     */
+    value: HeartbeatRequest;
+    case: "heartbeat";
+  } | {
+    /**
+     * WorkerLeaseService.ReleaseLease.
+     *
+     * @generated from field: aiki.v1.ReleaseLeaseRequest release_lease = 10;
+     */
+    value: ReleaseLeaseRequest;
+    case: "releaseLease";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aiki.v1.SessionRequest.Call.
+ * Use `create(SessionRequest_CallSchema)` to create a new message.
+ */
+export const SessionRequest_CallSchema: GenMessage<SessionRequest_Call> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_worker_lease_service, 21, 3);
+
+/**
+ * A message from the server on a Session stream.
+ *
+ * @generated from message aiki.v1.SessionResponse
+ */
+export type SessionResponse = Message<"aiki.v1.SessionResponse"> & {
+  /**
+   * Exactly one is set.
+   *
+   * @generated from oneof aiki.v1.SessionResponse.kind
+   */
+  kind: {
+    /**
+     * New leases, each using one credit.
+     *
+     * @generated from field: aiki.v1.StreamLeasesResponse leases = 1;
+     */
+    value: StreamLeasesResponse;
+    case: "leases";
+  } | {
+    /**
+     * The answer to a call.
+     *
+     * @generated from field: aiki.v1.SessionResponse.Result result = 2;
+     */
+    value: SessionResponse_Result;
+    case: "result";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aiki.v1.SessionResponse.
+ * Use `create(SessionResponseSchema)` to create a new message.
+ */
+export const SessionResponseSchema: GenMessage<SessionResponse> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_worker_lease_service, 22);
+
+/**
+ * A write refused: what the unary RPC would have answered.
+ *
+ * @generated from message aiki.v1.SessionResponse.CallError
+ */
+export type SessionResponse_CallError = Message<"aiki.v1.SessionResponse.CallError"> & {
+  /**
+   * The gRPC status code (google.rpc.Code), never OK.
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * For humans.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The typed details the unary RPC would carry (aiki.v1.LeaseLostDetail, ...).
+   *
+   * @generated from field: repeated google.protobuf.Any details = 3;
+   */
+  details: Any[];
+};
+
+/**
+ * Describes the message aiki.v1.SessionResponse.CallError.
+ * Use `create(SessionResponse_CallErrorSchema)` to create a new message.
+ */
+export const SessionResponse_CallErrorSchema: GenMessage<SessionResponse_CallError> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_worker_lease_service, 22, 0);
+
+/**
+ * The answer to one call.
+ *
+ * @generated from message aiki.v1.SessionResponse.Result
+ */
+export type SessionResponse_Result = Message<"aiki.v1.SessionResponse.Result"> & {
+  /**
+   * The call answered.
+   *
+   * @generated from field: uint32 call_id = 1;
+   */
+  callId: number;
+
+  /**
+   * The response of the call's kind, or its error.
+   *
+   * @generated from oneof aiki.v1.SessionResponse.Result.response
+   */
+  response: {
+    /**
+     * Answers start_task.
+     *
+     * @generated from field: aiki.v1.StartTaskResponse start_task = 2;
+     */
+    value: StartTaskResponse;
+    case: "startTask";
+  } | {
+    /**
+     * Answers complete_task.
+     *
+     * @generated from field: aiki.v1.CompleteTaskResponse complete_task = 3;
+     */
+    value: CompleteTaskResponse;
+    case: "completeTask";
+  } | {
+    /**
+     * Answers fail_task.
+     *
+     * @generated from field: aiki.v1.FailTaskResponse fail_task = 4;
+     */
+    value: FailTaskResponse;
+    case: "failTask";
+  } | {
+    /**
+     * Answers suspend_run.
+     *
+     * @generated from field: aiki.v1.SuspendRunResponse suspend_run = 5;
+     */
+    value: SuspendRunResponse;
+    case: "suspendRun";
+  } | {
+    /**
+     * Answers complete_run.
+     *
+     * @generated from field: aiki.v1.CompleteRunResponse complete_run = 6;
+     */
+    value: CompleteRunResponse;
+    case: "completeRun";
+  } | {
+    /**
+     * Answers fail_run.
+     *
+     * @generated from field: aiki.v1.FailRunResponse fail_run = 7;
+     */
+    value: FailRunResponse;
+    case: "failRun";
+  } | {
+    /**
+     * Answers start_child_run.
+     *
+     * @generated from field: aiki.v1.StartChildRunResponse start_child_run = 8;
+     */
+    value: StartChildRunResponse;
+    case: "startChildRun";
+  } | {
+    /**
+     * Answers heartbeat.
+     *
+     * @generated from field: aiki.v1.HeartbeatResponse heartbeat = 9;
+     */
+    value: HeartbeatResponse;
+    case: "heartbeat";
+  } | {
+    /**
+     * Answers release_lease.
+     *
+     * @generated from field: aiki.v1.ReleaseLeaseResponse release_lease = 10;
+     */
+    value: ReleaseLeaseResponse;
+    case: "releaseLease";
+  } | {
+    /**
+     * The call was refused or failed.
+     *
+     * @generated from field: aiki.v1.SessionResponse.CallError error = 11;
+     */
+    value: SessionResponse_CallError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aiki.v1.SessionResponse.Result.
+ * Use `create(SessionResponse_ResultSchema)` to create a new message.
+ */
+export const SessionResponse_ResultSchema: GenMessage<SessionResponse_Result> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_worker_lease_service, 22, 1);
+
+/**
  * Worker leases: how workers receive runs and report what they did. A lease gives one worker
  * the right to execute one run until `expire_time`; heartbeats extend it. Every write names the
  * lease token and is refused with FAILED_PRECONDITION + LeaseLostDetail once the lease is lost
@@ -1105,6 +1532,24 @@ export const WorkerLeaseService: GenService<{
     methodKind: "unary";
     input: typeof ListWorkersRequestSchema;
     output: typeof ListWorkersResponseSchema;
+  },
+  /**
+   * A worker's whole conversation on one bidirectional stream (HTTP/2 only): the server pushes
+   * leases as runs become ready, never more than the credits the worker has granted, and answers
+   * the worker's writes, each of which behaves exactly like the unary RPC of the same name
+   * (TaskService's and this service's). One stream instead of one HTTP/2 stream, headers and
+   * trailers per write is what makes a durable step cheap. The first message must be `open`;
+   * calls may follow at once, several in flight, answered by `call_id` in any order. A refused
+   * write is answered in its result (the stream goes on); the stream itself ends with
+   * INVALID_ARGUMENT for a malformed conversation, and with OK when the worker closes its side
+   * (after every call is answered) or the server shuts down (the worker reconnects).
+   *
+   * @generated from rpc aiki.v1.WorkerLeaseService.Session
+   */
+  session: {
+    methodKind: "bidi_streaming";
+    input: typeof SessionRequestSchema;
+    output: typeof SessionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_aiki_v1_worker_lease_service, 0);

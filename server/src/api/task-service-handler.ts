@@ -1,5 +1,5 @@
 import { toJson } from "@bufbuild/protobuf";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import type { EngineDeps } from "../engine/engine-deps.js";
@@ -14,6 +14,11 @@ import { Violations } from "./validation.js";
 
 /** TaskService: proto <-> engine mapping and request validation only. */
 export function registerTaskService(router: ConnectRouter, deps: EngineDeps): void {
+  router.service(TaskService, taskServiceImpl(deps));
+}
+
+/** The TaskService methods, for the router and for worker sessions. */
+export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskService> {
   const ns = defaultNamespace;
   const fenced = (v: Violations, r: { runId: string; leaseToken: string }) => {
     v.uuid("run_id", r.runId);
@@ -24,7 +29,7 @@ export function registerTaskService(router: ConnectRouter, deps: EngineDeps): vo
     if (r.attempt < 1) v.add("attempt", "must be at least 1");
   };
 
-  router.service(TaskService, {
+  return {
     async startTask(req) {
       const v = new Violations();
       fenced(v, req);
@@ -85,5 +90,5 @@ export function registerTaskService(router: ConnectRouter, deps: EngineDeps): vo
       await getRun(deps, ns, req.runId);
       return { tasks: (await listTasks(deps.db, [req.runId])).map(taskToPb) };
     },
-  });
+  };
 }

@@ -1,6 +1,6 @@
 import { create, toJson } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import { RunFailureCause } from "@aiki/gen/aiki/v1/run_pb";
 import {
@@ -23,7 +23,9 @@ import { historyToPb } from "./history-mapping.js";
 import { failureCauseFromPb, runStatusFromPb, runToPb, valueToJson } from "./run-mapping.js";
 import { defaultNamespace } from "./run-service-handler.js";
 import { parseStartFields } from "./start-fields.js";
+import { taskServiceImpl } from "./task-service-handler.js";
 import { Violations } from "./validation.js";
+import { workerSession } from "./worker-session.js";
 
 const maxLeaseTtlMs = 3600_000;
 
@@ -38,6 +40,12 @@ export function leaseToPb(l: LeasedRun): Lease {
 
 /** WorkerLeaseService: proto <-> engine mapping and request validation only. */
 export function registerWorkerLeaseService(router: ConnectRouter, deps: EngineDeps): void {
+  const leases = workerLeaseServiceImpl(deps);
+  router.service(WorkerLeaseService, leases);
+}
+
+/** The WorkerLeaseService methods; Session answers its calls with these and TaskService's. */
+export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof WorkerLeaseService> {
   const ns = defaultNamespace;
 
   const fenced = (v: Violations, runId: string, leaseToken: string) => {
@@ -45,7 +53,7 @@ export function registerWorkerLeaseService(router: ConnectRouter, deps: EngineDe
     v.uuid("lease_token", leaseToken);
   };
 
-  router.service(WorkerLeaseService, {
+  const impl: ServiceImpl<typeof WorkerLeaseService> = {
     async pollLeases(req, ctx) {
       const v = new Violations();
       const worker = parseWorker(v, req);
@@ -163,7 +171,16 @@ export function registerWorkerLeaseService(router: ConnectRouter, deps: EngineDe
         ),
       };
     },
-  });
+
+    session(requests, ctx) {
+      return workerSession(deps, { tasks, leases: impl }, requests, ctx, (v, open) => ({
+        worker: parseWorker(v, open),
+        ttlMs: parseTtl(v, open.leaseTtl),
+      }));
+    },
+  };
+  const tasks = taskServiceImpl(deps);
+  return impl;
 
   function parseWorker(v: Violations, req: { workerId: string; workerName: string; workflows: WorkflowVersionRef[]; shards: string[] }): WorkerIdentity {
     v.identifier("worker_id", req.workerId, true);

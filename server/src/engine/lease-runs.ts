@@ -132,6 +132,46 @@ export async function* streamLeases(
   }
 }
 
+/** The leases a session may still be pushed: credits the worker granted and has not used. */
+export interface SessionCredits {
+  available(): number;
+  /** Calls `listener` when the worker grants more; returns the unsubscribe. */
+  onGrant(listener: () => void): () => void;
+}
+
+/**
+ * Session leasing: pushes leases while the worker has credits, as runs become ready. The caller
+ * takes the credits of what it is given. Unlike streamLeases nothing is re-read to learn which
+ * leases ended: the worker grants a credit for each slot that frees.
+ */
+export async function* sessionLeases(
+  deps: EngineDeps,
+  worker: WorkerIdentity,
+  opts: { ttlMs: number; credits: SessionCredits },
+  signal: AbortSignal,
+): AsyncGenerator<LeasedRun[]> {
+  await register(deps, worker);
+  const hints = new HintWaiter(deps.notifier, readyChannels(worker), [signal, deps.shutdownSignal]);
+  const stopListening = opts.credits.onGrant(() => hints.poke());
+  try {
+    while (!hints.aborted) {
+      hints.reset();
+      const free = opts.credits.available();
+      if (free > 0) {
+        const leased = await claim(deps, worker, Math.min(free, 1000), opts.ttlMs, signal);
+        if (leased.length > 0) {
+          yield leased;
+          continue;
+        }
+      }
+      await hints.wait(recheckMs);
+    }
+  } finally {
+    stopListening();
+    hints.close();
+  }
+}
+
 export async function heartbeat(
   deps: EngineDeps,
   cmd: { namespace: string; workerId: string; leases: Array<{ runId: string; leaseToken: string }>; ttlMs: number },

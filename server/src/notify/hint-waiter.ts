@@ -27,6 +27,12 @@ export class HintWaiter {
     return this.signals.some((s) => s.aborted);
   }
 
+  /** Wakes the waiter as a hint would: something it waits for besides hints happened. */
+  poke(): void {
+    this.hinted = true;
+    this.wake();
+  }
+
   /** Forgets hints seen so far; call before each database read. */
   reset(): void {
     this.hinted = false;

@@ -14,72 +14,90 @@ _sym_db = _symbol_database.Default()
 from aiki.v1 import history_pb2 as aiki_dot_v1_dot_history__pb2
 from aiki.v1 import payload_pb2 as aiki_dot_v1_dot_payload__pb2
 from aiki.v1 import run_pb2 as aiki_dot_v1_dot_run__pb2
+from aiki.v1 import task_service_pb2 as aiki_dot_v1_dot_task__service__pb2
+from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"aiki/v1/worker_lease_service.proto\x12\x07\x61iki.v1\x1a\x15\x61iki/v1/history.proto\x1a\x15\x61iki/v1/payload.proto\x1a\x11\x61iki/v1/run.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n\x12WorkflowVersionRef\x12#\n\rworkflow_name\x18\x01 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x02 \x01(\tR\x11workflowVersionId\"\xb4\x01\n\x05Lease\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12;\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\x12-\n\x07history\x18\x04 \x01(\x0b\x32\x13.aiki.v1.RunHistoryR\x07history\"\xaa\x02\n\x11PollLeasesRequest\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x1f\n\x0bworker_name\x18\x02 \x01(\tR\nworkerName\x12\x39\n\tworkflows\x18\x03 \x03(\x0b\x32\x1b.aiki.v1.WorkflowVersionRefR\tworkflows\x12\x16\n\x06shards\x18\x04 \x03(\tR\x06shards\x12\x1d\n\nmax_leases\x18\x05 \x01(\x05R\tmaxLeases\x12-\n\x04wait\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x04wait\x12\x36\n\tlease_ttl\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08leaseTtl\"<\n\x12PollLeasesResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x0e.aiki.v1.LeaseR\x06leases\"\x82\x02\n\x13StreamLeasesRequest\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x1f\n\x0bworker_name\x18\x02 \x01(\tR\nworkerName\x12\x39\n\tworkflows\x18\x03 \x03(\x0b\x32\x1b.aiki.v1.WorkflowVersionRefR\tworkflows\x12\x16\n\x06shards\x18\x04 \x03(\tR\x06shards\x12\"\n\rmax_in_flight\x18\x05 \x01(\x05R\x0bmaxInFlight\x12\x36\n\tlease_ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08leaseTtl\">\n\x14StreamLeasesResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x0e.aiki.v1.LeaseR\x06leases\"C\n\tHeldLease\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\"\x93\x01\n\x10HeartbeatRequest\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12*\n\x06leases\x18\x02 \x03(\x0b\x32\x12.aiki.v1.HeldLeaseR\x06leases\x12\x36\n\tlease_ttl\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08leaseTtl\"\xc8\x01\n\x11HeartbeatResponse\x12=\n\x06leases\x18\x01 \x03(\x0b\x32%.aiki.v1.HeartbeatResponse.LeaseStateR\x06leases\x1at\n\nLeaseState\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x12\n\x04held\x18\x02 \x01(\x08R\x04held\x12;\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"e\n\x13ReleaseLeaseRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\"6\n\x14ReleaseLeaseResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"\xb1\x06\n\x11SuspendRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12\x38\n\x05sleep\x18\x03 \x01(\x0b\x32 .aiki.v1.SuspendRunRequest.SleepH\x00R\x05sleep\x12\x45\n\nevent_wait\x18\x04 \x01(\x0b\x32$.aiki.v1.SuspendRunRequest.EventWaitH\x00R\teventWait\x12\x45\n\nchild_wait\x18\x05 \x01(\x0b\x32$.aiki.v1.SuspendRunRequest.ChildWaitH\x00R\tchildWait\x12\x45\n\ntask_retry\x18\x06 \x01(\x0b\x32$.aiki.v1.SuspendRunRequest.TaskRetryH\x00R\ttaskRetry\x1an\n\x05Sleep\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n\x08sequence\x18\x02 \x01(\x05R\x08sequence\x12\x35\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08\x64uration\x1a{\n\tEventWait\x12\x1d\n\nevent_name\x18\x01 \x01(\tR\teventName\x12\x1a\n\x08sequence\x18\x02 \x01(\x05R\x08sequence\x12\x33\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\x1a\xb9\x01\n\tChildWait\x12 \n\x0c\x63hild_run_id\x18\x01 \x01(\tR\nchildRunId\x12\x1a\n\x08sequence\x18\x02 \x01(\x05R\x08sequence\x12\x39\n\x0e\x61waited_status\x18\x03 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\rawaitedStatus\x12\x33\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\x1a$\n\tTaskRetry\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskIdB\x06\n\x04wait\"\x81\x01\n\x12SuspendRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\x12\x1c\n\tsuspended\x18\x02 \x01(\x08R\tsuspended\x12-\n\x07history\x18\x03 \x01(\x0b\x32\x13.aiki.v1.RunHistoryR\x07history\"|\n\x12\x43ompleteRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12.\n\x06output\x18\x03 \x01(\x0b\x32\x16.google.protobuf.ValueR\x06output\"5\n\x13\x43ompleteRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"\xa4\x01\n\x0e\x46\x61ilRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12*\n\x07\x66\x61ilure\x18\x03 \x01(\x0b\x32\x10.aiki.v1.FailureR\x07\x66\x61ilure\x12.\n\x05\x63\x61use\x18\x04 \x01(\x0e\x32\x18.aiki.v1.RunFailureCauseR\x05\x63\x61use\"1\n\x0f\x46\x61ilRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"\xe8\x03\n\x14StartChildRunRequest\x12\"\n\rparent_run_id\x18\x01 \x01(\tR\x0bparentRunId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12#\n\rworkflow_name\x18\x03 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x04 \x01(\tR\x11workflowVersionId\x12,\n\x05input\x18\x05 \x01(\x0b\x32\x16.google.protobuf.ValueR\x05input\x12\x10\n\x03key\x18\x06 \x01(\tR\x03key\x12\x1a\n\x08sequence\x18\x07 \x01(\x05R\x08sequence\x12!\n\x0creference_id\x18\x08 \x01(\tR\x0breferenceId\x12I\n\x0f\x63onflict_policy\x18\t \x01(\x0e\x32 .aiki.v1.ReferenceConflictPolicyR\x0e\x63onflictPolicy\x12\x14\n\x05shard\x18\n \x01(\tR\x05shard\x12*\n\x07trigger\x18\x0b \x01(\x0b\x32\x10.aiki.v1.TriggerR\x07trigger\x12*\n\x05retry\x18\x0c \x01(\x0b\x32\x14.aiki.v1.RetryPolicyR\x05retry\"S\n\x15StartChildRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\x12\x1a\n\x08\x65xisting\x18\x02 \x01(\x08R\x08\x65xisting\"\x14\n\x12ListWorkersRequest\"\xde\x02\n\x13ListWorkersResponse\x12=\n\x07workers\x18\x01 \x03(\x0b\x32#.aiki.v1.ListWorkersResponse.WorkerR\x07workers\x1a\x87\x02\n\x06Worker\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x1f\n\x0bworker_name\x18\x02 \x01(\tR\nworkerName\x12\x39\n\tworkflows\x18\x03 \x03(\x0b\x32\x1b.aiki.v1.WorkflowVersionRefR\tworkflows\x12\x16\n\x06shards\x18\x04 \x03(\tR\x06shards\x12@\n\x0elast_seen_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0clastSeenTime\x12*\n\x06leases\x18\x06 \x03(\x0b\x32\x12.aiki.v1.HeldLeaseR\x06leases2\xa4\x05\n\x12WorkerLeaseService\x12\x45\n\nPollLeases\x12\x1a.aiki.v1.PollLeasesRequest\x1a\x1b.aiki.v1.PollLeasesResponse\x12M\n\x0cStreamLeases\x12\x1c.aiki.v1.StreamLeasesRequest\x1a\x1d.aiki.v1.StreamLeasesResponse0\x01\x12\x42\n\tHeartbeat\x12\x19.aiki.v1.HeartbeatRequest\x1a\x1a.aiki.v1.HeartbeatResponse\x12K\n\x0cReleaseLease\x12\x1c.aiki.v1.ReleaseLeaseRequest\x1a\x1d.aiki.v1.ReleaseLeaseResponse\x12\x45\n\nSuspendRun\x12\x1a.aiki.v1.SuspendRunRequest\x1a\x1b.aiki.v1.SuspendRunResponse\x12H\n\x0b\x43ompleteRun\x12\x1b.aiki.v1.CompleteRunRequest\x1a\x1c.aiki.v1.CompleteRunResponse\x12<\n\x07\x46\x61ilRun\x12\x17.aiki.v1.FailRunRequest\x1a\x18.aiki.v1.FailRunResponse\x12N\n\rStartChildRun\x12\x1d.aiki.v1.StartChildRunRequest\x1a\x1e.aiki.v1.StartChildRunResponse\x12H\n\x0bListWorkers\x12\x1b.aiki.v1.ListWorkersRequest\x1a\x1c.aiki.v1.ListWorkersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"aiki/v1/worker_lease_service.proto\x12\x07\x61iki.v1\x1a\x15\x61iki/v1/history.proto\x1a\x15\x61iki/v1/payload.proto\x1a\x11\x61iki/v1/run.proto\x1a\x1a\x61iki/v1/task_service.proto\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n\x12WorkflowVersionRef\x12#\n\rworkflow_name\x18\x01 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x02 \x01(\tR\x11workflowVersionId\"\xb4\x01\n\x05Lease\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12;\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\x12-\n\x07history\x18\x04 \x01(\x0b\x32\x13.aiki.v1.RunHistoryR\x07history\"\xaa\x02\n\x11PollLeasesRequest\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x1f\n\x0bworker_name\x18\x02 \x01(\tR\nworkerName\x12\x39\n\tworkflows\x18\x03 \x03(\x0b\x32\x1b.aiki.v1.WorkflowVersionRefR\tworkflows\x12\x16\n\x06shards\x18\x04 \x03(\tR\x06shards\x12\x1d\n\nmax_leases\x18\x05 \x01(\x05R\tmaxLeases\x12-\n\x04wait\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x04wait\x12\x36\n\tlease_ttl\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08leaseTtl\"<\n\x12PollLeasesResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x0e.aiki.v1.LeaseR\x06leases\"\x82\x02\n\x13StreamLeasesRequest\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x1f\n\x0bworker_name\x18\x02 \x01(\tR\nworkerName\x12\x39\n\tworkflows\x18\x03 \x03(\x0b\x32\x1b.aiki.v1.WorkflowVersionRefR\tworkflows\x12\x16\n\x06shards\x18\x04 \x03(\tR\x06shards\x12\"\n\rmax_in_flight\x18\x05 \x01(\x05R\x0bmaxInFlight\x12\x36\n\tlease_ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08leaseTtl\">\n\x14StreamLeasesResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x0e.aiki.v1.LeaseR\x06leases\"C\n\tHeldLease\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\"\x93\x01\n\x10HeartbeatRequest\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12*\n\x06leases\x18\x02 \x03(\x0b\x32\x12.aiki.v1.HeldLeaseR\x06leases\x12\x36\n\tlease_ttl\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08leaseTtl\"\xc8\x01\n\x11HeartbeatResponse\x12=\n\x06leases\x18\x01 \x03(\x0b\x32%.aiki.v1.HeartbeatResponse.LeaseStateR\x06leases\x1at\n\nLeaseState\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x12\n\x04held\x18\x02 \x01(\x08R\x04held\x12;\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"e\n\x13ReleaseLeaseRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\"6\n\x14ReleaseLeaseResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"\xb1\x06\n\x11SuspendRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12\x38\n\x05sleep\x18\x03 \x01(\x0b\x32 .aiki.v1.SuspendRunRequest.SleepH\x00R\x05sleep\x12\x45\n\nevent_wait\x18\x04 \x01(\x0b\x32$.aiki.v1.SuspendRunRequest.EventWaitH\x00R\teventWait\x12\x45\n\nchild_wait\x18\x05 \x01(\x0b\x32$.aiki.v1.SuspendRunRequest.ChildWaitH\x00R\tchildWait\x12\x45\n\ntask_retry\x18\x06 \x01(\x0b\x32$.aiki.v1.SuspendRunRequest.TaskRetryH\x00R\ttaskRetry\x1an\n\x05Sleep\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n\x08sequence\x18\x02 \x01(\x05R\x08sequence\x12\x35\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08\x64uration\x1a{\n\tEventWait\x12\x1d\n\nevent_name\x18\x01 \x01(\tR\teventName\x12\x1a\n\x08sequence\x18\x02 \x01(\x05R\x08sequence\x12\x33\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\x1a\xb9\x01\n\tChildWait\x12 \n\x0c\x63hild_run_id\x18\x01 \x01(\tR\nchildRunId\x12\x1a\n\x08sequence\x18\x02 \x01(\x05R\x08sequence\x12\x39\n\x0e\x61waited_status\x18\x03 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\rawaitedStatus\x12\x33\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\x1a$\n\tTaskRetry\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskIdB\x06\n\x04wait\"\x81\x01\n\x12SuspendRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\x12\x1c\n\tsuspended\x18\x02 \x01(\x08R\tsuspended\x12-\n\x07history\x18\x03 \x01(\x0b\x32\x13.aiki.v1.RunHistoryR\x07history\"|\n\x12\x43ompleteRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12.\n\x06output\x18\x03 \x01(\x0b\x32\x16.google.protobuf.ValueR\x06output\"5\n\x13\x43ompleteRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"\xa4\x01\n\x0e\x46\x61ilRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12*\n\x07\x66\x61ilure\x18\x03 \x01(\x0b\x32\x10.aiki.v1.FailureR\x07\x66\x61ilure\x12.\n\x05\x63\x61use\x18\x04 \x01(\x0e\x32\x18.aiki.v1.RunFailureCauseR\x05\x63\x61use\"1\n\x0f\x46\x61ilRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"\xe8\x03\n\x14StartChildRunRequest\x12\"\n\rparent_run_id\x18\x01 \x01(\tR\x0bparentRunId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12#\n\rworkflow_name\x18\x03 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x04 \x01(\tR\x11workflowVersionId\x12,\n\x05input\x18\x05 \x01(\x0b\x32\x16.google.protobuf.ValueR\x05input\x12\x10\n\x03key\x18\x06 \x01(\tR\x03key\x12\x1a\n\x08sequence\x18\x07 \x01(\x05R\x08sequence\x12!\n\x0creference_id\x18\x08 \x01(\tR\x0breferenceId\x12I\n\x0f\x63onflict_policy\x18\t \x01(\x0e\x32 .aiki.v1.ReferenceConflictPolicyR\x0e\x63onflictPolicy\x12\x14\n\x05shard\x18\n \x01(\tR\x05shard\x12*\n\x07trigger\x18\x0b \x01(\x0b\x32\x10.aiki.v1.TriggerR\x07trigger\x12*\n\x05retry\x18\x0c \x01(\x0b\x32\x14.aiki.v1.RetryPolicyR\x05retry\"S\n\x15StartChildRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\x12\x1a\n\x08\x65xisting\x18\x02 \x01(\x08R\x08\x65xisting\"\x14\n\x12ListWorkersRequest\"\xde\x02\n\x13ListWorkersResponse\x12=\n\x07workers\x18\x01 \x03(\x0b\x32#.aiki.v1.ListWorkersResponse.WorkerR\x07workers\x1a\x87\x02\n\x06Worker\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x1f\n\x0bworker_name\x18\x02 \x01(\tR\nworkerName\x12\x39\n\tworkflows\x18\x03 \x03(\x0b\x32\x1b.aiki.v1.WorkflowVersionRefR\tworkflows\x12\x16\n\x06shards\x18\x04 \x03(\tR\x06shards\x12@\n\x0elast_seen_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0clastSeenTime\x12*\n\x06leases\x18\x06 \x03(\x0b\x32\x12.aiki.v1.HeldLeaseR\x06leases\"\xed\x08\n\x0eSessionRequest\x12\x32\n\x04open\x18\x01 \x01(\x0b\x32\x1c.aiki.v1.SessionRequest.OpenH\x00R\x04open\x12\x35\n\x05grant\x18\x02 \x01(\x0b\x32\x1d.aiki.v1.SessionRequest.GrantH\x00R\x05grant\x12\x35\n\x05\x64rain\x18\x03 \x01(\x0b\x32\x1d.aiki.v1.SessionRequest.DrainH\x00R\x05\x64rain\x12\x32\n\x04\x63\x61ll\x18\x04 \x01(\x0b\x32\x1c.aiki.v1.SessionRequest.CallH\x00R\x04\x63\x61ll\x1a\xe9\x01\n\x04Open\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x1f\n\x0bworker_name\x18\x02 \x01(\tR\nworkerName\x12\x39\n\tworkflows\x18\x03 \x03(\x0b\x32\x1b.aiki.v1.WorkflowVersionRefR\tworkflows\x12\x16\n\x06shards\x18\x04 \x03(\tR\x06shards\x12\x18\n\x07\x63redits\x18\x05 \x01(\x05R\x07\x63redits\x12\x36\n\tlease_ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08leaseTtl\x1a!\n\x05Grant\x12\x18\n\x07\x63redits\x18\x01 \x01(\x05R\x07\x63redits\x1a\x07\n\x05\x44rain\x1a\xe4\x04\n\x04\x43\x61ll\x12\x17\n\x07\x63\x61ll_id\x18\x01 \x01(\rR\x06\x63\x61llId\x12:\n\nstart_task\x18\x02 \x01(\x0b\x32\x19.aiki.v1.StartTaskRequestH\x00R\tstartTask\x12\x43\n\rcomplete_task\x18\x03 \x01(\x0b\x32\x1c.aiki.v1.CompleteTaskRequestH\x00R\x0c\x63ompleteTask\x12\x37\n\tfail_task\x18\x04 \x01(\x0b\x32\x18.aiki.v1.FailTaskRequestH\x00R\x08\x66\x61ilTask\x12=\n\x0bsuspend_run\x18\x05 \x01(\x0b\x32\x1a.aiki.v1.SuspendRunRequestH\x00R\nsuspendRun\x12@\n\x0c\x63omplete_run\x18\x06 \x01(\x0b\x32\x1b.aiki.v1.CompleteRunRequestH\x00R\x0b\x63ompleteRun\x12\x34\n\x08\x66\x61il_run\x18\x07 \x01(\x0b\x32\x17.aiki.v1.FailRunRequestH\x00R\x07\x66\x61ilRun\x12G\n\x0fstart_child_run\x18\x08 \x01(\x0b\x32\x1d.aiki.v1.StartChildRunRequestH\x00R\rstartChildRun\x12\x39\n\theartbeat\x18\t \x01(\x0b\x32\x19.aiki.v1.HeartbeatRequestH\x00R\theartbeat\x12\x43\n\rrelease_lease\x18\n \x01(\x0b\x32\x1c.aiki.v1.ReleaseLeaseRequestH\x00R\x0creleaseLeaseB\t\n\x07requestB\x06\n\x04kind\"\xa7\x07\n\x0fSessionResponse\x12\x37\n\x06leases\x18\x01 \x01(\x0b\x32\x1d.aiki.v1.StreamLeasesResponseH\x00R\x06leases\x12\x39\n\x06result\x18\x02 \x01(\x0b\x32\x1f.aiki.v1.SessionResponse.ResultH\x00R\x06result\x1ai\n\tCallError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12.\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32\x14.google.protobuf.AnyR\x07\x64\x65tails\x1a\xac\x05\n\x06Result\x12\x17\n\x07\x63\x61ll_id\x18\x01 \x01(\rR\x06\x63\x61llId\x12;\n\nstart_task\x18\x02 \x01(\x0b\x32\x1a.aiki.v1.StartTaskResponseH\x00R\tstartTask\x12\x44\n\rcomplete_task\x18\x03 \x01(\x0b\x32\x1d.aiki.v1.CompleteTaskResponseH\x00R\x0c\x63ompleteTask\x12\x38\n\tfail_task\x18\x04 \x01(\x0b\x32\x19.aiki.v1.FailTaskResponseH\x00R\x08\x66\x61ilTask\x12>\n\x0bsuspend_run\x18\x05 \x01(\x0b\x32\x1b.aiki.v1.SuspendRunResponseH\x00R\nsuspendRun\x12\x41\n\x0c\x63omplete_run\x18\x06 \x01(\x0b\x32\x1c.aiki.v1.CompleteRunResponseH\x00R\x0b\x63ompleteRun\x12\x35\n\x08\x66\x61il_run\x18\x07 \x01(\x0b\x32\x18.aiki.v1.FailRunResponseH\x00R\x07\x66\x61ilRun\x12H\n\x0fstart_child_run\x18\x08 \x01(\x0b\x32\x1e.aiki.v1.StartChildRunResponseH\x00R\rstartChildRun\x12:\n\theartbeat\x18\t \x01(\x0b\x32\x1a.aiki.v1.HeartbeatResponseH\x00R\theartbeat\x12\x44\n\rrelease_lease\x18\n \x01(\x0b\x32\x1d.aiki.v1.ReleaseLeaseResponseH\x00R\x0creleaseLease\x12:\n\x05\x65rror\x18\x0b \x01(\x0b\x32\".aiki.v1.SessionResponse.CallErrorH\x00R\x05\x65rrorB\n\n\x08responseB\x06\n\x04kind2\xe6\x05\n\x12WorkerLeaseService\x12\x45\n\nPollLeases\x12\x1a.aiki.v1.PollLeasesRequest\x1a\x1b.aiki.v1.PollLeasesResponse\x12M\n\x0cStreamLeases\x12\x1c.aiki.v1.StreamLeasesRequest\x1a\x1d.aiki.v1.StreamLeasesResponse0\x01\x12\x42\n\tHeartbeat\x12\x19.aiki.v1.HeartbeatRequest\x1a\x1a.aiki.v1.HeartbeatResponse\x12K\n\x0cReleaseLease\x12\x1c.aiki.v1.ReleaseLeaseRequest\x1a\x1d.aiki.v1.ReleaseLeaseResponse\x12\x45\n\nSuspendRun\x12\x1a.aiki.v1.SuspendRunRequest\x1a\x1b.aiki.v1.SuspendRunResponse\x12H\n\x0b\x43ompleteRun\x12\x1b.aiki.v1.CompleteRunRequest\x1a\x1c.aiki.v1.CompleteRunResponse\x12<\n\x07\x46\x61ilRun\x12\x17.aiki.v1.FailRunRequest\x1a\x18.aiki.v1.FailRunResponse\x12N\n\rStartChildRun\x12\x1d.aiki.v1.StartChildRunRequest\x1a\x1e.aiki.v1.StartChildRunResponse\x12H\n\x0bListWorkers\x12\x1b.aiki.v1.ListWorkersRequest\x1a\x1c.aiki.v1.ListWorkersResponse\x12@\n\x07Session\x12\x17.aiki.v1.SessionRequest\x1a\x18.aiki.v1.SessionResponse(\x01\x30\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aiki.v1.worker_lease_service_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _WORKFLOWVERSIONREF._serialized_start=207
-  _WORKFLOWVERSIONREF._serialized_end=312
-  _LEASE._serialized_start=315
-  _LEASE._serialized_end=495
-  _POLLLEASESREQUEST._serialized_start=498
-  _POLLLEASESREQUEST._serialized_end=796
-  _POLLLEASESRESPONSE._serialized_start=798
-  _POLLLEASESRESPONSE._serialized_end=858
-  _STREAMLEASESREQUEST._serialized_start=861
-  _STREAMLEASESREQUEST._serialized_end=1119
-  _STREAMLEASESRESPONSE._serialized_start=1121
-  _STREAMLEASESRESPONSE._serialized_end=1183
-  _HELDLEASE._serialized_start=1185
-  _HELDLEASE._serialized_end=1252
-  _HEARTBEATREQUEST._serialized_start=1255
-  _HEARTBEATREQUEST._serialized_end=1402
-  _HEARTBEATRESPONSE._serialized_start=1405
-  _HEARTBEATRESPONSE._serialized_end=1605
-  _HEARTBEATRESPONSE_LEASESTATE._serialized_start=1489
-  _HEARTBEATRESPONSE_LEASESTATE._serialized_end=1605
-  _RELEASELEASEREQUEST._serialized_start=1607
-  _RELEASELEASEREQUEST._serialized_end=1708
-  _RELEASELEASERESPONSE._serialized_start=1710
-  _RELEASELEASERESPONSE._serialized_end=1764
-  _SUSPENDRUNREQUEST._serialized_start=1767
-  _SUSPENDRUNREQUEST._serialized_end=2584
-  _SUSPENDRUNREQUEST_SLEEP._serialized_start=2115
-  _SUSPENDRUNREQUEST_SLEEP._serialized_end=2225
-  _SUSPENDRUNREQUEST_EVENTWAIT._serialized_start=2227
-  _SUSPENDRUNREQUEST_EVENTWAIT._serialized_end=2350
-  _SUSPENDRUNREQUEST_CHILDWAIT._serialized_start=2353
-  _SUSPENDRUNREQUEST_CHILDWAIT._serialized_end=2538
-  _SUSPENDRUNREQUEST_TASKRETRY._serialized_start=2540
-  _SUSPENDRUNREQUEST_TASKRETRY._serialized_end=2576
-  _SUSPENDRUNRESPONSE._serialized_start=2587
-  _SUSPENDRUNRESPONSE._serialized_end=2716
-  _COMPLETERUNREQUEST._serialized_start=2718
-  _COMPLETERUNREQUEST._serialized_end=2842
-  _COMPLETERUNRESPONSE._serialized_start=2844
-  _COMPLETERUNRESPONSE._serialized_end=2897
-  _FAILRUNREQUEST._serialized_start=2900
-  _FAILRUNREQUEST._serialized_end=3064
-  _FAILRUNRESPONSE._serialized_start=3066
-  _FAILRUNRESPONSE._serialized_end=3115
-  _STARTCHILDRUNREQUEST._serialized_start=3118
-  _STARTCHILDRUNREQUEST._serialized_end=3606
-  _STARTCHILDRUNRESPONSE._serialized_start=3608
-  _STARTCHILDRUNRESPONSE._serialized_end=3691
-  _LISTWORKERSREQUEST._serialized_start=3693
-  _LISTWORKERSREQUEST._serialized_end=3713
-  _LISTWORKERSRESPONSE._serialized_start=3716
-  _LISTWORKERSRESPONSE._serialized_end=4066
-  _LISTWORKERSRESPONSE_WORKER._serialized_start=3803
-  _LISTWORKERSRESPONSE_WORKER._serialized_end=4066
-  _WORKERLEASESERVICE._serialized_start=4069
-  _WORKERLEASESERVICE._serialized_end=4745
+  _WORKFLOWVERSIONREF._serialized_start=262
+  _WORKFLOWVERSIONREF._serialized_end=367
+  _LEASE._serialized_start=370
+  _LEASE._serialized_end=550
+  _POLLLEASESREQUEST._serialized_start=553
+  _POLLLEASESREQUEST._serialized_end=851
+  _POLLLEASESRESPONSE._serialized_start=853
+  _POLLLEASESRESPONSE._serialized_end=913
+  _STREAMLEASESREQUEST._serialized_start=916
+  _STREAMLEASESREQUEST._serialized_end=1174
+  _STREAMLEASESRESPONSE._serialized_start=1176
+  _STREAMLEASESRESPONSE._serialized_end=1238
+  _HELDLEASE._serialized_start=1240
+  _HELDLEASE._serialized_end=1307
+  _HEARTBEATREQUEST._serialized_start=1310
+  _HEARTBEATREQUEST._serialized_end=1457
+  _HEARTBEATRESPONSE._serialized_start=1460
+  _HEARTBEATRESPONSE._serialized_end=1660
+  _HEARTBEATRESPONSE_LEASESTATE._serialized_start=1544
+  _HEARTBEATRESPONSE_LEASESTATE._serialized_end=1660
+  _RELEASELEASEREQUEST._serialized_start=1662
+  _RELEASELEASEREQUEST._serialized_end=1763
+  _RELEASELEASERESPONSE._serialized_start=1765
+  _RELEASELEASERESPONSE._serialized_end=1819
+  _SUSPENDRUNREQUEST._serialized_start=1822
+  _SUSPENDRUNREQUEST._serialized_end=2639
+  _SUSPENDRUNREQUEST_SLEEP._serialized_start=2170
+  _SUSPENDRUNREQUEST_SLEEP._serialized_end=2280
+  _SUSPENDRUNREQUEST_EVENTWAIT._serialized_start=2282
+  _SUSPENDRUNREQUEST_EVENTWAIT._serialized_end=2405
+  _SUSPENDRUNREQUEST_CHILDWAIT._serialized_start=2408
+  _SUSPENDRUNREQUEST_CHILDWAIT._serialized_end=2593
+  _SUSPENDRUNREQUEST_TASKRETRY._serialized_start=2595
+  _SUSPENDRUNREQUEST_TASKRETRY._serialized_end=2631
+  _SUSPENDRUNRESPONSE._serialized_start=2642
+  _SUSPENDRUNRESPONSE._serialized_end=2771
+  _COMPLETERUNREQUEST._serialized_start=2773
+  _COMPLETERUNREQUEST._serialized_end=2897
+  _COMPLETERUNRESPONSE._serialized_start=2899
+  _COMPLETERUNRESPONSE._serialized_end=2952
+  _FAILRUNREQUEST._serialized_start=2955
+  _FAILRUNREQUEST._serialized_end=3119
+  _FAILRUNRESPONSE._serialized_start=3121
+  _FAILRUNRESPONSE._serialized_end=3170
+  _STARTCHILDRUNREQUEST._serialized_start=3173
+  _STARTCHILDRUNREQUEST._serialized_end=3661
+  _STARTCHILDRUNRESPONSE._serialized_start=3663
+  _STARTCHILDRUNRESPONSE._serialized_end=3746
+  _LISTWORKERSREQUEST._serialized_start=3748
+  _LISTWORKERSREQUEST._serialized_end=3768
+  _LISTWORKERSRESPONSE._serialized_start=3771
+  _LISTWORKERSRESPONSE._serialized_end=4121
+  _LISTWORKERSRESPONSE_WORKER._serialized_start=3858
+  _LISTWORKERSRESPONSE_WORKER._serialized_end=4121
+  _SESSIONREQUEST._serialized_start=4124
+  _SESSIONREQUEST._serialized_end=5257
+  _SESSIONREQUEST_OPEN._serialized_start=4357
+  _SESSIONREQUEST_OPEN._serialized_end=4590
+  _SESSIONREQUEST_GRANT._serialized_start=4592
+  _SESSIONREQUEST_GRANT._serialized_end=4625
+  _SESSIONREQUEST_DRAIN._serialized_start=4627
+  _SESSIONREQUEST_DRAIN._serialized_end=4634
+  _SESSIONREQUEST_CALL._serialized_start=4637
+  _SESSIONREQUEST_CALL._serialized_end=5249
+  _SESSIONRESPONSE._serialized_start=5260
+  _SESSIONRESPONSE._serialized_end=6195
+  _SESSIONRESPONSE_CALLERROR._serialized_start=5395
+  _SESSIONRESPONSE_CALLERROR._serialized_end=5500
+  _SESSIONRESPONSE_RESULT._serialized_start=5503
+  _SESSIONRESPONSE_RESULT._serialized_end=6187
+  _WORKERLEASESERVICE._serialized_start=6198
+  _WORKERLEASESERVICE._serialized_end=6940
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,8 @@
 from aiki.v1 import history_pb2 as _history_pb2
 from aiki.v1 import payload_pb2 as _payload_pb2
 from aiki.v1 import run_pb2 as _run_pb2
+from aiki.v1 import task_service_pb2 as _task_service_pb2
+from google.protobuf import any_pb2 as _any_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -154,6 +156,106 @@ class ReleaseLeaseResponse(_message.Message):
     RUN_FIELD_NUMBER: _ClassVar[int]
     run: _run_pb2.Run
     def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
+
+class SessionRequest(_message.Message):
+    __slots__ = ["call", "drain", "grant", "open"]
+    class Call(_message.Message):
+        __slots__ = ["call_id", "complete_run", "complete_task", "fail_run", "fail_task", "heartbeat", "release_lease", "start_child_run", "start_task", "suspend_run"]
+        CALL_ID_FIELD_NUMBER: _ClassVar[int]
+        COMPLETE_RUN_FIELD_NUMBER: _ClassVar[int]
+        COMPLETE_TASK_FIELD_NUMBER: _ClassVar[int]
+        FAIL_RUN_FIELD_NUMBER: _ClassVar[int]
+        FAIL_TASK_FIELD_NUMBER: _ClassVar[int]
+        HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+        RELEASE_LEASE_FIELD_NUMBER: _ClassVar[int]
+        START_CHILD_RUN_FIELD_NUMBER: _ClassVar[int]
+        START_TASK_FIELD_NUMBER: _ClassVar[int]
+        SUSPEND_RUN_FIELD_NUMBER: _ClassVar[int]
+        call_id: int
+        complete_run: CompleteRunRequest
+        complete_task: _task_service_pb2.CompleteTaskRequest
+        fail_run: FailRunRequest
+        fail_task: _task_service_pb2.FailTaskRequest
+        heartbeat: HeartbeatRequest
+        release_lease: ReleaseLeaseRequest
+        start_child_run: StartChildRunRequest
+        start_task: _task_service_pb2.StartTaskRequest
+        suspend_run: SuspendRunRequest
+        def __init__(self, call_id: _Optional[int] = ..., start_task: _Optional[_Union[_task_service_pb2.StartTaskRequest, _Mapping]] = ..., complete_task: _Optional[_Union[_task_service_pb2.CompleteTaskRequest, _Mapping]] = ..., fail_task: _Optional[_Union[_task_service_pb2.FailTaskRequest, _Mapping]] = ..., suspend_run: _Optional[_Union[SuspendRunRequest, _Mapping]] = ..., complete_run: _Optional[_Union[CompleteRunRequest, _Mapping]] = ..., fail_run: _Optional[_Union[FailRunRequest, _Mapping]] = ..., start_child_run: _Optional[_Union[StartChildRunRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., release_lease: _Optional[_Union[ReleaseLeaseRequest, _Mapping]] = ...) -> None: ...
+    class Drain(_message.Message):
+        __slots__ = []
+        def __init__(self) -> None: ...
+    class Grant(_message.Message):
+        __slots__ = ["credits"]
+        CREDITS_FIELD_NUMBER: _ClassVar[int]
+        credits: int
+        def __init__(self, credits: _Optional[int] = ...) -> None: ...
+    class Open(_message.Message):
+        __slots__ = ["credits", "lease_ttl", "shards", "worker_id", "worker_name", "workflows"]
+        CREDITS_FIELD_NUMBER: _ClassVar[int]
+        LEASE_TTL_FIELD_NUMBER: _ClassVar[int]
+        SHARDS_FIELD_NUMBER: _ClassVar[int]
+        WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+        WORKER_NAME_FIELD_NUMBER: _ClassVar[int]
+        WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+        credits: int
+        lease_ttl: _duration_pb2.Duration
+        shards: _containers.RepeatedScalarFieldContainer[str]
+        worker_id: str
+        worker_name: str
+        workflows: _containers.RepeatedCompositeFieldContainer[WorkflowVersionRef]
+        def __init__(self, worker_id: _Optional[str] = ..., worker_name: _Optional[str] = ..., workflows: _Optional[_Iterable[_Union[WorkflowVersionRef, _Mapping]]] = ..., shards: _Optional[_Iterable[str]] = ..., credits: _Optional[int] = ..., lease_ttl: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    DRAIN_FIELD_NUMBER: _ClassVar[int]
+    GRANT_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FIELD_NUMBER: _ClassVar[int]
+    call: SessionRequest.Call
+    drain: SessionRequest.Drain
+    grant: SessionRequest.Grant
+    open: SessionRequest.Open
+    def __init__(self, open: _Optional[_Union[SessionRequest.Open, _Mapping]] = ..., grant: _Optional[_Union[SessionRequest.Grant, _Mapping]] = ..., drain: _Optional[_Union[SessionRequest.Drain, _Mapping]] = ..., call: _Optional[_Union[SessionRequest.Call, _Mapping]] = ...) -> None: ...
+
+class SessionResponse(_message.Message):
+    __slots__ = ["leases", "result"]
+    class CallError(_message.Message):
+        __slots__ = ["code", "details", "message"]
+        CODE_FIELD_NUMBER: _ClassVar[int]
+        DETAILS_FIELD_NUMBER: _ClassVar[int]
+        MESSAGE_FIELD_NUMBER: _ClassVar[int]
+        code: int
+        details: _containers.RepeatedCompositeFieldContainer[_any_pb2.Any]
+        message: str
+        def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., details: _Optional[_Iterable[_Union[_any_pb2.Any, _Mapping]]] = ...) -> None: ...
+    class Result(_message.Message):
+        __slots__ = ["call_id", "complete_run", "complete_task", "error", "fail_run", "fail_task", "heartbeat", "release_lease", "start_child_run", "start_task", "suspend_run"]
+        CALL_ID_FIELD_NUMBER: _ClassVar[int]
+        COMPLETE_RUN_FIELD_NUMBER: _ClassVar[int]
+        COMPLETE_TASK_FIELD_NUMBER: _ClassVar[int]
+        ERROR_FIELD_NUMBER: _ClassVar[int]
+        FAIL_RUN_FIELD_NUMBER: _ClassVar[int]
+        FAIL_TASK_FIELD_NUMBER: _ClassVar[int]
+        HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+        RELEASE_LEASE_FIELD_NUMBER: _ClassVar[int]
+        START_CHILD_RUN_FIELD_NUMBER: _ClassVar[int]
+        START_TASK_FIELD_NUMBER: _ClassVar[int]
+        SUSPEND_RUN_FIELD_NUMBER: _ClassVar[int]
+        call_id: int
+        complete_run: CompleteRunResponse
+        complete_task: _task_service_pb2.CompleteTaskResponse
+        error: SessionResponse.CallError
+        fail_run: FailRunResponse
+        fail_task: _task_service_pb2.FailTaskResponse
+        heartbeat: HeartbeatResponse
+        release_lease: ReleaseLeaseResponse
+        start_child_run: StartChildRunResponse
+        start_task: _task_service_pb2.StartTaskResponse
+        suspend_run: SuspendRunResponse
+        def __init__(self, call_id: _Optional[int] = ..., start_task: _Optional[_Union[_task_service_pb2.StartTaskResponse, _Mapping]] = ..., complete_task: _Optional[_Union[_task_service_pb2.CompleteTaskResponse, _Mapping]] = ..., fail_task: _Optional[_Union[_task_service_pb2.FailTaskResponse, _Mapping]] = ..., suspend_run: _Optional[_Union[SuspendRunResponse, _Mapping]] = ..., complete_run: _Optional[_Union[CompleteRunResponse, _Mapping]] = ..., fail_run: _Optional[_Union[FailRunResponse, _Mapping]] = ..., start_child_run: _Optional[_Union[StartChildRunResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatResponse, _Mapping]] = ..., release_lease: _Optional[_Union[ReleaseLeaseResponse, _Mapping]] = ..., error: _Optional[_Union[SessionResponse.CallError, _Mapping]] = ...) -> None: ...
+    LEASES_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    leases: StreamLeasesResponse
+    result: SessionResponse.Result
+    def __init__(self, leases: _Optional[_Union[StreamLeasesResponse, _Mapping]] = ..., result: _Optional[_Union[SessionResponse.Result, _Mapping]] = ...) -> None: ...
 
 class StartChildRunRequest(_message.Message):
     __slots__ = ["conflict_policy", "input", "key", "lease_token", "parent_run_id", "reference_id", "retry", "sequence", "shard", "trigger", "workflow_name", "workflow_version_id"]

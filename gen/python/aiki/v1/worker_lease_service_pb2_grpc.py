@@ -63,6 +63,11 @@ class WorkerLeaseServiceStub(object):
                 request_serializer=aiki_dot_v1_dot_worker__lease__service__pb2.ListWorkersRequest.SerializeToString,
                 response_deserializer=aiki_dot_v1_dot_worker__lease__service__pb2.ListWorkersResponse.FromString,
                 )
+        self.Session = channel.stream_stream(
+                '/aiki.v1.WorkerLeaseService/Session',
+                request_serializer=aiki_dot_v1_dot_worker__lease__service__pb2.SessionRequest.SerializeToString,
+                response_deserializer=aiki_dot_v1_dot_worker__lease__service__pb2.SessionResponse.FromString,
+                )
 
 
 class WorkerLeaseServiceServicer(object):
@@ -142,6 +147,21 @@ class WorkerLeaseServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Session(self, request_iterator, context):
+        """A worker's whole conversation on one bidirectional stream (HTTP/2 only): the server pushes
+        leases as runs become ready, never more than the credits the worker has granted, and answers
+        the worker's writes, each of which behaves exactly like the unary RPC of the same name
+        (TaskService's and this service's). One stream instead of one HTTP/2 stream, headers and
+        trailers per write is what makes a durable step cheap. The first message must be `open`;
+        calls may follow at once, several in flight, answered by `call_id` in any order. A refused
+        write is answered in its result (the stream goes on); the stream itself ends with
+        INVALID_ARGUMENT for a malformed conversation, and with OK when the worker closes its side
+        (after every call is answered) or the server shuts down (the worker reconnects).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerLeaseServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -189,6 +209,11 @@ def add_WorkerLeaseServiceServicer_to_server(servicer, server):
                     servicer.ListWorkers,
                     request_deserializer=aiki_dot_v1_dot_worker__lease__service__pb2.ListWorkersRequest.FromString,
                     response_serializer=aiki_dot_v1_dot_worker__lease__service__pb2.ListWorkersResponse.SerializeToString,
+            ),
+            'Session': grpc.stream_stream_rpc_method_handler(
+                    servicer.Session,
+                    request_deserializer=aiki_dot_v1_dot_worker__lease__service__pb2.SessionRequest.FromString,
+                    response_serializer=aiki_dot_v1_dot_worker__lease__service__pb2.SessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,5 +379,22 @@ class WorkerLeaseService(object):
         return grpc.experimental.unary_unary(request, target, '/aiki.v1.WorkerLeaseService/ListWorkers',
             aiki_dot_v1_dot_worker__lease__service__pb2.ListWorkersRequest.SerializeToString,
             aiki_dot_v1_dot_worker__lease__service__pb2.ListWorkersResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Session(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(request_iterator, target, '/aiki.v1.WorkerLeaseService/Session',
+            aiki_dot_v1_dot_worker__lease__service__pb2.SessionRequest.SerializeToString,
+            aiki_dot_v1_dot_worker__lease__service__pb2.SessionResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

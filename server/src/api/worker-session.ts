@@ -1,0 +1,216 @@
+import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { anyPack, AnySchema } from "@bufbuild/protobuf/wkt";
+import { Code, type ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
+import type {
+  SessionRequest,
+  SessionRequest_Call,
+  SessionRequest_Open,
+  SessionResponse_ResultSchema,
+  SessionResponseSchema,
+  WorkerLeaseService,
+} from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { InvalidArgumentError } from "../domain/errors.js";
+import type { EngineDeps } from "../engine/engine-deps.js";
+import { type SessionCredits, sessionLeases, type WorkerIdentity } from "../engine/lease-runs.js";
+import { AsyncQueue } from "./async-queue.js";
+import { toConnectError } from "./errors.js";
+import { Violations } from "./validation.js";
+import { leaseToPb } from "./worker-lease-service-handler.js";
+
+type Response = MessageInitShape<typeof SessionResponseSchema>;
+type CallResponse = MessageInitShape<typeof SessionResponse_ResultSchema>["response"];
+const maxCredits = 1000;
+
+export interface SessionImpls {
+  tasks: ServiceImpl<typeof TaskService>;
+  leases: ServiceImpl<typeof WorkerLeaseService>;
+}
+
+/**
+ * WorkerLeaseService.Session: leases pushed within the worker's credits, and its writes answered
+ * by the unary implementations (same validation, same engine calls, same errors), so a call on a
+ * session means exactly what the RPC of the same name means.
+ *
+ * The response stream ends once the worker has closed its side and every call is answered, or
+ * when the server shuts down (leasing stops at once; calls in flight are still answered).
+ */
+export async function* workerSession(
+  deps: EngineDeps,
+  impls: SessionImpls,
+  requests: AsyncIterable<SessionRequest>,
+  ctx: HandlerContext,
+  parseOpen: (v: Violations, open: SessionRequest_Open) => { worker: WorkerIdentity; ttlMs: number },
+): AsyncGenerator<Response> {
+  const incoming = requests[Symbol.asyncIterator]();
+  const first = await incoming.next();
+  if (first.done) return;
+  if (first.value.kind.case !== "open") throw new InvalidArgumentError([{ field: "kind", description: "the first message of a session must be open" }]);
+  const open = first.value.kind.value;
+  const v = new Violations();
+  const { worker, ttlMs } = parseOpen(v, open);
+  if (open.credits < 0 || open.credits > maxCredits) v.add("open.credits", `must be between 0 and ${maxCredits}`);
+  v.throwIfAny();
+
+  const out = new AsyncQueue<Response>();
+  const leasing = new AbortController();
+  const stopLeasing = () => leasing.abort();
+  ctx.signal.addEventListener("abort", stopLeasing, { once: true });
+  const credits = new Credits(open.credits);
+
+  const leaser = (async () => {
+    for await (const leased of sessionLeases(deps, worker, { ttlMs, credits }, leasing.signal)) {
+      credits.take(leased.length);
+      out.put({ kind: { case: "leases", value: { leases: leased.map(leaseToPb) } } });
+    }
+  })();
+
+  const calls = new Set<Promise<void>>();
+  // Set when the server shuts down: calls that arrive after it are not started (the worker sees
+  // the stream end without their answers and sends them again, to another server).
+  let closing = false;
+  const reader = (async () => {
+    for (;;) {
+      const next = await incoming.next();
+      if (next.done || closing) return;
+      const kind = next.value.kind;
+      switch (kind.case) {
+        case "grant":
+          if (kind.value.credits < 1 || kind.value.credits > maxCredits) {
+            throw new InvalidArgumentError([{ field: "grant.credits", description: `must be between 1 and ${maxCredits}` }]);
+          }
+          credits.grant(kind.value.credits);
+          break;
+        case "drain":
+          leasing.abort();
+          break;
+        case "call": {
+          const call = answer(deps, impls, kind.value, ctx).then((result) => out.put({ kind: { case: "result", value: result } }));
+          calls.add(call);
+          void call.finally(() => calls.delete(call));
+          break;
+        }
+        default:
+          throw new InvalidArgumentError([{ field: "kind", description: "after open, a session takes grant, drain or call messages" }]);
+      }
+    }
+  })();
+  let onShutdown = () => {};
+  const shutdown = new Promise<undefined>((resolve) => {
+    onShutdown = () => resolve(undefined);
+    if (deps.shutdownSignal.aborted) onShutdown();
+    deps.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+  });
+
+  // Once the worker has said all it will say, the conversation broke, or the server shuts down:
+  // stop leasing, answer what was asked, then end the stream (or fail it with what broke it).
+  void Promise.race([
+    reader.then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    shutdown,
+  ]).then(async (broke) => {
+    closing = true;
+    leasing.abort();
+    const leaseFailure = await leaser.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await Promise.all([...calls]);
+    const failure = broke ?? leaseFailure;
+    if (failure && !ctx.signal.aborted) out.fail(failure);
+    else out.close();
+  });
+
+  try {
+    yield* out;
+  } finally {
+    leasing.abort();
+    ctx.signal.removeEventListener("abort", stopLeasing);
+    deps.shutdownSignal.removeEventListener("abort", onShutdown);
+  }
+}
+
+class Credits implements SessionCredits {
+  private readonly listeners = new Set<() => void>();
+
+  constructor(private left: number) {}
+
+  available(): number {
+    return this.left;
+  }
+
+  take(n: number): void {
+    this.left = Math.max(0, this.left - n);
+  }
+
+  grant(n: number): void {
+    this.left = Math.min(maxCredits, this.left + n);
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  onGrant(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+}
+
+/** One call, answered as its unary RPC would answer: the response, or the error it would carry. */
+async function answer(
+  deps: EngineDeps,
+  impls: SessionImpls,
+  call: SessionRequest_Call,
+  ctx: HandlerContext,
+): Promise<MessageInitShape<typeof SessionResponse_ResultSchema>> {
+  const started = performance.now();
+  const method = call.request.case;
+  let response: CallResponse;
+  try {
+    response = await dispatch(impls, call.request, ctx);
+    deps.metrics?.rpcFinished("aiki.v1.WorkerLeaseService", `Session.${method}`, "OK", (performance.now() - started) / 1000);
+  } catch (error) {
+    const refused = toConnectError(error, deps.logger);
+    deps.metrics?.rpcFinished("aiki.v1.WorkerLeaseService", `Session.${method}`, Code[refused.code], (performance.now() - started) / 1000);
+    response = { case: "error", value: callError(refused) };
+  }
+  return { callId: call.callId, response };
+}
+
+async function dispatch(impls: SessionImpls, request: SessionRequest_Call["request"], ctx: HandlerContext): Promise<CallResponse> {
+  switch (request.case) {
+    case "startTask":
+      return { case: request.case, value: await impls.tasks.startTask(request.value, ctx) };
+    case "completeTask":
+      return { case: request.case, value: await impls.tasks.completeTask(request.value, ctx) };
+    case "failTask":
+      return { case: request.case, value: await impls.tasks.failTask(request.value, ctx) };
+    case "suspendRun":
+      return { case: request.case, value: await impls.leases.suspendRun(request.value, ctx) };
+    case "completeRun":
+      return { case: request.case, value: await impls.leases.completeRun(request.value, ctx) };
+    case "failRun":
+      return { case: request.case, value: await impls.leases.failRun(request.value, ctx) };
+    case "startChildRun":
+      return { case: request.case, value: await impls.leases.startChildRun(request.value, ctx) };
+    case "heartbeat":
+      return { case: request.case, value: await impls.leases.heartbeat(request.value, ctx) };
+    case "releaseLease":
+      return { case: request.case, value: await impls.leases.releaseLease(request.value, ctx) };
+    case undefined:
+      throw new InvalidArgumentError([{ field: "call.request", description: "must be one of the session's calls" }]);
+  }
+}
+
+/** A ConnectError as session data: code, message and its typed details packed as Any. */
+function callError(error: ConnectError): { code: number; message: string; details: MessageInitShape<typeof AnySchema>[] } {
+  return {
+    code: error.code,
+    message: error.rawMessage,
+    details: error.details.map((d) =>
+      "desc" in d
+        ? anyPack(d.desc as DescMessage, create(d.desc as DescMessage, d.value as MessageInitShape<DescMessage>))
+        : create(AnySchema, { typeUrl: `type.googleapis.com/${d.type}`, value: d.value }),
+    ),
+  };
+}

@@ -1,0 +1,239 @@
+// WorkerLeaseService.Session through the raw contract (what a worker in any language sees): the
+// opening, leases within credits, grants and drain, calls answered like their unary RPCs (typed
+// errors included), and the end of the stream when the worker closes its side or the server stops.
+import { type MessageInitShape } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LeaseLostDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
+import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
+import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
+import {
+  type Lease,
+  type SessionRequestSchema,
+  type SessionResponse,
+  type SessionResponse_Result,
+  WorkerLeaseService,
+} from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+
+let aiki: TestAiki;
+let runs: Client<typeof RunService>;
+let leases: Client<typeof WorkerLeaseService>;
+let seq = 0;
+
+beforeAll(async () => {
+  aiki = await startTestAiki();
+  runs = aiki.client(RunService);
+  leases = aiki.client(WorkerLeaseService);
+});
+afterAll(async () => {
+  await aiki?.close();
+});
+
+type Outgoing = MessageInitShape<typeof SessionRequestSchema>;
+
+/** One session: send messages, read what comes back, in order, with a deadline. */
+function openSession(client: Client<typeof WorkerLeaseService> = leases) {
+  const outbox: Outgoing[] = [];
+  let ended = false;
+  let wakeOut: (() => void) | undefined;
+  async function* requests(): AsyncGenerator<Outgoing> {
+    for (;;) {
+      const next = outbox.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      if (ended) return;
+      await new Promise<void>((r) => {
+        wakeOut = r;
+      });
+    }
+  }
+  const received: SessionResponse[] = [];
+  let failure: unknown;
+  let finished = false;
+  let wakeIn: (() => void) | undefined;
+  const done = (async () => {
+    try {
+      for await (const r of client.session(requests())) {
+        received.push(r);
+        wakeIn?.();
+      }
+    } catch (error) {
+      failure = error;
+    } finally {
+      finished = true;
+      ended = true;
+      wakeOut?.();
+      wakeIn?.();
+    }
+  })();
+  const next = async <T>(pick: (r: SessionResponse) => T | undefined, timeoutMs = 5_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = received.findIndex((r) => pick(r) !== undefined);
+      if (i >= 0) return pick(received.splice(i, 1)[0]!)!;
+      if (finished) throw new Error(`the session ended first (${String(failure)})`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`nothing expected within ${timeoutMs} ms`);
+      await new Promise<void>((r) => {
+        wakeIn = r;
+        setTimeout(r, left);
+      });
+    }
+  };
+  let callId = 0;
+  return {
+    send(message: Outgoing) {
+      outbox.push(message);
+      wakeOut?.();
+    },
+    end() {
+      ended = true;
+      wakeOut?.();
+    },
+    /** Sends a call and resolves with its result. */
+    async call(request: NonNullable<Extract<Outgoing["kind"], { case: "call" }>["value"]["request"]>): Promise<SessionResponse_Result["response"]> {
+      const id = ++callId;
+      this.send({ kind: { case: "call", value: { callId: id, request } } });
+      return next((r) => (r.kind.case === "result" && r.kind.value.callId === id ? r.kind.value.response : undefined));
+    },
+    leases: (timeoutMs?: number) => next((r) => (r.kind.case === "leases" ? r.kind.value.leases : undefined), timeoutMs),
+    /** Resolves with how the stream ended: undefined (OK) or its error. */
+    async closed(): Promise<unknown> {
+      await done;
+      return failure;
+    },
+    pending: () => received.length,
+  };
+}
+
+function workflow() {
+  const name = `session-wf-${++seq}`;
+  return {
+    name,
+    open: (credits: number) => ({ workerId: `w-${seq}`, workerName: "session-test", workflows: [{ workflowName: name, workflowVersionId: "1" }], credits }),
+    start: (input = 0) => runs.startRun({ workflowName: name, workflowVersionId: "1", input: { kind: { case: "numberValue", value: input } } }).then((r) => r.run!),
+  };
+}
+
+describe("WorkerLeaseService.Session", () => {
+  it("must open first; a bad opening fails the stream with INVALID_ARGUMENT naming the field", async () => {
+    const a = openSession();
+    a.send({ kind: { case: "grant", value: { credits: 1 } } });
+    a.end();
+    const first = ConnectError.from(await a.closed());
+    expect(first.code).toBe(Code.InvalidArgument);
+    expect(first.rawMessage).toMatch(/open/);
+
+    const b = openSession();
+    b.send({ kind: { case: "open", value: { workerId: "w", workflows: [], credits: 1 } } });
+    b.end();
+    const second = ConnectError.from(await b.closed());
+    expect(second.code).toBe(Code.InvalidArgument);
+    expect(second.rawMessage).toMatch(/workflows/);
+  });
+
+  it("pushes leases within the credits granted, and more after a grant", async () => {
+    const wf = workflow();
+    const [r1, r2, r3] = [await wf.start(1), await wf.start(2), await wf.start(3)];
+    const s = openSession();
+    s.send({ kind: { case: "open", value: wf.open(2) } });
+    const got: Lease[] = [];
+    while (got.length < 2) got.push(...(await s.leases()));
+    expect(got.map((l) => l.run!.id)).toEqual([r1.id, r2.id]);
+    // No credit left: the third run waits.
+    await expect(s.leases(300)).rejects.toThrow(/nothing expected/);
+    s.send({ kind: { case: "grant", value: { credits: 1 } } });
+    expect((await s.leases()).map((l) => l.run!.id)).toEqual([r3.id]);
+    // A run started while credits are left is pushed as soon as it is ready.
+    s.send({ kind: { case: "grant", value: { credits: 1 } } });
+    const r4 = await wf.start(4);
+    expect((await s.leases()).map((l) => l.run!.id)).toEqual([r4.id]);
+    s.end();
+    expect(await s.closed()).toBeUndefined();
+  });
+
+  it("answers calls like their unary RPCs, refusals with the same code and typed details", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const s = openSession();
+    s.send({ kind: { case: "open", value: wf.open(1) } });
+    const [lease] = await s.leases();
+    const started = await s.call({ case: "startTask", value: { runId: run.id, leaseToken: lease!.leaseToken, name: "t", address: "t:1", maxAttempts: 1 } });
+    expect(started.case).toBe("startTask");
+    const task = started.case === "startTask" ? started.value.task! : undefined;
+    const completed = await s.call({
+      case: "completeTask",
+      value: { runId: run.id, leaseToken: lease!.leaseToken, taskId: task!.id, attempt: task!.attempts, output: { kind: { case: "stringValue", value: "ok" } } },
+    });
+    expect(completed.case).toBe("completeTask");
+
+    // A stale token: FAILED_PRECONDITION with LeaseLostDetail, and the stream goes on.
+    const refused = await s.call({ case: "completeRun", value: { runId: run.id, leaseToken: "00000000-0000-4000-8000-000000000000" } });
+    expect(refused.case).toBe("error");
+    const error = refused.case === "error" ? refused.value : undefined;
+    expect(error!.code).toBe(Code.FailedPrecondition);
+    const detail = anyUnpack(error!.details[0]!, LeaseLostDetailSchema);
+    expect(detail).toMatchObject({ runId: run.id, currentStatus: RunStatus.RUNNING });
+
+    // Bad input: INVALID_ARGUMENT naming the field, as the unary RPC would.
+    const invalid = await s.call({ case: "completeRun", value: { runId: "nope", leaseToken: lease!.leaseToken } });
+    expect(invalid.case === "error" && invalid.value.code).toBe(Code.InvalidArgument);
+    expect(invalid.case === "error" && invalid.value.message).toMatch(/run_id/);
+
+    const done = await s.call({ case: "completeRun", value: { runId: run.id, leaseToken: lease!.leaseToken, output: { kind: { case: "numberValue", value: 7 } } } });
+    expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
+    s.end();
+    expect(await s.closed()).toBeUndefined();
+  });
+
+  it("after drain pushes nothing more but still answers calls", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const s = openSession();
+    s.send({ kind: { case: "open", value: wf.open(5) } });
+    const [lease] = await s.leases();
+    s.send({ kind: { case: "drain", value: {} } });
+    const later = await wf.start();
+    await expect(s.leases(500)).rejects.toThrow(/nothing expected/);
+    const beat = await s.call({ case: "heartbeat", value: { workerId: "w", leases: [{ runId: run.id, leaseToken: lease!.leaseToken }] } });
+    expect(beat.case === "heartbeat" && beat.value.leases.map((l) => l.held)).toEqual([true]);
+    s.end();
+    expect(await s.closed()).toBeUndefined();
+    expect((await runs.getRun({ runId: later.id })).run?.status).toBe(RunStatus.QUEUED);
+  });
+
+  it("ends with OK when the server shuts down, after answering the call in flight", async () => {
+    const own = await startTestAiki();
+    const locker = new pg.Client({ connectionString: own.database.url });
+    await locker.connect();
+    try {
+      const wf = workflow();
+      const run = (await own.client(RunService).startRun({ workflowName: wf.name, workflowVersionId: "1" })).run!;
+      const s = openSession(own.client(WorkerLeaseService));
+      s.send({ kind: { case: "open", value: wf.open(1) } });
+      const [lease] = await s.leases();
+      // Hold the run's row so the call is certainly in flight (waiting on the lock) at shutdown.
+      await locker.query("begin");
+      await locker.query("select id from runs where id = $1 for update", [run.id]);
+      const answer = s.call({ case: "startTask", value: { runId: run.id, leaseToken: lease!.leaseToken, name: "t", address: "t:1", maxAttempts: 1 } });
+      const deadline = Date.now() + 5_000;
+      while ((await locker.query("select count(*)::int as n from pg_locks where not granted")).rows[0].n === 0) {
+        if (Date.now() > deadline) throw new Error("the call never waited on the lock");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const closing = own.stopServer();
+      await locker.query("commit");
+      expect((await answer).case).toBe("startTask");
+      expect(await s.closed()).toBeUndefined();
+      await closing;
+    } finally {
+      await locker.end();
+      await own.close();
+    }
+  });
+});
