@@ -21,6 +21,7 @@ import { leaseToPb } from "./worker-lease-service-handler.js";
 type Response = MessageInitShape<typeof SessionResponseSchema>;
 type CallResponse = MessageInitShape<typeof SessionResponse_ResultSchema>["response"];
 const maxCredits = 1000;
+const leaseRetryMs = 1_000;
 
 export interface SessionImpls {
   tasks: ServiceImpl<typeof TaskService>;
@@ -58,10 +59,21 @@ export async function* workerSession(
   ctx.signal.addEventListener("abort", stopLeasing, { once: true });
   const credits = new Credits(open.credits);
 
+  // Never rejects: a failed claim (the store restarting) is retried after a pause, and the
+  // session, whose calls fail on their own meanwhile, stays open.
   const leaser = (async () => {
-    for await (const leased of sessionLeases(deps, worker, { ttlMs, credits }, leasing.signal)) {
-      credits.take(leased.length);
-      out.put({ kind: { case: "leases", value: { leases: leased.map(leaseToPb) } } });
+    while (!leasing.signal.aborted) {
+      try {
+        for await (const leased of sessionLeases(deps, worker, { ttlMs, credits }, leasing.signal)) {
+          credits.take(leased.length);
+          out.put({ kind: { case: "leases", value: { leases: leased.map(leaseToPb) } } });
+        }
+        return;
+      } catch (error) {
+        if (leasing.signal.aborted) return;
+        deps.logger.warn({ err: error }, "leasing for a worker session failed; trying again");
+        await pause(leaseRetryMs, leasing.signal);
+      }
     }
   })();
 
@@ -113,13 +125,9 @@ export async function* workerSession(
   ]).then(async (broke) => {
     closing = true;
     leasing.abort();
-    const leaseFailure = await leaser.then(
-      () => undefined,
-      (error: unknown) => error,
-    );
+    await leaser;
     await Promise.all([...calls]);
-    const failure = broke ?? leaseFailure;
-    if (failure && !ctx.signal.aborted) out.fail(failure);
+    if (broke && !ctx.signal.aborted) out.fail(broke);
     else out.close();
   });
 
@@ -213,4 +221,16 @@ function callError(error: ConnectError): { code: number; message: string; detail
         : create(AnySchema, { typeUrl: `type.googleapis.com/${d.type}`, value: d.value }),
     ),
   };
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
