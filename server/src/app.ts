@@ -20,6 +20,7 @@ import { registerScheduleService } from "./api/schedule-service-handler.js";
 import { registerTaskService } from "./api/task-service-handler.js";
 import { registerWorkerLeaseService } from "./api/worker-lease-service-handler.js";
 import type { EngineDeps } from "./engine/engine-deps.js";
+import { RunStatusWatcher } from "./engine/run-status-watcher.js";
 import { createHttpRoutes } from "./http/http-routes.js";
 import { createCleartextServer, createTlsServer, type PortServer } from "./listen-one-port.js";
 import { AikiMetrics } from "./metrics/aiki-metrics.js";
@@ -54,7 +55,8 @@ export function createServer(deps: AppDeps): AikiServer {
   // Every long-poll, stream and session listens for shutdown: thousands at once is normal.
   setMaxListeners(0, shutdown.signal);
   const metrics = deps.metrics ?? new AikiMetrics({ countRuns: () => countRunsByWorkflowAndStatus(deps.db) });
-  const engine: EngineDeps = { db: deps.db, notifier: deps.notifier, logger: deps.logger, shutdownSignal: shutdown.signal, metrics };
+  const runStatusWatcher = new RunStatusWatcher(deps.db, deps.logger);
+  const engine: EngineDeps = { db: deps.db, notifier: deps.notifier, logger: deps.logger, shutdownSignal: shutdown.signal, metrics, runStatusWatcher };
   const health = new HealthStatus();
   const timers = deps.timers === false ? undefined : new TimerLoop(deps.db, deps.notifier, deps.logger, metrics);
 
@@ -96,6 +98,7 @@ export function createServer(deps: AppDeps): AikiServer {
     async close(graceMs = 10_000) {
       health.shutdown();
       shutdown.abort();
+      runStatusWatcher.stop();
       await Promise.all([port.close(graceMs), timers?.stop()]);
     },
   };

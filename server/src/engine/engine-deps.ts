@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { AikiMetrics } from "../metrics/aiki-metrics.js";
 import type { Notifier } from "../notify/notifier.js";
 import type { Db } from "../store/database.js";
+import type { RunStatusWatcher } from "./run-status-watcher.js";
 
 /** What the engine's use cases need; built once in dependencies.ts. */
 export interface EngineDeps {
@@ -12,4 +13,6 @@ export interface EngineDeps {
   shutdownSignal: AbortSignal;
   /** Counts transitions, attempts and leases (GET /metrics); unset counts nothing. */
   metrics?: AikiMetrics | undefined;
+  /** The batched re-read behind held status waits; unset, each wait re-reads on its own. */
+  runStatusWatcher?: RunStatusWatcher | undefined;
 }

@@ -1,4 +1,4 @@
-import { isTerminal, type RunStatus } from "../domain/run-status.js";
+import { isRunStatus, isTerminal, type RunStatus } from "../domain/run-status.js";
 import { HintWaiter } from "../notify/hint-waiter.js";
 import { channels } from "../notify/notifier.js";
 import type { RunRow } from "../store/runs.table.js";
@@ -9,7 +9,8 @@ export type WaitOutcome = "reached" | "terminated" | "timeout";
 
 /** The longest a single wait call is held; callers wanting more call again. */
 export const maxWaitMs = 5 * 60_000;
-// Hints can be lost (Redis restarting); re-reading this often bounds the cost of a lost one.
+// Hints can be lost (Redis restarting); re-reading this often bounds the cost of a lost one (the
+// server's RunStatusWatcher does it for all waits at once; this is for engines without one).
 const recheckMs = 2_000;
 
 /**
@@ -24,7 +25,7 @@ export async function waitForRunStatus(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<{ outcome: WaitOutcome; run: RunRow }> {
-  const judge = (run: RunRow): WaitOutcome | undefined =>
+  const judge = (run: Pick<RunRow, "status">): WaitOutcome | undefined =>
     awaited !== undefined && run.status === awaited
       ? "reached"
       : isTerminal(run.status)
@@ -32,7 +33,13 @@ export async function waitForRunStatus(
           ? "reached"
           : "terminated"
         : undefined;
-  const hints = new HintWaiter(deps.notifier, [channels.run(runId)], [signal, deps.shutdownSignal]);
+  // A run hint carries the run's new status: only one that would answer the wait is worth a read.
+  const answers = (status: string) => !isRunStatus(status) || judge({ status }) !== undefined;
+  const hints = new HintWaiter(deps.notifier, [channels.run(runId)], [signal, deps.shutdownSignal], answers);
+  const watcher = deps.runStatusWatcher;
+  const unwatch = watcher?.watch(runId, (status) => {
+    if (answers(status)) hints.poke();
+  });
   const deadline = Date.now() + Math.min(timeoutMs, maxWaitMs);
   try {
     for (;;) {
@@ -42,9 +49,10 @@ export async function waitForRunStatus(
       if (outcome) return { outcome, run };
       const left = deadline - Date.now();
       if (left <= 0 || hints.aborted) return { outcome: "timeout", run };
-      await hints.wait(Math.min(left, recheckMs));
+      await hints.wait(watcher ? left : Math.min(left, recheckMs));
     }
   } finally {
+    unwatch?.();
     hints.close();
   }
 }

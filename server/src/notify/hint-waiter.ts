@@ -10,13 +10,16 @@ export class HintWaiter {
   private wake: () => void = () => {};
   private readonly unsubscribes: Array<() => void>;
 
+  /** `accept`: which messages count as a hint (all by default). */
   constructor(
     notifier: Notifier,
     channels: readonly string[],
     private readonly signals: readonly AbortSignal[],
+    accept: (message: string) => boolean = () => true,
   ) {
     this.unsubscribes = channels.map((c) =>
-      notifier.subscribe(c, () => {
+      notifier.subscribe(c, (message) => {
+        if (!accept(message)) return;
         this.hinted = true;
         this.wake();
       }),

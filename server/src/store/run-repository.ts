@@ -80,6 +80,13 @@ export async function findRunById(db: Reader, namespace: string, id: string): Pr
   return db.selectFrom("runs").selectAll().where("namespace", "=", namespace).where("id", "=", id).executeTakeFirst();
 }
 
+/** The current status of each of these runs (any namespace: ids are unique). */
+export async function runStatuses(db: Reader, ids: readonly string[]): Promise<Array<{ id: string; status: RunStatus }>> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<{ id: string; status: RunStatus }>`select id, status from runs where id = any(${ids as string[]}::uuid[])`.execute(db);
+  return rows;
+}
+
 export async function findRunByReference(
   db: Reader,
   namespace: string,
