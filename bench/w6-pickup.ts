@@ -2,22 +2,23 @@
 // call to the task handler's entry. The handler prints its CLOCK_MONOTONIC reading (shared by
 // every process on the machine) and this process subtracts its own, taken just before the start
 // call. R [200] times after W6_WARMUP [5] uncounted ones, W6_IDLE_MS [50] of idleness before each.
-// Each round measures every subscriber of W6_SUBSCRIBERS [stream,poll] (each with its own server
-// and worker): `stream` is the worker's default (a StreamLeases server stream), `poll` the
-// PollLeases long-poll, `redis` Redis hints; pickup_p50_ms/pickup_p99_ms are the default's.
+// Each round measures every subscriber of W6_SUBSCRIBERS [session,stream,poll] (each with its own
+// server and worker): `session` is the worker's default (a Session stream carrying leases and
+// writes), `stream` the StreamLeases server stream, `poll` the PollLeases long-poll, `redis`
+// Redis hints; pickup_p50_ms/pickup_p99_ms are the default's.
 import { setTimeout as sleep } from "node:timers/promises";
 import { pickupV1 } from "./workflows.js";
 import type { BenchEnv } from "./lib/bench-env.js";
 import { emit, envCount, envInt, type Figure, percentile } from "./lib/emit.js";
 import { type AikiOptions, expectReached, withAiki } from "./lib/aiki.js";
 
-const known = ["stream", "poll", "redis"];
+const known = ["session", "stream", "poll", "redis"];
 
 export async function w6(env: BenchEnv, _round?: unknown, options: AikiOptions = {}): Promise<Figure[]> {
   const r = envInt("W6_R", 200);
   const warmup = envCount("W6_WARMUP", 5);
   const idleMs = envCount("W6_IDLE_MS", 50);
-  const subscribers = (process.env.W6_SUBSCRIBERS || "stream,poll").split(",").map((s) => s.trim());
+  const subscribers = (process.env.W6_SUBSCRIBERS || "session,stream,poll").split(",").map((s) => s.trim());
   const unknown = subscribers.filter((s) => !known.includes(s));
   if (unknown.length > 0 || subscribers.length === 0) throw new Error(`W6_SUBSCRIBERS: each of ${known.join(", ")}, got "${process.env.W6_SUBSCRIBERS}"`);
   const figures: Figure[] = [];
@@ -25,7 +26,7 @@ export async function w6(env: BenchEnv, _round?: unknown, options: AikiOptions =
     const samples = await pickups(env, { ...options, workerEnv: { ...options.workerEnv, BENCH_WORKER_SUBSCRIBER: subscriber } }, r, warmup, idleMs);
     const params = { r, warmup, idle_ms: idleMs, subscriber };
     figures.push(emit("W6", `pickup_${subscriber}_p50_ms`, percentile(samples, 50), params), emit("W6", `pickup_${subscriber}_p99_ms`, percentile(samples, 99), params));
-    if (subscriber === "stream") {
+    if (subscriber === "session") {
       figures.push(emit("W6", "pickup_p50_ms", percentile(samples, 50), params), emit("W6", "pickup_p99_ms", percentile(samples, 99), params));
     }
   }

@@ -3,8 +3,10 @@
 //   AIKI_URL                     the server (required)
 //   BENCH_WORKER_CONCURRENCY     maxConcurrentWorkflowRuns [100]
 //   BENCH_WORKER_POLL_WAIT_MS    how long one lease poll waits [20000]
-//   BENCH_WORKER_SUBSCRIBER      how it takes work: stream (gRPC server stream) | poll (gRPC
-//                                long-poll) | redis (hints from Redis, BENCH_REDIS_URL) [stream]
+//   BENCH_WORKER_SUBSCRIBER      how it takes work: session (one gRPC stream for leases and
+//                                writes, the worker's default) | stream (gRPC server stream) |
+//                                poll (gRPC long-poll) | redis (hints from Redis, BENCH_REDIS_URL)
+//                                [session]
 //   BENCH_REDIS_URL              the Redis the server publishes hints on (subscriber redis)
 //   BENCH_WORKER_LEASE_TTL_MS    leaseTtlMs [the worker's default, 30000]
 //   BENCH_WORKER_NAME            the worker's name [bench-worker]
@@ -22,8 +24,9 @@ if (!url) {
 const concurrency = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 100);
 const pollWaitMs = Number(process.env.BENCH_WORKER_POLL_WAIT_MS ?? 20_000);
 const leaseTtlMs = process.env.BENCH_WORKER_LEASE_TTL_MS ? Number(process.env.BENCH_WORKER_LEASE_TTL_MS) : undefined;
-const subscriberName = process.env.BENCH_WORKER_SUBSCRIBER || "stream";
+const subscriberName = process.env.BENCH_WORKER_SUBSCRIBER || "session";
 const subscribers: Record<string, SubscriberOptions> = {
+  session: { type: "grpc", mode: "session" },
   stream: { type: "grpc", mode: "stream" },
   poll: { type: "grpc", mode: "poll" },
   redis: { type: "redis" },
