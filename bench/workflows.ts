@@ -30,11 +30,16 @@ export const eventV1 = workflow({ name: "bench-event" }).v("1.0.0", {
   events: { go: event<{ n: number }>() },
 });
 
-/** W4: one durable sleep, then completes. */
+/**
+ * W4 (the BENCHMARKS.md mode): one durable sleep of `sleepMs`, then completes, returning when the
+ * worker resumed it (epoch ms). Reading the clock in a handler is not replay-safe in general;
+ * here it only measures: the line after the sleep runs once, in the execution that resumes the
+ * run after the timer fired.
+ */
 export const sleepV1 = workflow({ name: "bench-sleep" }).v("1.0.0", {
   async handler(run, input: { i: number; sleepMs: number }) {
     await run.sleep("nap", { milliseconds: input.sleepMs });
-    return { i: input.i };
+    return { i: input.i, resumedAtMs: Date.now() };
   },
 });
 
@@ -82,10 +87,11 @@ export const pickupV1 = workflow({ name: "bench-pickup" }).v("1.0.0", {
 });
 
 /**
- * W4: sleeps until a common wake time (`wakeAtMs`, epoch ms), so every sleeper of a round is
- * asleep at once and all are due together, then returns when the worker resumed it. Reading the
- * clock in a handler is not replay-safe in general; here it only measures: the line after the
- * sleep runs once, in the execution that resumes the run after the timer fired.
+ * W4 (W4_MODE=concurrent): sleeps until a common wake time (`wakeAtMs`, epoch ms), so every
+ * sleeper of a round is asleep at once and all are due together, then returns when the worker
+ * resumed it. Reading the clock in a handler is not replay-safe in general; here it only
+ * measures: the line after the sleep runs once, in the execution that resumes the run after the
+ * timer fired.
  */
 export const sleepUntilV1 = workflow({ name: "bench-sleep-until" }).v("1.0.0", {
   async handler(run, input: { i: number; wakeAtMs: number }) {
