@@ -3,6 +3,7 @@ import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type ChildWaitRecord, ChildWaitStatus, type EventWaitRecord, EventWaitStatus, SleepStatus, type Task, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import type { Run } from "@aiki/gen/aiki/v1/run_pb";
+import type { TaskCompletionSchema } from "@aiki/gen/aiki/v1/task_service_pb";
 import type { Lease, SuspendRunRequestSchema, SuspendRunResponse } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import {
   AikiError,
@@ -54,6 +55,7 @@ import { ExecutionEnded, type ExecutionOutcome } from "./execution-ended.js";
 import { findRecord, ReplayHistory } from "./replay-history.js";
 
 type SuspendWait = MessageInitShape<typeof SuspendRunRequestSchema>["wait"];
+type TaskCompletionInit = MessageInitShape<typeof TaskCompletionSchema>;
 
 /** The fenced calls an execution makes; a client's by default, fakes in tests. */
 export interface ExecutionRpc {
@@ -112,6 +114,11 @@ export class RunExecution implements RunEngine {
   private pendingSuspensions = 0;
   // Set when the handler settled and the final write is being made.
   private finishing = false;
+  // Task successes not yet recorded: the run's next write carries them (StartTask, SuspendRun,
+  // CompleteRun), else a flush a turn later records them on their own. So a task's result is
+  // durable before anything the workflow does after it, at one commit fewer per task.
+  private pendingCompletions: TaskCompletionInit[] = [];
+  private flushScheduled = false;
 
   constructor(options: RunExecutionOptions) {
     const { lease } = options;
@@ -251,6 +258,7 @@ export class RunExecution implements RunEngine {
     }
     await this.checkDeterminism(call);
     await this.passSuspensions();
+    await this.flushCompletions();
     const response = await this.track(() =>
       this.write("StartChildRun", (signal) =>
         this.rpc.leases.startChildRun(
@@ -305,10 +313,12 @@ export class RunExecution implements RunEngine {
       const step = await this.track(async (): Promise<{ done: true; value: unknown } | { done: false; suspendFor?: Task }> => {
         // One id per attempt: a StartTask retried after a lost answer does not count another.
         const attemptId = randomUUID();
-        const { task: record } = await this.write("StartTask", (signal) =>
-          tasks.startTask(
-            { runId: this.runId, leaseToken: this.leaseToken, name: task.name, address, sequence, input: inputValue, maxAttempts, attemptId },
-            { signal },
+        const { task: record } = await this.carrying((completedTasks) =>
+          this.write("StartTask", (signal) =>
+            tasks.startTask(
+              { runId: this.runId, leaseToken: this.leaseToken, name: task.name, address, sequence, input: inputValue, maxAttempts, attemptId, completedTasks },
+              { signal },
+            ),
           ),
         );
         if (!record) return this.protocolError(`StartTask(${address} #${sequence}) answered without a task`);
@@ -326,6 +336,7 @@ export class RunExecution implements RunEngine {
           this.assertLive();
           const failure = errorToFailure(error);
           const delayMs = isNonRetryable(error) ? undefined : retryDelayMs(task.retry, attempt, this.random);
+          await this.flushCompletions();
           await this.write("FailTask", (signal) =>
             tasks.failTask(
               {
@@ -346,10 +357,8 @@ export class RunExecution implements RunEngine {
           await this.delay(delayMs);
           return { done: false };
         }
-        await this.write("CompleteTask", (signal) =>
-          tasks.completeTask({ runId: this.runId, leaseToken: this.leaseToken, taskId: record.id, attempt, output: toValue(stored) }, { signal }),
-          { landedIfStale: true },
-        );
+        this.assertLive();
+        this.deferCompletion({ taskId: record.id, attempt, output: toValue(stored) });
         // What a replay would return, so the first execution and every replay see the same value.
         return { done: true, value: this.decodeTaskOutput(task, stored) };
       });
@@ -418,6 +427,59 @@ export class RunExecution implements RunEngine {
     return { success: true, state: state as StateForStatus<S, Output> };
   }
 
+  // ---- task completions ----
+
+  private deferCompletion(completion: TaskCompletionInit): void {
+    this.pendingCompletions.push(completion);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // A write the handler makes right after the task (its next durable call) takes the
+    // completion along; if none has by the next turn, it is recorded on its own.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      // A pending suspension carries them (it waits a turn for the handler's other branches).
+      if (this.pendingCompletions.length === 0 || this.outcome || this.finishing || this.pendingSuspensions > 0) return;
+      void this.flushCompletions().catch(() => undefined);
+    });
+  }
+
+  private takeCompletions(): TaskCompletionInit[] {
+    const taken = this.pendingCompletions;
+    this.pendingCompletions = [];
+    return taken;
+  }
+
+  /**
+   * Runs a write that carries the pending completions. They are taken once, so every retry of
+   * the write sends the same ones; if the write fails otherwise than by the execution ending,
+   * they go back to pending for the next write.
+   */
+  private async carrying<T>(write: (completedTasks: TaskCompletionInit[]) => Promise<T>): Promise<T> {
+    const taken = this.takeCompletions();
+    try {
+      return await write(taken);
+    } catch (error) {
+      if (!(error instanceof ExecutionEnded) && taken.length > 0) this.pendingCompletions.unshift(...taken);
+      throw error;
+    }
+  }
+
+  /** Records the pending completions on their own (before a write that cannot carry them). */
+  private async flushCompletions(final = false): Promise<void> {
+    const taken = this.takeCompletions();
+    if (taken.length === 0) return;
+    const tasks = this.rpc.tasks;
+    await this.track(async () => {
+      for (const c of taken) {
+        await this.write(
+          "CompleteTask",
+          (signal) => tasks.completeTask({ runId: this.runId, leaseToken: this.leaseToken, taskId: c.taskId, attempt: c.attempt, output: c.output }, { signal }),
+          { landedIfStale: true, final },
+        );
+      }
+    });
+  }
+
   // ---- suspension, determinism, writes ----
 
   /**
@@ -436,8 +498,10 @@ export class RunExecution implements RunEngine {
       await previous;
       await this.whenIdle();
       const response = await this.track(() =>
-        this.write("SuspendRun", (signal) =>
-          this.rpc.leases.suspendRun({ runId: this.runId, leaseToken: this.leaseToken, wait }, { signal }),
+        this.carrying((completedTasks) =>
+          this.write("SuspendRun", (signal) =>
+            this.rpc.leases.suspendRun({ runId: this.runId, leaseToken: this.leaseToken, wait, completedTasks }, { signal }),
+          ),
         ),
       );
       if (response.suspended) {
@@ -513,7 +577,7 @@ export class RunExecution implements RunEngine {
    */
   private write<T>(what: string, call: (signal: AbortSignal) => Promise<T>, options?: { final?: boolean }): Promise<T>;
   /** For task outcome writes, whose answer nobody reads: a stale refusal after a retry means the first try landed. */
-  private write(what: string, call: (signal: AbortSignal) => Promise<unknown>, options: { landedIfStale: true }): Promise<unknown>;
+  private write(what: string, call: (signal: AbortSignal) => Promise<unknown>, options: { landedIfStale: true; final?: boolean }): Promise<unknown>;
   private async write<T>(what: string, call: (signal: AbortSignal) => Promise<T>, options: { final?: boolean; landedIfStale?: boolean } = {}): Promise<T | undefined> {
     const backoff = new Backoff(100, 2_000);
     for (let attempt = 1; ; attempt++) {
@@ -569,8 +633,9 @@ export class RunExecution implements RunEngine {
       return;
     }
     this.finishing = true;
+    const completedTasks = this.takeCompletions();
     await this.finalWrite("completed", "CompleteRun", (signal) =>
-      this.rpc.leases.completeRun({ runId: this.runId, leaseToken: this.leaseToken, output: toValue(output) }, { signal }),
+      this.rpc.leases.completeRun({ runId: this.runId, leaseToken: this.leaseToken, output: toValue(output), completedTasks }, { signal }),
     );
   }
 
@@ -581,6 +646,9 @@ export class RunExecution implements RunEngine {
     // These causes fail the same way on every attempt; a workflow retry would only repeat them.
     if (cause === "non_determinism" || cause === "output_schema" || cause === "child_schema") failure.nonRetryable = true;
     this.logger.debug("workflow run failed", { cause, err: error });
+    // A workflow retry replays with completed tasks cached: they must be recorded first.
+    await this.flushCompletions(true).catch(() => undefined);
+    if (this.outcome) return;
     await this.finalWrite("failed", "FailRun", (signal) =>
       this.rpc.leases.failRun(
         { runId: this.runId, leaseToken: this.leaseToken, failure: failureToPb(failure), cause: runFailureCauseToPb(cause) },

@@ -148,8 +148,9 @@ describe("tasks and replay", () => {
       "StartTask flaky#0",
       "FailTask flaky#0",
       "StartTask flaky#0",
-      "CompleteTask flaky#0",
+      // The success rides on the run's next write.
       "CompleteRun",
+      "+completed flaky#0",
     ]);
     expect(server.tasks[0]?.attempts).toBe(3);
   });
@@ -215,6 +216,104 @@ describe("tasks and replay", () => {
     const server = serverFor(v);
     await execute(server, v).done;
     expect(output(server)).toBe("SchemaValidationError");
+  });
+});
+
+describe("task completions ride on the run's next write", () => {
+  it("a task's success is carried by the next StartTask, the last one's by CompleteRun", async () => {
+    const a = counted("a", () => 1);
+    const b = counted("b", () => 2);
+    const v = workflow({ name: `wf-${++wf}` }).v("1", {
+      async handler(run) {
+        return (await a.t.start(run)) + (await b.t.start(run));
+      },
+    });
+    const server = serverFor(v);
+    expect(await execute(server, v).done).toBe("completed");
+    expect(output(server)).toBe(3);
+    expect(server.calls).toEqual(["StartTask a#0", "StartTask b#0", "+completed a#0", "CompleteRun", "+completed b#0"]);
+    expect(server.tasks.map((t) => [t.name, t.status, fromValue(t.output)])).toEqual([
+      ["a", TaskStatus.COMPLETED, 1],
+      ["b", TaskStatus.COMPLETED, 2],
+    ]);
+  });
+
+  it("by the SuspendRun that follows it, whether or not the run suspends", async () => {
+    const a = counted("a", () => "x");
+    const v = workflow({ name: `wf-${++wf}` }).v("1", {
+      async handler(run) {
+        await a.t.start(run);
+        await run.sleep("nap", { hours: 1 });
+        return "done";
+      },
+    });
+    const server = serverFor(v);
+    expect(await execute(server, v).done).toBe("suspended");
+    expect(server.calls).toEqual(["StartTask a#0", "SuspendRun sleep nap#0", "+completed a#0"]);
+    expect(server.tasks[0]?.status).toBe(TaskStatus.COMPLETED);
+  });
+
+  it("is recorded on its own, a turn later, when no write follows at once", async () => {
+    const a = counted("a", () => "x");
+    let callsAfterPause: string[] = [];
+    const v = workflow({ name: `wf-${++wf}` }).v("1", {
+      async handler(run) {
+        await a.t.start(run);
+        // Not a durable call: the completion must not wait for the next one.
+        await new Promise((r) => setTimeout(r, 30));
+        callsAfterPause = [...server.calls];
+        return "done";
+      },
+    });
+    const server = serverFor(v);
+    expect(await execute(server, v).done).toBe("completed");
+    expect(callsAfterPause).toEqual(["StartTask a#0", "CompleteTask a#0"]);
+    expect(server.calls).toEqual(["StartTask a#0", "CompleteTask a#0", "CompleteRun"]);
+  });
+
+  it("is recorded before a write that cannot carry it: a failed run (so a workflow retry finds it cached), a child start", async () => {
+    const a = counted("a", () => "x");
+    const failing = workflow({ name: `wf-${++wf}` }).v("1", {
+      async handler(run) {
+        await a.t.start(run);
+        throw new Error("after a");
+      },
+    });
+    const server = serverFor(failing);
+    expect(await execute(server, failing).done).toBe("failed");
+    expect(server.calls).toEqual(["StartTask a#0", "CompleteTask a#0", "FailRun"]);
+
+    const child = workflow({ name: `wf-${++wf}` }).v("1", { handler: async () => 1 });
+    const parent = workflow({ name: `wf-${++wf}` }).v("1", {
+      async handler(run) {
+        await a.t.start(run);
+        await child.startAsChild(run, undefined);
+        return "ok";
+      },
+    });
+    const second = serverFor(parent);
+    expect(await execute(second, parent).done).toBe("completed");
+    expect(second.calls.slice(0, 3)).toEqual(["StartTask a#0", "CompleteTask a#0", expect.stringMatching(/^StartChildRun /)]);
+  });
+
+  it("a lost lease drops what was not yet recorded: the task runs again on the next lease", async () => {
+    const a = counted("a", () => {
+      // The run is taken away while a runs: the write that carries a's success is refused.
+      server.loseLeaseOnNextWrite = true;
+      return "x";
+    });
+    const b = counted("b", () => "y");
+    const v = workflow({ name: `wf-${++wf}` }).v("1", {
+      async handler(run) {
+        await a.t.start(run);
+        await b.t.start(run);
+        return "done";
+      },
+    });
+    const server = serverFor(v);
+    expect(await execute(server, v).done).toBe("lease_lost");
+    expect(server.tasks.map((t) => [t.name, t.status])).toEqual([["a", TaskStatus.RUNNING]]);
+    expect(b.calls).toHaveLength(0);
   });
 });
 
@@ -390,7 +489,8 @@ describe("sleeps, events, suspension", () => {
     expect(server.calls).toEqual(["StartTask slow#0"]);
     release();
     expect(await done).toBe("suspended");
-    expect(server.calls).toEqual(["StartTask slow#0", "CompleteTask slow#0", "SuspendRun sleep s#0"]);
+    // The task's success is recorded by the suspension itself, in its transaction.
+    expect(server.calls).toEqual(["StartTask slow#0", "SuspendRun sleep s#0", "+completed slow#0"]);
     expect(after.calls).toHaveLength(0);
   });
 

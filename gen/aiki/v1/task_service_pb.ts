@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aiki/v1/task_service.proto.
  */
 export const file_aiki_v1_task_service: GenFile = /*@__PURE__*/
-  fileDesc("ChphaWtpL3YxL3Rhc2tfc2VydmljZS5wcm90bxIHYWlraS52MSK5AQoQU3RhcnRUYXNrUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSDAoEbmFtZRgDIAEoCRIPCgdhZGRyZXNzGAQgASgJEhAKCHNlcXVlbmNlGAUgASgFEiUKBWlucHV0GAYgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhQKDG1heF9hdHRlbXB0cxgHIAEoBRISCgphdHRlbXB0X2lkGAggASgJIjAKEVN0YXJ0VGFza1Jlc3BvbnNlEhsKBHRhc2sYASABKAsyDS5haWtpLnYxLlRhc2sihAEKE0NvbXBsZXRlVGFza1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhMKC2xlYXNlX3Rva2VuGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkSDwoHYXR0ZW1wdBgEIAEoBRImCgZvdXRwdXQYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiMwoUQ29tcGxldGVUYXNrUmVzcG9uc2USGwoEdGFzaxgBIAEoCzINLmFpa2kudjEuVGFzayKrAQoPRmFpbFRhc2tSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoCRIPCgd0YXNrX2lkGAMgASgJEg8KB2F0dGVtcHQYBCABKAUSIQoHZmFpbHVyZRgFIAEoCzIQLmFpa2kudjEuRmFpbHVyZRIuCgtyZXRyeV9kZWxheRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIvChBGYWlsVGFza1Jlc3BvbnNlEhsKBHRhc2sYASABKAsyDS5haWtpLnYxLlRhc2siIgoQTGlzdFRhc2tzUmVxdWVzdBIOCgZydW5faWQYASABKAkiMQoRTGlzdFRhc2tzUmVzcG9uc2USHAoFdGFza3MYASADKAsyDS5haWtpLnYxLlRhc2syowIKC1Rhc2tTZXJ2aWNlEkIKCVN0YXJ0VGFzaxIZLmFpa2kudjEuU3RhcnRUYXNrUmVxdWVzdBoaLmFpa2kudjEuU3RhcnRUYXNrUmVzcG9uc2USSwoMQ29tcGxldGVUYXNrEhwuYWlraS52MS5Db21wbGV0ZVRhc2tSZXF1ZXN0Gh0uYWlraS52MS5Db21wbGV0ZVRhc2tSZXNwb25zZRI/CghGYWlsVGFzaxIYLmFpa2kudjEuRmFpbFRhc2tSZXF1ZXN0GhkuYWlraS52MS5GYWlsVGFza1Jlc3BvbnNlEkIKCUxpc3RUYXNrcxIZLmFpa2kudjEuTGlzdFRhc2tzUmVxdWVzdBoaLmFpa2kudjEuTGlzdFRhc2tzUmVzcG9uc2ViBnByb3RvMw", [file_aiki_v1_history, file_aiki_v1_payload, file_google_protobuf_duration, file_google_protobuf_struct]);
+  fileDesc("ChphaWtpL3YxL3Rhc2tfc2VydmljZS5wcm90bxIHYWlraS52MSLrAQoQU3RhcnRUYXNrUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSDAoEbmFtZRgDIAEoCRIPCgdhZGRyZXNzGAQgASgJEhAKCHNlcXVlbmNlGAUgASgFEiUKBWlucHV0GAYgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhQKDG1heF9hdHRlbXB0cxgHIAEoBRISCgphdHRlbXB0X2lkGAggASgJEjAKD2NvbXBsZXRlZF90YXNrcxgJIAMoCzIXLmFpa2kudjEuVGFza0NvbXBsZXRpb24iWgoOVGFza0NvbXBsZXRpb24SDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEiYKBm91dHB1dBgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIwChFTdGFydFRhc2tSZXNwb25zZRIbCgR0YXNrGAEgASgLMg0uYWlraS52MS5UYXNrIoQBChNDb21wbGV0ZVRhc2tSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoCRIPCgd0YXNrX2lkGAMgASgJEg8KB2F0dGVtcHQYBCABKAUSJgoGb3V0cHV0GAUgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIjMKFENvbXBsZXRlVGFza1Jlc3BvbnNlEhsKBHRhc2sYASABKAsyDS5haWtpLnYxLlRhc2siqwEKD0ZhaWxUYXNrUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSDwoHdGFza19pZBgDIAEoCRIPCgdhdHRlbXB0GAQgASgFEiEKB2ZhaWx1cmUYBSABKAsyEC5haWtpLnYxLkZhaWx1cmUSLgoLcmV0cnlfZGVsYXkYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iLwoQRmFpbFRhc2tSZXNwb25zZRIbCgR0YXNrGAEgASgLMg0uYWlraS52MS5UYXNrIiIKEExpc3RUYXNrc1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjEKEUxpc3RUYXNrc1Jlc3BvbnNlEhwKBXRhc2tzGAEgAygLMg0uYWlraS52MS5UYXNrMqMCCgtUYXNrU2VydmljZRJCCglTdGFydFRhc2sSGS5haWtpLnYxLlN0YXJ0VGFza1JlcXVlc3QaGi5haWtpLnYxLlN0YXJ0VGFza1Jlc3BvbnNlEksKDENvbXBsZXRlVGFzaxIcLmFpa2kudjEuQ29tcGxldGVUYXNrUmVxdWVzdBodLmFpa2kudjEuQ29tcGxldGVUYXNrUmVzcG9uc2USPwoIRmFpbFRhc2sSGC5haWtpLnYxLkZhaWxUYXNrUmVxdWVzdBoZLmFpa2kudjEuRmFpbFRhc2tSZXNwb25zZRJCCglMaXN0VGFza3MSGS5haWtpLnYxLkxpc3RUYXNrc1JlcXVlc3QaGi5haWtpLnYxLkxpc3RUYXNrc1Jlc3BvbnNlYgZwcm90bzM", [file_aiki_v1_history, file_aiki_v1_payload, file_google_protobuf_duration, file_google_protobuf_struct]);
 
 /**
  * The start of one attempt of a task call.
@@ -81,6 +81,14 @@ export type StartTaskRequest = Message<"aiki.v1.StartTaskRequest"> & {
    * @generated from field: string attempt_id = 8;
    */
   attemptId: string;
+
+  /**
+   * Attempts of this run that succeeded since the worker's last write, recorded first, in the
+   * same transaction, as CompleteTask would record them (see TaskCompletion).
+   *
+   * @generated from field: repeated aiki.v1.TaskCompletion completed_tasks = 9;
+   */
+  completedTasks: TaskCompletion[];
 };
 
 /**
@@ -89,6 +97,45 @@ export type StartTaskRequest = Message<"aiki.v1.StartTaskRequest"> & {
  */
 export const StartTaskRequestSchema: GenMessage<StartTaskRequest> = /*@__PURE__*/
   messageDesc(file_aiki_v1_task_service, 0);
+
+/**
+ * The success of a running attempt, carried by the run's next write (StartTask, SuspendRun,
+ * CompleteRun) instead of a CompleteTask call of its own: one commit and one call fewer per
+ * task. Recording a completion already recorded for the same attempt changes nothing (a
+ * retried call); one whose attempt is stale fails the whole call with FAILED_PRECONDITION and
+ * nothing of it is written.
+ *
+ * @generated from message aiki.v1.TaskCompletion
+ */
+export type TaskCompletion = Message<"aiki.v1.TaskCompletion"> & {
+  /**
+   * Required: Task.id as StartTask returned it.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * The attempt that succeeded, as StartTask returned it (at least 1).
+   *
+   * @generated from field: int32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * The task's return value, as JSON; unset means none.
+   *
+   * @generated from field: google.protobuf.Value output = 3;
+   */
+  output?: Value | undefined;
+};
+
+/**
+ * Describes the message aiki.v1.TaskCompletion.
+ * Use `create(TaskCompletionSchema)` to create a new message.
+ */
+export const TaskCompletionSchema: GenMessage<TaskCompletion> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_task_service, 1);
 
 /**
  * The task record after the call.
@@ -109,7 +156,7 @@ export type StartTaskResponse = Message<"aiki.v1.StartTaskResponse"> & {
  * Use `create(StartTaskResponseSchema)` to create a new message.
  */
 export const StartTaskResponseSchema: GenMessage<StartTaskResponse> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_task_service, 1);
+  messageDesc(file_aiki_v1_task_service, 2);
 
 /**
  * The success of a running attempt.
@@ -158,7 +205,7 @@ export type CompleteTaskRequest = Message<"aiki.v1.CompleteTaskRequest"> & {
  * Use `create(CompleteTaskRequestSchema)` to create a new message.
  */
 export const CompleteTaskRequestSchema: GenMessage<CompleteTaskRequest> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_task_service, 2);
+  messageDesc(file_aiki_v1_task_service, 3);
 
 /**
  * The completed task record.
@@ -179,7 +226,7 @@ export type CompleteTaskResponse = Message<"aiki.v1.CompleteTaskResponse"> & {
  * Use `create(CompleteTaskResponseSchema)` to create a new message.
  */
 export const CompleteTaskResponseSchema: GenMessage<CompleteTaskResponse> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_task_service, 3);
+  messageDesc(file_aiki_v1_task_service, 4);
 
 /**
  * The failure of a running attempt.
@@ -236,7 +283,7 @@ export type FailTaskRequest = Message<"aiki.v1.FailTaskRequest"> & {
  * Use `create(FailTaskRequestSchema)` to create a new message.
  */
 export const FailTaskRequestSchema: GenMessage<FailTaskRequest> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_task_service, 4);
+  messageDesc(file_aiki_v1_task_service, 5);
 
 /**
  * The failed task record.
@@ -257,7 +304,7 @@ export type FailTaskResponse = Message<"aiki.v1.FailTaskResponse"> & {
  * Use `create(FailTaskResponseSchema)` to create a new message.
  */
 export const FailTaskResponseSchema: GenMessage<FailTaskResponse> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_task_service, 5);
+  messageDesc(file_aiki_v1_task_service, 6);
 
 /**
  * A listing of a run's task records.
@@ -278,7 +325,7 @@ export type ListTasksRequest = Message<"aiki.v1.ListTasksRequest"> & {
  * Use `create(ListTasksRequestSchema)` to create a new message.
  */
 export const ListTasksRequestSchema: GenMessage<ListTasksRequest> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_task_service, 6);
+  messageDesc(file_aiki_v1_task_service, 7);
 
 /**
  * Every task record of the run.
@@ -299,7 +346,7 @@ export type ListTasksResponse = Message<"aiki.v1.ListTasksResponse"> & {
  * Use `create(ListTasksResponseSchema)` to create a new message.
  */
 export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_task_service, 7);
+  messageDesc(file_aiki_v1_task_service, 8);
 
 /**
  * Tasks: a worker's record of the task attempts of a run it holds the lease of. Every write is

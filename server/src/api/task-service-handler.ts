@@ -1,12 +1,12 @@
 import { toJson } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
-import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
+import { type TaskCompletion as PbTaskCompletion, TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { getRun } from "../engine/query-runs.js";
 import { completeTask, failTask, startTask } from "../engine/record-task.js";
 import type { JsonValue } from "../store/json.js";
-import { listTasks } from "../store/task-repository.js";
+import { listTasks, type TaskCompletion } from "../store/task-repository.js";
 import { taskToPb } from "./history-mapping.js";
 import { valueToJson } from "./run-mapping.js";
 import { defaultNamespace } from "./run-service-handler.js";
@@ -39,6 +39,7 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
       if (req.maxAttempts < 0) v.add("max_attempts", "must not be negative");
       v.identifier("attempt_id", req.attemptId, false);
       const input = valueToJson(v, "input", req.input);
+      const completions = completionsFromPb(v, req.completedTasks);
       v.throwIfAny();
       const task = await startTask(deps, {
         namespace: ns,
@@ -50,6 +51,7 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
         input,
         maxAttempts: req.maxAttempts || 1,
         attemptId: req.attemptId || undefined,
+        completions,
       });
       return { task: taskToPb(task) };
     },
@@ -91,4 +93,13 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
       return { tasks: (await listTasks(deps.db, [req.runId])).map(taskToPb) };
     },
   };
+}
+
+/** The `completed_tasks` of a write, validated (field names as the caller sent them). */
+export function completionsFromPb(v: Violations, completed: readonly PbTaskCompletion[]): TaskCompletion[] {
+  return completed.map((c, i) => {
+    v.uuid(`completed_tasks[${i}].task_id`, c.taskId);
+    if (c.attempt < 1) v.add(`completed_tasks[${i}].attempt`, "must be at least 1");
+    return { taskId: c.taskId, attempt: c.attempt, output: valueToJson(v, `completed_tasks[${i}].output`, c.output) };
+  });
 }

@@ -23,7 +23,7 @@ import { historyToPb } from "./history-mapping.js";
 import { failureCauseFromPb, runStatusFromPb, runToPb, valueToJson } from "./run-mapping.js";
 import { defaultNamespace } from "./run-service-handler.js";
 import { parseStartFields } from "./start-fields.js";
-import { taskServiceImpl } from "./task-service-handler.js";
+import { completionsFromPb, taskServiceImpl } from "./task-service-handler.js";
 import { Violations } from "./validation.js";
 import { workerSession } from "./worker-session.js";
 
@@ -113,17 +113,19 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       const v = new Violations();
       fenced(v, req.runId, req.leaseToken);
       const wait = parseWait(v, req);
+      const completions = completionsFromPb(v, req.completedTasks);
       v.throwIfAny();
-      const result = await suspendRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, wait: wait! });
-      return { run: runToPb(result.run), suspended: result.suspended, history: historyToPb(result.history) };
+      const result = await suspendRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, wait: wait!, completions });
+      return { run: runToPb(result.run), suspended: result.suspended, history: result.history && historyToPb(result.history) };
     },
 
     async completeRun(req) {
       const v = new Violations();
       fenced(v, req.runId, req.leaseToken);
       const output = valueToJson(v, "output", req.output);
+      const completions = completionsFromPb(v, req.completedTasks);
       v.throwIfAny();
-      return { run: runToPb(await completeRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, output })) };
+      return { run: runToPb(await completeRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, output, completions })) };
     },
 
     async failRun(req) {

@@ -3,11 +3,12 @@ import { ContentionError } from "../domain/errors.js";
 import { maxAttemptsOf, type RetryPolicy, retryDelayMs } from "../domain/retry-policy.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
 import { transitionRun } from "../store/run-repository.js";
-import { uncountInterruptedAttempts } from "../store/task-repository.js";
+import { type TaskCompletion, uncountInterruptedAttempts } from "../store/task-repository.js";
 import { completeLeasedRunWithoutParent } from "../store/lease-repository.js";
 import type { RunRow, RunsTable } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
+import { applyCompletions } from "./record-task.js";
 import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { wakeParentWaitingOn } from "./wake-parent.js";
 
@@ -23,16 +24,22 @@ interface LeasedCommand {
   leaseToken: string;
 }
 
-export async function completeRun(deps: EngineDeps, cmd: LeasedCommand & { output: JsonValue | undefined }): Promise<RunRow> {
-  // One statement for a run without a parent; a child (whose parent may wake) or a lost lease
-  // (which finish() names) takes the transaction.
-  const done = await completeLeasedRunWithoutParent(deps.db, cmd, cmd.output);
-  if (done) {
-    const { previous_worker_id: workerId, ...run } = done;
-    published(deps, run, workerId, undefined);
-    return run;
+export async function completeRun(
+  deps: EngineDeps,
+  cmd: LeasedCommand & { output: JsonValue | undefined; completions?: readonly TaskCompletion[] | undefined },
+): Promise<RunRow> {
+  // One statement for a run without a parent and nothing else to record; a child (whose parent
+  // may wake), task completions to record or a lost lease (which finish() names) take the
+  // transaction.
+  if (!cmd.completions?.length) {
+    const done = await completeLeasedRunWithoutParent(deps.db, cmd, cmd.output);
+    if (done) {
+      const { previous_worker_id: workerId, ...run } = done;
+      published(deps, run, workerId, undefined);
+      return run;
+    }
   }
-  return finish(deps, cmd, () => ({
+  return finish(deps, { ...cmd, completions: cmd.completions }, () => ({
     to: "completed",
     changes: { ...noLease, output: jsonbOrNull(cmd.output), end_time: sql<Date>`now()` },
     reason: "completed",
@@ -79,9 +86,14 @@ export async function releaseLease(deps: EngineDeps, cmd: LeasedCommand & { reas
 
 type Plan = { to: RunRow["status"]; changes: Parameters<typeof transitionRun>[3]; reason: string };
 
-async function finish(deps: EngineDeps, cmd: LeasedCommand, plan: (run: RunRow) => Plan): Promise<RunRow> {
+async function finish(
+  deps: EngineDeps,
+  cmd: LeasedCommand & { completions?: readonly TaskCompletion[] | undefined },
+  plan: (run: RunRow) => Plan,
+): Promise<RunRow> {
   const { run, parent, workerId } = await deps.db.transaction().execute(async (trx) => {
     const leased = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "update");
+    await applyCompletions(trx, leased.id, cmd.completions);
     const p = plan(leased);
     const run = await transitionRun(trx, leased, p.to, p.changes, { actor: `worker:${leased.lease_worker_id}`, reason: p.reason });
     // Cannot miss: the row is locked by this transaction since requireLease.

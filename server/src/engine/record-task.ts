@@ -1,9 +1,19 @@
-import { sql } from "kysely";
+import { sql, type Transaction } from "kysely";
+import type { Database } from "../store/database.js";
 import { LeaseLostError, StaleTaskAttemptError } from "../domain/errors.js";
 import type { TaskRow } from "../store/history.tables.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
 import { findRunById } from "../store/run-repository.js";
-import { findTaskById, findTaskForUpdate, insertFirstAttemptIfLeased, insertTask, updateTask, updateTaskIfLeased } from "../store/task-repository.js";
+import {
+  findTaskById,
+  findTaskForUpdate,
+  insertFirstAttemptIfLeased,
+  insertTask,
+  recordCompletions,
+  type TaskCompletion,
+  updateTask,
+  updateTaskIfLeased,
+} from "../store/task-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
 
@@ -18,6 +28,8 @@ export interface StartTaskCommand {
   maxAttempts: number;
   /** Identifies this attempt, so a retried call after a lost answer does not count another. */
   attemptId?: string | undefined;
+  /** Earlier attempts' successes, recorded first in the same transaction. */
+  completions?: readonly TaskCompletion[] | undefined;
 }
 
 /**
@@ -33,12 +45,16 @@ export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promis
 }
 
 async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow> {
-  // The common case, a task met for the first time, is one statement; the rest (a lost lease,
-  // an attempt after a retry or a dead worker, a replayed call) takes the transaction below.
-  const first = await insertFirstAttemptIfLeased(deps.db, cmd, cmd);
-  if (first) return first;
+  // The common case, a task met for the first time with nothing else to record, is one
+  // statement; the rest (completions to record, a lost lease, an attempt after a retry or a dead
+  // worker, a replayed call) takes the transaction below.
+  if (!cmd.completions?.length) {
+    const first = await insertFirstAttemptIfLeased(deps.db, cmd, cmd);
+    if (first) return first;
+  }
   return deps.db.transaction().execute(async (trx) => {
     const run = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");
+    await applyCompletions(trx, cmd.runId, cmd.completions);
     const task = await findTaskForUpdate(trx, run.id, cmd.address, cmd.sequence);
     if (!task) {
       return insertTask(trx, { ...cmd, workflowAttempt: run.attempt });
@@ -71,6 +87,19 @@ async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<T
         return again({ status: "running", attempts: task.attempts + 1, next_attempt_time: null, attempt_id });
     }
   });
+}
+
+/**
+ * Records the task completions another write of the run carries, in that write's transaction
+ * (which holds the lease); a stale one fails the whole write, so nothing of it lands.
+ */
+export async function applyCompletions(trx: Transaction<Database>, runId: string, completions: readonly TaskCompletion[] | undefined): Promise<void> {
+  if (!completions?.length) return;
+  const [missed] = await recordCompletions(trx, runId, completions);
+  if (missed === undefined) return;
+  const completion = completions.find((c) => c.taskId === missed)!;
+  const current = await findTaskById(trx, runId, missed);
+  throw new StaleTaskAttemptError(missed, completion.attempt, current?.status, current?.attempts);
 }
 
 export interface FinishTaskCommand {

@@ -7,9 +7,10 @@ import { jsonbOrNull } from "../store/json.js";
 import { findRunById, transitionRun } from "../store/run-repository.js";
 import { findWaitForUpdate, insertWait, resizeSleep, resolveWait, type WaitKey } from "../store/run-wait-repository.js";
 import type { RunRow } from "../store/runs.table.js";
-import { findTaskById } from "../store/task-repository.js";
+import { findTaskById, type TaskCompletion } from "../store/task-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
+import { applyCompletions } from "./record-task.js";
 import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { loadHistory, type RunHistoryData } from "./run-history.js";
 
@@ -23,7 +24,8 @@ export interface SuspendResult {
   run: RunRow;
   /** False: the wait was already satisfied, its result is in the history, the lease holds. */
   suspended: boolean;
-  history: RunHistoryData;
+  /** Only when not suspended: the worker goes on with it; a suspended run's worker stops. */
+  history: RunHistoryData | undefined;
 }
 
 type Trx = Transaction<Database>;
@@ -36,10 +38,11 @@ type Decision = { resolved: true } | { resolved: false; wakeTime: Date | null; s
  */
 export async function suspendRun(
   deps: EngineDeps,
-  cmd: { namespace: string; runId: string; leaseToken: string; wait: SuspendWait },
+  cmd: { namespace: string; runId: string; leaseToken: string; wait: SuspendWait; completions?: readonly TaskCompletion[] | undefined },
 ): Promise<SuspendResult> {
   const { run, suspended, workerId } = await deps.db.transaction().execute(async (trx) => {
     const leased = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "update");
+    await applyCompletions(trx, leased.id, cmd.completions);
     const decision = await decide(trx, leased, cmd.wait);
     if (decision.resolved) return { run: leased, suspended: false, workerId: leased.lease_worker_id };
     const run = await transitionRun(
@@ -58,7 +61,7 @@ export async function suspendRun(
     publishLeaseEnded(deps.notifier, workerId);
     deps.metrics?.runTransitioned("running", run.status);
   }
-  return { run, suspended, history: await loadHistory(deps.db, run.id) };
+  return { run, suspended, history: suspended ? undefined : await loadHistory(deps.db, run.id) };
 }
 
 async function decide(trx: Trx, run: RunRow, wait: SuspendWait): Promise<Decision> {

@@ -123,6 +123,35 @@ export async function updateTaskIfLeased(
     .executeTakeFirst();
 }
 
+/** A task attempt's success, reported with a later write of the run (TaskCompletion). */
+export interface TaskCompletion {
+  taskId: string;
+  attempt: number;
+  output: JsonValue | undefined;
+}
+
+/**
+ * Records completions in the caller's transaction (which holds the run's lease), as one
+ * statement. Idempotent per attempt: a task already COMPLETED at that attempt is rewritten with
+ * the same output. Returns the ids of the tasks that did not match (a stale attempt, or not a
+ * task of this run): the caller fails the whole call then.
+ */
+export async function recordCompletions(trx: Trx, runId: string, completions: readonly TaskCompletion[]): Promise<string[]> {
+  if (completions.length === 0) return [];
+  const { rows } = await sql<{ id: string }>`
+    update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
+    from unnest(
+      ${completions.map((c) => c.taskId)}::uuid[],
+      ${completions.map((c) => c.attempt)}::int[],
+      ${completions.map((c) => (c.output === undefined ? null : JSON.stringify(c.output)))}::text[]
+    ) as c(id, attempt, output)
+    where tasks.id = c.id and tasks.run_id = ${runId} and tasks.attempts = c.attempt and tasks.status in ('running', 'completed')
+    returning tasks.id
+  `.execute(trx);
+  const recorded = new Set(rows.map((r) => r.id));
+  return completions.filter((c) => !recorded.has(c.taskId)).map((c) => c.taskId);
+}
+
 /**
  * Guarded update of a task record: applies only while its status and attempt count are still
  * what the caller saw. Undefined: a stale attempt (another attempt started since), nothing written.

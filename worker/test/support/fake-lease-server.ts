@@ -128,6 +128,7 @@ export class FakeLeaseServer {
     tasks: {
       startTask: async (req) => {
         this.fence("StartTask", req.leaseToken, `${req.name}#${req.sequence}`);
+        this.recordCompletions(req.completedTasks);
         let task = this.tasks.find((t) => t.address === req.address && t.sequence === req.sequence);
         if (!task) {
           task = create(TaskSchema, {
@@ -178,6 +179,7 @@ export class FakeLeaseServer {
       suspendRun: async (req) => {
         const wait = (req as SuspendRequest).wait;
         this.fence("SuspendRun", req.leaseToken, describeWait(wait));
+        this.recordCompletions(req.completedTasks);
         const resolved = this.decide(wait);
         if (!resolved) {
           this.leaseToken = "";
@@ -187,6 +189,7 @@ export class FakeLeaseServer {
       },
       completeRun: async (req) => {
         this.fence("CompleteRun", req.leaseToken, "");
+        this.recordCompletions(req.completedTasks);
         this.leaseToken = "";
         this.run.status = RunStatus.COMPLETED;
         this.end = { kind: "completed", output: req.output as Value | undefined };
@@ -290,6 +293,23 @@ export class FakeLeaseServer {
     const task = this.tasks.find((t) => t.id === id);
     if (!task) throw new Error(`no task ${id}`);
     return task;
+  }
+
+  /**
+   * Completions carried by another write (TaskCompletion), each logged as "+completed name#seq"
+   * after that write's call: idempotent per attempt, a stale one refuses the whole write.
+   */
+  private recordCompletions(completed: ReadonlyArray<{ taskId?: string; attempt?: number; output?: unknown }> | undefined): void {
+    for (const c of completed ?? []) {
+      const task = this.taskById(c.taskId ?? "");
+      const sameAttempt = task.attempts === c.attempt;
+      if (!sameAttempt || (task.status !== TaskStatus.RUNNING && task.status !== TaskStatus.COMPLETED)) throw new Error("stale attempt");
+    }
+    for (const c of completed ?? []) {
+      const task = this.taskById(c.taskId ?? "");
+      Object.assign(task, { status: TaskStatus.COMPLETED, output: c.output });
+      this.calls.push(`+completed ${task.name}#${task.sequence}`);
+    }
   }
 
   private fence(method: string, token: string | undefined, what: string): void {

@@ -64,9 +64,10 @@ class ListTasksResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[_history_pb2.Task, _Mapping]]] = ...) -> None: ...
 
 class StartTaskRequest(_message.Message):
-    __slots__ = ["address", "attempt_id", "input", "lease_token", "max_attempts", "name", "run_id", "sequence"]
+    __slots__ = ["address", "attempt_id", "completed_tasks", "input", "lease_token", "max_attempts", "name", "run_id", "sequence"]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_TASKS_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
@@ -75,16 +76,27 @@ class StartTaskRequest(_message.Message):
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     address: str
     attempt_id: str
+    completed_tasks: _containers.RepeatedCompositeFieldContainer[TaskCompletion]
     input: _struct_pb2.Value
     lease_token: str
     max_attempts: int
     name: str
     run_id: str
     sequence: int
-    def __init__(self, run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., name: _Optional[str] = ..., address: _Optional[str] = ..., sequence: _Optional[int] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., max_attempts: _Optional[int] = ..., attempt_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., name: _Optional[str] = ..., address: _Optional[str] = ..., sequence: _Optional[int] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., max_attempts: _Optional[int] = ..., attempt_id: _Optional[str] = ..., completed_tasks: _Optional[_Iterable[_Union[TaskCompletion, _Mapping]]] = ...) -> None: ...
 
 class StartTaskResponse(_message.Message):
     __slots__ = ["task"]
     TASK_FIELD_NUMBER: _ClassVar[int]
     task: _history_pb2.Task
     def __init__(self, task: _Optional[_Union[_history_pb2.Task, _Mapping]] = ...) -> None: ...
+
+class TaskCompletion(_message.Message):
+    __slots__ = ["attempt", "output", "task_id"]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    output: _struct_pb2.Value
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...

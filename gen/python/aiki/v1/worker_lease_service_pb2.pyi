@@ -14,14 +14,16 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CompleteRunRequest(_message.Message):
-    __slots__ = ["lease_token", "output", "run_id"]
+    __slots__ = ["completed_tasks", "lease_token", "output", "run_id"]
+    COMPLETED_TASKS_FIELD_NUMBER: _ClassVar[int]
     LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    completed_tasks: _containers.RepeatedCompositeFieldContainer[_task_service_pb2.TaskCompletion]
     lease_token: str
     output: _struct_pb2.Value
     run_id: str
-    def __init__(self, run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., completed_tasks: _Optional[_Iterable[_Union[_task_service_pb2.TaskCompletion, _Mapping]]] = ...) -> None: ...
 
 class CompleteRunResponse(_message.Message):
     __slots__ = ["run"]
@@ -316,7 +318,7 @@ class StreamLeasesResponse(_message.Message):
     def __init__(self, leases: _Optional[_Iterable[_Union[Lease, _Mapping]]] = ...) -> None: ...
 
 class SuspendRunRequest(_message.Message):
-    __slots__ = ["child_wait", "event_wait", "lease_token", "run_id", "sleep", "task_retry"]
+    __slots__ = ["child_wait", "completed_tasks", "event_wait", "lease_token", "run_id", "sleep", "task_retry"]
     class ChildWait(_message.Message):
         __slots__ = ["awaited_status", "child_run_id", "sequence", "timeout"]
         AWAITED_STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -352,18 +354,20 @@ class SuspendRunRequest(_message.Message):
         task_id: str
         def __init__(self, task_id: _Optional[str] = ...) -> None: ...
     CHILD_WAIT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_TASKS_FIELD_NUMBER: _ClassVar[int]
     EVENT_WAIT_FIELD_NUMBER: _ClassVar[int]
     LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     SLEEP_FIELD_NUMBER: _ClassVar[int]
     TASK_RETRY_FIELD_NUMBER: _ClassVar[int]
     child_wait: SuspendRunRequest.ChildWait
+    completed_tasks: _containers.RepeatedCompositeFieldContainer[_task_service_pb2.TaskCompletion]
     event_wait: SuspendRunRequest.EventWait
     lease_token: str
     run_id: str
     sleep: SuspendRunRequest.Sleep
     task_retry: SuspendRunRequest.TaskRetry
-    def __init__(self, run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., sleep: _Optional[_Union[SuspendRunRequest.Sleep, _Mapping]] = ..., event_wait: _Optional[_Union[SuspendRunRequest.EventWait, _Mapping]] = ..., child_wait: _Optional[_Union[SuspendRunRequest.ChildWait, _Mapping]] = ..., task_retry: _Optional[_Union[SuspendRunRequest.TaskRetry, _Mapping]] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., sleep: _Optional[_Union[SuspendRunRequest.Sleep, _Mapping]] = ..., event_wait: _Optional[_Union[SuspendRunRequest.EventWait, _Mapping]] = ..., child_wait: _Optional[_Union[SuspendRunRequest.ChildWait, _Mapping]] = ..., task_retry: _Optional[_Union[SuspendRunRequest.TaskRetry, _Mapping]] = ..., completed_tasks: _Optional[_Iterable[_Union[_task_service_pb2.TaskCompletion, _Mapping]]] = ...) -> None: ...
 
 class SuspendRunResponse(_message.Message):
     __slots__ = ["history", "run", "suspended"]

@@ -1,0 +1,105 @@
+// TaskCompletion through the raw contract: a task's success carried by the run's next write
+// (StartTask, SuspendRun, CompleteRun) is recorded in that write's transaction, idempotently per
+// attempt; a stale one refuses the whole write and nothing of it lands.
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
+import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
+import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
+import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
+import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+
+let aiki: TestAiki;
+let runs: Client<typeof RunService>;
+let leases: Client<typeof WorkerLeaseService>;
+let tasks: Client<typeof TaskService>;
+let seq = 0;
+
+beforeAll(async () => {
+  aiki = await startTestAiki();
+  runs = aiki.client(RunService);
+  leases = aiki.client(WorkerLeaseService);
+  tasks = aiki.client(TaskService);
+});
+afterAll(async () => {
+  await aiki?.close();
+});
+
+const text = (s: string) => ({ kind: { case: "stringValue" as const, value: s } });
+
+async function leased(): Promise<Lease> {
+  const name = `completions-${++seq}`;
+  await runs.startRun({ workflowName: name, workflowVersionId: "1" });
+  const { leases: got } = await leases.pollLeases({ workerId: "w", workflows: [{ workflowName: name, workflowVersionId: "1" }], maxLeases: 1, wait: durationFromMs(5_000) });
+  return got[0]!;
+}
+
+const start = (lease: Lease, name: string, completedTasks: { taskId: string; attempt: number; output?: ReturnType<typeof text> }[] = [], attemptId?: string) =>
+  tasks.startTask({ runId: lease.run!.id, leaseToken: lease.leaseToken, name, address: `${name}:x`, maxAttempts: 1, completedTasks, attemptId }).then((r) => r.task!);
+
+const records = async (lease: Lease) => (await tasks.listTasks({ runId: lease.run!.id })).tasks.map((t) => [t.name, t.status, t.output?.kind.value]);
+
+describe("completed_tasks", () => {
+  it("StartTask records the earlier success first; repeating the call changes nothing", async () => {
+    const lease = await leased();
+    const a = await start(lease, "a");
+    const b = await start(lease, "b", [{ taskId: a.id, attempt: a.attempts, output: text("A") }], "attempt-b1");
+    expect(b.status).toBe(TaskStatus.RUNNING);
+    expect(await records(lease)).toEqual([
+      ["a", TaskStatus.COMPLETED, "A"],
+      ["b", TaskStatus.RUNNING, undefined],
+    ]);
+    // A retry after a lost answer: same completion, same attempt id.
+    const again = await start(lease, "b", [{ taskId: a.id, attempt: a.attempts, output: text("A") }], "attempt-b1");
+    expect([again.id, again.attempts]).toEqual([b.id, 1]);
+    expect(await records(lease)).toHaveLength(2);
+  });
+
+  it("a stale completion refuses the whole write: the new task is not recorded either", async () => {
+    const lease = await leased();
+    const a = await start(lease, "a");
+    const refused = await start(lease, "b", [{ taskId: a.id, attempt: a.attempts + 1, output: text("A") }]).then(
+      () => undefined,
+      (e) => ConnectError.from(e),
+    );
+    expect(refused?.code).toBe(Code.FailedPrecondition);
+    expect(refused?.rawMessage).toMatch(/stale/);
+    expect(await records(lease)).toEqual([["a", TaskStatus.RUNNING, undefined]]);
+  });
+
+  it("SuspendRun records it in the suspension's transaction; CompleteRun records it with the run's end", async () => {
+    const lease = await leased();
+    const a = await start(lease, "a");
+    const suspended = await leases.suspendRun({
+      runId: lease.run!.id,
+      leaseToken: lease.leaseToken,
+      wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(0) } },
+      completedTasks: [{ taskId: a.id, attempt: 1, output: text("A") }],
+    });
+    // A zero sleep is satisfied at once: the lease holds and the history shows both.
+    expect(suspended.suspended).toBe(false);
+    expect(suspended.history?.sleeps.map((s) => s.status)).toEqual([SleepStatus.COMPLETED]);
+    expect(suspended.history?.tasks.map((t) => [t.name, t.status])).toEqual([["a", TaskStatus.COMPLETED]]);
+
+    const b = await start(lease, "b");
+    const done = await leases.completeRun({ runId: lease.run!.id, leaseToken: lease.leaseToken, output: text("out"), completedTasks: [{ taskId: b.id, attempt: 1, output: text("B") }] });
+    expect(done.run?.status).toBe(RunStatus.COMPLETED);
+    expect(await records(lease)).toEqual([
+      ["a", TaskStatus.COMPLETED, "A"],
+      ["b", TaskStatus.COMPLETED, "B"],
+    ]);
+  });
+
+  it("refuses a malformed completion with INVALID_ARGUMENT naming it", async () => {
+    const lease = await leased();
+    const refused = await start(lease, "a", [{ taskId: "nope", attempt: 0 }]).then(
+      () => undefined,
+      (e) => ConnectError.from(e),
+    );
+    expect(refused?.code).toBe(Code.InvalidArgument);
+    expect(refused?.rawMessage).toMatch(/completed_tasks\[0\]\.task_id/);
+    expect(refused?.rawMessage).toMatch(/completed_tasks\[0\]\.attempt/);
+  });
+});
