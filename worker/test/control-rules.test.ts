@@ -61,8 +61,9 @@ describe("pause during execution", () => {
     await b.entered.promise;
     await handle.pause("operator");
     b.release.open();
-    // The worker's next write (B's CompleteTask) finds the lease gone; it stops that run.
-    await log.waitFor(/^CompleteTask refused: the lease is lost/);
+    // The worker's next write (the CompleteRun that carries B's success) finds the lease gone;
+    // it stops that run, and B's success is not recorded.
+    await log.waitFor(/^CompleteRun refused: the lease is lost/);
     expect((await handle.refresh()).state.status).toBe("paused");
     const bWhilePaused = (await tasksOf(real.client, handle.run.id)).find((t) => t.name === "b");
     expect(bWhilePaused?.status).not.toBe(TaskStatus.COMPLETED);
@@ -91,7 +92,8 @@ describe("cancel during execution", () => {
     await b.entered.promise;
     await handle.cancel("withdrawn");
     b.release.open();
-    await log.waitFor(/^CompleteTask refused: the lease is lost/);
+    // The task's success rides on the run's next write, the CompleteRun: refused.
+    await log.waitFor(/^CompleteRun refused: the lease is lost/);
     const run = await handle.refresh();
     expect(run.state).toEqual({ status: "cancelled", reason: "withdrawn" });
     const [record] = await tasksOf(real.client, handle.run.id);
@@ -163,7 +165,8 @@ describe("cancel during execution", () => {
     expect((await childHandle.refresh()).state.status).toBe("cancelled");
     expect((await grandchildHandle.refresh()).state.status).toBe("cancelled");
     b.release.open();
-    await log.waitFor(/^CompleteTask refused: the lease is lost/);
+    // The grandchild's task success rides on its CompleteRun: refused.
+    await log.waitFor(/^CompleteRun refused: the lease is lost/);
     expect((await grandchildHandle.refresh()).state.status).toBe("cancelled");
     expect((await tasksOf(real.client, grandchildId!))[0]?.status).not.toBe(TaskStatus.COMPLETED);
     expect((await handle.refresh()).state.status).toBe("cancelled");
