@@ -6,26 +6,15 @@ import type {
   SessionResponse_CallError,
   SessionResponse_Result,
 } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { Backoff, clientInternals, rpcCodeOf, translateRpcError } from "@aiki/sdk/internal";
-import { clientClosed, type LeaseSource, longPoll, warnClientClosed, workerFields, type WorkerSlots } from "./lease-source.js";
+import { clientInternals, translateRpcError } from "@aiki/sdk/internal";
+import { type ConnectionEnd, ConnectionHealth, keepConnected } from "./keep-connected.js";
+import { type LeaseSource, workerFields, type WorkerSlots } from "./lease-source.js";
 import { StreamLeaseSource } from "./lease-stream.js";
 import type { WorkerRpc } from "./worker-rpc.js";
 
 type Outgoing = MessageInitShape<typeof SessionRequestSchema>;
 type CallRequest = NonNullable<MessageInitShape<typeof SessionRequest_CallSchema>["request"]>;
 type CallKind = NonNullable<CallRequest["case"]>;
-
-// Failed sessions in a row (none delivered anything or lived long) before the worker long-polls
-// for a while instead; as for lease streams.
-const maxSessionFailures = 3;
-const healthySessionMs = 30_000;
-const fallbackPollMs = 60_000;
-
-type SessionEnd =
-  | { kind: "stopped" }
-  | { kind: "ended"; healthy: boolean }
-  | { kind: "unimplemented"; error: unknown }
-  | { kind: "failed"; error: unknown; healthy: boolean };
 
 /**
  * Work and writes over WorkerLeaseService.Session, one bidirectional stream: the server pushes
@@ -70,47 +59,16 @@ export class SessionLeaseSource implements LeaseSource {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const { slots } = this;
-    const backoff = new Backoff(100, 5_000);
-    let failures = 0;
     // When the worker stops taking work, run() returns but the session stays open (drained) for
     // the writes of executions still finishing, until close().
-    const stopped = new Promise<SessionEnd>((resolve) => {
+    const stopped = new Promise<ConnectionEnd>((resolve) => {
       if (signal.aborted) resolve({ kind: "stopped" });
       signal.addEventListener("abort", () => resolve({ kind: "stopped" }), { once: true });
     });
-    while (!signal.aborted) {
-      const end = await Promise.race([this.openSession(signal), stopped]);
-      switch (end.kind) {
-        case "stopped":
-          return;
-        case "unimplemented":
-          slots.logger.warn("the server does not offer worker sessions; taking work by lease stream", { err: end.error });
-          await new StreamLeaseSource(slots).run(signal);
-          return;
-        case "ended":
-          if (end.healthy) backoff.reset();
-          slots.logger.debug("the worker session ended; reconnecting");
-          await backoff.wait(signal);
-          continue;
-        case "failed": {
-          failures = end.healthy ? 1 : failures + 1;
-          if (failures >= maxSessionFailures) {
-            slots.logger.warn(`the worker session failed ${failures} times in a row; long-polling for ${fallbackPollMs / 1000} s before trying it again`, {
-              err: end.error,
-            });
-            if ((await longPoll(slots, signal, Date.now() + fallbackPollMs)) === "stopped") return;
-            failures = 0;
-            backoff.reset();
-            continue;
-          }
-          slots.logger.warn("the worker session failed; reconnecting", { err: end.error });
-          if (end.healthy) backoff.reset();
-          await backoff.wait(signal);
-          continue;
-        }
-      }
-    }
+    await keepConnected(this.slots, signal, "worker session", () => Promise.race([this.openSession(signal), stopped]), {
+      what: "lease stream",
+      run: () => new StreamLeaseSource(this.slots).run(signal),
+    });
   }
 
   /** Ends the session left open by run() for the writes of a stopping worker. */
@@ -122,14 +80,12 @@ export class SessionLeaseSource implements LeaseSource {
    * One session, until it ends or fails. When `signal` aborts (the worker stops taking work) the
    * session is drained, not closed: executions still write on it until close().
    */
-  private async openSession(signal: AbortSignal): Promise<SessionEnd> {
+  private async openSession(signal: AbortSignal): Promise<ConnectionEnd> {
     const { slots } = this;
     const outgoing = new Outbox();
     const call = new AbortController();
     const session = new OpenSession(outgoing);
-    const opened = performance.now();
-    let delivered = false;
-    const healthy = () => delivered || performance.now() - opened >= healthySessionMs;
+    const health = new ConnectionHealth();
 
     let granted = Math.max(0, Math.min(1000, slots.free()));
     const grantFree = () => {
@@ -161,7 +117,7 @@ export class SessionLeaseSource implements LeaseSource {
       const responses = clientInternals(slots.client).leases.session(outgoing, { signal: call.signal });
       this.session = session;
       for await (const response of responses) {
-        delivered = true;
+        health.sawDelivery();
         switch (response.kind.case) {
           case "leases":
             granted = Math.max(0, granted - response.kind.value.leases.length);
@@ -172,15 +128,9 @@ export class SessionLeaseSource implements LeaseSource {
             break;
         }
       }
-      return signal.aborted ? { kind: "stopped" } : { kind: "ended", healthy: healthy() };
+      return signal.aborted ? { kind: "stopped" } : { kind: "ended", healthy: health.healthy };
     } catch (error) {
-      if (signal.aborted) return { kind: "stopped" };
-      if (clientClosed(slots)) {
-        warnClientClosed(slots);
-        return { kind: "stopped" };
-      }
-      if (rpcCodeOf(error) === "unimplemented") return { kind: "unimplemented", error };
-      return { kind: "failed", error, healthy: healthy() };
+      return health.endedBy(error, slots, signal);
     } finally {
       if (this.session === session) this.session = undefined;
       session.failAll();

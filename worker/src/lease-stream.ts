@@ -1,19 +1,6 @@
-import { Backoff, clientInternals, rpcCodeOf } from "@aiki/sdk/internal";
-import { clientClosed, type LeaseSource, longPoll, pollOnce, warnClientClosed, workerFields, type WorkerSlots } from "./lease-source.js";
-
-// Failed streams in a row (none delivered a lease or lived long) before the worker long-polls
-// for a while instead.
-const maxStreamFailures = 3;
-// A stream that lived this long without delivering was healthy (idle), not failing.
-const healthyStreamMs = 30_000;
-// How long the worker long-polls after repeated stream failures before trying a stream again.
-const fallbackPollMs = 60_000;
-
-type StreamEnd =
-  | { kind: "stopped" }
-  | { kind: "ended"; healthy: boolean }
-  | { kind: "unimplemented"; error: unknown }
-  | { kind: "failed"; error: unknown; healthy: boolean };
+import { Backoff, clientInternals } from "@aiki/sdk/internal";
+import { type ConnectionEnd, ConnectionHealth, keepConnected } from "./keep-connected.js";
+import { type LeaseSource, longPoll, pollOnce, workerFields, type WorkerSlots } from "./lease-source.js";
 
 /**
  * Leases by WorkerLeaseService.StreamLeases: the server pushes a lease whenever a run is ready
@@ -49,78 +36,43 @@ export class StreamLeaseSource implements LeaseSource {
 
   private async streamLoop(signal: AbortSignal): Promise<void> {
     const { slots } = this;
-    const backoff = new Backoff(100, 5_000);
-    let failures = 0;
-    while (!signal.aborted) {
-      const maxInFlight = Math.min(1000, slots.free() - this.pollReserved);
-      if (maxInFlight <= 0) {
-        await this.nextChange(signal);
-        continue;
-      }
-      const end = await this.stream(maxInFlight, signal);
-      switch (end.kind) {
-        case "stopped":
-          return;
-        case "unimplemented":
-          slots.logger.warn("the server does not offer lease streams; taking work by long-poll", { err: end.error });
-          await longPoll(slots, signal);
-          return;
-        case "ended":
-          // The server ended the stream (it is shutting down, or a proxy closed it): reconnect.
-          if (end.healthy) backoff.reset();
-          slots.logger.debug("the lease stream ended; reconnecting");
-          await backoff.wait(signal);
-          continue;
-        case "failed": {
-          failures = end.healthy ? 1 : failures + 1;
-          if (failures >= maxStreamFailures) {
-            slots.logger.warn(`the lease stream failed ${failures} times in a row; long-polling for ${fallbackPollMs / 1000} s before trying it again`, {
-              err: end.error,
-            });
-            if ((await longPoll(slots, signal, Date.now() + fallbackPollMs)) === "stopped") return;
-            failures = 0;
-            backoff.reset();
-            continue;
-          }
-          slots.logger.warn("the lease stream failed; reconnecting", { err: end.error });
-          if (end.healthy) backoff.reset();
-          await backoff.wait(signal);
-          continue;
+    await keepConnected(
+      slots,
+      signal,
+      "lease stream",
+      async () => {
+        for (;;) {
+          const maxInFlight = Math.min(1000, slots.free() - this.pollReserved);
+          if (maxInFlight > 0 || signal.aborted) return signal.aborted ? { kind: "stopped" } : this.stream(maxInFlight, signal);
+          await this.nextChange(signal);
         }
-      }
-    }
+      },
+      { what: "long-poll", run: () => longPoll(slots, signal) },
+    );
   }
 
   /** One StreamLeases call, until it ends, fails, or the worker stops. */
-  private async stream(maxInFlight: number, signal: AbortSignal): Promise<StreamEnd> {
+  private async stream(maxInFlight: number, signal: AbortSignal): Promise<ConnectionEnd> {
     const { slots } = this;
     const call = new AbortController();
     const stop = () => call.abort();
     signal.addEventListener("abort", stop, { once: true });
     this.pushed.clear();
     this.streamMax = maxInFlight;
-    const opened = performance.now();
-    let delivered = false;
-    const healthy = () => delivered || performance.now() - opened >= healthyStreamMs;
+    const health = new ConnectionHealth();
     try {
       const stream = clientInternals(slots.client).leases.streamLeases({ ...workerFields(slots), maxInFlight }, { signal: call.signal });
       for await (const response of stream) {
-        delivered = true;
+        health.sawDelivery();
         for (const lease of response.leases) {
           if (lease.run) this.pushed.add(lease.run.id);
           // Released by the worker when it is stopping.
           slots.accept(lease);
         }
       }
-      return signal.aborted ? { kind: "stopped" } : { kind: "ended", healthy: healthy() };
+      return signal.aborted ? { kind: "stopped" } : { kind: "ended", healthy: health.healthy };
     } catch (error) {
-      if (signal.aborted) return { kind: "stopped" };
-      if (clientClosed(slots)) {
-        warnClientClosed(slots);
-        return { kind: "stopped" };
-      }
-      if (rpcCodeOf(error) === "unimplemented") return { kind: "unimplemented", error };
-      return { kind: "failed", error, healthy: healthy() };
+      return health.endedBy(error, slots, signal);
     } finally {
       this.streamMax = 0;
       this.pushed.clear();
