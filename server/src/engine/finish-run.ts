@@ -28,16 +28,14 @@ export async function completeRun(
   deps: EngineDeps,
   cmd: LeasedCommand & { output: JsonValue | undefined; completions?: readonly TaskCompletion[] | undefined },
 ): Promise<RunRow> {
-  // One statement for a run without a parent and nothing else to record; a child (whose parent
-  // may wake), task completions to record or a lost lease (which finish() names) take the
+  // One statement for a run without a parent (with the task completions it carries); a child
+  // (whose parent may wake), a stale completion or a lost lease (which finish() names) take the
   // transaction.
-  if (!cmd.completions?.length) {
-    const done = await completeLeasedRunWithoutParent(deps.db, cmd, cmd.output);
-    if (done) {
-      const { previous_worker_id: workerId, ...run } = done;
-      published(deps, run, workerId, undefined);
-      return run;
-    }
+  const done = await completeLeasedRunWithoutParent(deps.db, cmd, cmd.output, cmd.completions);
+  if (done) {
+    const { previous_worker_id: workerId, ...run } = done;
+    published(deps, run, workerId, undefined);
+    return run;
   }
   return finish(deps, { ...cmd, completions: cmd.completions }, () => ({
     to: "completed",

@@ -45,13 +45,11 @@ export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promis
 }
 
 async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow> {
-  // The common case, a task met for the first time with nothing else to record, is one
-  // statement; the rest (completions to record, a lost lease, an attempt after a retry or a dead
+  // The common case, a task met for the first time (with the successes of earlier ones), is one
+  // statement; the rest (a lost lease, a stale completion, an attempt after a retry or a dead
   // worker, a replayed call) takes the transaction below.
-  if (!cmd.completions?.length) {
-    const first = await insertFirstAttemptIfLeased(deps.db, cmd, cmd);
-    if (first) return first;
-  }
+  const first = await insertFirstAttemptIfLeased(deps.db, cmd, cmd, cmd.completions);
+  if (first) return first;
   return deps.db.transaction().execute(async (trx) => {
     const run = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");
     await applyCompletions(trx, cmd.runId, cmd.completions);

@@ -1,6 +1,7 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
+import { applyCompletionsCte, completionsCte, type TaskCompletion } from "./task-repository.js";
 import type { RunRow } from "./runs.table.js";
 
 export interface ClaimRequest {
@@ -78,15 +79,17 @@ export async function lockLeasedRun(
 }
 
 /**
- * Completes a leased run in one statement: guarded on the lease (token and RUNNING), the
- * transition appended. Only runs without a parent: a child's completion may wake its parent,
- * which the caller does in a transaction. Undefined: nothing was written (the lease is not
- * held, or the run has a parent).
+ * Completes a leased run in one statement with the task completions it carries: guarded on the
+ * lease (token and RUNNING) and on every completion being valid, the transition appended. Only
+ * runs without a parent: a child's completion may wake its parent, which the caller does in a
+ * transaction. Undefined: nothing was written (the lease is not held, a completion is stale, or
+ * the run has a parent).
  */
 export async function completeLeasedRunWithoutParent(
   db: Kysely<Database>,
   lease: { namespace: string; runId: string; leaseToken: string },
   output: JsonValue | undefined,
+  completions: readonly TaskCompletion[] = [],
 ): Promise<(RunRow & { previous_worker_id: string | null }) | undefined> {
   const { rows } = await sql<RunRow & { previous_worker_id: string | null }>`
     with leased as (
@@ -95,11 +98,13 @@ export async function completeLeasedRunWithoutParent(
         and status = 'running' and parent_run_id is null
       for update
     ),
+    ${completionsCte(lease.runId, completions)},
+    ${applyCompletionsCte(lease.runId, sql`exists (select 1 from leased)`)},
     done as (
       update runs set status = 'completed', revision = runs.revision + 1, output = cast(${output === undefined ? null : JSON.stringify(output)} as jsonb),
         end_time = now(), update_time = now(), lease_token = null, lease_worker_id = null, lease_expires_time = null, wake_time = null
       from leased
-      where runs.id = leased.id
+      where runs.id = leased.id and (select ok from completions_valid)
       returning runs.*, leased.lease_worker_id as previous_worker_id
     ),
     audit as (

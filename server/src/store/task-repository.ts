@@ -64,26 +64,65 @@ export interface TaskLease {
 }
 
 /**
- * The first attempt of a task, in one statement with the fence: inserted only while the caller
- * holds the run's lease (locked FOR SHARE, so a concurrent pause or cancel waits for it) and no
- * record exists at this address and sequence. Undefined: the lease is not held or a record
- * exists; nothing was written and the caller takes the slow path that tells which.
+ * The completions a write carries, as SQL for a fused statement: `completions` (a table of id,
+ * attempt, output) and `completions_valid` (true when every one names a task of the run at that
+ * attempt, RUNNING or already COMPLETED by it). The statement applies them, and its own change,
+ * only when all are valid: a stale one changes nothing, and the caller's slow path says why.
+ */
+export function completionsCte(runId: string, completions: readonly TaskCompletion[]) {
+  return sql`
+    completions as (
+      select * from unnest(
+        ${completions.map((c) => c.taskId)}::uuid[],
+        ${completions.map((c) => c.attempt)}::int[],
+        ${completions.map((c) => (c.output === undefined ? null : JSON.stringify(c.output)))}::text[]
+      ) as c(id, attempt, output)
+    ),
+    completions_valid as (
+      select count(*) = ${completions.length} as ok from tasks join completions c on tasks.id = c.id
+      where tasks.run_id = ${runId} and tasks.attempts = c.attempt and tasks.status in ('running', 'completed')
+    )`;
+}
+
+/** The data-modifying CTE that applies `completionsCte`'s completions while `guard` holds. */
+export function applyCompletionsCte(runId: string, guard: ReturnType<typeof sql>) {
+  return sql`
+    completed as (
+      update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
+      from completions c
+      where tasks.id = c.id and tasks.run_id = ${runId} and tasks.attempts = c.attempt and tasks.status in ('running', 'completed')
+        and (select ok from completions_valid) and ${guard}
+      returning tasks.id
+    )`;
+}
+
+/**
+ * The first attempt of a task, in one statement with the fence and the completions the call
+ * carries: inserted only while the caller holds the run's lease (locked FOR SHARE, so a
+ * concurrent pause or cancel waits for it), every completion is valid, and no record exists at
+ * this address and sequence. Undefined: the task was not inserted (the lease is not held, a
+ * completion is stale, or a record exists; completions may have been applied, which is
+ * idempotent) and the caller takes the slow path that tells which.
  */
 export async function insertFirstAttemptIfLeased(
   db: Kysely<Database>,
   lease: TaskLease,
   task: { name: string; address: string; sequence: number; input: JsonValue | undefined; maxAttempts: number; attemptId?: string | undefined },
+  completions: readonly TaskCompletion[] = [],
 ): Promise<TaskRow | undefined> {
   const { rows } = await sql<TaskRow>`
     with lease as (
       select id, attempt from runs
       where namespace = ${lease.namespace} and id = ${lease.runId} and lease_token = ${lease.leaseToken} and status = 'running'
       for share
-    )
+    ),
+    ${completionsCte(lease.runId, completions)},
+    ${applyCompletionsCte(lease.runId, sql`exists (select 1 from lease)`)}
     insert into tasks (namespace, id, run_id, name, address, sequence, status, attempts, max_attempts, input, workflow_attempt, attempt_id)
     select ${lease.namespace}, ${uuidV7()}::uuid, lease.id, ${task.name}::text, ${task.address}::text, ${task.sequence}::int, 'running', 1,
       ${task.maxAttempts}::int, cast(${task.input === undefined ? null : JSON.stringify(task.input)} as jsonb), lease.attempt, ${task.attemptId ?? null}::text
     from lease
+    where (select ok from completions_valid)
     on conflict (run_id, address, sequence) do nothing
     returning *
   `.execute(db);
