@@ -37,7 +37,7 @@ export async function completeRun(
     published(deps, run, workerId, undefined);
     return run;
   }
-  return finish(deps, { ...cmd, completions: cmd.completions }, () => ({
+  return finish(deps, cmd, () => ({
     to: "completed",
     changes: { ...noLease, output: jsonbOrNull(cmd.output), end_time: sql<Date>`now()` },
     reason: "completed",

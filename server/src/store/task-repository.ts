@@ -63,11 +63,16 @@ export interface TaskLease {
   leaseToken: string;
 }
 
+/** A carried completion `c` matches its task row: the run's, at that attempt, RUNNING or already COMPLETED by it. */
+function completionMatches(runId: string) {
+  return sql`tasks.id = c.id and tasks.run_id = ${runId} and tasks.attempts = c.attempt and tasks.status in ('running', 'completed')`;
+}
+
 /**
  * The completions a write carries, as SQL for a fused statement: `completions` (a table of id,
- * attempt, output) and `completions_valid` (true when every one names a task of the run at that
- * attempt, RUNNING or already COMPLETED by it). The statement applies them, and its own change,
- * only when all are valid: a stale one changes nothing, and the caller's slow path says why.
+ * attempt, output) and `completions_valid` (true when every one matches its task). The statement
+ * applies them, and its own change, only when all are valid: a stale one changes nothing, and
+ * the caller's slow path says why.
  */
 export function completionsCte(runId: string, completions: readonly TaskCompletion[]) {
   return sql`
@@ -79,19 +84,17 @@ export function completionsCte(runId: string, completions: readonly TaskCompleti
       ) as c(id, attempt, output)
     ),
     completions_valid as (
-      select count(*) = ${completions.length} as ok from tasks join completions c on tasks.id = c.id
-      where tasks.run_id = ${runId} and tasks.attempts = c.attempt and tasks.status in ('running', 'completed')
+      select count(*) = ${completions.length} as ok from tasks join completions c on ${completionMatches(runId)}
     )`;
 }
 
-/** The data-modifying CTE that applies `completionsCte`'s completions while `guard` holds. */
+/** The data-modifying CTE that applies `completionsCte`'s completions while all are valid and `guard` holds. */
 export function applyCompletionsCte(runId: string, guard: ReturnType<typeof sql>) {
   return sql`
     completed as (
       update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
       from completions c
-      where tasks.id = c.id and tasks.run_id = ${runId} and tasks.attempts = c.attempt and tasks.status in ('running', 'completed')
-        and (select ok from completions_valid) and ${guard}
+      where ${completionMatches(runId)} and (select ok from completions_valid) and ${guard}
       returning tasks.id
     )`;
 }
@@ -170,25 +173,20 @@ export interface TaskCompletion {
 }
 
 /**
- * Records completions in the caller's transaction (which holds the run's lease), as one
- * statement. Idempotent per attempt: a task already COMPLETED at that attempt is rewritten with
- * the same output. Returns the ids of the tasks that did not match (a stale attempt, or not a
- * task of this run): the caller fails the whole call then.
+ * Records completions in the caller's transaction (which holds the run's lease), in one
+ * statement, when every one matches its task (idempotent per attempt: one already COMPLETED by
+ * that attempt is rewritten with the same output). Returns the ids of those that did not match
+ * (a stale attempt, or not a task of this run); then nothing was recorded and the caller fails
+ * the whole call.
  */
 export async function recordCompletions(trx: Trx, runId: string, completions: readonly TaskCompletion[]): Promise<string[]> {
   if (completions.length === 0) return [];
   const { rows } = await sql<{ id: string }>`
-    update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
-    from unnest(
-      ${completions.map((c) => c.taskId)}::uuid[],
-      ${completions.map((c) => c.attempt)}::int[],
-      ${completions.map((c) => (c.output === undefined ? null : JSON.stringify(c.output)))}::text[]
-    ) as c(id, attempt, output)
-    where tasks.id = c.id and tasks.run_id = ${runId} and tasks.attempts = c.attempt and tasks.status in ('running', 'completed')
-    returning tasks.id
+    with ${completionsCte(runId, completions)},
+    ${applyCompletionsCte(runId, sql`true`)}
+    select c.id from completions c where not exists (select 1 from tasks where ${completionMatches(runId)})
   `.execute(trx);
-  const recorded = new Set(rows.map((r) => r.id));
-  return completions.filter((c) => !recorded.has(c.taskId)).map((c) => c.taskId);
+  return rows.map((r) => r.id);
 }
 
 /**
