@@ -13,6 +13,6 @@ export interface EngineDeps {
   shutdownSignal: AbortSignal;
   /** Counts transitions, attempts and leases (GET /metrics); unset counts nothing. */
   metrics?: AikiMetrics | undefined;
-  /** The batched re-read behind held status waits; unset, each wait re-reads on its own. */
-  runStatusWatcher?: RunStatusWatcher | undefined;
+  /** The batched re-read behind held status waits. */
+  runStatusWatcher: RunStatusWatcher;
 }

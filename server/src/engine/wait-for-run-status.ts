@@ -9,10 +9,6 @@ export type WaitOutcome = "reached" | "terminated" | "timeout";
 
 /** The longest a single wait call is held; callers wanting more call again. */
 export const maxWaitMs = 5 * 60_000;
-// Hints can be lost (Redis restarting); re-reading this often bounds the cost of a lost one (the
-// server's RunStatusWatcher does it for all waits at once; this is for engines without one).
-const recheckMs = 2_000;
-
 /**
  * Long-poll: answers when the run is in `awaited` (undefined: any terminal status), or terminal,
  * or when timeoutMs passes, or the caller goes away.
@@ -36,8 +32,8 @@ export async function waitForRunStatus(
   // A run hint carries the run's new status: only one that would answer the wait is worth a read.
   const answers = (status: string) => !isRunStatus(status) || judge({ status }) !== undefined;
   const hints = new HintWaiter(deps.notifier, [channels.run(runId)], [signal, deps.shutdownSignal], answers);
-  const watcher = deps.runStatusWatcher;
-  const unwatch = watcher?.watch(runId, (status) => {
+  // Hints can be lost (Redis restarting): the server's watcher re-reads every held wait's run.
+  const unwatch = deps.runStatusWatcher.watch(runId, (status) => {
     if (answers(status)) hints.poke();
   });
   const deadline = Date.now() + Math.min(timeoutMs, maxWaitMs);
@@ -49,10 +45,10 @@ export async function waitForRunStatus(
       if (outcome) return { outcome, run };
       const left = deadline - Date.now();
       if (left <= 0 || hints.aborted) return { outcome: "timeout", run };
-      await hints.wait(watcher ? left : Math.min(left, recheckMs));
+      await hints.wait(left);
     }
   } finally {
-    unwatch?.();
+    unwatch();
     hints.close();
   }
 }
