@@ -1,11 +1,9 @@
 // schedule(spec).activate(client, version, input) end to end: a worker runs the occurrences;
 // pause, resume and delete; idempotent activation; typed errors; input checked by the version's
 // schema before anything is sent.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Run } from "@aiki/gen/aiki/v1/run_pb";
 import {
-  type Client,
-  client,
   InvalidArgumentError,
   schedule,
   ScheduleConflictError,
@@ -13,31 +11,12 @@ import {
   ScheduleStateError,
   type Schema,
   SchemaValidationError,
-  silentLogger,
   workflow,
 } from "@aiki/sdk";
 import { clientInternals } from "@aiki/sdk/internal";
-import { type WorkerHandle, worker } from "@aiki/worker";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { uniq, useRealAiki } from "./support/real-aiki.js";
 
-let aiki: TestAiki;
-let aikiClient: Client;
-const spawned: WorkerHandle[] = [];
-
-beforeAll(async () => {
-  aiki = await startTestAiki();
-  aikiClient = client({ url: aiki.url, logger: silentLogger });
-});
-afterEach(async () => {
-  await Promise.all(spawned.splice(0).map((w) => w.stop()));
-});
-afterAll(async () => {
-  await aikiClient?.close();
-  await aiki?.close();
-});
-
-let seq = 0;
-const uniq = (name: string) => `${name}-${++seq}-${Date.now().toString(36)}`;
+const real = useRealAiki();
 
 const until = async (check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition") => {
   const deadline = Date.now() + timeoutMs;
@@ -48,7 +27,7 @@ const until = async (check: () => boolean | Promise<boolean>, timeoutMs = 10_000
 };
 
 const runsOf = async (workflowName: string): Promise<Run[]> =>
-  (await clientInternals(aikiClient).runs.listRuns({ workflowName, pageSize: 1000 })).runs;
+  (await clientInternals(real.client).runs.listRuns({ workflowName, pageSize: 1000 })).runs;
 
 const countSchema: Schema<{ count: number }> = {
   parse(data) {
@@ -67,9 +46,9 @@ describe("schedule().activate()", () => {
       },
       schema: { input: countSchema },
     });
-    spawned.push(await worker({ name: "schedule-worker", workflows: [v] }).spawn(aikiClient));
+    await real.spawn([v]);
 
-    const ticker = await schedule({ type: "interval", every: { seconds: 1 }, name: uniq("every-second") }).activate(aikiClient, v, { count: 21 });
+    const ticker = await schedule({ type: "interval", every: { seconds: 1 }, name: uniq("every-second") }).activate(real.client, v, { count: 21 });
     expect(ticker.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(ticker.existing).toBe(false);
     expect(ticker.state).toMatchObject({
@@ -86,7 +65,7 @@ describe("schedule().activate()", () => {
     await until(() => executed.length >= 2, 10_000, "two occurrences executed");
     const fired = await runsOf(v.name);
     expect(fired.every((r) => r.referenceId.startsWith(`schedule:${ticker.id}:`))).toBe(true);
-    const first = await v.getHandleById(aikiClient, executed[0]!);
+    const first = await v.getHandleById(real.client, executed[0]!);
     const done = await first.waitForStatus("completed", { timeout: 5_000 });
     expect(done.success && done.state.output).toBe(42);
     expect((await ticker.refresh()).lastTime).toBeInstanceOf(Date);
@@ -120,27 +99,27 @@ describe("schedule().activate()", () => {
     const v = workflow({ name: uniq("report") }).v("1", { handler: async (_run, input: { to: string }) => input.to });
     const name = uniq("weekly-report");
     const weekly = schedule({ type: "cron", expression: "0 9 * * 1", timezone: "Europe/Berlin", overlapPolicy: "skip", name });
-    const a = await weekly.activate(aikiClient, v, { to: "ops" });
-    const b = await weekly.activate(aikiClient, v, { to: "ops" });
+    const a = await weekly.activate(real.client, v, { to: "ops" });
+    const b = await weekly.activate(real.client, v, { to: "ops" });
     expect(b.id).toBe(a.id);
     expect([a.existing, b.existing]).toEqual([false, true]);
     expect(b.name).toBe(name);
     expect(b.state.spec).toEqual({ type: "cron", expression: "0 9 * * 1", timezone: "Europe/Berlin" });
     expect(b.state.overlapPolicy).toBe("skip");
 
-    const conflict = await weekly.activate(aikiClient, v, { to: "sales" }).catch((e: unknown) => e);
+    const conflict = await weekly.activate(real.client, v, { to: "sales" }).catch((e: unknown) => e);
     expect(conflict).toBeInstanceOf(ScheduleConflictError);
     expect(conflict).toMatchObject({ scheduleName: name, code: "already_exists" });
     await expect(
-      schedule({ type: "cron", expression: "0 10 * * 1", timezone: "Europe/Berlin", overlapPolicy: "skip", name }).activate(aikiClient, v, { to: "ops" }),
+      schedule({ type: "cron", expression: "0 10 * * 1", timezone: "Europe/Berlin", overlapPolicy: "skip", name }).activate(real.client, v, { to: "ops" }),
     ).rejects.toBeInstanceOf(ScheduleConflictError);
-    await expect(weekly.activate(aikiClient, v, { to: "ops" }, { shard: "eu" })).rejects.toBeInstanceOf(ScheduleConflictError);
+    await expect(weekly.activate(real.client, v, { to: "ops" }, { shard: "eu" })).rejects.toBeInstanceOf(ScheduleConflictError);
 
     // Unnamed: identified by the definition; another definition is another schedule.
     const yearly = schedule({ type: "cron", expression: "0 0 1 1 *" });
-    const c = await yearly.activate(aikiClient, v, { to: "x" });
-    const d = await yearly.activate(aikiClient, v, { to: "x" });
-    const e = await yearly.activate(aikiClient, v, { to: "y" });
+    const c = await yearly.activate(real.client, v, { to: "x" });
+    const d = await yearly.activate(real.client, v, { to: "x" });
+    const e = await yearly.activate(real.client, v, { to: "y" });
     expect(d.id).toBe(c.id);
     expect(d.existing).toBe(true);
     expect(e.id).not.toBe(c.id);
@@ -148,7 +127,7 @@ describe("schedule().activate()", () => {
 
     // Deleted, the name is free for a new definition.
     await a.delete();
-    const renewed = await weekly.activate(aikiClient, v, { to: "sales" });
+    const renewed = await weekly.activate(real.client, v, { to: "sales" });
     expect(renewed.existing).toBe(false);
     expect(renewed.state.input).toEqual({ to: "sales" });
     for (const h of [renewed, c, e]) await h.delete();
@@ -157,8 +136,8 @@ describe("schedule().activate()", () => {
   it("checks the input with the version's schema before sending, and the spec before anything", async () => {
     const v = workflow({ name: uniq("checked") }).v("1", { handler: async (_run, input) => input.count, schema: { input: countSchema } });
     const every = schedule({ type: "interval", every: { minutes: 1 } });
-    await expect(every.activate(aikiClient, v, { count: 1.5 })).rejects.toBeInstanceOf(SchemaValidationError);
-    expect((await clientInternals(aikiClient).schedules.listSchedules({ workflowName: v.name })).schedules).toEqual([]);
+    await expect(every.activate(real.client, v, { count: 1.5 })).rejects.toBeInstanceOf(SchemaValidationError);
+    expect((await clientInternals(real.client).schedules.listSchedules({ workflowName: v.name })).schedules).toEqual([]);
 
     expect(() => schedule({ type: "interval", every: 500 })).toThrow(RangeError);
     expect(() => schedule({ type: "interval", every: { hours: -1 } })).toThrow(RangeError);
@@ -168,7 +147,7 @@ describe("schedule().activate()", () => {
     expect(() => schedule({ type: "interval", every: 1_000, name: "" })).toThrow(/name/);
     // The server checks cron syntax and time zones.
     const bad = await schedule({ type: "cron", expression: "every day", timezone: "Mars/Olympus" })
-      .activate(aikiClient, v, { count: 1 })
+      .activate(real.client, v, { count: 1 })
       .catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(InvalidArgumentError);
     expect((bad as InvalidArgumentError).fieldViolations.map((f) => f.field)).toContain("spec.cron.expression");
@@ -185,8 +164,8 @@ describe("schedule().activate()", () => {
         return "done";
       },
     });
-    spawned.push(await worker({ name: "schedule-worker", workflows: [v] }).spawn(aikiClient));
-    const slow = await schedule({ type: "interval", every: 1_000, overlapPolicy: "skip" }).activate(aikiClient, v, undefined);
+    await real.spawn([v]);
+    const slow = await schedule({ type: "interval", every: 1_000, overlapPolicy: "skip" }).activate(real.client, v, undefined);
     await until(async () => (await runsOf(v.name)).length === 1, 5_000, "the first occurrence");
     // At least two more occurrences pass while the first run is held.
     await new Promise((r) => setTimeout(r, 2_200));
