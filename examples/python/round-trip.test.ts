@@ -64,7 +64,7 @@ describe("Python client round trip", () => {
       status: "completed",
       output: { orderId: "order-py-1", chargeId: "ch-order-py-1", amount: 42, approvedBy: "ada" },
     });
-    expect(res.stderr).toMatch(/^started run \S+ \(queued\)\nsent event approval \(\S+\)\n$/);
+    expect(res.stderr).toMatch(/^started run \S+ \((queued|running)\)\nsent event approval \(\S+\)\n$/);
 
     // What the server recorded: the run (with its reference id), the task, the consumed event.
     const { run } = await aiki.client(RunService).getRun({ runId: result.runId });

@@ -20,6 +20,7 @@ import { registerScheduleService } from "./api/schedule-service-handler.js";
 import { registerTaskService } from "./api/task-service-handler.js";
 import { registerWorkerLeaseService } from "./api/worker-lease-service-handler.js";
 import type { EngineDeps } from "./engine/engine-deps.js";
+import { LocalSessions } from "./engine/local-sessions.js";
 import { RunStatusWatcher } from "./engine/run-status-watcher.js";
 import { createHttpRoutes } from "./http/http-routes.js";
 import { createCleartextServer, createTlsServer, type PortServer } from "./listen-one-port.js";
@@ -39,6 +40,8 @@ export interface AppDeps {
   timers?: boolean;
   /** Prometheus metrics (GET /metrics); default: a fresh registry counting runs in `db`. */
   metrics?: AikiMetrics;
+  /** The registry of this server's worker sessions that starts may hand runs to; default: a fresh one. */
+  localSessions?: LocalSessions;
 }
 
 export interface AikiServer {
@@ -56,7 +59,15 @@ export function createServer(deps: AppDeps): AikiServer {
   setMaxListeners(0, shutdown.signal);
   const metrics = deps.metrics ?? new AikiMetrics({ countRuns: () => countRunsByWorkflowAndStatus(deps.db) });
   const runStatusWatcher = new RunStatusWatcher(deps.db, deps.logger);
-  const engine: EngineDeps = { db: deps.db, notifier: deps.notifier, logger: deps.logger, shutdownSignal: shutdown.signal, metrics, runStatusWatcher };
+  const engine: EngineDeps = {
+    db: deps.db,
+    notifier: deps.notifier,
+    logger: deps.logger,
+    shutdownSignal: shutdown.signal,
+    metrics,
+    runStatusWatcher,
+    localSessions: deps.localSessions ?? new LocalSessions(),
+  };
   const health = new HealthStatus();
   const timers = deps.timers === false ? undefined : new TimerLoop(deps.db, deps.notifier, deps.logger, metrics);
 

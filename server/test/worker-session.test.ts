@@ -120,6 +120,15 @@ function workflow() {
   };
 }
 
+/** Resolves once `n` sessions serving `workflowName` v1 wait idle with credits (their leaser found nothing). */
+async function idle(workflowName: string, n: number, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (aiki.localSessions.idleCount("default", workflowName, "1") < n) {
+    if (Date.now() > deadline) throw new Error(`${n} idle session(s) for ${workflowName} not seen within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe("WorkerLeaseService.Session", () => {
   it("must open first; a bad opening fails the stream with INVALID_ARGUMENT naming the field", async () => {
     const a = openSession();
@@ -187,6 +196,47 @@ describe("WorkerLeaseService.Session", () => {
 
     const done = await s.call({ case: "completeRun", value: { runId: run.id, leaseToken: lease!.leaseToken, output: { kind: { case: "numberValue", value: 7 } } } });
     expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
+    s.end();
+    expect(await s.closed()).toBeUndefined();
+  });
+
+  it("hands a run started while the session waits idle straight to it: inserted leased, pushed, no claim", async () => {
+    const wf = workflow();
+    const s = openSession();
+    s.send({ kind: { case: "open", value: wf.open(2) } });
+    await idle(wf.name, 1);
+    const started = await wf.start(1);
+    // The start's own answer already shows the run leased.
+    expect(started.status).toBe(RunStatus.RUNNING);
+    expect(started.revision).toBe(2);
+    const [lease] = await s.leases();
+    expect(lease!.run!.id).toBe(started.id);
+    expect(lease!.history?.tasks ?? []).toEqual([]);
+    const { transitions } = await runs.listRunTransitions({ runId: started.id });
+    expect(transitions.map((t) => [t.revision, t.fromStatus, t.toStatus, t.actor, t.reason])).toEqual([
+      [1, RunStatus.UNSPECIFIED, RunStatus.QUEUED, expect.any(String), "started"],
+      [2, RunStatus.QUEUED, RunStatus.RUNNING, `worker:w-${seq}`, "leased"],
+    ]);
+    // The lease is a real one: the worker's writes with its token are accepted.
+    const done = await s.call({ case: "completeRun", value: { runId: started.id, leaseToken: lease!.leaseToken } });
+    expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
+    s.end();
+    expect(await s.closed()).toBeUndefined();
+  });
+
+  it("hands no start to a session without credits left: the run waits queued until a grant", async () => {
+    const wf = workflow();
+    const s = openSession();
+    s.send({ kind: { case: "open", value: wf.open(1) } });
+    await idle(wf.name, 1);
+    const first = await wf.start(1);
+    expect((await s.leases()).map((l) => l.run!.id)).toEqual([first.id]);
+    expect(aiki.localSessions.idleCount("default", wf.name, "1")).toBe(0);
+    const second = await wf.start(2);
+    expect(second.status).toBe(RunStatus.QUEUED);
+    await expect(s.leases(300)).rejects.toThrow(/nothing expected/);
+    s.send({ kind: { case: "grant", value: { credits: 1 } } });
+    expect((await s.leases()).map((l) => l.run!.id)).toEqual([second.id]);
     s.end();
     expect(await s.closed()).toBeUndefined();
   });

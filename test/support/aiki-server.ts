@@ -7,6 +7,7 @@ import { pino } from "pino";
 import { inject } from "vitest";
 import { type AikiServer, createServer } from "../../server/src/app.js";
 import { type Dependencies, openDependencies } from "../../server/src/dependencies.js";
+import { LocalSessions } from "../../server/src/engine/local-sessions.js";
 import type { Notifier } from "../../server/src/notify/notifier.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 
@@ -16,6 +17,8 @@ export interface TestAiki {
   deps: Dependencies;
   database: TestDatabase;
   server: AikiServer;
+  /** This server's worker sessions that starts may hand runs to. */
+  localSessions: LocalSessions;
   /**
    * Resolves once something in this server (a held long-poll, a stream, a wait) listens on the
    * notifier channel, e.g. `aiki:ready:default:{workflow}:{version}:` while a PollLeases is held.
@@ -52,7 +55,8 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     logger,
   });
   const watched = watchSubscriptions(deps.notifier);
-  const server = createServer({ db: deps.db, notifier: watched.notifier, logger, timers: options.timers ?? true });
+  const localSessions = new LocalSessions();
+  const server = createServer({ db: deps.db, notifier: watched.notifier, logger, timers: options.timers ?? true, localSessions });
   const { url, port } = await server.listen(0, "127.0.0.1");
   const transport = createGrpcTransport({ baseUrl: url });
   let serverStopped = false;
@@ -68,6 +72,7 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     deps,
     database,
     server,
+    localSessions,
     listening: watched.listening,
     client: (service) => createClient(service, transport),
     stopServer,

@@ -101,7 +101,8 @@ export const StartRunRequestSchema: GenMessage<StartRunRequest> = /*@__PURE__*/
  */
 export type StartRunResponse = Message<"aiki.v1.StartRunResponse"> & {
   /**
-   * The run as it is after the call.
+   * The run as it is after the call: a new run is QUEUED, SCHEDULED (delayed), or already
+   * RUNNING when a worker connected to this server was idle and took it in the same commit.
    *
    * @generated from field: aiki.v1.Run run = 1;
    */

@@ -59,12 +59,31 @@ export async function* workerSession(
   ctx.signal.addEventListener("abort", stopLeasing, { once: true });
   const credits = new Credits(open.credits);
 
+  // While its leaser waits idle, a start on this server may hand its run straight to this session.
+  let idle = false;
+  const unlist = deps.localSessions?.add({
+    worker,
+    ttlMs,
+    idle: () => idle && !leasing.signal.aborted && credits.available() > 0,
+    takeCredit: () => credits.takeOne(),
+    returnCredit: () => credits.refund(1),
+    deliver: (leased) => {
+      if (leasing.signal.aborted) return false;
+      out.put({ kind: { case: "leases", value: { leases: [leaseToPb(leased)] } } });
+      return true;
+    },
+  });
+  leasing.signal.addEventListener("abort", () => unlist?.(), { once: true });
+
   // Never rejects: a failed claim (the store restarting) is retried after a pause, and the
   // session, whose calls fail on their own meanwhile, stays open.
   const leaser = (async () => {
+    const onIdle = (now: boolean) => {
+      idle = now;
+    };
     while (!leasing.signal.aborted) {
       try {
-        for await (const leased of sessionLeases(deps, worker, { ttlMs, credits }, leasing.signal)) {
+        for await (const leased of sessionLeases(deps, worker, { ttlMs, credits, onIdle }, leasing.signal)) {
           credits.take(leased.length);
           out.put({ kind: { case: "leases", value: { leases: leased.map(leaseToPb) } } });
         }
@@ -151,6 +170,17 @@ class Credits implements SessionCredits {
 
   take(n: number): void {
     this.left = Math.max(0, this.left - n);
+  }
+
+  takeOne(): boolean {
+    if (this.left < 1) return false;
+    this.left -= 1;
+    return true;
+  }
+
+  /** Gives back credits taken for nothing; no listener is told (the leaser had nothing to do). */
+  refund(n: number): void {
+    this.left = Math.min(maxCredits, this.left + n);
   }
 
   grant(n: number): void {

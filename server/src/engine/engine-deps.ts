@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { AikiMetrics } from "../metrics/aiki-metrics.js";
 import type { Notifier } from "../notify/notifier.js";
 import type { Db } from "../store/database.js";
+import type { LocalSessions } from "./local-sessions.js";
 import type { RunStatusWatcher } from "./run-status-watcher.js";
 
 /** What the engine's use cases need; built once in dependencies.ts. */
@@ -15,4 +16,6 @@ export interface EngineDeps {
   metrics?: AikiMetrics | undefined;
   /** The batched re-read behind held status waits. */
   runStatusWatcher: RunStatusWatcher;
+  /** Worker sessions open on this server, which a start may hand its run to; unset: none. */
+  localSessions?: LocalSessions | undefined;
 }

@@ -147,7 +147,7 @@ export interface SessionCredits {
 export async function* sessionLeases(
   deps: EngineDeps,
   worker: WorkerIdentity,
-  opts: { ttlMs: number; credits: SessionCredits },
+  opts: { ttlMs: number; credits: SessionCredits; onIdle?: (idle: boolean) => void },
   signal: AbortSignal,
 ): AsyncGenerator<LeasedRun[]> {
   await register(deps, worker);
@@ -164,9 +164,13 @@ export async function* sessionLeases(
           continue;
         }
       }
+      // Idle: nothing was ready when last looked, so a start may hand its run over directly.
+      opts.onIdle?.(free > 0);
       await hints.wait(recheckMs);
+      opts.onIdle?.(false);
     }
   } finally {
+    opts.onIdle?.(false);
     stopListening();
     hints.close();
   }

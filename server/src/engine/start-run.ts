@@ -7,7 +7,10 @@ import { isUniqueViolation } from "../store/pg-errors.js";
 import { findRunByReference, findRunByStartRequestId, insertRun, insertRunUnlessTaken } from "../store/run-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import { uuidV7 } from "../store/uuid-v7.js";
+import { type ClaimedRun, insertLeasedRunUnlessTaken } from "../store/lease-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
+import { releaseLease } from "./finish-run.js";
+import { emptyHistory } from "./run-history.js";
 import { publishRunChange } from "./publish-run-change.js";
 import { stableHash, stableJson } from "./stable-json.js";
 
@@ -48,6 +51,8 @@ export async function startRun(deps: EngineDeps, cmd: StartRunCommand): Promise<
 }
 
 async function startRunOnce(deps: EngineDeps, cmd: StartRunCommand): Promise<StartRunResult> {
+  const handed = cmd.trigger === undefined ? await startLeased(deps, cmd) : undefined;
+  if (handed) return handed;
   // A new run is one statement; a taken request id or reference id takes the transaction that
   // finds the holder and decides between returning it and a conflict.
   const inserted = await insertRunUnlessTaken(deps.db, newRunRow(cmd), startAudit(cmd));
@@ -55,6 +60,33 @@ async function startRunOnce(deps: EngineDeps, cmd: StartRunCommand): Promise<Sta
   if (!result.existing) publishRunChange(deps.notifier, result.run);
   if (!result.existing) deps.metrics?.runTransitioned(null, result.run.status);
   return result;
+}
+
+/**
+ * A run that starts at once while a worker session of this server waits idle for such runs is
+ * inserted already leased to it and pushed after commit: one statement, no claim. Undefined
+ * when no session qualifies or a unique key is taken (the usual path then decides).
+ */
+async function startLeased(deps: EngineDeps, cmd: StartRunCommand): Promise<StartRunResult | undefined> {
+  const reservation = deps.localSessions?.reserve(cmd.namespace, cmd.workflowName, cmd.workflowVersionId, cmd.shard);
+  if (!reservation) return undefined;
+  let run: ClaimedRun | undefined;
+  try {
+    run = await insertLeasedRunUnlessTaken(deps.db, newRunRow(cmd) as Parameters<typeof insertLeasedRunUnlessTaken>[1], startAudit(cmd), reservation);
+  } finally {
+    if (!run) reservation.cancel();
+  }
+  if (!run) return undefined;
+  deps.metrics?.runTransitioned(null, "queued");
+  deps.metrics?.runTransitioned("queued", "running");
+  deps.metrics?.runsLeased([run]);
+  publishRunChange(deps.notifier, run);
+  if (!reservation.deliver({ run, history: emptyHistory() })) {
+    // The session closed between the insert and now: back to the queue for another worker.
+    const released = await releaseLease(deps, { namespace: run.namespace, runId: run.id, leaseToken: run.lease_token!, reason: "worker went away" });
+    return { run: released, existing: false };
+  }
+  return { run, existing: false };
 }
 
 /**

@@ -2,7 +2,7 @@ import { type Kysely, sql, type Transaction } from "kysely";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
 import { applyCompletionsCte, completionsCte, type TaskCompletion } from "./task-repository.js";
-import type { RunRow } from "./runs.table.js";
+import type { NewRunRow, RunRow } from "./runs.table.js";
 
 export interface ClaimRequest {
   namespace: string;
@@ -53,6 +53,70 @@ export async function claimReadyRuns(db: Kysely<Database>, req: ClaimRequest): P
     select * from leased
   `.execute(db);
   return rows;
+}
+
+/**
+ * StartRun's single statement for a run handed at once to a worker session of this server:
+ * inserted already leased (revision 2), with both transitions (created queued, leased running),
+ * and nothing inserted when a unique key is taken (undefined: the caller looks up the holder).
+ */
+export async function insertLeasedRunUnlessTaken(
+  db: Kysely<Database>,
+  row: Omit<NewRunRow, "revision" | "status" | "lease_token" | "lease_worker_id" | "lease_expires_time" | "start_time">,
+  audit: { actor: string; reason: string },
+  lease: { workerId: string; ttlMs: number },
+): Promise<ClaimedRun | undefined> {
+  const run = await db
+    .with("inserted", (q) =>
+      q
+        .insertInto("runs")
+        .values({
+          ...row,
+          status: "running",
+          revision: 2,
+          lease_token: sql<string>`gen_random_uuid()`,
+          lease_worker_id: lease.workerId,
+          lease_expires_time: sql<Date>`now() + make_interval(secs => ${lease.ttlMs / 1000})`,
+          start_time: sql<Date>`now()`,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .returningAll(),
+    )
+    .with("audit", (q) =>
+      q
+        .insertInto("run_transitions")
+        .columns(["namespace", "run_id", "revision", "from_status", "to_status", "actor", "reason"])
+        .expression((eb) =>
+          eb
+            .selectFrom("inserted")
+            .select((s) => [
+              "inserted.namespace",
+              "inserted.id",
+              sql<number>`1`.as("revision"),
+              sql<string | null>`null::text`.as("from_status"),
+              sql<string>`'queued'`.as("to_status"),
+              s.val(audit.actor).as("actor"),
+              s.val(audit.reason).as("reason"),
+            ])
+            .unionAll(
+              eb
+                .selectFrom("inserted")
+                .select((s) => [
+                  "inserted.namespace",
+                  "inserted.id",
+                  sql<number>`2`.as("revision"),
+                  sql<string | null>`'queued'`.as("from_status"),
+                  sql<string>`'running'`.as("to_status"),
+                  s.val(`worker:${lease.workerId}`).as("actor"),
+                  s.val("leased").as("reason"),
+                ]),
+            ),
+        ),
+    )
+    .selectFrom("inserted")
+    .selectAll()
+    .executeTakeFirst();
+  return run ? { ...(run as RunRow), queued_time: run.create_time, first_lease: true } : undefined;
 }
 
 /**
