@@ -3,6 +3,7 @@
 import { create, fromJson, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaseLostDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
@@ -246,6 +247,39 @@ describe("fencing", () => {
     await runs.cancelRun({ runId: run.id });
     const hb = await leases.heartbeat({ workerId: "w1", leases: [fence(lease)] });
     expect(hb.leases[0]?.held).toBe(false);
+  });
+
+  it("a heartbeat waiting on one run's busy row does not hold the rows of the others meanwhile", async () => {
+    const wf = workflow();
+    const [a, b] = [await wf.start(), await wf.start()];
+    const held = await wf.poll({ max: 2 });
+    expect(held.map((l) => l.run!.id).sort()).toEqual([a.id, b.id].sort());
+    const locker = new pg.Client({ connectionString: aiki.database.url });
+    const writer = new pg.Client({ connectionString: aiki.database.url });
+    await Promise.all([locker.connect(), writer.connect()]);
+    try {
+      // B's row is busy, as under a task write of B in flight.
+      await locker.query("begin");
+      await locker.query("select id from runs where id = $1 for share", [b.id]);
+      const beat = leases.heartbeat({ workerId: "w1", leases: held.map(fence), leaseTtl: durationFromMs(60_000) });
+      const deadline = Date.now() + 5_000;
+      while ((await writer.query("select count(*)::int as n from pg_locks where not granted")).rows[0].n === 0) {
+        if (Date.now() > deadline) throw new Error("the heartbeat never waited on B's row");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Meanwhile A is not stalled behind the heartbeat: its row takes a write at once.
+      await writer.query("set lock_timeout = '1s'");
+      await writer.query("update runs set update_time = update_time where id = $1", [a.id]);
+      await locker.query("commit");
+      expect((await beat).leases.map((l) => [l.runId, l.held])).toEqual(held.map((l) => [l.run!.id, true]));
+      const { rows } = await writer.query("select count(*)::int as n from runs where id = any($1::uuid[]) and lease_expires_time > now() + interval '50 seconds'", [
+        [a.id, b.id],
+      ]);
+      expect(rows[0].n).toBe(2);
+    } finally {
+      await locker.query("rollback").catch(() => {});
+      await Promise.all([locker.end(), writer.end()]);
+    }
   });
 });
 
