@@ -92,6 +92,44 @@ describe("completed_tasks", () => {
     ]);
   });
 
+  it("a first sleep suspends with the completions it carries; a stale one refuses it and writes nothing", async () => {
+    const lease = await leased();
+    const a = await start(lease, "a");
+    const sleep = (completedTasks: { taskId: string; attempt: number; output?: ReturnType<typeof text> }[]) =>
+      leases.suspendRun({
+        runId: lease.run!.id,
+        leaseToken: lease.leaseToken,
+        wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(60_000) } },
+        completedTasks,
+      });
+    const stale = await sleep([{ taskId: a.id, attempt: 2, output: text("A") }]).then(
+      () => undefined,
+      (e) => ConnectError.from(e),
+    );
+    expect(stale?.code).toBe(Code.FailedPrecondition);
+    expect(stale?.rawMessage).toMatch(/stale/);
+    expect((await runs.getRun({ runId: lease.run!.id })).run?.status).toBe(RunStatus.RUNNING);
+    expect((await tasks.listTasks({ runId: lease.run!.id })).tasks.map((t) => t.status)).toEqual([TaskStatus.RUNNING]);
+
+    const before = Date.now();
+    const slept = await sleep([{ taskId: a.id, attempt: 1, output: text("A") }]);
+    expect(slept.suspended).toBe(true);
+    expect(slept.run?.status).toBe(RunStatus.SLEEPING);
+    expect(slept.run?.leaseWorkerId).toBe("");
+    const wake = Number(slept.run!.wakeTime!.seconds) * 1000;
+    expect(wake).toBeGreaterThan(before + 55_000);
+    expect(wake).toBeLessThan(Date.now() + 65_000);
+    expect(await records(lease)).toEqual([["a", TaskStatus.COMPLETED, "A"]]);
+    const { transitions } = await runs.listRunTransitions({ runId: lease.run!.id });
+    expect(transitions.at(-1)).toMatchObject({ fromStatus: RunStatus.RUNNING, toStatus: RunStatus.SLEEPING, actor: "worker:w", reason: "sleep nap" });
+    // The lease ended with the suspension: the old token writes nothing more.
+    const late = await sleep([]).then(
+      () => undefined,
+      (e) => ConnectError.from(e),
+    );
+    expect(late?.code).toBe(Code.FailedPrecondition);
+  });
+
   it("refuses a malformed completion with INVALID_ARGUMENT naming it", async () => {
     const lease = await leased();
     const refused = await start(lease, "a", [{ taskId: "nope", attempt: 0 }]).then(

@@ -4,6 +4,7 @@ import { isTerminal, type RunStatus } from "../domain/run-status.js";
 import type { Database } from "../store/database.js";
 import { consumeOldestPendingEvent } from "../store/event-repository.js";
 import { jsonbOrNull } from "../store/json.js";
+import { suspendOnNewSleepIfLeased } from "../store/lease-repository.js";
 import { findRunById, transitionRun } from "../store/run-repository.js";
 import { findWaitForUpdate, insertWait, resizeSleep, resolveWait, type WaitKey } from "../store/run-wait-repository.js";
 import type { RunRow } from "../store/runs.table.js";
@@ -40,6 +41,18 @@ export async function suspendRun(
   deps: EngineDeps,
   cmd: { namespace: string; runId: string; leaseToken: string; wait: SuspendWait; completions?: readonly TaskCompletion[] | undefined },
 ): Promise<SuspendResult> {
+  // A sleep met for the first time (the common case) is one statement; replays, resized or
+  // already-due sleeps, other waits and refusals take the transaction below.
+  if (cmd.wait.kind === "sleep" && cmd.wait.durationMs > 0) {
+    const slept = await suspendOnNewSleepIfLeased(deps.db, cmd, cmd.wait, cmd.completions);
+    if (slept) {
+      const { previous_worker_id: workerId, ...run } = slept;
+      publishRunChange(deps.notifier, run);
+      publishLeaseEnded(deps.notifier, workerId);
+      deps.metrics?.runTransitioned("running", run.status);
+      return { run, suspended: true, history: undefined };
+    }
+  }
   const { run, suspended, workerId } = await deps.db.transaction().execute(async (trx) => {
     const leased = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "update");
     await applyCompletions(trx, leased.id, cmd.completions);

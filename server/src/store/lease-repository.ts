@@ -181,6 +181,53 @@ export async function completeLeasedRunWithoutParent(
 }
 
 /**
+ * SuspendRun's common sleep, in one statement: a sleep met for the first time (no wait recorded
+ * at its name and sequence) by the lease holder, with the completions the call carries. The wait
+ * is inserted, the run moved to SLEEPING until its deadline with the lease cleared, and the
+ * transition appended. Undefined: nothing but possibly the (idempotent) completions was written —
+ * the lease is not held, a completion is stale, or the wait exists — and the caller takes the
+ * transaction that tells which.
+ */
+export async function suspendOnNewSleepIfLeased(
+  db: Kysely<Database>,
+  lease: { namespace: string; runId: string; leaseToken: string },
+  sleep: { name: string; sequence: number; durationMs: number },
+  completions: readonly TaskCompletion[] = [],
+): Promise<(RunRow & { previous_worker_id: string | null }) | undefined> {
+  const { rows } = await sql<RunRow & { previous_worker_id: string | null }>`
+    with leased as (
+      select id, namespace, lease_worker_id from runs
+      where namespace = ${lease.namespace} and id = ${lease.runId} and lease_token = ${lease.leaseToken} and status = 'running'
+      for update
+    ),
+    ${completionsCte(lease.runId, completions)},
+    ${applyCompletionsCte(lease.runId, sql`exists (select 1 from leased)`)},
+    slept as (
+      insert into run_waits (namespace, run_id, kind, key, sequence, status, duration_ms, deadline)
+      select leased.namespace, leased.id, 'sleep', ${sleep.name}::text, ${sleep.sequence}::int, 'waiting', ${sleep.durationMs}::float8,
+        now() + make_interval(secs => ${sleep.durationMs / 1000})
+      from leased
+      where (select ok from completions_valid)
+      on conflict (run_id, kind, key, sequence) do nothing
+      returning deadline
+    ),
+    moved as (
+      update runs set status = 'sleeping', revision = runs.revision + 1, wake_time = slept.deadline, update_time = now(),
+        lease_token = null, lease_worker_id = null, lease_expires_time = null
+      from leased, slept
+      where runs.id = leased.id
+      returning runs.*, leased.lease_worker_id as previous_worker_id
+    ),
+    audit as (
+      insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
+      select namespace, id, revision, 'running', 'sleeping', 'worker:' || coalesce(previous_worker_id, 'null'), ${`sleep ${sleep.name}`}::text from moved
+    )
+    select * from moved
+  `.execute(db);
+  return rows[0];
+}
+
+/**
  * Extends the leases still held; returns those, with their new expiry. Rows a write of the run
  * holds locked right now are skipped in a first pass and extended in a second: one statement
  * that waited on each such lock in turn held the rows it had already updated meanwhile, stalling
