@@ -106,6 +106,8 @@ async function finish(
 /** After commit: hints for the run, the worker whose lease ended and a woken parent; metrics. */
 function published(deps: EngineDeps, run: RunRow, workerId: string | null, parent: RunRow | undefined): void {
   publishRunChange(deps.notifier, run);
+  // Waits held on this server answer from the committed row rather than read it back.
+  deps.runStatusWatcher.offer(run);
   publishLeaseEnded(deps.notifier, workerId);
   if (parent) publishRunChange(deps.notifier, parent);
   deps.metrics?.runTransitioned("running", run.status);

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { RunStatus } from "../domain/run-status.js";
+import type { RunRow } from "../store/runs.table.js";
 import type { Db } from "../store/database.js";
 import { runStatuses } from "../store/run-repository.js";
 
@@ -14,7 +15,7 @@ const chunk = 5_000;
  * wake waits at once; this catches what a lost hint would miss, batched across all waits.
  */
 export class RunStatusWatcher {
-  private readonly watchers = new Map<string, Set<(status: RunStatus) => void>>();
+  private readonly watchers = new Map<string, Set<(status: RunStatus, row?: RunRow) => void>>();
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
 
@@ -23,8 +24,11 @@ export class RunStatusWatcher {
     private readonly logger: Logger,
   ) {}
 
-  /** Calls `listener` with the run's status at every re-read until the returned function is called. */
-  watch(runId: string, listener: (status: RunStatus) => void): () => void {
+  /**
+   * Calls `listener` with the run's status at every re-read, and with the whole row when this
+   * server commits a change of it (offer), until the returned function is called.
+   */
+  watch(runId: string, listener: (status: RunStatus, row?: RunRow) => void): () => void {
     let set = this.watchers.get(runId);
     if (!set) this.watchers.set(runId, (set = new Set()));
     set.add(listener);
@@ -34,6 +38,13 @@ export class RunStatusWatcher {
       if (set.size === 0) this.watchers.delete(runId);
       if (this.watchers.size === 0) this.stop();
     };
+  }
+
+  /** A row this server just committed (as its statement returned it): watchers of the run get it. */
+  offer(run: RunRow): void {
+    const set = this.watchers.get(run.id);
+    if (!set) return;
+    for (const listener of [...set]) listener(run.status, run);
   }
 
   stop(): void {

@@ -33,14 +33,17 @@ export async function waitForRunStatus(
   const answers = (status: string) => !isRunStatus(status) || judge({ status }) !== undefined;
   const hints = new HintWaiter(deps.notifier, [channels.run(runId)], [signal, deps.shutdownSignal], answers);
   // Hints can be lost (Redis restarting): the server's watcher re-reads every held wait's run.
-  const unwatch = deps.runStatusWatcher.watch(runId, (status) => {
+  // A row this server committed that answers the wait is the answer: no read back.
+  let offered: RunRow | undefined;
+  const unwatch = deps.runStatusWatcher.watch(runId, (status, row) => {
+    if (row && row.namespace === namespace && judge(row) && (!offered || row.revision > offered.revision)) offered = row;
     if (answers(status)) hints.poke();
   });
   const deadline = Date.now() + Math.min(timeoutMs, maxWaitMs);
   try {
     for (;;) {
       hints.reset();
-      const run = await getRun(deps, namespace, runId);
+      const run = offered ?? (await getRun(deps, namespace, runId));
       const outcome = judge(run);
       if (outcome) return { outcome, run };
       const left = deadline - Date.now();
