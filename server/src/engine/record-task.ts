@@ -1,5 +1,5 @@
 import { sql, type Transaction } from "kysely";
-import type { Database } from "../store/database.js";
+import type { Database, Db } from "../store/database.js";
 import { LeaseLostError, StaleTaskAttemptError } from "../domain/errors.js";
 import type { TaskRow } from "../store/history.tables.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
@@ -7,13 +7,16 @@ import { findRunById } from "../store/run-repository.js";
 import {
   findTaskById,
   findTaskForUpdate,
+  type FirstAttempt,
   insertFirstAttemptIfLeased,
+  insertFirstAttemptsIfLeased,
   insertTask,
   recordCompletions,
   type TaskCompletion,
   updateTask,
   updateTaskIfLeased,
 } from "../store/task-repository.js";
+import { WriteBatcher } from "../store/write-batcher.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
 
@@ -44,11 +47,32 @@ export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promis
   return task;
 }
 
+// StartTask calls of many runs arriving together (a busy worker, many workers) share one
+// statement and one commit; one arriving alone goes out at once.
+const firstAttemptBatchers = new WeakMap<Db, WriteBatcher<FirstAttempt, TaskRow | undefined>>();
+
+async function firstAttempt(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow | undefined> {
+  let batcher = firstAttemptBatchers.get(deps.db);
+  if (!batcher) {
+    const db = deps.db;
+    batcher = new WriteBatcher((batch) => insertFirstAttemptsIfLeased(db, batch), { maxBatch: 200, maxInFlight: 2 });
+    firstAttemptBatchers.set(db, batcher);
+  }
+  try {
+    return await batcher.submit({ lease: cmd, task: cmd, completions: cmd.completions ?? [] });
+  } catch (error) {
+    // A batch can fail for another write's sake (a deadlock with a cancel of another run):
+    // this one is tried again alone, where its own errors are its own.
+    deps.logger.debug({ err: error }, "batched StartTask failed; trying alone");
+    return insertFirstAttemptIfLeased(deps.db, cmd, cmd, cmd.completions);
+  }
+}
+
 async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow> {
   // The common case, a task met for the first time (with the successes of earlier ones), is one
   // statement; the rest (a lost lease, a stale completion, an attempt after a retry or a dead
   // worker, a replayed call) takes the transaction below.
-  const first = await insertFirstAttemptIfLeased(deps.db, cmd, cmd, cmd.completions);
+  const first = await firstAttempt(deps, cmd);
   if (first) return first;
   return deps.db.transaction().execute(async (trx) => {
     const run = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");

@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction, type Updateable } from "kysely";
+import { type Kysely, type RawBuilder, sql, type Transaction, type Updateable } from "kysely";
 import type { Database } from "./database.js";
 import type { TaskRow, TasksTable, TaskStatus } from "./history.tables.js";
 import { type JsonValue, jsonbOrNull } from "./json.js";
@@ -64,7 +64,7 @@ export interface TaskLease {
 }
 
 /** A carried completion `c` matches its task row: the run's, at that attempt, RUNNING or already COMPLETED by it. */
-function completionMatches(runId: string) {
+function completionMatches(runId: string | RawBuilder<unknown>) {
   return sql`tasks.id = c.id and tasks.run_id = ${runId} and tasks.attempts = c.attempt and tasks.status in ('running', 'completed')`;
 }
 
@@ -130,6 +130,65 @@ export async function insertFirstAttemptIfLeased(
     returning *
   `.execute(db);
   return rows[0];
+}
+
+/** One StartTask of a batch (see insertFirstAttemptsIfLeased). */
+export interface FirstAttempt {
+  lease: TaskLease;
+  task: { name: string; address: string; sequence: number; input: JsonValue | undefined; maxAttempts: number; attemptId?: string | undefined };
+  completions: readonly TaskCompletion[];
+}
+
+/**
+ * insertFirstAttemptIfLeased for many runs' StartTask calls in one statement and one commit:
+ * each is judged on its own (its lease, its completions, its address), and each gets its task,
+ * or undefined for the caller's slow path, exactly as alone. Leases are locked in id order.
+ */
+export async function insertFirstAttemptsIfLeased(db: Kysely<Database>, batch: readonly FirstAttempt[]): Promise<Array<TaskRow | undefined>> {
+  const ids = batch.map(() => uuidV7());
+  const completions = batch.flatMap((b, idx) => b.completions.map((c) => ({ idx, ...c })));
+  const { rows } = await sql<TaskRow>`
+    with req as (
+      select * from unnest(
+        ${batch.map((_, i) => i)}::int[], ${batch.map((b) => b.lease.namespace)}::text[], ${batch.map((b) => b.lease.runId)}::uuid[],
+        ${batch.map((b) => b.lease.leaseToken)}::uuid[], ${ids}::uuid[], ${batch.map((b) => b.task.name)}::text[],
+        ${batch.map((b) => b.task.address)}::text[], ${batch.map((b) => b.task.sequence)}::int[],
+        ${batch.map((b) => (b.task.input === undefined ? null : JSON.stringify(b.task.input)))}::text[],
+        ${batch.map((b) => b.task.maxAttempts)}::int[], ${batch.map((b) => b.task.attemptId ?? null)}::text[]
+      ) as r(idx, namespace, run_id, token, task_id, name, address, sequence, input, max_attempts, attempt_id)
+    ),
+    lease as (
+      select req.idx, runs.id, runs.attempt from runs
+      join req on runs.namespace = req.namespace and runs.id = req.run_id and runs.lease_token = req.token
+      where runs.status = 'running'
+      order by runs.id
+      for share of runs
+    ),
+    completions as (
+      select * from unnest(
+        ${completions.map((c) => c.idx)}::int[], ${completions.map((c) => c.taskId)}::uuid[], ${completions.map((c) => c.attempt)}::int[],
+        ${completions.map((c) => (c.output === undefined ? null : JSON.stringify(c.output)))}::text[]
+      ) as c(idx, id, attempt, output)
+    ),
+    valid as (
+      select lease.idx, lease.id, lease.attempt from lease
+      where (select count(*) from completions c where c.idx = lease.idx) =
+        (select count(*) from tasks join completions c on c.idx = lease.idx and ${completionMatches(sql`lease.id`)})
+    ),
+    completed as (
+      update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
+      from completions c join valid on valid.idx = c.idx
+      where ${completionMatches(sql`valid.id`)}
+      returning tasks.id
+    )
+    insert into tasks (namespace, id, run_id, name, address, sequence, status, attempts, max_attempts, input, workflow_attempt, attempt_id)
+    select req.namespace, req.task_id, valid.id, req.name, req.address, req.sequence, 'running', 1, req.max_attempts, req.input::jsonb, valid.attempt, req.attempt_id
+    from req join valid on valid.idx = req.idx
+    on conflict (run_id, address, sequence) do nothing
+    returning *
+  `.execute(db);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => byId.get(id));
 }
 
 /**

@@ -1,0 +1,46 @@
+/**
+ * Group commit for one kind of single-statement write: a write submitted while fewer than
+ * `maxInFlight` batches run goes out at once, alone (no added latency when idle); writes that
+ * arrive while the batches are busy wait and go out together in the next one, as one statement
+ * and one commit. A failed batch (a deadlock, a lost connection) fails each of its writes with
+ * that error; callers treat it as they would the failure of their own statement.
+ */
+export class WriteBatcher<Req, Res> {
+  private queue: Array<{ req: Req; resolve: (res: Res) => void; reject: (error: unknown) => void }> = [];
+  private inFlight = 0;
+
+  /** `write` answers each request of a batch, in order. */
+  constructor(
+    private readonly write: (batch: readonly Req[]) => Promise<Res[]>,
+    private readonly opts: { maxBatch: number; maxInFlight: number },
+  ) {}
+
+  submit(req: Req): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      this.queue.push({ req, resolve, reject });
+      if (this.inFlight < this.opts.maxInFlight) this.flush();
+    });
+  }
+
+  private flush(): void {
+    const batch = this.queue.splice(0, this.opts.maxBatch);
+    if (batch.length === 0) return;
+    this.inFlight++;
+    this.write(batch.map((b) => b.req)).then(
+      (results) => {
+        if (results.length !== batch.length) {
+          const error = new Error(`a batch of ${batch.length} writes was answered with ${results.length} results`);
+          for (const b of batch) b.reject(error);
+          return;
+        }
+        batch.forEach((b, i) => b.resolve(results[i]!));
+      },
+      (error: unknown) => {
+        for (const b of batch) b.reject(error);
+      },
+    ).finally(() => {
+      this.inFlight--;
+      if (this.queue.length > 0) this.flush();
+    });
+  }
+}

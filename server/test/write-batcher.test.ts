@@ -1,0 +1,73 @@
+// WriteBatcher is scheduling logic only, tested with a fake write that records its batches.
+import { describe, expect, it } from "vitest";
+import { WriteBatcher } from "../src/store/write-batcher.js";
+
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { opened, open };
+}
+
+describe("WriteBatcher", () => {
+  it("sends a write alone at once when idle, and those arriving meanwhile together next", async () => {
+    const batches: number[][] = [];
+    const gates: Array<ReturnType<typeof gate>> = [];
+    const b = new WriteBatcher<number, string>(
+      async (batch) => {
+        batches.push([...batch]);
+        const g = gate();
+        gates.push(g);
+        await g.opened;
+        return batch.map((n) => `r${n}`);
+      },
+      { maxBatch: 3, maxInFlight: 1 },
+    );
+    const first = b.submit(1);
+    expect(batches).toEqual([[1]]);
+    const rest = [2, 3, 4, 5].map((n) => b.submit(n));
+    expect(batches).toEqual([[1]]);
+    gates[0]!.open();
+    expect(await first).toBe("r1");
+    await Promise.resolve();
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+    gates[1]!.open();
+    await new Promise((r) => setImmediate(r));
+    expect(batches).toEqual([[1], [2, 3, 4], [5]]);
+    gates[2]!.open();
+    expect(await Promise.all(rest)).toEqual(["r2", "r3", "r4", "r5"]);
+  });
+
+  it("runs up to maxInFlight batches at once", () => {
+    const batches: number[][] = [];
+    const b = new WriteBatcher<number, number>(
+      async (batch) => {
+        batches.push([...batch]);
+        await new Promise(() => {});
+        return [...batch];
+      },
+      { maxBatch: 10, maxInFlight: 2 },
+    );
+    for (const n of [1, 2, 3, 4]) void b.submit(n);
+    expect(batches).toEqual([[1], [2]]);
+  });
+
+  it("fails every write of a failed batch with its error, and goes on with the next", async () => {
+    let calls = 0;
+    const b = new WriteBatcher<number, number>(
+      async (batch) => {
+        if (++calls === 1) throw new Error("deadlock detected");
+        return [...batch];
+      },
+      { maxBatch: 10, maxInFlight: 1 },
+    );
+    const failed = b.submit(1);
+    const next = b.submit(2);
+    await expect(failed).rejects.toThrow("deadlock detected");
+    expect(await next).toBe(2);
+  });
+
+  it("fails a batch answered with the wrong number of results", async () => {
+    const b = new WriteBatcher<number, number>(async () => [], { maxBatch: 10, maxInFlight: 1 });
+    await expect(b.submit(1)).rejects.toThrow(/1 writes was answered with 0/);
+  });
+});
