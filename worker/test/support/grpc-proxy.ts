@@ -1,8 +1,11 @@
-// A gRPC (h2c) proxy in front of a real server, for delivery tests: it records which methods
-// were called, can answer a method with a gRPC status of its choosing instead of forwarding it
-// (a server without StreamLeases, a stream that keeps failing), and can cut calls in flight.
+// An HTTP/2 (h2c) proxy in front of a real server, for delivery tests: it records which methods
+// were called, can answer a method with an error code of its choosing instead of forwarding it
+// (a server without StreamLeases, a stream that keeps failing) in the protocol the call speaks
+// (gRPC, or Connect as @aiki/sdk does), and can cut calls in flight.
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { type Code, ConnectError } from "@connectrpc/connect";
+import { codeToHttpStatus, errorToJson } from "@connectrpc/connect/protocol-connect";
 
 export interface GrpcProxy {
   /** http://127.0.0.1:port, for client({ url }). */
@@ -44,10 +47,7 @@ export async function startGrpcProxy(target: string): Promise<GrpcProxy> {
     stream.on("error", () => {});
     const refusal = refusals.get(method);
     if (refusal !== undefined) {
-      stream.respond(
-        { ":status": 200, "content-type": "application/grpc", "grpc-status": String(refusal), "grpc-message": "refused by the test proxy" },
-        { endStream: true },
-      );
+      refuse(stream, String(headers["content-type"] ?? ""), refusal);
       return;
     }
     const up = upstream.request(withoutPseudo(headers, [":method", ":path"]));
@@ -108,4 +108,26 @@ export async function startGrpcProxy(target: string): Promise<GrpcProxy> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Answers a call with an error code, as a server would in the call's protocol. */
+function refuse(stream: http2.ServerHttp2Stream, contentType: string, code: number): void {
+  const message = "refused by the test proxy";
+  if (contentType.startsWith("application/grpc")) {
+    stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": String(code), "grpc-message": message }, { endStream: true });
+    return;
+  }
+  const error = errorToJson(new ConnectError(message, code as Code), undefined);
+  if (contentType.startsWith("application/connect+")) {
+    // A Connect stream ends with an end-stream envelope (flag 0x02) carrying the error.
+    const body = Buffer.from(JSON.stringify({ error }));
+    const head = Buffer.alloc(5);
+    head.writeUInt8(0x02, 0);
+    head.writeUInt32BE(body.length, 1);
+    stream.respond({ ":status": 200, "content-type": contentType });
+    stream.end(Buffer.concat([head, body]));
+    return;
+  }
+  stream.respond({ ":status": codeToHttpStatus(code as Code), "content-type": "application/json" });
+  stream.end(JSON.stringify(error));
 }
