@@ -4,7 +4,8 @@ import { maxAttemptsOf, type RetryPolicy, retryDelayMs } from "../domain/retry-p
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
 import { transitionRun } from "../store/run-repository.js";
 import { type TaskCompletion, uncountInterruptedAttempts } from "../store/task-repository.js";
-import { completeLeasedRunWithoutParent } from "../store/lease-repository.js";
+import { completeLeasedRunsWithoutParent, completeLeasedRunWithoutParent, type LeasedCompletion } from "../store/lease-repository.js";
+import { batcherFor } from "../store/statement-batcher.js";
 import type { RunRow, RunsTable } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
@@ -31,7 +32,7 @@ export async function completeRun(
   // One statement for a run without a parent (with the task completions it carries); a child
   // (whose parent may wake), a stale completion or a lost lease (which finish() names) take the
   // transaction.
-  const done = await completeLeasedRunWithoutParent(deps.db, cmd, cmd.output, cmd.completions);
+  const done = await completeWithoutParent(deps, cmd);
   if (done) {
     const { previous_worker_id: workerId, ...run } = done;
     published(deps, run, workerId, undefined);
@@ -83,6 +84,22 @@ export async function releaseLease(deps: EngineDeps, cmd: LeasedCommand & { reas
 }
 
 type Plan = { to: RunRow["status"]; changes: Parameters<typeof transitionRun>[3]; reason: string };
+
+// CompleteRun calls of many runs arriving together share one statement and one commit.
+async function completeWithoutParent(
+  deps: EngineDeps,
+  cmd: LeasedCommand & { output: JsonValue | undefined; completions?: readonly TaskCompletion[] | undefined },
+): Promise<(RunRow & { previous_worker_id: string | null }) | undefined> {
+  const db = deps.db;
+  const batcher = batcherFor(db, "complete-runs", (batch: readonly LeasedCompletion[]) => completeLeasedRunsWithoutParent(db, batch));
+  try {
+    return await batcher.submit({ lease: cmd, output: cmd.output, completions: cmd.completions ?? [] });
+  } catch (error) {
+    // A batch can fail for another run's sake (a deadlock): this one is tried again alone.
+    deps.logger.debug({ err: error }, "batched CompleteRun failed; trying alone");
+    return completeLeasedRunWithoutParent(db, cmd, cmd.output, cmd.completions);
+  }
+}
 
 async function finish(
   deps: EngineDeps,

@@ -1,5 +1,5 @@
 import { sql, type Transaction } from "kysely";
-import type { Database, Db } from "../store/database.js";
+import type { Database } from "../store/database.js";
 import { LeaseLostError, StaleTaskAttemptError } from "../domain/errors.js";
 import type { TaskRow } from "../store/history.tables.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
@@ -16,7 +16,7 @@ import {
   updateTask,
   updateTaskIfLeased,
 } from "../store/task-repository.js";
-import { WriteBatcher } from "../store/write-batcher.js";
+import { batcherFor } from "../store/statement-batcher.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
 
@@ -49,15 +49,9 @@ export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promis
 
 // StartTask calls of many runs arriving together (a busy worker, many workers) share one
 // statement and one commit; one arriving alone goes out at once.
-const firstAttemptBatchers = new WeakMap<Db, WriteBatcher<FirstAttempt, TaskRow | undefined>>();
-
 async function firstAttempt(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow | undefined> {
-  let batcher = firstAttemptBatchers.get(deps.db);
-  if (!batcher) {
-    const db = deps.db;
-    batcher = new WriteBatcher((batch) => insertFirstAttemptsIfLeased(db, batch), { maxBatch: 200, maxInFlight: 2 });
-    firstAttemptBatchers.set(db, batcher);
-  }
+  const db = deps.db;
+  const batcher = batcherFor(db, "first-attempts", (batch: readonly FirstAttempt[]) => insertFirstAttemptsIfLeased(db, batch));
   try {
     return await batcher.submit({ lease: cmd, task: cmd, completions: cmd.completions ?? [] });
   } catch (error) {

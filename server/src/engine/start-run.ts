@@ -4,7 +4,8 @@ import type { Database } from "../store/database.js";
 import type { JsonValue } from "../store/json.js";
 import { jsonbOrNull } from "../store/json.js";
 import { isUniqueViolation } from "../store/pg-errors.js";
-import { findRunByReference, findRunByStartRequestId, insertRun, insertRunUnlessTaken } from "../store/run-repository.js";
+import { findRunByReference, findRunByStartRequestId, insertRun, insertRunsUnlessTaken, insertRunUnlessTaken, type QueuedRunStart } from "../store/run-repository.js";
+import { batcherFor } from "../store/statement-batcher.js";
 import type { RunRow } from "../store/runs.table.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import { type ClaimedRun, insertLeasedRunUnlessTaken } from "../store/lease-repository.js";
@@ -55,11 +56,26 @@ async function startRunOnce(deps: EngineDeps, cmd: StartRunCommand): Promise<Sta
   if (handed) return handed;
   // A new run is one statement; a taken request id or reference id takes the transaction that
   // finds the holder and decides between returning it and a conflict.
-  const inserted = await insertRunUnlessTaken(deps.db, newRunRow(cmd), startAudit(cmd));
+  const inserted = cmd.trigger === undefined ? await insertQueued(deps, cmd) : await insertRunUnlessTaken(deps.db, newRunRow(cmd), startAudit(cmd));
   const result = inserted ? { run: inserted, existing: false } : await deps.db.transaction().execute((trx) => createRun(trx, cmd));
   if (!result.existing) publishRunChange(deps.notifier, result.run);
   if (!result.existing) deps.metrics?.runTransitioned(null, result.run.status);
   return result;
+}
+
+// Starts arriving together (a client starting many runs) share one statement and one commit.
+async function insertQueued(deps: EngineDeps, cmd: StartRunCommand): Promise<RunRow | undefined> {
+  const db = deps.db;
+  const batcher = batcherFor(db, "queued-starts", (batch: readonly QueuedRunStart[]) => insertRunsUnlessTaken(db, batch));
+  const { status: _status, wake_time: _wake, input: _input, retry_policy: _retry, ...row } = newRunRow(cmd);
+  const audit = startAudit(cmd);
+  try {
+    return await batcher.submit({ row, input: cmd.input, retryPolicy: cmd.retryPolicy, audit: { actor: audit.actor, reason: audit.reason } });
+  } catch (error) {
+    // A batch can fail for another start's sake: this one is tried again alone.
+    deps.logger.debug({ err: error }, "batched StartRun failed; trying alone");
+    return insertRunUnlessTaken(deps.db, newRunRow(cmd), audit);
+  }
 }
 
 /**

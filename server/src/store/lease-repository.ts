@@ -1,7 +1,7 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
-import { applyCompletionsCte, completionsCte, type TaskCompletion } from "./task-repository.js";
+import { applyCompletionsCte, completionMatches, completionsCte, type TaskCompletion } from "./task-repository.js";
 import type { NewRunRow, RunRow } from "./runs.table.js";
 
 export interface ClaimRequest {
@@ -225,6 +225,74 @@ export async function suspendOnNewSleepIfLeased(
     select * from moved
   `.execute(db);
   return rows[0];
+}
+
+/** One CompleteRun of a batch (see completeLeasedRunsWithoutParent). */
+export interface LeasedCompletion {
+  lease: { namespace: string; runId: string; leaseToken: string };
+  output: JsonValue | undefined;
+  completions: readonly TaskCompletion[];
+}
+
+/**
+ * completeLeasedRunWithoutParent for many runs in one statement and one commit: each judged on
+ * its own (its lease, its completions), each answered with its completed run or undefined for the
+ * caller's slow path, exactly as alone. A run named twice is completed for the first only.
+ */
+export async function completeLeasedRunsWithoutParent(
+  db: Kysely<Database>,
+  batch: readonly LeasedCompletion[],
+): Promise<Array<(RunRow & { previous_worker_id: string | null }) | undefined>> {
+  const completions = batch.flatMap((b, idx) => b.completions.map((c) => ({ idx, ...c })));
+  const { rows } = await sql<RunRow & { previous_worker_id: string | null }>`
+    with req as (
+      select * from unnest(
+        ${batch.map((_, i) => i)}::int[], ${batch.map((b) => b.lease.namespace)}::text[], ${batch.map((b) => b.lease.runId)}::uuid[],
+        ${batch.map((b) => b.lease.leaseToken)}::uuid[], ${batch.map((b) => (b.output === undefined ? null : JSON.stringify(b.output)))}::text[]
+      ) as r(idx, namespace, run_id, token, output)
+    ),
+    locked as (
+      select req.idx, runs.id, runs.lease_worker_id, req.output from runs
+      join req on runs.namespace = req.namespace and runs.id = req.run_id and runs.lease_token = req.token
+      where runs.status = 'running' and runs.parent_run_id is null
+      order by runs.id
+      for update of runs
+    ),
+    leased as (
+      select distinct on (id) * from locked order by id, idx
+    ),
+    completions as (
+      select * from unnest(
+        ${completions.map((c) => c.idx)}::int[], ${completions.map((c) => c.taskId)}::uuid[], ${completions.map((c) => c.attempt)}::int[],
+        ${completions.map((c) => (c.output === undefined ? null : JSON.stringify(c.output)))}::text[]
+      ) as c(idx, id, attempt, output)
+    ),
+    valid as (
+      select leased.* from leased
+      where (select count(*) from completions c where c.idx = leased.idx) =
+        (select count(*) from tasks join completions c on c.idx = leased.idx and ${completionMatches(sql`leased.id`)})
+    ),
+    completed as (
+      update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
+      from completions c join valid on valid.idx = c.idx
+      where ${completionMatches(sql`valid.id`)}
+      returning tasks.id
+    ),
+    done as (
+      update runs set status = 'completed', revision = runs.revision + 1, output = valid.output::jsonb,
+        end_time = now(), update_time = now(), lease_token = null, lease_worker_id = null, lease_expires_time = null, wake_time = null
+      from valid
+      where runs.id = valid.id
+      returning runs.*, valid.lease_worker_id as previous_worker_id, valid.idx
+    ),
+    audit as (
+      insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
+      select namespace, id, revision, 'running', 'completed', 'worker:' || coalesce(previous_worker_id, 'null'), 'completed' from done
+    )
+    select * from done
+  `.execute(db);
+  const byIdx = new Map(rows.map(({ idx, ...run }: RunRow & { previous_worker_id: string | null; idx?: number }) => [idx, run]));
+  return batch.map((_, i) => byIdx.get(i));
 }
 
 /**

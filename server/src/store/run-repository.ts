@@ -1,6 +1,7 @@
 import { type Kysely, type Transaction, sql, type Updateable } from "kysely";
 import type { RunStatus } from "../domain/run-status.js";
 import type { Database } from "./database.js";
+import type { JsonValue } from "./json.js";
 import type { RunTransitionRow } from "./run-transitions.table.js";
 import type { NewRunRow, RunRow, RunsTable } from "./runs.table.js";
 
@@ -74,6 +75,49 @@ export async function insertRunUnlessTaken(db: Reader, row: Omit<NewRunRow, "rev
     .selectFrom("inserted")
     .selectAll()
     .executeTakeFirst() as Promise<RunRow | undefined>;
+}
+
+/** One start of a batch (see insertRunsUnlessTaken): a run that is QUEUED at once. */
+export interface QueuedRunStart {
+  row: Omit<NewRunRow, "revision" | "status" | "wake_time" | "input" | "retry_policy"> & { id: string };
+  input: JsonValue | undefined;
+  retryPolicy: JsonValue | undefined;
+  audit: { actor: string; reason: string | null };
+}
+
+/**
+ * insertRunUnlessTaken for many starts in one statement and one commit: each run that takes no
+ * unique key already held (nor one an earlier start of the batch takes) is inserted QUEUED with
+ * its creation transition; the others get undefined and take the caller's slow path.
+ */
+export async function insertRunsUnlessTaken(db: Reader, batch: readonly QueuedRunStart[]): Promise<Array<RunRow | undefined>> {
+  // As jsonbOrNull: undefined is SQL NULL, a JSON null is stored as JSON.
+  const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+  const { rows } = await sql<RunRow>`
+    with req as (
+      select * from unnest(
+        ${batch.map((_, i) => i)}::int[], ${batch.map((b) => b.row.namespace ?? "default")}::text[], ${batch.map((b) => b.row.id)}::uuid[],
+        ${batch.map((b) => b.row.workflow_name)}::text[], ${batch.map((b) => b.row.workflow_version_id)}::text[], ${batch.map((b) => json(b.input))}::text[],
+        ${batch.map((b) => b.row.shard ?? "")}::text[], ${batch.map((b) => b.row.reference_id ?? null)}::text[], ${batch.map((b) => b.row.parent_run_id ?? null)}::uuid[],
+        ${batch.map((b) => json(b.retryPolicy))}::text[], ${batch.map((b) => b.row.start_request_id ?? null)}::text[],
+        ${batch.map((b) => b.row.start_request_hash ?? null)}::text[], ${batch.map((b) => b.audit.actor)}::text[], ${batch.map((b) => b.audit.reason)}::text[]
+      ) as r(idx, namespace, id, workflow_name, workflow_version_id, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash, actor, reason)
+    ),
+    inserted as (
+      insert into runs (namespace, id, workflow_name, workflow_version_id, status, revision, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash)
+      select namespace, id, workflow_name, workflow_version_id, 'queued', 1, input::jsonb, shard, reference_id, parent_run_id, retry_policy::jsonb, start_request_id, start_request_hash
+      from req order by idx
+      on conflict do nothing
+      returning *
+    ),
+    audit as (
+      insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
+      select inserted.namespace, inserted.id, 1, null, 'queued', req.actor, req.reason from inserted join req on req.id = inserted.id
+    )
+    select * from inserted
+  `.execute(db);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return batch.map((b) => byId.get(b.row.id));
 }
 
 export async function findRunById(db: Reader, namespace: string, id: string): Promise<RunRow | undefined> {

@@ -64,7 +64,7 @@ export interface TaskLease {
 }
 
 /** A carried completion `c` matches its task row: the run's, at that attempt, RUNNING or already COMPLETED by it. */
-function completionMatches(runId: string | RawBuilder<unknown>) {
+export function completionMatches(runId: string | RawBuilder<unknown>) {
   return sql`tasks.id = c.id and tasks.run_id = ${runId} and tasks.attempts = c.attempt and tasks.status in ('running', 'completed')`;
 }
 

@@ -1,6 +1,6 @@
-// WriteBatcher is scheduling logic only, tested with a fake write that records its batches.
+// StatementBatcher is scheduling logic only, tested with a fake write that records its batches.
 import { describe, expect, it } from "vitest";
-import { WriteBatcher } from "../src/store/write-batcher.js";
+import { StatementBatcher } from "../src/store/statement-batcher.js";
 
 function gate() {
   let open!: () => void;
@@ -8,11 +8,11 @@ function gate() {
   return { opened, open };
 }
 
-describe("WriteBatcher", () => {
+describe("StatementBatcher", () => {
   it("sends a write alone at once when idle, and those arriving meanwhile together next", async () => {
     const batches: number[][] = [];
     const gates: Array<ReturnType<typeof gate>> = [];
-    const b = new WriteBatcher<number, string>(
+    const b = new StatementBatcher<number, string>(
       async (batch) => {
         batches.push([...batch]);
         const g = gate();
@@ -39,7 +39,7 @@ describe("WriteBatcher", () => {
 
   it("runs up to maxInFlight batches at once", () => {
     const batches: number[][] = [];
-    const b = new WriteBatcher<number, number>(
+    const b = new StatementBatcher<number, number>(
       async (batch) => {
         batches.push([...batch]);
         await new Promise(() => {});
@@ -53,7 +53,7 @@ describe("WriteBatcher", () => {
 
   it("fails every write of a failed batch with its error, and goes on with the next", async () => {
     let calls = 0;
-    const b = new WriteBatcher<number, number>(
+    const b = new StatementBatcher<number, number>(
       async (batch) => {
         if (++calls === 1) throw new Error("deadlock detected");
         return [...batch];
@@ -67,7 +67,7 @@ describe("WriteBatcher", () => {
   });
 
   it("fails a batch answered with the wrong number of results", async () => {
-    const b = new WriteBatcher<number, number>(async () => [], { maxBatch: 10, maxInFlight: 1 });
-    await expect(b.submit(1)).rejects.toThrow(/1 writes was answered with 0/);
+    const b = new StatementBatcher<number, number>(async () => [], { maxBatch: 10, maxInFlight: 1 });
+    await expect(b.submit(1)).rejects.toThrow(/1 requests was answered with 0/);
   });
 });
