@@ -12,7 +12,7 @@ import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { completeLeasedRunsWithoutParent, type LeasedCompletion } from "../src/store/lease-repository.js";
-import { insertRunsUnlessTaken, type QueuedRunStart } from "../src/store/run-repository.js";
+import { findRunsByIds, insertRunsUnlessTaken, type QueuedRunStart } from "../src/store/run-repository.js";
 import { type FirstAttempt, insertFirstAttemptsIfLeased } from "../src/store/task-repository.js";
 import { uuidV7 } from "../src/store/uuid-v7.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
@@ -159,5 +159,18 @@ describe("insertRunsUnlessTaken", () => {
     // Nothing was written for the refused ones.
     const { rows } = await aiki.deps.db.selectFrom("runs").select("id").where("id", "in", [batch[2]!.row.id, batch[4]!.row.id]).execute().then((r) => ({ rows: r }));
     expect(rows).toEqual([]);
+  });
+});
+
+describe("findRunsByIds", () => {
+  it("answers each key with its run, or undefined for an unknown id or another namespace's run", async () => {
+    const run = (await runs.startRun({ workflowName: `reads-${Math.random().toString(36).slice(2)}`, workflowVersionId: "1" })).run!;
+    const answers = await findRunsByIds(aiki.deps.db, [
+      { namespace: "default", id: run.id },
+      { namespace: "default", id: uuidV7() },
+      { namespace: "elsewhere", id: run.id },
+      { namespace: "default", id: run.id },
+    ]);
+    expect(answers.map((r) => r?.id)).toEqual([run.id, undefined, undefined, run.id]);
   });
 });

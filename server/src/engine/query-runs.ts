@@ -1,7 +1,7 @@
 import { RunNotFoundError } from "../domain/errors.js";
 import type { RunStatus } from "../domain/run-status.js";
 import {
-  findRunById,
+  findRunsByIds,
   findRunByReference,
   listRunTransitions,
   listRuns,
@@ -9,11 +9,14 @@ import {
   type RunReferenceLookup,
 } from "../store/run-repository.js";
 import type { RunTransitionRow } from "../store/run-transitions.table.js";
+import { batcherFor } from "../store/statement-batcher.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 
 export async function getRun(deps: EngineDeps, namespace: string, runId: string): Promise<RunRow> {
-  const run = await findRunById(deps.db, namespace, runId);
+  // Reads of many runs at once (held waits, GetRun) share one statement.
+  const db = deps.db;
+  const run = await batcherFor(db, "runs-by-id", (keys: ReadonlyArray<{ namespace: string; id: string }>) => findRunsByIds(db, keys)).submit({ namespace, id: runId });
   if (!run) throw new RunNotFoundError({ runId });
   return run;
 }

@@ -124,6 +124,16 @@ export async function findRunById(db: Reader, namespace: string, id: string): Pr
   return db.selectFrom("runs").selectAll().where("namespace", "=", namespace).where("id", "=", id).executeTakeFirst();
 }
 
+/** Runs by id, for many readers at once (each keeps its namespace: ids are unique across them). */
+export async function findRunsByIds(db: Reader, keys: ReadonlyArray<{ namespace: string; id: string }>): Promise<Array<RunRow | undefined>> {
+  const { rows } = await sql<RunRow>`select * from runs where id = any(${keys.map((k) => k.id)}::uuid[])`.execute(db);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return keys.map((k) => {
+    const run = byId.get(k.id);
+    return run && run.namespace === k.namespace ? run : undefined;
+  });
+}
+
 /** The current status of each of these runs (any namespace: ids are unique). */
 export async function runStatuses(db: Reader, ids: readonly string[]): Promise<Array<{ id: string; status: RunStatus }>> {
   if (ids.length === 0) return [];
