@@ -91,7 +91,12 @@ async function completeWithoutParent(
   cmd: LeasedCommand & { output: JsonValue | undefined; completions?: readonly TaskCompletion[] | undefined },
 ): Promise<(RunRow & { previous_worker_id: string | null }) | undefined> {
   const db = deps.db;
-  const batcher = batcherFor(db, "complete-runs", (batch: readonly LeasedCompletion[]) => completeLeasedRunsWithoutParent(db, batch));
+  const batcher = batcherFor(db, "complete-runs", (batch: readonly LeasedCompletion[]) =>
+    // Alone, the plainer statement.
+    batch.length === 1
+      ? completeLeasedRunWithoutParent(db, batch[0]!.lease, batch[0]!.output, batch[0]!.completions).then((r) => [r])
+      : completeLeasedRunsWithoutParent(db, batch),
+  );
   try {
     return await batcher.submit({ lease: cmd, output: cmd.output, completions: cmd.completions ?? [] });
   } catch (error) {

@@ -51,7 +51,12 @@ export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promis
 // statement and one commit; one arriving alone goes out at once.
 async function firstAttempt(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow | undefined> {
   const db = deps.db;
-  const batcher = batcherFor(db, "first-attempts", (batch: readonly FirstAttempt[]) => insertFirstAttemptsIfLeased(db, batch));
+  const batcher = batcherFor(db, "first-attempts", (batch: readonly FirstAttempt[]) =>
+    // Alone, the plainer statement.
+    batch.length === 1
+      ? insertFirstAttemptIfLeased(db, batch[0]!.lease, batch[0]!.task, batch[0]!.completions).then((r) => [r])
+      : insertFirstAttemptsIfLeased(db, batch),
+  );
   try {
     return await batcher.submit({ lease: cmd, task: cmd, completions: cmd.completions ?? [] });
   } catch (error) {

@@ -66,7 +66,12 @@ async function startRunOnce(deps: EngineDeps, cmd: StartRunCommand): Promise<Sta
 // Starts arriving together (a client starting many runs) share one statement and one commit.
 async function insertQueued(deps: EngineDeps, cmd: StartRunCommand): Promise<RunRow | undefined> {
   const db = deps.db;
-  const batcher = batcherFor(db, "queued-starts", (batch: readonly QueuedRunStart[]) => insertRunsUnlessTaken(db, batch));
+  const batcher = batcherFor(db, "queued-starts", (batch: readonly QueuedRunStart[]) => {
+    if (batch.length > 1) return insertRunsUnlessTaken(db, batch);
+    // Alone, the plainer statement.
+    const [{ row, input, retryPolicy, audit }] = batch as [QueuedRunStart];
+    return insertRunUnlessTaken(db, { ...row, status: "queued", input: jsonbOrNull(input), retry_policy: jsonbOrNull(retryPolicy) }, audit).then((r) => [r]);
+  });
   const { status: _status, wake_time: _wake, input: _input, retry_policy: _retry, ...row } = newRunRow(cmd);
   const audit = startAudit(cmd);
   try {
