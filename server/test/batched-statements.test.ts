@@ -11,7 +11,7 @@ import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
-import { completeLeasedRunsWithoutParent, type LeasedCompletion } from "../src/store/lease-repository.js";
+import { completeLeasedRunsWithoutParent, type LeasedCompletion, type NewSleep, suspendOnNewSleepsIfLeased } from "../src/store/lease-repository.js";
 import { findRunsByIds, insertRunsUnlessTaken, type QueuedRunStart } from "../src/store/run-repository.js";
 import { type FirstAttempt, insertFirstAttemptsIfLeased } from "../src/store/task-repository.js";
 import { uuidV7 } from "../src/store/uuid-v7.js";
@@ -172,5 +172,48 @@ describe("findRunsByIds", () => {
       { namespace: "default", id: run.id },
     ]);
     expect(answers.map((r) => r?.id)).toEqual([run.id, undefined, undefined, run.id]);
+  });
+});
+
+describe("suspendOnNewSleepsIfLeased", () => {
+  const sleep = (lease: Lease, name: string, completions: NewSleep["completions"] = []): NewSleep => ({
+    lease: { namespace: "default", runId: lease.run!.id, leaseToken: lease.leaseToken },
+    sleep: { name, sequence: 0, durationMs: 60_000 },
+    completions,
+  });
+
+  it("suspends each first sleep of a mixed batch as it would alone", async () => {
+    const [ok, withDone, stale, lost, replayed] = await leased(5);
+    const done = (await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: "a:x", maxAttempts: 1 })).task!;
+    const staleTask = (await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: "a:x", maxAttempts: 1 })).task!;
+    await runs.cancelRun({ runId: lost!.run!.id });
+    // A zero sleep is recorded (completed) without suspending: the same name again is a replay.
+    await leases.suspendRun({ runId: replayed!.run!.id, leaseToken: replayed!.leaseToken, wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(0) } } });
+
+    const before = Date.now();
+    const answers = await suspendOnNewSleepsIfLeased(aiki.deps.db, [
+      sleep(ok!, "nap"),
+      sleep(withDone!, "nap", [{ taskId: done.id, attempt: 1, output: "A" }]),
+      sleep(stale!, "nap", [{ taskId: staleTask.id, attempt: 2, output: "A" }]),
+      sleep(lost!, "nap"),
+      sleep(replayed!, "nap"),
+      sleep(ok!, "other"),
+    ]);
+    expect(answers.map((r) => (r ? [r.id, r.status, r.lease_token, r.previous_worker_id] : undefined))).toEqual([
+      [ok!.run!.id, "sleeping", null, "w"],
+      [withDone!.run!.id, "sleeping", null, "w"],
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    const wake = answers[0]!.wake_time!.getTime();
+    expect(wake).toBeGreaterThan(before + 55_000);
+    expect(wake).toBeLessThan(Date.now() + 65_000);
+    expect((await tasks.listTasks({ runId: withDone!.run!.id })).tasks.map((t) => [t.status, t.output?.kind.value])).toEqual([[TaskStatus.COMPLETED, "A"]]);
+    expect((await runs.getRun({ runId: stale!.run!.id })).run?.status).toBe(RunStatus.RUNNING);
+    expect((await runs.getRun({ runId: replayed!.run!.id })).run?.status).toBe(RunStatus.RUNNING);
+    const { transitions } = await runs.listRunTransitions({ runId: ok!.run!.id });
+    expect(transitions.at(-1)).toMatchObject({ fromStatus: RunStatus.RUNNING, toStatus: RunStatus.SLEEPING, actor: "worker:w", reason: "sleep nap" });
   });
 });

@@ -295,6 +295,83 @@ export async function completeLeasedRunsWithoutParent(
   return batch.map((_, i) => byIdx.get(i));
 }
 
+/** One first sleep of a batch (see suspendOnNewSleepsIfLeased). */
+export interface NewSleep {
+  lease: { namespace: string; runId: string; leaseToken: string };
+  sleep: { name: string; sequence: number; durationMs: number };
+  completions: readonly TaskCompletion[];
+}
+
+/**
+ * suspendOnNewSleepIfLeased for many runs in one statement and one commit: each judged on its
+ * own (its lease, its completions, no wait recorded yet), each answered with its sleeping run or
+ * undefined for the caller's slow path, exactly as alone. A run named twice is suspended for the
+ * first only.
+ */
+export async function suspendOnNewSleepsIfLeased(
+  db: Kysely<Database>,
+  batch: readonly NewSleep[],
+): Promise<Array<(RunRow & { previous_worker_id: string | null }) | undefined>> {
+  const completions = batch.flatMap((b, idx) => b.completions.map((c) => ({ idx, ...c })));
+  const { rows } = await sql<RunRow & { previous_worker_id: string | null; idx: number }>`
+    with req as (
+      select * from unnest(
+        ${batch.map((_, i) => i)}::int[], ${batch.map((b) => b.lease.namespace)}::text[], ${batch.map((b) => b.lease.runId)}::uuid[],
+        ${batch.map((b) => b.lease.leaseToken)}::uuid[], ${batch.map((b) => b.sleep.name)}::text[], ${batch.map((b) => b.sleep.sequence)}::int[],
+        ${batch.map((b) => b.sleep.durationMs)}::float8[]
+      ) as r(idx, namespace, run_id, token, name, sequence, duration_ms)
+    ),
+    locked as (
+      select req.idx, runs.id, runs.namespace, runs.lease_worker_id from runs
+      join req on runs.namespace = req.namespace and runs.id = req.run_id and runs.lease_token = req.token
+      where runs.status = 'running'
+      order by runs.id
+      for update of runs
+    ),
+    leased as (
+      select distinct on (id) * from locked order by id, idx
+    ),
+    completions as (
+      select * from unnest(
+        ${completions.map((c) => c.idx)}::int[], ${completions.map((c) => c.taskId)}::uuid[], ${completions.map((c) => c.attempt)}::int[],
+        ${completions.map((c) => (c.output === undefined ? null : JSON.stringify(c.output)))}::text[]
+      ) as c(idx, id, attempt, output)
+    ),
+    valid as (
+      select leased.* from leased
+      where (select count(*) from completions c where c.idx = leased.idx) =
+        (select count(*) from tasks join completions c on c.idx = leased.idx and ${completionMatches(sql`leased.id`)})
+    ),
+    completed as (
+      update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
+      from completions c join valid on valid.idx = c.idx
+      where ${completionMatches(sql`valid.id`)}
+      returning tasks.id
+    ),
+    slept as (
+      insert into run_waits (namespace, run_id, kind, key, sequence, status, duration_ms, deadline)
+      select valid.namespace, valid.id, 'sleep', req.name, req.sequence, 'waiting', req.duration_ms, now() + make_interval(secs => req.duration_ms / 1000)
+      from valid join req on req.idx = valid.idx
+      on conflict (run_id, kind, key, sequence) do nothing
+      returning run_id, key, deadline
+    ),
+    moved as (
+      update runs set status = 'sleeping', revision = runs.revision + 1, wake_time = slept.deadline, update_time = now(),
+        lease_token = null, lease_worker_id = null, lease_expires_time = null
+      from valid join slept on slept.run_id = valid.id
+      where runs.id = valid.id
+      returning runs.*, valid.lease_worker_id as previous_worker_id, valid.idx, slept.key as sleep_name
+    ),
+    audit as (
+      insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
+      select namespace, id, revision, 'running', 'sleeping', 'worker:' || coalesce(previous_worker_id, 'null'), 'sleep ' || sleep_name from moved
+    )
+    select * from moved
+  `.execute(db);
+  const byIdx = new Map(rows.map(({ idx, sleep_name: _name, ...run }: RunRow & { previous_worker_id: string | null; idx: number; sleep_name?: string }) => [idx, run]));
+  return batch.map((_, i) => byIdx.get(i));
+}
+
 /**
  * Extends the leases still held; returns those, with their new expiry. Rows a write of the run
  * holds locked right now are skipped in a first pass and extended in a second: one statement
