@@ -2,11 +2,12 @@
 // opening, leases within credits, grants and drain, calls answered like their unary RPCs (typed
 // errors included), and the end of the stream when the worker closes its side or the server stops.
 import { type MessageInitShape } from "@bufbuild/protobuf";
-import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaseLostDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
+import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import {
@@ -21,12 +22,14 @@ import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js"
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
+let events: Client<typeof EventService>;
 let seq = 0;
 
 beforeAll(async () => {
   aiki = await startTestAiki();
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
+  events = aiki.client(EventService);
 });
 afterAll(async () => {
   await aiki?.close();
@@ -219,6 +222,37 @@ describe("WorkerLeaseService.Session", () => {
     ]);
     // The lease is a real one: the worker's writes with its token are accepted.
     const done = await s.call({ case: "completeRun", value: { runId: started.id, leaseToken: lease!.leaseToken } });
+    expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
+    s.end();
+    expect(await s.closed()).toBeUndefined();
+  });
+
+  it("hands a run an event wakes straight to the idle session, its history holding the event", async () => {
+    const wf = workflow();
+    const s = openSession();
+    s.send({ kind: { case: "open", value: wf.open(1) } });
+    await idle(wf.name, 1);
+    const run = await wf.start(1);
+    const [lease] = await s.leases();
+    const suspended = await s.call({ case: "suspendRun", value: { runId: run.id, leaseToken: lease!.leaseToken, wait: { case: "eventWait", value: { eventName: "go", sequence: 0 } } } });
+    expect(suspended.case === "suspendRun" && suspended.value.run?.status).toBe(RunStatus.AWAITING_EVENT);
+    // The slot freed: the worker grants its credit back and the session waits idle again.
+    s.send({ kind: { case: "grant", value: { credits: 1 } } });
+    await idle(wf.name, 1);
+    await events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "go", data: { kind: { case: "numberValue", value: 7 } } });
+    const [woken] = await s.leases();
+    expect(woken!.run!.id).toBe(run.id);
+    expect(woken!.run!.status).toBe(RunStatus.RUNNING);
+    expect(woken!.history?.eventWaits.map((w) => [w.eventName, w.event?.data?.kind.value])).toEqual([["go", 7]]);
+    const { transitions } = await runs.listRunTransitions({ runId: run.id });
+    expect(transitions.slice(-2).map((t) => [t.fromStatus, t.toStatus, t.actor, t.reason])).toEqual([
+      [RunStatus.AWAITING_EVENT, RunStatus.QUEUED, "client", "event go"],
+      [RunStatus.QUEUED, RunStatus.RUNNING, `worker:w-${seq}`, "leased"],
+    ]);
+    // Both in the event's own transaction (one now()), not a later claim.
+    const [queued, leasedAt] = transitions.slice(-2).map((t) => timestampDate(t.time!).getTime() * 1000 + (t.time!.nanos / 1000) % 1000);
+    expect(leasedAt).toBe(queued);
+    const done = await s.call({ case: "completeRun", value: { runId: run.id, leaseToken: woken!.leaseToken } });
     expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
     s.end();
     expect(await s.closed()).toBeUndefined();

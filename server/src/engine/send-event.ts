@@ -7,6 +7,7 @@ import { findRunByReference, transitionRun } from "../store/run-repository.js";
 import { openWaits, resolveWait } from "../store/run-wait-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
+import { cancelHandOvers, deliverHandOvers, type HandOver, leaseToIdleSession } from "./lease-on-wake.js";
 import { publishRunChange } from "./publish-run-change.js";
 
 export type EventTarget = { runId: string } | { reference: RunReferenceKey };
@@ -30,6 +31,8 @@ export interface Delivery {
  * the event in its check or is already AWAITING_EVENT here and is woken in this transaction.
  */
 export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promise<Delivery[]> {
+  // Woken runs handed straight to an idle worker session of this server (pushed after commit).
+  const handOvers: HandOver[] = [];
   const { deliveries, woken } = await deps.db.transaction().execute(async (trx) => {
     const ids: string[] = [];
     for (const t of cmd.targets) {
@@ -68,12 +71,24 @@ export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promis
       if (!consumed) continue;
       await resolveWait(trx, { runId: id, kind: "event", key: wait.key, sequence: wait.sequence }, "received", { event_id: consumed.id });
       const next = await transitionRun(trx, run, "queued", { wake_time: null }, { actor: "client", reason: `event ${cmd.eventName}` });
-      if (next) woken.push(next);
+      if (next) {
+        woken.push(next);
+        const handed = await leaseToIdleSession(deps, trx, next);
+        if (handed) handOvers.push(handed);
+      }
       if (consumed.id === event.id) stored.set(id, { event: { ...event, consume_time: consumed.consume_time }, duplicate: false });
     }
     return { deliveries: ids.map((id) => stored.get(id)!), woken };
+  }).catch((error: unknown) => {
+    cancelHandOvers(handOvers);
+    throw error;
   });
-  for (const run of woken) publishRunChange(deps.notifier, run);
+  const handed = new Set(handOvers.map((h) => h.run.id));
+  for (const run of woken) if (!handed.has(run.id)) publishRunChange(deps.notifier, run);
   deps.metrics?.runTransitioned("awaiting_event", "queued", woken.length);
+  // The sender is answered meanwhile: the push needs the run's history read first.
+  if (handOvers.length > 0) {
+    deliverHandOvers(deps, handOvers).catch((error: unknown) => deps.logger.warn({ err: error }, "pushing woken runs to their sessions failed; their leases expire"));
+  }
   return deliveries;
 }

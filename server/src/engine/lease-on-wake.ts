@@ -1,0 +1,73 @@
+import { sql, type Transaction } from "kysely";
+import { randomUUID } from "node:crypto";
+import type { Database } from "../store/database.js";
+import { transitionRun } from "../store/run-repository.js";
+import type { RunRow } from "../store/runs.table.js";
+import type { EngineDeps } from "./engine-deps.js";
+import { releaseLease } from "./finish-run.js";
+import type { SessionReservation } from "./local-sessions.js";
+import { publishRunChange } from "./publish-run-change.js";
+import { loadHistory } from "./run-history.js";
+
+/** A run a transaction woke and leased to an idle session of this server, to push after commit. */
+export interface HandOver {
+  run: RunRow;
+  reservation: SessionReservation;
+}
+
+/**
+ * In the transaction that just made `queued` ready: when a worker session of this server waits
+ * idle for its workflow version and shard, leases the run to it at once (the queued → running
+ * transition recorded as a claim would) so no claim, hint or second commit is needed. Undefined:
+ * no session qualifies and the run stays queued for whoever claims it.
+ */
+export async function leaseToIdleSession(deps: EngineDeps, trx: Transaction<Database>, queued: RunRow): Promise<HandOver | undefined> {
+  const reservation = deps.localSessions?.reserve(queued.namespace, queued.workflow_name, queued.workflow_version_id, queued.shard);
+  if (!reservation) return undefined;
+  try {
+    const run = await transitionRun(
+      trx,
+      queued,
+      "running",
+      {
+        lease_token: randomUUID(),
+        lease_worker_id: reservation.workerId,
+        lease_expires_time: sql<Date>`now() + make_interval(secs => ${reservation.ttlMs / 1000})`,
+        start_time: sql<Date>`coalesce(start_time, now())`,
+      },
+      { actor: `worker:${reservation.workerId}`, reason: "leased" },
+    );
+    if (!run) {
+      reservation.cancel();
+      return undefined;
+    }
+    return { run, reservation };
+  } catch (error) {
+    reservation.cancel();
+    throw error;
+  }
+}
+
+/** After commit: pushes each handed-over run with its history (or releases it if its session left). */
+export async function deliverHandOvers(deps: EngineDeps, handOvers: readonly HandOver[]): Promise<void> {
+  for (const { run, reservation } of handOvers) {
+    deps.metrics?.runTransitioned("queued", "running");
+    deps.metrics?.runsLeased([{ ...run, queued_time: run.update_time }]);
+    publishRunChange(deps.notifier, run);
+    let delivered = false;
+    try {
+      delivered = reservation.deliver({ run, history: await loadHistory(deps.db, run.id) });
+    } catch (error) {
+      reservation.cancel();
+      deps.logger.warn({ err: error, runId: run.id }, "loading a woken run's history failed; releasing its lease");
+    }
+    if (!delivered) {
+      await releaseLease(deps, { namespace: run.namespace, runId: run.id, leaseToken: run.lease_token!, reason: "worker went away" });
+    }
+  }
+}
+
+/** Gives back the credits of hand-overs whose transaction did not commit. */
+export function cancelHandOvers(handOvers: readonly HandOver[]): void {
+  for (const h of handOvers) h.reservation.cancel();
+}
