@@ -220,29 +220,39 @@ export async function transitionRun(
   changes: Omit<Updateable<RunsTable>, "status" | "revision" | "update_time">,
   audit: TransitionAudit,
 ): Promise<RunRow | undefined> {
-  const run = await trx
-    .updateTable("runs")
-    .set({ ...changes, status: to, revision: guard.revision + 1, update_time: sql<Date>`now()` })
-    .where("namespace", "=", guard.namespace)
-    .where("id", "=", guard.id)
-    .where("status", "=", guard.status)
-    .where("revision", "=", guard.revision)
-    .returningAll()
-    .executeTakeFirst();
-  if (!run) return undefined;
-  await trx
-    .insertInto("run_transitions")
-    .values({
-      namespace: guard.namespace,
-      run_id: guard.id,
-      revision: run.revision,
-      from_status: guard.status,
-      to_status: to,
-      actor: audit.actor,
-      reason: audit.reason ?? null,
-    })
-    .execute();
-  return run;
+  // The update and its history row in one statement: one round trip per transition.
+  return trx
+    .with("moved", (q) =>
+      q
+        .updateTable("runs")
+        .set({ ...changes, status: to, revision: guard.revision + 1, update_time: sql<Date>`now()` })
+        .where("namespace", "=", guard.namespace)
+        .where("id", "=", guard.id)
+        .where("status", "=", guard.status)
+        .where("revision", "=", guard.revision)
+        .returningAll(),
+    )
+    .with("audit", (q) =>
+      q
+        .insertInto("run_transitions")
+        .columns(["namespace", "run_id", "revision", "from_status", "to_status", "actor", "reason"])
+        .expression((eb) =>
+          eb
+            .selectFrom("moved")
+            .select((sb) => [
+              "moved.namespace",
+              "moved.id",
+              "moved.revision",
+              sb.val(guard.status).as("from_status"),
+              "moved.status",
+              sb.val(audit.actor).as("actor"),
+              sb.val(audit.reason ?? null).as("reason"),
+            ]),
+        ),
+    )
+    .selectFrom("moved")
+    .selectAll()
+    .executeTakeFirst() as Promise<RunRow | undefined>;
 }
 
 /**
