@@ -1,10 +1,9 @@
 import { InvalidTransitionError, RunNotFoundError, type RunReferenceKey } from "../domain/errors.js";
 import { isTerminal } from "../domain/run-status.js";
-import { findEventByReference, insertEvent, consumeOldestPendingEvent } from "../store/event-repository.js";
+import { findEventByReference, insertEvent, receiveOldestPendingEvent } from "../store/event-repository.js";
 import type { EventRow } from "../store/history.tables.js";
 import type { JsonValue } from "../store/json.js";
 import { findRunByReference, transitionRun } from "../store/run-repository.js";
-import { openWaits, resolveWait } from "../store/run-wait-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { cancelHandOvers, deliverHandOvers, type HandOver, leaseToIdleSession } from "./lease-on-wake.js";
@@ -64,12 +63,9 @@ export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promis
       const event = await insertEvent(trx, { namespace: cmd.namespace, runId: id, name: cmd.eventName, data: cmd.data, referenceId: cmd.referenceId });
       stored.set(id, { event, duplicate: false });
       if (run.status !== "awaiting_event") continue;
-      const [wait] = await openWaits(trx, id, "event", cmd.eventName);
-      if (!wait) continue;
-      // FIFO per name: the wait takes the oldest pending event, which may predate this one.
-      const consumed = await consumeOldestPendingEvent(trx, id, cmd.eventName);
+      // FIFO per name: the open wait takes the oldest pending event, which may predate this one.
+      const consumed = await receiveOldestPendingEvent(trx, id, cmd.eventName);
       if (!consumed) continue;
-      await resolveWait(trx, { runId: id, kind: "event", key: wait.key, sequence: wait.sequence }, "received", { event_id: consumed.id });
       const next = await transitionRun(trx, run, "queued", { wake_time: null }, { actor: "client", reason: `event ${cmd.eventName}` });
       if (next) {
         woken.push(next);

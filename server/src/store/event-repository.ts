@@ -29,24 +29,57 @@ export async function insertEvent(
 
 /** The oldest unconsumed event of a name (FIFO per name), marked consumed. */
 export async function consumeOldestPendingEvent(trx: Trx, runId: string, name: string): Promise<EventRow | undefined> {
-  const pending = await trx
-    .selectFrom("events")
-    .select("id")
-    .where("run_id", "=", runId)
-    .where("name", "=", name)
-    .where("consume_time", "is", null)
-    .orderBy("id")
-    .limit(1)
-    .forUpdate()
-    .executeTakeFirst();
-  if (!pending) return undefined;
+  // Find and mark in one statement.
   return trx
     .updateTable("events")
     .set({ consume_time: sql<Date>`now()` })
-    .where("id", "=", pending.id)
+    .where("id", "=", (eb) =>
+      eb
+        .selectFrom("events")
+        .select("id")
+        .where("run_id", "=", runId)
+        .where("name", "=", name)
+        .where("consume_time", "is", null)
+        .orderBy("id")
+        .limit(1)
+        .forUpdate(),
+    )
     .where("consume_time", "is", null)
     .returningAll()
     .executeTakeFirst();
+}
+
+/**
+ * An event wait taking its event, in one statement: the run's open wait on `name` (the lowest
+ * sequence) consumes the oldest unconsumed event of that name (FIFO per name) and is marked
+ * RECEIVED with it. Undefined, with nothing changed, when either is missing.
+ */
+export async function receiveOldestPendingEvent(trx: Trx, runId: string, name: string): Promise<EventRow | undefined> {
+  const { rows } = await sql<EventRow>`
+    with w as (
+      select run_id, kind, key, sequence from run_waits
+      where run_id = ${runId} and kind = 'event' and key = ${name} and status = 'waiting'
+      order by sequence limit 1
+      for update
+    ),
+    e as (
+      select id from events
+      where run_id = ${runId} and name = ${name} and consume_time is null and exists (select 1 from w)
+      order by id limit 1
+      for update
+    ),
+    consumed as (
+      update events set consume_time = now() from e where events.id = e.id returning events.*
+    ),
+    resolved as (
+      update run_waits set status = 'received', event_id = consumed.id, end_time = now()
+      from w, consumed
+      where run_waits.run_id = w.run_id and run_waits.kind = w.kind and run_waits.key = w.key and run_waits.sequence = w.sequence
+      returning run_waits.run_id
+    )
+    select consumed.* from consumed join resolved on resolved.run_id = consumed.run_id
+  `.execute(trx);
+  return rows[0];
 }
 
 export async function eventsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<EventRow[]> {
