@@ -1,7 +1,7 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
-import { applyCompletionsCte, completionMatches, completionsCte, type TaskCompletion } from "./task-repository.js";
+import { applyCompletionsCte, batchCompletionsCtes, completionsCte, type TaskCompletion } from "./task-repository.js";
 import type { NewRunRow, RunRow } from "./runs.table.js";
 
 export interface ClaimRequest {
@@ -243,7 +243,6 @@ export async function completeLeasedRunsWithoutParent(
   db: Kysely<Database>,
   batch: readonly LeasedCompletion[],
 ): Promise<Array<(RunRow & { previous_worker_id: string | null }) | undefined>> {
-  const completions = batch.flatMap((b, idx) => b.completions.map((c) => ({ idx, ...c })));
   const { rows } = await sql<RunRow & { previous_worker_id: string | null }>`
     with req as (
       select * from unnest(
@@ -261,23 +260,7 @@ export async function completeLeasedRunsWithoutParent(
     leased as (
       select distinct on (id) * from locked order by id, idx
     ),
-    completions as (
-      select * from unnest(
-        ${completions.map((c) => c.idx)}::int[], ${completions.map((c) => c.taskId)}::uuid[], ${completions.map((c) => c.attempt)}::int[],
-        ${completions.map((c) => (c.output === undefined ? null : JSON.stringify(c.output)))}::text[]
-      ) as c(idx, id, attempt, output)
-    ),
-    valid as (
-      select leased.* from leased
-      where (select count(*) from completions c where c.idx = leased.idx) =
-        (select count(*) from tasks join completions c on c.idx = leased.idx and ${completionMatches(sql`leased.id`)})
-    ),
-    completed as (
-      update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
-      from completions c join valid on valid.idx = c.idx
-      where ${completionMatches(sql`valid.id`)}
-      returning tasks.id
-    ),
+    ${batchCompletionsCtes("leased", batch)},
     done as (
       update runs set status = 'completed', revision = runs.revision + 1, output = valid.output::jsonb,
         end_time = now(), update_time = now(), lease_token = null, lease_worker_id = null, lease_expires_time = null, wake_time = null
@@ -312,7 +295,6 @@ export async function suspendOnNewSleepsIfLeased(
   db: Kysely<Database>,
   batch: readonly NewSleep[],
 ): Promise<Array<(RunRow & { previous_worker_id: string | null }) | undefined>> {
-  const completions = batch.flatMap((b, idx) => b.completions.map((c) => ({ idx, ...c })));
   const { rows } = await sql<RunRow & { previous_worker_id: string | null; idx: number }>`
     with req as (
       select * from unnest(
@@ -331,23 +313,7 @@ export async function suspendOnNewSleepsIfLeased(
     leased as (
       select distinct on (id) * from locked order by id, idx
     ),
-    completions as (
-      select * from unnest(
-        ${completions.map((c) => c.idx)}::int[], ${completions.map((c) => c.taskId)}::uuid[], ${completions.map((c) => c.attempt)}::int[],
-        ${completions.map((c) => (c.output === undefined ? null : JSON.stringify(c.output)))}::text[]
-      ) as c(idx, id, attempt, output)
-    ),
-    valid as (
-      select leased.* from leased
-      where (select count(*) from completions c where c.idx = leased.idx) =
-        (select count(*) from tasks join completions c on c.idx = leased.idx and ${completionMatches(sql`leased.id`)})
-    ),
-    completed as (
-      update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
-      from completions c join valid on valid.idx = c.idx
-      where ${completionMatches(sql`valid.id`)}
-      returning tasks.id
-    ),
+    ${batchCompletionsCtes("leased", batch)},
     slept as (
       insert into run_waits (namespace, run_id, kind, key, sequence, status, duration_ms, deadline)
       select valid.namespace, valid.id, 'sleep', req.name, req.sequence, 'waiting', req.duration_ms, now() + make_interval(secs => req.duration_ms / 1000)

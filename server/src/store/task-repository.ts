@@ -88,6 +88,35 @@ export function completionsCte(runId: string, completions: readonly TaskCompleti
     )`;
 }
 
+/**
+ * completionsCte and applyCompletionsCte for a batch of calls: `completions` (idx, id, attempt,
+ * output: idx is the call's index), `valid` (the rows of the CTE `source`, one per call with its
+ * idx and run id, whose completions all match) and `completed` (applies the valid calls'
+ * completions). The batch statement then writes only for `valid`.
+ */
+export function batchCompletionsCtes(source: "lease" | "leased", calls: ReadonlyArray<{ completions: readonly TaskCompletion[] }>): RawBuilder<unknown> {
+  const completions = calls.flatMap((call, idx) => call.completions.map((c) => ({ idx, ...c })));
+  const src = sql.raw(source);
+  return sql`
+    completions as (
+      select * from unnest(
+        ${completions.map((c) => c.idx)}::int[], ${completions.map((c) => c.taskId)}::uuid[], ${completions.map((c) => c.attempt)}::int[],
+        ${completions.map((c) => (c.output === undefined ? null : JSON.stringify(c.output)))}::text[]
+      ) as c(idx, id, attempt, output)
+    ),
+    valid as (
+      select ${src}.* from ${src}
+      where (select count(*) from completions c where c.idx = ${src}.idx) =
+        (select count(*) from tasks join completions c on c.idx = ${src}.idx and ${completionMatches(sql`${src}.id`)})
+    ),
+    completed as (
+      update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
+      from completions c join valid on valid.idx = c.idx
+      where ${completionMatches(sql`valid.id`)}
+      returning tasks.id
+    )`;
+}
+
 /** The data-modifying CTE that applies `completionsCte`'s completions while all are valid and `guard` holds. */
 export function applyCompletionsCte(runId: string, guard: ReturnType<typeof sql>) {
   return sql`
@@ -146,7 +175,6 @@ export interface FirstAttempt {
  */
 export async function insertFirstAttemptsIfLeased(db: Kysely<Database>, batch: readonly FirstAttempt[]): Promise<Array<TaskRow | undefined>> {
   const ids = batch.map(() => uuidV7());
-  const completions = batch.flatMap((b, idx) => b.completions.map((c) => ({ idx, ...c })));
   const { rows } = await sql<TaskRow>`
     with req as (
       select * from unnest(
@@ -164,23 +192,7 @@ export async function insertFirstAttemptsIfLeased(db: Kysely<Database>, batch: r
       order by runs.id
       for share of runs
     ),
-    completions as (
-      select * from unnest(
-        ${completions.map((c) => c.idx)}::int[], ${completions.map((c) => c.taskId)}::uuid[], ${completions.map((c) => c.attempt)}::int[],
-        ${completions.map((c) => (c.output === undefined ? null : JSON.stringify(c.output)))}::text[]
-      ) as c(idx, id, attempt, output)
-    ),
-    valid as (
-      select lease.idx, lease.id, lease.attempt from lease
-      where (select count(*) from completions c where c.idx = lease.idx) =
-        (select count(*) from tasks join completions c on c.idx = lease.idx and ${completionMatches(sql`lease.id`)})
-    ),
-    completed as (
-      update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
-      from completions c join valid on valid.idx = c.idx
-      where ${completionMatches(sql`valid.id`)}
-      returning tasks.id
-    )
+    ${batchCompletionsCtes("lease", batch)}
     insert into tasks (namespace, id, run_id, name, address, sequence, status, attempts, max_attempts, input, workflow_attempt, attempt_id)
     select req.namespace, req.task_id, valid.id, req.name, req.address, req.sequence, 'running', 1, req.max_attempts, req.input::jsonb, valid.attempt, req.attempt_id
     from req join valid on valid.idx = req.idx
