@@ -77,7 +77,9 @@ export function client(options: ClientOptions): Client {
   const interceptor: Interceptor = (next) => async (req) => {
     if (closing.signal.aborted) throw new ConnectError("the client is closed", Code.Canceled);
     if (options.apiKey) req.header.set("authorization", `Bearer ${options.apiKey}`);
-    return next({ ...req, signal: AbortSignal.any([req.signal, closing.signal]) });
+    // Calls in flight at close() end when it aborts the connection; no per-call signal linking
+    // (AbortSignal.any per call was a visible share of the client's CPU and GC).
+    return next(req);
   };
   // The Connect protocol (binary) over one HTTP/2 connection: the server speaks it beside gRPC,
   // and in connect-node a unary call costs well under half the CPU of a gRPC one (no trailers, no
@@ -91,8 +93,9 @@ export function client(options: ClientOptions): Client {
     redis: options.redis,
     close() {
       closed ??= (async () => {
-        closing.abort(new ConnectError("the client is closed", Code.Canceled));
-        sessionManager.abort();
+        const reason = new ConnectError("the client is closed", Code.Canceled);
+        closing.abort(reason);
+        sessionManager.abort(reason);
       })();
       return closed;
     },
