@@ -28,7 +28,7 @@ describe("StatementBatcher", () => {
     expect(batches).toEqual([[1]]);
     gates[0]!.open();
     expect(await first).toBe("r1");
-    await Promise.resolve();
+    await new Promise((r) => setImmediate(r));
     expect(batches).toEqual([[1], [2, 3, 4]]);
     gates[1]!.open();
     await new Promise((r) => setImmediate(r));
@@ -64,6 +64,31 @@ describe("StatementBatcher", () => {
     const next = b.submit(2);
     await expect(failed).rejects.toThrow("deadlock detected");
     expect(await next).toBe(2);
+  });
+
+  it("tries each request of a failed batch again alone, so each gets its own answer or error", async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const b = new StatementBatcher<number, number>(
+      async (batch) => {
+        batches.push([...batch]);
+        if (batch[0] === 1) await held;
+        // A batch holding 3 fails (as for a deadlock); 3 alone fails again, 2 and 4 alone succeed.
+        if (batch.includes(3)) throw new Error(`deadlock detected in [${batch.join(",")}]`);
+        return [...batch];
+      },
+      { maxBatch: 10, maxInFlight: 1 },
+    );
+    const first = b.submit(1);
+    const rest = [2, 3, 4].map((n) => b.submit(n));
+    release();
+    expect(await first).toBe(1);
+    const [two, three, four] = await Promise.allSettled(rest);
+    expect(two).toEqual({ status: "fulfilled", value: 2 });
+    expect(three).toMatchObject({ status: "rejected", reason: new Error("deadlock detected in [3]") });
+    expect(four).toEqual({ status: "fulfilled", value: 4 });
+    expect(batches).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
   });
 
   it("fails a batch answered with the wrong number of results", async () => {

@@ -4,7 +4,7 @@ import { maxAttemptsOf, type RetryPolicy, retryDelayMs } from "../domain/retry-p
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
 import { transitionRun } from "../store/run-repository.js";
 import { type TaskCompletion, uncountInterruptedAttempts } from "../store/task-repository.js";
-import { completeLeasedRunsWithoutParent, completeLeasedRunWithoutParent, type LeasedCompletion } from "../store/lease-repository.js";
+import { completeLeasedRunsWithoutParent } from "../store/lease-repository.js";
 import { batcherFor } from "../store/statement-batcher.js";
 import type { RunRow, RunsTable } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
@@ -32,7 +32,8 @@ export async function completeRun(
   // One statement for a run without a parent (with the task completions it carries); a child
   // (whose parent may wake), a stale completion or a lost lease (which finish() names) take the
   // transaction.
-  const done = await completeWithoutParent(deps, cmd);
+  // CompleteRun calls of many runs arriving together share one statement and one commit.
+  const done = await batcherFor(deps.db, completeLeasedRunsWithoutParent).submit({ lease: cmd, output: cmd.output, completions: cmd.completions ?? [] });
   if (done) {
     const { previous_worker_id: workerId, ...run } = done;
     published(deps, run, workerId, undefined);
@@ -84,27 +85,6 @@ export async function releaseLease(deps: EngineDeps, cmd: LeasedCommand & { reas
 }
 
 type Plan = { to: RunRow["status"]; changes: Parameters<typeof transitionRun>[3]; reason: string };
-
-// CompleteRun calls of many runs arriving together share one statement and one commit.
-async function completeWithoutParent(
-  deps: EngineDeps,
-  cmd: LeasedCommand & { output: JsonValue | undefined; completions?: readonly TaskCompletion[] | undefined },
-): Promise<(RunRow & { previous_worker_id: string | null }) | undefined> {
-  const db = deps.db;
-  const batcher = batcherFor(db, "complete-runs", (batch: readonly LeasedCompletion[]) =>
-    // Alone, the plainer statement.
-    batch.length === 1
-      ? completeLeasedRunWithoutParent(db, batch[0]!.lease, batch[0]!.output, batch[0]!.completions).then((r) => [r])
-      : completeLeasedRunsWithoutParent(db, batch),
-  );
-  try {
-    return await batcher.submit({ lease: cmd, output: cmd.output, completions: cmd.completions ?? [] });
-  } catch (error) {
-    // A batch can fail for another run's sake (a deadlock): this one is tried again alone.
-    deps.logger.debug({ err: error }, "batched CompleteRun failed; trying alone");
-    return completeLeasedRunWithoutParent(db, cmd, cmd.output, cmd.completions);
-  }
-}
 
 async function finish(
   deps: EngineDeps,

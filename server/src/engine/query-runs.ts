@@ -2,7 +2,6 @@ import { RunNotFoundError } from "../domain/errors.js";
 import type { RunStatus } from "../domain/run-status.js";
 import {
   findRunsByIds,
-  findRunById,
   findRunByReference,
   listRunTransitions,
   listRuns,
@@ -16,11 +15,7 @@ import type { EngineDeps } from "./engine-deps.js";
 
 export async function getRun(deps: EngineDeps, namespace: string, runId: string): Promise<RunRow> {
   // Reads of many runs at once (held waits, GetRun) share one statement.
-  const db = deps.db;
-  const run = await batcherFor(db, "runs-by-id", (keys: ReadonlyArray<{ namespace: string; id: string }>) =>
-    // Alone, the plainer statement.
-    keys.length === 1 ? findRunById(db, keys[0]!.namespace, keys[0]!.id).then((r) => [r]) : findRunsByIds(db, keys),
-  ).submit({ namespace, id: runId });
+  const run = await batcherFor(deps.db, findRunsByIds).submit({ namespace, id: runId });
   if (!run) throw new RunNotFoundError({ runId });
   return run;
 }

@@ -7,8 +7,6 @@ import { findRunById } from "../store/run-repository.js";
 import {
   findTaskById,
   findTaskForUpdate,
-  type FirstAttempt,
-  insertFirstAttemptIfLeased,
   insertFirstAttemptsIfLeased,
   insertTask,
   recordCompletions,
@@ -47,31 +45,12 @@ export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promis
   return task;
 }
 
-// StartTask calls of many runs arriving together (a busy worker, many workers) share one
-// statement and one commit; one arriving alone goes out at once.
-async function firstAttempt(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow | undefined> {
-  const db = deps.db;
-  const batcher = batcherFor(db, "first-attempts", (batch: readonly FirstAttempt[]) =>
-    // Alone, the plainer statement.
-    batch.length === 1
-      ? insertFirstAttemptIfLeased(db, batch[0]!.lease, batch[0]!.task, batch[0]!.completions).then((r) => [r])
-      : insertFirstAttemptsIfLeased(db, batch),
-  );
-  try {
-    return await batcher.submit({ lease: cmd, task: cmd, completions: cmd.completions ?? [] });
-  } catch (error) {
-    // A batch can fail for another write's sake (a deadlock with a cancel of another run):
-    // this one is tried again alone, where its own errors are its own.
-    deps.logger.debug({ err: error }, "batched StartTask failed; trying alone");
-    return insertFirstAttemptIfLeased(deps.db, cmd, cmd, cmd.completions);
-  }
-}
-
 async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow> {
   // The common case, a task met for the first time (with the successes of earlier ones), is one
   // statement; the rest (a lost lease, a stale completion, an attempt after a retry or a dead
   // worker, a replayed call) takes the transaction below.
-  const first = await firstAttempt(deps, cmd);
+  // StartTask calls of many runs arriving together share one statement and one commit.
+  const first = await batcherFor(deps.db, insertFirstAttemptsIfLeased).submit({ lease: cmd, task: cmd, completions: cmd.completions ?? [] });
   if (first) return first;
   return deps.db.transaction().execute(async (trx) => {
     const run = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");

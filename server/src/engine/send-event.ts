@@ -6,7 +6,7 @@ import type { JsonValue } from "../store/json.js";
 import { findRunByReference, transitionRun } from "../store/run-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
-import { cancelHandOvers, deliverHandOvers, type HandOver, leaseToIdleSession } from "./lease-on-wake.js";
+import { cancelHandOvers, deliverHandOvers, type HandOver, leaseToIdleSession } from "./hand-over.js";
 import { publishRunChange } from "./publish-run-change.js";
 
 export type EventTarget = { runId: string } | { reference: RunReferenceKey };

@@ -8,9 +8,8 @@ import { findRunByReference, findRunByStartRequestId, insertRun, insertRunsUnles
 import { batcherFor } from "../store/statement-batcher.js";
 import type { RunRow } from "../store/runs.table.js";
 import { uuidV7 } from "../store/uuid-v7.js";
-import { type ClaimedRun, insertLeasedRunUnlessTaken } from "../store/lease-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
-import { releaseLease } from "./finish-run.js";
+import { deliverHandOver } from "./hand-over.js";
 import { emptyHistory } from "./run-history.js";
 import { publishRunChange } from "./publish-run-change.js";
 import { stableHash, stableJson } from "./stable-json.js";
@@ -56,31 +55,15 @@ async function startRunOnce(deps: EngineDeps, cmd: StartRunCommand): Promise<Sta
   if (handed) return handed;
   // A new run is one statement; a taken request id or reference id takes the transaction that
   // finds the holder and decides between returning it and a conflict.
-  const inserted = cmd.trigger === undefined ? await insertQueued(deps, cmd) : await insertRunUnlessTaken(deps.db, newRunRow(cmd), startAudit(cmd));
+  const inserted =
+    cmd.trigger === undefined
+      ? // Starts arriving together (a client starting many runs) share one statement and one commit.
+        await batcherFor(deps.db, insertRunsUnlessTaken).submit(queuedStart(cmd))
+      : await insertRunUnlessTaken(deps.db, newRunRow(cmd), startAudit(cmd));
   const result = inserted ? { run: inserted, existing: false } : await deps.db.transaction().execute((trx) => createRun(trx, cmd));
   if (!result.existing) publishRunChange(deps.notifier, result.run);
   if (!result.existing) deps.metrics?.runTransitioned(null, result.run.status);
   return result;
-}
-
-// Starts arriving together (a client starting many runs) share one statement and one commit.
-async function insertQueued(deps: EngineDeps, cmd: StartRunCommand): Promise<RunRow | undefined> {
-  const db = deps.db;
-  const batcher = batcherFor(db, "queued-starts", (batch: readonly QueuedRunStart[]) => {
-    if (batch.length > 1) return insertRunsUnlessTaken(db, batch);
-    // Alone, the plainer statement.
-    const [{ row, input, retryPolicy, audit }] = batch as [QueuedRunStart];
-    return insertRunUnlessTaken(db, { ...row, status: "queued", input: jsonbOrNull(input), retry_policy: jsonbOrNull(retryPolicy) }, audit).then((r) => [r]);
-  });
-  const { status: _status, wake_time: _wake, input: _input, retry_policy: _retry, ...row } = newRunRow(cmd);
-  const audit = startAudit(cmd);
-  try {
-    return await batcher.submit({ row, input: cmd.input, retryPolicy: cmd.retryPolicy, audit: { actor: audit.actor, reason: audit.reason } });
-  } catch (error) {
-    // A batch can fail for another start's sake: this one is tried again alone.
-    deps.logger.debug({ err: error }, "batched StartRun failed; trying alone");
-    return insertRunUnlessTaken(deps.db, newRunRow(cmd), audit);
-  }
 }
 
 /**
@@ -91,23 +74,16 @@ async function insertQueued(deps: EngineDeps, cmd: StartRunCommand): Promise<Run
 async function startLeased(deps: EngineDeps, cmd: StartRunCommand): Promise<StartRunResult | undefined> {
   const reservation = deps.localSessions?.reserve(cmd.namespace, cmd.workflowName, cmd.workflowVersionId, cmd.shard);
   if (!reservation) return undefined;
-  let run: ClaimedRun | undefined;
+  let run: RunRow | undefined;
   try {
-    run = await insertLeasedRunUnlessTaken(deps.db, newRunRow(cmd) as Parameters<typeof insertLeasedRunUnlessTaken>[1], startAudit(cmd), reservation);
+    run = await insertRunUnlessTaken(deps.db, newRunRow(cmd), startAudit(cmd), reservation);
   } finally {
     if (!run) reservation.cancel();
   }
   if (!run) return undefined;
   deps.metrics?.runTransitioned(null, "queued");
-  deps.metrics?.runTransitioned("queued", "running");
-  deps.metrics?.runsLeased([run]);
-  publishRunChange(deps.notifier, run);
-  if (!reservation.deliver({ run, history: emptyHistory() })) {
-    // The session closed between the insert and now: back to the queue for another worker.
-    const released = await releaseLease(deps, { namespace: run.namespace, runId: run.id, leaseToken: run.lease_token!, reason: "worker went away" });
-    return { run: released, existing: false };
-  }
-  return { run, existing: false };
+  // A run leased for the first time has recorded nothing yet.
+  return { run: await deliverHandOver(deps, { run, reservation }, async () => emptyHistory()), existing: false };
 }
 
 /**
@@ -165,6 +141,12 @@ function newRunRow(cmd: StartRunCommand): Parameters<typeof insertRun>[1] {
     start_request_hash: requestHashOf(cmd),
     wake_time: wakeTime ? (sql<Date | null>`case when ${wakeTime} > now() then ${wakeTime} else null end` as never) : null,
   };
+}
+
+function queuedStart(cmd: StartRunCommand): QueuedRunStart {
+  const { status: _status, wake_time: _wake, input: _input, retry_policy: _retry, ...row } = newRunRow(cmd);
+  const audit = startAudit(cmd);
+  return { row, input: cmd.input, retryPolicy: cmd.retryPolicy, audit: { actor: audit.actor, reason: audit.reason } };
 }
 
 function requestHashOf(cmd: StartRunCommand): string | null {

@@ -4,7 +4,7 @@ import { isTerminal, type RunStatus } from "../domain/run-status.js";
 import type { Database } from "../store/database.js";
 import { consumeOldestPendingEvent } from "../store/event-repository.js";
 import { jsonbOrNull } from "../store/json.js";
-import { type NewSleep, suspendOnNewSleepIfLeased, suspendOnNewSleepsIfLeased } from "../store/lease-repository.js";
+import { suspendOnNewSleepsIfLeased } from "../store/lease-repository.js";
 import { batcherFor } from "../store/statement-batcher.js";
 import { findRunById, transitionRun } from "../store/run-repository.js";
 import { findWaitForUpdate, insertWait, resizeSleep, resolveWait, type WaitKey } from "../store/run-wait-repository.js";
@@ -45,7 +45,8 @@ export async function suspendRun(
   // A sleep met for the first time (the common case) is one statement; replays, resized or
   // already-due sleeps, other waits and refusals take the transaction below.
   if (cmd.wait.kind === "sleep" && cmd.wait.durationMs > 0) {
-    const slept = await firstSleep(deps, { lease: cmd, sleep: cmd.wait, completions: cmd.completions ?? [] });
+    // First sleeps of many runs arriving together share one statement and one commit.
+    const slept = await batcherFor(deps.db, suspendOnNewSleepsIfLeased).submit({ lease: cmd, sleep: cmd.wait, completions: cmd.completions ?? [] });
     if (slept) {
       const { previous_worker_id: workerId, ...run } = slept;
       publishRunChange(deps.notifier, run);
@@ -76,24 +77,6 @@ export async function suspendRun(
     deps.metrics?.runTransitioned("running", run.status);
   }
   return { run, suspended, history: suspended ? undefined : await loadHistory(deps.db, run.id) };
-}
-
-// First sleeps of many runs arriving together share one statement and one commit.
-async function firstSleep(deps: EngineDeps, req: NewSleep): Promise<(RunRow & { previous_worker_id: string | null }) | undefined> {
-  const db = deps.db;
-  const batcher = batcherFor(db, "first-sleeps", (batch: readonly NewSleep[]) =>
-    // Alone, the plainer statement.
-    batch.length === 1
-      ? suspendOnNewSleepIfLeased(db, batch[0]!.lease, batch[0]!.sleep, batch[0]!.completions).then((r) => [r])
-      : suspendOnNewSleepsIfLeased(db, batch),
-  );
-  try {
-    return await batcher.submit(req);
-  } catch (error) {
-    // A batch can fail for another run's sake (a deadlock): this one is tried again alone.
-    deps.logger.debug({ err: error }, "batched SuspendRun failed; trying alone");
-    return suspendOnNewSleepIfLeased(db, req.lease, req.sleep, req.completions);
-  }
 }
 
 async function decide(trx: Trx, run: RunRow, wait: SuspendWait): Promise<Decision> {

@@ -1,8 +1,8 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
-import { applyCompletionsCte, batchCompletionsCtes, completionsCte, type TaskCompletion } from "./task-repository.js";
-import type { NewRunRow, RunRow } from "./runs.table.js";
+import { completionsCtes, type TaskCompletion } from "./task-repository.js";
+import type { RunRow } from "./runs.table.js";
 
 export interface ClaimRequest {
   namespace: string;
@@ -56,70 +56,6 @@ export async function claimReadyRuns(db: Kysely<Database>, req: ClaimRequest): P
 }
 
 /**
- * StartRun's single statement for a run handed at once to a worker session of this server:
- * inserted already leased (revision 2), with both transitions (created queued, leased running),
- * and nothing inserted when a unique key is taken (undefined: the caller looks up the holder).
- */
-export async function insertLeasedRunUnlessTaken(
-  db: Kysely<Database>,
-  row: Omit<NewRunRow, "revision" | "status" | "lease_token" | "lease_worker_id" | "lease_expires_time" | "start_time">,
-  audit: { actor: string; reason: string },
-  lease: { workerId: string; ttlMs: number },
-): Promise<ClaimedRun | undefined> {
-  const run = await db
-    .with("inserted", (q) =>
-      q
-        .insertInto("runs")
-        .values({
-          ...row,
-          status: "running",
-          revision: 2,
-          lease_token: sql<string>`gen_random_uuid()`,
-          lease_worker_id: lease.workerId,
-          lease_expires_time: sql<Date>`now() + make_interval(secs => ${lease.ttlMs / 1000})`,
-          start_time: sql<Date>`now()`,
-        })
-        .onConflict((oc) => oc.doNothing())
-        .returningAll(),
-    )
-    .with("audit", (q) =>
-      q
-        .insertInto("run_transitions")
-        .columns(["namespace", "run_id", "revision", "from_status", "to_status", "actor", "reason"])
-        .expression((eb) =>
-          eb
-            .selectFrom("inserted")
-            .select((s) => [
-              "inserted.namespace",
-              "inserted.id",
-              sql<number>`1`.as("revision"),
-              sql<string | null>`null::text`.as("from_status"),
-              sql<string>`'queued'`.as("to_status"),
-              s.val(audit.actor).as("actor"),
-              s.val(audit.reason).as("reason"),
-            ])
-            .unionAll(
-              eb
-                .selectFrom("inserted")
-                .select((s) => [
-                  "inserted.namespace",
-                  "inserted.id",
-                  sql<number>`2`.as("revision"),
-                  sql<string | null>`'queued'`.as("from_status"),
-                  sql<string>`'running'`.as("to_status"),
-                  s.val(`worker:${lease.workerId}`).as("actor"),
-                  s.val("leased").as("reason"),
-                ]),
-            ),
-        ),
-    )
-    .selectFrom("inserted")
-    .selectAll()
-    .executeTakeFirst();
-  return run ? { ...(run as RunRow), queued_time: run.create_time, first_lease: true } : undefined;
-}
-
-/**
  * The fence: the run, locked, if the caller still holds its lease. `update` for writes that
  * change the run's state, `share` for writes beside it (task records): either way a concurrent
  * pause/cancel waits for this transaction, and the worker's next write after it fails.
@@ -142,91 +78,6 @@ export async function lockLeasedRun(
   return (mode === "update" ? q.forUpdate() : q.forShare()).executeTakeFirst();
 }
 
-/**
- * Completes a leased run in one statement with the task completions it carries: guarded on the
- * lease (token and RUNNING) and on every completion being valid, the transition appended. Only
- * runs without a parent: a child's completion may wake its parent, which the caller does in a
- * transaction. Undefined: nothing was written (the lease is not held, a completion is stale, or
- * the run has a parent).
- */
-export async function completeLeasedRunWithoutParent(
-  db: Kysely<Database>,
-  lease: { namespace: string; runId: string; leaseToken: string },
-  output: JsonValue | undefined,
-  completions: readonly TaskCompletion[] = [],
-): Promise<(RunRow & { previous_worker_id: string | null }) | undefined> {
-  const { rows } = await sql<RunRow & { previous_worker_id: string | null }>`
-    with leased as (
-      select id, lease_worker_id from runs
-      where namespace = ${lease.namespace} and id = ${lease.runId} and lease_token = ${lease.leaseToken}
-        and status = 'running' and parent_run_id is null
-      for update
-    ),
-    ${completionsCte(lease.runId, completions)},
-    ${applyCompletionsCte(lease.runId, sql`exists (select 1 from leased)`)},
-    done as (
-      update runs set status = 'completed', revision = runs.revision + 1, output = cast(${output === undefined ? null : JSON.stringify(output)} as jsonb),
-        end_time = now(), update_time = now(), lease_token = null, lease_worker_id = null, lease_expires_time = null, wake_time = null
-      from leased
-      where runs.id = leased.id and (select ok from completions_valid)
-      returning runs.*, leased.lease_worker_id as previous_worker_id
-    ),
-    audit as (
-      insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
-      select namespace, id, revision, 'running', 'completed', 'worker:' || coalesce(previous_worker_id, 'null'), 'completed' from done
-    )
-    select * from done
-  `.execute(db);
-  return rows[0];
-}
-
-/**
- * SuspendRun's common sleep, in one statement: a sleep met for the first time (no wait recorded
- * at its name and sequence) by the lease holder, with the completions the call carries. The wait
- * is inserted, the run moved to SLEEPING until its deadline with the lease cleared, and the
- * transition appended. Undefined: nothing but possibly the (idempotent) completions was written —
- * the lease is not held, a completion is stale, or the wait exists — and the caller takes the
- * transaction that tells which.
- */
-export async function suspendOnNewSleepIfLeased(
-  db: Kysely<Database>,
-  lease: { namespace: string; runId: string; leaseToken: string },
-  sleep: { name: string; sequence: number; durationMs: number },
-  completions: readonly TaskCompletion[] = [],
-): Promise<(RunRow & { previous_worker_id: string | null }) | undefined> {
-  const { rows } = await sql<RunRow & { previous_worker_id: string | null }>`
-    with leased as (
-      select id, namespace, lease_worker_id from runs
-      where namespace = ${lease.namespace} and id = ${lease.runId} and lease_token = ${lease.leaseToken} and status = 'running'
-      for update
-    ),
-    ${completionsCte(lease.runId, completions)},
-    ${applyCompletionsCte(lease.runId, sql`exists (select 1 from leased)`)},
-    slept as (
-      insert into run_waits (namespace, run_id, kind, key, sequence, status, duration_ms, deadline)
-      select leased.namespace, leased.id, 'sleep', ${sleep.name}::text, ${sleep.sequence}::int, 'waiting', ${sleep.durationMs}::float8,
-        now() + make_interval(secs => ${sleep.durationMs / 1000})
-      from leased
-      where (select ok from completions_valid)
-      on conflict (run_id, kind, key, sequence) do nothing
-      returning deadline
-    ),
-    moved as (
-      update runs set status = 'sleeping', revision = runs.revision + 1, wake_time = slept.deadline, update_time = now(),
-        lease_token = null, lease_worker_id = null, lease_expires_time = null
-      from leased, slept
-      where runs.id = leased.id
-      returning runs.*, leased.lease_worker_id as previous_worker_id
-    ),
-    audit as (
-      insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
-      select namespace, id, revision, 'running', 'sleeping', 'worker:' || coalesce(previous_worker_id, 'null'), ${`sleep ${sleep.name}`}::text from moved
-    )
-    select * from moved
-  `.execute(db);
-  return rows[0];
-}
-
 /** One CompleteRun of a batch (see completeLeasedRunsWithoutParent). */
 export interface LeasedCompletion {
   lease: { namespace: string; runId: string; leaseToken: string };
@@ -235,9 +86,11 @@ export interface LeasedCompletion {
 }
 
 /**
- * completeLeasedRunWithoutParent for many runs in one statement and one commit: each judged on
- * its own (its lease, its completions), each answered with its completed run or undefined for the
- * caller's slow path, exactly as alone. A run named twice is completed for the first only.
+ * CompleteRun of runs without a parent, many in one statement and one commit: each judged on its
+ * own (its lease held, every completion it carries valid), each answered with its completed run
+ * (transition appended), or undefined, with nothing of its own written, for the caller's slow
+ * path: the lease is not held, a completion is stale, or the run has a parent (whose wake-up the
+ * transaction does). A run named twice is completed for the first only.
  */
 export async function completeLeasedRunsWithoutParent(
   db: Kysely<Database>,
@@ -260,7 +113,7 @@ export async function completeLeasedRunsWithoutParent(
     leased as (
       select distinct on (id) * from locked order by id, idx
     ),
-    ${batchCompletionsCtes("leased", batch)},
+    ${completionsCtes("leased", batch)},
     done as (
       update runs set status = 'completed', revision = runs.revision + 1, output = valid.output::jsonb,
         end_time = now(), update_time = now(), lease_token = null, lease_worker_id = null, lease_expires_time = null, wake_time = null
@@ -286,10 +139,12 @@ export interface NewSleep {
 }
 
 /**
- * suspendOnNewSleepIfLeased for many runs in one statement and one commit: each judged on its
- * own (its lease, its completions, no wait recorded yet), each answered with its sleeping run or
- * undefined for the caller's slow path, exactly as alone. A run named twice is suspended for the
- * first only.
+ * SuspendRun's common case, a sleep met for the first time, for many runs in one statement and one
+ * commit: each judged on its own (its lease held, every completion it carries valid, no wait
+ * recorded at its name and sequence), each answered with its run, now SLEEPING until the deadline
+ * with the lease cleared and the transition appended; or undefined, with nothing of its own
+ * written, for the caller's transaction, which tells why (or handles a replay). A run named twice
+ * is suspended for the first only.
  */
 export async function suspendOnNewSleepsIfLeased(
   db: Kysely<Database>,
@@ -313,7 +168,7 @@ export async function suspendOnNewSleepsIfLeased(
     leased as (
       select distinct on (id) * from locked order by id, idx
     ),
-    ${batchCompletionsCtes("leased", batch)},
+    ${completionsCtes("leased", batch)},
     slept as (
       insert into run_waits (namespace, run_id, kind, key, sequence, status, duration_ms, deadline)
       select valid.namespace, valid.id, 'sleep', req.name, req.sequence, 'waiting', req.duration_ms, now() + make_interval(secs => req.duration_ms / 1000)

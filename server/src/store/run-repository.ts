@@ -1,4 +1,4 @@
-import { type Kysely, type Transaction, sql, type Updateable } from "kysely";
+import { type Kysely, type RawBuilder, type Transaction, sql, type Updateable } from "kysely";
 import type { RunStatus } from "../domain/run-status.js";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
@@ -43,14 +43,29 @@ export async function insertRun(trx: Trx, row: Omit<NewRunRow, "revision">, audi
 
 /**
  * insertRun in one statement that inserts nothing when any unique key is taken (the start
- * request id, the reference id): undefined then, and the caller looks up the holder.
+ * request id, the reference id): undefined then, and the caller looks up the holder. With
+ * `lease`, the run is inserted already leased to that worker (revision 2, RUNNING, a fresh
+ * token, the expiry on the database clock) with both transitions, created and leased, as if a
+ * claim had followed at once.
  */
-export async function insertRunUnlessTaken(db: Reader, row: Omit<NewRunRow, "revision">, audit: TransitionAudit): Promise<RunRow | undefined> {
+export async function insertRunUnlessTaken(
+  db: Reader,
+  row: Omit<NewRunRow, "revision">,
+  audit: TransitionAudit,
+  lease?: { workerId: string; ttlMs: number },
+): Promise<RunRow | undefined> {
+  const leased = lease && {
+    status: "running" as const,
+    lease_token: sql<string>`gen_random_uuid()`,
+    lease_worker_id: lease.workerId,
+    lease_expires_time: sql<Date>`now() + make_interval(secs => ${lease.ttlMs / 1000})`,
+    start_time: sql<Date>`now()`,
+  };
   return db
     .with("inserted", (q) =>
       q
         .insertInto("runs")
-        .values({ ...row, revision: 1 })
+        .values({ ...row, revision: leased ? 2 : 1, ...leased })
         .onConflict((oc) => oc.doNothing())
         .returningAll(),
     )
@@ -58,19 +73,23 @@ export async function insertRunUnlessTaken(db: Reader, row: Omit<NewRunRow, "rev
       q
         .insertInto("run_transitions")
         .columns(["namespace", "run_id", "revision", "from_status", "to_status", "actor", "reason"])
-        .expression((eb) =>
-          eb
-            .selectFrom("inserted")
-            .select((s) => [
-              "inserted.namespace",
-              "inserted.id",
-              "inserted.revision",
-              sql<null>`null::text`.as("from_status"),
-              "inserted.status",
-              s.val(audit.actor).as("actor"),
-              s.val(audit.reason ?? null).as("reason"),
-            ]),
-        ),
+        .expression((eb) => {
+          const transition = (revision: number, from: string | null, to: RawBuilder<string> | string, actor: string, reason: string | null) =>
+            eb
+              .selectFrom("inserted")
+              .select((s) => [
+                "inserted.namespace",
+                "inserted.id",
+                sql<number>`${revision}::int`.as("revision"),
+                sql<string | null>`${from}::text`.as("from_status"),
+                (typeof to === "string" ? sql<string>`${to}::text` : to).as("to_status"),
+                s.val(actor).as("actor"),
+                s.val(reason).as("reason"),
+              ]);
+          // Created as the row says; or created QUEUED, then leased.
+          const created = transition(1, null, lease ? "queued" : sql<string>`inserted.status`, audit.actor, audit.reason ?? null);
+          return lease ? created.unionAll(transition(2, "queued", "running", `worker:${lease.workerId}`, "leased")) : created;
+        }),
     )
     .selectFrom("inserted")
     .selectAll()

@@ -1,13 +1,17 @@
+import type { Db } from "./database.js";
+
+type Pending<Req, Res> = { req: Req; resolve: (res: Res) => void; reject: (error: unknown) => void };
+
 /**
- * Group commit for one kind of single statement (a write, or a read by key): one submitted while
- * fewer than `maxInFlight` batches run goes out at once, alone (no added latency when idle); those
- * that arrive while the batches are busy wait and go out together in the next one, as one
- * statement (and for writes one commit). A failed batch (a deadlock, a lost connection) fails each
- * of its requests with that error; callers treat it as they would the failure of their own
- * statement.
+ * Group commit for one kind of statement (a write, or a read by key): one submitted while fewer
+ * than `maxInFlight` batches run goes out at once, alone (no added latency when idle); those that
+ * arrive while the batches are busy wait and go out together in the next one, as one statement
+ * (and for writes one commit). A batch that fails can have failed for one request's sake (a
+ * deadlock with another run's transaction): each of its requests is then tried again alone, so
+ * the error a caller sees is its own statement's.
  */
 export class StatementBatcher<Req, Res> {
-  private queue: Array<{ req: Req; resolve: (res: Res) => void; reject: (error: unknown) => void }> = [];
+  private queue: Array<Pending<Req, Res>> = [];
   private inFlight = 0;
 
   /** `write` runs a batch's statement and answers each request, in order. */
@@ -27,40 +31,42 @@ export class StatementBatcher<Req, Res> {
     const batch = this.queue.splice(0, this.opts.maxBatch);
     if (batch.length === 0) return;
     this.inFlight++;
-    this.write(batch.map((b) => b.req)).then(
-      (results) => {
-        if (results.length !== batch.length) {
-          const error = new Error(`a batch of ${batch.length} requests was answered with ${results.length} results`);
-          for (const b of batch) b.reject(error);
-          return;
-        }
-        batch.forEach((b, i) => b.resolve(results[i]!));
-      },
-      (error: unknown) => {
-        for (const b of batch) b.reject(error);
-      },
-    ).finally(() => {
-      this.inFlight--;
-      if (this.queue.length > 0) this.flush();
-    });
+    this.run(batch)
+      .catch((error: unknown) => {
+        if (batch.length === 1) batch[0]!.reject(error);
+        else for (const b of batch) this.run([b]).catch(b.reject);
+      })
+      .finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.flush();
+      });
+  }
+
+  /** Answers every request of `batch`, or rejects (answering none). */
+  private async run(batch: Array<Pending<Req, Res>>): Promise<void> {
+    const results = await this.write(batch.map((b) => b.req));
+    if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} requests was answered with ${results.length} results`);
+    batch.forEach((b, i) => b.resolve(results[i]!));
   }
 }
 
-const shared = new WeakMap<object, Map<string, StatementBatcher<never, unknown>>>();
+const shared = new WeakMap<Db, Map<unknown, StatementBatcher<never, unknown>>>();
 
-/** The one batcher named `name` for this database handle (made on first use), so every caller of a statement shares its batches. */
+/**
+ * The one batcher of `statement` on this database handle (made on first use), so every caller of
+ * a statement shares its batches.
+ */
 export function batcherFor<Req, Res>(
-  db: object,
-  name: string,
-  write: (batch: readonly Req[]) => Promise<Res[]>,
+  db: Db,
+  statement: (db: Db, batch: readonly Req[]) => Promise<Res[]>,
   opts: { maxBatch: number; maxInFlight: number } = { maxBatch: 200, maxInFlight: 2 },
 ): StatementBatcher<Req, Res> {
-  let byName = shared.get(db);
-  if (!byName) shared.set(db, (byName = new Map()));
-  let batcher = byName.get(name) as StatementBatcher<Req, Res> | undefined;
+  let byStatement = shared.get(db);
+  if (!byStatement) shared.set(db, (byStatement = new Map()));
+  let batcher = byStatement.get(statement) as StatementBatcher<Req, Res> | undefined;
   if (!batcher) {
-    batcher = new StatementBatcher(write, opts);
-    byName.set(name, batcher as unknown as StatementBatcher<never, unknown>);
+    batcher = new StatementBatcher((batch: readonly Req[]) => statement(db, batch), opts);
+    byStatement.set(statement, batcher as unknown as StatementBatcher<never, unknown>);
   }
   return batcher;
 }

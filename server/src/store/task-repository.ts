@@ -64,37 +64,18 @@ export interface TaskLease {
 }
 
 /** A carried completion `c` matches its task row: the run's, at that attempt, RUNNING or already COMPLETED by it. */
-export function completionMatches(runId: string | RawBuilder<unknown>) {
+function completionMatches(runId: string | RawBuilder<unknown>) {
   return sql`tasks.id = c.id and tasks.run_id = ${runId} and tasks.attempts = c.attempt and tasks.status in ('running', 'completed')`;
 }
 
 /**
- * The completions a write carries, as SQL for a fused statement: `completions` (a table of id,
- * attempt, output) and `completions_valid` (true when every one matches its task). The statement
- * applies them, and its own change, only when all are valid: a stale one changes nothing, and
- * the caller's slow path says why.
+ * The completions that calls carry, as CTEs for the call's statement: `completions` (idx, id,
+ * attempt, output; idx is the call's index in the batch), `valid` (the rows of the CTE `source`,
+ * one per call with its idx and run id, whose completions all match their tasks) and `completed`
+ * (applies the valid calls' completions). The statement then writes only for `valid`: a stale
+ * completion changes nothing of its call, and the caller's slow path says why.
  */
-export function completionsCte(runId: string, completions: readonly TaskCompletion[]) {
-  return sql`
-    completions as (
-      select * from unnest(
-        ${completions.map((c) => c.taskId)}::uuid[],
-        ${completions.map((c) => c.attempt)}::int[],
-        ${completions.map((c) => (c.output === undefined ? null : JSON.stringify(c.output)))}::text[]
-      ) as c(id, attempt, output)
-    ),
-    completions_valid as (
-      select count(*) = ${completions.length} as ok from tasks join completions c on ${completionMatches(runId)}
-    )`;
-}
-
-/**
- * completionsCte and applyCompletionsCte for a batch of calls: `completions` (idx, id, attempt,
- * output: idx is the call's index), `valid` (the rows of the CTE `source`, one per call with its
- * idx and run id, whose completions all match) and `completed` (applies the valid calls'
- * completions). The batch statement then writes only for `valid`.
- */
-export function batchCompletionsCtes(source: "lease" | "leased", calls: ReadonlyArray<{ completions: readonly TaskCompletion[] }>): RawBuilder<unknown> {
+export function completionsCtes(source: "lease" | "leased" | "run", calls: ReadonlyArray<{ completions: readonly TaskCompletion[] }>): RawBuilder<unknown> {
   const completions = calls.flatMap((call, idx) => call.completions.map((c) => ({ idx, ...c })));
   const src = sql.raw(source);
   return sql`
@@ -117,50 +98,6 @@ export function batchCompletionsCtes(source: "lease" | "leased", calls: Readonly
     )`;
 }
 
-/** The data-modifying CTE that applies `completionsCte`'s completions while all are valid and `guard` holds. */
-export function applyCompletionsCte(runId: string, guard: ReturnType<typeof sql>) {
-  return sql`
-    completed as (
-      update tasks set status = 'completed', output = c.output::jsonb, update_time = now()
-      from completions c
-      where ${completionMatches(runId)} and (select ok from completions_valid) and ${guard}
-      returning tasks.id
-    )`;
-}
-
-/**
- * The first attempt of a task, in one statement with the fence and the completions the call
- * carries: inserted only while the caller holds the run's lease (locked FOR SHARE, so a
- * concurrent pause or cancel waits for it), every completion is valid, and no record exists at
- * this address and sequence. Undefined: the task was not inserted (the lease is not held, a
- * completion is stale, or a record exists; completions may have been applied, which is
- * idempotent) and the caller takes the slow path that tells which.
- */
-export async function insertFirstAttemptIfLeased(
-  db: Kysely<Database>,
-  lease: TaskLease,
-  task: { name: string; address: string; sequence: number; input: JsonValue | undefined; maxAttempts: number; attemptId?: string | undefined },
-  completions: readonly TaskCompletion[] = [],
-): Promise<TaskRow | undefined> {
-  const { rows } = await sql<TaskRow>`
-    with lease as (
-      select id, attempt from runs
-      where namespace = ${lease.namespace} and id = ${lease.runId} and lease_token = ${lease.leaseToken} and status = 'running'
-      for share
-    ),
-    ${completionsCte(lease.runId, completions)},
-    ${applyCompletionsCte(lease.runId, sql`exists (select 1 from lease)`)}
-    insert into tasks (namespace, id, run_id, name, address, sequence, status, attempts, max_attempts, input, workflow_attempt, attempt_id)
-    select ${lease.namespace}, ${uuidV7()}::uuid, lease.id, ${task.name}::text, ${task.address}::text, ${task.sequence}::int, 'running', 1,
-      ${task.maxAttempts}::int, cast(${task.input === undefined ? null : JSON.stringify(task.input)} as jsonb), lease.attempt, ${task.attemptId ?? null}::text
-    from lease
-    where (select ok from completions_valid)
-    on conflict (run_id, address, sequence) do nothing
-    returning *
-  `.execute(db);
-  return rows[0];
-}
-
 /** One StartTask of a batch (see insertFirstAttemptsIfLeased). */
 export interface FirstAttempt {
   lease: TaskLease;
@@ -169,9 +106,12 @@ export interface FirstAttempt {
 }
 
 /**
- * insertFirstAttemptIfLeased for many runs' StartTask calls in one statement and one commit:
- * each is judged on its own (its lease, its completions, its address), and each gets its task,
- * or undefined for the caller's slow path, exactly as alone. Leases are locked in id order.
+ * The first attempt of a task, for many runs' StartTask calls in one statement and one commit,
+ * each judged on its own: inserted only while the caller holds the run's lease (locked FOR SHARE,
+ * in id order, so a concurrent pause or cancel waits for it), every completion it carries is
+ * valid (and then recorded), and no record exists at its address and sequence. Undefined for a
+ * call whose task was not inserted: nothing of it was written (but for completions, which are
+ * idempotent), and the caller's transaction says why or handles the retry or replay.
  */
 export async function insertFirstAttemptsIfLeased(db: Kysely<Database>, batch: readonly FirstAttempt[]): Promise<Array<TaskRow | undefined>> {
   const ids = batch.map(() => uuidV7());
@@ -192,7 +132,7 @@ export async function insertFirstAttemptsIfLeased(db: Kysely<Database>, batch: r
       order by runs.id
       for share of runs
     ),
-    ${batchCompletionsCtes("lease", batch)}
+    ${completionsCtes("lease", batch)}
     insert into tasks (namespace, id, run_id, name, address, sequence, status, attempts, max_attempts, input, workflow_attempt, attempt_id)
     select req.namespace, req.task_id, valid.id, req.name, req.address, req.sequence, 'running', 1, req.max_attempts, req.input::jsonb, valid.attempt, req.attempt_id
     from req join valid on valid.idx = req.idx
@@ -253,8 +193,8 @@ export interface TaskCompletion {
 export async function recordCompletions(trx: Trx, runId: string, completions: readonly TaskCompletion[]): Promise<string[]> {
   if (completions.length === 0) return [];
   const { rows } = await sql<{ id: string }>`
-    with ${completionsCte(runId, completions)},
-    ${applyCompletionsCte(runId, sql`true`)}
+    with run as (select 0 as idx, ${runId}::uuid as id),
+    ${completionsCtes("run", [{ completions }])}
     select c.id from completions c where not exists (select 1 from tasks where ${completionMatches(runId)})
   `.execute(trx);
   return rows.map((r) => r.id);

@@ -7,7 +7,7 @@ import type { EngineDeps } from "./engine-deps.js";
 import { releaseLease } from "./finish-run.js";
 import type { SessionReservation } from "./local-sessions.js";
 import { publishRunChange } from "./publish-run-change.js";
-import { loadHistory } from "./run-history.js";
+import { loadHistory, type RunHistoryData } from "./run-history.js";
 
 /** A run a transaction woke and leased to an idle session of this server, to push after commit. */
 export interface HandOver {
@@ -48,23 +48,29 @@ export async function leaseToIdleSession(deps: EngineDeps, trx: Transaction<Data
   }
 }
 
-/** After commit: pushes each handed-over run with its history (or releases it if its session left). */
-export async function deliverHandOvers(deps: EngineDeps, handOvers: readonly HandOver[]): Promise<void> {
-  for (const { run, reservation } of handOvers) {
-    deps.metrics?.runTransitioned("queued", "running");
-    deps.metrics?.runsLeased([{ ...run, queued_time: run.update_time }]);
-    publishRunChange(deps.notifier, run);
-    let delivered = false;
-    try {
-      delivered = reservation.deliver({ run, history: await loadHistory(deps.db, run.id) });
-    } catch (error) {
-      reservation.cancel();
-      deps.logger.warn({ err: error, runId: run.id }, "loading a woken run's history failed; releasing its lease");
-    }
-    if (!delivered) {
-      await releaseLease(deps, { namespace: run.namespace, runId: run.id, leaseToken: run.lease_token!, reason: "worker went away" });
-    }
+/**
+ * After commit: counts the hand-over, hints the run's change and pushes it with its history to
+ * the session it was leased to. Returns the run as it now stands: released back to the queue,
+ * for another worker, when the session left meanwhile or the history could not be read.
+ */
+export async function deliverHandOver(deps: EngineDeps, { run, reservation }: HandOver, history: () => Promise<RunHistoryData>): Promise<RunRow> {
+  deps.metrics?.runTransitioned("queued", "running");
+  deps.metrics?.runsLeased([{ ...run, queued_time: run.update_time }]);
+  publishRunChange(deps.notifier, run);
+  let delivered = false;
+  try {
+    delivered = reservation.deliver({ run, history: await history() });
+  } catch (error) {
+    reservation.cancel();
+    deps.logger.warn({ err: error, runId: run.id }, "loading a handed-over run's history failed; releasing its lease");
   }
+  if (delivered) return run;
+  return releaseLease(deps, { namespace: run.namespace, runId: run.id, leaseToken: run.lease_token!, reason: "worker went away" });
+}
+
+/** deliverHandOver for the runs a transaction woke, with their histories. */
+export async function deliverHandOvers(deps: EngineDeps, handOvers: readonly HandOver[]): Promise<void> {
+  for (const h of handOvers) await deliverHandOver(deps, h, () => loadHistory(deps.db, h.run.id));
 }
 
 /** Gives back the credits of hand-overs whose transaction did not commit. */
