@@ -263,7 +263,16 @@ describe("a cron schedule across a server restart", () => {
       }
     };
 
-    const beforeKill = await waitForRuns(3);
+    const firedBy = (server: ServerProcess) =>
+      [...server.output().matchAll(/"occurrence":"([^"]+)","outcome":"started"[^\n]*"msg":"schedule fired"/g)].map((m) => m[1]!);
+    // Both servers race for each occurrence: run until each has won at least one (which one wins
+    // a given occurrence is chance), so the kill interrupts a server that was really firing.
+    const bothFiring = Date.now() + 30_000;
+    while (firedBy(a1).length === 0 || firedBy(b).length === 0 || (await occurrences()).length < 3) {
+      if (Date.now() > bothFiring) throw new Error(`in 30 s server A fired ${firedBy(a1).length} occurrences and B ${firedBy(b).length}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const beforeKill = (await occurrences()).length;
     expect(await a1.stop("SIGKILL")).toBeNull();
     expect(processGone(a1.child.pid!)).toBe(true);
     // B alone fires while A is dead.
@@ -271,8 +280,6 @@ describe("a cron schedule across a server restart", () => {
     const a2 = await startServerProcess(env);
     cleanups.push(() => a2.stop("SIGKILL"));
     // Both race for each occurrence again until the restarted A has fired some itself.
-    const firedBy = (server: ServerProcess) =>
-      [...server.output().matchAll(/"occurrence":"([^"]+)","outcome":"started"[^\n]*"msg":"schedule fired"/g)].map((m) => m[1]!);
     const deadline = Date.now() + 30_000;
     while (firedBy(a2).length < 2 || (await occurrences()).length < whileDead + 4) {
       if (Date.now() > deadline) throw new Error(`the restarted server fired ${firedBy(a2).length} occurrences`);
