@@ -21,10 +21,10 @@ export const workersList: Command = {
         w.workflows.map((f) => `${f.workflowName}@${f.workflowVersionId}`).join(","),
         w.shards.join(",") || "-",
         formatAge(w.lastSeenTime),
-        String(w.leases.length),
+        String(w.leasedRunIds.length),
       ]),
     );
-    const held = res.workers.flatMap((w) => w.leases.map((l) => [l.runId, w.workerId] as const));
+    const held = res.workers.flatMap((w) => w.leasedRunIds.map((runId) => [runId, w.workerId] as const));
     if (held.length === 0) return;
     println(ctx.out.stdout);
     printTable(ctx.out, ["LEASED RUN", "WORKER ID"], held);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aiki/v1/error_details.proto.
  */
 export const file_aiki_v1_error_details: GenFile = /*@__PURE__*/
-  fileDesc("ChthaWtpL3YxL2Vycm9yX2RldGFpbHMucHJvdG8SB2Fpa2kudjEijAEKEEJhZFJlcXVlc3REZXRhaWwSQgoQZmllbGRfdmlvbGF0aW9ucxgBIAMoCzIoLmFpa2kudjEuQmFkUmVxdWVzdERldGFpbC5GaWVsZFZpb2xhdGlvbho0Cg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSJNChFSdW5Ob3RGb3VuZERldGFpbBIOCgZydW5faWQYASABKAkSKAoJcmVmZXJlbmNlGAIgASgLMhUuYWlraS52MS5SdW5SZWZlcmVuY2UidwoXSW52YWxpZFRyYW5zaXRpb25EZXRhaWwSDgoGcnVuX2lkGAEgASgJEioKDmN1cnJlbnRfc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSDgoGYWN0aW9uGAMgASgJEhAKCHJldmlzaW9uGAQgASgFIs8BChFSdW5Db25mbGljdERldGFpbBItCgRraW5kGAEgASgOMh8uYWlraS52MS5SdW5Db25mbGljdERldGFpbC5LaW5kEhcKD2V4aXN0aW5nX3J1bl9pZBgCIAEoCRIUCgxyZWZlcmVuY2VfaWQYAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCSJICgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIVChFLSU5EX1JFRkVSRU5DRV9JRBABEhMKD0tJTkRfUkVRVUVTVF9JRBACIk0KD0xlYXNlTG9zdERldGFpbBIOCgZydW5faWQYASABKAkSKgoOY3VycmVudF9zdGF0dXMYAiABKA4yEi5haWtpLnYxLlJ1blN0YXR1c2IGcHJvdG8z", [file_aiki_v1_run]);
+  fileDesc("ChthaWtpL3YxL2Vycm9yX2RldGFpbHMucHJvdG8SB2Fpa2kudjEijAEKEEJhZFJlcXVlc3REZXRhaWwSQgoQZmllbGRfdmlvbGF0aW9ucxgBIAMoCzIoLmFpa2kudjEuQmFkUmVxdWVzdERldGFpbC5GaWVsZFZpb2xhdGlvbho0Cg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSJNChFSdW5Ob3RGb3VuZERldGFpbBIOCgZydW5faWQYASABKAkSKAoJcmVmZXJlbmNlGAIgASgLMhUuYWlraS52MS5SdW5SZWZlcmVuY2UidwoXSW52YWxpZFRyYW5zaXRpb25EZXRhaWwSDgoGcnVuX2lkGAEgASgJEioKDmN1cnJlbnRfc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSDgoGYWN0aW9uGAMgASgJEhAKCHJldmlzaW9uGAQgASgFIs8BChFSdW5Db25mbGljdERldGFpbBItCgRraW5kGAEgASgOMh8uYWlraS52MS5SdW5Db25mbGljdERldGFpbC5LaW5kEhcKD2V4aXN0aW5nX3J1bl9pZBgCIAEoCRIUCgxyZWZlcmVuY2VfaWQYAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCSJICgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIVChFLSU5EX1JFRkVSRU5DRV9JRBABEhMKD0tJTkRfUkVRVUVTVF9JRBACIk0KD0xlYXNlTG9zdERldGFpbBIOCgZydW5faWQYASABKAkSKgoOY3VycmVudF9zdGF0dXMYAiABKA4yEi5haWtpLnYxLlJ1blN0YXR1cyJAChZQZXJtaXNzaW9uRGVuaWVkRGV0YWlsEhYKDnJlcXVpcmVkX3Njb3BlGAEgASgJEg4KBm1ldGhvZBgCIAEoCSJSChNMaW1pdEV4Y2VlZGVkRGV0YWlsEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoAxIOCgZhY3R1YWwYAyABKAMSDwoHc3ViamVjdBgEIAEoCWIGcHJvdG8z", [file_aiki_v1_run]);
 
 /**
  * With INVALID_ARGUMENT: which request fields are wrong, and why.
@@ -239,4 +239,74 @@ export type LeaseLostDetail = Message<"aiki.v1.LeaseLostDetail"> & {
  */
 export const LeaseLostDetailSchema: GenMessage<LeaseLostDetail> = /*@__PURE__*/
   messageDesc(file_aiki_v1_error_details, 4);
+
+/**
+ * Attached to PERMISSION_DENIED: the calling key lacks a scope the call needs.
+ *
+ * @generated from message aiki.v1.PermissionDeniedDetail
+ */
+export type PermissionDeniedDetail = Message<"aiki.v1.PermissionDeniedDetail"> & {
+  /**
+   * The scope the call needs (e.g. "worker"); any key holding it, or admin, may make the call.
+   *
+   * @generated from field: string required_scope = 1;
+   */
+  requiredScope: string;
+
+  /**
+   * The method refused, e.g. "aiki.v1.RunService/StartRun".
+   *
+   * @generated from field: string method = 2;
+   */
+  method: string;
+};
+
+/**
+ * Describes the message aiki.v1.PermissionDeniedDetail.
+ * Use `create(PermissionDeniedDetailSchema)` to create a new message.
+ */
+export const PermissionDeniedDetailSchema: GenMessage<PermissionDeniedDetail> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_error_details, 5);
+
+/**
+ * Attached to INVALID_ARGUMENT or RESOURCE_EXHAUSTED when a request passes a configured limit.
+ *
+ * @generated from message aiki.v1.LimitExceededDetail
+ */
+export type LimitExceededDetail = Message<"aiki.v1.LimitExceededDetail"> & {
+  /**
+   * The limit's name as configured, e.g. "AIKI_MAX_PAYLOAD_BYTES".
+   *
+   * @generated from field: string limit = 1;
+   */
+  limit: string;
+
+  /**
+   * The limit's value.
+   *
+   * @generated from field: int64 max = 2;
+   */
+  max: bigint;
+
+  /**
+   * What the request had or asked for, when known (0 otherwise).
+   *
+   * @generated from field: int64 actual = 3;
+   */
+  actual: bigint;
+
+  /**
+   * The field or resource the limit applies to, e.g. "input" or "open_streams".
+   *
+   * @generated from field: string subject = 4;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message aiki.v1.LimitExceededDetail.
+ * Use `create(LimitExceededDetailSchema)` to create a new message.
+ */
+export const LimitExceededDetailSchema: GenMessage<LimitExceededDetail> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_error_details, 6);
 

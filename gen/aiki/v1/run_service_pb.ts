@@ -6,15 +6,17 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ReferenceConflictPolicy, RetryPolicy, Run, RunReference, RunStatus, RunTransition, Trigger } from "./run_pb.js";
 import { file_aiki_v1_run } from "./run_pb.js";
-import type { Duration, Value } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
+import type { Event, RunHistory } from "./history_pb.js";
+import { file_aiki_v1_history } from "./history_pb.js";
+import type { Duration, Timestamp, Value } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file aiki/v1/run_service.proto.
  */
 export const file_aiki_v1_run_service: GenFile = /*@__PURE__*/
-  fileDesc("ChlhaWtpL3YxL3J1bl9zZXJ2aWNlLnByb3RvEgdhaWtpLnYxIqgCCg9TdGFydFJ1blJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg13b3JrZmxvd19uYW1lGAIgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAyABKAkSJQoFaW5wdXQYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFAoMcmVmZXJlbmNlX2lkGAUgASgJEjkKD2NvbmZsaWN0X3BvbGljeRgGIAEoDjIgLmFpa2kudjEuUmVmZXJlbmNlQ29uZmxpY3RQb2xpY3kSDQoFc2hhcmQYByABKAkSIQoHdHJpZ2dlchgIIAEoCzIQLmFpa2kudjEuVHJpZ2dlchIjCgVyZXRyeRgJIAEoCzIULmFpa2kudjEuUmV0cnlQb2xpY3kiPwoQU3RhcnRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIQCghleGlzdGluZxgCIAEoCCIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIrCg5HZXRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJGChpHZXRSdW5CeVJlZmVyZW5jZUlkUmVxdWVzdBIoCglyZWZlcmVuY2UYASABKAsyFS5haWtpLnYxLlJ1blJlZmVyZW5jZSI4ChtHZXRSdW5CeVJlZmVyZW5jZUlkUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4i3QEKD0xpc3RSdW5zUmVxdWVzdBIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSJAoIc3RhdHVzZXMYAyADKA4yEi5haWtpLnYxLlJ1blN0YXR1cxISCgVzaGFyZBgEIAEoCUgAiAEBEhUKDXBhcmVudF9ydW5faWQYBSABKAkSFAoMcmVmZXJlbmNlX2lkGAYgASgJEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJQggKBl9zaGFyZCJHChBMaXN0UnVuc1Jlc3BvbnNlEhoKBHJ1bnMYASADKAsyDC5haWtpLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KEUNhbmNlbFJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIjEKD1BhdXNlUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi0KEFBhdXNlUnVuUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4iMgoQUmVzdW1lUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KEVJlc3VtZVJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIiEKD0F3YWtlUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiLQoQQXdha2VSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJ5ChdXYWl0Rm9yUnVuU3RhdHVzUmVxdWVzdBIOCgZydW5faWQYASABKAkSIgoGc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSKgoHdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLXAQoYV2FpdEZvclJ1blN0YXR1c1Jlc3BvbnNlEjoKB291dGNvbWUYASABKA4yKS5haWtpLnYxLldhaXRGb3JSdW5TdGF0dXNSZXNwb25zZS5PdXRjb21lEhkKA3J1bhgCIAEoCzIMLmFpa2kudjEuUnVuImQKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhMKD09VVENPTUVfUkVBQ0hFRBABEhYKEk9VVENPTUVfVEVSTUlOQVRFRBACEhMKD09VVENPTUVfVElNRU9VVBADIlIKGUxpc3RSdW5UcmFuc2l0aW9uc1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImIKGkxpc3RSdW5UcmFuc2l0aW9uc1Jlc3BvbnNlEisKC3RyYW5zaXRpb25zGAEgAygLMhYuYWlraS52MS5SdW5UcmFuc2l0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJUChRMaXN0Q2hpbGRSdW5zUmVxdWVzdBIVCg1wYXJlbnRfcnVuX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIkwKFUxpc3RDaGlsZFJ1bnNSZXNwb25zZRIaCgRydW5zGAEgAygLMgwuYWlraS52MS5SdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMr0GCgpSdW5TZXJ2aWNlEj8KCFN0YXJ0UnVuEhguYWlraS52MS5TdGFydFJ1blJlcXVlc3QaGS5haWtpLnYxLlN0YXJ0UnVuUmVzcG9uc2USOQoGR2V0UnVuEhYuYWlraS52MS5HZXRSdW5SZXF1ZXN0GhcuYWlraS52MS5HZXRSdW5SZXNwb25zZRJgChNHZXRSdW5CeVJlZmVyZW5jZUlkEiMuYWlraS52MS5HZXRSdW5CeVJlZmVyZW5jZUlkUmVxdWVzdBokLmFpa2kudjEuR2V0UnVuQnlSZWZlcmVuY2VJZFJlc3BvbnNlEj8KCExpc3RSdW5zEhguYWlraS52MS5MaXN0UnVuc1JlcXVlc3QaGS5haWtpLnYxLkxpc3RSdW5zUmVzcG9uc2USQgoJQ2FuY2VsUnVuEhkuYWlraS52MS5DYW5jZWxSdW5SZXF1ZXN0GhouYWlraS52MS5DYW5jZWxSdW5SZXNwb25zZRI/CghQYXVzZVJ1bhIYLmFpa2kudjEuUGF1c2VSdW5SZXF1ZXN0GhkuYWlraS52MS5QYXVzZVJ1blJlc3BvbnNlEkIKCVJlc3VtZVJ1bhIZLmFpa2kudjEuUmVzdW1lUnVuUmVxdWVzdBoaLmFpa2kudjEuUmVzdW1lUnVuUmVzcG9uc2USPwoIQXdha2VSdW4SGC5haWtpLnYxLkF3YWtlUnVuUmVxdWVzdBoZLmFpa2kudjEuQXdha2VSdW5SZXNwb25zZRJXChBXYWl0Rm9yUnVuU3RhdHVzEiAuYWlraS52MS5XYWl0Rm9yUnVuU3RhdHVzUmVxdWVzdBohLmFpa2kudjEuV2FpdEZvclJ1blN0YXR1c1Jlc3BvbnNlEl0KEkxpc3RSdW5UcmFuc2l0aW9ucxIiLmFpa2kudjEuTGlzdFJ1blRyYW5zaXRpb25zUmVxdWVzdBojLmFpa2kudjEuTGlzdFJ1blRyYW5zaXRpb25zUmVzcG9uc2USTgoNTGlzdENoaWxkUnVucxIdLmFpa2kudjEuTGlzdENoaWxkUnVuc1JlcXVlc3QaHi5haWtpLnYxLkxpc3RDaGlsZFJ1bnNSZXNwb25zZWIGcHJvdG8z", [file_aiki_v1_run, file_google_protobuf_duration, file_google_protobuf_struct]);
+  fileDesc("ChlhaWtpL3YxL3J1bl9zZXJ2aWNlLnByb3RvEgdhaWtpLnYxIqgCCg9TdGFydFJ1blJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg13b3JrZmxvd19uYW1lGAIgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAyABKAkSJQoFaW5wdXQYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFAoMcmVmZXJlbmNlX2lkGAUgASgJEjkKD2NvbmZsaWN0X3BvbGljeRgGIAEoDjIgLmFpa2kudjEuUmVmZXJlbmNlQ29uZmxpY3RQb2xpY3kSDQoFc2hhcmQYByABKAkSIQoHdHJpZ2dlchgIIAEoCzIQLmFpa2kudjEuVHJpZ2dlchIjCgVyZXRyeRgJIAEoCzIULmFpa2kudjEuUmV0cnlQb2xpY3kiPwoQU3RhcnRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIQCghleGlzdGluZxgCIAEoCCIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIrCg5HZXRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJGChpHZXRSdW5CeVJlZmVyZW5jZUlkUmVxdWVzdBIoCglyZWZlcmVuY2UYASABKAsyFS5haWtpLnYxLlJ1blJlZmVyZW5jZSI4ChtHZXRSdW5CeVJlZmVyZW5jZUlkUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4i7QIKD0xpc3RSdW5zUmVxdWVzdBIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSJAoIc3RhdHVzZXMYAyADKA4yEi5haWtpLnYxLlJ1blN0YXR1cxISCgVzaGFyZBgEIAEoCUgAiAEBEhUKDXBhcmVudF9ydW5faWQYBSABKAkSFAoMcmVmZXJlbmNlX2lkGAYgASgJEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJEg8KB3J1bl9pZHMYCSADKAkSEwoLc2NoZWR1bGVfaWQYCiABKAkSNAoQY3JlYXRlX3RpbWVfZnJvbRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQggKBl9zaGFyZCJHChBMaXN0UnVuc1Jlc3BvbnNlEhoKBHJ1bnMYASADKAsyDC5haWtpLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KEUNhbmNlbFJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIjEKD1BhdXNlUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi0KEFBhdXNlUnVuUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4iMgoQUmVzdW1lUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KEVJlc3VtZVJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIiEKD0F3YWtlUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiLQoQQXdha2VSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJ5ChdXYWl0Rm9yUnVuU3RhdHVzUmVxdWVzdBIOCgZydW5faWQYASABKAkSIgoGc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSKgoHdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLXAQoYV2FpdEZvclJ1blN0YXR1c1Jlc3BvbnNlEjoKB291dGNvbWUYASABKA4yKS5haWtpLnYxLldhaXRGb3JSdW5TdGF0dXNSZXNwb25zZS5PdXRjb21lEhkKA3J1bhgCIAEoCzIMLmFpa2kudjEuUnVuImQKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhMKD09VVENPTUVfUkVBQ0hFRBABEhYKEk9VVENPTUVfVEVSTUlOQVRFRBACEhMKD09VVENPTUVfVElNRU9VVBADIlIKGUxpc3RSdW5UcmFuc2l0aW9uc1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImIKGkxpc3RSdW5UcmFuc2l0aW9uc1Jlc3BvbnNlEisKC3RyYW5zaXRpb25zGAEgAygLMhYuYWlraS52MS5SdW5UcmFuc2l0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJUChRMaXN0Q2hpbGRSdW5zUmVxdWVzdBIVCg1wYXJlbnRfcnVuX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIkwKFUxpc3RDaGlsZFJ1bnNSZXNwb25zZRIaCgRydW5zGAEgAygLMgwuYWlraS52MS5SdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIsACCglSdW5GaWx0ZXISFQoNd29ya2Zsb3dfbmFtZRgBIAEoCRIbChN3b3JrZmxvd192ZXJzaW9uX2lkGAIgASgJEiQKCHN0YXR1c2VzGAMgAygOMhIuYWlraS52MS5SdW5TdGF0dXMSEgoFc2hhcmQYBCABKAlIAIgBARIVCg1wYXJlbnRfcnVuX2lkGAUgASgJEhQKDHJlZmVyZW5jZV9pZBgGIAEoCRIPCgdydW5faWRzGAcgAygJEhMKC3NjaGVkdWxlX2lkGAggASgJEjQKEGNyZWF0ZV90aW1lX2Zyb20YCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZV90aW1lX3RvGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIICgZfc2hhcmQiNgoQQ291bnRSdW5zUmVxdWVzdBIiCgZmaWx0ZXIYASABKAsyEi5haWtpLnYxLlJ1bkZpbHRlciJDCg5SdW5TdGF0dXNDb3VudBIiCgZzdGF0dXMYASABKA4yEi5haWtpLnYxLlJ1blN0YXR1cxINCgVjb3VudBgCIAEoAyJLChFDb3VudFJ1bnNSZXNwb25zZRInCgZjb3VudHMYASADKAsyFy5haWtpLnYxLlJ1blN0YXR1c0NvdW50Eg0KBXRvdGFsGAIgASgDIhYKFExpc3RXb3JrZmxvd3NSZXF1ZXN0IsMBChZXb3JrZmxvd1ZlcnNpb25TdW1tYXJ5EhUKDXdvcmtmbG93X25hbWUYASABKAkSGwoTd29ya2Zsb3dfdmVyc2lvbl9pZBgCIAEoCRIRCglydW5fY291bnQYAyABKAMSNAoQbGFzdF9jcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMd29ya2VyX2NvdW50GAUgASgFEhYKDnNjaGVkdWxlX2NvdW50GAYgASgFIksKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIyCgl3b3JrZmxvd3MYASADKAsyHy5haWtpLnYxLldvcmtmbG93VmVyc2lvblN1bW1hcnkiJgoUR2V0UnVuSGlzdG9yeVJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIl0KFUdldFJ1bkhpc3RvcnlSZXNwb25zZRIkCgdoaXN0b3J5GAEgASgLMhMuYWlraS52MS5SdW5IaXN0b3J5Eh4KBmV2ZW50cxgCIAMoCzIOLmFpa2kudjEuRXZlbnQiNgoQV2F0Y2hSdW5zUmVxdWVzdBIiCgZmaWx0ZXIYASABKAsyEi5haWtpLnYxLlJ1bkZpbHRlciIvChFXYXRjaFJ1bnNSZXNwb25zZRIaCgRydW5zGAEgAygLMgwuYWlraS52MS5SdW4iIQoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSJGChBXYXRjaFJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuEhcKD2hpc3RvcnlfY2hhbmdlZBgCIAEoCDKqCQoKUnVuU2VydmljZRI/CghTdGFydFJ1bhIYLmFpa2kudjEuU3RhcnRSdW5SZXF1ZXN0GhkuYWlraS52MS5TdGFydFJ1blJlc3BvbnNlEjkKBkdldFJ1bhIWLmFpa2kudjEuR2V0UnVuUmVxdWVzdBoXLmFpa2kudjEuR2V0UnVuUmVzcG9uc2USYAoTR2V0UnVuQnlSZWZlcmVuY2VJZBIjLmFpa2kudjEuR2V0UnVuQnlSZWZlcmVuY2VJZFJlcXVlc3QaJC5haWtpLnYxLkdldFJ1bkJ5UmVmZXJlbmNlSWRSZXNwb25zZRI/CghMaXN0UnVucxIYLmFpa2kudjEuTGlzdFJ1bnNSZXF1ZXN0GhkuYWlraS52MS5MaXN0UnVuc1Jlc3BvbnNlEkIKCUNhbmNlbFJ1bhIZLmFpa2kudjEuQ2FuY2VsUnVuUmVxdWVzdBoaLmFpa2kudjEuQ2FuY2VsUnVuUmVzcG9uc2USPwoIUGF1c2VSdW4SGC5haWtpLnYxLlBhdXNlUnVuUmVxdWVzdBoZLmFpa2kudjEuUGF1c2VSdW5SZXNwb25zZRJCCglSZXN1bWVSdW4SGS5haWtpLnYxLlJlc3VtZVJ1blJlcXVlc3QaGi5haWtpLnYxLlJlc3VtZVJ1blJlc3BvbnNlEj8KCEF3YWtlUnVuEhguYWlraS52MS5Bd2FrZVJ1blJlcXVlc3QaGS5haWtpLnYxLkF3YWtlUnVuUmVzcG9uc2USVwoQV2FpdEZvclJ1blN0YXR1cxIgLmFpa2kudjEuV2FpdEZvclJ1blN0YXR1c1JlcXVlc3QaIS5haWtpLnYxLldhaXRGb3JSdW5TdGF0dXNSZXNwb25zZRJdChJMaXN0UnVuVHJhbnNpdGlvbnMSIi5haWtpLnYxLkxpc3RSdW5UcmFuc2l0aW9uc1JlcXVlc3QaIy5haWtpLnYxLkxpc3RSdW5UcmFuc2l0aW9uc1Jlc3BvbnNlEk4KDUxpc3RDaGlsZFJ1bnMSHS5haWtpLnYxLkxpc3RDaGlsZFJ1bnNSZXF1ZXN0Gh4uYWlraS52MS5MaXN0Q2hpbGRSdW5zUmVzcG9uc2USQgoJQ291bnRSdW5zEhkuYWlraS52MS5Db3VudFJ1bnNSZXF1ZXN0GhouYWlraS52MS5Db3VudFJ1bnNSZXNwb25zZRJOCg1MaXN0V29ya2Zsb3dzEh0uYWlraS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBoeLmFpa2kudjEuTGlzdFdvcmtmbG93c1Jlc3BvbnNlEk4KDUdldFJ1bkhpc3RvcnkSHS5haWtpLnYxLkdldFJ1bkhpc3RvcnlSZXF1ZXN0Gh4uYWlraS52MS5HZXRSdW5IaXN0b3J5UmVzcG9uc2USRAoJV2F0Y2hSdW5zEhkuYWlraS52MS5XYXRjaFJ1bnNSZXF1ZXN0GhouYWlraS52MS5XYXRjaFJ1bnNSZXNwb25zZTABEkEKCFdhdGNoUnVuEhguYWlraS52MS5XYXRjaFJ1blJlcXVlc3QaGS5haWtpLnYxLldhdGNoUnVuUmVzcG9uc2UwAWIGcHJvdG8z", [file_aiki_v1_run, file_aiki_v1_history, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A start of a workflow run.
@@ -268,6 +270,34 @@ export type ListRunsRequest = Message<"aiki.v1.ListRunsRequest"> & {
    * @generated from field: string page_token = 8;
    */
   pageToken: string;
+
+  /**
+   * Only these runs (UUIDs, at most 100); empty means any.
+   *
+   * @generated from field: repeated string run_ids = 9;
+   */
+  runIds: string[];
+
+  /**
+   * Only runs started by this schedule (its id); empty means any.
+   *
+   * @generated from field: string schedule_id = 10;
+   */
+  scheduleId: string;
+
+  /**
+   * Only runs created at or after this time; unset means no lower bound.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time_from = 11;
+   */
+  createTimeFrom?: Timestamp | undefined;
+
+  /**
+   * Only runs created before this time; unset means no upper bound.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time_to = 12;
+   */
+  createTimeTo?: Timestamp | undefined;
 };
 
 /**
@@ -725,6 +755,401 @@ export const ListChildRunsResponseSchema: GenMessage<ListChildRunsResponse> = /*
   messageDesc(file_aiki_v1_run_service, 21);
 
 /**
+ * Which runs a count or a watch covers. Every set field must hold (AND); empty means any.
+ *
+ * @generated from message aiki.v1.RunFilter
+ */
+export type RunFilter = Message<"aiki.v1.RunFilter"> & {
+  /**
+   * Only runs of this workflow; empty means any.
+   *
+   * @generated from field: string workflow_name = 1;
+   */
+  workflowName: string;
+
+  /**
+   * Only runs of this workflow version; empty means any.
+   *
+   * @generated from field: string workflow_version_id = 2;
+   */
+  workflowVersionId: string;
+
+  /**
+   * Only runs in one of these statuses; empty means any. Must not contain UNSPECIFIED.
+   *
+   * @generated from field: repeated aiki.v1.RunStatus statuses = 3;
+   */
+  statuses: RunStatus[];
+
+  /**
+   * Unset: any shard; set to "": unsharded runs only.
+   *
+   * @generated from field: optional string shard = 4;
+   */
+  shard?: string | undefined;
+
+  /**
+   * Only children of this run (a UUID); empty means any.
+   *
+   * @generated from field: string parent_run_id = 5;
+   */
+  parentRunId: string;
+
+  /**
+   * Only runs with this reference id; empty means any.
+   *
+   * @generated from field: string reference_id = 6;
+   */
+  referenceId: string;
+
+  /**
+   * Only these runs (UUIDs, at most 100); empty means any.
+   *
+   * @generated from field: repeated string run_ids = 7;
+   */
+  runIds: string[];
+
+  /**
+   * Only runs started by this schedule (its id); empty means any.
+   *
+   * @generated from field: string schedule_id = 8;
+   */
+  scheduleId: string;
+
+  /**
+   * Only runs created at or after this time; unset means no lower bound.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time_from = 9;
+   */
+  createTimeFrom?: Timestamp | undefined;
+
+  /**
+   * Only runs created before this time; unset means no upper bound.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time_to = 10;
+   */
+  createTimeTo?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message aiki.v1.RunFilter.
+ * Use `create(RunFilterSchema)` to create a new message.
+ */
+export const RunFilterSchema: GenMessage<RunFilter> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 22);
+
+/**
+ * A count of runs.
+ *
+ * @generated from message aiki.v1.CountRunsRequest
+ */
+export type CountRunsRequest = Message<"aiki.v1.CountRunsRequest"> & {
+  /**
+   * Which runs to count; unset counts every run of the namespace.
+   *
+   * @generated from field: aiki.v1.RunFilter filter = 1;
+   */
+  filter?: RunFilter | undefined;
+};
+
+/**
+ * Describes the message aiki.v1.CountRunsRequest.
+ * Use `create(CountRunsRequestSchema)` to create a new message.
+ */
+export const CountRunsRequestSchema: GenMessage<CountRunsRequest> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 23);
+
+/**
+ * The number of matching runs in one status.
+ *
+ * @generated from message aiki.v1.RunStatusCount
+ */
+export type RunStatusCount = Message<"aiki.v1.RunStatusCount"> & {
+  /**
+   * The status.
+   *
+   * @generated from field: aiki.v1.RunStatus status = 1;
+   */
+  status: RunStatus;
+
+  /**
+   * How many matching runs are in it (more than zero).
+   *
+   * @generated from field: int64 count = 2;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message aiki.v1.RunStatusCount.
+ * Use `create(RunStatusCountSchema)` to create a new message.
+ */
+export const RunStatusCountSchema: GenMessage<RunStatusCount> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 24);
+
+/**
+ * Matching runs per status.
+ *
+ * @generated from message aiki.v1.CountRunsResponse
+ */
+export type CountRunsResponse = Message<"aiki.v1.CountRunsResponse"> & {
+  /**
+   * One entry per status with at least one matching run, in RunStatus order.
+   *
+   * @generated from field: repeated aiki.v1.RunStatusCount counts = 1;
+   */
+  counts: RunStatusCount[];
+
+  /**
+   * The sum of every count.
+   *
+   * @generated from field: int64 total = 2;
+   */
+  total: bigint;
+};
+
+/**
+ * Describes the message aiki.v1.CountRunsResponse.
+ * Use `create(CountRunsResponseSchema)` to create a new message.
+ */
+export const CountRunsResponseSchema: GenMessage<CountRunsResponse> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 25);
+
+/**
+ * A listing of known workflows.
+ *
+ * @generated from message aiki.v1.ListWorkflowsRequest
+ */
+export type ListWorkflowsRequest = Message<"aiki.v1.ListWorkflowsRequest"> & {
+};
+
+/**
+ * Describes the message aiki.v1.ListWorkflowsRequest.
+ * Use `create(ListWorkflowsRequestSchema)` to create a new message.
+ */
+export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 26);
+
+/**
+ * One version of a workflow and what is known of it.
+ *
+ * @generated from message aiki.v1.WorkflowVersionSummary
+ */
+export type WorkflowVersionSummary = Message<"aiki.v1.WorkflowVersionSummary"> & {
+  /**
+   * The workflow's name.
+   *
+   * @generated from field: string workflow_name = 1;
+   */
+  workflowName: string;
+
+  /**
+   * The version id.
+   *
+   * @generated from field: string workflow_version_id = 2;
+   */
+  workflowVersionId: string;
+
+  /**
+   * How many runs of this version the store holds (any status).
+   *
+   * @generated from field: int64 run_count = 3;
+   */
+  runCount: bigint;
+
+  /**
+   * When its newest run was created; unset when it has none.
+   *
+   * @generated from field: google.protobuf.Timestamp last_create_time = 4;
+   */
+  lastCreateTime?: Timestamp | undefined;
+
+  /**
+   * How many connected workers serve it now.
+   *
+   * @generated from field: int32 worker_count = 5;
+   */
+  workerCount: number;
+
+  /**
+   * How many schedules start it.
+   *
+   * @generated from field: int32 schedule_count = 6;
+   */
+  scheduleCount: number;
+};
+
+/**
+ * Describes the message aiki.v1.WorkflowVersionSummary.
+ * Use `create(WorkflowVersionSummarySchema)` to create a new message.
+ */
+export const WorkflowVersionSummarySchema: GenMessage<WorkflowVersionSummary> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 27);
+
+/**
+ * Every known workflow version.
+ *
+ * @generated from message aiki.v1.ListWorkflowsResponse
+ */
+export type ListWorkflowsResponse = Message<"aiki.v1.ListWorkflowsResponse"> & {
+  /**
+   * Ordered by workflow name, then version id.
+   *
+   * @generated from field: repeated aiki.v1.WorkflowVersionSummary workflows = 1;
+   */
+  workflows: WorkflowVersionSummary[];
+};
+
+/**
+ * Describes the message aiki.v1.ListWorkflowsResponse.
+ * Use `create(ListWorkflowsResponseSchema)` to create a new message.
+ */
+export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 28);
+
+/**
+ * A read of a run's recorded history.
+ *
+ * @generated from message aiki.v1.GetRunHistoryRequest
+ */
+export type GetRunHistoryRequest = Message<"aiki.v1.GetRunHistoryRequest"> & {
+  /**
+   * Required: the run (a UUID).
+   *
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+};
+
+/**
+ * Describes the message aiki.v1.GetRunHistoryRequest.
+ * Use `create(GetRunHistoryRequestSchema)` to create a new message.
+ */
+export const GetRunHistoryRequestSchema: GenMessage<GetRunHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 29);
+
+/**
+ * A run's complete recorded history.
+ *
+ * @generated from message aiki.v1.GetRunHistoryResponse
+ */
+export type GetRunHistoryResponse = Message<"aiki.v1.GetRunHistoryResponse"> & {
+  /**
+   * What the run recorded: tasks, sleeps, event waits, child runs, child waits, each in the
+   * order it was recorded.
+   *
+   * @generated from field: aiki.v1.RunHistory history = 1;
+   */
+  history?: RunHistory | undefined;
+
+  /**
+   * Every event sent to the run, oldest first: consumed by a wait or still pending.
+   *
+   * @generated from field: repeated aiki.v1.Event events = 2;
+   */
+  events: Event[];
+};
+
+/**
+ * Describes the message aiki.v1.GetRunHistoryResponse.
+ * Use `create(GetRunHistoryResponseSchema)` to create a new message.
+ */
+export const GetRunHistoryResponseSchema: GenMessage<GetRunHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 30);
+
+/**
+ * A watch of the runs matching a filter.
+ *
+ * @generated from message aiki.v1.WatchRunsRequest
+ */
+export type WatchRunsRequest = Message<"aiki.v1.WatchRunsRequest"> & {
+  /**
+   * Which runs to watch; unset watches every run of the namespace.
+   *
+   * @generated from field: aiki.v1.RunFilter filter = 1;
+   */
+  filter?: RunFilter | undefined;
+};
+
+/**
+ * Describes the message aiki.v1.WatchRunsRequest.
+ * Use `create(WatchRunsRequestSchema)` to create a new message.
+ */
+export const WatchRunsRequestSchema: GenMessage<WatchRunsRequest> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 31);
+
+/**
+ * Runs that were created or changed.
+ *
+ * @generated from message aiki.v1.WatchRunsResponse
+ */
+export type WatchRunsResponse = Message<"aiki.v1.WatchRunsResponse"> & {
+  /**
+   * The changed runs as they are now; empty in the first message and in keep-alives.
+   *
+   * @generated from field: repeated aiki.v1.Run runs = 1;
+   */
+  runs: Run[];
+};
+
+/**
+ * Describes the message aiki.v1.WatchRunsResponse.
+ * Use `create(WatchRunsResponseSchema)` to create a new message.
+ */
+export const WatchRunsResponseSchema: GenMessage<WatchRunsResponse> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 32);
+
+/**
+ * A watch of one run.
+ *
+ * @generated from message aiki.v1.WatchRunRequest
+ */
+export type WatchRunRequest = Message<"aiki.v1.WatchRunRequest"> & {
+  /**
+   * Required: the run (a UUID).
+   *
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+};
+
+/**
+ * Describes the message aiki.v1.WatchRunRequest.
+ * Use `create(WatchRunRequestSchema)` to create a new message.
+ */
+export const WatchRunRequestSchema: GenMessage<WatchRunRequest> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 33);
+
+/**
+ * One run, as it is now.
+ *
+ * @generated from message aiki.v1.WatchRunResponse
+ */
+export type WatchRunResponse = Message<"aiki.v1.WatchRunResponse"> & {
+  /**
+   * The run; unset in keep-alives.
+   *
+   * @generated from field: aiki.v1.Run run = 1;
+   */
+  run?: Run | undefined;
+
+  /**
+   * True when the run's history (tasks, waits, events, children) may have changed since the
+   * previous message: read it again with GetRunHistory.
+   *
+   * @generated from field: bool history_changed = 2;
+   */
+  historyChanged: boolean;
+};
+
+/**
+ * Describes the message aiki.v1.WatchRunResponse.
+ * Use `create(WatchRunResponseSchema)` to create a new message.
+ */
+export const WatchRunResponseSchema: GenMessage<WatchRunResponse> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 34);
+
+/**
  * Runs: start workflow runs, read them, and control them from outside.
  *
  * Errors common to every method: INVALID_ARGUMENT (with BadRequestDetail naming the field) for
@@ -853,6 +1278,66 @@ export const RunService: GenService<{
     methodKind: "unary";
     input: typeof ListChildRunsRequestSchema;
     output: typeof ListChildRunsResponseSchema;
+  },
+  /**
+   * Counts the runs matching a filter, per status (one entry per status that has runs).
+   *
+   * @generated from rpc aiki.v1.RunService.CountRuns
+   */
+  countRuns: {
+    methodKind: "unary";
+    input: typeof CountRunsRequestSchema;
+    output: typeof CountRunsResponseSchema;
+  },
+  /**
+   * Lists the workflow names and versions this namespace knows: those with runs, those a
+   * connected worker serves and those a schedule starts, for pickers and overviews.
+   *
+   * @generated from rpc aiki.v1.RunService.ListWorkflows
+   */
+  listWorkflows: {
+    methodKind: "unary";
+    input: typeof ListWorkflowsRequestSchema;
+    output: typeof ListWorkflowsResponseSchema;
+  },
+  /**
+   * Reads a run's complete recorded history as a client sees it: tasks, sleeps, event waits,
+   * child runs and child waits, and every event sent to the run (consumed or pending).
+   * NOT_FOUND when the run is unknown.
+   *
+   * @generated from rpc aiki.v1.RunService.GetRunHistory
+   */
+  getRunHistory: {
+    methodKind: "unary";
+    input: typeof GetRunHistoryRequestSchema;
+    output: typeof GetRunHistoryResponseSchema;
+  },
+  /**
+   * Server stream: after an initial empty message, sends the runs matching a filter each time
+   * one is created or changes status (at most once per change, possibly batched), and an empty
+   * message every 15 seconds while nothing changes, so a client can tell a live stream from a
+   * dead one. Changes are hints read back from the store: a client that missed some (a broken
+   * stream) lists again. Ends when the server shuts down.
+   *
+   * @generated from rpc aiki.v1.RunService.WatchRuns
+   */
+  watchRuns: {
+    methodKind: "server_streaming";
+    input: typeof WatchRunsRequestSchema;
+    output: typeof WatchRunsResponseSchema;
+  },
+  /**
+   * Server stream: sends the run at once, then again each time it changes status or its
+   * history grows (task started or finished, wait begun or ended, event received), and an
+   * empty message every 15 seconds while nothing changes. Ends after the run is terminal and
+   * sent, or when the server shuts down. NOT_FOUND when the run is unknown.
+   *
+   * @generated from rpc aiki.v1.RunService.WatchRun
+   */
+  watchRun: {
+    methodKind: "server_streaming";
+    input: typeof WatchRunRequestSchema;
+    output: typeof WatchRunResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_aiki_v1_run_service, 0);

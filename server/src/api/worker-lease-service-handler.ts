@@ -168,7 +168,7 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
             workflows: w.workflows as unknown as WorkflowVersionRef[],
             shards: w.shards as string[],
             lastSeenTime: timestampFromDate(w.last_seen_time),
-            leases: w.leases.map((l) => ({ runId: l.run_id, leaseToken: l.lease_token })),
+            leasedRunIds: w.leasedRunIds,
           }),
         ),
       };

@@ -20,12 +20,12 @@ export async function touchWorker(db: Kysely<Database>, id: string): Promise<voi
   await db.updateTable("workers").set({ last_seen_time: sql<Date>`now()` }).where("id", "=", id).execute();
 }
 
-/** Workers seen within `withinMs`, with the leases they hold. */
+/** Workers seen within `withinMs`, with the runs they hold leases on (never the lease tokens). */
 export async function listRecentWorkers(
   db: Kysely<Database>,
   namespace: string,
   withinMs: number,
-): Promise<Array<WorkerRow & { leases: Array<{ run_id: string; lease_token: string }> }>> {
+): Promise<Array<WorkerRow & { leasedRunIds: string[] }>> {
   const workers = await db
     .selectFrom("workers")
     .selectAll()
@@ -37,7 +37,8 @@ export async function listRecentWorkers(
   if (workers.length === 0) return [];
   const leases = await db
     .selectFrom("runs")
-    .select(["id", "lease_token", "lease_worker_id"])
+    .select(["id", "lease_worker_id"])
+    .where("namespace", "=", namespace)
     .where("status", "=", "running")
     .where(
       "lease_worker_id",
@@ -47,6 +48,6 @@ export async function listRecentWorkers(
     .execute();
   return workers.map((w) => ({
     ...w,
-    leases: leases.filter((l) => l.lease_worker_id === w.id).map((l) => ({ run_id: l.id, lease_token: l.lease_token ?? "" })),
+    leasedRunIds: leases.filter((l) => l.lease_worker_id === w.id).map((l) => l.id),
   }));
 }

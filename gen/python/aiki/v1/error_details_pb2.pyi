@@ -40,6 +40,26 @@ class LeaseLostDetail(_message.Message):
     run_id: str
     def __init__(self, run_id: _Optional[str] = ..., current_status: _Optional[_Union[_run_pb2.RunStatus, str]] = ...) -> None: ...
 
+class LimitExceededDetail(_message.Message):
+    __slots__ = ["actual", "limit", "max", "subject"]
+    ACTUAL_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    actual: int
+    limit: str
+    max: int
+    subject: str
+    def __init__(self, limit: _Optional[str] = ..., max: _Optional[int] = ..., actual: _Optional[int] = ..., subject: _Optional[str] = ...) -> None: ...
+
+class PermissionDeniedDetail(_message.Message):
+    __slots__ = ["method", "required_scope"]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    required_scope: str
+    def __init__(self, required_scope: _Optional[str] = ..., method: _Optional[str] = ...) -> None: ...
+
 class RunConflictDetail(_message.Message):
     __slots__ = ["existing_run_id", "kind", "reference_id", "request_id"]
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

@@ -29,38 +29,44 @@ TASK_STATUS_RUNNING: TaskStatus
 TASK_STATUS_UNSPECIFIED: TaskStatus
 
 class ChildRunRecord(_message.Message):
-    __slots__ = ["child_run_id", "key", "sequence", "workflow_name", "workflow_version_id"]
+    __slots__ = ["child_run_id", "create_time", "key", "sequence", "workflow_name", "workflow_version_id"]
     CHILD_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     child_run_id: str
+    create_time: _timestamp_pb2.Timestamp
     key: str
     sequence: int
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, key: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., sequence: _Optional[int] = ..., child_run_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, key: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., sequence: _Optional[int] = ..., child_run_id: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ChildWaitRecord(_message.Message):
-    __slots__ = ["awaited_status", "child_run_id", "child_status", "failure", "output", "sequence", "status", "timeout"]
+    __slots__ = ["awaited_status", "child_run_id", "child_status", "end_time", "failure", "output", "sequence", "start_time", "status", "timeout"]
     AWAITED_STATUS_FIELD_NUMBER: _ClassVar[int]
     CHILD_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     CHILD_STATUS_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     awaited_status: _run_pb2.RunStatus
     child_run_id: str
     child_status: _run_pb2.RunStatus
+    end_time: _timestamp_pb2.Timestamp
     failure: _payload_pb2.Failure
     output: _struct_pb2.Value
     sequence: int
+    start_time: _timestamp_pb2.Timestamp
     status: ChildWaitStatus
     timeout: _duration_pb2.Duration
-    def __init__(self, child_run_id: _Optional[str] = ..., sequence: _Optional[int] = ..., awaited_status: _Optional[_Union[_run_pb2.RunStatus, str]] = ..., status: _Optional[_Union[ChildWaitStatus, str]] = ..., child_status: _Optional[_Union[_run_pb2.RunStatus, str]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., failure: _Optional[_Union[_payload_pb2.Failure, _Mapping]] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    def __init__(self, child_run_id: _Optional[str] = ..., sequence: _Optional[int] = ..., awaited_status: _Optional[_Union[_run_pb2.RunStatus, str]] = ..., status: _Optional[_Union[ChildWaitStatus, str]] = ..., child_status: _Optional[_Union[_run_pb2.RunStatus, str]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., failure: _Optional[_Union[_payload_pb2.Failure, _Mapping]] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ["consumed", "create_time", "data", "id", "name", "reference_id", "run_id"]
@@ -81,18 +87,22 @@ class Event(_message.Message):
     def __init__(self, id: _Optional[str] = ..., run_id: _Optional[str] = ..., name: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., reference_id: _Optional[str] = ..., consumed: bool = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class EventWaitRecord(_message.Message):
-    __slots__ = ["event", "event_name", "sequence", "status", "timeout"]
+    __slots__ = ["end_time", "event", "event_name", "sequence", "start_time", "status", "timeout"]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    end_time: _timestamp_pb2.Timestamp
     event: Event
     event_name: str
     sequence: int
+    start_time: _timestamp_pb2.Timestamp
     status: EventWaitStatus
     timeout: _duration_pb2.Duration
-    def __init__(self, event_name: _Optional[str] = ..., sequence: _Optional[int] = ..., status: _Optional[_Union[EventWaitStatus, str]] = ..., event: _Optional[_Union[Event, _Mapping]] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    def __init__(self, event_name: _Optional[str] = ..., sequence: _Optional[int] = ..., status: _Optional[_Union[EventWaitStatus, str]] = ..., event: _Optional[_Union[Event, _Mapping]] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RunHistory(_message.Message):
     __slots__ = ["child_runs", "child_waits", "event_waits", "sleeps", "tasks"]
@@ -109,20 +119,22 @@ class RunHistory(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., sleeps: _Optional[_Iterable[_Union[SleepRecord, _Mapping]]] = ..., event_waits: _Optional[_Iterable[_Union[EventWaitRecord, _Mapping]]] = ..., child_runs: _Optional[_Iterable[_Union[ChildRunRecord, _Mapping]]] = ..., child_waits: _Optional[_Iterable[_Union[ChildWaitRecord, _Mapping]]] = ...) -> None: ...
 
 class SleepRecord(_message.Message):
-    __slots__ = ["duration", "name", "sequence", "start_time", "status", "wake_time"]
+    __slots__ = ["duration", "end_time", "name", "sequence", "start_time", "status", "wake_time"]
     DURATION_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     WAKE_TIME_FIELD_NUMBER: _ClassVar[int]
     duration: _duration_pb2.Duration
+    end_time: _timestamp_pb2.Timestamp
     name: str
     sequence: int
     start_time: _timestamp_pb2.Timestamp
     status: SleepStatus
     wake_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., sequence: _Optional[int] = ..., status: _Optional[_Union[SleepStatus, str]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., wake_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., sequence: _Optional[int] = ..., status: _Optional[_Union[SleepStatus, str]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., wake_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Task(_message.Message):
     __slots__ = ["address", "attempts", "create_time", "failure", "id", "input", "name", "next_attempt_time", "output", "run_id", "sequence", "status", "update_time", "workflow_attempt"]

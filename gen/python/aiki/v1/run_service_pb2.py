@@ -12,63 +12,91 @@ _sym_db = _symbol_database.Default()
 
 
 from aiki.v1 import run_pb2 as aiki_dot_v1_dot_run__pb2
+from aiki.v1 import history_pb2 as aiki_dot_v1_dot_history__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61iki/v1/run_service.proto\x12\x07\x61iki.v1\x1a\x11\x61iki/v1/run.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x8f\x03\n\x0fStartRunRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12#\n\rworkflow_name\x18\x02 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x03 \x01(\tR\x11workflowVersionId\x12,\n\x05input\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x05input\x12!\n\x0creference_id\x18\x05 \x01(\tR\x0breferenceId\x12I\n\x0f\x63onflict_policy\x18\x06 \x01(\x0e\x32 .aiki.v1.ReferenceConflictPolicyR\x0e\x63onflictPolicy\x12\x14\n\x05shard\x18\x07 \x01(\tR\x05shard\x12*\n\x07trigger\x18\x08 \x01(\x0b\x32\x10.aiki.v1.TriggerR\x07trigger\x12*\n\x05retry\x18\t \x01(\x0b\x32\x14.aiki.v1.RetryPolicyR\x05retry\"N\n\x10StartRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\x12\x1a\n\x08\x65xisting\x18\x02 \x01(\x08R\x08\x65xisting\"&\n\rGetRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"0\n\x0eGetRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"Q\n\x1aGetRunByReferenceIdRequest\x12\x33\n\treference\x18\x01 \x01(\x0b\x32\x15.aiki.v1.RunReferenceR\treference\"=\n\x1bGetRunByReferenceIdResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"\xbe\x02\n\x0fListRunsRequest\x12#\n\rworkflow_name\x18\x01 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x02 \x01(\tR\x11workflowVersionId\x12.\n\x08statuses\x18\x03 \x03(\x0e\x32\x12.aiki.v1.RunStatusR\x08statuses\x12\x19\n\x05shard\x18\x04 \x01(\tH\x00R\x05shard\x88\x01\x01\x12\"\n\rparent_run_id\x18\x05 \x01(\tR\x0bparentRunId\x12!\n\x0creference_id\x18\x06 \x01(\tR\x0breferenceId\x12\x1b\n\tpage_size\x18\x07 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x08 \x01(\tR\tpageTokenB\x08\n\x06_shard\"\\\n\x10ListRunsResponse\x12 \n\x04runs\x18\x01 \x03(\x0b\x32\x0c.aiki.v1.RunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"A\n\x10\x43\x61ncelRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"3\n\x11\x43\x61ncelRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"@\n\x0fPauseRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"2\n\x10PauseRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"A\n\x10ResumeRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"3\n\x11ResumeRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"(\n\x0f\x41wakeRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"2\n\x10\x41wakeRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"\x91\x01\n\x17WaitForRunStatusRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\x06status\x12\x33\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\"\xe5\x01\n\x18WaitForRunStatusResponse\x12\x43\n\x07outcome\x18\x01 \x01(\x0e\x32).aiki.v1.WaitForRunStatusResponse.OutcomeR\x07outcome\x12\x1e\n\x03run\x18\x02 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"d\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0fOUTCOME_REACHED\x10\x01\x12\x16\n\x12OUTCOME_TERMINATED\x10\x02\x12\x13\n\x0fOUTCOME_TIMEOUT\x10\x03\"n\n\x19ListRunTransitionsRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"~\n\x1aListRunTransitionsResponse\x12\x38\n\x0btransitions\x18\x01 \x03(\x0b\x32\x16.aiki.v1.RunTransitionR\x0btransitions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"v\n\x14ListChildRunsRequest\x12\"\n\rparent_run_id\x18\x01 \x01(\tR\x0bparentRunId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"a\n\x15ListChildRunsResponse\x12 \n\x04runs\x18\x01 \x03(\x0b\x32\x0c.aiki.v1.RunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xbd\x06\n\nRunService\x12?\n\x08StartRun\x12\x18.aiki.v1.StartRunRequest\x1a\x19.aiki.v1.StartRunResponse\x12\x39\n\x06GetRun\x12\x16.aiki.v1.GetRunRequest\x1a\x17.aiki.v1.GetRunResponse\x12`\n\x13GetRunByReferenceId\x12#.aiki.v1.GetRunByReferenceIdRequest\x1a$.aiki.v1.GetRunByReferenceIdResponse\x12?\n\x08ListRuns\x12\x18.aiki.v1.ListRunsRequest\x1a\x19.aiki.v1.ListRunsResponse\x12\x42\n\tCancelRun\x12\x19.aiki.v1.CancelRunRequest\x1a\x1a.aiki.v1.CancelRunResponse\x12?\n\x08PauseRun\x12\x18.aiki.v1.PauseRunRequest\x1a\x19.aiki.v1.PauseRunResponse\x12\x42\n\tResumeRun\x12\x19.aiki.v1.ResumeRunRequest\x1a\x1a.aiki.v1.ResumeRunResponse\x12?\n\x08\x41wakeRun\x12\x18.aiki.v1.AwakeRunRequest\x1a\x19.aiki.v1.AwakeRunResponse\x12W\n\x10WaitForRunStatus\x12 .aiki.v1.WaitForRunStatusRequest\x1a!.aiki.v1.WaitForRunStatusResponse\x12]\n\x12ListRunTransitions\x12\".aiki.v1.ListRunTransitionsRequest\x1a#.aiki.v1.ListRunTransitionsResponse\x12N\n\rListChildRuns\x12\x1d.aiki.v1.ListChildRunsRequest\x1a\x1e.aiki.v1.ListChildRunsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61iki/v1/run_service.proto\x12\x07\x61iki.v1\x1a\x11\x61iki/v1/run.proto\x1a\x15\x61iki/v1/history.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x03\n\x0fStartRunRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12#\n\rworkflow_name\x18\x02 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x03 \x01(\tR\x11workflowVersionId\x12,\n\x05input\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x05input\x12!\n\x0creference_id\x18\x05 \x01(\tR\x0breferenceId\x12I\n\x0f\x63onflict_policy\x18\x06 \x01(\x0e\x32 .aiki.v1.ReferenceConflictPolicyR\x0e\x63onflictPolicy\x12\x14\n\x05shard\x18\x07 \x01(\tR\x05shard\x12*\n\x07trigger\x18\x08 \x01(\x0b\x32\x10.aiki.v1.TriggerR\x07trigger\x12*\n\x05retry\x18\t \x01(\x0b\x32\x14.aiki.v1.RetryPolicyR\x05retry\"N\n\x10StartRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\x12\x1a\n\x08\x65xisting\x18\x02 \x01(\x08R\x08\x65xisting\"&\n\rGetRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"0\n\x0eGetRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"Q\n\x1aGetRunByReferenceIdRequest\x12\x33\n\treference\x18\x01 \x01(\x0b\x32\x15.aiki.v1.RunReferenceR\treference\"=\n\x1bGetRunByReferenceIdResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"\x80\x04\n\x0fListRunsRequest\x12#\n\rworkflow_name\x18\x01 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x02 \x01(\tR\x11workflowVersionId\x12.\n\x08statuses\x18\x03 \x03(\x0e\x32\x12.aiki.v1.RunStatusR\x08statuses\x12\x19\n\x05shard\x18\x04 \x01(\tH\x00R\x05shard\x88\x01\x01\x12\"\n\rparent_run_id\x18\x05 \x01(\tR\x0bparentRunId\x12!\n\x0creference_id\x18\x06 \x01(\tR\x0breferenceId\x12\x1b\n\tpage_size\x18\x07 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x08 \x01(\tR\tpageToken\x12\x17\n\x07run_ids\x18\t \x03(\tR\x06runIds\x12\x1f\n\x0bschedule_id\x18\n \x01(\tR\nscheduleId\x12\x44\n\x10\x63reate_time_from\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0e\x63reateTimeFrom\x12@\n\x0e\x63reate_time_to\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0c\x63reateTimeToB\x08\n\x06_shard\"\\\n\x10ListRunsResponse\x12 \n\x04runs\x18\x01 \x03(\x0b\x32\x0c.aiki.v1.RunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"A\n\x10\x43\x61ncelRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"3\n\x11\x43\x61ncelRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"@\n\x0fPauseRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"2\n\x10PauseRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"A\n\x10ResumeRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"3\n\x11ResumeRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"(\n\x0f\x41wakeRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"2\n\x10\x41wakeRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"\x91\x01\n\x17WaitForRunStatusRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\x06status\x12\x33\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\"\xe5\x01\n\x18WaitForRunStatusResponse\x12\x43\n\x07outcome\x18\x01 \x01(\x0e\x32).aiki.v1.WaitForRunStatusResponse.OutcomeR\x07outcome\x12\x1e\n\x03run\x18\x02 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\"d\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0fOUTCOME_REACHED\x10\x01\x12\x16\n\x12OUTCOME_TERMINATED\x10\x02\x12\x13\n\x0fOUTCOME_TIMEOUT\x10\x03\"n\n\x19ListRunTransitionsRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"~\n\x1aListRunTransitionsResponse\x12\x38\n\x0btransitions\x18\x01 \x03(\x0b\x32\x16.aiki.v1.RunTransitionR\x0btransitions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"v\n\x14ListChildRunsRequest\x12\"\n\rparent_run_id\x18\x01 \x01(\tR\x0bparentRunId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"a\n\x15ListChildRunsResponse\x12 \n\x04runs\x18\x01 \x03(\x0b\x32\x0c.aiki.v1.RunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbe\x03\n\tRunFilter\x12#\n\rworkflow_name\x18\x01 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x02 \x01(\tR\x11workflowVersionId\x12.\n\x08statuses\x18\x03 \x03(\x0e\x32\x12.aiki.v1.RunStatusR\x08statuses\x12\x19\n\x05shard\x18\x04 \x01(\tH\x00R\x05shard\x88\x01\x01\x12\"\n\rparent_run_id\x18\x05 \x01(\tR\x0bparentRunId\x12!\n\x0creference_id\x18\x06 \x01(\tR\x0breferenceId\x12\x17\n\x07run_ids\x18\x07 \x03(\tR\x06runIds\x12\x1f\n\x0bschedule_id\x18\x08 \x01(\tR\nscheduleId\x12\x44\n\x10\x63reate_time_from\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0e\x63reateTimeFrom\x12@\n\x0e\x63reate_time_to\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0c\x63reateTimeToB\x08\n\x06_shard\">\n\x10\x43ountRunsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x12.aiki.v1.RunFilterR\x06\x66ilter\"R\n\x0eRunStatusCount\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\x06status\x12\x14\n\x05\x63ount\x18\x02 \x01(\x03R\x05\x63ount\"Z\n\x11\x43ountRunsResponse\x12/\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\x17.aiki.v1.RunStatusCountR\x06\x63ounts\x12\x14\n\x05total\x18\x02 \x01(\x03R\x05total\"\x16\n\x14ListWorkflowsRequest\"\x9a\x02\n\x16WorkflowVersionSummary\x12#\n\rworkflow_name\x18\x01 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x02 \x01(\tR\x11workflowVersionId\x12\x1b\n\trun_count\x18\x03 \x01(\x03R\x08runCount\x12\x44\n\x10last_create_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0elastCreateTime\x12!\n\x0cworker_count\x18\x05 \x01(\x05R\x0bworkerCount\x12%\n\x0eschedule_count\x18\x06 \x01(\x05R\rscheduleCount\"V\n\x15ListWorkflowsResponse\x12=\n\tworkflows\x18\x01 \x03(\x0b\x32\x1f.aiki.v1.WorkflowVersionSummaryR\tworkflows\"-\n\x14GetRunHistoryRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"n\n\x15GetRunHistoryResponse\x12-\n\x07history\x18\x01 \x01(\x0b\x32\x13.aiki.v1.RunHistoryR\x07history\x12&\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x0e.aiki.v1.EventR\x06\x65vents\">\n\x10WatchRunsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x12.aiki.v1.RunFilterR\x06\x66ilter\"5\n\x11WatchRunsResponse\x12 \n\x04runs\x18\x01 \x03(\x0b\x32\x0c.aiki.v1.RunR\x04runs\"(\n\x0fWatchRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"[\n\x10WatchRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x0c.aiki.v1.RunR\x03run\x12\'\n\x0fhistory_changed\x18\x02 \x01(\x08R\x0ehistoryChanged2\xaa\t\n\nRunService\x12?\n\x08StartRun\x12\x18.aiki.v1.StartRunRequest\x1a\x19.aiki.v1.StartRunResponse\x12\x39\n\x06GetRun\x12\x16.aiki.v1.GetRunRequest\x1a\x17.aiki.v1.GetRunResponse\x12`\n\x13GetRunByReferenceId\x12#.aiki.v1.GetRunByReferenceIdRequest\x1a$.aiki.v1.GetRunByReferenceIdResponse\x12?\n\x08ListRuns\x12\x18.aiki.v1.ListRunsRequest\x1a\x19.aiki.v1.ListRunsResponse\x12\x42\n\tCancelRun\x12\x19.aiki.v1.CancelRunRequest\x1a\x1a.aiki.v1.CancelRunResponse\x12?\n\x08PauseRun\x12\x18.aiki.v1.PauseRunRequest\x1a\x19.aiki.v1.PauseRunResponse\x12\x42\n\tResumeRun\x12\x19.aiki.v1.ResumeRunRequest\x1a\x1a.aiki.v1.ResumeRunResponse\x12?\n\x08\x41wakeRun\x12\x18.aiki.v1.AwakeRunRequest\x1a\x19.aiki.v1.AwakeRunResponse\x12W\n\x10WaitForRunStatus\x12 .aiki.v1.WaitForRunStatusRequest\x1a!.aiki.v1.WaitForRunStatusResponse\x12]\n\x12ListRunTransitions\x12\".aiki.v1.ListRunTransitionsRequest\x1a#.aiki.v1.ListRunTransitionsResponse\x12N\n\rListChildRuns\x12\x1d.aiki.v1.ListChildRunsRequest\x1a\x1e.aiki.v1.ListChildRunsResponse\x12\x42\n\tCountRuns\x12\x19.aiki.v1.CountRunsRequest\x1a\x1a.aiki.v1.CountRunsResponse\x12N\n\rListWorkflows\x12\x1d.aiki.v1.ListWorkflowsRequest\x1a\x1e.aiki.v1.ListWorkflowsResponse\x12N\n\rGetRunHistory\x12\x1d.aiki.v1.GetRunHistoryRequest\x1a\x1e.aiki.v1.GetRunHistoryResponse\x12\x44\n\tWatchRuns\x12\x19.aiki.v1.WatchRunsRequest\x1a\x1a.aiki.v1.WatchRunsResponse0\x01\x12\x41\n\x08WatchRun\x12\x18.aiki.v1.WatchRunRequest\x1a\x19.aiki.v1.WatchRunResponse0\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aiki.v1.run_service_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _STARTRUNREQUEST._serialized_start=120
-  _STARTRUNREQUEST._serialized_end=519
-  _STARTRUNRESPONSE._serialized_start=521
-  _STARTRUNRESPONSE._serialized_end=599
-  _GETRUNREQUEST._serialized_start=601
-  _GETRUNREQUEST._serialized_end=639
-  _GETRUNRESPONSE._serialized_start=641
-  _GETRUNRESPONSE._serialized_end=689
-  _GETRUNBYREFERENCEIDREQUEST._serialized_start=691
-  _GETRUNBYREFERENCEIDREQUEST._serialized_end=772
-  _GETRUNBYREFERENCEIDRESPONSE._serialized_start=774
-  _GETRUNBYREFERENCEIDRESPONSE._serialized_end=835
-  _LISTRUNSREQUEST._serialized_start=838
-  _LISTRUNSREQUEST._serialized_end=1156
-  _LISTRUNSRESPONSE._serialized_start=1158
-  _LISTRUNSRESPONSE._serialized_end=1250
-  _CANCELRUNREQUEST._serialized_start=1252
-  _CANCELRUNREQUEST._serialized_end=1317
-  _CANCELRUNRESPONSE._serialized_start=1319
-  _CANCELRUNRESPONSE._serialized_end=1370
-  _PAUSERUNREQUEST._serialized_start=1372
-  _PAUSERUNREQUEST._serialized_end=1436
-  _PAUSERUNRESPONSE._serialized_start=1438
-  _PAUSERUNRESPONSE._serialized_end=1488
-  _RESUMERUNREQUEST._serialized_start=1490
-  _RESUMERUNREQUEST._serialized_end=1555
-  _RESUMERUNRESPONSE._serialized_start=1557
-  _RESUMERUNRESPONSE._serialized_end=1608
-  _AWAKERUNREQUEST._serialized_start=1610
-  _AWAKERUNREQUEST._serialized_end=1650
-  _AWAKERUNRESPONSE._serialized_start=1652
-  _AWAKERUNRESPONSE._serialized_end=1702
-  _WAITFORRUNSTATUSREQUEST._serialized_start=1705
-  _WAITFORRUNSTATUSREQUEST._serialized_end=1850
-  _WAITFORRUNSTATUSRESPONSE._serialized_start=1853
-  _WAITFORRUNSTATUSRESPONSE._serialized_end=2082
-  _WAITFORRUNSTATUSRESPONSE_OUTCOME._serialized_start=1982
-  _WAITFORRUNSTATUSRESPONSE_OUTCOME._serialized_end=2082
-  _LISTRUNTRANSITIONSREQUEST._serialized_start=2084
-  _LISTRUNTRANSITIONSREQUEST._serialized_end=2194
-  _LISTRUNTRANSITIONSRESPONSE._serialized_start=2196
-  _LISTRUNTRANSITIONSRESPONSE._serialized_end=2322
-  _LISTCHILDRUNSREQUEST._serialized_start=2324
-  _LISTCHILDRUNSREQUEST._serialized_end=2442
-  _LISTCHILDRUNSRESPONSE._serialized_start=2444
-  _LISTCHILDRUNSRESPONSE._serialized_end=2541
-  _RUNSERVICE._serialized_start=2544
-  _RUNSERVICE._serialized_end=3373
+  _STARTRUNREQUEST._serialized_start=176
+  _STARTRUNREQUEST._serialized_end=575
+  _STARTRUNRESPONSE._serialized_start=577
+  _STARTRUNRESPONSE._serialized_end=655
+  _GETRUNREQUEST._serialized_start=657
+  _GETRUNREQUEST._serialized_end=695
+  _GETRUNRESPONSE._serialized_start=697
+  _GETRUNRESPONSE._serialized_end=745
+  _GETRUNBYREFERENCEIDREQUEST._serialized_start=747
+  _GETRUNBYREFERENCEIDREQUEST._serialized_end=828
+  _GETRUNBYREFERENCEIDRESPONSE._serialized_start=830
+  _GETRUNBYREFERENCEIDRESPONSE._serialized_end=891
+  _LISTRUNSREQUEST._serialized_start=894
+  _LISTRUNSREQUEST._serialized_end=1406
+  _LISTRUNSRESPONSE._serialized_start=1408
+  _LISTRUNSRESPONSE._serialized_end=1500
+  _CANCELRUNREQUEST._serialized_start=1502
+  _CANCELRUNREQUEST._serialized_end=1567
+  _CANCELRUNRESPONSE._serialized_start=1569
+  _CANCELRUNRESPONSE._serialized_end=1620
+  _PAUSERUNREQUEST._serialized_start=1622
+  _PAUSERUNREQUEST._serialized_end=1686
+  _PAUSERUNRESPONSE._serialized_start=1688
+  _PAUSERUNRESPONSE._serialized_end=1738
+  _RESUMERUNREQUEST._serialized_start=1740
+  _RESUMERUNREQUEST._serialized_end=1805
+  _RESUMERUNRESPONSE._serialized_start=1807
+  _RESUMERUNRESPONSE._serialized_end=1858
+  _AWAKERUNREQUEST._serialized_start=1860
+  _AWAKERUNREQUEST._serialized_end=1900
+  _AWAKERUNRESPONSE._serialized_start=1902
+  _AWAKERUNRESPONSE._serialized_end=1952
+  _WAITFORRUNSTATUSREQUEST._serialized_start=1955
+  _WAITFORRUNSTATUSREQUEST._serialized_end=2100
+  _WAITFORRUNSTATUSRESPONSE._serialized_start=2103
+  _WAITFORRUNSTATUSRESPONSE._serialized_end=2332
+  _WAITFORRUNSTATUSRESPONSE_OUTCOME._serialized_start=2232
+  _WAITFORRUNSTATUSRESPONSE_OUTCOME._serialized_end=2332
+  _LISTRUNTRANSITIONSREQUEST._serialized_start=2334
+  _LISTRUNTRANSITIONSREQUEST._serialized_end=2444
+  _LISTRUNTRANSITIONSRESPONSE._serialized_start=2446
+  _LISTRUNTRANSITIONSRESPONSE._serialized_end=2572
+  _LISTCHILDRUNSREQUEST._serialized_start=2574
+  _LISTCHILDRUNSREQUEST._serialized_end=2692
+  _LISTCHILDRUNSRESPONSE._serialized_start=2694
+  _LISTCHILDRUNSRESPONSE._serialized_end=2791
+  _RUNFILTER._serialized_start=2794
+  _RUNFILTER._serialized_end=3240
+  _COUNTRUNSREQUEST._serialized_start=3242
+  _COUNTRUNSREQUEST._serialized_end=3304
+  _RUNSTATUSCOUNT._serialized_start=3306
+  _RUNSTATUSCOUNT._serialized_end=3388
+  _COUNTRUNSRESPONSE._serialized_start=3390
+  _COUNTRUNSRESPONSE._serialized_end=3480
+  _LISTWORKFLOWSREQUEST._serialized_start=3482
+  _LISTWORKFLOWSREQUEST._serialized_end=3504
+  _WORKFLOWVERSIONSUMMARY._serialized_start=3507
+  _WORKFLOWVERSIONSUMMARY._serialized_end=3789
+  _LISTWORKFLOWSRESPONSE._serialized_start=3791
+  _LISTWORKFLOWSRESPONSE._serialized_end=3877
+  _GETRUNHISTORYREQUEST._serialized_start=3879
+  _GETRUNHISTORYREQUEST._serialized_end=3924
+  _GETRUNHISTORYRESPONSE._serialized_start=3926
+  _GETRUNHISTORYRESPONSE._serialized_end=4036
+  _WATCHRUNSREQUEST._serialized_start=4038
+  _WATCHRUNSREQUEST._serialized_end=4100
+  _WATCHRUNSRESPONSE._serialized_start=4102
+  _WATCHRUNSRESPONSE._serialized_end=4155
+  _WATCHRUNREQUEST._serialized_start=4157
+  _WATCHRUNREQUEST._serialized_end=4197
+  _WATCHRUNRESPONSE._serialized_start=4199
+  _WATCHRUNRESPONSE._serialized_end=4290
+  _RUNSERVICE._serialized_start=4293
+  _RUNSERVICE._serialized_end=5487
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,8 @@
 from aiki.v1 import run_pb2 as _run_pb2
+from aiki.v1 import history_pb2 as _history_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -35,6 +37,20 @@ class CancelRunResponse(_message.Message):
     run: _run_pb2.Run
     def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
 
+class CountRunsRequest(_message.Message):
+    __slots__ = ["filter"]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: RunFilter
+    def __init__(self, filter: _Optional[_Union[RunFilter, _Mapping]] = ...) -> None: ...
+
+class CountRunsResponse(_message.Message):
+    __slots__ = ["counts", "total"]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    counts: _containers.RepeatedCompositeFieldContainer[RunStatusCount]
+    total: int
+    def __init__(self, counts: _Optional[_Iterable[_Union[RunStatusCount, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+
 class GetRunByReferenceIdRequest(_message.Message):
     __slots__ = ["reference"]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +62,20 @@ class GetRunByReferenceIdResponse(_message.Message):
     RUN_FIELD_NUMBER: _ClassVar[int]
     run: _run_pb2.Run
     def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
+
+class GetRunHistoryRequest(_message.Message):
+    __slots__ = ["run_id"]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class GetRunHistoryResponse(_message.Message):
+    __slots__ = ["events", "history"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_history_pb2.Event]
+    history: _history_pb2.RunHistory
+    def __init__(self, history: _Optional[_Union[_history_pb2.RunHistory, _Mapping]] = ..., events: _Optional[_Iterable[_Union[_history_pb2.Event, _Mapping]]] = ...) -> None: ...
 
 class GetRunRequest(_message.Message):
     __slots__ = ["run_id"]
@@ -96,24 +126,32 @@ class ListRunTransitionsResponse(_message.Message):
     def __init__(self, transitions: _Optional[_Iterable[_Union[_run_pb2.RunTransition, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
-    __slots__ = ["page_size", "page_token", "parent_run_id", "reference_id", "shard", "statuses", "workflow_name", "workflow_version_id"]
+    __slots__ = ["create_time_from", "create_time_to", "page_size", "page_token", "parent_run_id", "reference_id", "run_ids", "schedule_id", "shard", "statuses", "workflow_name", "workflow_version_id"]
+    CREATE_TIME_FROM_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_TO_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_IDS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    create_time_from: _timestamp_pb2.Timestamp
+    create_time_to: _timestamp_pb2.Timestamp
     page_size: int
     page_token: str
     parent_run_id: str
     reference_id: str
+    run_ids: _containers.RepeatedScalarFieldContainer[str]
+    schedule_id: str
     shard: str
     statuses: _containers.RepeatedScalarFieldContainer[_run_pb2.RunStatus]
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_run_pb2.RunStatus, str]]] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_run_pb2.RunStatus, str]]] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., run_ids: _Optional[_Iterable[str]] = ..., schedule_id: _Optional[str] = ..., create_time_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListRunsResponse(_message.Message):
     __slots__ = ["next_page_token", "runs"]
@@ -122,6 +160,16 @@ class ListRunsResponse(_message.Message):
     next_page_token: str
     runs: _containers.RepeatedCompositeFieldContainer[_run_pb2.Run]
     def __init__(self, runs: _Optional[_Iterable[_Union[_run_pb2.Run, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListWorkflowsRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ListWorkflowsResponse(_message.Message):
+    __slots__ = ["workflows"]
+    WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    workflows: _containers.RepeatedCompositeFieldContainer[WorkflowVersionSummary]
+    def __init__(self, workflows: _Optional[_Iterable[_Union[WorkflowVersionSummary, _Mapping]]] = ...) -> None: ...
 
 class PauseRunRequest(_message.Message):
     __slots__ = ["reason", "run_id"]
@@ -150,6 +198,38 @@ class ResumeRunResponse(_message.Message):
     RUN_FIELD_NUMBER: _ClassVar[int]
     run: _run_pb2.Run
     def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
+
+class RunFilter(_message.Message):
+    __slots__ = ["create_time_from", "create_time_to", "parent_run_id", "reference_id", "run_ids", "schedule_id", "shard", "statuses", "workflow_name", "workflow_version_id"]
+    CREATE_TIME_FROM_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_TO_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_IDS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    create_time_from: _timestamp_pb2.Timestamp
+    create_time_to: _timestamp_pb2.Timestamp
+    parent_run_id: str
+    reference_id: str
+    run_ids: _containers.RepeatedScalarFieldContainer[str]
+    schedule_id: str
+    shard: str
+    statuses: _containers.RepeatedScalarFieldContainer[_run_pb2.RunStatus]
+    workflow_name: str
+    workflow_version_id: str
+    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_run_pb2.RunStatus, str]]] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., run_ids: _Optional[_Iterable[str]] = ..., schedule_id: _Optional[str] = ..., create_time_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RunStatusCount(_message.Message):
+    __slots__ = ["count", "status"]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    status: _run_pb2.RunStatus
+    def __init__(self, status: _Optional[_Union[_run_pb2.RunStatus, str]] = ..., count: _Optional[int] = ...) -> None: ...
 
 class StartRunRequest(_message.Message):
     __slots__ = ["conflict_policy", "input", "reference_id", "request_id", "retry", "shard", "trigger", "workflow_name", "workflow_version_id"]
@@ -204,3 +284,45 @@ class WaitForRunStatusResponse(_message.Message):
     outcome: WaitForRunStatusResponse.Outcome
     run: _run_pb2.Run
     def __init__(self, outcome: _Optional[_Union[WaitForRunStatusResponse.Outcome, str]] = ..., run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
+
+class WatchRunRequest(_message.Message):
+    __slots__ = ["run_id"]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class WatchRunResponse(_message.Message):
+    __slots__ = ["history_changed", "run"]
+    HISTORY_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    history_changed: bool
+    run: _run_pb2.Run
+    def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ..., history_changed: bool = ...) -> None: ...
+
+class WatchRunsRequest(_message.Message):
+    __slots__ = ["filter"]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: RunFilter
+    def __init__(self, filter: _Optional[_Union[RunFilter, _Mapping]] = ...) -> None: ...
+
+class WatchRunsResponse(_message.Message):
+    __slots__ = ["runs"]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[_run_pb2.Run]
+    def __init__(self, runs: _Optional[_Iterable[_Union[_run_pb2.Run, _Mapping]]] = ...) -> None: ...
+
+class WorkflowVersionSummary(_message.Message):
+    __slots__ = ["last_create_time", "run_count", "schedule_count", "worker_count", "workflow_name", "workflow_version_id"]
+    LAST_CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RUN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WORKER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    last_create_time: _timestamp_pb2.Timestamp
+    run_count: int
+    schedule_count: int
+    worker_count: int
+    workflow_name: str
+    workflow_version_id: str
+    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., run_count: _Optional[int] = ..., last_create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., worker_count: _Optional[int] = ..., schedule_count: _Optional[int] = ...) -> None: ...

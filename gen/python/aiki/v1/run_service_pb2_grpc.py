@@ -75,6 +75,31 @@ class RunServiceStub(object):
                 request_serializer=aiki_dot_v1_dot_run__service__pb2.ListChildRunsRequest.SerializeToString,
                 response_deserializer=aiki_dot_v1_dot_run__service__pb2.ListChildRunsResponse.FromString,
                 )
+        self.CountRuns = channel.unary_unary(
+                '/aiki.v1.RunService/CountRuns',
+                request_serializer=aiki_dot_v1_dot_run__service__pb2.CountRunsRequest.SerializeToString,
+                response_deserializer=aiki_dot_v1_dot_run__service__pb2.CountRunsResponse.FromString,
+                )
+        self.ListWorkflows = channel.unary_unary(
+                '/aiki.v1.RunService/ListWorkflows',
+                request_serializer=aiki_dot_v1_dot_run__service__pb2.ListWorkflowsRequest.SerializeToString,
+                response_deserializer=aiki_dot_v1_dot_run__service__pb2.ListWorkflowsResponse.FromString,
+                )
+        self.GetRunHistory = channel.unary_unary(
+                '/aiki.v1.RunService/GetRunHistory',
+                request_serializer=aiki_dot_v1_dot_run__service__pb2.GetRunHistoryRequest.SerializeToString,
+                response_deserializer=aiki_dot_v1_dot_run__service__pb2.GetRunHistoryResponse.FromString,
+                )
+        self.WatchRuns = channel.unary_stream(
+                '/aiki.v1.RunService/WatchRuns',
+                request_serializer=aiki_dot_v1_dot_run__service__pb2.WatchRunsRequest.SerializeToString,
+                response_deserializer=aiki_dot_v1_dot_run__service__pb2.WatchRunsResponse.FromString,
+                )
+        self.WatchRun = channel.unary_stream(
+                '/aiki.v1.RunService/WatchRun',
+                request_serializer=aiki_dot_v1_dot_run__service__pb2.WatchRunRequest.SerializeToString,
+                response_deserializer=aiki_dot_v1_dot_run__service__pb2.WatchRunResponse.FromString,
+                )
 
 
 class RunServiceServicer(object):
@@ -172,6 +197,51 @@ class RunServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CountRuns(self, request, context):
+        """Counts the runs matching a filter, per status (one entry per status that has runs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkflows(self, request, context):
+        """Lists the workflow names and versions this namespace knows: those with runs, those a
+        connected worker serves and those a schedule starts, for pickers and overviews.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRunHistory(self, request, context):
+        """Reads a run's complete recorded history as a client sees it: tasks, sleeps, event waits,
+        child runs and child waits, and every event sent to the run (consumed or pending).
+        NOT_FOUND when the run is unknown.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchRuns(self, request, context):
+        """Server stream: after an initial empty message, sends the runs matching a filter each time
+        one is created or changes status (at most once per change, possibly batched), and an empty
+        message every 15 seconds while nothing changes, so a client can tell a live stream from a
+        dead one. Changes are hints read back from the store: a client that missed some (a broken
+        stream) lists again. Ends when the server shuts down.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchRun(self, request, context):
+        """Server stream: sends the run at once, then again each time it changes status or its
+        history grows (task started or finished, wait begun or ended, event received), and an
+        empty message every 15 seconds while nothing changes. Ends after the run is terminal and
+        sent, or when the server shuts down. NOT_FOUND when the run is unknown.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RunServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +299,31 @@ def add_RunServiceServicer_to_server(servicer, server):
                     servicer.ListChildRuns,
                     request_deserializer=aiki_dot_v1_dot_run__service__pb2.ListChildRunsRequest.FromString,
                     response_serializer=aiki_dot_v1_dot_run__service__pb2.ListChildRunsResponse.SerializeToString,
+            ),
+            'CountRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountRuns,
+                    request_deserializer=aiki_dot_v1_dot_run__service__pb2.CountRunsRequest.FromString,
+                    response_serializer=aiki_dot_v1_dot_run__service__pb2.CountRunsResponse.SerializeToString,
+            ),
+            'ListWorkflows': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkflows,
+                    request_deserializer=aiki_dot_v1_dot_run__service__pb2.ListWorkflowsRequest.FromString,
+                    response_serializer=aiki_dot_v1_dot_run__service__pb2.ListWorkflowsResponse.SerializeToString,
+            ),
+            'GetRunHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRunHistory,
+                    request_deserializer=aiki_dot_v1_dot_run__service__pb2.GetRunHistoryRequest.FromString,
+                    response_serializer=aiki_dot_v1_dot_run__service__pb2.GetRunHistoryResponse.SerializeToString,
+            ),
+            'WatchRuns': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRuns,
+                    request_deserializer=aiki_dot_v1_dot_run__service__pb2.WatchRunsRequest.FromString,
+                    response_serializer=aiki_dot_v1_dot_run__service__pb2.WatchRunsResponse.SerializeToString,
+            ),
+            'WatchRun': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRun,
+                    request_deserializer=aiki_dot_v1_dot_run__service__pb2.WatchRunRequest.FromString,
+                    response_serializer=aiki_dot_v1_dot_run__service__pb2.WatchRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -430,5 +525,90 @@ class RunService(object):
         return grpc.experimental.unary_unary(request, target, '/aiki.v1.RunService/ListChildRuns',
             aiki_dot_v1_dot_run__service__pb2.ListChildRunsRequest.SerializeToString,
             aiki_dot_v1_dot_run__service__pb2.ListChildRunsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CountRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/aiki.v1.RunService/CountRuns',
+            aiki_dot_v1_dot_run__service__pb2.CountRunsRequest.SerializeToString,
+            aiki_dot_v1_dot_run__service__pb2.CountRunsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListWorkflows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/aiki.v1.RunService/ListWorkflows',
+            aiki_dot_v1_dot_run__service__pb2.ListWorkflowsRequest.SerializeToString,
+            aiki_dot_v1_dot_run__service__pb2.ListWorkflowsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetRunHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/aiki.v1.RunService/GetRunHistory',
+            aiki_dot_v1_dot_run__service__pb2.GetRunHistoryRequest.SerializeToString,
+            aiki_dot_v1_dot_run__service__pb2.GetRunHistoryResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WatchRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/aiki.v1.RunService/WatchRuns',
+            aiki_dot_v1_dot_run__service__pb2.WatchRunsRequest.SerializeToString,
+            aiki_dot_v1_dot_run__service__pb2.WatchRunsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WatchRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/aiki.v1.RunService/WatchRun',
+            aiki_dot_v1_dot_run__service__pb2.WatchRunRequest.SerializeToString,
+            aiki_dot_v1_dot_run__service__pb2.WatchRunResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -101,20 +101,24 @@ class ListWorkersRequest(_message.Message):
 class ListWorkersResponse(_message.Message):
     __slots__ = ["workers"]
     class Worker(_message.Message):
-        __slots__ = ["last_seen_time", "leases", "shards", "worker_id", "worker_name", "workflows"]
+        __slots__ = ["first_seen_time", "last_seen_time", "leased_run_ids", "shards", "transport", "worker_id", "worker_name", "workflows"]
+        FIRST_SEEN_TIME_FIELD_NUMBER: _ClassVar[int]
         LAST_SEEN_TIME_FIELD_NUMBER: _ClassVar[int]
-        LEASES_FIELD_NUMBER: _ClassVar[int]
+        LEASED_RUN_IDS_FIELD_NUMBER: _ClassVar[int]
         SHARDS_FIELD_NUMBER: _ClassVar[int]
+        TRANSPORT_FIELD_NUMBER: _ClassVar[int]
         WORKER_ID_FIELD_NUMBER: _ClassVar[int]
         WORKER_NAME_FIELD_NUMBER: _ClassVar[int]
         WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+        first_seen_time: _timestamp_pb2.Timestamp
         last_seen_time: _timestamp_pb2.Timestamp
-        leases: _containers.RepeatedCompositeFieldContainer[HeldLease]
+        leased_run_ids: _containers.RepeatedScalarFieldContainer[str]
         shards: _containers.RepeatedScalarFieldContainer[str]
+        transport: str
         worker_id: str
         worker_name: str
         workflows: _containers.RepeatedCompositeFieldContainer[WorkflowVersionRef]
-        def __init__(self, worker_id: _Optional[str] = ..., worker_name: _Optional[str] = ..., workflows: _Optional[_Iterable[_Union[WorkflowVersionRef, _Mapping]]] = ..., shards: _Optional[_Iterable[str]] = ..., last_seen_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., leases: _Optional[_Iterable[_Union[HeldLease, _Mapping]]] = ...) -> None: ...
+        def __init__(self, worker_id: _Optional[str] = ..., worker_name: _Optional[str] = ..., workflows: _Optional[_Iterable[_Union[WorkflowVersionRef, _Mapping]]] = ..., shards: _Optional[_Iterable[str]] = ..., last_seen_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., leased_run_ids: _Optional[_Iterable[str]] = ..., transport: _Optional[str] = ..., first_seen_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     workers: _containers.RepeatedCompositeFieldContainer[ListWorkersResponse.Worker]
     def __init__(self, workers: _Optional[_Iterable[_Union[ListWorkersResponse.Worker, _Mapping]]] = ...) -> None: ...

@@ -141,7 +141,9 @@ class WorkerLeaseServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListWorkers(self, request, context):
-        """Lists the workers seen recently and the leases they hold. Not fenced; for operators.
+        """Lists the workers seen recently and the runs they hold leases on. Not fenced; for operators
+        and dashboards. Never returns lease tokens: a token leaves the server only to the worker
+        that holds it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
