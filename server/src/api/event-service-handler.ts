@@ -8,7 +8,7 @@ import { listEvents } from "../store/event-repository.js";
 import { eventToPb } from "./history-mapping.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { valueToJson } from "./run-mapping.js";
-import { defaultNamespace } from "./run-service-handler.js";
+import { defaultNamespace } from "./call-namespace.js";
 import { Violations } from "./validation.js";
 
 /** EventService: proto <-> engine mapping and request validation only. */

@@ -17,10 +17,9 @@ import type { JsonValue } from "../store/json.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { runStatusFromPb, runToPb, transitionToPb } from "./run-mapping.js";
 import { parseStartFields } from "./start-fields.js";
+import { defaultNamespace } from "./call-namespace.js";
 import { Violations } from "./validation.js";
 
-// Namespaces come from API keys later; until then every call is in the default one.
-export const defaultNamespace = "default";
 const clientActor = "client";
 
 /** RunService: proto <-> engine mapping and request validation only. */

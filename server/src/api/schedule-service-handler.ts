@@ -5,7 +5,7 @@ import { deleteSchedule, pauseSchedule, resumeSchedule } from "../engine/control
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { getSchedule, querySchedules } from "../engine/query-schedules.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
-import { defaultNamespace } from "./run-service-handler.js";
+import { defaultNamespace } from "./call-namespace.js";
 import { parseActivateSchedule, scheduleToPb } from "./schedule-mapping.js";
 import { Violations } from "./validation.js";
 

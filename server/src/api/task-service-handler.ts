@@ -9,7 +9,7 @@ import type { JsonValue } from "../store/json.js";
 import { listTasks, type TaskCompletion } from "../store/task-repository.js";
 import { taskToPb } from "./history-mapping.js";
 import { valueToJson } from "./run-mapping.js";
-import { defaultNamespace } from "./run-service-handler.js";
+import { defaultNamespace } from "./call-namespace.js";
 import { Violations } from "./validation.js";
 
 /** TaskService: proto <-> engine mapping and request validation only. */

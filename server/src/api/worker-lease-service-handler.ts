@@ -21,7 +21,7 @@ import type { JsonValue } from "../store/json.js";
 import { listRecentWorkers } from "../store/worker-repository.js";
 import { historyToPb } from "./history-mapping.js";
 import { failureCauseFromPb, runStatusFromPb, runToPb, valueToJson } from "./run-mapping.js";
-import { defaultNamespace } from "./run-service-handler.js";
+import { defaultNamespace } from "./call-namespace.js";
 import { parseStartFields } from "./start-fields.js";
 import { completionsFromPb, taskServiceImpl } from "./task-service-handler.js";
 import { Violations } from "./validation.js";
