@@ -280,7 +280,7 @@ describe("aiki workers list", () => {
     expect(res.stdout).toMatch(/^WORKER ID\s+NAME\s+WORKFLOWS\s+SHARDS\s+LAST SEEN\s+LEASES$/m);
     expect(res.stdout).toMatch(new RegExp(`^worker-cli-1\\s+cli test worker\\s+${wf.name}@1\\.0\\.0\\s+-\\s+(now|\\S+ ago)\\s+1$`, "m"));
     expect(res.stdout).toMatch(new RegExp(`^${run.id}\\s+worker-cli-1$`, "m"));
-    const json = JSON.parse((await aikiCli("workers", "list", "--json")).stdout) as { workers: Array<{ workerId: string; leases: Array<{ runId: string }> }> };
+    const json = JSON.parse((await aikiCli("workers", "list", "--json")).stdout) as { workers: Array<{ workerId: string; leasedRunIds: string[] }> };
     expect(json.workers.find((w) => w.workerId === "worker-cli-1")?.leasedRunIds).toEqual([run.id]);
   });
 });
