@@ -101,7 +101,7 @@ function namespaceName(v: Violations, field: string, name: string): void {
   }
 }
 
-function namespaceToPb(row: NamespaceRow): Namespace {
+export function namespaceToPb(row: NamespaceRow): Namespace {
   return create(NamespaceSchema, { name: row.name, createTime: timestampFromDate(row.create_time) });
 }
 
