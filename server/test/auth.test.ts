@@ -16,10 +16,13 @@ import { type SessionResponse, WorkerLeaseService } from "@aiki/gen/aiki/v1/work
 import { Health } from "@aiki/gen/grpc/health/v1/health_pb";
 import * as reflectionV1 from "@aiki/gen/grpc/reflection/v1/reflection_pb";
 import { aikiServices } from "../src/app.js";
+import { loadConfig } from "../src/config.js";
 import { methodScopes } from "../src/api/method-scopes.js";
 import { type ApiKeyScope, apiKeyScopes, scopeAllows } from "../src/domain/api-key-format.js";
 import { createApiKey, generateApiKey } from "../src/engine/api-keys.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { createTestDatabase } from "../../test/support/database.js";
+import { startServerProcess } from "../../test/support/server-process.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 
 const execFileAsync = promisify(execFile);
@@ -282,6 +285,17 @@ describe("revocation", () => {
         }
       })();
       await b.listening("aiki:ready:default:never:1:");
+      // A lease stream opened with the key on B too.
+      const stream = (async () => {
+        try {
+          for await (const _ of onB.streamLeases({ workerId: "revoked-streamer", workflows: [{ workflowName: "never2", workflowVersionId: "1" }], maxInFlight: 1 })) {
+          }
+          return undefined;
+        } catch (error) {
+          return ConnectError.from(error);
+        }
+      })();
+      await b.listening("aiki:ready:default:never2:1:");
 
       const revokedAt = Date.now();
       await admin.revokeApiKey({ id: made.key!.id });
@@ -289,6 +303,8 @@ describe("revocation", () => {
       wake();
       expect(ended?.code).toBe(Code.Unauthenticated);
       expect(ended?.rawMessage).toContain("revoked");
+      const streamEnded = await stream;
+      expect(streamEnded?.code).toBe(Code.Unauthenticated);
       const refused = await rpcError(b.client(AdminService, made.secret).whoAmI({}));
       expect(refused.code).toBe(Code.Unauthenticated);
       expect(refused.rawMessage).toContain("revoked");
@@ -308,5 +324,43 @@ describe("the stored keys", () => {
     expect(stdout).not.toContain(made.secret);
     expect(stdout).not.toContain(made.secret.slice(14));
     for (const key of Object.values(keys)) expect(stdout).not.toContain(key.slice(14));
+  });
+});
+
+describe("configuration", () => {
+  it("AIKI_AUTH is on or off (default off); AIKI_ADMIN_KEY must be a key", () => {
+    expect(loadConfig({}).auth).toBe(false);
+    expect(loadConfig({ AIKI_AUTH: "on" }).auth).toBe(true);
+    expect(() => loadConfig({ AIKI_AUTH: "yes" })).toThrow(/AIKI_AUTH/);
+    expect(() => loadConfig({ AIKI_ADMIN_KEY: "hunter2" })).toThrow(/AIKI_ADMIN_KEY/);
+    const { key } = generateApiKey();
+    expect(loadConfig({ AIKI_ADMIN_KEY: key }).adminKey).toBe(key);
+  });
+
+  it("a server started with AIKI_AUTH=on and AIKI_ADMIN_KEY takes that key as an admin key of default, stored hashed", { timeout: 120_000 }, async () => {
+    const database = await createTestDatabase();
+    const { key } = generateApiKey();
+    const server = await startServerProcess({ DATABASE_URL: database.url, AIKI_AUTH: "on", AIKI_ADMIN_KEY: key, AIKI_LOG_LEVEL: "info" }, 90_000);
+    try {
+      expect(server.output()).toContain('"auth":"on"');
+      const transport = createGrpcTransport({
+        baseUrl: server.url,
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("authorization", `Bearer ${key}`);
+            return next(req);
+          },
+        ],
+      });
+      const me = await createClient(AdminService, transport).whoAmI({});
+      expect(me).toMatchObject({ namespace: "default", scopes: [PbScope.ADMIN], authEnabled: true });
+      expect((await rpcError(createClient(AdminService, createGrpcTransport({ baseUrl: server.url })).whoAmI({}))).code).toBe(Code.Unauthenticated);
+      const { stdout } = await execFileAsync("/usr/lib/postgresql/15/bin/pg_dump", ["--data-only", database.url], { maxBuffer: 256 * 1024 * 1024 });
+      expect(stdout).toContain(key.slice(0, 13));
+      expect(stdout).not.toContain(key.slice(14));
+    } finally {
+      await server.stop();
+      await database.destroy();
+    }
   });
 });
