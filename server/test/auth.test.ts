@@ -315,6 +315,23 @@ describe("revocation", () => {
   });
 });
 
+describe("expiry", () => {
+  it("a stream opened with a key that then expires ends with UNAUTHENTICATED when it expires", async () => {
+    const { secret, row } = await createApiKey(aiki.deps, { namespace: "default", scopes: ["worker"], description: "", ttlMs: 1_500 });
+    const leases = aiki.client(WorkerLeaseService, secret);
+    let error: ConnectError | undefined;
+    try {
+      for await (const _ of leases.streamLeases({ workerId: "expiring", workflows: [{ workflowName: "never3", workflowVersionId: "1" }], maxInFlight: 1 })) {
+      }
+    } catch (e) {
+      error = ConnectError.from(e);
+    }
+    expect(error?.code).toBe(Code.Unauthenticated);
+    expect(error?.rawMessage).toContain("expired");
+    expect(Date.now()).toBeGreaterThanOrEqual(row.expire_time!.getTime());
+  });
+});
+
 describe("the stored keys", () => {
   it("the database holds no plaintext key (pg_dump, grep)", async () => {
     const made = await admin.createApiKey({ namespace: "default", scopes: [PbScope.READ], description: "dump me" });

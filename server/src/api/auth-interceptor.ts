@@ -8,10 +8,12 @@ import { callIdentityKey, callNamespaceKey } from "./call-namespace.js";
 import { toConnectError } from "./errors.js";
 import { accessFor } from "./method-scopes.js";
 
+const maxTimerMs = 2 ** 31 - 1;
+
 /**
  * AIKI_AUTH=on: every call (a stream: when it opens) carries `authorization: Bearer <key>`; the
  * key decides the call's namespace and whether its method is allowed (api/method-scopes.ts).
- * A stream opened with a key ends with UNAUTHENTICATED once the key is revoked.
+ * A stream opened with a key ends with UNAUTHENTICATED once the key is revoked or expires.
  */
 export function authInterceptor(verifier: ApiKeyVerifier, logger: Logger, metrics?: AikiMetrics): Interceptor {
   return (next) => async (req) => {
@@ -36,7 +38,13 @@ export function authInterceptor(verifier: ApiKeyVerifier, logger: Logger, metric
     const onAbort = () => revoked.abort();
     req.signal.addEventListener("abort", onAbort, { once: true });
     const unwatch = verifier.onRevoked(identity.keyId!, () => revoked.abort(new ConnectError("the API key was revoked", Code.Unauthenticated)));
+    // A key that expires while its stream is open ends the stream then (timers reach ~24 days).
+    const expiresInMs = identity.expireTime ? identity.expireTime.getTime() - Date.now() : Number.POSITIVE_INFINITY;
+    const expiry =
+      expiresInMs < maxTimerMs ? setTimeout(() => revoked.abort(new ConnectError("the API key has expired", Code.Unauthenticated)), expiresInMs) : undefined;
+    expiry?.unref();
     const done = () => {
+      clearTimeout(expiry);
       unwatch();
       req.signal.removeEventListener("abort", onAbort);
     };

@@ -12,6 +12,8 @@ export interface CallIdentity {
   scopes: readonly ApiKeyScope[];
   /** Undefined when authentication is off. */
   keyId: string | undefined;
+  /** When the key stops working; undefined: never. */
+  expireTime?: Date | undefined;
 }
 
 export interface VerifierOptions {
@@ -59,7 +61,7 @@ export class ApiKeyVerifier {
     if (row.revoke_time) throw new UnauthenticatedError("revoked");
     if (row.expire_time && row.expire_time.getTime() <= Date.now()) throw new UnauthenticatedError("expired");
     this.touch(row.id);
-    return { namespace: row.namespace, scopes: row.scopes, keyId: row.id };
+    return { namespace: row.namespace, scopes: row.scopes, keyId: row.id, expireTime: row.expire_time ?? undefined };
   }
 
   /** Calls `close` when the key is revoked (on any replica); the returned function stops that. */
