@@ -24,7 +24,6 @@ const clientActor = "client";
 
 /** RunService: proto <-> engine mapping and request validation only. */
 export function registerRunService(router: ConnectRouter, deps: EngineDeps): void {
-
   const control = async (ns: string, runId: string, action: RunAction, reason?: string) => {
     const v = new Violations();
     v.uuid("run_id", runId);

@@ -11,7 +11,6 @@ import { Violations } from "./validation.js";
 
 /** ScheduleService: proto <-> engine mapping and request validation only. */
 export function registerScheduleService(router: ConnectRouter, deps: EngineDeps): void {
-
   const scheduleId = (id: string) => {
     const v = new Violations();
     v.uuid("schedule_id", id);

@@ -46,7 +46,6 @@ export function registerWorkerLeaseService(router: ConnectRouter, deps: EngineDe
 
 /** The WorkerLeaseService methods; Session answers its calls with these and TaskService's. */
 export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof WorkerLeaseService> {
-
   const fenced = (v: Violations, runId: string, leaseToken: string) => {
     v.uuid("run_id", runId);
     v.uuid("lease_token", leaseToken);
