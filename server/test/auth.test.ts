@@ -315,6 +315,45 @@ describe("revocation", () => {
   });
 });
 
+describe("revocation without the hint", () => {
+  it("a replica that misses the hint (no shared notifier) refuses the key once its short cache lapses", async () => {
+    // In-process notifier: the revocation on the first server never reaches this one.
+    const c = await startTestAiki({ database: aiki.database, redis: false, auth: { cacheTtlMs: 300 } });
+    try {
+      const made = await admin.createApiKey({ namespace: "default", scopes: [PbScope.READ] });
+      const onC = c.client(AdminService, made.secret);
+      await onC.whoAmI({});
+      await admin.revokeApiKey({ id: made.key!.id });
+      const revokedAt = Date.now();
+      let refused: ConnectError | undefined;
+      while (!refused) {
+        refused = await onC.whoAmI({}).then(
+          () => undefined,
+          (error: unknown) => ConnectError.from(error),
+        );
+        if (!refused) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(refused.code).toBe(Code.Unauthenticated);
+      expect(Date.now() - revokedAt).toBeLessThan(2_000);
+    } finally {
+      await c.stopServer();
+    }
+  });
+});
+
+describe("other protocols", () => {
+  it("the Connect protocol over HTTP/1.1 (plain fetch) takes the key from the Authorization header", async () => {
+    const call = (headers: Record<string, string>) =>
+      fetch(`${aiki.url}/aiki.v1.AdminService/WhoAmI`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" });
+    const ok = await call({ authorization: `Bearer ${keys.client}` });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ namespace: "default", scopes: ["API_KEY_SCOPE_CLIENT"], authEnabled: true });
+    const refused = await call({});
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: "unauthenticated" });
+  });
+});
+
 describe("expiry", () => {
   it("a stream opened with a key that then expires ends with UNAUTHENTICATED when it expires", async () => {
     const { secret, row } = await createApiKey(aiki.deps, { namespace: "default", scopes: ["worker"], description: "", ttlMs: 1_500 });

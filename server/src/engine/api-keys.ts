@@ -48,7 +48,8 @@ export async function createApiKey(deps: KeyDeps, cmd: NewKey): Promise<{ row: A
       description: cmd.description,
       expireTime,
     });
-    if (row) return { row, secret: key };
+    if (row === "no_namespace") throw new NamespaceNotFoundError(cmd.namespace);
+    if (row !== "prefix_taken") return { row, secret: key };
     if (attempt >= 5) throw new Error("could not draw an unused API key prefix");
   }
 }

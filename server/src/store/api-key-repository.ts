@@ -2,7 +2,7 @@ import { type Kysely, sql } from "kysely";
 import type { ApiKeyScope } from "../domain/api-key-format.js";
 import type { ApiKeyRow } from "./auth.tables.js";
 import type { Database } from "./database.js";
-import { isUniqueViolation } from "./pg-errors.js";
+import { isForeignKeyViolation, isUniqueViolation } from "./pg-errors.js";
 
 type Reader = Kysely<Database>;
 
@@ -16,8 +16,11 @@ export interface NewApiKey {
   expireTime: Date | null;
 }
 
-/** Inserts a key; undefined when its prefix is taken (the caller draws another key). */
-export async function insertApiKey(db: Reader, key: NewApiKey): Promise<ApiKeyRow | undefined> {
+/**
+ * Inserts a key; "prefix_taken" when its prefix is taken (the caller draws another key),
+ * "no_namespace" when its namespace is gone (deleted since the caller looked).
+ */
+export async function insertApiKey(db: Reader, key: NewApiKey): Promise<ApiKeyRow | "prefix_taken" | "no_namespace"> {
   try {
     return await db
       .insertInto("api_keys")
@@ -33,7 +36,8 @@ export async function insertApiKey(db: Reader, key: NewApiKey): Promise<ApiKeyRo
       .returningAll()
       .executeTakeFirstOrThrow();
   } catch (error) {
-    if (isUniqueViolation(error, "api_keys_prefix_key")) return undefined;
+    if (isUniqueViolation(error, "api_keys_prefix_key")) return "prefix_taken";
+    if (isForeignKeyViolation(error)) return "no_namespace";
     throw error;
   }
 }
