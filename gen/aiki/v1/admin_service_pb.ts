@@ -547,7 +547,8 @@ export const AdminService: GenService<{
   },
   /**
    * Deletes an empty namespace (no runs, schedules or live keys). FAILED_PRECONDITION naming
-   * what it still holds otherwise; NOT_FOUND when unknown. Needs ADMIN.
+   * what it still holds otherwise; NOT_FOUND when unknown; INVALID_ARGUMENT for "default", which
+   * always exists. Needs ADMIN.
    *
    * @generated from rpc aiki.v1.AdminService.DeleteNamespace
    */

@@ -106,7 +106,8 @@ class AdminServiceServicer(object):
 
     def DeleteNamespace(self, request, context):
         """Deletes an empty namespace (no runs, schedules or live keys). FAILED_PRECONDITION naming
-        what it still holds otherwise; NOT_FOUND when unknown. Needs ADMIN.
+        what it still holds otherwise; NOT_FOUND when unknown; INVALID_ARGUMENT for "default", which
+        always exists. Needs ADMIN.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
