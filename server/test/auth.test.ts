@@ -204,6 +204,7 @@ describe("AdminService", () => {
     await admin.deleteNamespace({ name: "ops-2" });
     expect((await admin.listNamespaces({})).namespaces.map((n) => n.name)).not.toContain("ops-2");
     expect((await rpcError(admin.deleteNamespace({ name: "ops-2" }))).code).toBe(Code.NotFound);
+    expect((await rpcError(admin.deleteNamespace({ name: "default" }))).code).toBe(Code.InvalidArgument);
   });
 
   it("creates keys only for existing namespaces with valid scopes, lists them without secrets, revokes", async () => {
