@@ -42,7 +42,7 @@ if (subscriber.type === "redis" && !redisUrl) {
   process.exit(2);
 }
 
-const aiki = client({ url, logger: silentLogger, ...(subscriber.type === "redis" && { redis: { url: redisUrl } }) });
+const aiki = client({ url, apiKey: process.env.AIKI_API_KEY, logger: silentLogger, ...(subscriber.type === "redis" && { redis: { url: redisUrl } }) });
 const running = await worker({
   name: process.env.BENCH_WORKER_NAME || "bench-worker",
   workflows: allBenchWorkflows,

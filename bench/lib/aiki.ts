@@ -157,6 +157,7 @@ export async function startWorker(env: BenchEnv, url: string, workerEnv: Record<
     BENCH_WORKER_CONCURRENCY: String(workerConcurrency()),
     BENCH_WORKER_SUBSCRIBER: process.env.BENCH_WORKER_SUBSCRIBER,
     BENCH_WORKER_LEASE_TTL_MS: process.env.BENCH_WORKER_LEASE_TTL_MS,
+    AIKI_API_KEY: process.env.AIKI_API_KEY,
     ...workerEnv,
   });
   try {
@@ -179,6 +180,9 @@ export async function withAiki<T>(env: BenchEnv, options: AikiOptions, body: (ai
     AIKI_PORT: "0",
     AIKI_HOST: "127.0.0.1",
     AIKI_LOG_LEVEL: options.serverLogLevel ?? "info",
+    // With keys: AIKI_AUTH=on AIKI_ADMIN_KEY=<key> AIKI_API_KEY=<the same key> npm run bench.
+    AIKI_AUTH: process.env.AIKI_AUTH,
+    AIKI_ADMIN_KEY: process.env.AIKI_ADMIN_KEY,
   });
   let worker: Proc | undefined;
   let aikiClient: Client | undefined;
@@ -188,7 +192,8 @@ export async function withAiki<T>(env: BenchEnv, options: AikiOptions, body: (ai
   try {
     const url = (await server.waitForLine(/aiki server listening on (\S+?)"/, 60_000))[1]!;
     worker = await startWorker(env, url, options.workerEnv, options.workerNodeArgs);
-    aikiClient = client({ url, logger: silentLogger });
+    // AIKI_API_KEY (e.g. the server's AIKI_ADMIN_KEY) when the server runs with AIKI_AUTH=on.
+    aikiClient = client({ url, apiKey: process.env.AIKI_API_KEY, logger: silentLogger });
     const c = aikiClient;
     // At the deadline the client is closed, so every call in flight fails and `body` unwinds.
     deadline.signal.addEventListener("abort", () => void c.close());

@@ -16,6 +16,8 @@ export interface CommandContext {
   json: boolean;
   out: Output;
   env: NodeJS.ProcessEnv;
+  /** --api-key or AIKI_API_KEY, when given. */
+  apiKey: string | undefined;
   clients(): Clients;
 }
 

@@ -10,6 +10,7 @@ export const defaultUrl = "http://127.0.0.1:9850";
 
 const globalOptions: OptionSpecs = {
   url: { type: "string" },
+  "api-key": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 };
@@ -48,6 +49,7 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
     if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--url must be an http:// or https:// URL (got "${url}")`);
     let clients: Clients | undefined;
     const baseUrl = url;
+    const apiKey = typeof parsed.values["api-key"] === "string" ? parsed.values["api-key"] : io.env.AIKI_API_KEY || undefined;
     const code = await command.run({
       args,
       values: parsed.values,
@@ -55,7 +57,8 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
       json: parsed.values.json === true,
       out: io,
       env: io.env,
-      clients: () => (clients ??= createClients(baseUrl)),
+      apiKey,
+      clients: () => (clients ??= createClients(baseUrl, apiKey)),
     });
     return code ?? 0;
   } catch (error) {
@@ -135,7 +138,8 @@ function printCommandHelp(io: MainIo, c: Command): void {
 
 function printGlobalOptions(out: NodeJS.WritableStream): void {
   println(out, "Global options:");
-  println(out, `  --url URL   the server (default: AIKI_URL, else ${defaultUrl})`);
-  println(out, "  --json      print one JSON document (the RPC's response, proto3 JSON) instead of text");
-  println(out, "  -h, --help  show help");
+  println(out, `  --url URL      the server (default: AIKI_URL, else ${defaultUrl})`);
+  println(out, "  --api-key KEY  sent as `authorization: Bearer KEY` (default: AIKI_API_KEY); needed when the server runs with AIKI_AUTH=on");
+  println(out, "  --json         print one JSON document (the RPC's response, proto3 JSON) instead of text");
+  println(out, "  -h, --help     show help");
 }

@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import {
   BadRequestDetailSchema,
   InvalidTransitionDetailSchema,
+  PermissionDeniedDetailSchema,
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
@@ -34,6 +35,11 @@ export function rpcErrorToCliError(error: unknown, url: string): CliError | unde
   if (error.code === Code.AlreadyExists && conflict) {
     const what = conflict.kind === RunConflictDetail_Kind.REQUEST_ID ? `request id "${conflict.requestId}"` : `reference id "${conflict.referenceId}"`;
     return new CliError(`${what} already belongs to run ${conflict.existingRunId} (with a different request)`);
+  }
+  if (error.code === Code.Unauthenticated) return new CliError(`${error.rawMessage} (set --api-key or AIKI_API_KEY)`);
+  const denied = error.findDetails(PermissionDeniedDetailSchema)[0];
+  if (error.code === Code.PermissionDenied && denied) {
+    return new CliError(`the API key may not call ${denied.method}: it needs scope "${denied.requiredScope}" (or "admin")`);
   }
   if (error.code === Code.Unavailable) {
     return new CliError(`the Aiki server at ${url} is unavailable: ${error.rawMessage} (is it running? set --url or AIKI_URL)`);

@@ -7,6 +7,9 @@ python3-grpcio and python3-protobuf:
 
     /usr/bin/python3 examples/python/round_trip.py --target 127.0.0.1:9850 --order-id order-1
 
+Against a server with AIKI_AUTH=on, pass a key with client and read scopes: --api-key, or
+AIKI_API_KEY; it travels as `authorization: Bearer <key>` metadata on every call.
+
 Prints one JSON document on stdout: {"runId", "status", "output"}. Exit status: 0 when the run
 completed, 1 when it ended otherwise or did not finish in time, 2 when a call failed.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import uuid
@@ -50,6 +54,8 @@ def status_name(status: int) -> str:
 def round_trip(channel: grpc.Channel, args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     runs = run_service_pb2_grpc.RunServiceStub(channel)
     events = event_service_pb2_grpc.EventServiceStub(channel)
+    # The key decides the namespace; without one the server (AIKI_AUTH=off) uses "default".
+    metadata = [("authorization", f"Bearer {args.api_key}")] if args.api_key else None
 
     # A request id makes the start safe to repeat: a retry returns the first run.
     started = runs.StartRun(
@@ -61,6 +67,7 @@ def round_trip(channel: grpc.Channel, args: argparse.Namespace) -> tuple[int, di
             reference_id=args.order_id,
         ),
         timeout=10,
+        metadata=metadata,
     )
     run_id = started.run.id
     print(f"started run {run_id} ({status_name(started.run.status)})", file=sys.stderr)
@@ -74,6 +81,7 @@ def round_trip(channel: grpc.Channel, args: argparse.Namespace) -> tuple[int, di
             reference_id=f"{args.order_id}-approval",
         ),
         timeout=10,
+        metadata=metadata,
     )
     print(f"sent event {args.event} ({sent.deliveries[0].event.id})", file=sys.stderr)
 
@@ -89,6 +97,7 @@ def round_trip(channel: grpc.Channel, args: argparse.Namespace) -> tuple[int, di
                 timeout=duration_pb2.Duration(seconds=int(min(left, WAIT_PER_CALL_SECONDS)) or 1),
             ),
             timeout=WAIT_PER_CALL_SECONDS + 10,
+            metadata=metadata,
         )
         if waited.outcome != reply.OUTCOME_TIMEOUT or time.monotonic() >= deadline:
             break
@@ -112,6 +121,7 @@ def main() -> int:
     parser.add_argument("--event", default="approval")
     parser.add_argument("--approver", default="python")
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for the run to complete")
+    parser.add_argument("--api-key", default=os.environ.get("AIKI_API_KEY"), help="API key (default: AIKI_API_KEY)")
     args = parser.parse_args()
 
     with grpc.insecure_channel(args.target) as channel:

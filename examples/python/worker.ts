@@ -6,7 +6,8 @@ import { client } from "@aiki/sdk";
 import { worker } from "@aiki/worker";
 import { pythonApprovalV1 } from "./approval-workflow.js";
 
-const aiki = client({ url: process.env.AIKI_URL ?? "http://127.0.0.1:9850" });
+// AIKI_API_KEY: a worker key, for a server with AIKI_AUTH=on.
+const aiki = client({ url: process.env.AIKI_URL ?? "http://127.0.0.1:9850", apiKey: process.env.AIKI_API_KEY });
 const handle = await worker({ name: "python-round-trip-worker", workflows: [pythonApprovalV1] }).spawn(aiki);
 console.log(`worker ${handle.id} running python-approval 1.0.0; Ctrl-C stops it`);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

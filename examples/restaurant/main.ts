@@ -13,7 +13,8 @@ const embedded = process.env.AIKI_URL ? undefined : await startEmbeddedServer();
 const url = process.env.AIKI_URL ?? embedded!.url;
 console.log(`Aiki server: ${url}${embedded ? " (embedded store, temporary folder)" : ""}`);
 
-const aikiClient = await client({ url });
+// AIKI_API_KEY: a key with client, worker and read scopes, for a server with AIKI_AUTH=on.
+const aikiClient = await client({ url, apiKey: process.env.AIKI_API_KEY });
 const aikiWorker = worker({
   name: "restaurant-worker",
   workflows: [restaurantOrderV1, courierDeliveryV1],

@@ -1,11 +1,13 @@
 import { Code, type Client as ConnectClient, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { AdminService } from "@aiki/gen/aiki/v1/admin_service_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { createConsoleLogger, type Logger } from "./logger.js";
+import { defaultNamespace } from "./ready-channel.js";
 import { translateRpcError } from "./rpc-error-translation.js";
 
 /** Where the Redis that carries ready hints lives (used by workers with `subscriber: { type: "redis" }`). */
@@ -21,7 +23,7 @@ export interface RedisOptions {
 export interface ClientOptions {
   /** The Aiki server, e.g. "http://localhost:9876" (a bare "host:port" means http). */
   url: string;
-  /** Sent as `authorization: Bearer <apiKey>`. */
+  /** Sent as `authorization: Bearer <apiKey>` on every call; the key decides the namespace. */
   apiKey?: string;
   redis?: RedisOptions;
   /** Default: a console logger at AIKI_LOG_LEVEL or "info". */
@@ -44,6 +46,8 @@ export interface ClientInternals {
   readonly tasks: ConnectClient<typeof TaskService>;
   readonly leases: ConnectClient<typeof WorkerLeaseService>;
   readonly schedules: ConnectClient<typeof ScheduleService>;
+  /** The namespace the client's calls act in: its key's (asked once, WhoAmI), else "default". */
+  namespace(): Promise<string>;
   /** Aborted by close(). */
   readonly closeSignal: AbortSignal;
 }
@@ -100,12 +104,25 @@ export function client(options: ClientOptions): Client {
       return closed;
     },
   };
+  const admin = translateErrors(createClient(AdminService, transport));
+  let namespace: Promise<string> | undefined;
   internals.set(instance, {
     runs: translateErrors(createClient(RunService, transport)),
     events: translateErrors(createClient(EventService, transport)),
     tasks: translateErrors(createClient(TaskService, transport)),
     leases: translateErrors(createClient(WorkerLeaseService, transport)),
     schedules: translateErrors(createClient(ScheduleService, transport)),
+    namespace() {
+      if (!options.apiKey) return Promise.resolve(defaultNamespace);
+      namespace ??= admin.whoAmI({}).then(
+        (me) => me.namespace,
+        (error: unknown) => {
+          namespace = undefined;
+          throw error;
+        },
+      );
+      return namespace;
+    },
     closeSignal: closing.signal,
   });
   return Object.freeze(instance);

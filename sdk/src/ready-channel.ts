@@ -3,7 +3,7 @@
 // run becomes queued); the two formats must stay identical, or Redis-subscribed workers only
 // find work through their slow safety poll.
 
-/** The namespace every run lives in for now (the server's `defaultNamespace`). */
+/** The namespace of calls without an API key (the server's `defaultNamespace`, with AIKI_AUTH=off). */
 export const defaultNamespace = "default";
 
 /**

@@ -11,6 +11,9 @@ import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { Health } from "@aiki/gen/grpc/health/v1/health_pb";
 import type { Logger } from "pino";
+import { AdminService } from "@aiki/gen/aiki/v1/admin_service_pb";
+import { registerAdminService } from "./api/admin-service-handler.js";
+import { authInterceptor } from "./api/auth-interceptor.js";
 import { toConnectError } from "./api/errors.js";
 import { HealthStatus, registerHealth } from "./api/health-service.js";
 import { registerReflection } from "./api/reflection-service.js";
@@ -19,6 +22,7 @@ import { registerRunService } from "./api/run-service-handler.js";
 import { registerScheduleService } from "./api/schedule-service-handler.js";
 import { registerTaskService } from "./api/task-service-handler.js";
 import { registerWorkerLeaseService } from "./api/worker-lease-service-handler.js";
+import { ApiKeyVerifier, type VerifierOptions } from "./engine/api-key-verifier.js";
 import type { EngineDeps } from "./engine/engine-deps.js";
 import { LocalSessions } from "./engine/local-sessions.js";
 import { RunStatusWatcher } from "./engine/run-status-watcher.js";
@@ -42,6 +46,8 @@ export interface AppDeps {
   metrics?: AikiMetrics;
   /** The registry of this server's worker sessions that starts may hand runs to; default: a fresh one. */
   localSessions?: LocalSessions;
+  /** AIKI_AUTH: enabled, every call needs an API key (docs/security.md); default off (namespace "default"). */
+  auth?: { enabled: boolean } & VerifierOptions;
 }
 
 export interface AikiServer {
@@ -51,7 +57,7 @@ export interface AikiServer {
 }
 
 /** Every service this server exposes, for reflection. */
-export const aikiServices: readonly DescService[] = [RunService, EventService, TaskService, WorkerLeaseService, ScheduleService];
+export const aikiServices: readonly DescService[] = [RunService, EventService, TaskService, WorkerLeaseService, ScheduleService, AdminService];
 
 export function createServer(deps: AppDeps): AikiServer {
   const shutdown = new AbortController();
@@ -69,6 +75,7 @@ export function createServer(deps: AppDeps): AikiServer {
     localSessions: deps.localSessions ?? new LocalSessions(),
   };
   const health = new HealthStatus();
+  const verifier = deps.auth?.enabled ? new ApiKeyVerifier(deps.db, deps.notifier, deps.logger, deps.auth) : undefined;
   const timers = deps.timers === false ? undefined : new TimerLoop(deps.db, deps.notifier, deps.logger, metrics);
 
   const routes = (router: ConnectRouter) => {
@@ -77,12 +84,14 @@ export function createServer(deps: AppDeps): AikiServer {
     registerTaskService(router, engine);
     registerWorkerLeaseService(router, engine);
     registerScheduleService(router, engine);
+    registerAdminService(router, engine, { authEnabled: verifier !== undefined });
     registerHealth(router, health);
     registerReflection(router, [...aikiServices, Health]);
   };
   const handler = connectNodeAdapter({
     routes,
-    interceptors: [errorsAndLogs(deps.logger, metrics)],
+    // Authentication first: a refused call reaches nothing else.
+    interceptors: verifier ? [authInterceptor(verifier, deps.logger, metrics), errorsAndLogs(deps.logger, metrics)] : [errorsAndLogs(deps.logger, metrics)],
     shutdownSignal: shutdown.signal,
     // Paths that are no RPC: /metrics, /healthz, /readyz.
     fallback: createHttpRoutes({ metrics, pingStore: () => pingStore(deps.db), shutdownSignal: shutdown.signal, logger: deps.logger }),
@@ -110,6 +119,7 @@ export function createServer(deps: AppDeps): AikiServer {
       health.shutdown();
       shutdown.abort();
       runStatusWatcher.stop();
+      verifier?.stop();
       await Promise.all([port.close(graceMs), timers?.stop()]);
     },
   };

@@ -16,6 +16,11 @@ const envSchema = z.object({
   AIKI_TLS_CERT: z.string().min(1).optional(),
   AIKI_TLS_KEY: z.string().min(1).optional(),
   AIKI_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  AIKI_AUTH: z.enum(["on", "off"]).default("off"),
+  AIKI_ADMIN_KEY: z
+    .string()
+    .regex(/^aiki_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$/, "must look like aiki_<8 hex>_<43 base64url characters>, as `aiki keys create` prints")
+    .optional(),
 });
 
 export interface Config {
@@ -26,6 +31,10 @@ export interface Config {
   dataDir: string;
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: string;
+  /** AIKI_AUTH=on: every call needs an API key (docs/security.md); off: namespace "default", no keys. */
+  auth: boolean;
+  /** A key stored (hashed) at start as an admin key of namespace "default". */
+  adminKey: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -55,5 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(e.AIKI_DATA_DIR),
     tls: e.AIKI_TLS_CERT && e.AIKI_TLS_KEY ? { certFile: e.AIKI_TLS_CERT, keyFile: e.AIKI_TLS_KEY } : undefined,
     logLevel: e.AIKI_LOG_LEVEL,
+    auth: e.AIKI_AUTH === "on",
+    adminKey: e.AIKI_ADMIN_KEY,
   };
 }

@@ -1,6 +1,7 @@
 import { createServer } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { openDependencies } from "./dependencies.js";
+import { AdminKeyError, ensureAdminKey } from "./engine/api-keys.js";
 import { createLogger } from "./logger.js";
 
 // Reads the configuration, wires the dependencies, listens; stops gracefully on SIGTERM/SIGINT.
@@ -8,10 +9,12 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const deps = await openDependencies({ ...config, logger });
-  const server = createServer({ db: deps.db, notifier: deps.notifier, logger, tls: config.tls });
+  // Stored before listening, so the operator's first call with it cannot race its creation.
+  if (config.adminKey) await ensureAdminKey(deps.db, config.adminKey);
+  const server = createServer({ db: deps.db, notifier: deps.notifier, logger, tls: config.tls, auth: { enabled: config.auth } });
   const address = await server.listen(config.port, config.host);
   logger.info(
-    { url: address.url, store: deps.store, notifier: config.redisUrl ? "redis" : "in-process" },
+    { url: address.url, store: deps.store, notifier: config.redisUrl ? "redis" : "in-process", auth: config.auth ? "on" : "off" },
     `aiki server listening on ${address.url}`,
   );
 
@@ -30,7 +33,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) console.error(error.message);
+  if (error instanceof ConfigError || error instanceof AdminKeyError) console.error(error.message);
   else console.error("aiki server failed to start:", error);
   process.exit(1);
 });

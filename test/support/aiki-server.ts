@@ -1,7 +1,7 @@
 // An Aiki server in this process on a real socket (port 0), on a fresh test database and the
 // shared Redis, as every integration test uses it.
 import type { DescService } from "@bufbuild/protobuf";
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { inject } from "vitest";
@@ -26,8 +26,8 @@ export interface TestAiki {
    * (PUBSUB NUMSUB).
    */
   listening(channel: string, timeoutMs?: number): Promise<void>;
-  /** A gRPC client (HTTP/2, real socket) for a service of this server. */
-  client<S extends DescService>(service: S): Client<S>;
+  /** A gRPC client (HTTP/2, real socket) for a service of this server; with a key, it sends it on every call. */
+  client<S extends DescService>(service: S, apiKey?: string): Client<S>;
   /** Stops this server (not the database): for restarts and replica tests. */
   stopServer(): Promise<void>;
   close(): Promise<void>;
@@ -43,6 +43,8 @@ export interface TestAikiOptions {
   /** Another Redis (e.g. a private one a test kills) instead of the shared one. */
   redisUrl?: string;
   timers?: boolean;
+  /** AIKI_AUTH=on (every call needs an API key), with the key cache's lifetime; default off. */
+  auth?: { cacheTtlMs?: number };
 }
 
 export async function startTestAiki(options: TestAikiOptions = {}): Promise<TestAiki> {
@@ -56,9 +58,29 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
   });
   const watched = watchSubscriptions(deps.notifier);
   const localSessions = new LocalSessions();
-  const server = createServer({ db: deps.db, notifier: watched.notifier, logger, timers: options.timers ?? true, localSessions });
+  const server = createServer({
+    db: deps.db,
+    notifier: watched.notifier,
+    logger,
+    timers: options.timers ?? true,
+    localSessions,
+    auth: options.auth ? { enabled: true, ...options.auth } : undefined,
+  });
   const { url, port } = await server.listen(0, "127.0.0.1");
   const transport = createGrpcTransport({ baseUrl: url });
+  const keyed = new Map<string, Transport>();
+  const transportFor = (apiKey: string | undefined) => {
+    if (apiKey === undefined) return transport;
+    let t = keyed.get(apiKey);
+    if (!t) {
+      const bearer: Interceptor = (next) => (req) => {
+        req.header.set("authorization", `Bearer ${apiKey}`);
+        return next(req);
+      };
+      keyed.set(apiKey, (t = createGrpcTransport({ baseUrl: url, interceptors: [bearer] })));
+    }
+    return t;
+  };
   let serverStopped = false;
   const stopServer = async () => {
     if (serverStopped) return;
@@ -74,7 +96,7 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     server,
     localSessions,
     listening: watched.listening,
-    client: (service) => createClient(service, transport),
+    client: (service, apiKey) => createClient(service, transportFor(apiKey)),
     stopServer,
     async close() {
       await stopServer();

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions as IORedisOptions } from "ioredis";
 import type { RedisOptions } from "@aiki/sdk";
-import { abortableDelay, Backoff, readyChannel } from "@aiki/sdk/internal";
+import { abortableDelay, Backoff, clientInternals, readyChannel } from "@aiki/sdk/internal";
 import { type LeaseSource, longPoll, pollOnce, type WorkerSlots } from "./lease-source.js";
 
 // How long a starting worker waits for its first subscription before it long-polls instead.
@@ -14,7 +14,7 @@ const firstSubscriptionWaitMs = 2_000;
  * wakes polls by its own notifier) and goes back to hints once it has resubscribed.
  */
 export class RedisLeaseSource implements LeaseSource {
-  private readonly channels: string[];
+  private channels: string[] = [];
   private readonly safetyPollIntervalMs: number;
   // Set by a hint (or a safety tick, a resubscription, a full batch): poll before waiting again.
   private hinted = true;
@@ -26,13 +26,18 @@ export class RedisLeaseSource implements LeaseSource {
     private readonly slots: WorkerSlots,
     private readonly redisOptions: RedisOptions,
   ) {
-    const shards = slots.options.shards.length > 0 ? slots.options.shards : [""];
-    this.channels = [...slots.options.versions.values()].flatMap((v) => shards.map((shard) => readyChannel(v.name, v.versionId, shard)));
     const subscriber = slots.options.subscriber;
     this.safetyPollIntervalMs = subscriber.type === "redis" ? subscriber.safetyPollIntervalMs : 5_000;
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    // Channels are per namespace, and the namespace is the API key's: ask the server which.
+    const namespace = await this.namespace(signal);
+    if (namespace === undefined) return;
+    const shards = this.slots.options.shards.length > 0 ? this.slots.options.shards : [""];
+    this.channels = [...this.slots.options.versions.values()].flatMap((v) =>
+      shards.map((shard) => readyChannel(v.name, v.versionId, shard, namespace)),
+    );
     const redis = this.connect();
     try {
       // Give Redis a moment to answer first, rather than start on the long-poll meant for outages.
@@ -49,6 +54,20 @@ export class RedisLeaseSource implements LeaseSource {
       }
       redis.disconnect();
     }
+  }
+
+  /** The client's namespace, asked until the server answers; undefined once the signal aborts. */
+  private async namespace(signal: AbortSignal): Promise<string | undefined> {
+    const backoff = new Backoff(100, 2_000);
+    while (!signal.aborted) {
+      try {
+        return await clientInternals(this.slots.client).namespace();
+      } catch (error) {
+        this.slots.logger.warn("could not learn the API key's namespace; asking again", { err: (error as Error).message });
+        await backoff.wait(signal);
+      }
+    }
+    return undefined;
   }
 
   private async loop(signal: AbortSignal): Promise<void> {

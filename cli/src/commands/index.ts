@@ -1,5 +1,7 @@
 import type { Command } from "../command.js";
 import { eventsSend } from "./events-send.js";
+import { keysCreate, keysList, keysRevoke } from "./keys.js";
+import { namespacesCreate, namespacesList } from "./namespaces.js";
 import { runsAwake, runsCancel, runsPause, runsResume } from "./runs-control.js";
 import { runsGet } from "./runs-get.js";
 import { runsHistory } from "./runs-history.js";
@@ -23,4 +25,9 @@ export const commands: readonly Command[] = [
   runsWait,
   eventsSend,
   workersList,
+  namespacesCreate,
+  namespacesList,
+  keysCreate,
+  keysList,
+  keysRevoke,
 ];

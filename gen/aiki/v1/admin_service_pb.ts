@@ -508,10 +508,13 @@ export const ApiKeyScopeSchema: GenEnum<ApiKeyScope> = /*@__PURE__*/
  * Every call outside grpc.health.v1 and reflection carries `authorization: Bearer <key>` when the
  * server runs with authentication on (AIKI_AUTH=on); streams carry it once, when they open. The
  * key decides the call's namespace (never the request body) and its scopes:
- * - API_KEY_SCOPE_ADMIN: this service, and everything the other scopes allow;
+ * - API_KEY_SCOPE_ADMIN: this service, and everything the other scopes allow, in every namespace
+ *   for this service (it names namespaces in its requests) and in the key's namespace elsewhere;
  * - API_KEY_SCOPE_CLIENT: start and control runs, send events, manage schedules;
- * - API_KEY_SCOPE_WORKER: WorkerLeaseService and TaskService (lease, record, complete);
- * - API_KEY_SCOPE_READ: get, list, count, watch, wait and history.
+ * - API_KEY_SCOPE_WORKER: WorkerLeaseService and TaskService writes (lease, record, complete);
+ * - API_KEY_SCOPE_READ: get, list, count, watch, wait and history, including TaskService.ListTasks,
+ *   EventService.ListEvents and WorkerLeaseService.ListWorkers.
+ * WhoAmI needs any valid key. A method the server has no scope for is refused to every key.
  * With authentication off every call acts in namespace "default" with every scope.
  *
  * Errors common to every method of every service: UNAUTHENTICATED when the key is missing,
@@ -544,7 +547,8 @@ export const AdminService: GenService<{
   },
   /**
    * Deletes an empty namespace (no runs, schedules or live keys). FAILED_PRECONDITION naming
-   * what it still holds otherwise; NOT_FOUND when unknown. Needs ADMIN.
+   * what it still holds otherwise; NOT_FOUND when unknown; INVALID_ARGUMENT for "default", which
+   * always exists. Needs ADMIN.
    *
    * @generated from rpc aiki.v1.AdminService.DeleteNamespace
    */

@@ -4,6 +4,7 @@ import {
   BadRequestDetailSchema,
   InvalidTransitionDetailSchema,
   LeaseLostDetailSchema,
+  PermissionDeniedDetailSchema,
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
@@ -20,6 +21,14 @@ import {
   RunNotFoundError,
   StaleTaskAttemptError,
 } from "../domain/errors.js";
+import {
+  ApiKeyNotFoundError,
+  NamespaceExistsError,
+  NamespaceNotEmptyError,
+  NamespaceNotFoundError,
+  PermissionDeniedError,
+  UnauthenticatedError,
+} from "../domain/auth-errors.js";
 import { ScheduleConflictError, ScheduleNotFoundError, ScheduleStateError } from "../domain/schedule-errors.js";
 import { isConnectionError } from "../store/pg-errors.js";
 import { runStatusToPb } from "./run-mapping.js";
@@ -90,5 +99,14 @@ function domainToConnect(error: AikiDomainError): ConnectError {
   if (error instanceof ScheduleConflictError) return new ConnectError(error.message, Code.AlreadyExists);
   if (error instanceof ScheduleStateError) return new ConnectError(error.message, Code.FailedPrecondition);
   if (error instanceof ContentionError) return new ConnectError(error.message, Code.Aborted);
+  if (error instanceof UnauthenticatedError) return new ConnectError(error.message, Code.Unauthenticated);
+  if (error instanceof PermissionDeniedError) {
+    return new ConnectError(error.message, Code.PermissionDenied, undefined, [
+      { desc: PermissionDeniedDetailSchema, value: { requiredScope: error.requiredScope ?? "", method: error.method } },
+    ]);
+  }
+  if (error instanceof NamespaceNotFoundError || error instanceof ApiKeyNotFoundError) return new ConnectError(error.message, Code.NotFound);
+  if (error instanceof NamespaceExistsError) return new ConnectError(error.message, Code.AlreadyExists);
+  if (error instanceof NamespaceNotEmptyError) return new ConnectError(error.message, Code.FailedPrecondition);
   return new ConnectError(error.message, Code.Internal);
 }

@@ -8,14 +8,14 @@ import { listEvents } from "../store/event-repository.js";
 import { eventToPb } from "./history-mapping.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { valueToJson } from "./run-mapping.js";
-import { defaultNamespace } from "./call-namespace.js";
+import { namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
 
 /** EventService: proto <-> engine mapping and request validation only. */
 export function registerEventService(router: ConnectRouter, deps: EngineDeps): void {
-  const ns = defaultNamespace;
   router.service(EventService, {
-    async sendEvent(req) {
+    async sendEvent(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       if (req.targets.length === 0) v.add("targets", "must name at least one run");
       if (req.targets.length > 1000) v.add("targets", "must name at most 1000 runs");
@@ -41,7 +41,8 @@ export function registerEventService(router: ConnectRouter, deps: EngineDeps): v
       return { deliveries: deliveries.map((d) => create(SendEventResponse_DeliverySchema, { event: eventToPb(d.event), duplicate: d.duplicate })) };
     },
 
-    async listEvents(req) {
+    async listEvents(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       v.uuid("run_id", req.runId);
       v.identifier("event_name", req.eventName, false);

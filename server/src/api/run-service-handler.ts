@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import type { ConnectRouter } from "@connectrpc/connect";
 import {
   RunService,
   type StartRunRequest,
@@ -17,16 +17,14 @@ import type { JsonValue } from "../store/json.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { runStatusFromPb, runToPb, transitionToPb } from "./run-mapping.js";
 import { parseStartFields } from "./start-fields.js";
-import { defaultNamespace } from "./call-namespace.js";
+import { namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
 
 const clientActor = "client";
 
 /** RunService: proto <-> engine mapping and request validation only. */
 export function registerRunService(router: ConnectRouter, deps: EngineDeps): void {
-  const ns = defaultNamespace;
-
-  const control = async (runId: string, action: RunAction, reason?: string) => {
+  const control = async (ns: string, runId: string, action: RunAction, reason?: string) => {
     const v = new Violations();
     v.uuid("run_id", runId);
     if (reason !== undefined && reason.length > 1024) v.add("reason", "must be at most 1024 characters");
@@ -36,19 +34,22 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
   };
 
   router.service(RunService, {
-    async startRun(req) {
+    async startRun(req, ctx) {
+      const ns = namespaceOf(ctx);
       const { run, existing } = await startRun(deps, parseStartRun(req, ns));
       return { run: runToPb(run), existing };
     },
 
-    async getRun(req) {
+    async getRun(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       v.uuid("run_id", req.runId);
       v.throwIfAny();
       return { run: runToPb(await getRun(deps, ns, req.runId)) };
     },
 
-    async getRunByReferenceId(req) {
+    async getRunByReferenceId(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       const ref = req.reference;
       if (!ref) v.add("reference", "is required");
@@ -64,7 +65,8 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
       return { run: runToPb(run) };
     },
 
-    async listRuns(req) {
+    async listRuns(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       v.identifier("workflow_name", req.workflowName, false);
       v.identifier("workflow_version_id", req.workflowVersionId, false);
@@ -91,12 +93,13 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
       return { runs: page.items.map(runToPb), nextPageToken: encodePageToken(page.after, filterKey) };
     },
 
-    cancelRun: (req) => control(req.runId, "cancel", req.reason),
-    pauseRun: (req) => control(req.runId, "pause", req.reason),
-    resumeRun: (req) => control(req.runId, "resume", req.reason),
-    awakeRun: (req) => control(req.runId, "awake"),
+    cancelRun: (req, ctx) => control(namespaceOf(ctx), req.runId, "cancel", req.reason),
+    pauseRun: (req, ctx) => control(namespaceOf(ctx), req.runId, "pause", req.reason),
+    resumeRun: (req, ctx) => control(namespaceOf(ctx), req.runId, "resume", req.reason),
+    awakeRun: (req, ctx) => control(namespaceOf(ctx), req.runId, "awake"),
 
-    async waitForRunStatus(req, ctx: HandlerContext) {
+    async waitForRunStatus(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       v.uuid("run_id", req.runId);
       const awaited = runStatusFromPb(v, "status", req.status);
@@ -114,7 +117,8 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
       });
     },
 
-    async listRunTransitions(req) {
+    async listRunTransitions(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       v.uuid("run_id", req.runId);
       const size = v.pageSize("page_size", req.pageSize);
@@ -125,7 +129,8 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
       return { transitions: page.items.map(transitionToPb), nextPageToken: encodePageToken(page.after, req.runId) };
     },
 
-    async listChildRuns(req) {
+    async listChildRuns(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       v.uuid("parent_run_id", req.parentRunId);
       const size = v.pageSize("page_size", req.pageSize);

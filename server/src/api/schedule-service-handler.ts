@@ -5,14 +5,12 @@ import { deleteSchedule, pauseSchedule, resumeSchedule } from "../engine/control
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { getSchedule, querySchedules } from "../engine/query-schedules.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
-import { defaultNamespace } from "./call-namespace.js";
+import { namespaceOf } from "./call-namespace.js";
 import { parseActivateSchedule, scheduleToPb } from "./schedule-mapping.js";
 import { Violations } from "./validation.js";
 
 /** ScheduleService: proto <-> engine mapping and request validation only. */
 export function registerScheduleService(router: ConnectRouter, deps: EngineDeps): void {
-  const ns = defaultNamespace;
-
   const scheduleId = (id: string) => {
     const v = new Violations();
     v.uuid("schedule_id", id);
@@ -21,7 +19,8 @@ export function registerScheduleService(router: ConnectRouter, deps: EngineDeps)
   };
 
   router.service(ScheduleService, {
-    async activateSchedule(req) {
+    async activateSchedule(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       const cmd = parseActivateSchedule(v, req, ns);
       v.throwIfAny();
@@ -29,11 +28,13 @@ export function registerScheduleService(router: ConnectRouter, deps: EngineDeps)
       return { schedule: scheduleToPb(schedule), existing };
     },
 
-    async getSchedule(req) {
+    async getSchedule(req, ctx) {
+      const ns = namespaceOf(ctx);
       return { schedule: scheduleToPb(await getSchedule(deps, ns, scheduleId(req.scheduleId))) };
     },
 
-    async listSchedules(req) {
+    async listSchedules(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       v.identifier("workflow_name", req.workflowName, false);
       const size = v.pageSize("page_size", req.pageSize);
@@ -44,15 +45,18 @@ export function registerScheduleService(router: ConnectRouter, deps: EngineDeps)
       return { schedules: page.items.map(scheduleToPb), nextPageToken: encodePageToken(page.after, filterKey) };
     },
 
-    async pauseSchedule(req) {
+    async pauseSchedule(req, ctx) {
+      const ns = namespaceOf(ctx);
       return { schedule: scheduleToPb(await pauseSchedule(deps, ns, scheduleId(req.scheduleId))) };
     },
 
-    async resumeSchedule(req) {
+    async resumeSchedule(req, ctx) {
+      const ns = namespaceOf(ctx);
       return { schedule: scheduleToPb(await resumeSchedule(deps, ns, scheduleId(req.scheduleId))) };
     },
 
-    async deleteSchedule(req) {
+    async deleteSchedule(req, ctx) {
+      const ns = namespaceOf(ctx);
       await deleteSchedule(deps, ns, scheduleId(req.scheduleId));
       return {};
     },

@@ -9,7 +9,7 @@ import type { JsonValue } from "../store/json.js";
 import { listTasks, type TaskCompletion } from "../store/task-repository.js";
 import { taskToPb } from "./history-mapping.js";
 import { valueToJson } from "./run-mapping.js";
-import { defaultNamespace } from "./call-namespace.js";
+import { namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
 
 /** TaskService: proto <-> engine mapping and request validation only. */
@@ -19,7 +19,6 @@ export function registerTaskService(router: ConnectRouter, deps: EngineDeps): vo
 
 /** The TaskService methods, for the router and for worker sessions. */
 export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskService> {
-  const ns = defaultNamespace;
   const fenced = (v: Violations, r: { runId: string; leaseToken: string }) => {
     v.uuid("run_id", r.runId);
     v.uuid("lease_token", r.leaseToken);
@@ -30,7 +29,8 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
   };
 
   return {
-    async startTask(req) {
+    async startTask(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       fenced(v, req);
       v.identifier("name", req.name, true);
@@ -56,7 +56,8 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
       return { task: taskToPb(task) };
     },
 
-    async completeTask(req) {
+    async completeTask(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       fenced(v, req);
       attempt(v, req);
@@ -66,7 +67,8 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
       return { task: taskToPb(task) };
     },
 
-    async failTask(req) {
+    async failTask(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       fenced(v, req);
       attempt(v, req);
@@ -85,7 +87,8 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
       return { task: taskToPb(task) };
     },
 
-    async listTasks(req) {
+    async listTasks(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       v.uuid("run_id", req.runId);
       v.throwIfAny();

@@ -21,7 +21,7 @@ import type { JsonValue } from "../store/json.js";
 import { listRecentWorkers } from "../store/worker-repository.js";
 import { historyToPb } from "./history-mapping.js";
 import { failureCauseFromPb, runStatusFromPb, runToPb, valueToJson } from "./run-mapping.js";
-import { defaultNamespace } from "./call-namespace.js";
+import { namespaceOf } from "./call-namespace.js";
 import { parseStartFields } from "./start-fields.js";
 import { completionsFromPb, taskServiceImpl } from "./task-service-handler.js";
 import { Violations } from "./validation.js";
@@ -46,8 +46,6 @@ export function registerWorkerLeaseService(router: ConnectRouter, deps: EngineDe
 
 /** The WorkerLeaseService methods; Session answers its calls with these and TaskService's. */
 export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof WorkerLeaseService> {
-  const ns = defaultNamespace;
-
   const fenced = (v: Violations, runId: string, leaseToken: string) => {
     v.uuid("run_id", runId);
     v.uuid("lease_token", leaseToken);
@@ -55,8 +53,9 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
 
   const impl: ServiceImpl<typeof WorkerLeaseService> = {
     async pollLeases(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
-      const worker = parseWorker(v, req);
+      const worker = parseWorker(v, req, ns);
       if (req.maxLeases < 0 || req.maxLeases > 1000) v.add("max_leases", "must be between 0 and 1000");
       const waitMs = v.durationMs("wait", req.wait) ?? 0;
       const ttlMs = parseTtl(v, req.leaseTtl);
@@ -66,8 +65,9 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
     },
 
     async *streamLeases(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
-      const worker = parseWorker(v, req);
+      const worker = parseWorker(v, req, ns);
       if (req.maxInFlight < 1 || req.maxInFlight > 1000) v.add("max_in_flight", "must be between 1 and 1000");
       const ttlMs = parseTtl(v, req.leaseTtl);
       v.throwIfAny();
@@ -76,7 +76,8 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       }
     },
 
-    async heartbeat(req) {
+    async heartbeat(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       v.identifier("worker_id", req.workerId, true);
       req.leases.forEach((l, i) => {
@@ -102,14 +103,16 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       };
     },
 
-    async releaseLease(req) {
+    async releaseLease(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       fenced(v, req.runId, req.leaseToken);
       v.throwIfAny();
       return { run: runToPb(await releaseLease(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, reason: req.reason })) };
     },
 
-    async suspendRun(req) {
+    async suspendRun(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       fenced(v, req.runId, req.leaseToken);
       const wait = parseWait(v, req);
@@ -119,7 +122,8 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       return { run: runToPb(result.run), suspended: result.suspended, history: result.history && historyToPb(result.history) };
     },
 
-    async completeRun(req) {
+    async completeRun(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       fenced(v, req.runId, req.leaseToken);
       const output = valueToJson(v, "output", req.output);
@@ -128,7 +132,8 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       return { run: runToPb(await completeRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, output, completions })) };
     },
 
-    async failRun(req) {
+    async failRun(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       fenced(v, req.runId, req.leaseToken);
       if (!req.failure) v.add("failure", "is required");
@@ -139,7 +144,8 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       return { run: runToPb(await failRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, failure, cause: cause! })) };
     },
 
-    async startChildRun(req) {
+    async startChildRun(req, ctx) {
+      const ns = namespaceOf(ctx);
       const v = new Violations();
       v.uuid("parent_run_id", req.parentRunId);
       v.uuid("lease_token", req.leaseToken);
@@ -158,7 +164,8 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       return { run: runToPb(run), existing };
     },
 
-    async listWorkers() {
+    async listWorkers(_req, ctx) {
+      const ns = namespaceOf(ctx);
       const workers = await listRecentWorkers(deps.db, ns, 5 * 60_000);
       return {
         workers: workers.map((w) =>
@@ -176,7 +183,7 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
 
     session(requests, ctx) {
       return workerSession(deps, { tasks, leases: impl }, requests, ctx, (v, open) => ({
-        worker: parseWorker(v, open),
+        worker: parseWorker(v, open, namespaceOf(ctx)),
         ttlMs: parseTtl(v, open.leaseTtl),
       }));
     },
@@ -184,7 +191,11 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
   const tasks = taskServiceImpl(deps);
   return impl;
 
-  function parseWorker(v: Violations, req: { workerId: string; workerName: string; workflows: WorkflowVersionRef[]; shards: string[] }): WorkerIdentity {
+  function parseWorker(
+    v: Violations,
+    req: { workerId: string; workerName: string; workflows: WorkflowVersionRef[]; shards: string[] },
+    ns: string,
+  ): WorkerIdentity {
     v.identifier("worker_id", req.workerId, true);
     v.identifier("worker_name", req.workerName, false);
     if (req.workflows.length === 0) v.add("workflows", "must name at least one workflow version");

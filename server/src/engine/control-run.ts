@@ -38,7 +38,7 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
       .catch((error: unknown) => (isDeadlock(error) ? undefined : Promise.reject(error)));
     if (!outcome) continue;
     publishRunChange(deps.notifier, outcome.run);
-    if (current.status === "running") publishLeaseEnded(deps.notifier, current.lease_worker_id);
+    if (current.status === "running") publishLeaseEnded(deps.notifier, current.namespace, current.lease_worker_id);
     if (outcome.parent) publishRunChange(deps.notifier, outcome.parent);
     for (const d of outcome.descendants) {
       publishRunChange(deps.notifier, { ...outcome.run, id: d.id, status: "cancelled" });

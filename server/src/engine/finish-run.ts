@@ -110,7 +110,7 @@ function published(deps: EngineDeps, run: RunRow, workerId: string | null, paren
   publishRunChange(deps.notifier, run);
   // Waits held on this server answer from the committed row rather than read it back.
   deps.runStatusWatcher.offer(run);
-  publishLeaseEnded(deps.notifier, workerId);
+  publishLeaseEnded(deps.notifier, run.namespace, workerId);
   if (parent) publishRunChange(deps.notifier, parent);
   deps.metrics?.runTransitioned("running", run.status);
   if (parent) deps.metrics?.runTransitioned("awaiting_child_workflow", parent.status);

@@ -65,7 +65,7 @@ export async function fireDueSchedules(db: Db, notifier: Notifier, logger: Logge
     if (!fired) break;
     claimed++;
     for (const run of fired.changed) publishRunChange(notifier, run);
-    for (const worker of fired.leasesEnded) publishLeaseEnded(notifier, worker);
+    for (const worker of fired.leasesEnded) publishLeaseEnded(notifier, fired.schedule.namespace, worker);
     const { schedule, occurrence } = fired;
     if (fired.skippedLate) {
       logger.warn(

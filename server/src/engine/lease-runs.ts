@@ -64,11 +64,11 @@ async function register(deps: EngineDeps, worker: WorkerIdentity): Promise<void>
   let known = registrations.get(deps);
   if (!known) registrations.set(deps, (known = new Map()));
   const identity = JSON.stringify([worker.namespace, worker.workerName, worker.versions, worker.shards]);
-  const last = known.get(worker.workerId);
+  const last = known.get(JSON.stringify([worker.namespace, worker.workerId]));
   if (last && last.identity === identity && Date.now() - last.time < registrationRefreshMs) return;
   await upsertWorker(deps.db, { namespace: worker.namespace, id: worker.workerId, name: worker.workerName, workflows: worker.versions, shards: worker.shards });
   if (known.size > 10_000) known.clear();
-  known.set(worker.workerId, { identity, time: Date.now() });
+  known.set(JSON.stringify([worker.namespace, worker.workerId]), { identity, time: Date.now() });
 }
 
 /** Long-poll: leases up to `max` ready runs, waiting up to `waitMs` for the first. */
@@ -107,7 +107,7 @@ export async function* streamLeases(
   signal: AbortSignal,
 ): AsyncGenerator<LeasedRun[]> {
   await register(deps, worker);
-  const hints = new HintWaiter(deps.notifier, [...readyChannels(worker), channels.worker(worker.workerId)], [signal, deps.shutdownSignal]);
+  const hints = new HintWaiter(deps.notifier, [...readyChannels(worker), channels.worker(worker.namespace, worker.workerId)], [signal, deps.shutdownSignal]);
   let held = new Map<string, string>();
   try {
     while (!hints.aborted) {
@@ -180,7 +180,7 @@ export async function heartbeat(
   deps: EngineDeps,
   cmd: { namespace: string; workerId: string; leases: Array<{ runId: string; leaseToken: string }>; ttlMs: number },
 ): Promise<Array<{ runId: string; held: boolean; expireTime: Date | undefined }>> {
-  const [extended] = await Promise.all([extendLeases(deps.db, cmd.namespace, cmd.leases, cmd.ttlMs), touchWorker(deps.db, cmd.workerId)]);
+  const [extended] = await Promise.all([extendLeases(deps.db, cmd.namespace, cmd.leases, cmd.ttlMs), touchWorker(deps.db, cmd.namespace, cmd.workerId)]);
   const byId = new Map(extended.map((r) => [r.id, r.lease_expires_time]));
   return cmd.leases.map((l) => ({ runId: l.runId, held: byId.has(l.runId), expireTime: byId.get(l.runId) }));
 }

@@ -22,6 +22,6 @@ export function publishRunChange(
 }
 
 /** A stream serving this worker may lease again: one of its leases ended. */
-export function publishLeaseEnded(notifier: Notifier, workerId: string | null): void {
-  if (workerId) notifier.publish(channels.worker(workerId));
+export function publishLeaseEnded(notifier: Notifier, namespace: string, workerId: string | null): void {
+  if (workerId) notifier.publish(channels.worker(namespace, workerId));
 }

@@ -50,7 +50,7 @@ export async function suspendRun(
     if (slept) {
       const { previous_worker_id: workerId, ...run } = slept;
       publishRunChange(deps.notifier, run);
-      publishLeaseEnded(deps.notifier, workerId);
+      publishLeaseEnded(deps.notifier, run.namespace, workerId);
       deps.metrics?.runTransitioned("running", run.status);
       return { run, suspended: true, history: undefined };
     }
@@ -73,7 +73,7 @@ export async function suspendRun(
   });
   if (suspended) {
     publishRunChange(deps.notifier, run);
-    publishLeaseEnded(deps.notifier, workerId);
+    publishLeaseEnded(deps.notifier, run.namespace, workerId);
     deps.metrics?.runTransitioned("running", run.status);
   }
   return { run, suspended, history: suspended ? undefined : await loadHistory(deps.db, run.id) };

@@ -40,6 +40,7 @@ export class AikiMetrics {
   readonly #timerLateness: Histogram<"kind">;
   readonly #rpcs: Counter<"service" | "method" | "code">;
   readonly #rpcDuration: Histogram<"service" | "method" | "code">;
+  readonly #authFailures: Counter<"reason">;
 
   constructor(options: AikiMetricsOptions = {}) {
     const registers = [this.registry];
@@ -63,20 +64,21 @@ export class AikiMetrics {
     });
     new Gauge({
       name: "aiki_runs",
-      help: "Runs by workflow and status, counted in the store at scrape time (every status of a workflow that has runs is reported, zeros included)",
-      labelNames: ["workflow", "status"],
+      help: "Runs by namespace, workflow and status, counted in the store at scrape time (every status of a workflow that has runs is reported, zeros included)",
+      labelNames: ["namespace", "workflow", "status"],
       registers: countRuns ? registers : [],
       async collect() {
         this.reset();
         const counts = await countOnce();
-        const byWorkflow = new Map<string, Map<string, number>>();
+        const byWorkflow = new Map<string, { namespace: string; workflow: string; statuses: Map<string, number> }>();
         for (const c of counts ?? []) {
-          const statuses = byWorkflow.get(c.workflowName) ?? new Map<string, number>();
-          statuses.set(c.status, c.count);
-          byWorkflow.set(c.workflowName, statuses);
+          const key = JSON.stringify([c.namespace, c.workflowName]);
+          const entry = byWorkflow.get(key) ?? { namespace: c.namespace, workflow: c.workflowName, statuses: new Map<string, number>() };
+          entry.statuses.set(c.status, c.count);
+          byWorkflow.set(key, entry);
         }
-        for (const [workflow, statuses] of byWorkflow) {
-          for (const status of runStatuses) this.set({ workflow, status }, statuses.get(status) ?? 0);
+        for (const { namespace, workflow, statuses } of byWorkflow.values()) {
+          for (const status of runStatuses) this.set({ namespace, workflow, status }, statuses.get(status) ?? 0);
         }
       },
     });
@@ -127,6 +129,12 @@ export class AikiMetrics {
       help: "RPC handling time, by service, method and gRPC code (long-polls and streams included: split by method)",
       labelNames: ["service", "method", "code"],
       buckets: rpcBuckets,
+      registers,
+    });
+    this.#authFailures = new Counter({
+      name: "aiki_auth_failures_total",
+      help: "Calls refused by authentication (AIKI_AUTH=on), by reason: missing, malformed, unknown, revoked, expired, permission_denied",
+      labelNames: ["reason"],
       registers,
     });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -184,6 +192,11 @@ export class AikiMetrics {
 
   taskAttemptFailed(willRetry: boolean): void {
     safely(() => this.#taskFailures.inc({ outcome: willRetry ? "retry" : "failed" }));
+  }
+
+  /** A call was refused by authentication. */
+  authFailed(reason: string): void {
+    safely(() => this.#authFailures.inc({ reason }));
   }
 
   /** One RPC ended; `code` is the gRPC code name ("OK", "NotFound", …). */

@@ -17,8 +17,10 @@ export const channels = {
   /** A run's status changed. */
   run: (runId: string) => `aiki:run:${runId}`,
   /** A lease held by this worker ended (its run was suspended, finished, released, paused or cancelled). */
-  worker: (workerId: string) => `aiki:worker:${workerId}`,
+  worker: (namespace: string, workerId: string) => `aiki:worker:${namespace}:${workerId}`,
   /** A run became ready for workers of this workflow version and shard. */
   ready: (namespace: string, workflowName: string, workflowVersionId: string, shard: string) =>
     `aiki:ready:${namespace}:${workflowName}:${workflowVersionId}:${shard}`,
+  /** An API key was revoked (the message is its id): every replica forgets it and closes its streams. */
+  apiKeyRevoked: "aiki:api-key-revoked",
 };

@@ -3,6 +3,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect } from "kysely";
 import { PGliteDialect } from "kysely-pglite-dialect";
 import pg from "pg";
+import type { ApiKeysTable, NamespacesTable } from "./auth.tables.js";
 import type { ChildRunsTable, EventsTable, RunWaitsTable, TasksTable, WorkersTable } from "./history.tables.js";
 import type { RunTransitionsTable } from "./run-transitions.table.js";
 import type { RunsTable } from "./runs.table.js";
@@ -18,6 +19,8 @@ export interface Database {
   events: EventsTable;
   workers: WorkersTable;
   schedules: SchedulesTable;
+  namespaces: NamespacesTable;
+  api_keys: ApiKeysTable;
 }
 
 export type Db = Kysely<Database>;

@@ -78,7 +78,8 @@ export interface EventsTable {
 export type EventRow = Selectable<EventsTable>;
 
 export interface WorkersTable {
-  namespace: Namespace;
+  /** Updatable: a worker id reused in another namespace moves there (ids are the worker's choice). */
+  namespace: ColumnType<string, string | undefined, string>;
   id: string;
   name: string;
   workflows: ColumnType<JsonValue, RawBuilder<JsonValue>, RawBuilder<JsonValue>>;

@@ -4,6 +4,11 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return e?.code === "23505" && (constraint === undefined || e.constraint === constraint);
 }
 
+export function isForeignKeyViolation(error: unknown, constraint?: string): boolean {
+  const e = error as { code?: string; constraint?: string } | undefined;
+  return e?.code === "23503" && (constraint === undefined || e.constraint === constraint);
+}
+
 /** Errors that mean the database could not be reached, not that the query was wrong. */
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: string; message?: string } | undefined;

@@ -11,13 +11,13 @@ export async function upsertWorker(
     .insertInto("workers")
     .values({ namespace: w.namespace, id: w.id, name: w.name, workflows: jsonb(w.workflows), shards: jsonb(w.shards) })
     .onConflict((oc) =>
-      oc.column("id").doUpdateSet({ name: w.name, workflows: jsonb(w.workflows), shards: jsonb(w.shards), last_seen_time: sql<Date>`now()` }),
+      oc.column("id").doUpdateSet({ namespace: w.namespace, name: w.name, workflows: jsonb(w.workflows), shards: jsonb(w.shards), last_seen_time: sql<Date>`now()` }),
     )
     .execute();
 }
 
-export async function touchWorker(db: Kysely<Database>, id: string): Promise<void> {
-  await db.updateTable("workers").set({ last_seen_time: sql<Date>`now()` }).where("id", "=", id).execute();
+export async function touchWorker(db: Kysely<Database>, namespace: string, id: string): Promise<void> {
+  await db.updateTable("workers").set({ last_seen_time: sql<Date>`now()` }).where("namespace", "=", namespace).where("id", "=", id).execute();
 }
 
 /** Workers seen within `withinMs`, with the runs they hold leases on (never the lease tokens). */
