@@ -10,14 +10,16 @@ import type { RunAction } from "../domain/run-actions.js";
 import { controlRun } from "../engine/control-run.js";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { getRun, getRunByReference, queryRunTransitions, queryRuns } from "../engine/query-runs.js";
+import { getRunHistory } from "../engine/run-history.js";
 import { stableJson } from "../engine/stable-json.js";
 import { type StartRunCommand, startRun } from "../engine/start-run.js";
 import { maxWaitMs, waitForRunStatus } from "../engine/wait-for-run-status.js";
 import type { JsonValue } from "../store/json.js";
+import { eventToPb, historyToPb } from "./history-mapping.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { runStatusFromPb, runToPb, transitionToPb } from "./run-mapping.js";
 import { parseStartFields } from "./start-fields.js";
-import { defaultNamespace } from "./call-namespace.js";
+import { defaultNamespace, namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
 
 const clientActor = "client";
@@ -134,6 +136,14 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
       await getRun(deps, ns, req.parentRunId);
       const page = await queryRuns(deps, ns, { parentRunId: req.parentRunId }, { size, afterId, order: "oldest_first" });
       return { runs: page.items.map(runToPb), nextPageToken: encodePageToken(page.after, req.parentRunId) };
+    },
+
+    async getRunHistory(req, ctx) {
+      const v = new Violations();
+      v.uuid("run_id", req.runId);
+      v.throwIfAny();
+      const { history, events } = await getRunHistory(deps, namespaceOf(ctx), req.runId);
+      return { history: historyToPb(history), events: events.map(eventToPb) };
     },
   });
 }

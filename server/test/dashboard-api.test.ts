@@ -1,0 +1,176 @@
+// The server API the dashboard reads through (issue 11): complete run histories with their times,
+// counts and filters, workflows, and the live streams. Runs are driven through the raw worker
+// protocol, as any worker would.
+import { create, fromJson, type MessageInitShape } from "@bufbuild/protobuf";
+import { durationFromMs, timestampDate, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { type Client, Code } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BadRequestDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
+import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
+import { ChildWaitStatus, EventWaitStatus, SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
+import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
+import { RunService, StartRunRequestSchema, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
+import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
+import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { rpcError } from "../../test/support/rpc-error.js";
+
+let aiki: TestAiki;
+let runs: Client<typeof RunService>;
+let leases: Client<typeof WorkerLeaseService>;
+let tasks: Client<typeof TaskService>;
+let events: Client<typeof EventService>;
+let seq = 0;
+
+beforeAll(async () => {
+  aiki = await startTestAiki();
+  runs = aiki.client(RunService);
+  leases = aiki.client(WorkerLeaseService);
+  tasks = aiki.client(TaskService);
+  events = aiki.client(EventService);
+});
+afterAll(async () => {
+  await aiki?.close();
+});
+
+const json = (v: unknown) => fromJson(ValueSchema, v as never);
+
+/** A fresh workflow name per test, so tests never see each other's runs. */
+function workflow() {
+  const name = `dash-${++seq}`;
+  return {
+    name,
+    start: (more: Partial<MessageInitShape<typeof StartRunRequestSchema>> = {}) =>
+      runs.startRun({ workflowName: name, workflowVersionId: "1", ...more } as MessageInitShape<typeof StartRunRequestSchema>).then((r) => r.run!),
+    lease: async (workerId = "w1"): Promise<Lease> => {
+      const { leases: got } = await leases.pollLeases({
+        workerId,
+        workerName: "dash-test",
+        workflows: [{ workflowName: name, workflowVersionId: "1" }],
+        maxLeases: 1,
+        wait: durationFromMs(5_000),
+      });
+      if (!got[0]) throw new Error("no lease");
+      return got[0];
+    },
+  };
+}
+
+const fence = (lease: Lease) => ({ runId: lease.run!.id, leaseToken: lease.leaseToken });
+
+async function waitStatus(runId: string, status: RunStatus, timeoutMs = 10_000) {
+  const res = await runs.waitForRunStatus({ runId, status, timeout: durationFromMs(timeoutMs) });
+  expect(res.outcome, `run ${runId} to reach ${RunStatus[status]} (is ${RunStatus[res.run!.status]})`).toBe(WaitForRunStatusResponse_Outcome.REACHED);
+  return res.run!;
+}
+
+const badField = async (call: Promise<unknown>) => {
+  const error = await rpcError(call);
+  expect(error.code).toBe(Code.InvalidArgument);
+  return error.findDetails(BadRequestDetailSchema)[0]?.fieldViolations.map((v) => v.field);
+};
+
+describe("GetRunHistory", () => {
+  it("returns tasks, sleeps, event waits, children, child waits and every event, each with its times", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const before = Date.now() - 1_000;
+
+    // A task, then a short sleep the timer loop ends.
+    let lease = await wf.lease();
+    const { task } = await tasks.startTask({ ...fence(lease), name: "charge", address: "charge:1", sequence: 0, input: json({ amount: 3 }), maxAttempts: 1 });
+    await tasks.completeTask({ ...fence(lease), taskId: task!.id, attempt: 1, output: json({ ok: true }) });
+    await leases.suspendRun({ ...fence(lease), wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(200) } } });
+    await waitStatus(run.id, RunStatus.QUEUED);
+
+    // An event wait, woken by an event.
+    lease = await wf.lease();
+    await leases.suspendRun({ ...fence(lease), wait: { case: "eventWait", value: { eventName: "accepted", sequence: 0 } } });
+    await events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "accepted", data: json({ eta: 30 }) });
+    await waitStatus(run.id, RunStatus.QUEUED);
+
+    // An event nobody waits for (pending), then a child and a wait on it.
+    await events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "later", referenceId: "r-1" });
+    lease = await wf.lease();
+    const childName = `${wf.name}-child`;
+    const { run: child } = await leases.startChildRun({
+      parentRunId: run.id,
+      leaseToken: lease.leaseToken,
+      workflowName: childName,
+      workflowVersionId: "1",
+      key: "input:x",
+      sequence: 0,
+    });
+    await leases.suspendRun({ ...fence(lease), wait: { case: "childWait", value: { childRunId: child!.id, sequence: 0, awaitedStatus: RunStatus.COMPLETED } } });
+    const [childLease] = (
+      await leases.pollLeases({ workerId: "c", workflows: [{ workflowName: childName, workflowVersionId: "1" }], maxLeases: 1, wait: durationFromMs(5_000) })
+    ).leases;
+    await leases.completeRun({ ...fence(childLease!), output: json("child done") });
+    await waitStatus(run.id, RunStatus.QUEUED);
+
+    const { history, events: sent } = await runs.getRunHistory({ runId: run.id });
+    const after = Date.now() + 1_000;
+    const inRange = (t: Parameters<typeof timestampDate>[0] | undefined) => {
+      expect(t).toBeDefined();
+      const ms = timestampDate(t!).getTime();
+      expect(ms).toBeGreaterThan(before);
+      expect(ms).toBeLessThan(after);
+      return ms;
+    };
+
+    expect(history?.tasks).toHaveLength(1);
+    expect(history?.tasks[0]).toMatchObject({ name: "charge", status: TaskStatus.COMPLETED, output: json({ ok: true }) });
+    inRange(history?.tasks[0]?.createTime);
+
+    expect(history?.sleeps).toHaveLength(1);
+    const sleep = history!.sleeps[0]!;
+    expect(sleep).toMatchObject({ name: "nap", status: SleepStatus.COMPLETED });
+    expect(inRange(sleep.endTime)).toBeGreaterThanOrEqual(inRange(sleep.wakeTime));
+    expect(inRange(sleep.wakeTime)).toBeGreaterThanOrEqual(inRange(sleep.startTime));
+
+    expect(history?.eventWaits).toHaveLength(1);
+    const eventWait = history!.eventWaits[0]!;
+    expect(eventWait).toMatchObject({ eventName: "accepted", status: EventWaitStatus.RECEIVED });
+    expect(eventWait.event?.data).toEqual(json({ eta: 30 }));
+    expect(inRange(eventWait.endTime)).toBeGreaterThanOrEqual(inRange(eventWait.startTime));
+    expect(inRange(eventWait.startTime)).toBeGreaterThanOrEqual(timestampDate(sleep.endTime!).getTime());
+
+    expect(history?.childRuns).toHaveLength(1);
+    expect(history?.childRuns[0]).toMatchObject({ childRunId: child!.id, workflowName: childName });
+    inRange(history?.childRuns[0]?.createTime);
+
+    expect(history?.childWaits).toHaveLength(1);
+    const childWait = history!.childWaits[0]!;
+    expect(childWait).toMatchObject({ childRunId: child!.id, status: ChildWaitStatus.FINISHED, childStatus: RunStatus.COMPLETED, output: json("child done") });
+    expect(inRange(childWait.endTime)).toBeGreaterThanOrEqual(inRange(childWait.startTime));
+
+    // Every event sent, oldest first: the consumed one and the pending one.
+    expect(sent.map((e) => [e.name, e.consumed, e.referenceId])).toEqual([
+      ["accepted", true, ""],
+      ["later", false, "r-1"],
+    ]);
+
+    // The worker's lease history carries the same times, through the same mapping.
+    const next = await wf.lease();
+    expect(next.history?.sleeps[0]?.endTime).toEqual(sleep.endTime);
+    expect(next.history?.eventWaits[0]?.startTime).toEqual(eventWait.startTime);
+    expect(next.history?.childWaits[0]?.endTime).toEqual(childWait.endTime);
+    expect(next.history?.childRuns[0]?.createTime).toEqual(history?.childRuns[0]?.createTime);
+  });
+
+  it("an open wait has a start time and no end time", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const lease = await wf.lease();
+    await leases.suspendRun({ ...fence(lease), wait: { case: "eventWait", value: { eventName: "never", sequence: 0 } } });
+    const { history } = await runs.getRunHistory({ runId: run.id });
+    expect(history?.eventWaits[0]?.status).toBe(EventWaitStatus.WAITING);
+    expect(history?.eventWaits[0]?.startTime).toBeDefined();
+    expect(history?.eventWaits[0]?.endTime).toBeUndefined();
+  });
+
+  it("NOT_FOUND for an unknown run; INVALID_ARGUMENT naming run_id for a malformed one", async () => {
+    expect((await rpcError(runs.getRunHistory({ runId: "0190a000-0000-7000-8000-000000000000" }))).code).toBe(Code.NotFound);
+    expect(await badField(runs.getRunHistory({ runId: "nope" }))).toEqual(["run_id"]);
+  });
+});
