@@ -10,6 +10,7 @@ import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { ChildWaitStatus, EventWaitStatus, SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, StartRunRequestSchema, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
+import { OverlapPolicy, ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
@@ -172,5 +173,141 @@ describe("GetRunHistory", () => {
   it("NOT_FOUND for an unknown run; INVALID_ARGUMENT naming run_id for a malformed one", async () => {
     expect((await rpcError(runs.getRunHistory({ runId: "0190a000-0000-7000-8000-000000000000" }))).code).toBe(Code.NotFound);
     expect(await badField(runs.getRunHistory({ runId: "nope" }))).toEqual(["run_id"]);
+  });
+});
+
+describe("CountRuns and ListRuns filters", () => {
+  const counts = async (filter: Parameters<typeof runs.countRuns>[0]["filter"]) => {
+    const res = await runs.countRuns({ filter });
+    return { byStatus: Object.fromEntries(res.counts.map((c) => [RunStatus[c.status], Number(c.count)])), total: Number(res.total) };
+  };
+  const listed = async (req: Parameters<typeof runs.listRuns>[0]) => (await runs.listRuns(req)).runs.map((r) => r.id);
+
+  it("counts per status and lists by each filter and their combinations", async () => {
+    const wf = workflow();
+    const a = await wf.start({ referenceId: "ref-a" });
+    const b = await wf.start({ shard: "eu" });
+    const c = await wf.start();
+    await runs.cancelRun({ runId: c.id });
+    const other = await runs.startRun({ workflowName: wf.name, workflowVersionId: "2" });
+
+    expect(await counts({ workflowName: wf.name })).toEqual({ byStatus: { QUEUED: 3, CANCELLED: 1 }, total: 4 });
+    expect(await counts({ workflowName: wf.name, workflowVersionId: "1" })).toEqual({ byStatus: { QUEUED: 2, CANCELLED: 1 }, total: 3 });
+    expect(await counts({ workflowName: wf.name, statuses: [RunStatus.CANCELLED] })).toEqual({ byStatus: { CANCELLED: 1 }, total: 1 });
+    expect(await counts({ workflowName: wf.name, shard: "eu" })).toEqual({ byStatus: { QUEUED: 1 }, total: 1 });
+    expect(await counts({ workflowName: wf.name, shard: "" })).toEqual({ byStatus: { QUEUED: 2, CANCELLED: 1 }, total: 3 });
+    expect(await counts({ referenceId: "ref-a", workflowName: wf.name })).toEqual({ byStatus: { QUEUED: 1 }, total: 1 });
+    expect(await counts({ runIds: [a.id, c.id] })).toEqual({ byStatus: { QUEUED: 1, CANCELLED: 1 }, total: 2 });
+    expect(await counts({ runIds: [a.id, c.id], statuses: [RunStatus.QUEUED] })).toEqual({ byStatus: { QUEUED: 1 }, total: 1 });
+    expect(await counts({ workflowName: `${wf.name}-none` })).toEqual({ byStatus: {}, total: 0 });
+
+    expect(await listed({ workflowName: wf.name, statuses: [RunStatus.QUEUED, RunStatus.CANCELLED], workflowVersionId: "1" })).toEqual([c.id, b.id, a.id]);
+    expect(await listed({ runIds: [a.id, other.run!.id] })).toEqual([other.run!.id, a.id]);
+    expect(await listed({ runIds: [a.id, other.run!.id], workflowVersionId: "2" })).toEqual([other.run!.id]);
+    expect(await listed({ referenceId: "ref-a" })).toEqual([a.id]);
+
+    // Created range: from is inclusive, to exclusive.
+    const { run: bNow } = await runs.getRun({ runId: b.id });
+    const { run: cNow } = await runs.getRun({ runId: c.id });
+    expect(await listed({ workflowName: wf.name, workflowVersionId: "1", createTimeFrom: bNow!.createTime })).toEqual([c.id, b.id]);
+    expect(await listed({ workflowName: wf.name, workflowVersionId: "1", createTimeTo: bNow!.createTime })).not.toContain(b.id);
+    expect(await counts({ workflowName: wf.name, workflowVersionId: "1", createTimeFrom: bNow!.createTime, createTimeTo: cNow!.createTime })).toMatchObject({
+      byStatus: { QUEUED: 1 },
+    });
+  });
+
+  it("filters by parent and by schedule", async () => {
+    const wf = workflow();
+    const parent = await wf.start();
+    const lease = await wf.lease();
+    const childName = `${wf.name}-child`;
+    const start = (key: string) =>
+      leases.startChildRun({ parentRunId: parent.id, leaseToken: lease.leaseToken, workflowName: childName, workflowVersionId: "1", key, sequence: 0 });
+    const first = (await start("k1")).run!;
+    const second = (await start("k2")).run!;
+    expect(await listed({ parentRunId: parent.id })).toEqual([second.id, first.id]);
+    expect(await counts({ parentRunId: parent.id })).toEqual({ byStatus: { QUEUED: 2 }, total: 2 });
+
+    const scheduled = workflow();
+    const { schedule } = await aiki.client(ScheduleService).activateSchedule({
+      workflowName: scheduled.name,
+      workflowVersionId: "1",
+      spec: { spec: { case: "interval", value: { every: durationFromMs(1_000) } } },
+      // While its run is active, later occurrences start nothing: one run to find.
+      overlapPolicy: OverlapPolicy.SKIP,
+    });
+    await scheduled.start();
+    // The first occurrence is due a second after activation; a waiting poll takes both runs.
+    const fired = await scheduled.lease("s1");
+    const other = await scheduled.lease("s2");
+    const fromSchedule = [fired, other].find((l) => l.run!.referenceId.startsWith("schedule:"))!.run!;
+    expect(await listed({ scheduleId: schedule!.id })).toEqual([fromSchedule.id]);
+    expect(await counts({ scheduleId: schedule!.id })).toEqual({ byStatus: { RUNNING: 1 }, total: 1 });
+  });
+
+  it("pages across the filtered runs with the same filters, and refuses a token of other filters", async () => {
+    const wf = workflow();
+    const started = [];
+    for (let i = 0; i < 5; i++) started.push(await wf.start());
+    await runs.cancelRun({ runId: started[2]!.id });
+    const filter = { workflowName: wf.name, statuses: [RunStatus.QUEUED], createTimeFrom: started[0]!.createTime };
+    const p1 = await runs.listRuns({ ...filter, pageSize: 3 });
+    const p2 = await runs.listRuns({ ...filter, pageSize: 3, pageToken: p1.nextPageToken });
+    expect([...p1.runs, ...p2.runs].map((r) => r.id)).toEqual([started[4], started[3], started[1], started[0]].map((r) => r!.id));
+    expect(p2.nextPageToken).toBe("");
+    expect(await badField(runs.listRuns({ ...filter, scheduleId: "0190a000-0000-7000-8000-000000000000", pageToken: p1.nextPageToken }))).toEqual([
+      "page_token",
+    ]);
+  });
+
+  it("refuses bad filters with INVALID_ARGUMENT naming each field", async () => {
+    const ids = Array.from({ length: 101 }, () => "0190a000-0000-7000-8000-000000000000");
+    expect(await badField(runs.listRuns({ runIds: ids }))).toEqual(["run_ids"]);
+    expect(await badField(runs.listRuns({ runIds: ["x"], scheduleId: "y" }))).toEqual(["run_ids[0]", "schedule_id"]);
+    const t = (s: number) => ({ seconds: BigInt(s), nanos: 0 });
+    expect(await badField(runs.listRuns({ createTimeFrom: t(100), createTimeTo: t(50) }))).toEqual(["create_time_to"]);
+    expect(await badField(runs.countRuns({ filter: { runIds: ids, parentRunId: "p", statuses: [RunStatus.QUEUED, 99 as RunStatus] } }))).toEqual([
+      "filter.parent_run_id",
+      "filter.statuses[1]",
+      "filter.run_ids",
+    ]);
+    expect(await badField(runs.countRuns({ filter: { createTimeFrom: { seconds: 0n, nanos: -1 }, workflowName: "a\u0000" } }))).toEqual([
+      "filter.workflow_name",
+      "filter.create_time_from",
+    ]);
+  });
+});
+
+describe("ListWorkflows and ListWorkers", () => {
+  it("lists versions from runs, live workers and schedules", async () => {
+    const wf = workflow();
+    await wf.start();
+    const last = await wf.start();
+    await leases.pollLeases({ workerId: "lw", workerName: "n", workflows: [{ workflowName: wf.name, workflowVersionId: "3" }], maxLeases: 1 });
+    await aiki.client(ScheduleService).activateSchedule({
+      workflowName: wf.name,
+      workflowVersionId: "4",
+      spec: { spec: { case: "cron", value: { expression: "0 0 1 1 *", timezone: "" } } },
+    });
+    const { workflows } = await runs.listWorkflows({});
+    const mine = workflows.filter((w) => w.workflowName === wf.name);
+    expect(mine.map((w) => [w.workflowVersionId, Number(w.runCount), w.workerCount, w.scheduleCount])).toEqual([
+      ["1", 2, 0, 0],
+      ["3", 0, 1, 0],
+      ["4", 0, 0, 1],
+    ]);
+    expect(mine[0]?.lastCreateTime).toEqual(last.createTime);
+    expect(mine[1]?.lastCreateTime).toBeUndefined();
+  });
+
+  it("ListWorkers says how a worker connects and when it was first seen", async () => {
+    const wf = workflow();
+    await wf.start();
+    await wf.lease("tw");
+    const { workers } = await leases.listWorkers({});
+    const w = workers.find((x) => x.workerId === "tw");
+    expect(w?.transport).toBe("poll");
+    expect(w?.firstSeenTime).toBeDefined();
+    expect(timestampDate(w!.firstSeenTime!).getTime()).toBeLessThanOrEqual(timestampDate(w!.lastSeenTime!).getTime());
   });
 });
