@@ -48,6 +48,8 @@ export interface AppDeps {
   localSessions?: LocalSessions;
   /** AIKI_AUTH: enabled, every call needs an API key (docs/security.md); default off (namespace "default"). */
   auth?: { enabled: boolean } & VerifierOptions;
+  /** WatchRuns/WatchRun keep-alive interval; default 15 s. */
+  watchKeepAliveMs?: number;
 }
 
 export interface AikiServer {
@@ -73,6 +75,7 @@ export function createServer(deps: AppDeps): AikiServer {
     metrics,
     runStatusWatcher,
     localSessions: deps.localSessions ?? new LocalSessions(),
+    watchKeepAliveMs: deps.watchKeepAliveMs,
   };
   const health = new HealthStatus();
   const verifier = deps.auth?.enabled ? new ApiKeyVerifier(deps.db, deps.notifier, deps.logger, deps.auth) : undefined;

@@ -45,6 +45,8 @@ export interface TestAikiOptions {
   timers?: boolean;
   /** AIKI_AUTH=on (every call needs an API key), with the key cache's lifetime; default off. */
   auth?: { cacheTtlMs?: number };
+  /** WatchRuns/WatchRun keep-alive interval; default the server's (15 s). */
+  watchKeepAliveMs?: number;
 }
 
 export async function startTestAiki(options: TestAikiOptions = {}): Promise<TestAiki> {
@@ -65,6 +67,7 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     timers: options.timers ?? true,
     localSessions,
     auth: options.auth ? { enabled: true, ...options.auth } : undefined,
+    watchKeepAliveMs: options.watchKeepAliveMs,
   });
   const { url, port } = await server.listen(0, "127.0.0.1");
   const transport = createGrpcTransport({ baseUrl: url });

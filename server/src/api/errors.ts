@@ -5,6 +5,7 @@ import {
   InvalidTransitionDetailSchema,
   LeaseLostDetailSchema,
   PermissionDeniedDetailSchema,
+  LimitExceededDetailSchema,
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
@@ -20,6 +21,7 @@ import {
   RunConflictError,
   RunNotFoundError,
   StaleTaskAttemptError,
+  WatchFellBehindError,
 } from "../domain/errors.js";
 import {
   ApiKeyNotFoundError,
@@ -108,5 +110,10 @@ function domainToConnect(error: AikiDomainError): ConnectError {
   if (error instanceof NamespaceNotFoundError || error instanceof ApiKeyNotFoundError) return new ConnectError(error.message, Code.NotFound);
   if (error instanceof NamespaceExistsError) return new ConnectError(error.message, Code.AlreadyExists);
   if (error instanceof NamespaceNotEmptyError) return new ConnectError(error.message, Code.FailedPrecondition);
+  if (error instanceof WatchFellBehindError) {
+    return new ConnectError(error.message, Code.ResourceExhausted, undefined, [
+      { desc: LimitExceededDetailSchema, value: { limit: "watch_pending_changes", max: BigInt(error.maxPending), subject: "pending_changes" } },
+    ]);
+  }
   return new ConnectError(error.message, Code.Internal);
 }

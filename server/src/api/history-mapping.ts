@@ -86,6 +86,7 @@ export function historyToPb(h: RunHistoryData): RunHistory {
         duration: ms(w.duration_ms),
         startTime: ts(w.start_time),
         wakeTime: ts(w.deadline),
+        endTime: ts(w.end_time),
       }),
     ),
     eventWaits: eventWaits.map((w) => {
@@ -100,6 +101,8 @@ export function historyToPb(h: RunHistoryData): RunHistory {
         ),
         event: event ? eventToPb(event) : undefined,
         timeout: ms(w.timeout_ms),
+        startTime: ts(w.start_time),
+        endTime: ts(w.end_time),
       });
     }),
     childRuns: h.children.map((c) =>
@@ -109,6 +112,7 @@ export function historyToPb(h: RunHistoryData): RunHistory {
         workflowVersionId: c.workflow_version_id,
         sequence: c.sequence,
         childRunId: c.child_run_id,
+        createTime: ts(c.create_time),
       }),
     ),
     childWaits: childWaits.map((w) =>
@@ -125,6 +129,8 @@ export function historyToPb(h: RunHistoryData): RunHistory {
         output: w.child_status === "completed" ? jsonToValue(w.output) : undefined,
         failure: failureFromJson(w.failure),
         timeout: ms(w.timeout_ms),
+        startTime: ts(w.start_time),
+        endTime: ts(w.end_time),
       }),
     ),
   });

@@ -1,21 +1,27 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import {
   RunService,
+  RunStatusCountSchema,
   type StartRunRequest,
   WaitForRunStatusResponse_Outcome,
   WaitForRunStatusResponseSchema,
+  WorkflowVersionSummarySchema,
 } from "@aiki/gen/aiki/v1/run_service_pb";
 import type { RunAction } from "../domain/run-actions.js";
 import { controlRun } from "../engine/control-run.js";
 import type { EngineDeps } from "../engine/engine-deps.js";
-import { getRun, getRunByReference, queryRunTransitions, queryRuns } from "../engine/query-runs.js";
-import { stableJson } from "../engine/stable-json.js";
+import { countRuns, getRun, getRunByReference, queryRunTransitions, queryRuns } from "../engine/query-runs.js";
+import { listWorkflows } from "../engine/list-workflows.js";
+import { getRunHistory } from "../engine/run-history.js";
+import { watchRun, watchRuns } from "../engine/watch-runs.js";
 import { type StartRunCommand, startRun } from "../engine/start-run.js";
 import { maxWaitMs, waitForRunStatus } from "../engine/wait-for-run-status.js";
-import type { JsonValue } from "../store/json.js";
+import { eventToPb, historyToPb } from "./history-mapping.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
-import { runStatusFromPb, runToPb, transitionToPb } from "./run-mapping.js";
+import { parseRunFilter, runFilterKey } from "./run-filter.js";
+import { runStatusFromPb, runStatusToPb, runToPb, transitionToPb } from "./run-mapping.js";
 import { parseStartFields } from "./start-fields.js";
 import { namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
@@ -68,29 +74,39 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
     async listRuns(req, ctx) {
       const ns = namespaceOf(ctx);
       const v = new Violations();
-      v.identifier("workflow_name", req.workflowName, false);
-      v.identifier("workflow_version_id", req.workflowVersionId, false);
-      v.uuid("parent_run_id", req.parentRunId, false);
-      v.identifier("reference_id", req.referenceId, false);
-      if (req.shard !== undefined) v.identifier("shard", req.shard, false);
-      const statuses = req.statuses.map((s, i) => runStatusFromPb(v, `statuses[${i}]`, s));
-      if (statuses.some((s) => s === undefined) && !statuses.every((s) => s === undefined)) {
-        v.add("statuses", "must not contain RUN_STATUS_UNSPECIFIED");
-      }
+      const filter = parseRunFilter(v, "", req);
       const size = v.pageSize("page_size", req.pageSize);
-      const filter = {
-        workflowName: req.workflowName || undefined,
-        workflowVersionId: req.workflowVersionId || undefined,
-        statuses: statuses.filter((s) => s !== undefined),
-        shard: req.shard,
-        parentRunId: req.parentRunId || undefined,
-        referenceId: req.referenceId || undefined,
-      };
-      const filterKey = stableJson(filter as unknown as JsonValue);
+      const filterKey = runFilterKey(filter);
       const afterId = decodePageToken(v, "page_token", req.pageToken, filterKey);
       v.throwIfAny();
       const page = await queryRuns(deps, ns, filter, { size, afterId, order: "newest_first" });
       return { runs: page.items.map(runToPb), nextPageToken: encodePageToken(page.after, filterKey) };
+    },
+
+    async countRuns(req, ctx) {
+      const v = new Violations();
+      const filter = parseRunFilter(v, "filter.", req.filter);
+      v.throwIfAny();
+      const counts = (await countRuns(deps, namespaceOf(ctx), filter))
+        .map((c) => create(RunStatusCountSchema, { status: runStatusToPb(c.status), count: BigInt(c.count) }))
+        .sort((a, b) => a.status - b.status);
+      return { counts, total: counts.reduce((sum, c) => sum + c.count, 0n) };
+    },
+
+    async listWorkflows(_req, ctx) {
+      const workflows = await listWorkflows(deps, namespaceOf(ctx));
+      return {
+        workflows: workflows.map((w) =>
+          create(WorkflowVersionSummarySchema, {
+            workflowName: w.workflowName,
+            workflowVersionId: w.workflowVersionId,
+            runCount: BigInt(w.runCount),
+            lastCreateTime: w.lastCreateTime ? timestampFromDate(w.lastCreateTime) : undefined,
+            workerCount: w.workerCount,
+            scheduleCount: w.scheduleCount,
+          }),
+        ),
+      };
     },
 
     cancelRun: (req, ctx) => control(namespaceOf(ctx), req.runId, "cancel", req.reason),
@@ -139,6 +155,32 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
       await getRun(deps, ns, req.parentRunId);
       const page = await queryRuns(deps, ns, { parentRunId: req.parentRunId }, { size, afterId, order: "oldest_first" });
       return { runs: page.items.map(runToPb), nextPageToken: encodePageToken(page.after, req.parentRunId) };
+    },
+
+    async *watchRuns(req, ctx) {
+      const v = new Violations();
+      const filter = parseRunFilter(v, "filter.", req.filter);
+      v.throwIfAny();
+      for await (const runs of watchRuns(deps, namespaceOf(ctx), filter, ctx.signal, { keepAliveMs: deps.watchKeepAliveMs })) {
+        yield { runs: runs.map(runToPb) };
+      }
+    },
+
+    async *watchRun(req, ctx) {
+      const v = new Violations();
+      v.uuid("run_id", req.runId);
+      v.throwIfAny();
+      for await (const m of watchRun(deps, namespaceOf(ctx), req.runId, ctx.signal, { keepAliveMs: deps.watchKeepAliveMs })) {
+        yield { run: m.run && runToPb(m.run), historyChanged: m.historyChanged };
+      }
+    },
+
+    async getRunHistory(req, ctx) {
+      const v = new Violations();
+      v.uuid("run_id", req.runId);
+      v.throwIfAny();
+      const { history, events } = await getRunHistory(deps, namespaceOf(ctx), req.runId);
+      return { history: historyToPb(history), events: events.map(eventToPb) };
     },
   });
 }

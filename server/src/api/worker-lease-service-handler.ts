@@ -176,6 +176,8 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
             shards: w.shards as string[],
             lastSeenTime: timestampFromDate(w.last_seen_time),
             leasedRunIds: w.leasedRunIds,
+            transport: w.transport,
+            firstSeenTime: timestampFromDate(w.first_seen_time),
           }),
         ),
       };

@@ -2,7 +2,7 @@ import { HintWaiter } from "../notify/hint-waiter.js";
 import { channels } from "../notify/notifier.js";
 import { claimReadyRuns, extendLeases, heldLeases } from "../store/lease-repository.js";
 import type { RunRow } from "../store/runs.table.js";
-import { touchWorker, upsertWorker } from "../store/worker-repository.js";
+import { clearWorkerTransport, touchWorker, upsertWorker, type WorkerTransport } from "../store/worker-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { releaseLease } from "./finish-run.js";
 import { publishRunChange } from "./publish-run-change.js";
@@ -60,15 +60,31 @@ async function claim(deps: EngineDeps, worker: WorkerIdentity, max: number, ttlM
 const registrationRefreshMs = 10_000;
 const registrations = new WeakMap<EngineDeps, Map<string, { identity: string; time: number }>>();
 
-async function register(deps: EngineDeps, worker: WorkerIdentity): Promise<void> {
+async function register(deps: EngineDeps, worker: WorkerIdentity, transport: WorkerTransport): Promise<void> {
   let known = registrations.get(deps);
   if (!known) registrations.set(deps, (known = new Map()));
-  const identity = JSON.stringify([worker.namespace, worker.workerName, worker.versions, worker.shards]);
+  const identity = JSON.stringify([worker.namespace, worker.workerName, worker.versions, worker.shards, transport]);
   const last = known.get(JSON.stringify([worker.namespace, worker.workerId]));
   if (last && last.identity === identity && Date.now() - last.time < registrationRefreshMs) return;
-  await upsertWorker(deps.db, { namespace: worker.namespace, id: worker.workerId, name: worker.workerName, workflows: worker.versions, shards: worker.shards });
+  await upsertWorker(deps.db, {
+    namespace: worker.namespace,
+    id: worker.workerId,
+    name: worker.workerName,
+    workflows: worker.versions,
+    shards: worker.shards,
+    transport,
+  });
   if (known.size > 10_000) known.clear();
   known.set(JSON.stringify([worker.namespace, worker.workerId]), { identity, time: Date.now() });
+}
+
+/**
+ * A stream or session ended: the worker holds no open call on it any more (unless another call
+ * registered since). Best effort: ListWorkers shows it, nothing depends on it.
+ */
+function unregister(deps: EngineDeps, worker: WorkerIdentity, transport: WorkerTransport): void {
+  registrations.get(deps)?.delete(JSON.stringify([worker.namespace, worker.workerId]));
+  clearWorkerTransport(deps.db, worker.namespace, worker.workerId, transport).catch(() => {});
 }
 
 /** Long-poll: leases up to `max` ready runs, waiting up to `waitMs` for the first. */
@@ -78,7 +94,7 @@ export async function pollLeases(
   opts: { max: number; waitMs: number; ttlMs: number },
   signal: AbortSignal,
 ): Promise<LeasedRun[]> {
-  await register(deps, worker);
+  await register(deps, worker, "poll");
   const hints = new HintWaiter(deps.notifier, readyChannels(worker), [signal, deps.shutdownSignal]);
   const deadline = Date.now() + Math.min(opts.waitMs, maxPollWaitMs);
   try {
@@ -106,7 +122,7 @@ export async function* streamLeases(
   opts: { maxInFlight: number; ttlMs: number },
   signal: AbortSignal,
 ): AsyncGenerator<LeasedRun[]> {
-  await register(deps, worker);
+  await register(deps, worker, "stream");
   const hints = new HintWaiter(deps.notifier, [...readyChannels(worker), channels.worker(worker.namespace, worker.workerId)], [signal, deps.shutdownSignal]);
   let held = new Map<string, string>();
   try {
@@ -129,6 +145,7 @@ export async function* streamLeases(
     }
   } finally {
     hints.close();
+    unregister(deps, worker, "stream");
   }
 }
 
@@ -150,7 +167,7 @@ export async function* sessionLeases(
   opts: { ttlMs: number; credits: SessionCredits; onIdle?: (idle: boolean) => void },
   signal: AbortSignal,
 ): AsyncGenerator<LeasedRun[]> {
-  await register(deps, worker);
+  await register(deps, worker, "session");
   const hints = new HintWaiter(deps.notifier, readyChannels(worker), [signal, deps.shutdownSignal]);
   const stopListening = opts.credits.onGrant(() => hints.poke());
   try {
@@ -173,6 +190,7 @@ export async function* sessionLeases(
     opts.onIdle?.(false);
     stopListening();
     hints.close();
+    unregister(deps, worker, "session");
   }
 }
 

@@ -1,11 +1,12 @@
 import { RunNotFoundError } from "../domain/errors.js";
 import type { RunStatus } from "../domain/run-status.js";
 import {
+  countRuns as countRunRows,
   findRunsByIds,
   findRunByReference,
   listRunTransitions,
   listRuns,
-  type RunListFilter,
+  type RunFilter,
   type RunReferenceLookup,
 } from "../store/run-repository.js";
 import type { RunTransitionRow } from "../store/run-transitions.table.js";
@@ -36,12 +37,17 @@ export interface Page<T> {
 export async function queryRuns(
   deps: EngineDeps,
   namespace: string,
-  filter: RunListFilter,
+  filter: RunFilter,
   page: { size: number; afterId?: string | undefined; order: "newest_first" | "oldest_first" },
 ): Promise<Page<RunRow>> {
   const rows = await listRuns(deps.db, namespace, filter, { limit: page.size + 1, afterId: page.afterId, order: page.order });
   const items = rows.slice(0, page.size);
   return { items, after: rows.length > page.size ? items[items.length - 1]?.id : undefined };
+}
+
+/** Matching runs per status. */
+export async function countRuns(deps: EngineDeps, namespace: string, filter: RunFilter): Promise<Array<{ status: RunStatus; count: number }>> {
+  return countRunRows(deps.db, namespace, filter);
 }
 
 export async function queryRunTransitions(
@@ -57,4 +63,4 @@ export async function queryRunTransitions(
   return { items, after: rows.length > page.size ? String(items[items.length - 1]?.revision) : undefined };
 }
 
-export type { RunStatus };
+export type { RunFilter, RunStatus };

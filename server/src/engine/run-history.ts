@@ -1,9 +1,11 @@
 import { listChildRecords } from "../store/child-run-repository.js";
 import type { Db } from "../store/database.js";
-import { eventsByIds } from "../store/event-repository.js";
+import { eventsByIds, listAllEvents } from "../store/event-repository.js";
 import type { ChildRunRow, EventRow, RunWaitRow, TaskRow } from "../store/history.tables.js";
 import { listWaits } from "../store/run-wait-repository.js";
 import { listTasks } from "../store/task-repository.js";
+import type { EngineDeps } from "./engine-deps.js";
+import { getRun } from "./query-runs.js";
 
 export interface RunHistoryData {
   tasks: TaskRow[];
@@ -32,4 +34,16 @@ export async function loadHistories(db: Db, runIds: readonly string[]): Promise<
 
 export async function loadHistory(db: Db, runId: string): Promise<RunHistoryData> {
   return (await loadHistories(db, [runId])).get(runId)!;
+}
+
+/** A run's history as a client reads it: what it recorded plus every event sent to it. */
+export async function getRunHistory(
+  deps: EngineDeps,
+  namespace: string,
+  runId: string,
+): Promise<{ history: RunHistoryData; events: EventRow[] }> {
+  // NOT_FOUND (and the namespace check) before the history reads, which are by run id only.
+  await getRun(deps, namespace, runId);
+  const [history, events] = await Promise.all([loadHistory(deps.db, runId), listAllEvents(deps.db, namespace, runId)]);
+  return { history, events };
 }

@@ -28,6 +28,8 @@ export interface StartRunCommand {
   /** The workflow retry policy, stored as given (validated by the caller). */
   retryPolicy?: JsonValue | undefined;
   parentRunId?: string | undefined;
+  /** The schedule whose occurrence this start is (only the schedule firing sets it). */
+  scheduleId?: string | undefined;
   actor: string;
 }
 
@@ -136,6 +138,7 @@ function newRunRow(cmd: StartRunCommand): Parameters<typeof insertRun>[1] {
     shard: cmd.shard,
     reference_id: cmd.referenceId ?? null,
     parent_run_id: cmd.parentRunId ?? null,
+    schedule_id: cmd.scheduleId ?? null,
     retry_policy: jsonbOrNull(cmd.retryPolicy),
     start_request_id: cmd.requestId ?? null,
     start_request_hash: requestHashOf(cmd),
@@ -144,7 +147,8 @@ function newRunRow(cmd: StartRunCommand): Parameters<typeof insertRun>[1] {
 }
 
 function queuedStart(cmd: StartRunCommand): QueuedRunStart {
-  const { status: _status, wake_time: _wake, input: _input, retry_policy: _retry, ...row } = newRunRow(cmd);
+  // Schedules start runs through createRun only, never through the batched insert.
+  const { status: _status, wake_time: _wake, input: _input, retry_policy: _retry, schedule_id: _schedule, ...row } = newRunRow(cmd);
   const audit = startAudit(cmd);
   return { row, input: cmd.input, retryPolicy: cmd.retryPolicy, audit: { actor: audit.actor, reason: audit.reason } };
 }

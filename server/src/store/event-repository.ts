@@ -98,3 +98,8 @@ export async function listEvents(
   if (page.afterId) q = q.where("id", ">", page.afterId);
   return q.orderBy("id").limit(page.limit).execute();
 }
+
+/** Every event sent to a run, oldest first, consumed or pending (a client's complete history). */
+export async function listAllEvents(db: Kysely<Database>, namespace: string, runId: string): Promise<EventRow[]> {
+  return db.selectFrom("events").selectAll().where("namespace", "=", namespace).where("run_id", "=", runId).orderBy("id").execute();
+}

@@ -85,5 +85,8 @@ export interface WorkersTable {
   workflows: ColumnType<JsonValue, RawBuilder<JsonValue>, RawBuilder<JsonValue>>;
   shards: ColumnType<JsonValue, RawBuilder<JsonValue>, RawBuilder<JsonValue>>;
   last_seen_time: Time;
+  /** "session", "stream" or "poll": its latest call; "" once its stream or session ended. */
+  transport: ColumnType<string, string | undefined, string>;
+  first_seen_time: ColumnType<Date, undefined, never>;
 }
 export type WorkerRow = Selectable<WorkersTable>;

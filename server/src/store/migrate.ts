@@ -5,6 +5,7 @@ import * as m0002 from "./migrations/0002-history.js";
 import * as m0003 from "./migrations/0003-schedules.js";
 import * as m0004 from "./migrations/0004-task-attempt-id.js";
 import * as m0006 from "./migrations/0006-auth.js";
+import * as m0005 from "./migrations/0005-dashboard.js";
 
 // Listed statically (not read from disk) so migrations work the same from source, tests and bundles.
 const migrations: Record<string, Migration> = {
@@ -12,8 +13,8 @@ const migrations: Record<string, Migration> = {
   "0002-history": m0002,
   "0003-schedules": m0003,
   "0004-task-attempt-id": m0004,
-  // 0005 is the dashboard's.
   "0006-auth": m0006,
+  "0005-dashboard": m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

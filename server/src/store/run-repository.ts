@@ -1,9 +1,10 @@
-import { type Kysely, type RawBuilder, type Transaction, sql, type Updateable } from "kysely";
+import { type Expression, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool, type Transaction, sql, type Updateable } from "kysely";
 import type { RunStatus } from "../domain/run-status.js";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
 import type { RunTransitionRow } from "./run-transitions.table.js";
 import type { NewRunRow, RunRow, RunsTable } from "./runs.table.js";
+import { uuidV7Floor } from "./uuid-v7.js";
 
 type Reader = Kysely<Database>;
 type Trx = Transaction<Database>;
@@ -188,14 +189,51 @@ export async function findRunByStartRequestId(
     .executeTakeFirst();
 }
 
-export interface RunListFilter {
+/**
+ * Which runs a list, a count or a watch covers: every set field must hold. The one filter of
+ * ListRuns, CountRuns and WatchRuns, so the three agree on what matches.
+ */
+export interface RunFilter {
   workflowName?: string | undefined;
   workflowVersionId?: string | undefined;
   statuses?: readonly RunStatus[] | undefined;
   shard?: string | undefined;
   parentRunId?: string | undefined;
   referenceId?: string | undefined;
+  runIds?: readonly string[] | undefined;
+  scheduleId?: string | undefined;
+  /** Created at or after. */
+  createTimeFrom?: Date | undefined;
+  /** Created before. */
+  createTimeTo?: Date | undefined;
 }
+
+function matching(eb: ExpressionBuilder<Database, "runs">, namespace: string, f: RunFilter): Expression<SqlBool> {
+  const where: Array<Expression<SqlBool>> = [eb("namespace", "=", namespace)];
+  if (f.workflowName) where.push(eb("workflow_name", "=", f.workflowName));
+  if (f.workflowVersionId) where.push(eb("workflow_version_id", "=", f.workflowVersionId));
+  if (f.statuses && f.statuses.length > 0) where.push(eb("status", "in", f.statuses));
+  if (f.shard !== undefined) where.push(eb("shard", "=", f.shard));
+  if (f.parentRunId) where.push(eb("parent_run_id", "=", f.parentRunId));
+  if (f.referenceId) where.push(eb("reference_id", "=", f.referenceId));
+  if (f.runIds && f.runIds.length > 0) where.push(eb("id", "in", f.runIds));
+  if (f.scheduleId) where.push(eb("schedule_id", "=", f.scheduleId));
+  // create_time decides; the id bound (UUIDv7 ids carry their creation time, on the server's
+  // clock rather than the database's, hence the slack) lets the primary key find the range
+  // without an index of its own on create_time, which every insert and transition would pay for.
+  if (f.createTimeFrom) {
+    where.push(eb("create_time", ">=", f.createTimeFrom));
+    where.push(eb("id", ">=", uuidV7Floor(f.createTimeFrom.getTime() - idClockSlackMs)));
+  }
+  if (f.createTimeTo) {
+    where.push(eb("create_time", "<", f.createTimeTo));
+    where.push(eb("id", "<", uuidV7Floor(f.createTimeTo.getTime() + idClockSlackMs)));
+  }
+  return eb.and(where);
+}
+
+// How far a server's clock (in run ids) may stray from the database's (in create_time).
+const idClockSlackMs = 5 * 60_000;
 
 /**
  * Runs matching the filter, ordered by id. Ids are UUIDv7, so id order is creation order and a
@@ -204,19 +242,36 @@ export interface RunListFilter {
 export async function listRuns(
   db: Reader,
   namespace: string,
-  filter: RunListFilter,
+  filter: RunFilter,
   page: { limit: number; afterId?: string | undefined; order: "newest_first" | "oldest_first" },
 ): Promise<RunRow[]> {
-  let q = db.selectFrom("runs").selectAll().where("namespace", "=", namespace);
-  if (filter.workflowName) q = q.where("workflow_name", "=", filter.workflowName);
-  if (filter.workflowVersionId) q = q.where("workflow_version_id", "=", filter.workflowVersionId);
-  if (filter.statuses && filter.statuses.length > 0) q = q.where("status", "in", filter.statuses);
-  if (filter.shard !== undefined) q = q.where("shard", "=", filter.shard);
-  if (filter.parentRunId) q = q.where("parent_run_id", "=", filter.parentRunId);
-  if (filter.referenceId) q = q.where("reference_id", "=", filter.referenceId);
+  let q = db.selectFrom("runs").selectAll().where((eb) => matching(eb, namespace, filter));
   const newestFirst = page.order === "newest_first";
   if (page.afterId) q = q.where("id", newestFirst ? "<" : ">", page.afterId);
   return q.orderBy("id", newestFirst ? "desc" : "asc").limit(page.limit).execute();
+}
+
+/** How many runs match the filter, per status (statuses without runs left out). */
+export async function countRuns(db: Reader, namespace: string, filter: RunFilter): Promise<Array<{ status: RunStatus; count: number }>> {
+  const rows = await db
+    .selectFrom("runs")
+    .select((eb) => ["status", eb.fn.countAll<string>().as("count")])
+    .where((eb) => matching(eb, namespace, filter))
+    .groupBy("status")
+    .execute();
+  return rows.map((r) => ({ status: r.status, count: Number(r.count) }));
+}
+
+/** Which of these runs (a watcher's changed ids) match the filter, as they are now. */
+export async function findMatchingRuns(db: Reader, namespace: string, ids: readonly string[], filter: RunFilter): Promise<RunRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom("runs")
+    .selectAll()
+    .where((eb) => matching(eb, namespace, filter))
+    .where("id", "in", ids)
+    .orderBy("id")
+    .execute();
 }
 
 export interface RunGuard {

@@ -21,6 +21,8 @@ export interface RunsTable {
   shard: ColumnType<string, string | undefined, never>;
   reference_id: ColumnType<string | null, string | null | undefined, never>;
   parent_run_id: ColumnType<string | null, string | null | undefined, never>;
+  /** The schedule whose occurrence started the run; null for every other start. */
+  schedule_id: ColumnType<string | null, string | null | undefined, never>;
   retry_policy: Json;
   attempt: ColumnType<number, number | undefined, number>;
   start_request_id: ColumnType<string | null, string | null | undefined, never>;

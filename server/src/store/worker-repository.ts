@@ -3,16 +3,45 @@ import type { Database } from "./database.js";
 import type { WorkerRow } from "./history.tables.js";
 import { jsonb } from "./json.js";
 
+/** How a worker gets work. */
+export type WorkerTransport = "session" | "stream" | "poll";
+
 export async function upsertWorker(
   db: Kysely<Database>,
-  w: { namespace: string; id: string; name: string; workflows: Array<{ workflowName: string; workflowVersionId: string }>; shards: string[] },
+  w: {
+    namespace: string;
+    id: string;
+    name: string;
+    workflows: Array<{ workflowName: string; workflowVersionId: string }>;
+    shards: string[];
+    transport: WorkerTransport;
+  },
 ): Promise<void> {
+  // first_seen_time keeps its insert default: a worker id names one process of a worker.
   await db
     .insertInto("workers")
-    .values({ namespace: w.namespace, id: w.id, name: w.name, workflows: jsonb(w.workflows), shards: jsonb(w.shards) })
+    .values({ namespace: w.namespace, id: w.id, name: w.name, workflows: jsonb(w.workflows), shards: jsonb(w.shards), transport: w.transport })
     .onConflict((oc) =>
-      oc.column("id").doUpdateSet({ namespace: w.namespace, name: w.name, workflows: jsonb(w.workflows), shards: jsonb(w.shards), last_seen_time: sql<Date>`now()` }),
+      oc.column("id").doUpdateSet({
+        namespace: w.namespace,
+        name: w.name,
+        workflows: jsonb(w.workflows),
+        shards: jsonb(w.shards),
+        transport: w.transport,
+        last_seen_time: sql<Date>`now()`,
+      }),
     )
+    .execute();
+}
+
+/** A worker's stream or session ended; changes nothing when another transport registered since. */
+export async function clearWorkerTransport(db: Kysely<Database>, namespace: string, id: string, transport: WorkerTransport): Promise<void> {
+  await db
+    .updateTable("workers")
+    .set({ transport: "" })
+    .where("namespace", "=", namespace)
+    .where("id", "=", id)
+    .where("transport", "=", transport)
     .execute();
 }
 
