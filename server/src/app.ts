@@ -23,12 +23,14 @@ import type { EngineDeps } from "./engine/engine-deps.js";
 import { LocalSessions } from "./engine/local-sessions.js";
 import { RunStatusWatcher } from "./engine/run-status-watcher.js";
 import { createHttpRoutes } from "./http/http-routes.js";
-import { createCleartextServer, createTlsServer, type PortServer } from "./listen-one-port.js";
+import { type ConnectionLimits, createCleartextServer, createTlsServer, type PortServer } from "./listen-one-port.js";
 import { AikiMetrics } from "./metrics/aiki-metrics.js";
 import type { Notifier } from "./notify/notifier.js";
 import type { Db } from "./store/database.js";
 import { countRunsByWorkflowAndStatus, pingStore } from "./store/stats-repository.js";
 import { TimerLoop } from "./timers/timer-loop.js";
+import { requestLimits } from "./api/request-limits.js";
+import { defaultLimits, type Limits } from "./limits.js";
 
 export interface AppDeps {
   db: Db;
@@ -42,6 +44,12 @@ export interface AppDeps {
   metrics?: AikiMetrics;
   /** The registry of this server's worker sessions that starts may hand runs to; default: a fresh one. */
   localSessions?: LocalSessions;
+  /** What one request or caller may ask (limits.ts); default: defaultLimits. */
+  limits?: Limits;
+  /** Timeouts, stream and memory bounds of each connection; default: defaultConnectionLimits. */
+  connectionLimits?: ConnectionLimits;
+  /** Distinct workflow names the default metrics label separately (the rest are "other"). */
+  metricWorkflows?: number;
 }
 
 export interface AikiServer {
@@ -57,7 +65,7 @@ export function createServer(deps: AppDeps): AikiServer {
   const shutdown = new AbortController();
   // Every long-poll, stream and session listens for shutdown: thousands at once is normal.
   setMaxListeners(0, shutdown.signal);
-  const metrics = deps.metrics ?? new AikiMetrics({ countRuns: () => countRunsByWorkflowAndStatus(deps.db) });
+  const metrics = deps.metrics ?? new AikiMetrics({ countRuns: () => countRunsByWorkflowAndStatus(deps.db), maxWorkflowLabels: deps.metricWorkflows });
   const runStatusWatcher = new RunStatusWatcher(deps.db, deps.logger);
   const engine: EngineDeps = {
     db: deps.db,
@@ -67,6 +75,7 @@ export function createServer(deps: AppDeps): AikiServer {
     metrics,
     runStatusWatcher,
     localSessions: deps.localSessions ?? new LocalSessions(),
+    limits: deps.limits ?? defaultLimits,
   };
   const health = new HealthStatus();
   const timers = deps.timers === false ? undefined : new TimerLoop(deps.db, deps.notifier, deps.logger, metrics);
@@ -84,12 +93,13 @@ export function createServer(deps: AppDeps): AikiServer {
     routes,
     interceptors: [errorsAndLogs(deps.logger, metrics)],
     shutdownSignal: shutdown.signal,
+    ...requestLimits(engine.limits!),
     // Paths that are no RPC: /metrics, /healthz, /readyz.
     fallback: createHttpRoutes({ metrics, pingStore: () => pingStore(deps.db), shutdownSignal: shutdown.signal, logger: deps.logger }),
   });
   const port: PortServer = deps.tls
-    ? createTlsServer(handler, { cert: readFileSync(deps.tls.certFile), key: readFileSync(deps.tls.keyFile) })
-    : createCleartextServer(handler);
+    ? createTlsServer(handler, { cert: readFileSync(deps.tls.certFile), key: readFileSync(deps.tls.keyFile) }, deps.connectionLimits)
+    : createCleartextServer(handler, deps.connectionLimits);
 
   return {
     async listen(p, host) {

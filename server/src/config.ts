@@ -1,5 +1,13 @@
 import { resolve } from "node:path";
 import { z } from "zod";
+import { defaultConnectionLimits, type ConnectionLimits } from "./listen-one-port.js";
+import { defaultLimits, type Limits, limitVariables } from "./limits.js";
+
+const positiveInt = (fallback: number) => z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(fallback);
+// Every limit of limits.ts, each under its own variable.
+const limitsSchema = Object.fromEntries(
+  (Object.keys(limitVariables) as Array<keyof Limits>).map((key) => [limitVariables[key], positiveInt(defaultLimits[key])]),
+) as Record<string, ReturnType<typeof positiveInt>>;
 
 const envSchema = z.object({
   AIKI_HOST: z.string().min(1).default("127.0.0.1"),
@@ -16,6 +24,13 @@ const envSchema = z.object({
   AIKI_TLS_CERT: z.string().min(1).optional(),
   AIKI_TLS_KEY: z.string().min(1).optional(),
   AIKI_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  ...limitsSchema,
+  AIKI_MAX_METRIC_WORKFLOWS: positiveInt(200),
+  AIKI_HEADERS_TIMEOUT_MS: positiveInt(defaultConnectionLimits.headersTimeoutMs),
+  AIKI_REQUEST_TIMEOUT_MS: positiveInt(defaultConnectionLimits.requestTimeoutMs),
+  AIKI_IDLE_CONNECTION_TIMEOUT_MS: positiveInt(defaultConnectionLimits.idleTimeoutMs),
+  AIKI_MAX_CONCURRENT_STREAMS: positiveInt(defaultConnectionLimits.maxConcurrentStreams),
+  AIKI_MAX_SESSION_MEMORY_MB: positiveInt(defaultConnectionLimits.maxSessionMemoryMb),
 });
 
 export interface Config {
@@ -26,6 +41,10 @@ export interface Config {
   dataDir: string;
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: string;
+  /** docs/limits.md */
+  limits: Limits;
+  connectionLimits: ConnectionLimits;
+  maxMetricWorkflows: number;
 }
 
 export class ConfigError extends Error {
@@ -55,5 +74,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(e.AIKI_DATA_DIR),
     tls: e.AIKI_TLS_CERT && e.AIKI_TLS_KEY ? { certFile: e.AIKI_TLS_CERT, keyFile: e.AIKI_TLS_KEY } : undefined,
     logLevel: e.AIKI_LOG_LEVEL,
+    limits: Object.fromEntries((Object.keys(limitVariables) as Array<keyof Limits>).map((key) => [key, (e as Record<string, unknown>)[limitVariables[key]] as number])) as unknown as Limits,
+    connectionLimits: {
+      headersTimeoutMs: e.AIKI_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.AIKI_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: e.AIKI_IDLE_CONNECTION_TIMEOUT_MS,
+      maxConcurrentStreams: e.AIKI_MAX_CONCURRENT_STREAMS,
+      maxSessionMemoryMb: e.AIKI_MAX_SESSION_MEMORY_MB,
+    },
+    maxMetricWorkflows: e.AIKI_MAX_METRIC_WORKFLOWS,
   };
 }

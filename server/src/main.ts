@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const deps = await openDependencies({ ...config, logger });
-  const server = createServer({ db: deps.db, notifier: deps.notifier, logger, tls: config.tls });
+  const server = createServer({ db: deps.db, notifier: deps.notifier, logger, tls: config.tls, limits: config.limits, connectionLimits: config.connectionLimits, metricWorkflows: config.maxMetricWorkflows });
   const address = await server.listen(config.port, config.host);
   logger.info(
     { url: address.url, store: deps.store, notifier: config.redisUrl ? "redis" : "in-process" },

@@ -4,6 +4,7 @@ import {
   BadRequestDetailSchema,
   InvalidTransitionDetailSchema,
   LeaseLostDetailSchema,
+  LimitExceededDetailSchema,
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
@@ -16,6 +17,8 @@ import {
   InvalidArgumentError,
   InvalidTransitionError,
   LeaseLostError,
+  type LimitBreach,
+  LimitExceededError,
   RunConflictError,
   RunNotFoundError,
   StaleTaskAttemptError,
@@ -44,8 +47,10 @@ function domainToConnect(error: AikiDomainError): ConnectError {
   if (error instanceof InvalidArgumentError) {
     return new ConnectError(error.message, Code.InvalidArgument, undefined, [
       { desc: BadRequestDetailSchema, value: { fieldViolations: error.violations.map((v) => ({ ...v })) } },
+      ...error.limits.map(limitDetail),
     ]);
   }
+  if (error instanceof LimitExceededError) return new ConnectError(error.message, Code.ResourceExhausted, undefined, [limitDetail(error.breach)]);
   if (error instanceof RunNotFoundError) {
     const t = error.target;
     return new ConnectError(error.message, Code.NotFound, undefined, [
@@ -91,4 +96,8 @@ function domainToConnect(error: AikiDomainError): ConnectError {
   if (error instanceof ScheduleStateError) return new ConnectError(error.message, Code.FailedPrecondition);
   if (error instanceof ContentionError) return new ConnectError(error.message, Code.Aborted);
   return new ConnectError(error.message, Code.Internal);
+}
+
+export function limitDetail(b: LimitBreach) {
+  return { desc: LimitExceededDetailSchema, value: { limit: b.limit, max: BigInt(b.max), actual: BigInt(b.actual), subject: b.subject } };
 }

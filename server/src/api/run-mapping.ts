@@ -54,17 +54,6 @@ export function runStatusFromPb(v: Violations, field: string, value: PbRunStatus
   return status;
 }
 
-/** A protobuf Value from the request as plain JSON; a violation when it holds no value. */
-export function valueToJson(v: Violations, field: string, value: Value | undefined): JsonValue | undefined {
-  if (!value) return undefined;
-  try {
-    return toJson(ValueSchema, value) as JsonValue;
-  } catch (error) {
-    v.add(field, `is not a valid JSON value (${(error as Error).message})`);
-    return undefined;
-  }
-}
-
 export function jsonToValue(json: JsonValue | null | undefined): Value | undefined {
   return json === undefined || json === null ? (json === null ? fromJson(ValueSchema, null) : undefined) : fromJson(ValueSchema, json as PbJson);
 }

@@ -14,6 +14,7 @@ import { stableJson } from "../engine/stable-json.js";
 import { type StartRunCommand, startRun } from "../engine/start-run.js";
 import { maxWaitMs, waitForRunStatus } from "../engine/wait-for-run-status.js";
 import type { JsonValue } from "../store/json.js";
+import { holdForCaller } from "./caller-quotas.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { runStatusFromPb, runToPb, transitionToPb } from "./run-mapping.js";
 import { parseStartFields } from "./start-fields.js";
@@ -26,10 +27,10 @@ const clientActor = "client";
 export function registerRunService(router: ConnectRouter, deps: EngineDeps): void {
   const ns = defaultNamespace;
 
-  const control = async (runId: string, action: RunAction, reason?: string) => {
-    const v = new Violations();
-    v.uuid("run_id", runId);
-    if (reason !== undefined && reason.length > 1024) v.add("reason", "must be at most 1024 characters");
+  const control = async (rawRunId: string, action: RunAction, reason?: string) => {
+    const v = new Violations(deps.limits);
+    const runId = v.uuid("run_id", rawRunId);
+    if (reason !== undefined) v.text("reason", reason);
     v.throwIfAny();
     const run = await controlRun(deps, { namespace: ns, runId, action, reason: reason || undefined, actor: clientActor });
     return { run: runToPb(run) };
@@ -37,19 +38,19 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
 
   router.service(RunService, {
     async startRun(req) {
-      const { run, existing } = await startRun(deps, parseStartRun(req, ns));
+      const { run, existing } = await startRun(deps, parseStartRun(new Violations(deps.limits), req, ns));
       return { run: runToPb(run), existing };
     },
 
     async getRun(req) {
-      const v = new Violations();
-      v.uuid("run_id", req.runId);
+      const v = new Violations(deps.limits);
+      const runId = v.uuid("run_id", req.runId);
       v.throwIfAny();
-      return { run: runToPb(await getRun(deps, ns, req.runId)) };
+      return { run: runToPb(await getRun(deps, ns, runId)) };
     },
 
     async getRunByReferenceId(req) {
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       const ref = req.reference;
       if (!ref) v.add("reference", "is required");
       v.identifier("reference.workflow_name", ref?.workflowName ?? "x", true);
@@ -65,10 +66,10 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
     },
 
     async listRuns(req) {
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       v.identifier("workflow_name", req.workflowName, false);
       v.identifier("workflow_version_id", req.workflowVersionId, false);
-      v.uuid("parent_run_id", req.parentRunId, false);
+      const parentRunId = v.uuid("parent_run_id", req.parentRunId, false);
       v.identifier("reference_id", req.referenceId, false);
       if (req.shard !== undefined) v.identifier("shard", req.shard, false);
       const statuses = req.statuses.map((s, i) => runStatusFromPb(v, `statuses[${i}]`, s));
@@ -81,7 +82,7 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
         workflowVersionId: req.workflowVersionId || undefined,
         statuses: statuses.filter((s) => s !== undefined),
         shard: req.shard,
-        parentRunId: req.parentRunId || undefined,
+        parentRunId: parentRunId || undefined,
         referenceId: req.referenceId || undefined,
       };
       const filterKey = stableJson(filter as unknown as JsonValue);
@@ -97,12 +98,13 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
     awakeRun: (req) => control(req.runId, "awake"),
 
     async waitForRunStatus(req, ctx: HandlerContext) {
-      const v = new Violations();
-      v.uuid("run_id", req.runId);
+      const v = new Violations(deps.limits);
+      const runId = v.uuid("run_id", req.runId);
       const awaited = runStatusFromPb(v, "status", req.status);
       const timeoutMs = v.durationMs("timeout", req.timeout) ?? maxWaitMs;
       v.throwIfAny();
-      const { outcome, run } = await waitForRunStatus(deps, ns, req.runId, awaited, timeoutMs, ctx.signal);
+      const release = holdForCaller(ctx, "waits");
+      const { outcome, run } = await waitForRunStatus(deps, ns, runId, awaited, timeoutMs, ctx.signal).finally(release);
       return create(WaitForRunStatusResponseSchema, {
         outcome:
           outcome === "reached"
@@ -115,31 +117,29 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
     },
 
     async listRunTransitions(req) {
-      const v = new Violations();
-      v.uuid("run_id", req.runId);
+      const v = new Violations(deps.limits);
+      const runId = v.uuid("run_id", req.runId);
       const size = v.pageSize("page_size", req.pageSize);
-      const after = decodePageToken(v, "page_token", req.pageToken, req.runId);
-      if (after !== undefined && !/^\d+$/.test(after)) v.add("page_token", "is not a token this server issued");
+      const after = decodePageToken(v, "page_token", req.pageToken, runId, "revision");
       v.throwIfAny();
-      const page = await queryRunTransitions(deps, ns, req.runId, { size, afterRevision: after === undefined ? undefined : Number(after) });
-      return { transitions: page.items.map(transitionToPb), nextPageToken: encodePageToken(page.after, req.runId) };
+      const page = await queryRunTransitions(deps, ns, runId, { size, afterRevision: after === undefined ? undefined : Number(after) });
+      return { transitions: page.items.map(transitionToPb), nextPageToken: encodePageToken(page.after, runId) };
     },
 
     async listChildRuns(req) {
-      const v = new Violations();
-      v.uuid("parent_run_id", req.parentRunId);
+      const v = new Violations(deps.limits);
+      const parentRunId = v.uuid("parent_run_id", req.parentRunId);
       const size = v.pageSize("page_size", req.pageSize);
-      const afterId = decodePageToken(v, "page_token", req.pageToken, req.parentRunId);
+      const afterId = decodePageToken(v, "page_token", req.pageToken, parentRunId);
       v.throwIfAny();
-      await getRun(deps, ns, req.parentRunId);
-      const page = await queryRuns(deps, ns, { parentRunId: req.parentRunId }, { size, afterId, order: "oldest_first" });
-      return { runs: page.items.map(runToPb), nextPageToken: encodePageToken(page.after, req.parentRunId) };
+      await getRun(deps, ns, parentRunId);
+      const page = await queryRuns(deps, ns, { parentRunId }, { size, afterId, order: "oldest_first" });
+      return { runs: page.items.map(runToPb), nextPageToken: encodePageToken(page.after, parentRunId) };
     },
   });
 }
 
-function parseStartRun(req: StartRunRequest, namespace: string): StartRunCommand {
-  const v = new Violations();
+function parseStartRun(v: Violations, req: StartRunRequest, namespace: string): StartRunCommand {
   v.identifier("request_id", req.requestId, false);
   const fields = parseStartFields(v, req);
   v.throwIfAny();

@@ -14,15 +14,15 @@ export function registerScheduleService(router: ConnectRouter, deps: EngineDeps)
   const ns = defaultNamespace;
 
   const scheduleId = (id: string) => {
-    const v = new Violations();
-    v.uuid("schedule_id", id);
+    const v = new Violations(deps.limits);
+    const canonical = v.uuid("schedule_id", id);
     v.throwIfAny();
-    return id;
+    return canonical;
   };
 
   router.service(ScheduleService, {
     async activateSchedule(req) {
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       const cmd = parseActivateSchedule(v, req, ns);
       v.throwIfAny();
       const { schedule, existing } = await activateSchedule(deps, cmd);
@@ -34,7 +34,7 @@ export function registerScheduleService(router: ConnectRouter, deps: EngineDeps)
     },
 
     async listSchedules(req) {
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       v.identifier("workflow_name", req.workflowName, false);
       const size = v.pageSize("page_size", req.pageSize);
       const filterKey = `workflow_name=${req.workflowName}`;

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Limits } from "../limits.js";
 import type { AikiMetrics } from "../metrics/aiki-metrics.js";
 import type { Notifier } from "../notify/notifier.js";
 import type { Db } from "../store/database.js";
@@ -18,4 +19,6 @@ export interface EngineDeps {
   runStatusWatcher: RunStatusWatcher;
   /** Worker sessions open on this server, which a start may hand its run to; unset: none. */
   localSessions?: LocalSessions | undefined;
+  /** What one request or caller may ask (limits.ts); unset: the defaults. */
+  limits?: Limits | undefined;
 }

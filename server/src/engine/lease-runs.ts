@@ -103,7 +103,7 @@ export async function pollLeases(
 export async function* streamLeases(
   deps: EngineDeps,
   worker: WorkerIdentity,
-  opts: { maxInFlight: number; ttlMs: number },
+  opts: { maxInFlight: number; ttlMs: number; writable?: (signal: AbortSignal) => Promise<void> },
   signal: AbortSignal,
 ): AsyncGenerator<LeasedRun[]> {
   await register(deps, worker);
@@ -117,6 +117,11 @@ export async function* streamLeases(
         held = new Map([...held].filter(([runId]) => still.has(runId)));
       }
       const free = opts.maxInFlight - held.size;
+      if (free > 0 && opts.writable) {
+        // Until the stream's earlier pushes have left, no claim (and no store read) at all.
+        await opts.writable(hints.signal);
+        if (hints.aborted) break;
+      }
       if (free > 0) {
         const leased = await claim(deps, worker, free, opts.ttlMs, signal);
         if (leased.length > 0) {
@@ -147,7 +152,7 @@ export interface SessionCredits {
 export async function* sessionLeases(
   deps: EngineDeps,
   worker: WorkerIdentity,
-  opts: { ttlMs: number; credits: SessionCredits; onIdle?: (idle: boolean) => void },
+  opts: { ttlMs: number; credits: SessionCredits; onIdle?: (idle: boolean) => void; writable?: (signal: AbortSignal) => Promise<void> },
   signal: AbortSignal,
 ): AsyncGenerator<LeasedRun[]> {
   await register(deps, worker);
@@ -156,6 +161,10 @@ export async function* sessionLeases(
   try {
     while (!hints.aborted) {
       hints.reset();
+      if (opts.writable && opts.credits.available() > 0) {
+        await opts.writable(hints.signal);
+        if (hints.aborted) break;
+      }
       const free = opts.credits.available();
       if (free > 0) {
         const leased = await claim(deps, worker, Math.min(free, 1000), opts.ttlMs, signal);

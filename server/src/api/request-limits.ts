@@ -1,0 +1,39 @@
+import http2 from "node:http2";
+import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { type Limits, limitVariables } from "../limits.js";
+import { callerKey } from "./call-caller.js";
+import { outboundKey, outboundOfRequest } from "./call-outbound.js";
+import { CallerQuotas, callerQuotasKey } from "./caller-quotas.js";
+import { limitDetail } from "./errors.js";
+
+/**
+ * The Connect adapter's side of the limits: messages bounded as read (a declared body too large is
+ * refused before a byte of it is read), JSON that names an unknown field or enum value refused
+ * instead of dropped, and each call given its caller, its outbound buffer and the server's quotas.
+ */
+export function requestLimits(limits: Limits): Pick<ConnectNodeAdapterOptions, "readMaxBytes" | "jsonOptions" | "contextValues" | "requestGate"> {
+  const quotas = new CallerQuotas(limits);
+  return {
+    readMaxBytes: limits.maxMessageBytes,
+    jsonOptions: { ignoreUnknownFields: false },
+    contextValues: (req) => {
+      const values = createContextValues();
+      values.set(callerKey, req.socket?.remoteAddress ?? "unknown");
+      values.set(outboundKey, outboundOfRequest(req));
+      values.set(callerQuotasKey, quotas);
+      return values;
+    },
+    requestGate: (ctx: HandlerContext) => {
+      const declared = Number(ctx.requestHeader.get(http2.constants.HTTP2_HEADER_CONTENT_LENGTH) ?? "0");
+      if (declared > limits.maxMessageBytes) {
+        throw new ConnectError(
+          `request body of ${declared} bytes is larger than ${limits.maxMessageBytes} bytes (${limitVariables.maxMessageBytes})`,
+          Code.ResourceExhausted,
+          undefined,
+          [limitDetail({ limit: limitVariables.maxMessageBytes, max: limits.maxMessageBytes, actual: declared, subject: "request" })],
+        );
+      }
+    },
+  };
+}
