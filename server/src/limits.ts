@@ -33,7 +33,8 @@ export interface Limits {
 export const defaultLimits: Limits = {
   maxMessageBytes: 4 * 1024 * 1024,
   maxPayloadBytes: 1024 * 1024,
-  maxJsonDepth: 64,
+  // Binary protobuf decoding stops at 100 nested messages (about 49 JSON levels): 32 is the same on every protocol.
+  maxJsonDepth: 32,
   maxNameLength: 256,
   maxTextLength: 32 * 1024,
   maxPageSize: 1000,

@@ -39,9 +39,18 @@ export interface PortServer {
 export function createCleartextServer(handler: Handler, limits: ConnectionLimits = defaultConnectionLimits): PortServer {
   const h2 = http2.createServer(h2Options(limits), handler);
   const h1 = http.createServer(
-    { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, keepAliveTimeout: 5_000 },
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: 5_000,
+      // How often Node looks for connections past those timeouts (30 s by default: too coarse for 10 s).
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, limits.headersTimeoutMs / 4)),
+    },
     handler,
   );
+  // Node starts checking headersTimeout/requestTimeout when an HTTP server starts listening; this
+  // one never listens (it is handed connections), so it is told it did.
+  h1.emit("listening");
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (s) => {
     sessions.add(s);
@@ -64,7 +73,12 @@ export function createCleartextServer(handler: Handler, limits: ConnectionLimits
   });
   return {
     server,
-    close: (graceMs) => closeGracefully(server, sessions, sockets, graceMs, () => h1.closeIdleConnections()),
+    close: (graceMs) =>
+      closeGracefully(server, sessions, sockets, graceMs, () => {
+        h1.closeIdleConnections();
+        // Stops its timeout checks; it listens on nothing, so the "not running" answer is expected.
+        h1.close(() => {});
+      }),
   };
 }
 

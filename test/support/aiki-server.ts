@@ -8,6 +8,8 @@ import { inject } from "vitest";
 import { type AikiServer, createServer } from "../../server/src/app.js";
 import { type Dependencies, openDependencies } from "../../server/src/dependencies.js";
 import { LocalSessions } from "../../server/src/engine/local-sessions.js";
+import { type ConnectionLimits, defaultConnectionLimits } from "../../server/src/listen-one-port.js";
+import { defaultLimits, type Limits } from "../../server/src/limits.js";
 import type { Notifier } from "../../server/src/notify/notifier.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 
@@ -43,6 +45,9 @@ export interface TestAikiOptions {
   /** Another Redis (e.g. a private one a test kills) instead of the shared one. */
   redisUrl?: string;
   timers?: boolean;
+  /** Limits other than the defaults (e.g. small ones a test can reach). */
+  limits?: Partial<Limits>;
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 export async function startTestAiki(options: TestAikiOptions = {}): Promise<TestAiki> {
@@ -56,7 +61,15 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
   });
   const watched = watchSubscriptions(deps.notifier);
   const localSessions = new LocalSessions();
-  const server = createServer({ db: deps.db, notifier: watched.notifier, logger, timers: options.timers ?? true, localSessions });
+  const server = createServer({
+    db: deps.db,
+    notifier: watched.notifier,
+    logger,
+    timers: options.timers ?? true,
+    localSessions,
+    limits: { ...defaultLimits, ...options.limits },
+    connectionLimits: { ...defaultConnectionLimits, ...options.connectionLimits },
+  });
   const { url, port } = await server.listen(0, "127.0.0.1");
   const transport = createGrpcTransport({ baseUrl: url });
   let serverStopped = false;

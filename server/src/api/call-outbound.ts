@@ -10,8 +10,8 @@ import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 export interface Outbound {
   /** Bytes written to the call's response and not yet handed to the transport. */
   pending(): number;
-  /** Resolves once nothing is pending, or `signal` aborts. */
-  drained(signal: AbortSignal): Promise<void>;
+  /** Resolves once fewer than `below` bytes (default 1: none) are pending, or `signal` aborts. */
+  drained(signal: AbortSignal, below?: number): Promise<void>;
 }
 
 const alwaysClear: Outbound = { pending: () => 0, drained: async () => {} };
@@ -28,24 +28,30 @@ export function outboundOfRequest(req: http.IncomingMessage | http2.Http2ServerR
   const pending = () => (writable.destroyed ? 0 : writable.writableLength);
   return {
     pending,
-    drained: (signal) =>
+    drained: (signal, below = 1) =>
       new Promise<void>((resolve) => {
-        if (pending() === 0 || signal.aborted) return resolve();
+        if (pending() < below || signal.aborted) return resolve();
+        let timer: NodeJS.Timeout | undefined;
+        let delayMs = 5;
         const done = () => {
           writable.off("drain", check);
           writable.off("close", done);
-          clearInterval(timer);
+          clearTimeout(timer);
           signal.removeEventListener("abort", done);
           resolve();
         };
-        const check = () => {
-          if (pending() === 0) done();
-        };
-        // 'drain' fires only after a write was refused; a short re-check covers smaller backlogs.
-        const timer = setInterval(check, 250);
+        // 'drain' fires only after a write was refused; re-checks, backing off to four a second,
+        // cover smaller backlogs (a healthy client's clear at once, a deaf one's cost nearly nothing).
+        function check() {
+          clearTimeout(timer);
+          if (pending() < below) return done();
+          timer = setTimeout(check, delayMs);
+          delayMs = Math.min(250, delayMs * 2);
+        }
         writable.on("drain", check);
         writable.once("close", done);
         signal.addEventListener("abort", done, { once: true });
+        check();
       }),
   };
 }

@@ -7,6 +7,21 @@ import { outboundKey, outboundOfRequest } from "./call-outbound.js";
 import { CallerQuotas, callerQuotasKey } from "./caller-quotas.js";
 import { limitDetail } from "./errors.js";
 
+// Connect answers a request whose bytes do not decode as INTERNAL, as if the server were at fault.
+const undecodable = /^(parse binary|received compressed envelope|protocol error)/;
+
+/**
+ * A request that does not decode (garbage bytes, a truncated or falsely compressed frame, a
+ * message nested past the decoder's stack) is the client's fault: INVALID_ARGUMENT. Connect
+ * aborts the call's signal with the error just before it writes the error out, in every protocol,
+ * so the code is corrected there; nothing else in the error changes.
+ */
+function refuseUndecodable(reason: unknown): void {
+  if (reason instanceof ConnectError && reason.code === Code.Internal && undecodable.test(reason.rawMessage)) {
+    (reason as { code: Code }).code = Code.InvalidArgument;
+  }
+}
+
 /**
  * The Connect adapter's side of the limits: messages bounded as read (a declared body too large is
  * refused before a byte of it is read), JSON that names an unknown field or enum value refused
@@ -25,6 +40,7 @@ export function requestLimits(limits: Limits): Pick<ConnectNodeAdapterOptions, "
       return values;
     },
     requestGate: (ctx: HandlerContext) => {
+      ctx.signal.addEventListener("abort", () => refuseUndecodable(ctx.signal.reason), { once: true });
       const declared = Number(ctx.requestHeader.get(http2.constants.HTTP2_HEADER_CONTENT_LENGTH) ?? "0");
       if (declared > limits.maxMessageBytes) {
         throw new ConnectError(

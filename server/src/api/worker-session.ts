@@ -22,6 +22,8 @@ import { Violations } from "./validation.js";
 import { leaseToPb } from "./worker-lease-service-handler.js";
 
 type Response = MessageInitShape<typeof SessionResponseSchema>;
+// Bytes of answers a session's stream may buffer unsent before it stops reading calls.
+const unreadBytes = 4 * 1024;
 type CallResponse = MessageInitShape<typeof SessionResponse_ResultSchema>["response"];
 const leaseRetryMs = 1_000;
 
@@ -130,13 +132,18 @@ async function* converse(
   })();
 
   const calls = new Set<Promise<void>>();
+  const roomForAnswers = async () => {
+    while (out.size + calls.size >= limits.maxSessionUnread) await Promise.race([out.shorterThan(out.size), ...calls]);
+    await outbound.drained(ctx.signal, unreadBytes);
+  };
   // Set when the server shuts down: calls that arrive after it are not started (the worker sees
   // the stream end without their answers and sends them again, to another server).
   let closing = false;
   const reader = (async () => {
     for (;;) {
-      // Answers the worker has not read yet are all this session holds for it: past the bound, stop reading.
-      await out.shorterThan(limits.maxSessionUnread);
+      // Answers the worker has not read yet (queued here, being answered, or in the stream's
+      // buffer) are all this session holds for it: past the bound, stop reading its calls.
+      await roomForAnswers();
       const next = await incoming.next();
       if (next.done || closing) return;
       const kind = next.value.kind;
