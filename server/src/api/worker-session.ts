@@ -133,7 +133,10 @@ async function* converse(
 
   const calls = new Set<Promise<void>>();
   const roomForAnswers = async () => {
-    while (out.size + calls.size >= limits.maxSessionUnread) await Promise.race([out.shorterThan(out.size), ...calls]);
+    while (out.size + calls.size >= limits.maxSessionUnread) {
+      // Room comes when the worker reads an answer, or a call in flight is answered.
+      await Promise.race(out.size > 0 ? [out.shorterThan(out.size), ...calls] : [...calls]);
+    }
     await outbound.drained(ctx.signal, unreadBytes);
   };
   // Set when the server shuts down: calls that arrive after it are not started (the worker sees
