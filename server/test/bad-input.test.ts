@@ -21,6 +21,10 @@ import {
   StreamLeasesRequestSchema,
   WorkerLeaseService,
 } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { CallerQuotas } from "../../server/src/api/caller-quotas.js";
+import { LimitExceededError } from "../../server/src/domain/errors.js";
+import { createCleartextServer, defaultConnectionLimits } from "../../server/src/listen-one-port.js";
+import { defaultLimits } from "../../server/src/limits.js";
 import { AikiMetrics } from "../../server/src/metrics/aiki-metrics.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { rpcError } from "../../test/support/rpc-error.js";
@@ -588,6 +592,69 @@ describe("held calls and streams", () => {
     expect(await answered()).toBeLessThan(limits.maxSessionUnread + 4096 / 13 + 50);
     stream.close(http2.constants.NGHTTP2_CANCEL);
     session.destroy();
+  });
+});
+
+describe("session credits and the server's stream total", () => {
+  it("refuses a session opened with more than AIKI_MAX_SESSION_CREDITS credits", async () => {
+    async function* requests() {
+      yield { kind: { case: "open" as const, value: { workerId: "greedy", workflows: [{ workflowName: "greedy", workflowVersionId: "1" }], credits: 5000 } } };
+    }
+    const refused = await rpcError((async () => {
+      for await (const _ of leases().session(requests()));
+    })());
+    expectLimit(refused, Code.InvalidArgument, "AIKI_MAX_SESSION_CREDITS", "open.credits");
+  });
+
+  it("refuses streams past AIKI_MAX_STREAMS whoever the caller", () => {
+    const quotas = new CallerQuotas({ ...defaultLimits, maxStreams: 3, maxStreamsPerCaller: 2 });
+    const held = [quotas.hold("streams", "a"), quotas.hold("streams", "a"), quotas.hold("streams", "b")];
+    let refused: unknown;
+    try {
+      quotas.hold("streams", "c");
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(LimitExceededError);
+    expect((refused as LimitExceededError).breach).toMatchObject({ limit: "AIKI_MAX_STREAMS", max: 3, subject: "open_streams" });
+    held[0]!();
+    held[0]!(); // a release counts once
+    quotas.hold("streams", "c");
+    expect(() => quotas.hold("streams", "b")).toThrow(LimitExceededError);
+  });
+});
+
+describe("idle connections", () => {
+  it("closes an HTTP/2 connection with no call open, and keeps one whose call is quiet", async () => {
+    const port = createCleartextServer(
+      (req, res) => {
+        // Headers now, and then nothing: a call open and quiet, like a worker stream with no work.
+        if (req.url === "/quiet") return void res.writeHead(200);
+        res.end("ok");
+      },
+      { ...defaultConnectionLimits, idleTimeoutMs: 300 },
+    );
+    await new Promise<void>((resolve) => port.server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(port.server.address() as net.AddressInfo).port}`;
+    try {
+      const idle = http2.connect(url);
+      const quiet = http2.connect(url);
+      for (const s of [idle, quiet]) s.on("error", () => {});
+      const call = quiet.request({ ":path": "/quiet" });
+      call.on("error", () => {});
+      await new Promise((resolve) => call.once("response", resolve));
+      const idleClosedAt = await new Promise<number>((resolve) => idle.once("goaway", () => resolve(Date.now())));
+      // Three idle timeouts later the connection with a call open is still there.
+      await new Promise((resolve) => setTimeout(resolve, 900));
+      expect(idleClosedAt).toBeGreaterThan(0);
+      expect(quiet.closed || quiet.destroyed).toBe(false);
+      call.close();
+      await new Promise((resolve) => quiet.once("goaway", resolve));
+      idle.destroy();
+      quiet.destroy();
+    } finally {
+      await port.close(100);
+    }
   });
 });
 
