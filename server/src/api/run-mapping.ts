@@ -1,4 +1,4 @@
-import { create, fromJson, type JsonValue as PbJson, toJson } from "@bufbuild/protobuf";
+import { create, fromJson, type JsonValue as PbJson } from "@bufbuild/protobuf";
 import { durationFromMs, type Timestamp, timestampFromDate, type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import {

@@ -1,11 +1,8 @@
-import { toJson } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import { type TaskCompletion as PbTaskCompletion, TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { getRun } from "../engine/query-runs.js";
 import { completeTask, failTask, startTask } from "../engine/record-task.js";
-import type { JsonValue } from "../store/json.js";
 import { listTasks, type TaskCompletion } from "../store/task-repository.js";
 import { taskToPb } from "./history-mapping.js";
 import { defaultNamespace } from "./call-namespace.js";

@@ -1,7 +1,6 @@
-import { create, toJson } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import { RunFailureCause } from "@aiki/gen/aiki/v1/run_pb";
 import {
   HeartbeatResponse_LeaseStateSchema,
