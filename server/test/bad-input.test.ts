@@ -251,7 +251,7 @@ describe("payloads and limits", () => {
       expectInvalid(big, "input");
       expectLimit(big, Code.InvalidArgument, "AIKI_MAX_PAYLOAD_BYTES", "input");
       const huge = await rpcError(runs().startRun({ workflowName: "big", workflowVersionId: "1", input: str("x".repeat(5 * 1024 * 1024)) }));
-      expect(huge.code, huge.message).toBe(Code.ResourceExhausted);
+      expectLimit(huge, Code.ResourceExhausted, "AIKI_MAX_MESSAGE_BYTES", "request");
     });
   });
 

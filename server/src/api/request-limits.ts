@@ -22,6 +22,17 @@ function refuseUndecodable(reason: unknown): void {
   }
 }
 
+// Connect's own refusal of a message over readMaxBytes, e.g. a gRPC frame that declares 5 MiB.
+const overReadMaxBytes = /^message size (?:(\d+) )?is larger than configured readMaxBytes/;
+
+/** Connect's refusal of a message too large gets the LimitExceededDetail every other limit carries. */
+function nameMessageLimit(reason: unknown, max: number): void {
+  if (!(reason instanceof ConnectError) || reason.code !== Code.ResourceExhausted) return;
+  const match = overReadMaxBytes.exec(reason.rawMessage);
+  if (!match || reason.details.length > 0) return;
+  reason.details.push(limitDetail({ limit: limitVariables.maxMessageBytes, max, actual: Number(match[1] ?? 0), subject: "request" }));
+}
+
 /**
  * The Connect adapter's side of the limits: messages bounded as read (a declared body too large is
  * refused before a byte of it is read), JSON that names an unknown field or enum value refused
@@ -40,7 +51,14 @@ export function requestLimits(limits: Limits): Pick<ConnectNodeAdapterOptions, "
       return values;
     },
     requestGate: (ctx: HandlerContext) => {
-      ctx.signal.addEventListener("abort", () => refuseUndecodable(ctx.signal.reason), { once: true });
+      ctx.signal.addEventListener(
+        "abort",
+        () => {
+          refuseUndecodable(ctx.signal.reason);
+          nameMessageLimit(ctx.signal.reason, limits.maxMessageBytes);
+        },
+        { once: true },
+      );
       const declared = Number(ctx.requestHeader.get(http2.constants.HTTP2_HEADER_CONTENT_LENGTH) ?? "0");
       if (declared > limits.maxMessageBytes) {
         throw new ConnectError(
