@@ -1,0 +1,43 @@
+// A workflow output the server refuses (it cannot store a NUL character; it may be too large):
+// the worker fails the run for it, non-retryable, instead of leaving the lease to expire and the
+// run to be leased, executed and refused again forever.
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type Client, client, createConsoleLogger, silentLogger, workflow } from "@aiki/sdk";
+import { type WorkerHandle, worker } from "@aiki/worker";
+import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+
+let aiki: TestAiki;
+let aikiClient: Client;
+let handle: WorkerHandle | undefined;
+
+beforeAll(async () => {
+  aiki = await startTestAiki({ timers: false, limits: { maxPayloadBytes: 4096 } });
+  aikiClient = client({ url: aiki.url, logger: process.env.DBG ? createConsoleLogger({ level: "debug" }) : silentLogger });
+});
+afterAll(async () => {
+  await handle?.stop();
+  await aikiClient?.close();
+  await aiki?.close();
+});
+
+it("fails the run with OUTPUT_SCHEMA when the server refuses its output, and records good outputs as before", async () => {
+  const nul = workflow({ name: "refused-nul" }).v("1", { handler: async () => ({ text: "a\u0000b" }) });
+  const big = workflow({ name: "refused-big" }).v("1", { handler: async () => "x".repeat(5000) });
+  const fine = workflow({ name: "refused-fine" }).v("1", { handler: async () => "ok" });
+  handle = await worker({ name: "refused-output", workflows: [nul, big, fine], opts: { pollWaitMs: 5_000 } }).spawn(aikiClient);
+
+  const nulRun = await (await nul.start(aikiClient)).waitForStatus("failed", { timeout: 10_000 });
+  expect(nulRun.success).toBe(true);
+  if (!nulRun.success) return;
+  expect(nulRun.state.cause).toBe("output_schema");
+  expect(nulRun.state.failure.message).toMatch(/output: must not contain NUL/);
+  expect(nulRun.state.failure.nonRetryable).toBe(true);
+
+  const bigRun = await (await big.start(aikiClient)).waitForStatus("failed", { timeout: 10_000 });
+  expect(bigRun.success).toBe(true);
+  if (!bigRun.success) return;
+  expect(bigRun.state.failure.message).toMatch(/AIKI_MAX_PAYLOAD_BYTES/);
+
+  const fineRun = await (await fine.start(aikiClient)).waitForStatus("completed", { timeout: 10_000 });
+  expect(fineRun.success).toBe(true);
+});
