@@ -20,11 +20,16 @@ afterAll(async () => {
   await aiki?.close();
 });
 
-it("fails the run with OUTPUT_SCHEMA when the server refuses its output, and records good outputs as before", async () => {
+it("fails the run with OUTPUT_SCHEMA when the server refuses its output, records a failure quoting a NUL, and good outputs as before", async () => {
   const nul = workflow({ name: "refused-nul" }).v("1", { handler: async () => ({ text: "a\u0000b" }) });
   const big = workflow({ name: "refused-big" }).v("1", { handler: async () => "x".repeat(5000) });
   const fine = workflow({ name: "refused-fine" }).v("1", { handler: async () => "ok" });
-  handle = await worker({ name: "refused-output", workflows: [nul, big, fine], opts: { pollWaitMs: 5_000 } }).spawn(aikiClient);
+  const throwsNul = workflow({ name: "throws-nul" }).v("1", {
+    handler: async () => {
+      throw new Error("bad byte \u0000 here");
+    },
+  });
+  handle = await worker({ name: "refused-output", workflows: [nul, big, fine, throwsNul], opts: { pollWaitMs: 5_000 } }).spawn(aikiClient);
 
   const nulRun = await (await nul.start(aikiClient)).waitForStatus("failed", { timeout: 10_000 });
   expect(nulRun.success).toBe(true);
@@ -37,6 +42,12 @@ it("fails the run with OUTPUT_SCHEMA when the server refuses its output, and rec
   expect(bigRun.success).toBe(true);
   if (!bigRun.success) return;
   expect(bigRun.state.failure.message).toMatch(/AIKI_MAX_PAYLOAD_BYTES/);
+
+  // A failure quoting a NUL is recorded with the NUL written as an escape, not refused.
+  const thrown = await (await throwsNul.start(aikiClient)).waitForStatus("failed", { timeout: 10_000 });
+  expect(thrown.success).toBe(true);
+  if (!thrown.success) return;
+  expect(thrown.state.failure.message).toBe("bad byte \\u0000 here");
 
   const fineRun = await (await fine.start(aikiClient)).waitForStatus("completed", { timeout: 10_000 });
   expect(fineRun.success).toBe(true);
