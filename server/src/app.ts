@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import { toConnectError } from "./api/errors.js";
 import { HealthStatus, registerHealth } from "./api/health-service.js";
 import { registerReflection } from "./api/reflection-service.js";
+import { requestLimits } from "./api/request-limits.js";
 import { registerEventService } from "./api/event-service-handler.js";
 import { registerRunService } from "./api/run-service-handler.js";
 import { registerScheduleService } from "./api/schedule-service-handler.js";
@@ -23,14 +24,13 @@ import type { EngineDeps } from "./engine/engine-deps.js";
 import { LocalSessions } from "./engine/local-sessions.js";
 import { RunStatusWatcher } from "./engine/run-status-watcher.js";
 import { createHttpRoutes } from "./http/http-routes.js";
+import { defaultLimits, type Limits } from "./limits.js";
 import { type ConnectionLimits, createCleartextServer, createTlsServer, type PortServer } from "./listen-one-port.js";
 import { AikiMetrics } from "./metrics/aiki-metrics.js";
 import type { Notifier } from "./notify/notifier.js";
 import type { Db } from "./store/database.js";
 import { countRunsByWorkflowAndStatus, pingStore } from "./store/stats-repository.js";
 import { TimerLoop } from "./timers/timer-loop.js";
-import { requestLimits } from "./api/request-limits.js";
-import { defaultLimits, type Limits } from "./limits.js";
 
 export interface AppDeps {
   db: Db;
@@ -67,6 +67,7 @@ export function createServer(deps: AppDeps): AikiServer {
   setMaxListeners(0, shutdown.signal);
   const metrics = deps.metrics ?? new AikiMetrics({ countRuns: () => countRunsByWorkflowAndStatus(deps.db), maxWorkflowLabels: deps.metricWorkflows });
   const runStatusWatcher = new RunStatusWatcher(deps.db, deps.logger);
+  const limits = deps.limits ?? defaultLimits;
   const engine: EngineDeps = {
     db: deps.db,
     notifier: deps.notifier,
@@ -75,7 +76,7 @@ export function createServer(deps: AppDeps): AikiServer {
     metrics,
     runStatusWatcher,
     localSessions: deps.localSessions ?? new LocalSessions(),
-    limits: deps.limits ?? defaultLimits,
+    limits,
   };
   const health = new HealthStatus();
   const timers = deps.timers === false ? undefined : new TimerLoop(deps.db, deps.notifier, deps.logger, metrics);
@@ -93,7 +94,7 @@ export function createServer(deps: AppDeps): AikiServer {
     routes,
     interceptors: [errorsAndLogs(deps.logger, metrics)],
     shutdownSignal: shutdown.signal,
-    ...requestLimits(engine.limits!),
+    ...requestLimits(limits),
     // Paths that are no RPC: /metrics, /healthz, /readyz.
     fallback: createHttpRoutes({ metrics, pingStore: () => pingStore(deps.db), shutdownSignal: shutdown.signal, logger: deps.logger }),
   });
