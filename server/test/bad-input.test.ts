@@ -595,6 +595,39 @@ describe("held calls and streams", () => {
   });
 });
 
+describe("500 never-read lease streams, default limits", () => {
+  it("holds AIKI_MAX_STREAMS_PER_CALLER (100) of them, refuses the rest, and still serves", async () => {
+    const own = await startTestAiki({ redis: false, timers: false });
+    const rss = process.memoryUsage().rss;
+    const session = http2.connect(own.url);
+    session.on("error", () => {});
+    try {
+      const request = grpcFrame(
+        Buffer.from(toBinary(StreamLeasesRequestSchema, create(StreamLeasesRequestSchema, { workerId: "deaf-500", workflows: [{ workflowName: "deaf-500", workflowVersionId: "1" }], maxInFlight: 10 }))),
+      );
+      const statuses: Array<string | undefined> = [];
+      for (let i = 0; i < 500; i++) {
+        const stream = session.request({ ":method": "POST", ":path": "/aiki.v1.WorkerLeaseService/StreamLeases", "content-type": "application/grpc", te: "trailers" });
+        stream.on("error", () => {});
+        // Never read: what the server pushes stays in the HTTP/2 buffers.
+        stream.pause();
+        stream.on("trailers", (t) => statuses.push(t["grpc-status"] as string | undefined));
+        stream.on("response", (h) => h["grpc-status"] !== undefined && statuses.push(h["grpc-status"] as string));
+        stream.end(request);
+      }
+      await expect.poll(() => statuses.length, { timeout: 20_000 }).toBe(400);
+      expect(new Set(statuses)).toEqual(new Set([String(Code.ResourceExhausted)]));
+      const runs = own.client(RunService);
+      const { run } = await runs.startRun({ workflowName: "after-500", workflowVersionId: "1" });
+      expect((await runs.getRun({ runId: run!.id })).run?.status).toBe(RunStatus.QUEUED);
+      expect(process.memoryUsage().rss - rss).toBeLessThan(rssGrowthBoundForBodies);
+    } finally {
+      session.destroy();
+      await own.close();
+    }
+  });
+});
+
 describe("session credits and the server's stream total", () => {
   it("refuses a session opened with more than AIKI_MAX_SESSION_CREDITS credits", async () => {
     async function* requests() {
