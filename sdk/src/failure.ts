@@ -41,11 +41,20 @@ function safeString(value: unknown): string {
   }
 }
 
+/**
+ * Failure text as the server stores it: a NUL character (which no Postgres text holds) written as
+ * the escape `\u0000`, a lone surrogate as U+FFFD. An error message quoting binary data would
+ * otherwise make the failure itself unrecordable, and the run retried forever.
+ */
+function storableText(text: string): string {
+  return text.replace(/\u0000/g, "\\u0000").replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
+}
+
 export function failureToPb(failure: Failure): PbFailure {
   return create(FailureSchema, {
-    message: failure.message,
-    type: failure.type ?? "",
-    stack: failure.stack ?? "",
+    message: storableText(failure.message),
+    type: storableText(failure.type ?? ""),
+    stack: storableText(failure.stack ?? ""),
     nonRetryable: failure.nonRetryable,
     cause: failure.cause ? failureToPb(failure.cause) : undefined,
     details: failure.details === undefined ? undefined : toValue(failure.details),

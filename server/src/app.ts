@@ -17,6 +17,7 @@ import { authInterceptor } from "./api/auth-interceptor.js";
 import { toConnectError } from "./api/errors.js";
 import { HealthStatus, registerHealth } from "./api/health-service.js";
 import { registerReflection } from "./api/reflection-service.js";
+import { requestLimits } from "./api/request-limits.js";
 import { registerEventService } from "./api/event-service-handler.js";
 import { registerRunService } from "./api/run-service-handler.js";
 import { registerScheduleService } from "./api/schedule-service-handler.js";
@@ -27,7 +28,8 @@ import type { EngineDeps } from "./engine/engine-deps.js";
 import { LocalSessions } from "./engine/local-sessions.js";
 import { RunStatusWatcher } from "./engine/run-status-watcher.js";
 import { createHttpRoutes } from "./http/http-routes.js";
-import { createCleartextServer, createTlsServer, type PortServer } from "./listen-one-port.js";
+import { defaultLimits, type Limits } from "./limits.js";
+import { type ConnectionLimits, createCleartextServer, createTlsServer, type PortServer } from "./listen-one-port.js";
 import { AikiMetrics } from "./metrics/aiki-metrics.js";
 import type { Notifier } from "./notify/notifier.js";
 import type { Db } from "./store/database.js";
@@ -50,6 +52,12 @@ export interface AppDeps {
   auth?: { enabled: boolean } & VerifierOptions;
   /** WatchRuns/WatchRun keep-alive interval; default 15 s. */
   watchKeepAliveMs?: number;
+  /** What one request or caller may ask (limits.ts); default: defaultLimits. */
+  limits?: Limits;
+  /** Timeouts, stream and memory bounds of each connection; default: defaultConnectionLimits. */
+  connectionLimits?: ConnectionLimits;
+  /** Distinct workflow names the default metrics label separately (the rest are "other"). */
+  metricWorkflows?: number;
 }
 
 export interface AikiServer {
@@ -65,8 +73,9 @@ export function createServer(deps: AppDeps): AikiServer {
   const shutdown = new AbortController();
   // Every long-poll, stream and session listens for shutdown: thousands at once is normal.
   setMaxListeners(0, shutdown.signal);
-  const metrics = deps.metrics ?? new AikiMetrics({ countRuns: () => countRunsByWorkflowAndStatus(deps.db) });
+  const metrics = deps.metrics ?? new AikiMetrics({ countRuns: () => countRunsByWorkflowAndStatus(deps.db), maxWorkflowLabels: deps.metricWorkflows });
   const runStatusWatcher = new RunStatusWatcher(deps.db, deps.logger);
+  const limits = deps.limits ?? defaultLimits;
   const engine: EngineDeps = {
     db: deps.db,
     notifier: deps.notifier,
@@ -76,6 +85,7 @@ export function createServer(deps: AppDeps): AikiServer {
     runStatusWatcher,
     localSessions: deps.localSessions ?? new LocalSessions(),
     watchKeepAliveMs: deps.watchKeepAliveMs,
+    limits,
   };
   const health = new HealthStatus();
   const verifier = deps.auth?.enabled ? new ApiKeyVerifier(deps.db, deps.notifier, deps.logger, deps.auth) : undefined;
@@ -96,12 +106,13 @@ export function createServer(deps: AppDeps): AikiServer {
     // Authentication first: a refused call reaches nothing else.
     interceptors: verifier ? [authInterceptor(verifier, deps.logger, metrics), errorsAndLogs(deps.logger, metrics)] : [errorsAndLogs(deps.logger, metrics)],
     shutdownSignal: shutdown.signal,
+    ...requestLimits(limits),
     // Paths that are no RPC: /metrics, /healthz, /readyz.
     fallback: createHttpRoutes({ metrics, pingStore: () => pingStore(deps.db), shutdownSignal: shutdown.signal, logger: deps.logger }),
   });
   const port: PortServer = deps.tls
-    ? createTlsServer(handler, { cert: readFileSync(deps.tls.certFile), key: readFileSync(deps.tls.keyFile) })
-    : createCleartextServer(handler);
+    ? createTlsServer(handler, { cert: readFileSync(deps.tls.certFile), key: readFileSync(deps.tls.keyFile) }, deps.connectionLimits)
+    : createCleartextServer(handler, deps.connectionLimits);
 
   return {
     async listen(p, host) {

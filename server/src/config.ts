@@ -1,5 +1,13 @@
 import { resolve } from "node:path";
 import { z } from "zod";
+import { defaultConnectionLimits, type ConnectionLimits } from "./listen-one-port.js";
+import { defaultLimits, type Limits, limitVariables } from "./limits.js";
+
+const positiveInt = (fallback: number) => z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(fallback);
+// Every limit of limits.ts, each under its own variable.
+const limitsSchema = Object.fromEntries(
+  (Object.keys(limitVariables) as Array<keyof Limits>).map((key) => [limitVariables[key], positiveInt(defaultLimits[key])]),
+) as Record<string, ReturnType<typeof positiveInt>>;
 
 const envSchema = z.object({
   AIKI_HOST: z.string().min(1).default("127.0.0.1"),
@@ -21,6 +29,13 @@ const envSchema = z.object({
     .string()
     .regex(/^aiki_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$/, "must look like aiki_<8 hex>_<43 base64url characters>, as `aiki keys create` prints")
     .optional(),
+  ...limitsSchema,
+  AIKI_MAX_METRIC_WORKFLOWS: positiveInt(200),
+  AIKI_HEADERS_TIMEOUT_MS: positiveInt(defaultConnectionLimits.headersTimeoutMs),
+  AIKI_REQUEST_TIMEOUT_MS: positiveInt(defaultConnectionLimits.requestTimeoutMs),
+  AIKI_IDLE_CONNECTION_TIMEOUT_MS: positiveInt(defaultConnectionLimits.idleTimeoutMs),
+  AIKI_MAX_CONCURRENT_STREAMS: positiveInt(defaultConnectionLimits.maxConcurrentStreams),
+  AIKI_MAX_SESSION_MEMORY_MB: positiveInt(defaultConnectionLimits.maxSessionMemoryMb),
 });
 
 export interface Config {
@@ -35,6 +50,10 @@ export interface Config {
   auth: boolean;
   /** A key stored (hashed) at start as an admin key of namespace "default". */
   adminKey: string | undefined;
+  /** docs/limits.md */
+  limits: Limits;
+  connectionLimits: ConnectionLimits;
+  maxMetricWorkflows: number;
 }
 
 export class ConfigError extends Error {
@@ -66,5 +85,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.AIKI_LOG_LEVEL,
     auth: e.AIKI_AUTH === "on",
     adminKey: e.AIKI_ADMIN_KEY,
+    limits: Object.fromEntries((Object.keys(limitVariables) as Array<keyof Limits>).map((key) => [key, (e as Record<string, unknown>)[limitVariables[key]] as number])) as unknown as Limits,
+    connectionLimits: {
+      headersTimeoutMs: e.AIKI_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.AIKI_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: e.AIKI_IDLE_CONNECTION_TIMEOUT_MS,
+      maxConcurrentStreams: e.AIKI_MAX_CONCURRENT_STREAMS,
+      maxSessionMemoryMb: e.AIKI_MAX_SESSION_MEMORY_MB,
+    },
+    maxMetricWorkflows: e.AIKI_MAX_METRIC_WORKFLOWS,
   };
 }

@@ -11,7 +11,16 @@ async function main(): Promise<void> {
   const deps = await openDependencies({ ...config, logger });
   // Stored before listening, so the operator's first call with it cannot race its creation.
   if (config.adminKey) await ensureAdminKey(deps.db, config.adminKey);
-  const server = createServer({ db: deps.db, notifier: deps.notifier, logger, tls: config.tls, auth: { enabled: config.auth } });
+  const server = createServer({
+    db: deps.db,
+    notifier: deps.notifier,
+    logger,
+    tls: config.tls,
+    auth: { enabled: config.auth },
+    limits: config.limits,
+    connectionLimits: config.connectionLimits,
+    metricWorkflows: config.maxMetricWorkflows,
+  });
   const address = await server.listen(config.port, config.host);
   logger.info(
     { url: address.url, store: deps.store, notifier: config.redisUrl ? "redis" : "in-process", auth: config.auth ? "on" : "off" },

@@ -8,6 +8,8 @@ import { inject } from "vitest";
 import { type AikiServer, createServer } from "../../server/src/app.js";
 import { type Dependencies, openDependencies } from "../../server/src/dependencies.js";
 import { LocalSessions } from "../../server/src/engine/local-sessions.js";
+import { type ConnectionLimits, defaultConnectionLimits } from "../../server/src/listen-one-port.js";
+import { defaultLimits, type Limits } from "../../server/src/limits.js";
 import type { Notifier } from "../../server/src/notify/notifier.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 
@@ -47,6 +49,9 @@ export interface TestAikiOptions {
   auth?: { cacheTtlMs?: number };
   /** WatchRuns/WatchRun keep-alive interval; default the server's (15 s). */
   watchKeepAliveMs?: number;
+  /** Limits other than the defaults (e.g. small ones a test can reach). */
+  limits?: Partial<Limits>;
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 export async function startTestAiki(options: TestAikiOptions = {}): Promise<TestAiki> {
@@ -68,6 +73,8 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     localSessions,
     auth: options.auth ? { enabled: true, ...options.auth } : undefined,
     watchKeepAliveMs: options.watchKeepAliveMs,
+    limits: { ...defaultLimits, ...options.limits },
+    connectionLimits: { ...defaultConnectionLimits, ...options.connectionLimits },
   });
   const { url, port } = await server.listen(0, "127.0.0.1");
   const transport = createGrpcTransport({ baseUrl: url });

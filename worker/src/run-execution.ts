@@ -634,9 +634,23 @@ export class RunExecution implements RunEngine {
     }
     this.finishing = true;
     const completedTasks = this.takeCompletions();
-    await this.finalWrite("completed", "CompleteRun", (signal) =>
-      this.rpc.leases.completeRun({ runId: this.runId, leaseToken: this.leaseToken, output: toValue(output), completedTasks }, { signal }),
-    );
+    try {
+      await this.write("CompleteRun", (signal) =>
+        this.rpc.leases.completeRun({ runId: this.runId, leaseToken: this.leaseToken, output: toValue(output), completedTasks }, { signal }),
+      { final: true });
+      this.end("completed");
+    } catch (error) {
+      if (error instanceof ExecutionEnded) return;
+      // The server refused the output itself (too large, nested too deep, a NUL character it cannot
+      // store): every attempt would be refused the same, so the run fails for it, not retried.
+      if (rpcCodeOf(error) === "invalid_argument") {
+        this.finishing = false;
+        await this.failRun("output_schema", error);
+        return;
+      }
+      this.logger.error("CompleteRun failed; leaving the lease to expire so the run resumes elsewhere", { err: error });
+      this.end("error");
+    }
   }
 
   private async failRun(cause: RunFailureCause, error: unknown): Promise<void> {

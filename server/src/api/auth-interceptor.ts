@@ -4,6 +4,7 @@ import { scopeAllows } from "../domain/api-key-format.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../domain/auth-errors.js";
 import type { ApiKeyVerifier } from "../engine/api-key-verifier.js";
 import type { AikiMetrics } from "../metrics/aiki-metrics.js";
+import { callerKey } from "./call-caller.js";
 import { callIdentityKey, callNamespaceKey } from "./call-namespace.js";
 import { toConnectError } from "./errors.js";
 import { accessFor } from "./method-scopes.js";
@@ -31,6 +32,8 @@ export function authInterceptor(verifier: ApiKeyVerifier, logger: Logger, metric
     }
     req.contextValues.set(callNamespaceKey, identity.namespace);
     req.contextValues.set(callIdentityKey, identity);
+    // Per-caller quotas (held waits, open streams) count per key, not per address.
+    if (identity.keyId) req.contextValues.set(callerKey, `key:${identity.keyId}`);
     if (!req.stream) return next(req);
 
     // The handler sees this signal as its context's: revocation stops its work (leasing) too.

@@ -4,8 +4,8 @@ import {
   BadRequestDetailSchema,
   InvalidTransitionDetailSchema,
   LeaseLostDetailSchema,
-  PermissionDeniedDetailSchema,
   LimitExceededDetailSchema,
+  PermissionDeniedDetailSchema,
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
@@ -18,6 +18,8 @@ import {
   InvalidArgumentError,
   InvalidTransitionError,
   LeaseLostError,
+  type LimitBreach,
+  LimitExceededError,
   RunConflictError,
   RunNotFoundError,
   StaleTaskAttemptError,
@@ -55,8 +57,10 @@ function domainToConnect(error: AikiDomainError): ConnectError {
   if (error instanceof InvalidArgumentError) {
     return new ConnectError(error.message, Code.InvalidArgument, undefined, [
       { desc: BadRequestDetailSchema, value: { fieldViolations: error.violations.map((v) => ({ ...v })) } },
+      ...error.limits.map(limitDetail),
     ]);
   }
+  if (error instanceof LimitExceededError) return new ConnectError(error.message, Code.ResourceExhausted, undefined, [limitDetail(error.breach)]);
   if (error instanceof RunNotFoundError) {
     const t = error.target;
     return new ConnectError(error.message, Code.NotFound, undefined, [
@@ -116,4 +120,8 @@ function domainToConnect(error: AikiDomainError): ConnectError {
     ]);
   }
   return new ConnectError(error.message, Code.Internal);
+}
+
+export function limitDetail(b: LimitBreach) {
+  return { desc: LimitExceededDetailSchema, value: { limit: b.limit, max: BigInt(b.max), actual: BigInt(b.actual), subject: b.subject } };
 }

@@ -7,7 +7,6 @@ import { type EventTarget, sendEvent } from "../engine/send-event.js";
 import { listEvents } from "../store/event-repository.js";
 import { eventToPb } from "./history-mapping.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
-import { valueToJson } from "./run-mapping.js";
 import { namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
 
@@ -16,15 +15,14 @@ export function registerEventService(router: ConnectRouter, deps: EngineDeps): v
   router.service(EventService, {
     async sendEvent(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       if (req.targets.length === 0) v.add("targets", "must name at least one run");
       if (req.targets.length > 1000) v.add("targets", "must name at most 1000 runs");
       const targets: EventTarget[] = [];
       req.targets.forEach((t, i) => {
         const f = `targets[${i}]`;
         if (t.target.case === "runId") {
-          v.uuid(`${f}.run_id`, t.target.value);
-          targets.push({ runId: t.target.value });
+          targets.push({ runId: v.uuid(`${f}.run_id`, t.target.value) });
         } else if (t.target.case === "reference") {
           const r = t.target.value;
           v.identifier(`${f}.reference.workflow_name`, r.workflowName, true);
@@ -35,7 +33,7 @@ export function registerEventService(router: ConnectRouter, deps: EngineDeps): v
       });
       v.identifier("event_name", req.eventName, true);
       v.identifier("reference_id", req.referenceId, false);
-      const data = valueToJson(v, "data", req.data);
+      const data = v.payload("data", req.data);
       v.throwIfAny();
       const deliveries = await sendEvent(deps, { namespace: ns, targets, eventName: req.eventName, data, referenceId: req.referenceId || undefined });
       return { deliveries: deliveries.map((d) => create(SendEventResponse_DeliverySchema, { event: eventToPb(d.event), duplicate: d.duplicate })) };
@@ -43,15 +41,15 @@ export function registerEventService(router: ConnectRouter, deps: EngineDeps): v
 
     async listEvents(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      v.uuid("run_id", req.runId);
+      const v = new Violations(deps.limits);
+      const runId = v.uuid("run_id", req.runId);
       v.identifier("event_name", req.eventName, false);
       const size = v.pageSize("page_size", req.pageSize);
-      const filterKey = `${req.runId}:${req.eventName}`;
+      const filterKey = `${runId}:${req.eventName}`;
       const afterId = decodePageToken(v, "page_token", req.pageToken, filterKey);
       v.throwIfAny();
-      await getRun(deps, ns, req.runId);
-      const rows = await listEvents(deps.db, ns, req.runId, { limit: size + 1, afterId, name: req.eventName || undefined });
+      await getRun(deps, ns, runId);
+      const rows = await listEvents(deps.db, ns, runId, { limit: size + 1, afterId, name: req.eventName || undefined });
       const items = rows.slice(0, size);
       const after = rows.length > size ? items[items.length - 1]?.id : undefined;
       return { events: items.map(eventToPb), nextPageToken: encodePageToken(after, filterKey) };

@@ -9,11 +9,27 @@ export function encodePageToken(position: string | undefined, filterKey: string)
   return Buffer.from(JSON.stringify({ p: position, f: filterKey })).toString("base64url");
 }
 
-export function decodePageToken(v: Violations, field: string, token: string, filterKey: string): string | undefined {
+const positionShapes = {
+  id: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+  revision: /^\d{1,15}$/,
+};
+
+/**
+ * The position a token holds, or a violation. The token is only base64 JSON, so a forged one is
+ * checked like any input: its position must have the shape this server writes (an id, a revision).
+ */
+export function decodePageToken(
+  v: Violations,
+  field: string,
+  token: string,
+  filterKey: string,
+  shape: keyof typeof positionShapes = "id",
+): string | undefined {
   if (token === "") return undefined;
   try {
+    if (token.length > 4096) throw new Error("too long");
     const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { p?: unknown; f?: unknown };
-    if (typeof parsed.p !== "string") throw new Error("no position");
+    if (typeof parsed.p !== "string" || !positionShapes[shape].test(parsed.p)) throw new Error("no position");
     if (parsed.f !== filterKey) {
       v.add(field, "was issued for different filters");
       return undefined;

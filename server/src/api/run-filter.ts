@@ -27,7 +27,7 @@ export function parseRunFilter(v: Violations, prefix: string, f: RunFilterFields
   if (!f) return {};
   v.identifier(`${prefix}workflow_name`, f.workflowName, false);
   v.identifier(`${prefix}workflow_version_id`, f.workflowVersionId, false);
-  v.uuid(`${prefix}parent_run_id`, f.parentRunId, false);
+  const parentRunId = v.uuid(`${prefix}parent_run_id`, f.parentRunId, false);
   v.identifier(`${prefix}reference_id`, f.referenceId, false);
   if (f.shard !== undefined) v.identifier(`${prefix}shard`, f.shard, false);
   const statuses = f.statuses.map((s, i) => runStatusFromPb(v, `${prefix}statuses[${i}]`, s));
@@ -37,9 +37,9 @@ export function parseRunFilter(v: Violations, prefix: string, f: RunFilterFields
     v.add(`${prefix}statuses`, "must not contain RUN_STATUS_UNSPECIFIED");
   }
   if (f.runIds.length > maxFilterRunIds) v.add(`${prefix}run_ids`, `must hold at most ${maxFilterRunIds} ids`);
-  else f.runIds.forEach((id, i) => v.uuid(`${prefix}run_ids[${i}]`, id));
+  const runIds = f.runIds.length > maxFilterRunIds ? [] : f.runIds.map((id, i) => v.uuid(`${prefix}run_ids[${i}]`, id));
   // Schedule ids are UUIDs too (derived from the schedule's name or definition).
-  v.uuid(`${prefix}schedule_id`, f.scheduleId, false);
+  const scheduleId = v.uuid(`${prefix}schedule_id`, f.scheduleId, false);
   const createTimeFrom = v.timestamp(`${prefix}create_time_from`, f.createTimeFrom);
   const createTimeTo = v.timestamp(`${prefix}create_time_to`, f.createTimeTo);
   if (createTimeFrom && createTimeTo && createTimeTo.getTime() <= createTimeFrom.getTime()) {
@@ -50,10 +50,10 @@ export function parseRunFilter(v: Violations, prefix: string, f: RunFilterFields
     workflowVersionId: f.workflowVersionId || undefined,
     statuses: statuses.filter((s) => s !== undefined),
     shard: f.shard,
-    parentRunId: f.parentRunId || undefined,
+    parentRunId: parentRunId || undefined,
     referenceId: f.referenceId || undefined,
-    runIds: f.runIds.length > 0 ? [...new Set(f.runIds.map((id) => id.toLowerCase()))] : undefined,
-    scheduleId: f.scheduleId || undefined,
+    runIds: runIds.length > 0 ? [...new Set(runIds)] : undefined,
+    scheduleId: scheduleId || undefined,
     createTimeFrom,
     createTimeTo,
   };

@@ -1,4 +1,4 @@
-import { create, fromJson, type JsonValue as PbJson, toJson } from "@bufbuild/protobuf";
+import { create, fromJson, type JsonValue as PbJson } from "@bufbuild/protobuf";
 import { durationFromMs, type Timestamp, timestampFromDate, type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import {
@@ -52,17 +52,6 @@ export function runStatusFromPb(v: Violations, field: string, value: PbRunStatus
   const status = statusFromPb.get(value);
   if (!status) v.add(field, `unknown run status ${value}`);
   return status;
-}
-
-/** A protobuf Value from the request as plain JSON; a violation when it holds no value. */
-export function valueToJson(v: Violations, field: string, value: Value | undefined): JsonValue | undefined {
-  if (!value) return undefined;
-  try {
-    return toJson(ValueSchema, value) as JsonValue;
-  } catch (error) {
-    v.add(field, `is not a valid JSON value (${(error as Error).message})`);
-    return undefined;
-  }
 }
 
 export function jsonToValue(json: JsonValue | null | undefined): Value | undefined {

@@ -19,6 +19,7 @@ import { watchRun, watchRuns } from "../engine/watch-runs.js";
 import { type StartRunCommand, startRun } from "../engine/start-run.js";
 import { maxWaitMs, waitForRunStatus } from "../engine/wait-for-run-status.js";
 import { eventToPb, historyToPb } from "./history-mapping.js";
+import { holdForCaller } from "./caller-quotas.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { parseRunFilter, runFilterKey } from "./run-filter.js";
 import { runStatusFromPb, runStatusToPb, runToPb, transitionToPb } from "./run-mapping.js";
@@ -30,10 +31,10 @@ const clientActor = "client";
 
 /** RunService: proto <-> engine mapping and request validation only. */
 export function registerRunService(router: ConnectRouter, deps: EngineDeps): void {
-  const control = async (ns: string, runId: string, action: RunAction, reason?: string) => {
-    const v = new Violations();
-    v.uuid("run_id", runId);
-    if (reason !== undefined && reason.length > 1024) v.add("reason", "must be at most 1024 characters");
+  const control = async (ns: string, rawRunId: string, action: RunAction, reason?: string) => {
+    const v = new Violations(deps.limits);
+    const runId = v.uuid("run_id", rawRunId);
+    if (reason !== undefined) v.text("reason", reason);
     v.throwIfAny();
     const run = await controlRun(deps, { namespace: ns, runId, action, reason: reason || undefined, actor: clientActor });
     return { run: runToPb(run) };
@@ -42,21 +43,21 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
   router.service(RunService, {
     async startRun(req, ctx) {
       const ns = namespaceOf(ctx);
-      const { run, existing } = await startRun(deps, parseStartRun(req, ns));
+      const { run, existing } = await startRun(deps, parseStartRun(new Violations(deps.limits), req, ns));
       return { run: runToPb(run), existing };
     },
 
     async getRun(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      v.uuid("run_id", req.runId);
+      const v = new Violations(deps.limits);
+      const runId = v.uuid("run_id", req.runId);
       v.throwIfAny();
-      return { run: runToPb(await getRun(deps, ns, req.runId)) };
+      return { run: runToPb(await getRun(deps, ns, runId)) };
     },
 
     async getRunByReferenceId(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       const ref = req.reference;
       if (!ref) v.add("reference", "is required");
       v.identifier("reference.workflow_name", ref?.workflowName ?? "x", true);
@@ -73,7 +74,7 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
 
     async listRuns(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       const filter = parseRunFilter(v, "", req);
       const size = v.pageSize("page_size", req.pageSize);
       const filterKey = runFilterKey(filter);
@@ -84,7 +85,7 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
     },
 
     async countRuns(req, ctx) {
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       const filter = parseRunFilter(v, "filter.", req.filter);
       v.throwIfAny();
       const counts = (await countRuns(deps, namespaceOf(ctx), filter))
@@ -116,12 +117,13 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
 
     async waitForRunStatus(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      v.uuid("run_id", req.runId);
+      const v = new Violations(deps.limits);
+      const runId = v.uuid("run_id", req.runId);
       const awaited = runStatusFromPb(v, "status", req.status);
       const timeoutMs = v.durationMs("timeout", req.timeout) ?? maxWaitMs;
       v.throwIfAny();
-      const { outcome, run } = await waitForRunStatus(deps, ns, req.runId, awaited, timeoutMs, ctx.signal);
+      const release = holdForCaller(ctx, "waits");
+      const { outcome, run } = await waitForRunStatus(deps, ns, runId, awaited, timeoutMs, ctx.signal).finally(release);
       return create(WaitForRunStatusResponseSchema, {
         outcome:
           outcome === "reached"
@@ -135,30 +137,29 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
 
     async listRunTransitions(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      v.uuid("run_id", req.runId);
+      const v = new Violations(deps.limits);
+      const runId = v.uuid("run_id", req.runId);
       const size = v.pageSize("page_size", req.pageSize);
-      const after = decodePageToken(v, "page_token", req.pageToken, req.runId);
-      if (after !== undefined && !/^\d+$/.test(after)) v.add("page_token", "is not a token this server issued");
+      const after = decodePageToken(v, "page_token", req.pageToken, runId, "revision");
       v.throwIfAny();
-      const page = await queryRunTransitions(deps, ns, req.runId, { size, afterRevision: after === undefined ? undefined : Number(after) });
-      return { transitions: page.items.map(transitionToPb), nextPageToken: encodePageToken(page.after, req.runId) };
+      const page = await queryRunTransitions(deps, ns, runId, { size, afterRevision: after === undefined ? undefined : Number(after) });
+      return { transitions: page.items.map(transitionToPb), nextPageToken: encodePageToken(page.after, runId) };
     },
 
     async listChildRuns(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      v.uuid("parent_run_id", req.parentRunId);
+      const v = new Violations(deps.limits);
+      const parentRunId = v.uuid("parent_run_id", req.parentRunId);
       const size = v.pageSize("page_size", req.pageSize);
-      const afterId = decodePageToken(v, "page_token", req.pageToken, req.parentRunId);
+      const afterId = decodePageToken(v, "page_token", req.pageToken, parentRunId);
       v.throwIfAny();
-      await getRun(deps, ns, req.parentRunId);
-      const page = await queryRuns(deps, ns, { parentRunId: req.parentRunId }, { size, afterId, order: "oldest_first" });
-      return { runs: page.items.map(runToPb), nextPageToken: encodePageToken(page.after, req.parentRunId) };
+      await getRun(deps, ns, parentRunId);
+      const page = await queryRuns(deps, ns, { parentRunId }, { size, afterId, order: "oldest_first" });
+      return { runs: page.items.map(runToPb), nextPageToken: encodePageToken(page.after, parentRunId) };
     },
 
     async *watchRuns(req, ctx) {
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       const filter = parseRunFilter(v, "filter.", req.filter);
       v.throwIfAny();
       for await (const runs of watchRuns(deps, namespaceOf(ctx), filter, ctx.signal, { keepAliveMs: deps.watchKeepAliveMs })) {
@@ -167,26 +168,25 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
     },
 
     async *watchRun(req, ctx) {
-      const v = new Violations();
-      v.uuid("run_id", req.runId);
+      const v = new Violations(deps.limits);
+      const runId = v.uuid("run_id", req.runId);
       v.throwIfAny();
-      for await (const m of watchRun(deps, namespaceOf(ctx), req.runId, ctx.signal, { keepAliveMs: deps.watchKeepAliveMs })) {
+      for await (const m of watchRun(deps, namespaceOf(ctx), runId, ctx.signal, { keepAliveMs: deps.watchKeepAliveMs })) {
         yield { run: m.run && runToPb(m.run), historyChanged: m.historyChanged };
       }
     },
 
     async getRunHistory(req, ctx) {
-      const v = new Violations();
-      v.uuid("run_id", req.runId);
+      const v = new Violations(deps.limits);
+      const runId = v.uuid("run_id", req.runId);
       v.throwIfAny();
-      const { history, events } = await getRunHistory(deps, namespaceOf(ctx), req.runId);
+      const { history, events } = await getRunHistory(deps, namespaceOf(ctx), runId);
       return { history: historyToPb(history), events: events.map(eventToPb) };
     },
   });
 }
 
-function parseStartRun(req: StartRunRequest, namespace: string): StartRunCommand {
-  const v = new Violations();
+function parseStartRun(v: Violations, req: StartRunRequest, namespace: string): StartRunCommand {
   v.identifier("request_id", req.requestId, false);
   const fields = parseStartFields(v, req);
   v.throwIfAny();

@@ -13,8 +13,8 @@ import type { FieldViolation } from "../domain/errors.js";
 import { cronViolations, minIntervalMs, type OverlapPolicy, type ScheduleSpec } from "../domain/schedule-spec.js";
 import type { ActivateScheduleCommand } from "../engine/activate-schedule.js";
 import type { ScheduleRow } from "../store/schedules.table.js";
-import { jsonToValue, valueToJson } from "./run-mapping.js";
-import { maxIdentifierLength, type Violations } from "./validation.js";
+import { jsonToValue } from "./run-mapping.js";
+import type { Violations } from "./validation.js";
 
 const overlapToPb: Record<OverlapPolicy, PbOverlapPolicy> = {
   allow: PbOverlapPolicy.ALLOW,
@@ -33,7 +33,7 @@ export function parseActivateSchedule(v: Violations, req: ActivateScheduleReques
   v.identifier("workflow_name", req.workflowName, true);
   v.identifier("workflow_version_id", req.workflowVersionId, true);
   v.identifier("shard", req.shard, false);
-  const input = valueToJson(v, "input", req.input);
+  const input = v.payload("input", req.input);
   const overlapPolicy = overlapFromPb.get(req.overlapPolicy);
   if (!overlapPolicy) v.add("overlap_policy", `unknown policy ${req.overlapPolicy}`);
   return {
@@ -58,7 +58,7 @@ function specFromPb(v: Violations, pb: PbScheduleSpec | undefined): ScheduleSpec
     case "cron": {
       const { expression, timezone } = s.value;
       const spec = { type: "cron" as const, expression, timezone };
-      const textProblem = cronTextProblem(expression, timezone);
+      const textProblem = cronTextProblem(expression, timezone, v.limits.maxNameLength);
       if (textProblem) v.add(textProblem.field, textProblem.description);
       else for (const problem of cronViolations(spec, "spec.cron", new Date())) v.add(problem.field, problem.description);
       return spec;
@@ -79,7 +79,7 @@ function specFromPb(v: Violations, pb: PbScheduleSpec | undefined): ScheduleSpec
 }
 
 /** Checks before parsing: present, bounded, no control characters (a zone with any is unknown anyway). */
-function cronTextProblem(expression: string, timezone: string): FieldViolation | undefined {
+function cronTextProblem(expression: string, timezone: string, maxIdentifierLength: number): FieldViolation | undefined {
   const field = "spec.cron.expression";
   if (expression === "") return { field, description: "is required" };
   if (expression.length > maxIdentifierLength) return { field, description: `must be at most ${maxIdentifierLength} characters` };

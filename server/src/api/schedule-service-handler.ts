@@ -12,16 +12,16 @@ import { Violations } from "./validation.js";
 /** ScheduleService: proto <-> engine mapping and request validation only. */
 export function registerScheduleService(router: ConnectRouter, deps: EngineDeps): void {
   const scheduleId = (id: string) => {
-    const v = new Violations();
-    v.uuid("schedule_id", id);
+    const v = new Violations(deps.limits);
+    const canonical = v.uuid("schedule_id", id);
     v.throwIfAny();
-    return id;
+    return canonical;
   };
 
   router.service(ScheduleService, {
     async activateSchedule(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       const cmd = parseActivateSchedule(v, req, ns);
       v.throwIfAny();
       const { schedule, existing } = await activateSchedule(deps, cmd);
@@ -35,7 +35,7 @@ export function registerScheduleService(router: ConnectRouter, deps: EngineDeps)
 
     async listSchedules(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       v.identifier("workflow_name", req.workflowName, false);
       const size = v.pageSize("page_size", req.pageSize);
       const filterKey = `workflow_name=${req.workflowName}`;

@@ -3,7 +3,7 @@ import { ReferenceConflictPolicy } from "@aiki/gen/aiki/v1/run_pb";
 import type { Value } from "@bufbuild/protobuf/wkt";
 import type { StartRunCommand } from "../engine/start-run.js";
 import type { JsonValue } from "../store/json.js";
-import { retryPolicyFromPb, valueToJson } from "./run-mapping.js";
+import { retryPolicyFromPb } from "./run-mapping.js";
 import type { Violations } from "./validation.js";
 
 /** The fields StartRun and StartChildRun share. */
@@ -28,7 +28,7 @@ export function parseStartFields(v: Violations, req: StartFieldsRequest): StartF
   v.identifier("workflow_version_id", req.workflowVersionId, true);
   v.identifier("reference_id", req.referenceId, false);
   v.identifier("shard", req.shard, false);
-  const input = valueToJson(v, "input", req.input);
+  const input = v.payload("input", req.input);
   const retryPolicy = retryPolicyFromPb(v, "retry", req.retry);
   if (!Object.values(ReferenceConflictPolicy).includes(req.conflictPolicy)) v.add("conflict_policy", `unknown policy ${req.conflictPolicy}`);
   let trigger: StartRunCommand["trigger"];

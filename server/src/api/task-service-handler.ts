@@ -1,14 +1,10 @@
-import { toJson } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import { type TaskCompletion as PbTaskCompletion, TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { getRun } from "../engine/query-runs.js";
 import { completeTask, failTask, startTask } from "../engine/record-task.js";
-import type { JsonValue } from "../store/json.js";
 import { listTasks, type TaskCompletion } from "../store/task-repository.js";
 import { taskToPb } from "./history-mapping.js";
-import { valueToJson } from "./run-mapping.js";
 import { namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
 
@@ -19,32 +15,31 @@ export function registerTaskService(router: ConnectRouter, deps: EngineDeps): vo
 
 /** The TaskService methods, for the router and for worker sessions. */
 export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskService> {
-  const fenced = (v: Violations, r: { runId: string; leaseToken: string }) => {
-    v.uuid("run_id", r.runId);
-    v.uuid("lease_token", r.leaseToken);
-  };
+  const fenced = (v: Violations, r: { runId: string; leaseToken: string }) => ({
+    runId: v.uuid("run_id", r.runId),
+    leaseToken: v.uuid("lease_token", r.leaseToken),
+  });
   const attempt = (v: Violations, r: { taskId: string; attempt: number }) => {
-    v.uuid("task_id", r.taskId);
     if (r.attempt < 1) v.add("attempt", "must be at least 1");
+    return v.uuid("task_id", r.taskId);
   };
 
   return {
     async startTask(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      fenced(v, req);
+      const v = new Violations(deps.limits);
+      const lease = fenced(v, req);
       v.identifier("name", req.name, true);
       v.identifier("address", req.address, true);
       if (req.sequence < 0) v.add("sequence", "must not be negative");
       if (req.maxAttempts < 0) v.add("max_attempts", "must not be negative");
       v.identifier("attempt_id", req.attemptId, false);
-      const input = valueToJson(v, "input", req.input);
+      const input = v.payload("input", req.input);
       const completions = completionsFromPb(v, req.completedTasks);
       v.throwIfAny();
       const task = await startTask(deps, {
         namespace: ns,
-        runId: req.runId,
-        leaseToken: req.leaseToken,
+        ...lease,
         name: req.name,
         address: req.address,
         sequence: req.sequence,
@@ -58,30 +53,30 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
 
     async completeTask(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      fenced(v, req);
-      attempt(v, req);
-      const output = valueToJson(v, "output", req.output);
+      const v = new Violations(deps.limits);
+      const lease = fenced(v, req);
+      const taskId = attempt(v, req);
+      const output = v.payload("output", req.output);
       v.throwIfAny();
-      const task = await completeTask(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, taskId: req.taskId, attempt: req.attempt, output });
+      const task = await completeTask(deps, { namespace: ns, ...lease, taskId, attempt: req.attempt, output });
       return { task: taskToPb(task) };
     },
 
     async failTask(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      fenced(v, req);
-      attempt(v, req);
+      const v = new Violations(deps.limits);
+      const lease = fenced(v, req);
+      const taskId = attempt(v, req);
       if (!req.failure) v.add("failure", "is required");
+      const failure = req.failure && v.failure("failure", req.failure);
       const retryDelayMs = v.durationMs("retry_delay", req.retryDelay);
       v.throwIfAny();
       const task = await failTask(deps, {
         namespace: ns,
-        runId: req.runId,
-        leaseToken: req.leaseToken,
-        taskId: req.taskId,
+        ...lease,
+        taskId,
         attempt: req.attempt,
-        failure: toJson(FailureSchema, req.failure!) as JsonValue,
+        failure: failure!,
         retryDelayMs,
       });
       return { task: taskToPb(task) };
@@ -89,11 +84,11 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
 
     async listTasks(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      v.uuid("run_id", req.runId);
+      const v = new Violations(deps.limits);
+      const runId = v.uuid("run_id", req.runId);
       v.throwIfAny();
-      await getRun(deps, ns, req.runId);
-      return { tasks: (await listTasks(deps.db, [req.runId])).map(taskToPb) };
+      await getRun(deps, ns, runId);
+      return { tasks: (await listTasks(deps.db, [runId])).map(taskToPb) };
     },
   };
 }
@@ -101,8 +96,8 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
 /** The `completed_tasks` of a write, validated (field names as the caller sent them). */
 export function completionsFromPb(v: Violations, completed: readonly PbTaskCompletion[]): TaskCompletion[] {
   return completed.map((c, i) => {
-    v.uuid(`completed_tasks[${i}].task_id`, c.taskId);
+    const taskId = v.uuid(`completed_tasks[${i}].task_id`, c.taskId);
     if (c.attempt < 1) v.add(`completed_tasks[${i}].attempt`, "must be at least 1");
-    return { taskId: c.taskId, attempt: c.attempt, output: valueToJson(v, `completed_tasks[${i}].output`, c.output) };
+    return { taskId, attempt: c.attempt, output: v.payload(`completed_tasks[${i}].output`, c.output) };
   });
 }

@@ -1,7 +1,6 @@
-import { create, toJson } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import { RunFailureCause } from "@aiki/gen/aiki/v1/run_pb";
 import {
   HeartbeatResponse_LeaseStateSchema,
@@ -20,12 +19,14 @@ import { type SuspendWait, suspendRun } from "../engine/suspend-run.js";
 import type { JsonValue } from "../store/json.js";
 import { listRecentWorkers } from "../store/worker-repository.js";
 import { historyToPb } from "./history-mapping.js";
-import { failureCauseFromPb, runStatusFromPb, runToPb, valueToJson } from "./run-mapping.js";
+import { failureCauseFromPb, runStatusFromPb, runToPb } from "./run-mapping.js";
 import { namespaceOf } from "./call-namespace.js";
 import { parseStartFields } from "./start-fields.js";
 import { completionsFromPb, taskServiceImpl } from "./task-service-handler.js";
 import { Violations } from "./validation.js";
 import { workerSession } from "./worker-session.js";
+import { holdForCaller } from "./caller-quotas.js";
+import { outboundOf } from "./call-outbound.js";
 
 const maxLeaseTtlMs = 3600_000;
 
@@ -46,15 +47,15 @@ export function registerWorkerLeaseService(router: ConnectRouter, deps: EngineDe
 
 /** The WorkerLeaseService methods; Session answers its calls with these and TaskService's. */
 export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof WorkerLeaseService> {
-  const fenced = (v: Violations, runId: string, leaseToken: string) => {
-    v.uuid("run_id", runId);
-    v.uuid("lease_token", leaseToken);
-  };
+  const fenced = (v: Violations, runId: string, leaseToken: string) => ({
+    runId: v.uuid("run_id", runId),
+    leaseToken: v.uuid("lease_token", leaseToken),
+  });
 
   const impl: ServiceImpl<typeof WorkerLeaseService> = {
     async pollLeases(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       const worker = parseWorker(v, req, ns);
       if (req.maxLeases < 0 || req.maxLeases > 1000) v.add("max_leases", "must be between 0 and 1000");
       const waitMs = v.durationMs("wait", req.wait) ?? 0;
@@ -66,32 +67,34 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
 
     async *streamLeases(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       const worker = parseWorker(v, req, ns);
       if (req.maxInFlight < 1 || req.maxInFlight > 1000) v.add("max_in_flight", "must be between 1 and 1000");
       const ttlMs = parseTtl(v, req.leaseTtl);
       v.throwIfAny();
-      for await (const leased of streamLeases(deps, worker, { maxInFlight: req.maxInFlight, ttlMs }, ctx.signal)) {
-        yield { leases: leased.map(leaseToPb) };
+      const release = holdForCaller(ctx, "streams");
+      const outbound = outboundOf(ctx);
+      try {
+        // Nothing more is leased while what was pushed still waits to leave: a client that does not read gets nothing.
+        const writable = (signal: AbortSignal) => outbound.drained(signal);
+        for await (const leased of streamLeases(deps, worker, { maxInFlight: req.maxInFlight, ttlMs, writable }, ctx.signal)) {
+          yield { leases: leased.map(leaseToPb) };
+        }
+      } finally {
+        release();
       }
     },
 
     async heartbeat(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
+      const v = new Violations(deps.limits);
       v.identifier("worker_id", req.workerId, true);
-      req.leases.forEach((l, i) => {
-        v.uuid(`leases[${i}].run_id`, l.runId);
-        v.uuid(`leases[${i}].lease_token`, l.leaseToken);
-      });
+      v.count("leases", "maxHeartbeatLeases", req.leases.length);
+      v.throwIfAny();
+      const leases = req.leases.map((l, i) => ({ runId: v.uuid(`leases[${i}].run_id`, l.runId), leaseToken: v.uuid(`leases[${i}].lease_token`, l.leaseToken) }));
       const ttlMs = parseTtl(v, req.leaseTtl);
       v.throwIfAny();
-      const states = await heartbeat(deps, {
-        namespace: ns,
-        workerId: req.workerId,
-        leases: req.leases.map((l) => ({ runId: l.runId, leaseToken: l.leaseToken })),
-        ttlMs,
-      });
+      const states = await heartbeat(deps, { namespace: ns, workerId: req.workerId, leases, ttlMs });
       return {
         leases: states.map((s) =>
           create(HeartbeatResponse_LeaseStateSchema, {
@@ -105,50 +108,51 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
 
     async releaseLease(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      fenced(v, req.runId, req.leaseToken);
+      const v = new Violations(deps.limits);
+      const lease = fenced(v, req.runId, req.leaseToken);
+      v.text("reason", req.reason);
       v.throwIfAny();
-      return { run: runToPb(await releaseLease(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, reason: req.reason })) };
+      return { run: runToPb(await releaseLease(deps, { namespace: ns, ...lease, reason: req.reason })) };
     },
 
     async suspendRun(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      fenced(v, req.runId, req.leaseToken);
+      const v = new Violations(deps.limits);
+      const lease = fenced(v, req.runId, req.leaseToken);
       const wait = parseWait(v, req);
       const completions = completionsFromPb(v, req.completedTasks);
       v.throwIfAny();
-      const result = await suspendRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, wait: wait!, completions });
+      const result = await suspendRun(deps, { namespace: ns, ...lease, wait: wait!, completions });
       return { run: runToPb(result.run), suspended: result.suspended, history: result.history && historyToPb(result.history) };
     },
 
     async completeRun(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      fenced(v, req.runId, req.leaseToken);
-      const output = valueToJson(v, "output", req.output);
+      const v = new Violations(deps.limits);
+      const lease = fenced(v, req.runId, req.leaseToken);
+      const output = v.payload("output", req.output);
       const completions = completionsFromPb(v, req.completedTasks);
       v.throwIfAny();
-      return { run: runToPb(await completeRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, output, completions })) };
+      return { run: runToPb(await completeRun(deps, { namespace: ns, ...lease, output, completions })) };
     },
 
     async failRun(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      fenced(v, req.runId, req.leaseToken);
+      const v = new Violations(deps.limits);
+      const lease = fenced(v, req.runId, req.leaseToken);
       if (!req.failure) v.add("failure", "is required");
+      const failure = req.failure && (v.failure("failure", req.failure) as JsonValue & { nonRetryable?: boolean });
       const cause = req.cause === RunFailureCause.UNSPECIFIED ? "handler" : failureCauseFromPb.get(req.cause);
       if (!cause) v.add("cause", `unknown cause ${req.cause}`);
       v.throwIfAny();
-      const failure = toJson(FailureSchema, req.failure!) as JsonValue & { nonRetryable?: boolean };
-      return { run: runToPb(await failRun(deps, { namespace: ns, runId: req.runId, leaseToken: req.leaseToken, failure, cause: cause! })) };
+      return { run: runToPb(await failRun(deps, { namespace: ns, ...lease, failure: failure!, cause: cause! })) };
     },
 
     async startChildRun(req, ctx) {
       const ns = namespaceOf(ctx);
-      const v = new Violations();
-      v.uuid("parent_run_id", req.parentRunId);
-      v.uuid("lease_token", req.leaseToken);
+      const v = new Violations(deps.limits);
+      const parentRunId = v.uuid("parent_run_id", req.parentRunId);
+      const leaseToken = v.uuid("lease_token", req.leaseToken);
       v.identifier("key", req.key, true);
       if (req.sequence < 0) v.add("sequence", "must not be negative");
       const fields = parseStartFields(v, req);
@@ -156,8 +160,8 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       const { run, existing } = await startChildRun(deps, {
         namespace: ns,
         ...fields,
-        parentRunId: req.parentRunId,
-        leaseToken: req.leaseToken,
+        parentRunId,
+        leaseToken,
         key: req.key,
         sequence: req.sequence,
       });
@@ -247,19 +251,18 @@ function parseWait(v: Violations, req: SuspendRunRequest): SuspendWait | undefin
         timeoutMs: v.durationMs("event_wait.timeout", w.value.timeout),
       };
     case "childWait": {
-      v.uuid("child_wait.child_run_id", w.value.childRunId);
+      const childRunId = v.uuid("child_wait.child_run_id", w.value.childRunId);
       const awaited = runStatusFromPb(v, "child_wait.awaited_status", w.value.awaitedStatus);
       if (awaited === undefined) v.add("child_wait.awaited_status", "is required");
       return {
         kind: "child",
-        childRunId: w.value.childRunId,
+        childRunId,
         sequence: sequence("child_wait.sequence", w.value.sequence),
         awaitedStatus: awaited ?? "completed",
         timeoutMs: v.durationMs("child_wait.timeout", w.value.timeout),
       };
     }
     case "taskRetry":
-      v.uuid("task_retry.task_id", w.value.taskId);
-      return { kind: "task_retry", taskId: w.value.taskId };
+      return { kind: "task_retry", taskId: v.uuid("task_retry.task_id", w.value.taskId) };
   }
 }

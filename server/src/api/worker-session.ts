@@ -13,14 +13,18 @@ import type {
 import { InvalidArgumentError } from "../domain/errors.js";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { type SessionCredits, sessionLeases, type WorkerIdentity } from "../engine/lease-runs.js";
+import { type Limits, limitVariables } from "../limits.js";
 import { AsyncQueue } from "./async-queue.js";
+import { holdForCaller } from "./caller-quotas.js";
+import { outboundOf } from "./call-outbound.js";
 import { toConnectError } from "./errors.js";
 import { Violations } from "./validation.js";
 import { leaseToPb } from "./worker-lease-service-handler.js";
 
 type Response = MessageInitShape<typeof SessionResponseSchema>;
+// Bytes of answers a session's stream may buffer unsent before it stops reading calls.
+const unreadBytes = 4 * 1024;
 type CallResponse = MessageInitShape<typeof SessionResponse_ResultSchema>["response"];
-const maxCredits = 1000;
 const leaseRetryMs = 1_000;
 
 export interface SessionImpls {
@@ -48,23 +52,50 @@ export async function* workerSession(
   if (first.done) return;
   if (first.value.kind.case !== "open") throw new InvalidArgumentError([{ field: "kind", description: "the first message of a session must be open" }]);
   const open = first.value.kind.value;
-  const v = new Violations();
+  const v = new Violations(deps.limits);
   const { worker, ttlMs } = parseOpen(v, open);
-  if (open.credits < 0 || open.credits > maxCredits) v.add("open.credits", `must be between 0 and ${maxCredits}`);
+  const maxCredits = v.limits.maxSessionCredits;
+  if (open.credits < 0) v.add("open.credits", "must not be negative");
+  else if (open.credits > maxCredits) v.overLimit("open.credits", "maxSessionCredits", open.credits, "credits");
   v.throwIfAny();
+  const releaseStream = holdForCaller(ctx, "streams");
+  try {
+    yield* converse(deps, impls, incoming, ctx, worker, ttlMs, open.credits, v.limits);
+  } finally {
+    releaseStream();
+  }
+}
 
+/**
+ * The session after its open: at most `maxSessionUnread` answers and leases wait for the worker
+ * to read them. Past that no further call is read (the worker's requests wait in its own
+ * flow-control window), and nothing is leased while anything pushed still waits to leave.
+ */
+async function* converse(
+  deps: EngineDeps,
+  impls: SessionImpls,
+  incoming: AsyncIterator<SessionRequest>,
+  ctx: HandlerContext,
+  worker: WorkerIdentity,
+  ttlMs: number,
+  openCredits: number,
+  limits: Limits,
+): AsyncGenerator<Response> {
+  const maxCredits = limits.maxSessionCredits;
   const out = new AsyncQueue<Response>();
+  const outbound = outboundOf(ctx);
+  const caughtUp = () => out.size === 0 && outbound.pending() === 0;
   const leasing = new AbortController();
   const stopLeasing = () => leasing.abort();
   ctx.signal.addEventListener("abort", stopLeasing, { once: true });
-  const credits = new Credits(open.credits);
+  const credits = new Credits(openCredits, maxCredits);
 
   // While its leaser waits idle, a start on this server may hand its run straight to this session.
   let idle = false;
   const unlist = deps.localSessions?.add({
     worker,
     ttlMs,
-    idle: () => idle && !leasing.signal.aborted && credits.available() > 0,
+    idle: () => idle && !leasing.signal.aborted && credits.available() > 0 && caughtUp(),
     takeCredit: () => credits.takeOne(),
     returnCredit: () => credits.refund(1),
     deliver: (leased) => {
@@ -83,7 +114,11 @@ export async function* workerSession(
     };
     while (!leasing.signal.aborted) {
       try {
-        for await (const leased of sessionLeases(deps, worker, { ttlMs, credits, onIdle }, leasing.signal)) {
+        const writable = async (signal: AbortSignal) => {
+          await out.shorterThan(1);
+          await outbound.drained(signal);
+        };
+        for await (const leased of sessionLeases(deps, worker, { ttlMs, credits, onIdle, writable }, leasing.signal)) {
           credits.take(leased.length);
           out.put({ kind: { case: "leases", value: { leases: leased.map(leaseToPb) } } });
         }
@@ -97,18 +132,31 @@ export async function* workerSession(
   })();
 
   const calls = new Set<Promise<void>>();
+  const roomForAnswers = async () => {
+    while (out.size + calls.size >= limits.maxSessionUnread) {
+      // Room comes when the worker reads an answer, or a call in flight is answered.
+      await Promise.race(out.size > 0 ? [out.shorterThan(out.size), ...calls] : [...calls]);
+    }
+    await outbound.drained(ctx.signal, unreadBytes);
+  };
   // Set when the server shuts down: calls that arrive after it are not started (the worker sees
   // the stream end without their answers and sends them again, to another server).
   let closing = false;
   const reader = (async () => {
     for (;;) {
+      // Answers the worker has not read yet (queued here, being answered, or in the stream's
+      // buffer) are all this session holds for it: past the bound, stop reading its calls.
+      await roomForAnswers();
       const next = await incoming.next();
       if (next.done || closing) return;
       const kind = next.value.kind;
       switch (kind.case) {
         case "grant":
           if (kind.value.credits < 1 || kind.value.credits > maxCredits) {
-            throw new InvalidArgumentError([{ field: "grant.credits", description: `must be between 1 and ${maxCredits}` }]);
+            throw new InvalidArgumentError(
+              [{ field: "grant.credits", description: `must be between 1 and ${maxCredits} (${limitVariables.maxSessionCredits})` }],
+              [{ limit: limitVariables.maxSessionCredits, max: maxCredits, actual: kind.value.credits, subject: "grant.credits" }],
+            );
           }
           credits.grant(kind.value.credits);
           break;
@@ -162,7 +210,10 @@ export async function* workerSession(
 class Credits implements SessionCredits {
   private readonly listeners = new Set<() => void>();
 
-  constructor(private left: number) {}
+  constructor(
+    private left: number,
+    private readonly maxCredits: number,
+  ) {}
 
   available(): number {
     return this.left;
@@ -180,11 +231,11 @@ class Credits implements SessionCredits {
 
   /** Gives back credits taken for nothing; no listener is told (the leaser had nothing to do). */
   refund(n: number): void {
-    this.left = Math.min(maxCredits, this.left + n);
+    this.left = Math.min(this.maxCredits, this.left + n);
   }
 
   grant(n: number): void {
-    this.left = Math.min(maxCredits, this.left + n);
+    this.left = Math.min(this.maxCredits, this.left + n);
     for (const listener of [...this.listeners]) listener();
   }
 

@@ -13,10 +13,25 @@ export interface FieldViolation {
   description: string;
 }
 
-/** The request is malformed or incomplete; each violation names a field. */
+/** A configured limit a request passed: its variable name, its value, and what was asked. */
+export interface LimitBreach {
+  limit: string;
+  max: number;
+  actual: number;
+  /** The field or resource, e.g. "input" or "open_streams". */
+  subject: string;
+}
+
+/**
+ * The request is malformed or incomplete; each violation names a field. `limits` are the
+ * configured limits among those violations (a payload too large, a page too long).
+ */
 export class InvalidArgumentError extends AikiDomainError {
   readonly kind = "invalid_argument";
-  constructor(readonly violations: readonly FieldViolation[]) {
+  constructor(
+    readonly violations: readonly FieldViolation[],
+    readonly limits: readonly LimitBreach[] = [],
+  ) {
     super(violations.map((v) => `${v.field}: ${v.description}`).join("; "));
     this.name = "InvalidArgumentError";
   }
@@ -116,5 +131,14 @@ export class StaleTaskAttemptError extends AikiDomainError {
         : `task ${taskId} attempt ${attempt} is stale: the task is ${currentStatus} at attempt ${currentAttempts}`,
     );
     this.name = "StaleTaskAttemptError";
+  }
+}
+
+/** The caller holds as much of a shared resource (streams, held waits) as a limit allows; retry later. */
+export class LimitExceededError extends AikiDomainError {
+  readonly kind = "limit_exceeded";
+  constructor(readonly breach: LimitBreach) {
+    super(`${breach.subject}: at most ${breach.max} (${breach.limit}); release some and try again`);
+    this.name = "LimitExceededError";
   }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Limits } from "../limits.js";
 import type { AikiMetrics } from "../metrics/aiki-metrics.js";
 import type { Notifier } from "../notify/notifier.js";
 import type { Db } from "../store/database.js";
@@ -20,4 +21,6 @@ export interface EngineDeps {
   localSessions?: LocalSessions | undefined;
   /** WatchRuns/WatchRun keep-alive interval; unset: 15 s (tests shorten it). */
   watchKeepAliveMs?: number | undefined;
+  /** What one request or caller may ask (limits.ts); unset: the defaults. */
+  limits?: Limits | undefined;
 }

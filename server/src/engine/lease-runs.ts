@@ -119,7 +119,7 @@ export async function pollLeases(
 export async function* streamLeases(
   deps: EngineDeps,
   worker: WorkerIdentity,
-  opts: { maxInFlight: number; ttlMs: number },
+  opts: { maxInFlight: number; ttlMs: number; writable?: (signal: AbortSignal) => Promise<void> },
   signal: AbortSignal,
 ): AsyncGenerator<LeasedRun[]> {
   await register(deps, worker, "stream");
@@ -133,6 +133,11 @@ export async function* streamLeases(
         held = new Map([...held].filter(([runId]) => still.has(runId)));
       }
       const free = opts.maxInFlight - held.size;
+      if (free > 0 && opts.writable) {
+        // Until the stream's earlier pushes have left, no claim (and no store read) at all.
+        await opts.writable(hints.signal);
+        if (hints.aborted) break;
+      }
       if (free > 0) {
         const leased = await claim(deps, worker, free, opts.ttlMs, signal);
         if (leased.length > 0) {
@@ -164,7 +169,7 @@ export interface SessionCredits {
 export async function* sessionLeases(
   deps: EngineDeps,
   worker: WorkerIdentity,
-  opts: { ttlMs: number; credits: SessionCredits; onIdle?: (idle: boolean) => void },
+  opts: { ttlMs: number; credits: SessionCredits; onIdle?: (idle: boolean) => void; writable?: (signal: AbortSignal) => Promise<void> },
   signal: AbortSignal,
 ): AsyncGenerator<LeasedRun[]> {
   await register(deps, worker, "session");
@@ -173,6 +178,10 @@ export async function* sessionLeases(
   try {
     while (!hints.aborted) {
       hints.reset();
+      if (opts.writable && opts.credits.available() > 0) {
+        await opts.writable(hints.signal);
+        if (hints.aborted) break;
+      }
       const free = opts.credits.available();
       if (free > 0) {
         const leased = await claim(deps, worker, Math.min(free, 1000), opts.ttlMs, signal);

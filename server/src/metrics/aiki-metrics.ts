@@ -9,7 +9,15 @@ export interface AikiMetricsOptions {
   countTimeoutMs?: number;
   /** Node.js process metrics (CPU, memory, event loop lag, GC); default true. */
   processMetrics?: boolean;
+  /**
+   * Distinct workflow names labelled as themselves (AIKI_MAX_METRIC_WORKFLOWS, default 200): clients
+   * choose the names, so past this many the rest share the label "other" and series stay bounded.
+   */
+  maxWorkflowLabels?: number;
 }
+
+/** The label of workflows past the limit of distinct names. */
+export const otherWorkflowLabel = "other";
 
 /** What a timer firing was: the status the run woke from, or a lease that expired. */
 const timerKinds: Partial<Record<RunStatus, string>> = {
@@ -41,9 +49,13 @@ export class AikiMetrics {
   readonly #rpcs: Counter<"service" | "method" | "code">;
   readonly #rpcDuration: Histogram<"service" | "method" | "code">;
   readonly #authFailures: Counter<"reason">;
+  readonly #workflowLabels = new Set<string>();
+  readonly #maxWorkflowLabels: number;
 
   constructor(options: AikiMetricsOptions = {}) {
     const registers = [this.registry];
+    this.#maxWorkflowLabels = options.maxWorkflowLabels ?? 200;
+    const workflowLabel = (name: string) => this.#workflowLabel(name);
     const countRuns = options.countRuns;
     const countTimeoutMs = options.countTimeoutMs ?? 2_000;
     // One count per scrape, shared by the two gauges that report it; undefined when it failed.
@@ -72,9 +84,10 @@ export class AikiMetrics {
         const counts = await countOnce();
         const byWorkflow = new Map<string, { namespace: string; workflow: string; statuses: Map<string, number> }>();
         for (const c of counts ?? []) {
-          const key = JSON.stringify([c.namespace, c.workflowName]);
-          const entry = byWorkflow.get(key) ?? { namespace: c.namespace, workflow: c.workflowName, statuses: new Map<string, number>() };
-          entry.statuses.set(c.status, c.count);
+          const workflow = workflowLabel(c.workflowName);
+          const key = JSON.stringify([c.namespace, workflow]);
+          const entry = byWorkflow.get(key) ?? { namespace: c.namespace, workflow, statuses: new Map<string, number>() };
+          entry.statuses.set(c.status, (entry.statuses.get(c.status) ?? 0) + c.count);
           byWorkflow.set(key, entry);
         }
         for (const { namespace, workflow, statuses } of byWorkflow.values()) {
@@ -152,6 +165,14 @@ export class AikiMetrics {
     });
   }
 
+  /** A workflow name as a label: itself while fewer than the limit of names were seen, else "other". */
+  #workflowLabel(name: string): string {
+    if (this.#workflowLabels.has(name)) return name;
+    if (this.#workflowLabels.size >= this.#maxWorkflowLabels) return otherWorkflowLabel;
+    this.#workflowLabels.add(name);
+    return name;
+  }
+
   /**
    * Runs a worker leased (queued → running). `queued_time` is when each became QUEUED and
    * `update_time` the claim, both read from the database in the claim.
@@ -160,7 +181,7 @@ export class AikiMetrics {
     this.runTransitioned("queued", "running", runs.length);
     safely(() => {
       for (const run of runs) {
-        if (run.queued_time) this.#pickupLatency.observe({ workflow: run.workflow_name }, seconds(run.update_time, run.queued_time));
+        if (run.queued_time) this.#pickupLatency.observe({ workflow: this.#workflowLabel(run.workflow_name) }, seconds(run.update_time, run.queued_time));
       }
     });
   }

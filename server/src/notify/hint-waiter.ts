@@ -26,6 +26,14 @@ export class HintWaiter {
     );
   }
 
+  private anySignal: AbortSignal | undefined;
+
+  /** Aborted once any of the waiter's signals is. */
+  get signal(): AbortSignal {
+    this.anySignal ??= AbortSignal.any([...this.signals]);
+    return this.anySignal;
+  }
+
   get aborted(): boolean {
     return this.signals.some((s) => s.aborted);
   }
