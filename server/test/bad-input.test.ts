@@ -518,6 +518,23 @@ describe("held calls and streams", () => {
       .toBe(run!.id);
   });
 
+  it("counts a dashboard's watch streams against the caller's streams too", async () => {
+    const stop = new AbortController();
+    const open = async (signal: AbortSignal) => {
+      const stream = runs().watchRuns({}, { signal })[Symbol.asyncIterator]();
+      await stream.next(); // the initial message: the watch is open
+      return stream;
+    };
+    const held = await Promise.all(Array.from({ length: limits.maxStreamsPerCaller }, () => open(stop.signal)));
+    expectLimit(await rpcError(open(new AbortController().signal)), Code.ResourceExhausted, "AIKI_MAX_STREAMS_PER_CALLER", "open_streams");
+    stop.abort();
+    await Promise.allSettled(held.map((s) => s.next()));
+    // Closed watches give their places back.
+    const again = new AbortController();
+    await expect.poll(async () => open(again.signal).then(() => true, () => false)).toBe(true);
+    again.abort();
+  });
+
   it("refuses a caller's streams past AIKI_MAX_STREAMS_PER_CALLER, and leases nothing to a stream that does not read", async () => {
     const workflowName = "unread";
     const workflows = [{ workflowName, workflowVersionId: "1" }];

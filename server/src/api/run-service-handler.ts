@@ -162,8 +162,13 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
       const v = new Violations(deps.limits);
       const filter = parseRunFilter(v, "filter.", req.filter);
       v.throwIfAny();
-      for await (const runs of watchRuns(deps, namespaceOf(ctx), filter, ctx.signal, { keepAliveMs: deps.watchKeepAliveMs })) {
-        yield { runs: runs.map(runToPb) };
+      const release = holdForCaller(ctx, "streams");
+      try {
+        for await (const runs of watchRuns(deps, namespaceOf(ctx), filter, ctx.signal, { keepAliveMs: deps.watchKeepAliveMs })) {
+          yield { runs: runs.map(runToPb) };
+        }
+      } finally {
+        release();
       }
     },
 
@@ -171,8 +176,13 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
       const v = new Violations(deps.limits);
       const runId = v.uuid("run_id", req.runId);
       v.throwIfAny();
-      for await (const m of watchRun(deps, namespaceOf(ctx), runId, ctx.signal, { keepAliveMs: deps.watchKeepAliveMs })) {
-        yield { run: m.run && runToPb(m.run), historyChanged: m.historyChanged };
+      const release = holdForCaller(ctx, "streams");
+      try {
+        for await (const m of watchRun(deps, namespaceOf(ctx), runId, ctx.signal, { keepAliveMs: deps.watchKeepAliveMs })) {
+          yield { run: m.run && runToPb(m.run), historyChanged: m.historyChanged };
+        }
+      } finally {
+        release();
       }
     },
 
