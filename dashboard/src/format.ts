@@ -93,8 +93,9 @@ export function valueJson(v: Value | undefined): JsonValue | undefined {
   }
 }
 
+/** The last 8 hex digits: run ids are UUIDv7, whose first digits are the creation time and alike. */
 export function shortId(id: string): string {
-  return id.slice(0, 8);
+  return id.replace(/-/g, "").slice(-8);
 }
 
 /** Plain JSON as google.protobuf.Value. */

@@ -12,7 +12,7 @@ import { useLive } from "./live.js";
 import { Link, navigate, useLocation } from "./router.js";
 import { Empty, ErrorBox, Field, LiveIndicator, StatusBadge, Time, useLoad } from "./ui.js";
 
-const pageSize = 200;
+const pageSize = 500;
 const rowHeight = 37;
 const overscan = 10;
 

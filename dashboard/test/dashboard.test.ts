@@ -12,9 +12,11 @@ import { type Client, client, event, silentLogger, task, workflow } from "@aiki/
 import { type WorkerHandle, worker } from "@aiki/worker";
 import type { Page } from "playwright-core";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { seedQueuedRuns } from "./support/seed-runs.js";
 import { ensureDashboardBuild, launchBrowser, screenshot, seriousViolations, type TestBrowser } from "./support/browser.js";
 
 const wait = { timeout: 15_000 };
+const shortId = (id: string) => id.replace(/-/g, "").slice(-8);
 let aiki: TestAiki;
 let aikiClient: Client;
 let runs: RpcClient<typeof RunService>;
@@ -200,7 +202,7 @@ describe("a run page", () => {
     await expectNoSeriousViolations("run page");
     const childId = (await page.locator("ul.tree a").first().getAttribute("href"))!.split("/").pop()!;
     await page.locator("ul.tree a").first().click();
-    await page.locator(".header-grid a", { hasText: handle.run.id.slice(0, 8) }).waitFor(wait);
+    await page.locator(".header-grid a", { hasText: shortId(handle.run.id) }).waitFor(wait);
     expect(page.url()).toBe(ui(`/runs/${childId}`));
   });
 
@@ -241,7 +243,7 @@ describe("a run page", () => {
 
     await page.getByRole("button", { name: "Cancel…" }).click();
     const dialog = page.getByRole("dialog");
-    await dialog.locator("ul.descendants li", { hasText: child.id.slice(0, 8) }).waitFor(wait);
+    await dialog.locator("ul.descendants li", { hasText: shortId(child.id) }).waitFor(wait);
     await dialog.getByLabel("Reason (optional)").fill("changed my mind");
     await screenshot(page, "run-page-cancel-dialog");
     await dialog.getByRole("button", { name: "Cancel run" }).click();
@@ -309,5 +311,63 @@ describe("the other pages", () => {
     await screenshot(page, "runs-list-dark");
     await page.emulateMedia({ colorScheme: "light" });
     expect(browser.pageErrors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
+  });
+});
+
+describe("live updates when the stream breaks, and large lists", () => {
+  it("falls back to polling when the live stream fails, and still shows a run's change without a reload", async () => {
+    const waiting = await awaitingApproval("fallback-1");
+    await page.route("**/aiki.v1.RunService/WatchRuns", (route) => route.abort("connectionreset"));
+    try {
+      await page.goto(ui("/runs"));
+      await page.locator('[data-live="polling"]').waitFor(wait);
+      await row(waiting.run.id).locator('[data-status="AWAITING_EVENT"]').waitFor(wait);
+      await page.evaluate("window.__sameDocument = true");
+      await waiting.events.approved.send({ by: "the fallback test" });
+      await row(waiting.run.id).locator('[data-status="COMPLETED"]').waitFor(wait);
+      expect(await page.evaluate("window.__sameDocument")).toBe(true);
+    } finally {
+      await page.unroute("**/aiki.v1.RunService/WatchRuns");
+    }
+  });
+
+  it("pages through 10,000 runs as the user scrolls, keeping only the visible rows in the page", async () => {
+    const bulk = `bulk-${suffix}`;
+    await seedQueuedRuns(aiki.deps.db, 10_000, bulk);
+    await page.goto(ui(`/runs?workflow=${bulk}`));
+    await page.locator("tbody tr[data-run-id]").first().waitFor(wait);
+    await page.locator('[data-chip="QUEUED"] .count', { hasText: "10000" }).waitFor(wait);
+    // Scrolling to the end loads page after page (keyset paging) until the last.
+    await page.waitForFunction(
+      `(() => {
+        const el = document.querySelector(".table-scroll");
+        el.scrollTop = el.scrollHeight;
+        return /^10000 loaded/.test(document.querySelector(".table-foot").textContent) && /end of list/.test(document.querySelector(".table-foot").textContent);
+      })()`,
+      undefined,
+      { timeout: 60_000, polling: 200 },
+    );
+    const rendered = await page.locator("tbody tr[data-run-id]").count();
+    expect(rendered).toBeGreaterThan(10);
+    expect(rendered).toBeLessThan(100);
+    // Scroll from top to bottom in 150 frames: the frames keep coming (a gross check only: the
+    // machine is shared, so the bound is loose).
+    const gaps = await page.evaluate<number[]>(`new Promise((resolve) => {
+      const el = document.querySelector(".table-scroll");
+      el.scrollTop = 0;
+      const gaps = [];
+      let last;
+      const step = (t) => {
+        if (last !== undefined) gaps.push(t - last);
+        last = t;
+        el.scrollTop += el.scrollHeight / 150;
+        if (gaps.length < 150) requestAnimationFrame(step); else resolve(gaps);
+      };
+      requestAnimationFrame(step);
+    })`);
+    const sorted = [...gaps].sort((a, b) => a - b);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(100);
+    expect(await page.locator("tbody tr[data-run-id]").count()).toBeLessThan(100);
+    await expectNoSeriousViolations("runs list (10,000 runs)");
   });
 });
