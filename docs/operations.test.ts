@@ -134,6 +134,21 @@ const setups: Record<string, () => Promise<Setup>> = {
       },
     };
   },
+  "count-runs": async () => {
+    await queuedRun();
+    const cancelled = await queuedRun();
+    await runs.cancelRun({ runId: cancelled.id });
+    return {
+      vars: {},
+      check: (out) => {
+        const { counts, total } = parse(out) as { counts: Array<{ status: string; count: string }>; total: string };
+        const byStatus = Object.fromEntries(counts.map((c) => [c.status, Number(c.count)]));
+        expect(byStatus.RUN_STATUS_QUEUED).toBeGreaterThanOrEqual(1);
+        expect(byStatus.RUN_STATUS_CANCELLED).toBeGreaterThanOrEqual(1);
+        expect(Number(total)).toBe(counts.reduce((sum, c) => sum + Number(c.count), 0));
+      },
+    };
+  },
   "get-run": async () => {
     const run = await queuedRun();
     return { vars: { "<run-id>": run.id }, check: (out) => expect(parse(out).run).toMatchObject({ id: run.id, status: "RUN_STATUS_QUEUED" }) };
@@ -152,6 +167,24 @@ const setups: Record<string, () => Promise<Setup>> = {
           { revision: 1, toStatus: "RUN_STATUS_QUEUED", actor: "client" },
           { revision: 2, fromStatus: "RUN_STATUS_QUEUED", toStatus: "RUN_STATUS_PAUSED", reason: "look" },
         ]),
+    };
+  },
+  "run-full-history": async () => {
+    const { run, fence } = await leasedRun();
+    const { task } = await tasks.startTask({ ...fence, name: "notify-restaurant", address: "notify-restaurant:1", sequence: 0, maxAttempts: 1 });
+    await tasks.completeTask({ ...fence, taskId: task!.id, attempt: 1, output: json({ notified: true }) });
+    await leases.suspendRun({ ...fence, wait: { case: "eventWait", value: { eventName: "restaurant-accepted", sequence: 0 } } });
+    await events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "restaurant-accepted", data: json({ etaMinutes: 5 }) });
+    return {
+      vars: { "<run-id>": run.id },
+      check: (out) => {
+        const { history, events: sent } = parse(out);
+        expect(history.tasks).toMatchObject([{ name: "notify-restaurant", status: "TASK_STATUS_COMPLETED", output: { notified: true } }]);
+        expect(history.eventWaits).toMatchObject([{ eventName: "restaurant-accepted", status: "EVENT_WAIT_STATUS_RECEIVED", event: { data: { etaMinutes: 5 } } }]);
+        expect(history.eventWaits[0].startTime).toMatch(/^\d{4}-/);
+        expect(history.eventWaits[0].endTime).toMatch(/^\d{4}-/);
+        expect(sent).toMatchObject([{ name: "restaurant-accepted", consumed: true }]);
+      },
     };
   },
   "run-tasks": async () => {
@@ -228,7 +261,8 @@ const setups: Record<string, () => Promise<Setup>> = {
       check: (out) => {
         const worker = (parse(out).workers as AnyJson[]).find((w) => w.workerId === "ops-worker-7");
         expect(worker).toMatchObject({ workerName: "operations page test", workflows: [{ workflowName, workflowVersionId }] });
-        expect(worker!.leases.map((l: AnyJson) => l.runId)).toContain(run.id);
+        expect(worker!.leasedRunIds).toContain(run.id);
+        expect(worker).toMatchObject({ transport: "poll", firstSeenTime: expect.stringMatching(/^\d{4}-/) });
       },
     };
   },

@@ -42,6 +42,8 @@ export interface AppDeps {
   metrics?: AikiMetrics;
   /** The registry of this server's worker sessions that starts may hand runs to; default: a fresh one. */
   localSessions?: LocalSessions;
+  /** WatchRuns/WatchRun keep-alive interval; default 15 s. */
+  watchKeepAliveMs?: number;
 }
 
 export interface AikiServer {
@@ -67,6 +69,7 @@ export function createServer(deps: AppDeps): AikiServer {
     metrics,
     runStatusWatcher,
     localSessions: deps.localSessions ?? new LocalSessions(),
+    watchKeepAliveMs: deps.watchKeepAliveMs,
   };
   const health = new HealthStatus();
   const timers = deps.timers === false ? undefined : new TimerLoop(deps.db, deps.notifier, deps.logger, metrics);

@@ -5,6 +5,7 @@ import { create, fromJson, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Run } from "@aiki/gen/aiki/v1/run_pb";
 import { BadRequestDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { ChildWaitStatus, EventWaitStatus, SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
@@ -14,6 +15,11 @@ import { OverlapPolicy, ScheduleService } from "@aiki/gen/aiki/v1/schedule_servi
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { WatchFellBehindError } from "../src/domain/errors.js";
+import type { EngineDeps } from "../src/engine/engine-deps.js";
+import { maxPendingChanges, watchRuns } from "../src/engine/watch-runs.js";
+import { channels } from "../src/notify/notifier.js";
+import { RunStatusWatcher } from "../src/engine/run-status-watcher.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 
 let aiki: TestAiki;
@@ -309,5 +315,189 @@ describe("ListWorkflows and ListWorkers", () => {
     expect(w?.transport).toBe("poll");
     expect(w?.firstSeenTime).toBeDefined();
     expect(timestampDate(w!.firstSeenTime!).getTime()).toBeLessThanOrEqual(timestampDate(w!.lastSeenTime!).getTime());
+  });
+});
+
+/** A server stream read message by message, each awaited with a deadline (no sleeps). */
+function reader<T>(stream: AsyncIterable<T>) {
+  const it = stream[Symbol.asyncIterator]();
+  const next = (timeoutMs = 1_000): Promise<IteratorResult<T>> => {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      it.next(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no message within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  };
+  return {
+    next,
+    /** The next message, failing when the stream ended. */
+    async message(timeoutMs = 1_000): Promise<T> {
+      const r = await next(timeoutMs);
+      if (r.done) throw new Error("the stream ended");
+      return r.value;
+    },
+    /** Reads messages until one satisfies `predicate`, all within `timeoutMs`; returns those read. */
+    async until(predicate: (m: T) => boolean, timeoutMs = 1_000): Promise<T[]> {
+      const deadline = Date.now() + timeoutMs;
+      const seen: T[] = [];
+      for (;;) {
+        const m = await this.message(Math.max(1, deadline - Date.now()));
+        seen.push(m);
+        if (predicate(m)) return seen;
+      }
+    },
+  };
+}
+
+const has = (runId: string, status: RunStatus) => (m: { runs: Run[] }) => m.runs.some((r) => r.id === runId && r.status === status);
+
+describe("WatchRuns", () => {
+  it("sends an empty first message, then creations and changes as they happen: a timer wake and a cancel within a second", async () => {
+    const wf = workflow();
+    const stop = new AbortController();
+    const watch = reader(runs.watchRuns({ filter: { workflowName: wf.name } }, { signal: stop.signal }));
+    try {
+      expect((await watch.message()).runs).toEqual([]);
+      const run = await wf.start();
+      await watch.until(has(run.id, RunStatus.QUEUED));
+      const lease = await wf.lease();
+      await watch.until(has(run.id, RunStatus.RUNNING));
+      await leases.suspendRun({ ...fence(lease), wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(300) } } });
+      await watch.until(has(run.id, RunStatus.SLEEPING));
+      // The timer loop wakes it: a change no client call made.
+      await watch.until(has(run.id, RunStatus.QUEUED), 300 + 1_000);
+      await runs.cancelRun({ runId: run.id, reason: "enough" });
+      const [cancelled] = (await watch.until(has(run.id, RunStatus.CANCELLED))).slice(-1);
+      expect(cancelled!.runs.find((r) => r.id === run.id)?.statusReason).toBe("enough");
+    } finally {
+      stop.abort();
+    }
+  });
+
+  it("sends only what matches the filter, read back from the store", async () => {
+    const wf = workflow();
+    const stop = new AbortController();
+    const watch = reader(runs.watchRuns({ filter: { workflowName: wf.name, statuses: [RunStatus.CANCELLED] } }, { signal: stop.signal }));
+    try {
+      await watch.message();
+      const kept = await wf.start();
+      await workflow().start();
+      const dropped = await wf.start();
+      await runs.cancelRun({ runId: dropped.id });
+      const got = await watch.message();
+      expect(got.runs.map((r) => [r.id, r.status])).toEqual([[dropped.id, RunStatus.CANCELLED]]);
+      // By id: only the runs named.
+      const byId = reader(runs.watchRuns({ filter: { runIds: [kept.id] } }, { signal: stop.signal }));
+      await byId.message();
+      await runs.cancelRun({ runId: (await wf.start()).id });
+      await runs.cancelRun({ runId: kept.id });
+      expect((await byId.message()).runs.map((r) => r.id)).toEqual([kept.id]);
+    } finally {
+      stop.abort();
+    }
+  });
+
+  it("refuses a bad filter with INVALID_ARGUMENT naming the field", async () => {
+    const read = async () => {
+      for await (const _ of runs.watchRuns({ filter: { parentRunId: "nope" } })) break;
+    };
+    expect(await badField(read())).toEqual(["filter.parent_run_id"]);
+  });
+
+  it("ends with RESOURCE_EXHAUSTED instead of growing when its client does not read", async () => {
+    const deps: EngineDeps = {
+      db: aiki.deps.db,
+      notifier: aiki.deps.notifier,
+      logger: aiki.deps.logger,
+      shutdownSignal: new AbortController().signal,
+      runStatusWatcher: new RunStatusWatcher(aiki.deps.db, aiki.deps.logger),
+    };
+    const stop = new AbortController();
+    const watch = watchRuns(deps, "default", {}, stop.signal);
+    try {
+      expect((await watch.next()).value).toEqual([]);
+      // The client reads nothing while more changes than the cap arrive.
+      for (let i = 0; i <= maxPendingChanges; i++) aiki.deps.notifier.publish(channels.runs("default"), `00000000-0000-7000-8000-${String(i).padStart(12, "0")}`);
+      await expect(watch.next()).rejects.toBeInstanceOf(WatchFellBehindError);
+    } finally {
+      stop.abort();
+      await watch.return(undefined);
+    }
+  });
+});
+
+describe("WatchRun", () => {
+  it("sends the run at once, then its changes and history growth, then ends once terminal", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const watch = reader(runs.watchRun({ runId: run.id }));
+    const first = await watch.message();
+    expect(first.run?.status).toBe(RunStatus.QUEUED);
+    expect(first.historyChanged).toBe(false);
+    const lease = await wf.lease();
+    await watch.until((m) => m.run?.status === RunStatus.RUNNING);
+    // A task recorded: no status change, the history grew.
+    const revision = (await runs.getRun({ runId: run.id })).run!.revision;
+    await tasks.startTask({ ...fence(lease), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+    const grown = await watch.message();
+    expect(grown).toMatchObject({ historyChanged: true, run: { status: RunStatus.RUNNING, revision } });
+    await leases.completeRun({ ...fence(lease), output: json(1) });
+    await watch.until((m) => m.run?.status === RunStatus.COMPLETED);
+    expect((await watch.next()).done).toBe(true);
+  });
+
+  it("an event stored for a run that does not wait for it grows its history", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const watch = reader(runs.watchRun({ runId: run.id }));
+    await watch.message();
+    await events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "early" });
+    expect(await watch.message()).toMatchObject({ historyChanged: true, run: { status: RunStatus.QUEUED } });
+    await runs.cancelRun({ runId: run.id });
+    await watch.until((m) => m.run?.status === RunStatus.CANCELLED);
+    expect((await watch.next()).done).toBe(true);
+  });
+
+  it("NOT_FOUND for an unknown run, INVALID_ARGUMENT for a malformed id", async () => {
+    const read = async (runId: string) => {
+      for await (const _ of runs.watchRun({ runId })) break;
+    };
+    expect((await rpcError(read("0190a000-0000-7000-8000-000000000000"))).code).toBe(Code.NotFound);
+    expect(await badField(read("nope"))).toEqual(["run_id"]);
+  });
+});
+
+describe("keep-alives and shutdown", () => {
+  let quick: TestAiki;
+  beforeAll(async () => {
+    quick = await startTestAiki({ watchKeepAliveMs: 200 });
+  });
+  afterAll(async () => {
+    await quick?.close();
+  });
+
+  it("sends empty messages while nothing changes, and ends both streams when the server shuts down", async () => {
+    const client = quick.client(RunService);
+    const { run } = await client.startRun({ workflowName: "quiet", workflowVersionId: "1" });
+    const all = reader(client.watchRuns({}));
+    const one = reader(client.watchRun({ runId: run!.id }));
+    expect((await all.message()).runs).toEqual([]);
+    expect((await one.message()).run?.id).toBe(run!.id);
+    expect((await all.message()).runs).toEqual([]);
+    const keepAlive = await one.message();
+    expect(keepAlive.run).toBeUndefined();
+    expect(keepAlive.historyChanged).toBe(false);
+    await quick.stopServer();
+    // Ends (cleanly, or cut by the closing server) rather than hanging.
+    const ended = async (r: ReturnType<typeof reader>) => {
+      for (;;) {
+        const n = await r.next(3_000).catch((error: Error) => (error.message.startsWith("no message") ? Promise.reject(error) : { done: true }));
+        if (n.done) return true;
+      }
+    };
+    expect(await ended(all)).toBe(true);
+    expect(await ended(one)).toBe(true);
   });
 });

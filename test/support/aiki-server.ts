@@ -43,6 +43,8 @@ export interface TestAikiOptions {
   /** Another Redis (e.g. a private one a test kills) instead of the shared one. */
   redisUrl?: string;
   timers?: boolean;
+  /** WatchRuns/WatchRun keep-alive interval; default the server's (15 s). */
+  watchKeepAliveMs?: number;
 }
 
 export async function startTestAiki(options: TestAikiOptions = {}): Promise<TestAiki> {
@@ -56,7 +58,7 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
   });
   const watched = watchSubscriptions(deps.notifier);
   const localSessions = new LocalSessions();
-  const server = createServer({ db: deps.db, notifier: watched.notifier, logger, timers: options.timers ?? true, localSessions });
+  const server = createServer({ db: deps.db, notifier: watched.notifier, logger, timers: options.timers ?? true, localSessions, watchKeepAliveMs: options.watchKeepAliveMs });
   const { url, port } = await server.listen(0, "127.0.0.1");
   const transport = createGrpcTransport({ baseUrl: url });
   let serverStopped = false;

@@ -4,6 +4,7 @@ import {
   BadRequestDetailSchema,
   InvalidTransitionDetailSchema,
   LeaseLostDetailSchema,
+  LimitExceededDetailSchema,
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
@@ -19,6 +20,7 @@ import {
   RunConflictError,
   RunNotFoundError,
   StaleTaskAttemptError,
+  WatchFellBehindError,
 } from "../domain/errors.js";
 import { ScheduleConflictError, ScheduleNotFoundError, ScheduleStateError } from "../domain/schedule-errors.js";
 import { isConnectionError } from "../store/pg-errors.js";
@@ -90,5 +92,10 @@ function domainToConnect(error: AikiDomainError): ConnectError {
   if (error instanceof ScheduleConflictError) return new ConnectError(error.message, Code.AlreadyExists);
   if (error instanceof ScheduleStateError) return new ConnectError(error.message, Code.FailedPrecondition);
   if (error instanceof ContentionError) return new ConnectError(error.message, Code.Aborted);
+  if (error instanceof WatchFellBehindError) {
+    return new ConnectError(error.message, Code.ResourceExhausted, undefined, [
+      { desc: LimitExceededDetailSchema, value: { limit: "watch_pending_changes", max: BigInt(error.maxPending), subject: "pending_changes" } },
+    ]);
+  }
   return new ConnectError(error.message, Code.Internal);
 }

@@ -15,6 +15,7 @@ import type { EngineDeps } from "../engine/engine-deps.js";
 import { countRuns, getRun, getRunByReference, queryRunTransitions, queryRuns } from "../engine/query-runs.js";
 import { listWorkflows } from "../engine/list-workflows.js";
 import { getRunHistory } from "../engine/run-history.js";
+import { watchRun, watchRuns } from "../engine/watch-runs.js";
 import { type StartRunCommand, startRun } from "../engine/start-run.js";
 import { maxWaitMs, waitForRunStatus } from "../engine/wait-for-run-status.js";
 import { eventToPb, historyToPb } from "./history-mapping.js";
@@ -149,6 +150,24 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
       await getRun(deps, ns, req.parentRunId);
       const page = await queryRuns(deps, ns, { parentRunId: req.parentRunId }, { size, afterId, order: "oldest_first" });
       return { runs: page.items.map(runToPb), nextPageToken: encodePageToken(page.after, req.parentRunId) };
+    },
+
+    async *watchRuns(req, ctx) {
+      const v = new Violations();
+      const filter = parseRunFilter(v, "filter.", req.filter);
+      v.throwIfAny();
+      for await (const runs of watchRuns(deps, namespaceOf(ctx), filter, ctx.signal, { keepAliveMs: deps.watchKeepAliveMs })) {
+        yield { runs: runs.map(runToPb) };
+      }
+    },
+
+    async *watchRun(req, ctx) {
+      const v = new Violations();
+      v.uuid("run_id", req.runId);
+      v.throwIfAny();
+      for await (const m of watchRun(deps, namespaceOf(ctx), req.runId, ctx.signal, { keepAliveMs: deps.watchKeepAliveMs })) {
+        yield { run: m.run && runToPb(m.run), historyChanged: m.historyChanged };
+      }
     },
 
     async getRunHistory(req, ctx) {

@@ -92,6 +92,15 @@ export class ContentionError extends AikiDomainError {
   }
 }
 
+/** A watch's client fell so far behind that its pending changes hit the cap; it lists again. */
+export class WatchFellBehindError extends AikiDomainError {
+  readonly kind = "watch_fell_behind";
+  constructor(readonly maxPending: number) {
+    super(`more than ${maxPending} changes waited for this watch's client to read them; list again and watch anew`);
+    this.name = "WatchFellBehindError";
+  }
+}
+
 /** A task write names an attempt that is no longer the current one; nothing was written. */
 export class StaleTaskAttemptError extends AikiDomainError {
   readonly kind = "stale_task_attempt";

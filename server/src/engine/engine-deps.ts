@@ -18,4 +18,6 @@ export interface EngineDeps {
   runStatusWatcher: RunStatusWatcher;
   /** Worker sessions open on this server, which a start may hand its run to; unset: none. */
   localSessions?: LocalSessions | undefined;
+  /** WatchRuns/WatchRun keep-alive interval; unset: 15 s (tests shorten it). */
+  watchKeepAliveMs?: number | undefined;
 }

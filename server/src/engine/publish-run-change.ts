@@ -5,8 +5,9 @@ import type { RunRow } from "../store/runs.table.js";
 export const timerHorizonMs = 5_000;
 
 /**
- * Hints, sent after commit: the run moved; work is ready when it was queued; a timer loop
- * should wake when the run now has a due time (a timer, or a lease expiry) before its horizon.
+ * Hints, sent after commit: the run moved (to its own watchers, and to its namespace's run
+ * watchers); work is ready when it was queued; a timer loop should wake when the run now has a
+ * due time (a timer, or a lease expiry) before its horizon.
  */
 export function publishRunChange(
   notifier: Notifier,
@@ -14,6 +15,7 @@ export function publishRunChange(
     Partial<Pick<RunRow, "wake_time" | "lease_expires_time">>,
 ): void {
   notifier.publish(channels.run(run.id), run.status);
+  notifier.publish(channels.runs(run.namespace), run.id);
   if (run.status === "queued") {
     notifier.publish(channels.ready(run.namespace, run.workflow_name, run.workflow_version_id, run.shard), run.id);
   }
@@ -24,4 +26,9 @@ export function publishRunChange(
 /** A stream serving this worker may lease again: one of its leases ended. */
 export function publishLeaseEnded(notifier: Notifier, workerId: string | null): void {
   if (workerId) notifier.publish(channels.worker(workerId));
+}
+
+/** A hint, sent after commit, to a run's watchers: its history grew while its status stayed. */
+export function publishHistoryChange(notifier: Notifier, runId: string): void {
+  notifier.publish(channels.runHistory(runId));
 }

@@ -17,6 +17,7 @@ import {
 import { batcherFor } from "../store/statement-batcher.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
+import { publishHistoryChange } from "./publish-run-change.js";
 
 export interface StartTaskCommand {
   namespace: string;
@@ -42,6 +43,7 @@ export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promis
   const task = await startTaskOnce(deps, cmd);
   // RUNNING: this call began an attempt (a replay of a finished task returns it unchanged).
   if (task.status === "running") deps.metrics?.taskAttemptStarted();
+  if (task.status !== "completed") publishHistoryChange(deps.notifier, cmd.runId);
   return task;
 }
 
@@ -136,7 +138,10 @@ export async function failTask(
 
 async function finishAttempt(deps: EngineDeps, cmd: FinishTaskCommand, changes: Parameters<typeof updateTask>[2]): Promise<TaskRow> {
   const updated = await updateTaskIfLeased(deps.db, cmd, { id: cmd.taskId, status: "running", attempts: cmd.attempt }, changes);
-  if (updated) return updated;
+  if (updated) {
+    publishHistoryChange(deps.notifier, cmd.runId);
+    return updated;
+  }
   // Nothing was written; say why: the lease is lost, or the attempt is stale (another attempt
   // started since, or the task is already finished).
   const run = await findRunById(deps.db, cmd.namespace, cmd.runId);

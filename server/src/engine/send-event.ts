@@ -7,7 +7,7 @@ import { findRunByReference, transitionRun } from "../store/run-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { cancelHandOvers, deliverHandOvers, type HandOver, leaseToIdleSession } from "./hand-over.js";
-import { publishRunChange } from "./publish-run-change.js";
+import { publishHistoryChange, publishRunChange } from "./publish-run-change.js";
 
 export type EventTarget = { runId: string } | { reference: RunReferenceKey };
 
@@ -81,6 +81,9 @@ export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promis
   });
   const handed = new Set(handOvers.map((h) => h.run.id));
   for (const run of woken) if (!handed.has(run.id)) publishRunChange(deps.notifier, run);
+  // Runs that stored the event without waking (pending, or no open wait): their history grew.
+  const wokenIds = new Set(woken.map((r) => r.id));
+  for (const d of deliveries) if (!d.duplicate && !wokenIds.has(d.event.run_id)) publishHistoryChange(deps.notifier, d.event.run_id);
   deps.metrics?.runTransitioned("awaiting_event", "queued", woken.length);
   // The sender is answered meanwhile: the push needs the run's history read first.
   if (handOvers.length > 0) {

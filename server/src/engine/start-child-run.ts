@@ -4,7 +4,7 @@ import { findRunById } from "../store/run-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
-import { publishRunChange } from "./publish-run-change.js";
+import { publishHistoryChange, publishRunChange } from "./publish-run-change.js";
 import { createRun, type StartRunCommand } from "./start-run.js";
 
 export interface StartChildRunCommand extends Omit<StartRunCommand, "parentRunId" | "requestId" | "shard" | "actor"> {
@@ -55,7 +55,10 @@ export async function startChildRun(deps: EngineDeps, cmd: StartChildRunCommand)
     if (!isUniqueViolation(error)) throw error;
     result = await attempt();
   }
-  if (!result.existing) publishRunChange(deps.notifier, result.run);
-  if (!result.existing) deps.metrics?.runTransitioned(null, result.run.status);
+  if (!result.existing) {
+    publishRunChange(deps.notifier, result.run);
+    publishHistoryChange(deps.notifier, cmd.parentRunId);
+    deps.metrics?.runTransitioned(null, result.run.status);
+  }
   return result;
 }

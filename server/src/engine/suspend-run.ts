@@ -13,7 +13,7 @@ import { findTaskById, type TaskCompletion } from "../store/task-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
 import { applyCompletions } from "./record-task.js";
-import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
+import { publishHistoryChange, publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { loadHistory, type RunHistoryData } from "./run-history.js";
 
 export type SuspendWait =
@@ -75,6 +75,9 @@ export async function suspendRun(
     publishRunChange(deps.notifier, run);
     publishLeaseEnded(deps.notifier, workerId);
     deps.metrics?.runTransitioned("running", run.status);
+  } else {
+    // Resolved at once (an event already there, a child already done, a sleep already due).
+    publishHistoryChange(deps.notifier, run.id);
   }
   return { run, suspended, history: suspended ? undefined : await loadHistory(deps.db, run.id) };
 }

@@ -16,6 +16,10 @@ export const channels = {
   timers: "aiki:timers",
   /** A run's status changed. */
   run: (runId: string) => `aiki:run:${runId}`,
+  /** A run of this namespace was created or changed status; the message is its id. */
+  runs: (namespace: string) => `aiki:runs:${namespace}`,
+  /** A run's history grew without a status change (a task recorded, a wait resolved, an event stored). */
+  runHistory: (runId: string) => `aiki:run-history:${runId}`,
   /** A lease held by this worker ended (its run was suspended, finished, released, paused or cancelled). */
   worker: (workerId: string) => `aiki:worker:${workerId}`,
   /** A run became ready for workers of this workflow version and shard. */
