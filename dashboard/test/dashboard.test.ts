@@ -2,7 +2,7 @@
 // real server with a real worker running real workflows: what a person sees on the runs list and
 // on a run page, live, and what happens when they act. Every page is checked with axe-core and
 // photographed to dashboard/test/screenshots/.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
@@ -16,6 +16,8 @@ import { seedQueuedRuns } from "./support/seed-runs.js";
 import { ensureDashboardBuild, launchBrowser, screenshot, seriousViolations, type TestBrowser } from "./support/browser.js";
 
 const wait = { timeout: 15_000 };
+// Browser steps on a machine shared with other work: generous bounds, never fixed sleeps.
+vi.setConfig({ testTimeout: 60_000 });
 const shortId = (id: string) => id.replace(/-/g, "").slice(-8);
 let aiki: TestAiki;
 let aikiClient: Client;
@@ -148,16 +150,23 @@ describe("the runs list", () => {
     const waiting = await awaitingApproval("live-1");
     await page.goto(ui("/runs"));
     await row(waiting.run.id).locator('[data-status="AWAITING_EVENT"]').waitFor(wait);
+    await page.locator('[data-live="live"]').waitFor(wait);
     await page.evaluate("window.__sameDocument = true");
 
     await waiting.events.approved.send({ by: "the test" });
     await row(waiting.run.id).locator('[data-status="COMPLETED"]').waitFor(wait);
 
+    // The approval started a child run (before its parent completed): the first new run.
+    const [child] = (await runs.listChildRuns({ parentRunId: waiting.run.id })).runs;
+    await page.getByRole("button", { name: /^1 new run\b/ }).waitFor(wait);
     const fresh = await failing.start(aikiClient);
-    await page.getByRole("button", { name: /^1 new run/ }).waitFor(wait);
+    await page.getByRole("button", { name: /^2 new runs\b/ }).waitFor(wait);
     expect(await row(fresh.run.id).count()).toBe(0);
-    await page.getByRole("button", { name: /^1 new run/ }).click();
+    expect(await row(child!.id).count()).toBe(0);
+    await page.getByRole("button", { name: /^2 new runs\b/ }).click(wait);
     await row(fresh.run.id).waitFor(wait);
+    await row(child!.id).waitFor(wait);
+    expect(await page.getByRole("button", { name: /new runs?\b/ }).count()).toBe(0);
     expect(await page.evaluate("window.__sameDocument")).toBe(true);
     await screenshot(page, "runs-list");
     await expectNoSeriousViolations("runs list");
@@ -215,6 +224,7 @@ describe("a run page", () => {
     const handle = await awaitingApproval("wake-1");
     await page.goto(ui(`/runs/${handle.run.id}`));
     await headerStatus().and(page.locator('[data-status="AWAITING_EVENT"]')).waitFor(wait);
+    await page.locator('[data-live="live"]').waitFor(wait);
 
     await page.getByRole("button", { name: "Awake…" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Awake run" }).click();
@@ -230,6 +240,9 @@ describe("a run page", () => {
     await dialog.getByLabel("Reference id (optional)").fill("approval-1");
     await dialog.getByRole("button", { name: "Send event" }).click();
     await headerStatus().and(page.locator('[data-status="COMPLETED"]')).waitFor(wait);
+    // WatchRun ends once it has sent the terminal run: nothing more will change.
+    await page.locator('[data-live="ended"]').waitFor(wait);
+    await page.locator("li[data-kind=event]", { hasText: "consumed" }).waitFor(wait);
     const done = await handle.waitForStatus("completed", { timeout: 15_000 });
     expect(done.success && done.state.output).toMatchObject({ approval: { data: { by: "the dashboard" } } });
   });
@@ -311,7 +324,7 @@ describe("the other pages", () => {
     await screenshot(page, "runs-list-dark");
     await page.emulateMedia({ colorScheme: "light" });
     expect(browser.pageErrors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
-  });
+  }, 90_000);
 });
 
 describe("live updates when the stream breaks, and large lists", () => {
@@ -369,5 +382,5 @@ describe("live updates when the stream breaks, and large lists", () => {
     expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(100);
     expect(await page.locator("tbody tr[data-run-id]").count()).toBeLessThan(100);
     await expectNoSeriousViolations("runs list (10,000 runs)");
-  });
+  }, 120_000);
 });
