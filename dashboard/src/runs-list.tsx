@@ -12,6 +12,8 @@ import { useLive } from "./live.js";
 import { Link, navigate, useLocation } from "./router.js";
 import { Empty, ErrorBox, Field, LiveIndicator, StatusBadge, Time, useLoad } from "./ui.js";
 
+// The first page is small so the list shows fast; scrolling fetches bigger pages.
+const firstPageSize = 100;
 const pageSize = 500;
 const rowHeight = 37;
 const overscan = 10;
@@ -95,7 +97,7 @@ export function RunsList() {
 
   const loadFirst = useCallback(async () => {
     try {
-      const res = await runsApi.listRuns({ ...apiFilter(filter, true), pageSize });
+      const res = await runsApi.listRuns({ ...apiFilter(filter, true), pageSize: firstPageSize });
       setRows({ runs: res.runs, nextPageToken: res.nextPageToken });
       setPending(new Set());
       setLoadError(undefined);
@@ -377,7 +379,7 @@ function RunTable({
           <col style={{ width: "7rem" }} />
           <col style={{ width: "11rem" }} />
           <col />
-          <col style={{ width: "14rem" }} />
+          <col style={{ width: "15.5rem" }} />
           <col style={{ width: "10rem" }} />
         </colgroup>
         <thead>
