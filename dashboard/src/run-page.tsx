@@ -10,7 +10,7 @@ import { ms, parseJsonInput, shortId, statusLabel, terminal, toValue, valueJson 
 import { useLive } from "./live.js";
 import { Link, navigate } from "./router.js";
 import { timelineItems, Timeline } from "./timeline.js";
-import { ConfirmDialog, ErrorBox, FailureView, Field, JsonView, LiveIndicator, StatusBadge, Time, useLoad } from "./ui.js";
+import { ConfirmDialog, ErrorBox, FailureView, Field, JsonTextarea, JsonView, LiveIndicator, StatusBadge, Time, useLoad } from "./ui.js";
 
 interface Detail {
   run: Run;
@@ -316,7 +316,7 @@ export function RunPage({ runId }: { runId: string }) {
             ))}
           </datalist>
           <Field label="Data (JSON)" hint="Empty sends no data.">
-            <textarea name="data" rows={6} className="mono" spellCheck={false} defaultValue="{}" />
+            <JsonTextarea name="data" defaultValue="{}" />
           </Field>
           <Field label="Reference id (optional)" hint="Sending the same reference id again stores nothing new.">
             <input name="reference" />

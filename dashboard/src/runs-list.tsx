@@ -200,11 +200,28 @@ export function RunsList() {
 
   const showPending = () => void loadFirst();
 
+  // "/" jumps to the filters, as in most list views; typing in a field is left alone.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || target?.closest("input, textarea, select, [contenteditable]")) return;
+      const field = document.querySelector<HTMLInputElement>('.filters input[name="workflow"]');
+      if (!field) return;
+      e.preventDefault();
+      field.focus();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, []);
+
   return (
     <section aria-labelledby="runs-title">
       <div className="page-head">
         <h1 id="runs-title">Runs</h1>
         <LiveIndicator mode={mode} />
+        <span className="muted hint">
+          <kbd>/</kbd> filters
+        </span>
       </div>
       <StatusChips filter={filter} counts={counts.data} setFilter={setFilter} />
       <Filters filter={filter} setFilter={setFilter} />

@@ -6,7 +6,7 @@ import { errorText, runsApi } from "./api.js";
 import { useAccess } from "./access.js";
 import { parseJsonInput, shortId, toValue } from "./format.js";
 import { Link, navigate, useLocation } from "./router.js";
-import { Empty, Field, useLoad } from "./ui.js";
+import { Empty, Field, JsonTextarea, useLoad } from "./ui.js";
 
 export function StartRun() {
   const { query } = useLocation();
@@ -85,7 +85,7 @@ export function StartRun() {
           ))}
         </datalist>
         <Field label="Input (JSON)" hint="Empty means no input.">
-          <textarea name="input" rows={10} className="mono" spellCheck={false} defaultValue={query.get("input") ?? ""} />
+          <JsonTextarea name="input" rows={10} defaultValue={query.get("input") ?? ""} />
         </Field>
         <Field label="Reference id (optional)" hint="Unique per workflow version: starting the same reference id again returns the existing run.">
           <input name="reference" />

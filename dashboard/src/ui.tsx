@@ -239,3 +239,39 @@ export function Field({ label, children, hint }: { label: string; children: Reac
     </div>
   );
 }
+
+/** A JSON editor: a monospace textarea that says at once whether its text parses. */
+export function JsonTextarea({ name, defaultValue, rows, id, ...rest }: { name: string; defaultValue?: string; rows?: number; id?: string; "aria-describedby"?: string }) {
+  const [problem, setProblem] = useState<string | undefined>();
+  const check = (text: string) => {
+    if (text.trim() === "") return setProblem(undefined);
+    try {
+      JSON.parse(text);
+      setProblem(undefined);
+    } catch (error) {
+      setProblem((error as Error).message);
+    }
+  };
+  const problemId = `${id ?? name}-problem`;
+  const described = [rest["aria-describedby"], problem ? problemId : undefined].filter(Boolean).join(" ") || undefined;
+  return (
+    <>
+      <textarea
+        id={id}
+        name={name}
+        rows={rows ?? 6}
+        className="mono"
+        spellCheck={false}
+        defaultValue={defaultValue}
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={described}
+        onChange={(e) => check(e.target.value)}
+      />
+      {problem ? (
+        <small className="json-problem" id={problemId}>
+          Not valid JSON yet: {problem}
+        </small>
+      ) : null}
+    </>
+  );
+}

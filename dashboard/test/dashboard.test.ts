@@ -133,8 +133,10 @@ describe("the runs list", () => {
     await row(failed.run.id).locator('[data-status="FAILED"]').waitFor(wait);
     await row(waiting.run.id).waitFor(wait);
 
-    await page.getByLabel("Workflow", { exact: true }).fill(failing.name);
-    await page.getByRole("button", { name: "Apply" }).click();
+    // "/" jumps to the filters; Enter applies them.
+    await page.locator("body").press("/");
+    await page.keyboard.type(failing.name);
+    await page.keyboard.press("Enter");
     await page.waitForURL(new RegExp(`workflow=${failing.name}`), wait);
     await row(waiting.run.id).waitFor({ state: "detached", ...wait });
     await row(failed.run.id).waitFor(wait);
@@ -279,7 +281,10 @@ describe("the other pages", () => {
     await page.goto(ui("/start"));
     await page.getByLabel("Workflow", { exact: true }).fill(order.name);
     await page.getByLabel("Version", { exact: true }).fill("1");
+    await page.getByLabel("Input (JSON)").fill('{ "orderId": ');
+    await page.getByText(/^Not valid JSON yet:/).waitFor(wait);
     await page.getByLabel("Input (JSON)").fill('{ "orderId": "from-the-ui" }');
+    await page.getByText(/^Not valid JSON yet:/).waitFor({ state: "detached", ...wait });
     await expectNoSeriousViolations("start run");
     await screenshot(page, "start-run");
     await page.getByRole("button", { name: "Start run" }).click();
