@@ -316,6 +316,26 @@ describe("ListWorkflows and ListWorkers", () => {
     expect(w?.firstSeenTime).toBeDefined();
     expect(timestampDate(w!.firstSeenTime!).getTime()).toBeLessThanOrEqual(timestampDate(w!.lastSeenTime!).getTime());
   });
+
+  it("a streaming worker shows as stream while its stream is open, and with no transport once it ended", async () => {
+    const wf = workflow();
+    await wf.start();
+    const stop = new AbortController();
+    const stream = leases.streamLeases(
+      { workerId: "sw", workerName: "n", workflows: [{ workflowName: wf.name, workflowVersionId: "1" }], maxInFlight: 1 },
+      { signal: stop.signal },
+    );
+    const it = stream[Symbol.asyncIterator]();
+    await it.next();
+    const transportOf = async () => (await leases.listWorkers({})).workers.find((x) => x.workerId === "sw")?.transport;
+    expect(await transportOf()).toBe("stream");
+    stop.abort();
+    await it.next().catch(() => undefined);
+    // The server clears it after the stream's end, which the client cannot await: poll, bounded.
+    const deadline = Date.now() + 2_000;
+    while ((await transportOf()) !== "" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await transportOf()).toBe("");
+  });
 });
 
 /** A server stream read message by message, each awaited with a deadline (no sleeps). */

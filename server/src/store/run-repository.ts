@@ -4,6 +4,7 @@ import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
 import type { RunTransitionRow } from "./run-transitions.table.js";
 import type { NewRunRow, RunRow, RunsTable } from "./runs.table.js";
+import { uuidV7Floor } from "./uuid-v7.js";
 
 type Reader = Kysely<Database>;
 type Trx = Transaction<Database>;
@@ -217,10 +218,22 @@ function matching(eb: ExpressionBuilder<Database, "runs">, namespace: string, f:
   if (f.referenceId) where.push(eb("reference_id", "=", f.referenceId));
   if (f.runIds && f.runIds.length > 0) where.push(eb("id", "in", f.runIds));
   if (f.scheduleId) where.push(eb("schedule_id", "=", f.scheduleId));
-  if (f.createTimeFrom) where.push(eb("create_time", ">=", f.createTimeFrom));
-  if (f.createTimeTo) where.push(eb("create_time", "<", f.createTimeTo));
+  // create_time decides; the id bound (UUIDv7 ids carry their creation time, on the server's
+  // clock rather than the database's, hence the slack) lets the primary key find the range
+  // without an index of its own on create_time, which every insert and transition would pay for.
+  if (f.createTimeFrom) {
+    where.push(eb("create_time", ">=", f.createTimeFrom));
+    where.push(eb("id", ">=", uuidV7Floor(f.createTimeFrom.getTime() - idClockSlackMs)));
+  }
+  if (f.createTimeTo) {
+    where.push(eb("create_time", "<", f.createTimeTo));
+    where.push(eb("id", "<", uuidV7Floor(f.createTimeTo.getTime() + idClockSlackMs)));
+  }
   return eb.and(where);
 }
+
+// How far a server's clock (in run ids) may stray from the database's (in create_time).
+const idClockSlackMs = 5 * 60_000;
 
 /**
  * Runs matching the filter, ordered by id. Ids are UUIDv7, so id order is creation order and a
