@@ -53,7 +53,7 @@ export function formatTime(t: Timestamp | number | undefined): string {
 export function formatDuration(msValue: number): string {
   if (msValue < 1000) return `${Math.round(msValue)} ms`;
   const s = msValue / 1000;
-  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 60) return `${s.toFixed(s < 10 && !Number.isInteger(s) ? 1 : 0)} s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
   const h = Math.floor(m / 60);

@@ -3,7 +3,7 @@
 // on a run page, live, and what happens when they act. Every page is checked with axe-core and
 // photographed to dashboard/test/screenshots/.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
+import { type Run, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
@@ -304,18 +304,32 @@ describe("the other pages", () => {
       name: `nightly-${suffix}`,
       workflowName: failing.name,
       workflowVersionId: "1",
-      spec: { spec: { case: "interval", value: { every: durationFromMs(3_600_000) } } },
+      spec: { spec: { case: "interval", value: { every: durationFromMs(1_000) } } },
     });
+    // An occurrence, as the server's timers fire it (awaited on WatchRuns for the schedule).
+    const occurrences: Run[] = [];
+    for await (const m of runs.watchRuns({ filter: { scheduleId: schedule!.id } }, { signal: AbortSignal.timeout(15_000) })) {
+      occurrences.push(...m.runs);
+      if (occurrences.length > 0) break;
+    }
     await page.goto(ui("/schedules"));
     await page.getByRole("link", { name: `nightly-${suffix}` }).click();
     await page.getByRole("heading", { name: "Next fire times" }).waitFor(wait);
     expect(await page.locator("section", { hasText: "Next fire times" }).locator("ol li").count()).toBe(5);
+    await page.locator("section", { hasText: "Recent occurrences" }).locator(`a[href$="${occurrences[0]!.id}"]`).waitFor(wait);
     await screenshot(page, "schedule");
     await expectNoSeriousViolations("schedule");
     await page.getByRole("button", { name: "Pause…" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Pause schedule" }).click();
     await page.getByRole("button", { name: "Resume…" }).waitFor(wait);
     expect((await schedules.getSchedule({ scheduleId: schedule!.id })).schedule?.status).toBe(2);
+    await page.locator("section", { hasText: "Recent occurrences" }).locator(`a[href$="${occurrences[0]!.id}"]`).click();
+    await page.waitForURL(new RegExp(`/ui/runs/${occurrences[0]!.id}$`), wait);
+    await page.goBack();
+    await page.getByRole("button", { name: "Delete…" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete schedule" }).click();
+    await page.getByText("No schedules yet.").waitFor(wait);
+    await screenshot(page, "schedules-empty");
 
     await page.goto(ui("/workers"));
     await page.locator("td", { hasText: "dashboard-worker" }).first().waitFor(wait);
