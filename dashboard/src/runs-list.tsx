@@ -239,8 +239,8 @@ export function RunsList() {
             </p>
           ) : (
             <p>
-              Start one from <Link to="/start">Start run</Link>, with the SDK (<code>client.start(...)</code>), or with{" "}
-              <code>aiki runs start</code>. It shows up here at once.
+              Start one from <Link to="/start">Start run</Link>, from your code (<code>version.start(client, input)</code>), or
+              with <code>npx aiki runs start</code>. It shows up here at once.
             </p>
           )}
         </Empty>
