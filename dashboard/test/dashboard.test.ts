@@ -175,6 +175,39 @@ describe("the runs list", () => {
   });
 });
 
+describe("the runs list's other filters", () => {
+  it("filters by parent run, reference id and created range, and says what to do when nothing matches", async () => {
+    const parent = await holder.start(aikiClient);
+    expect((await parent.waitForStatus("awaiting_child_workflow", { timeout: 15_000 })).success).toBe(true);
+    const child = (await runs.listChildRuns({ parentRunId: parent.run.id })).runs[0]!;
+    const referenced = await failing.with().opt("reference.id", `ref-${suffix}`).start(aikiClient);
+
+    await page.goto(ui("/runs"));
+    await page.getByLabel("Parent run").fill(parent.run.id);
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForURL(new RegExp(`parent=${parent.run.id}`), wait);
+    await row(child.id).waitFor(wait);
+    expect(await page.locator("tbody tr[data-run-id]").count()).toBe(1);
+
+    await page.goto(ui(`/runs?ref=ref-${suffix}`));
+    await row(referenced.run.id).waitFor(wait);
+    expect(await page.locator("tbody tr[data-run-id]").count()).toBe(1);
+
+    // Created from tomorrow: nothing matches, and the page says how to get the runs back.
+    await page.goto(ui("/runs"));
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+    await page.getByLabel("Created from").fill(local);
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.getByText("No runs match these filters.").waitFor(wait);
+    await screenshot(page, "runs-list-empty");
+    await expectNoSeriousViolations("runs list (nothing matches)");
+    await page.getByRole("link", { name: "Clear the filters" }).click();
+    await row(child.id).waitFor(wait);
+    await parent.cancel("filter test done");
+  });
+});
+
 describe("a run page", () => {
   it("shows one timeline with every transition, task, sleep, event wait, event and child, in order", async () => {
     const handle = await awaitingApproval("timeline-1");
