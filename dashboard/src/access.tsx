@@ -22,7 +22,6 @@ export function useAccess(): Access {
 export function AccessProvider({ children }: { children: ReactNode }) {
   const [access, setAccess] = useState<Access | undefined>();
   const [keyNeeded, setKeyNeeded] = useState<string | undefined>();
-  const [generation, setGeneration] = useState(0);
 
   useEffect(() => onUnauthenticated((message) => setKeyNeeded(message || "this server needs an API key")), []);
   useEffect(() => {
@@ -45,14 +44,14 @@ export function AccessProvider({ children }: { children: ReactNode }) {
     return () => {
       live = false;
     };
-  }, [generation]);
+  }, []);
 
   const submit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const key = String(new FormData(e.currentTarget).get("key") ?? "").trim();
     storeApiKey(key);
-    setKeyNeeded(undefined);
-    setGeneration((g) => g + 1);
+    // Every page and stream calls again with the key, as after a fresh load.
+    location.reload();
   };
 
   return (
@@ -70,7 +69,7 @@ export function AccessProvider({ children }: { children: ReactNode }) {
             Use key
           </button>
           {storedApiKey() ? (
-            <button type="button" onClick={() => (storeApiKey(""), setGeneration((g) => g + 1))}>
+            <button type="button" onClick={() => (storeApiKey(""), location.reload())}>
               Forget stored key
             </button>
           ) : null}
