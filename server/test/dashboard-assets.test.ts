@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
+import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dashboardAsset } from "../src/http/dashboard-assets.js";
@@ -38,6 +39,15 @@ describe("dashboardAsset", () => {
     expect([index.status, index.headers["cache-control"], String(index.body)]).toEqual([200, "no-store", "<!doctype html><title>Aiki</title>"]);
   });
 
+  it("gzips text for clients that accept it, the same bytes once decompressed", async () => {
+    const plain = await dashboardAsset(dir, "/ui/assets/index-abc123.js");
+    expect(plain.headers["content-encoding"]).toBeUndefined();
+    expect(plain.headers.vary).toBe("accept-encoding");
+    const zipped = await dashboardAsset(dir, "/ui/assets/index-abc123.js", "gzip, deflate, br");
+    expect(zipped.headers["content-encoding"]).toBe("gzip");
+    expect(gunzipSync(zipped.body as Buffer).toString()).toBe("console.log(1)");
+  });
+
   it("answers client-side routes with index.html, but a missing hashed asset with 404", async () => {
     const route = await dashboardAsset(dir, "/ui/runs/0b9c7f4e-8a77-4a5e-9d1b-3c2f4a1e2d3c");
     expect([route.status, String(route.body)]).toEqual([200, "<!doctype html><title>Aiki</title>"]);
@@ -67,6 +77,7 @@ describe("the server's /ui/ and /", () => {
     expect([200, 503]).toContain(ui.status);
     expect(ui.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(ui.headers.get("cache-control")).toBe("no-store");
+    if (ui.status === 200) expect(ui.headers.get("content-encoding")).toBe("gzip"); // fetch sends accept-encoding
     expect((await fetch(`${aiki.url}/ui/`, { method: "POST" })).status).toBe(405);
   });
 

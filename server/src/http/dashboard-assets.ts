@@ -1,6 +1,11 @@
+import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { gzip as gzipCallback } from "node:zlib";
+
+const gzip = promisify(gzipCallback);
 
 /** Where `npm run build -w dashboard` writes the dashboard (dashboard/dist of this checkout). */
 export const defaultDashboardDir = fileURLToPath(new URL("../../../dashboard/dist", import.meta.url));
@@ -36,7 +41,31 @@ const immutable = "public, max-age=31536000, immutable";
  * index.html (client-side routes), with 503 and how to build it when there is no build. Paths
  * that would leave the build directory are refused.
  */
-export async function dashboardAsset(dir: string, urlPath: string): Promise<StaticAnswer> {
+export async function dashboardAsset(dir: string, urlPath: string, acceptEncoding = ""): Promise<StaticAnswer> {
+  const answer = await plainAsset(dir, urlPath);
+  const type = answer.headers["content-type"] ?? "";
+  if (answer.status !== 200 || !compressible.test(type)) return answer;
+  answer.headers.vary = "accept-encoding";
+  if (!/\bgzip\b/.test(acceptEncoding)) return answer;
+  return { ...answer, headers: { ...answer.headers, "content-encoding": "gzip" }, body: await gzipped(answer.body) };
+}
+
+const compressible = /^(text\/|application\/json|image\/svg)/;
+// The build's files are few: each content is compressed once (keyed by its hash, so a rebuild
+// under the same name is compressed again).
+const gzipCache = new Map<string, Buffer>();
+
+async function gzipped(body: Buffer | string): Promise<Buffer> {
+  const key = createHash("sha1").update(body).digest("base64");
+  const cached = gzipCache.get(key);
+  if (cached) return cached;
+  const zipped = await gzip(body);
+  if (gzipCache.size > 200) gzipCache.clear();
+  gzipCache.set(key, zipped);
+  return zipped;
+}
+
+async function plainAsset(dir: string, urlPath: string): Promise<StaticAnswer> {
   const root = resolve(dir);
   let rel: string;
   try {

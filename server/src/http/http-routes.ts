@@ -64,7 +64,8 @@ export function createHttpRoutes(deps: HttpRoutesDeps): FallbackHandler {
       return void res.end();
     }
     if (isDashboard) {
-      return void dashboardAsset(dashboardDir, path).then(
+      const acceptEncoding = req.headers["accept-encoding"];
+      return void dashboardAsset(dashboardDir, path, Array.isArray(acceptEncoding) ? acceptEncoding.join(",") : (acceptEncoding ?? "")).then(
         (a) => {
           if (res.headersSent) return;
           res.writeHead(a.status, { ...a.headers, "content-length": Buffer.byteLength(a.body) });
