@@ -62,7 +62,9 @@ async function liveDescendants(runId: string, limit = 200): Promise<Run[]> {
 type Action = "cancel" | "pause" | "resume" | "awake" | "event";
 
 export function RunPage({ runId }: { runId: string }) {
-  const detail = useLoad(() => loadDetail(runId), [runId]);
+  // Reloads (after an action, while polling) and live updates race: an older revision never
+  // replaces a newer one on screen.
+  const detail = useLoad(() => loadDetail(runId), [runId], (next, current) => next.run.revision < current.run.revision);
   const [action, setAction] = useState<Action | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
   const access = useAccess();

@@ -98,7 +98,15 @@ export function RunsList() {
   const loadFirst = useCallback(async () => {
     try {
       const res = await runsApi.listRuns({ ...apiFilter(filter, true), pageSize: firstPageSize });
-      setRows({ runs: res.runs, nextPageToken: res.nextPageToken });
+      // A live update that arrived while this page was being read is newer than the page.
+      setRows((r) => {
+        const shown = new Map(r.runs.map((x) => [x.id, x]));
+        const runs = res.runs.map((x) => {
+          const have = shown.get(x.id);
+          return have && have.revision > x.revision ? have : x;
+        });
+        return { runs, nextPageToken: res.nextPageToken };
+      });
       setPending(new Set());
       setLoadError(undefined);
     } catch (error) {

@@ -200,18 +200,24 @@ export interface Loaded<T> {
   set: (data: T) => void;
 }
 
-/** Loads once per `deps`, keeps the last data while reloading (no layout jump), and exposes reload. */
-export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Loaded<T> {
+/**
+ * Loads once per `deps`, keeps the last data while reloading (no layout jump), and exposes reload
+ * and set. With `isStale`, data older than what is shown (a slow reload answering after a live
+ * update) is dropped instead of shown.
+ */
+export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[], isStale?: (next: T, current: T) => boolean): Loaded<T> {
   const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: undefined, loading: true });
   const latest = useRef(load);
   latest.current = load;
+  const staleRef = useRef(isStale);
+  staleRef.current = isStale;
   const generation = useRef(0);
   const reload = useCallback(async () => {
     const mine = ++generation.current;
     setState((s) => ({ ...s, loading: true }));
     try {
       const data = await latest.current();
-      if (mine === generation.current) setState({ data, error: undefined, loading: false });
+      if (mine === generation.current) setState((s) => (s.data !== undefined && staleRef.current?.(data, s.data) ? { ...s, loading: false } : { data, error: undefined, loading: false }));
     } catch (error) {
       if (mine === generation.current) setState((s) => ({ data: s.data, error, loading: false }));
     }
@@ -220,7 +226,10 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
   useEffect(() => {
     void reload();
   }, deps);
-  const set = useCallback((data: T) => setState({ data, error: undefined, loading: false }), []);
+  const set = useCallback(
+    (data: T) => setState((s) => (s.data !== undefined && staleRef.current?.(data, s.data) ? s : { data, error: undefined, loading: s.loading })),
+    [],
+  );
   return { ...state, reload, set };
 }
 
