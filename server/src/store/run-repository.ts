@@ -1,5 +1,5 @@
 import { type Expression, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool, type Transaction, sql, type Updateable } from "kysely";
-import type { RunStatus } from "../domain/run-status.js";
+import { canTransition, type RunStatus } from "../domain/run-status.js";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
 import type { RunTransitionRow } from "./run-transitions.table.js";
@@ -282,10 +282,13 @@ export interface RunGuard {
 }
 
 /**
- * The one way a run changes state: a guarded update (status and revision must still be what the
- * caller read) that bumps the revision and appends the transition, in the caller's transaction.
- * Returns undefined when the guard did not match: someone else changed the run since it was
- * read, and nothing was written.
+ * Moves one run, as the caller read it, to `to`: a guarded update (status and revision must still
+ * be what the caller read) that bumps the revision and appends the transition, in the caller's
+ * transaction. Returns undefined when the guard did not match: someone else changed the run since
+ * it was read, and nothing was written. Not the only statement that moves runs: the set-based
+ * ones (claims, batched starts, completions and first sleeps, timers, lease expiry, cascading
+ * cancels) write their own, and domain/run-transition-statements.ts lists them all beside the
+ * table they keep to. A move the table forbids is a bug in the caller: it throws, writing nothing.
  */
 export async function transitionRun(
   trx: Trx,
@@ -294,6 +297,7 @@ export async function transitionRun(
   changes: Omit<Updateable<RunsTable>, "status" | "revision" | "update_time">,
   audit: TransitionAudit,
 ): Promise<RunRow | undefined> {
+  if (!canTransition(guard.status, to)) throw new Error(`run ${guard.id}: ${guard.status} → ${to} is not a transition of the state machine`);
   // The update and its history row in one statement: one round trip per transition.
   return trx
     .with("moved", (q) =>
