@@ -1,5 +1,5 @@
 import { type Expression, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool, type Transaction, sql, type Updateable } from "kysely";
-import { canTransition, type RunStatus } from "../domain/run-status.js";
+import { canTransition, type InitialStatus, type RunStatus } from "../domain/run-status.js";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
 import type { RunTransitionRow } from "./run-transitions.table.js";
@@ -20,8 +20,11 @@ export interface TransitionAudit {
   reason?: string | null | undefined;
 }
 
+/** A new run's row: created SCHEDULED or QUEUED, as the state machine begins. */
+export type NewRun = Omit<NewRunRow, "revision" | "status"> & { status: InitialStatus };
+
 /** Inserts a new run and its creation transition (revision 1). */
-export async function insertRun(trx: Trx, row: Omit<NewRunRow, "revision">, audit: TransitionAudit): Promise<RunRow> {
+export async function insertRun(trx: Trx, row: NewRun, audit: TransitionAudit): Promise<RunRow> {
   const run = await trx
     .insertInto("runs")
     .values({ ...row, revision: 1 })
@@ -51,7 +54,7 @@ export async function insertRun(trx: Trx, row: Omit<NewRunRow, "revision">, audi
  */
 export async function insertRunUnlessTaken(
   db: Reader,
-  row: Omit<NewRunRow, "revision">,
+  row: NewRun,
   audit: TransitionAudit,
   lease?: { workerId: string; ttlMs: number },
 ): Promise<RunRow | undefined> {
