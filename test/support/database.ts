@@ -44,7 +44,7 @@ async function admin<T>(adminUrl: string, fn: (c: pg.Client) => Promise<T>): Pro
 
 let counter = 0;
 
-// This test file's databases not destroyed yet: test/setup-file.ts checks them after the file.
+// This test file's databases not destroyed yet: test/after-each-file.ts checks them after the file.
 const live = new Map<string, TestDatabase>();
 
 /**

@@ -1,8 +1,9 @@
 import { allowedTransitions, type RunMove, type RunStatus, runStatuses, suspendedStatuses, terminalStatuses } from "./run-status.js";
 
 /**
- * A store function whose SQL moves runs: it sets `runs.status` and appends the `run_transitions`
- * row, often for many runs in one statement. `moves` are the history rows it may write.
+ * A store function whose SQL moves runs: it writes a run's status (an insert, or a guarded update)
+ * and appends its `run_transitions` row, often for many runs in one statement. `moves` are the
+ * history rows it may write.
  */
 export interface RunTransitionStatement {
   /** `file#function`, the file under server/src. */
