@@ -6,6 +6,8 @@ export default defineConfig({
     exclude: ["**/node_modules/**", "**/dist/**", "**/.tmp/**"],
     // Starts real Postgres + Redis (or uses DATABASE_URL / REDIS_URL) and a migrated template database.
     globalSetup: ["test/global-setup.ts"],
+    // Checks every test database the file left behind against the run state machine.
+    setupFiles: ["test/after-each-file.ts"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,

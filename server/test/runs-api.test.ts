@@ -13,7 +13,8 @@ import {
 import { ReferenceConflictPolicy, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, StartRunRequestSchema, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { insertRun } from "../../server/src/store/run-repository.js";
+import type { RunStatus as Status } from "../../server/src/domain/run-status.js";
+import { insertRun, transitionRun } from "../../server/src/store/run-repository.js";
 import { uuidV7 } from "../../server/src/store/uuid-v7.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { rpcError } from "../../test/support/rpc-error.js";
@@ -233,12 +234,15 @@ describe("pause, resume, cancel, awake", () => {
     const child = await db.transaction().execute((trx) =>
       insertRun(trx, { id: uuidV7(), workflow_name: "child", workflow_version_id: "1", status: "queued", parent_run_id: parent!.id }, { actor: "test" }),
     );
-    const grandchild = await db.transaction().execute((trx) =>
-      insertRun(trx, { id: uuidV7(), workflow_name: "child", workflow_version_id: "1", status: "sleeping", parent_run_id: child.id }, { actor: "test" }),
-    );
-    const done = await db.transaction().execute((trx) =>
-      insertRun(trx, { id: uuidV7(), workflow_name: "child", workflow_version_id: "1", status: "completed", parent_run_id: parent!.id }, { actor: "test" }),
-    );
+    // Brought to their state through the moves a worker's writes make, so their history is one the table allows.
+    const childIn = (parentId: string, path: Status[]) =>
+      db.transaction().execute(async (trx) => {
+        let run = await insertRun(trx, { id: uuidV7(), workflow_name: "child", workflow_version_id: "1", status: "queued", parent_run_id: parentId }, { actor: "test" });
+        for (const to of path) run = (await transitionRun(trx, run, to, {}, { actor: "test" }))!;
+        return run;
+      });
+    const grandchild = await childIn(child.id, ["running", "sleeping"]);
+    const done = await childIn(parent!.id, ["running", "completed"]);
     await runs.cancelRun({ runId: parent!.id });
     const status = async (id: string) => (await runs.getRun({ runId: id })).run?.status;
     expect(await status(child.id)).toBe(RunStatus.CANCELLED);

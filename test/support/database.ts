@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { inject } from "vitest";
 import { migrateToLatest } from "../../server/src/store/migrate.js";
+import { checkRunTransitions } from "./check-run-transitions.js";
 import {
   destroyPostgresServer,
   killPostgres,
@@ -23,7 +24,11 @@ export interface TestDatabase {
   /** postgres://…/<name>, same user as the admin URL. */
   url: string;
   name: string;
-  /** Drops the database, disconnecting anyone still connected (WITH (FORCE)). Idempotent. */
+  /**
+   * Drops the database, disconnecting anyone still connected (WITH (FORCE)). Idempotent. Before
+   * that, checks its run history against the state machine (checkRunTransitions) and, after
+   * dropping it, throws what that check found.
+   */
   destroy(): Promise<void>;
 }
 
@@ -39,6 +44,21 @@ async function admin<T>(adminUrl: string, fn: (c: pg.Client) => Promise<T>): Pro
 
 let counter = 0;
 
+// This test file's databases not destroyed yet: test/after-each-file.ts checks them after the file.
+const live = new Map<string, TestDatabase>();
+
+/**
+ * checkRunTransitions on each database this test file created and has not destroyed (a file's own
+ * afterAll destroys, and so checks, the rest): a leaked database is checked too, and left for the
+ * global teardown to drop.
+ */
+export async function checkLiveDatabases(): Promise<void> {
+  const failures: unknown[] = [];
+  for (const db of live.values()) await checkRunTransitions(db.url).catch((error: unknown) => failures.push(error));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, failures.map((e) => (e as Error).message).join("\n"));
+}
+
 /**
  * A fresh database with every migration applied (a copy of the run's template; ~tens of ms).
  * `{ empty: true }` gives an unmigrated database instead (copy of template0), e.g. to test migrations.
@@ -51,15 +71,24 @@ export async function createTestDatabase(opts: { empty?: boolean } = {}): Promis
   const strategy = inject("pgServerVersion") >= 150000 ? " strategy file_copy" : "";
   await admin(adminUrl, (c) => c.query(`create database "${name}" template "${template}"${strategy}`));
   let destroyed = false;
-  return {
-    url: withDatabase(adminUrl, name),
+  const url = withDatabase(adminUrl, name);
+  const database: TestDatabase = {
+    url,
     name,
     async destroy() {
       if (destroyed) return;
       destroyed = true;
+      live.delete(name);
+      const checked = await checkRunTransitions(url).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       await admin(adminUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
+      if (checked !== undefined) throw checked;
     },
   };
+  live.set(name, database);
+  return database;
 }
 
 /** A Kysely instance on `url` (pg Pool); call `.destroy()` when done. */
@@ -120,11 +149,29 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       pid: () => postgresPid(server),
       destroy: async () => {
         process.removeListener("exit", onExit);
+        const checked = await checkPrivateRunTransitions(server, url).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
         await destroyPostgresServer(server);
+        if (checked !== undefined) throw checked;
       },
     };
   } catch (err) {
     await destroyPostgresServer(server).catch(() => {});
     throw err;
+  }
+}
+
+/** checkRunTransitions on a private server's database, starting the server first when a test left it down. */
+async function checkPrivateRunTransitions(server: PostgresServerInfo, url: string): Promise<void> {
+  try {
+    await checkRunTransitions(url);
+  } catch (error) {
+    // 57P03: still starting (or recovering); ECONNREFUSED: stopped or killed.
+    const code = (error as { code?: string }).code;
+    if (code !== "ECONNREFUSED" && code !== "57P03") throw error;
+    await startPostgres(server);
+    await checkRunTransitions(url);
   }
 }

@@ -64,3 +64,24 @@ export const allowedTransitions: Readonly<Record<RunStatus, readonly RunStatus[]
 export function canTransition(from: RunStatus, to: RunStatus): boolean {
   return allowedTransitions[from].includes(to);
 }
+
+/** A run is created in one of these (SCHEDULED: a start due later); its first history row has no `from`. */
+export const initialStatuses = ["scheduled", "queued"] as const satisfies readonly RunStatus[];
+
+export type InitialStatus = (typeof initialStatuses)[number];
+
+/** One history row's move: `from` null is the run's creation. */
+export type RunMove = readonly [from: RunStatus | null, to: RunStatus];
+
+/** Whether a history row may hold this move: a creation in an initial status, or a transition of the table. */
+export function isAllowedMove([from, to]: RunMove): boolean {
+  return from === null ? (initialStatuses as readonly RunStatus[]).includes(to) : canTransition(from, to);
+}
+
+/** Every move the table allows, creations included. */
+export function allowedMoves(): RunMove[] {
+  return [
+    ...initialStatuses.map((to): RunMove => [null, to]),
+    ...runStatuses.flatMap((from) => allowedTransitions[from].map((to): RunMove => [from, to])),
+  ];
+}

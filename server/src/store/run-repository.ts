@@ -1,5 +1,5 @@
 import { type Expression, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool, type Transaction, sql, type Updateable } from "kysely";
-import type { RunStatus } from "../domain/run-status.js";
+import { canTransition, type InitialStatus, type RunStatus } from "../domain/run-status.js";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
 import type { RunTransitionRow } from "./run-transitions.table.js";
@@ -20,8 +20,11 @@ export interface TransitionAudit {
   reason?: string | null | undefined;
 }
 
+/** A new run's row: created SCHEDULED or QUEUED, as the state machine begins. */
+export type NewRun = Omit<NewRunRow, "revision" | "status"> & { status: InitialStatus };
+
 /** Inserts a new run and its creation transition (revision 1). */
-export async function insertRun(trx: Trx, row: Omit<NewRunRow, "revision">, audit: TransitionAudit): Promise<RunRow> {
+export async function insertRun(trx: Trx, row: NewRun, audit: TransitionAudit): Promise<RunRow> {
   const run = await trx
     .insertInto("runs")
     .values({ ...row, revision: 1 })
@@ -51,7 +54,7 @@ export async function insertRun(trx: Trx, row: Omit<NewRunRow, "revision">, audi
  */
 export async function insertRunUnlessTaken(
   db: Reader,
-  row: Omit<NewRunRow, "revision">,
+  row: NewRun,
   audit: TransitionAudit,
   lease?: { workerId: string; ttlMs: number },
 ): Promise<RunRow | undefined> {
@@ -282,10 +285,13 @@ export interface RunGuard {
 }
 
 /**
- * The one way a run changes state: a guarded update (status and revision must still be what the
- * caller read) that bumps the revision and appends the transition, in the caller's transaction.
- * Returns undefined when the guard did not match: someone else changed the run since it was
- * read, and nothing was written.
+ * Moves one run, as the caller read it, to `to`: a guarded update (status and revision must still
+ * be what the caller read) that bumps the revision and appends the transition, in the caller's
+ * transaction. Returns undefined when the guard did not match: someone else changed the run since
+ * it was read, and nothing was written. Not the only statement that moves runs: the set-based
+ * ones (claims, batched starts, completions and first sleeps, timers, lease expiry, cascading
+ * cancels) write their own, and domain/run-transition-statements.ts lists them all beside the
+ * table they keep to. A move the table forbids is a bug in the caller: it throws, writing nothing.
  */
 export async function transitionRun(
   trx: Trx,
@@ -294,6 +300,7 @@ export async function transitionRun(
   changes: Omit<Updateable<RunsTable>, "status" | "revision" | "update_time">,
   audit: TransitionAudit,
 ): Promise<RunRow | undefined> {
+  if (!canTransition(guard.status, to)) throw new Error(`run ${guard.id}: ${guard.status} → ${to} is not a transition of the state machine`);
   // The update and its history row in one statement: one round trip per transition.
   return trx
     .with("moved", (q) =>
