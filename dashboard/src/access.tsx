@@ -1,6 +1,7 @@
 // What the user may do: WhoAmI at load decides. A server without authentication (or without
 // AdminService) allows everything; a key without the client or admin scope is read-only, and the
-// write actions are hidden. Any call answering UNAUTHENTICATED asks for a key.
+// write actions are hidden. Any call answering UNAUTHENTICATED asks for a key. Until WhoAmI has
+// answered, nothing is writable: a read-only key never sees actions flash by.
 import { Code } from "@connectrpc/connect";
 import { createContext, type FormEvent, type ReactNode, useContext, useEffect, useState } from "react";
 import { ApiKeyScope } from "@aiki/gen/aiki/v1/admin_service_pb";
@@ -10,9 +11,12 @@ export interface Access {
   canWrite: boolean;
   namespace: string;
   authEnabled: boolean;
+  /** "checking": WhoAmI has not answered yet; "key-needed": a call answered UNAUTHENTICATED. */
+  state: "checking" | "key-needed" | "known";
 }
 
-const full: Access = { canWrite: true, namespace: "default", authEnabled: false };
+const full: Access = { canWrite: true, namespace: "default", authEnabled: false, state: "known" };
+const unknown: Access = { canWrite: false, namespace: "default", authEnabled: false, state: "checking" };
 const AccessContext = createContext<Access>(full);
 
 export function useAccess(): Access {
@@ -30,7 +34,7 @@ export function AccessProvider({ children }: { children: ReactNode }) {
       (me) => {
         if (!live) return;
         const write = !me.authEnabled || me.scopes.some((s) => s === ApiKeyScope.ADMIN || s === ApiKeyScope.CLIENT);
-        setAccess({ canWrite: write, namespace: me.namespace || "default", authEnabled: me.authEnabled });
+        setAccess({ canWrite: write, namespace: me.namespace || "default", authEnabled: me.authEnabled, state: "known" });
         setKeyNeeded(undefined);
       },
       (error: unknown) => {
@@ -55,7 +59,7 @@ export function AccessProvider({ children }: { children: ReactNode }) {
   };
 
   return (
-    <AccessContext.Provider value={access ?? full}>
+    <AccessContext.Provider value={keyNeeded !== undefined ? { ...unknown, state: "key-needed" } : (access ?? unknown)}>
       {keyNeeded !== undefined ? (
         <form className="key-prompt" onSubmit={submit} aria-label="API key">
           <p role="alert">
