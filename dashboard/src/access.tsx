@@ -26,6 +26,8 @@ export function useAccess(): Access {
 export function AccessProvider({ children }: { children: ReactNode }) {
   const [access, setAccess] = useState<Access | undefined>();
   const [keyNeeded, setKeyNeeded] = useState<string | undefined>();
+  // The user asked to enter another key (e.g. a read key's holder who also has a client key).
+  const [changing, setChanging] = useState(false);
 
   useEffect(() => onUnauthenticated((message) => setKeyNeeded(message || "this server needs an API key")), []);
   useEffect(() => {
@@ -60,18 +62,27 @@ export function AccessProvider({ children }: { children: ReactNode }) {
 
   return (
     <AccessContext.Provider value={keyNeeded !== undefined ? { ...unknown, state: "key-needed" } : (access ?? unknown)}>
-      {keyNeeded !== undefined ? (
+      {keyNeeded !== undefined || changing ? (
         <form className="key-prompt" onSubmit={submit} aria-label="API key">
-          <p role="alert">
-            The server refused the call: {keyNeeded}. Enter an API key (<code>aiki</code> admins create them); it is kept in
-            this browser only.
-          </p>
+          {keyNeeded !== undefined ? (
+            <p role="alert">
+              The server refused the call: {keyNeeded}. Enter an API key (<code>aiki</code> admins create them); it is kept in
+              this browser only.
+            </p>
+          ) : (
+            <p>Enter another API key; it replaces the one kept in this browser.</p>
+          )}
           <label>
-            API key <input name="key" type="password" autoComplete="off" defaultValue={storedApiKey()} required />
+            API key <input name="key" type="password" autoComplete="off" defaultValue={storedApiKey()} required autoFocus={changing} />
           </label>
           <button type="submit" className="primary">
             Use key
           </button>
+          {changing && keyNeeded === undefined ? (
+            <button type="button" onClick={() => setChanging(false)}>
+              Keep the current key
+            </button>
+          ) : null}
           {storedApiKey() ? (
             <button type="button" onClick={() => (storeApiKey(""), location.reload())}>
               Forget stored key
@@ -83,6 +94,14 @@ export function AccessProvider({ children }: { children: ReactNode }) {
         <p className="access-note">
           Namespace <strong>{access.namespace}</strong>
           {access.canWrite ? null : " · read-only key: actions are hidden"}
+          {changing ? null : (
+            <>
+              {" · "}
+              <button type="button" className="link" onClick={() => setChanging(true)}>
+                Change key
+              </button>
+            </>
+          )}
         </p>
       ) : null}
       {children}

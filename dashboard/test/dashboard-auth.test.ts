@@ -1,11 +1,13 @@
 // The dashboard against a real server with AIKI_AUTH=on, in a real headless browser (Debian's
 // chromium through playwright-core): the key prompt a person meets without a key, a wrong key
 // refused with the server's reason, the right key showing its own namespace's runs only, a read
-// key seeing everything but no write action, and a client key cancelling a run. The prompt is
+// key seeing runs, run pages and schedules but no write action, and a client key cancelling a run. The prompt is
 // checked with axe-core; the pages are photographed to dashboard/test/screenshots/.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
+import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, client, silentLogger, workflow } from "@aiki/sdk";
 import type { Page } from "playwright-core";
 import { createApiKey } from "../../server/src/engine/api-keys.js";
@@ -93,6 +95,10 @@ describe("without a key", () => {
     expect(await startRunLink().count()).toBe(0);
     await screenshot(page, "auth-key-prompt");
     await expectNoSeriousViolations("key prompt");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await expectNoSeriousViolations("key prompt (dark)");
+    await screenshot(page, "auth-key-prompt-dark");
+    await page.emulateMedia({ colorScheme: "light" });
 
     // Well formed but unknown: the prompt comes back (after the reload) saying so.
     await submitKey(`aiki_00000000_${"A".repeat(43)}`);
@@ -156,15 +162,45 @@ describe("a read key", () => {
     await page.goto(ui("/start"));
     await page.getByText("Your API key is read-only.").waitFor(wait);
     expect(await page.getByRole("button", { name: "Start run" }).count()).toBe(0);
+
+    // A schedule of its namespace shows, without Pause or Delete.
+    const { schedule } = await aiki.client(ScheduleService, keys.shopClient).activateSchedule({
+      name: `hourly-${suffix}`,
+      workflowName: deliver.name,
+      workflowVersionId: "1",
+      spec: { spec: { case: "interval", value: { every: durationFromMs(3_600_000) } } },
+    });
+    await page.goto(ui("/schedules"));
+    await page.getByRole("link", { name: `hourly-${suffix}` }).click();
+    await page.getByRole("heading", { name: "Next fire times" }).waitFor(wait);
+    expect(await page.getByRole("toolbar", { name: "Schedule actions" }).count()).toBe(0);
+    for (const name of ["Pause…", "Resume…", "Delete…"]) expect(await page.getByRole("button", { name }).count(), name).toBe(0);
+    await expectNoSeriousViolations("schedule (read-only)");
+    // The same page with the client key offers them.
+    await useKey(keys.shopClient);
+    await page.reload();
+    await page.getByRole("toolbar", { name: "Schedule actions" }).getByRole("button", { name: "Pause…" }).waitFor(wait);
+    await aiki.client(ScheduleService, keys.shopClient).deleteSchedule({ scheduleId: schedule!.id });
   });
 });
 
 describe("a client key", () => {
-  it("cancels a run of its namespace from the run page", async () => {
+  it("replaces a read key from the bar, then cancels a run of its namespace from the run page", async () => {
     const queued = await deliver.start(clientWith(keys.shopClient));
     await page.goto(ui("/runs"));
-    await useKey(keys.shopClient);
+    await useKey(keys.shopRead);
     await page.goto(ui(`/runs/${queued.run.id}`));
+    await accessNote().filter({ hasText: "read-only key" }).waitFor(wait);
+    await accessNote().getByRole("button", { name: "Change key" }).click();
+    // The key field has the focus: type, Enter.
+    await prompt().getByLabel("API key").waitFor(wait);
+    expect(await prompt().getByRole("alert").count()).toBe(0);
+    await expectNoSeriousViolations("key prompt (changing the key)");
+    await page.keyboard.press("ControlOrMeta+a");
+    await page.keyboard.type(keys.shopClient);
+    await page.keyboard.press("Enter");
+    // After the reload with the new key, the actions are there and the bar no longer says read-only.
+    await page.getByRole("toolbar", { name: "Run actions" }).getByRole("button", { name: "Cancel…" }).waitFor(wait);
     await accessNote().filter({ hasText: `Namespace ${shop}` }).waitFor(wait);
     expect(await accessNote().filter({ hasText: "read-only" }).count()).toBe(0);
     await startRunLink().waitFor(wait);
