@@ -26,6 +26,14 @@ export function StartRun() {
   const versions = known.filter((w) => w.workflowName === workflow).map((w) => w.workflowVersionId);
   const from = query.get("from");
 
+  if (access.state === "checking") return <p className="muted">Checking your API key…</p>;
+  if (access.state === "key-needed") {
+    return (
+      <Empty title="This server needs an API key.">
+        <p>Enter a key with the client scope above to start runs.</p>
+      </Empty>
+    );
+  }
   if (!access.canWrite) {
     return (
       <Empty title="Your API key is read-only.">

@@ -3,7 +3,7 @@
 // restaurant and the courier: it sends their events when the workflows wait for them. The
 // one-day feedback sleep is ended early with awake(), so the run finishes in seconds.
 import process from "node:process";
-import { client } from "@aiki/sdk";
+import { AikiRpcError, client } from "@aiki/sdk";
 import { worker } from "@aiki/worker";
 import { startEmbeddedServer } from "../embedded-server.js";
 import { courierDeliveryV1 } from "./courier-workflow.js";
@@ -50,6 +50,12 @@ try {
   const result = await handle.waitForStatus("completed", { timeout: { seconds: 30 } });
   if (!result.success) throw new Error(`the order did not complete: ${result.cause}`);
   console.log("Order completed:", result.state.output);
+} catch (error) {
+  if (!(error instanceof AikiRpcError && (error.code === "unauthenticated" || error.code === "permission_denied"))) throw error;
+  // A server with AIKI_AUTH=on: say what to set rather than print a stack.
+  console.error(`The server refused the call: ${error.message}`);
+  console.error("With AIKI_AUTH=on, set AIKI_API_KEY to a key with the client, worker and read scopes (docs/security.md).");
+  process.exitCode = 1;
 } finally {
   await workerHandle.stop();
   await aikiClient.close();
