@@ -499,7 +499,7 @@ describe("held calls and streams", () => {
     const held = Array.from({ length: limits.maxWaitsPerCaller }, () =>
       runs().waitForRunStatus({ runId: run!.id, status: RunStatus.COMPLETED }, { signal: stop.signal }).catch(() => undefined),
     );
-    await aiki.listening(`aiki:run:${run!.id}`);
+    await aiki.listening(`aiki:run:default:${run!.id}`);
     let refused: ConnectError | undefined;
     // The held calls register as they arrive: the first past the limit is refused.
     await expect

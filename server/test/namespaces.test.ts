@@ -204,6 +204,20 @@ describe("hints and metrics", () => {
     expect(leases.map((l) => l.run?.id)).toEqual([started.run!.id]);
   });
 
+  it("a held wait and a run watch listen on the run's channels within its namespace", async () => {
+    const { run } = await b.runs.startRun({ workflowName: "ns-watched", workflowVersionId: "1" });
+    const held = b.runs.waitForRunStatus({ runId: run!.id, status: RunStatus.CANCELLED, timeout: durationFromMs(10_000) });
+    await aiki.listening(`aiki:run:team-b:${run!.id}`);
+    const watch = new AbortController();
+    const stream = b.runs.watchRun({ runId: run!.id }, { signal: watch.signal })[Symbol.asyncIterator]();
+    await stream.next();
+    await aiki.listening(`aiki:run-history:team-b:${run!.id}`);
+    await b.runs.cancelRun({ runId: run!.id });
+    expect((await held).run?.status).toBe(RunStatus.CANCELLED);
+    watch.abort();
+    await stream.next().catch(() => undefined);
+  });
+
   it("aiki_runs counts by namespace", async () => {
     const text = await (await fetch(`${aiki.url}/metrics`)).text();
     expect(text).toMatch(/aiki_runs\{namespace="team-a",workflow="ns-order",status="running"\} 1/);

@@ -14,7 +14,7 @@ export function publishRunChange(
   run: Pick<RunRow, "id" | "namespace" | "status" | "workflow_name" | "workflow_version_id" | "shard"> &
     Partial<Pick<RunRow, "wake_time" | "lease_expires_time">>,
 ): void {
-  notifier.publish(channels.run(run.id), run.status);
+  notifier.publish(channels.run(run.namespace, run.id), run.status);
   notifier.publish(channels.runs(run.namespace), run.id);
   if (run.status === "queued") {
     notifier.publish(channels.ready(run.namespace, run.workflow_name, run.workflow_version_id, run.shard), run.id);
@@ -29,6 +29,6 @@ export function publishLeaseEnded(notifier: Notifier, namespace: string, workerI
 }
 
 /** A hint, sent after commit, to a run's watchers: its history grew while its status stayed. */
-export function publishHistoryChange(notifier: Notifier, runId: string): void {
-  notifier.publish(channels.runHistory(runId));
+export function publishHistoryChange(notifier: Notifier, namespace: string, runId: string): void {
+  notifier.publish(channels.runHistory(namespace, runId));
 }

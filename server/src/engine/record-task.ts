@@ -43,7 +43,7 @@ export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promis
   const task = await startTaskOnce(deps, cmd);
   // RUNNING: this call began an attempt (a replay of a finished task returns it unchanged).
   if (task.status === "running") deps.metrics?.taskAttemptStarted();
-  if (task.status !== "completed") publishHistoryChange(deps.notifier, cmd.runId);
+  if (task.status !== "completed") publishHistoryChange(deps.notifier, cmd.namespace, cmd.runId);
   return task;
 }
 
@@ -139,7 +139,7 @@ export async function failTask(
 async function finishAttempt(deps: EngineDeps, cmd: FinishTaskCommand, changes: Parameters<typeof updateTask>[2]): Promise<TaskRow> {
   const updated = await updateTaskIfLeased(deps.db, cmd, { id: cmd.taskId, status: "running", attempts: cmd.attempt }, changes);
   if (updated) {
-    publishHistoryChange(deps.notifier, cmd.runId);
+    publishHistoryChange(deps.notifier, cmd.namespace, cmd.runId);
     return updated;
   }
   // Nothing was written; say why: the lease is lost, or the attempt is stale (another attempt

@@ -83,7 +83,7 @@ export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promis
   for (const run of woken) if (!handed.has(run.id)) publishRunChange(deps.notifier, run);
   // Runs that stored the event without waking (pending, or no open wait): their history grew.
   const wokenIds = new Set(woken.map((r) => r.id));
-  for (const d of deliveries) if (!d.duplicate && !wokenIds.has(d.event.run_id)) publishHistoryChange(deps.notifier, d.event.run_id);
+  for (const d of deliveries) if (!d.duplicate && !wokenIds.has(d.event.run_id)) publishHistoryChange(deps.notifier, d.event.namespace, d.event.run_id);
   deps.metrics?.runTransitioned("awaiting_event", "queued", woken.length);
   // The sender is answered meanwhile: the push needs the run's history read first.
   if (handOvers.length > 0) {

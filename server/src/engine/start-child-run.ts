@@ -57,7 +57,7 @@ export async function startChildRun(deps: EngineDeps, cmd: StartChildRunCommand)
   }
   if (!result.existing) {
     publishRunChange(deps.notifier, result.run);
-    publishHistoryChange(deps.notifier, cmd.parentRunId);
+    publishHistoryChange(deps.notifier, cmd.namespace, cmd.parentRunId);
     deps.metrics?.runTransitioned(null, result.run.status);
   }
   return result;

@@ -77,7 +77,7 @@ export async function suspendRun(
     deps.metrics?.runTransitioned("running", run.status);
   } else {
     // Resolved at once (an event already there, a child already done, a sleep already due).
-    publishHistoryChange(deps.notifier, run.id);
+    publishHistoryChange(deps.notifier, run.namespace, run.id);
   }
   return { run, suspended, history: suspended ? undefined : await loadHistory(deps.db, run.id) };
 }

@@ -31,7 +31,7 @@ export async function waitForRunStatus(
         : undefined;
   // A run hint carries the run's new status: only one that would answer the wait is worth a read.
   const answers = (status: string) => !isRunStatus(status) || judge({ status }) !== undefined;
-  const hints = new HintWaiter(deps.notifier, [channels.run(runId)], [signal, deps.shutdownSignal], answers);
+  const hints = new HintWaiter(deps.notifier, [channels.run(namespace, runId)], [signal, deps.shutdownSignal], answers);
   // Hints can be lost (Redis restarting): the server's watcher re-reads every held wait's run.
   // A row this server committed that answers the wait is the answer: no read back.
   let offered: RunRow | undefined;

@@ -88,7 +88,7 @@ export interface RunWatchMessage {
 export async function* watchRun(deps: EngineDeps, namespace: string, runId: string, signal: AbortSignal, opts: WatchOptions = {}): AsyncGenerator<RunWatchMessage> {
   const keepAliveMs = opts.keepAliveMs ?? defaultWatchKeepAliveMs;
   // Listening before the first read, so no change between the read and the wait is missed.
-  const hints = new HintWaiter(deps.notifier, [channels.run(runId), channels.runHistory(runId)], [signal, deps.shutdownSignal]);
+  const hints = new HintWaiter(deps.notifier, [channels.run(namespace, runId), channels.runHistory(namespace, runId)], [signal, deps.shutdownSignal]);
   try {
     hints.reset();
     let sent = await getRun(deps, namespace, runId);

@@ -14,12 +14,12 @@ export interface Notifier {
 export const channels = {
   /** A timer was added; timer loops re-read their next due time. */
   timers: "aiki:timers",
-  /** A run's status changed. */
-  run: (runId: string) => `aiki:run:${runId}`,
+  /** A run's status changed; the message is its new status. */
+  run: (namespace: string, runId: string) => `aiki:run:${namespace}:${runId}`,
   /** A run of this namespace was created or changed status; the message is its id. */
   runs: (namespace: string) => `aiki:runs:${namespace}`,
   /** A run's history grew without a status change (a task recorded, a wait resolved, an event stored). */
-  runHistory: (runId: string) => `aiki:run-history:${runId}`,
+  runHistory: (namespace: string, runId: string) => `aiki:run-history:${namespace}:${runId}`,
   /** A lease held by this worker ended (its run was suspended, finished, released, paused or cancelled). */
   worker: (namespace: string, workerId: string) => `aiki:worker:${namespace}:${workerId}`,
   /** A run became ready for workers of this workflow version and shard. */
