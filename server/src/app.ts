@@ -103,8 +103,9 @@ export function createServer(deps: AppDeps): AikiServer {
   };
   const handler = connectNodeAdapter({
     routes,
-    // Authentication first: a refused call reaches nothing else.
-    interceptors: verifier ? [authInterceptor(verifier, deps.logger, metrics), errorsAndLogs(deps.logger, metrics)] : [errorsAndLogs(deps.logger, metrics)],
+    // The first is the outermost: every call is logged and counted, refused ones included, and
+    // authentication runs before any handler, so a refused call reaches nothing else.
+    interceptors: verifier ? [errorsAndLogs(deps.logger, metrics), authInterceptor(verifier, deps.logger, metrics)] : [errorsAndLogs(deps.logger, metrics)],
     shutdownSignal: shutdown.signal,
     ...requestLimits(limits),
     // Paths that are no RPC: /metrics, /healthz, /readyz.

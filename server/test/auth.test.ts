@@ -150,6 +150,10 @@ describe("UNAUTHENTICATED", () => {
       const line = text.split("\n").find((l) => l.startsWith(`aiki_auth_failures_total{reason="${reason}"}`));
       expect(Number(line?.split(" ")[1]), reason).toBeGreaterThan(0);
     }
+    // Refused calls are RPCs too: counted with their code like any other.
+    for (const code of ["Unauthenticated", "PermissionDenied"]) {
+      expect(text, code).toMatch(new RegExp(`aiki_rpc_requests_total\\{[^}]*code="${code}"[^}]*\\} [1-9]`));
+    }
   });
 });
 
