@@ -21,7 +21,7 @@ export interface RedisOptions {
 }
 
 export interface ClientOptions {
-  /** The Aiki server, e.g. "http://localhost:9876" (a bare "host:port" means http). */
+  /** The Aiki server, e.g. "http://127.0.0.1:9850" (a bare "host:port" means http). */
   url: string;
   /** Sent as `authorization: Bearer <apiKey>` on every call; the key decides the namespace. */
   apiKey?: string;

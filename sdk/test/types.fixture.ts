@@ -110,8 +110,8 @@ export const withSchemas = workflow({ name: "schemas" }).v("1.0.0", {
 });
 
 export async function clientSide(): Promise<void> {
-  const aiki = client({ url: "http://localhost:9876" });
-  const awaited = await client({ url: "http://localhost:9876" });
+  const aiki = client({ url: "http://127.0.0.1:9850" });
+  const awaited = await client({ url: "http://127.0.0.1:9850" });
   void awaited;
 
   const handle = await restaurantOrderV1.start(aiki, { orderId: "o-1", customerId: "c-1", items: ["Burger"] });

@@ -25,7 +25,7 @@ const restaurantOrderV1 = workflow({ name: "restaurant-order" }).v("1.0.0", {
 });
 
 export async function main(): Promise<void> {
-  const aikiClient = await client({ url: "http://localhost:9876", redis: { host: "localhost", port: 6379 } });
+  const aikiClient = await client({ url: "http://127.0.0.1:9850", redis: { host: "localhost", port: 6379 } });
   const aikiWorker = worker({
     name: "restaurant-worker",
     workflows: [restaurantOrderV1, courierDeliveryV1],
