@@ -5,7 +5,7 @@ import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LeaseLostDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
+import { LeaseLostDetailSchema, StaleTaskAttemptDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { ChildWaitStatus, EventWaitStatus, SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
@@ -141,6 +141,16 @@ describe("tasks", () => {
     expect(replay.task).toMatchObject({ id: task!.id, status: TaskStatus.COMPLETED, attempts: 1 });
     const stale = await rpcError(tasks.completeTask({ ...fence(lease), taskId: task!.id, attempt: 1, output: json(1) }));
     expect(stale.code).toBe(Code.FailedPrecondition);
+    // A typed detail the worker acts on: the attempt is not the task's running one (it finished).
+    expect(stale.findDetails(StaleTaskAttemptDetailSchema)).toEqual([
+      expect.objectContaining({ taskId: task!.id, attempt: 1, found: true, currentStatus: TaskStatus.COMPLETED, currentAttempts: 1 }),
+    ]);
+    const unknownTask = "01890000-0000-7000-8000-000000000000";
+    const unknown = await rpcError(tasks.failTask({ ...fence(lease), taskId: unknownTask, attempt: 1, failure: { message: "x" } }));
+    expect(unknown.code).toBe(Code.FailedPrecondition);
+    expect(unknown.findDetails(StaleTaskAttemptDetailSchema)).toEqual([
+      expect.objectContaining({ taskId: unknownTask, attempt: 1, found: false, currentStatus: TaskStatus.UNSPECIFIED }),
+    ]);
   });
 
   it("a StartTask repeated with the same attempt id (its answer was lost) does not count another attempt", async () => {

@@ -4,6 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { TaskStatus } from "./history_pb.js";
+import { file_aiki_v1_history } from "./history_pb.js";
 import type { RunReference, RunStatus } from "./run_pb.js";
 import { file_aiki_v1_run } from "./run_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aiki/v1/error_details.proto.
  */
 export const file_aiki_v1_error_details: GenFile = /*@__PURE__*/
-  fileDesc("ChthaWtpL3YxL2Vycm9yX2RldGFpbHMucHJvdG8SB2Fpa2kudjEijAEKEEJhZFJlcXVlc3REZXRhaWwSQgoQZmllbGRfdmlvbGF0aW9ucxgBIAMoCzIoLmFpa2kudjEuQmFkUmVxdWVzdERldGFpbC5GaWVsZFZpb2xhdGlvbho0Cg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSJNChFSdW5Ob3RGb3VuZERldGFpbBIOCgZydW5faWQYASABKAkSKAoJcmVmZXJlbmNlGAIgASgLMhUuYWlraS52MS5SdW5SZWZlcmVuY2UidwoXSW52YWxpZFRyYW5zaXRpb25EZXRhaWwSDgoGcnVuX2lkGAEgASgJEioKDmN1cnJlbnRfc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSDgoGYWN0aW9uGAMgASgJEhAKCHJldmlzaW9uGAQgASgFIs8BChFSdW5Db25mbGljdERldGFpbBItCgRraW5kGAEgASgOMh8uYWlraS52MS5SdW5Db25mbGljdERldGFpbC5LaW5kEhcKD2V4aXN0aW5nX3J1bl9pZBgCIAEoCRIUCgxyZWZlcmVuY2VfaWQYAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCSJICgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIVChFLSU5EX1JFRkVSRU5DRV9JRBABEhMKD0tJTkRfUkVRVUVTVF9JRBACIk0KD0xlYXNlTG9zdERldGFpbBIOCgZydW5faWQYASABKAkSKgoOY3VycmVudF9zdGF0dXMYAiABKA4yEi5haWtpLnYxLlJ1blN0YXR1cyJAChZQZXJtaXNzaW9uRGVuaWVkRGV0YWlsEhYKDnJlcXVpcmVkX3Njb3BlGAEgASgJEg4KBm1ldGhvZBgCIAEoCSJSChNMaW1pdEV4Y2VlZGVkRGV0YWlsEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoAxIOCgZhY3R1YWwYAyABKAMSDwoHc3ViamVjdBgEIAEoCWIGcHJvdG8z", [file_aiki_v1_run]);
+  fileDesc("ChthaWtpL3YxL2Vycm9yX2RldGFpbHMucHJvdG8SB2Fpa2kudjEijAEKEEJhZFJlcXVlc3REZXRhaWwSQgoQZmllbGRfdmlvbGF0aW9ucxgBIAMoCzIoLmFpa2kudjEuQmFkUmVxdWVzdERldGFpbC5GaWVsZFZpb2xhdGlvbho0Cg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSJNChFSdW5Ob3RGb3VuZERldGFpbBIOCgZydW5faWQYASABKAkSKAoJcmVmZXJlbmNlGAIgASgLMhUuYWlraS52MS5SdW5SZWZlcmVuY2UidwoXSW52YWxpZFRyYW5zaXRpb25EZXRhaWwSDgoGcnVuX2lkGAEgASgJEioKDmN1cnJlbnRfc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSDgoGYWN0aW9uGAMgASgJEhAKCHJldmlzaW9uGAQgASgFIs8BChFSdW5Db25mbGljdERldGFpbBItCgRraW5kGAEgASgOMh8uYWlraS52MS5SdW5Db25mbGljdERldGFpbC5LaW5kEhcKD2V4aXN0aW5nX3J1bl9pZBgCIAEoCRIUCgxyZWZlcmVuY2VfaWQYAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCSJICgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIVChFLSU5EX1JFRkVSRU5DRV9JRBABEhMKD0tJTkRfUkVRVUVTVF9JRBACIk0KD0xlYXNlTG9zdERldGFpbBIOCgZydW5faWQYASABKAkSKgoOY3VycmVudF9zdGF0dXMYAiABKA4yEi5haWtpLnYxLlJ1blN0YXR1cyKQAQoWU3RhbGVUYXNrQXR0ZW1wdERldGFpbBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDQoFZm91bmQYAyABKAgSKwoOY3VycmVudF9zdGF0dXMYBCABKA4yEy5haWtpLnYxLlRhc2tTdGF0dXMSGAoQY3VycmVudF9hdHRlbXB0cxgFIAEoBSJAChZQZXJtaXNzaW9uRGVuaWVkRGV0YWlsEhYKDnJlcXVpcmVkX3Njb3BlGAEgASgJEg4KBm1ldGhvZBgCIAEoCSJSChNMaW1pdEV4Y2VlZGVkRGV0YWlsEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoAxIOCgZhY3R1YWwYAyABKAMSDwoHc3ViamVjdBgEIAEoCWIGcHJvdG8z", [file_aiki_v1_history, file_aiki_v1_run]);
 
 /**
  * With INVALID_ARGUMENT: which request fields are wrong, and why.
@@ -241,6 +243,58 @@ export const LeaseLostDetailSchema: GenMessage<LeaseLostDetail> = /*@__PURE__*/
   messageDesc(file_aiki_v1_error_details, 4);
 
 /**
+ * With FAILED_PRECONDITION on a task write (CompleteTask, FailTask, or a completion carried by
+ * another write): the attempt named is not the task's current running attempt, or the task does
+ * not exist. The whole write was refused and nothing of it was stored. The worker must not retry
+ * the write: it re-reads the run's history (or drops the result when the task already finished).
+ *
+ * @generated from message aiki.v1.StaleTaskAttemptDetail
+ */
+export type StaleTaskAttemptDetail = Message<"aiki.v1.StaleTaskAttemptDetail"> & {
+  /**
+   * The task named by the write.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * The attempt the write named.
+   *
+   * @generated from field: int32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * False when no task of the run has this id (then the fields below are unset).
+   *
+   * @generated from field: bool found = 3;
+   */
+  found: boolean;
+
+  /**
+   * The task's status now.
+   *
+   * @generated from field: aiki.v1.TaskStatus current_status = 4;
+   */
+  currentStatus: TaskStatus;
+
+  /**
+   * The task's attempt count now.
+   *
+   * @generated from field: int32 current_attempts = 5;
+   */
+  currentAttempts: number;
+};
+
+/**
+ * Describes the message aiki.v1.StaleTaskAttemptDetail.
+ * Use `create(StaleTaskAttemptDetailSchema)` to create a new message.
+ */
+export const StaleTaskAttemptDetailSchema: GenMessage<StaleTaskAttemptDetail> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_error_details, 5);
+
+/**
  * Attached to PERMISSION_DENIED: the calling key lacks a scope the call needs.
  *
  * @generated from message aiki.v1.PermissionDeniedDetail
@@ -266,7 +320,7 @@ export type PermissionDeniedDetail = Message<"aiki.v1.PermissionDeniedDetail"> &
  * Use `create(PermissionDeniedDetailSchema)` to create a new message.
  */
 export const PermissionDeniedDetailSchema: GenMessage<PermissionDeniedDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 5);
+  messageDesc(file_aiki_v1_error_details, 6);
 
 /**
  * Attached to INVALID_ARGUMENT or RESOURCE_EXHAUSTED when a request passes a configured limit.
@@ -308,5 +362,5 @@ export type LimitExceededDetail = Message<"aiki.v1.LimitExceededDetail"> & {
  * Use `create(LimitExceededDetailSchema)` to create a new message.
  */
 export const LimitExceededDetailSchema: GenMessage<LimitExceededDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 6);
+  messageDesc(file_aiki_v1_error_details, 7);
 

@@ -102,8 +102,8 @@ export const StartTaskRequestSchema: GenMessage<StartTaskRequest> = /*@__PURE__*
  * The success of a running attempt, carried by the run's next write (StartTask, SuspendRun,
  * CompleteRun) instead of a CompleteTask call of its own: one commit and one call fewer per
  * task. Recording a completion already recorded for the same attempt changes nothing (a
- * retried call); one whose attempt is stale fails the whole call with FAILED_PRECONDITION and
- * nothing of it is written.
+ * retried call); one whose attempt is stale fails the whole call with FAILED_PRECONDITION
+ * (StaleTaskAttemptDetail) and nothing of it is written.
  *
  * @generated from message aiki.v1.TaskCompletion
  */
@@ -351,7 +351,8 @@ export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE_
 /**
  * Tasks: a worker's record of the task attempts of a run it holds the lease of. Every write is
  * fenced by the lease token: FAILED_PRECONDITION with LeaseLostDetail when the caller no longer
- * holds the lease (the worker must stop executing that run).
+ * holds the lease (the worker must stop executing that run), and FAILED_PRECONDITION with
+ * StaleTaskAttemptDetail when the attempt named is not the task's running one.
  *
  * @generated from service aiki.v1.TaskService
  */

@@ -9,6 +9,7 @@ import {
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
+  StaleTaskAttemptDetailSchema,
 } from "@aiki/gen/aiki/v1/error_details_pb";
 import { RunReferenceSchema, RunStatus as PbRunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import type { Logger } from "pino";
@@ -35,6 +36,7 @@ import {
 } from "../domain/auth-errors.js";
 import { ScheduleConflictError, ScheduleNotFoundError, ScheduleStateError } from "../domain/schedule-errors.js";
 import { isConnectionError } from "../store/pg-errors.js";
+import { taskStatusToPb } from "./history-mapping.js";
 import { runStatusToPb } from "./run-mapping.js";
 
 /**
@@ -100,7 +102,21 @@ function domainToConnect(error: AikiDomainError): ConnectError {
       },
     ]);
   }
-  if (error instanceof StaleTaskAttemptError) return new ConnectError(error.message, Code.FailedPrecondition);
+  if (error instanceof StaleTaskAttemptError) {
+    const found = error.currentStatus !== undefined;
+    return new ConnectError(error.message, Code.FailedPrecondition, undefined, [
+      {
+        desc: StaleTaskAttemptDetailSchema,
+        value: {
+          taskId: error.taskId,
+          attempt: error.attempt,
+          found,
+          currentStatus: found ? taskStatusToPb(error.currentStatus!) : undefined,
+          currentAttempts: error.currentAttempts ?? 0,
+        },
+      },
+    ]);
+  }
   if (error instanceof ScheduleNotFoundError) return new ConnectError(error.message, Code.NotFound);
   if (error instanceof ScheduleConflictError) return new ConnectError(error.message, Code.AlreadyExists);
   if (error instanceof ScheduleStateError) return new ConnectError(error.message, Code.FailedPrecondition);

@@ -37,6 +37,10 @@ const taskStatus = {
   failed: TaskStatus.FAILED,
 } as const;
 
+export function taskStatusToPb(status: string): TaskStatus {
+  return taskStatus[status as keyof typeof taskStatus] ?? TaskStatus.UNSPECIFIED;
+}
+
 export function taskToPb(t: TaskRow): Task {
   return create(TaskSchema, {
     id: t.id,

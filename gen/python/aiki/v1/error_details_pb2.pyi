@@ -1,3 +1,4 @@
+from aiki.v1 import history_pb2 as _history_pb2
 from aiki.v1 import run_pb2 as _run_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -84,3 +85,17 @@ class RunNotFoundDetail(_message.Message):
     reference: _run_pb2.RunReference
     run_id: str
     def __init__(self, run_id: _Optional[str] = ..., reference: _Optional[_Union[_run_pb2.RunReference, _Mapping]] = ...) -> None: ...
+
+class StaleTaskAttemptDetail(_message.Message):
+    __slots__ = ["attempt", "current_attempts", "current_status", "found", "task_id"]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    current_attempts: int
+    current_status: _history_pb2.TaskStatus
+    found: bool
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ..., found: bool = ..., current_status: _Optional[_Union[_history_pb2.TaskStatus, str]] = ..., current_attempts: _Optional[int] = ...) -> None: ...

@@ -8,7 +8,8 @@ from aiki.v1 import task_service_pb2 as aiki_dot_v1_dot_task__service__pb2
 class TaskServiceStub(object):
     """Tasks: a worker's record of the task attempts of a run it holds the lease of. Every write is
     fenced by the lease token: FAILED_PRECONDITION with LeaseLostDetail when the caller no longer
-    holds the lease (the worker must stop executing that run).
+    holds the lease (the worker must stop executing that run), and FAILED_PRECONDITION with
+    StaleTaskAttemptDetail when the attempt named is not the task's running one.
     """
 
     def __init__(self, channel):
@@ -42,7 +43,8 @@ class TaskServiceStub(object):
 class TaskServiceServicer(object):
     """Tasks: a worker's record of the task attempts of a run it holds the lease of. Every write is
     fenced by the lease token: FAILED_PRECONDITION with LeaseLostDetail when the caller no longer
-    holds the lease (the worker must stop executing that run).
+    holds the lease (the worker must stop executing that run), and FAILED_PRECONDITION with
+    StaleTaskAttemptDetail when the attempt named is not the task's running one.
     """
 
     def StartTask(self, request, context):
@@ -112,7 +114,8 @@ def add_TaskServiceServicer_to_server(servicer, server):
 class TaskService(object):
     """Tasks: a worker's record of the task attempts of a run it holds the lease of. Every write is
     fenced by the lease token: FAILED_PRECONDITION with LeaseLostDetail when the caller no longer
-    holds the lease (the worker must stop executing that run).
+    holds the lease (the worker must stop executing that run), and FAILED_PRECONDITION with
+    StaleTaskAttemptDetail when the attempt named is not the task's running one.
     """
 
     @staticmethod
