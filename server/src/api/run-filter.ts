@@ -1,5 +1,5 @@
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { RunStatus as PbRunStatus } from "@aiki/gen/aiki/v1/run_pb";
+import type { RunFilter as PbRunFilter } from "@aiki/gen/aiki/v1/run_service_pb";
 import type { RunFilter } from "../engine/query-runs.js";
 import { stableJson } from "../engine/stable-json.js";
 import type { JsonValue } from "../store/json.js";
@@ -7,18 +7,7 @@ import { runStatusFromPb } from "./run-mapping.js";
 import type { Violations } from "./validation.js";
 
 /** The filter fields ListRunsRequest and RunFilter share, under the same names. */
-export interface RunFilterFields {
-  workflowName: string;
-  workflowVersionId: string;
-  statuses: PbRunStatus[];
-  shard?: string | undefined;
-  parentRunId: string;
-  referenceId: string;
-  runIds: string[];
-  scheduleId: string;
-  createTimeFrom?: Timestamp | undefined;
-  createTimeTo?: Timestamp | undefined;
-}
+export type RunFilterFields = Omit<PbRunFilter, "$typeName" | "$unknown">;
 
 export const maxFilterRunIds = 100;
 

@@ -16,6 +16,19 @@ export interface NewApiKey {
   expireTime: Date | null;
 }
 
+/** The row a new key is stored as. */
+function apiKeyValues(key: NewApiKey) {
+  return {
+    id: key.id,
+    prefix: key.prefix,
+    secret_hash: key.secretHash,
+    namespace: key.namespace,
+    scopes: sql<ApiKeyScope[]>`${key.scopes}::text[]`,
+    description: key.description,
+    expire_time: key.expireTime,
+  };
+}
+
 /**
  * Inserts a key; "prefix_taken" when its prefix is taken (the caller draws another key),
  * "no_namespace" when its namespace is gone (deleted since the caller looked).
@@ -24,15 +37,7 @@ export async function insertApiKey(db: Reader, key: NewApiKey): Promise<ApiKeyRo
   try {
     return await db
       .insertInto("api_keys")
-      .values({
-        id: key.id,
-        prefix: key.prefix,
-        secret_hash: key.secretHash,
-        namespace: key.namespace,
-        scopes: sql<ApiKeyScope[]>`${key.scopes}::text[]`,
-        description: key.description,
-        expire_time: key.expireTime,
-      })
+      .values(apiKeyValues(key))
       .returningAll()
       .executeTakeFirstOrThrow();
   } catch (error) {
@@ -46,15 +51,7 @@ export async function insertApiKey(db: Reader, key: NewApiKey): Promise<ApiKeyRo
 export async function insertApiKeyUnlessPresent(db: Reader, key: NewApiKey): Promise<ApiKeyRow> {
   await db
     .insertInto("api_keys")
-    .values({
-      id: key.id,
-      prefix: key.prefix,
-      secret_hash: key.secretHash,
-      namespace: key.namespace,
-      scopes: sql<ApiKeyScope[]>`${key.scopes}::text[]`,
-      description: key.description,
-      expire_time: key.expireTime,
-    })
+    .values(apiKeyValues(key))
     .onConflict((oc) => oc.column("prefix").doNothing())
     .execute();
   return db.selectFrom("api_keys").selectAll().where("prefix", "=", key.prefix).executeTakeFirstOrThrow();
