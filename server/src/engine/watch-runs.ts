@@ -98,7 +98,9 @@ export async function* watchRun(deps: EngineDeps, namespace: string, runId: stri
       // Returns at once for a hint that came during the last read or send.
       await hints.wait(lastSent + keepAliveMs - Date.now());
       if (hints.aborted) return;
-      const hinted = Date.now() - lastSent < keepAliveMs;
+      // Asked of the waiter, not the clock: a timer may fire a millisecond before Date.now()
+      // says the keep-alive interval has passed, and that is no change.
+      const hinted = hints.wasHinted;
       if (hinted) await delay(coalesceMs);
       hints.reset();
       // Reads of many watched runs at once share one statement (getRun's batcher). At a

@@ -44,6 +44,11 @@ export class HintWaiter {
     this.wake();
   }
 
+  /** Whether a hint (or a poke) came since the last `reset`. */
+  get wasHinted(): boolean {
+    return this.hinted;
+  }
+
   /** Forgets hints seen so far; call before each database read. */
   reset(): void {
     this.hinted = false;
