@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
+import { type Migration, type MigrationProvider, Migrator } from "kysely";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-history.js";
 import * as m0003 from "./migrations/0003-schedules.js";
