@@ -237,10 +237,13 @@ export class ScheduleNotFoundError extends AikiRpcError {
  */
 export class ScheduleConflictError extends AikiRpcError {
   readonly scheduleName: string;
+  /** The id of the schedule that holds the name. */
+  readonly existingScheduleId: string;
 
-  constructor(message: string, scheduleName: string, options?: { cause?: unknown }) {
+  constructor(message: string, args: { scheduleName: string; existingScheduleId: string }, options?: { cause?: unknown }) {
     super(message, "already_exists", options);
-    this.scheduleName = scheduleName;
+    this.scheduleName = args.scheduleName;
+    this.existingScheduleId = args.existingScheduleId;
   }
 }
 
@@ -249,14 +252,14 @@ export class ScheduleStateError extends AikiRpcError {
   readonly scheduleId: string;
   /** What was asked. */
   readonly action: "pause" | "resume";
-  /** The schedule's status that refused it ("paused" for a pause, "active" for a resume). */
+  /** The schedule's status that refused it, as the server read it. */
   readonly currentStatus: "active" | "paused";
 
-  constructor(message: string, args: { scheduleId: string; action: "pause" | "resume" }, options?: { cause?: unknown }) {
+  constructor(message: string, args: { scheduleId: string; action: "pause" | "resume"; currentStatus: "active" | "paused" }, options?: { cause?: unknown }) {
     super(message, "failed_precondition", options);
     this.scheduleId = args.scheduleId;
     this.action = args.action;
-    this.currentStatus = args.action === "pause" ? "paused" : "active";
+    this.currentStatus = args.currentStatus;
   }
 }
 

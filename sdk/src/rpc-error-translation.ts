@@ -6,7 +6,11 @@ import {
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
+  ScheduleConflictDetailSchema,
+  ScheduleNotFoundDetailSchema,
+  ScheduleStateDetailSchema,
 } from "@aiki/gen/aiki/v1/error_details_pb";
+import { ScheduleStatus } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import {
   AikiError,
   AikiRpcError,
@@ -60,6 +64,8 @@ export function translateRpcError(error: unknown): unknown {
       return new InvalidArgumentError(message, violations, options);
     }
     case Code.NotFound: {
+      const [schedule] = error.findDetails(ScheduleNotFoundDetailSchema);
+      if (schedule) return new ScheduleNotFoundError(message, schedule.scheduleId, options);
       const [detail] = error.findDetails(RunNotFoundDetailSchema);
       if (!detail) break;
       const ref = detail.reference;
@@ -75,6 +81,11 @@ export function translateRpcError(error: unknown): unknown {
     case Code.FailedPrecondition: {
       const [lost] = error.findDetails(LeaseLostDetailSchema);
       if (lost) return new LeaseLostError(message, { runId: lost.runId, currentStatus: runStatusFromPb(lost.currentStatus) }, options);
+      const [schedule] = error.findDetails(ScheduleStateDetailSchema);
+      if (schedule && (schedule.action === "pause" || schedule.action === "resume")) {
+        const currentStatus = schedule.currentStatus === ScheduleStatus.ACTIVE ? "active" : "paused";
+        return new ScheduleStateError(message, { scheduleId: schedule.scheduleId, action: schedule.action, currentStatus }, options);
+      }
       const [detail] = error.findDetails(InvalidTransitionDetailSchema);
       if (!detail) break;
       return new InvalidTransitionError(
@@ -84,6 +95,8 @@ export function translateRpcError(error: unknown): unknown {
       );
     }
     case Code.AlreadyExists: {
+      const [schedule] = error.findDetails(ScheduleConflictDetailSchema);
+      if (schedule) return new ScheduleConflictError(message, { scheduleName: schedule.scheduleName, existingScheduleId: schedule.existingScheduleId }, options);
       const [detail] = error.findDetails(RunConflictDetailSchema);
       if (!detail) break;
       const byRequest = detail.kind === RunConflictDetail_Kind.REQUEST_ID;
@@ -99,39 +112,6 @@ export function translateRpcError(error: unknown): unknown {
     }
   }
   return new AikiRpcError(message, code, options);
-}
-
-/** The ScheduleService call an error came from, for translateScheduleRpcError. */
-export type ScheduleCall =
-  | { action: "activate"; scheduleName: string }
-  | { action: "get" | "delete"; scheduleId: string }
-  | { action: "pause" | "resume"; scheduleId: string };
-
-/**
- * translateRpcError for ScheduleService calls. The server sends schedule errors without typed
- * details (NOT_FOUND, ALREADY_EXISTS and FAILED_PRECONDITION carry only a message), so the call
- * itself says what they mean: NOT_FOUND → ScheduleNotFoundError, ALREADY_EXISTS on activation →
- * ScheduleConflictError, FAILED_PRECONDITION on pause/resume → ScheduleStateError.
- */
-export function translateScheduleRpcError(error: unknown, call: ScheduleCall): unknown {
-  const translated = translateRpcError(error);
-  // Only the generic translation is refined; typed errors (InvalidArgumentError, ...) stay.
-  if (!(translated instanceof AikiRpcError) || translated.constructor !== AikiRpcError) return translated;
-  const options = { cause: translated.cause ?? error };
-  switch (translated.code) {
-    case "not_found":
-      if (call.action !== "activate") return new ScheduleNotFoundError(translated.message, call.scheduleId, options);
-      break;
-    case "already_exists":
-      if (call.action === "activate") return new ScheduleConflictError(translated.message, call.scheduleName, options);
-      break;
-    case "failed_precondition":
-      if (call.action === "pause" || call.action === "resume") {
-        return new ScheduleStateError(translated.message, { scheduleId: call.scheduleId, action: call.action }, options);
-      }
-      break;
-  }
-  return translated;
 }
 
 /** The RPC code of an error from a client call, translated or not; undefined for other errors. */

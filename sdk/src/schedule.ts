@@ -13,7 +13,7 @@ import { type Duration, durationToMs, durationToPb } from "./duration.js";
 import { AikiError } from "./errors.js";
 import type { EventDefinitions } from "./event.js";
 import { fromValue, toValue } from "./json-value.js";
-import { isTransientRpcError, type ScheduleCall, translateScheduleRpcError } from "./rpc-error-translation.js";
+import { isTransientRpcError, translateRpcError } from "./rpc-error-translation.js";
 import { parseWithSchema } from "./schema.js";
 import { type WorkflowVersion, workflowVersionInternals } from "./workflow-version.js";
 
@@ -158,8 +158,7 @@ export function schedule(spec: ScheduleSpec): ScheduleDefinition {
         input: toValue(parsed),
         shard,
       };
-      const call: ScheduleCall = { action: "activate", scheduleName: checked.name ?? "" };
-      const response = await withRetries(client, call, (schedules) => schedules.activateSchedule(request));
+      const response = await withRetries(client, (schedules) => schedules.activateSchedule(request));
       return new ScheduleHandleImpl<Input>(client, scheduleOf(response.schedule), response.existing);
     },
   });
@@ -189,22 +188,22 @@ class ScheduleHandleImpl<Input> implements ScheduleHandle<Input> {
   }
 
   async refresh(): Promise<ScheduleState<Input>> {
-    const { schedule } = await withRetries(this.client, { action: "get", scheduleId: this.id }, (s) => s.getSchedule({ scheduleId: this.id }));
+    const { schedule } = await withRetries(this.client, (s) => s.getSchedule({ scheduleId: this.id }));
     return this.update(schedule);
   }
 
   async pause(): Promise<void> {
-    const { schedule } = await once(this.client, { action: "pause", scheduleId: this.id }, (s) => s.pauseSchedule({ scheduleId: this.id }));
+    const { schedule } = await once(this.client, (s) => s.pauseSchedule({ scheduleId: this.id }));
     this.update(schedule);
   }
 
   async resume(): Promise<void> {
-    const { schedule } = await once(this.client, { action: "resume", scheduleId: this.id }, (s) => s.resumeSchedule({ scheduleId: this.id }));
+    const { schedule } = await once(this.client, (s) => s.resumeSchedule({ scheduleId: this.id }));
     this.update(schedule);
   }
 
   async delete(): Promise<void> {
-    await once(this.client, { action: "delete", scheduleId: this.id }, (s) => s.deleteSchedule({ scheduleId: this.id }));
+    await once(this.client, (s) => s.deleteSchedule({ scheduleId: this.id }));
   }
 
   private update(schedule: PbSchedule | undefined): ScheduleState<Input> {
@@ -215,22 +214,22 @@ class ScheduleHandleImpl<Input> implements ScheduleHandle<Input> {
 
 type Schedules = ReturnType<typeof clientInternals>["schedules"];
 
-async function once<T>(client: Client, call: ScheduleCall, rpc: (schedules: Schedules) => Promise<T>): Promise<T> {
+async function once<T>(client: Client, rpc: (schedules: Schedules) => Promise<T>): Promise<T> {
   try {
     return await rpc(clientInternals(client).schedules);
   } catch (error) {
-    throw translateScheduleRpcError(error, call);
+    throw translateRpcError(error);
   }
 }
 
-async function withRetries<T>(client: Client, call: ScheduleCall, rpc: (schedules: Schedules) => Promise<T>): Promise<T> {
+async function withRetries<T>(client: Client, rpc: (schedules: Schedules) => Promise<T>): Promise<T> {
   const { schedules, closeSignal } = clientInternals(client);
   const backoff = new Backoff();
   for (let attempt = 1; ; attempt++) {
     try {
       return await rpc(schedules);
     } catch (error) {
-      if (attempt >= maxAttempts || !isTransientRpcError(error, closeSignal)) throw translateScheduleRpcError(error, call);
+      if (attempt >= maxAttempts || !isTransientRpcError(error, closeSignal)) throw translateRpcError(error);
       await backoff.wait(closeSignal);
     }
   }

@@ -8,8 +8,12 @@ import {
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
+  ScheduleConflictDetailSchema,
+  ScheduleNotFoundDetailSchema,
+  ScheduleStateDetailSchema,
 } from "@aiki/gen/aiki/v1/error_details_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
+import { ScheduleStatus } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import {
   AikiRpcError,
   InvalidArgumentError,
@@ -21,7 +25,7 @@ import {
   ScheduleStateError,
   WorkflowRunConflictError,
 } from "../src/errors.js";
-import { isTransientRpcError, rpcCodeOf, translateRpcError, translateScheduleRpcError } from "../src/rpc-error-translation.js";
+import { isTransientRpcError, rpcCodeOf, translateRpcError } from "../src/rpc-error-translation.js";
 
 // Errors as they arrive from the wire: details as type name + binary, the way the transport decodes them.
 function wire(code: Code, message: string, details: { desc: DescMessage; value: MessageInitShape<DescMessage> }[] = []): ConnectError {
@@ -121,42 +125,44 @@ describe("translateRpcError", () => {
   });
 });
 
-describe("translateScheduleRpcError", () => {
+describe("schedule errors", () => {
   const id = "0b6f3f2e-1111-8222-9333-444455556666";
+  const other = "0b6f3f2e-1111-8222-9333-777788889999";
 
-  it("names schedule errors by the call they came from", () => {
-    const missing = translateScheduleRpcError(wire(Code.NotFound, `schedule ${id} not found`), { action: "get", scheduleId: id });
+  it("are named by their typed details, not guessed from the call", () => {
+    const missing = translateRpcError(wire(Code.NotFound, `schedule ${id} not found`, [{ desc: ScheduleNotFoundDetailSchema, value: { scheduleId: id } }]));
     expect(missing).toBeInstanceOf(ScheduleNotFoundError);
     expect(missing).toMatchObject({ scheduleId: id, code: "not_found", message: `schedule ${id} not found` });
     expect((missing as Error).cause).toBeInstanceOf(ConnectError);
 
-    const conflict = translateScheduleRpcError(wire(Code.AlreadyExists, "exists"), { action: "activate", scheduleName: "nightly" });
+    const conflict = translateRpcError(
+      wire(Code.AlreadyExists, "exists", [{ desc: ScheduleConflictDetailSchema, value: { scheduleName: "nightly", existingScheduleId: other } }]),
+    );
     expect(conflict).toBeInstanceOf(ScheduleConflictError);
-    expect(conflict).toMatchObject({ scheduleName: "nightly", code: "already_exists" });
+    expect(conflict).toMatchObject({ scheduleName: "nightly", existingScheduleId: other, code: "already_exists" });
 
-    const paused = translateScheduleRpcError(wire(Code.FailedPrecondition, "it is paused"), { action: "pause", scheduleId: id });
+    const paused = translateRpcError(
+      wire(Code.FailedPrecondition, "it is paused", [
+        { desc: ScheduleStateDetailSchema, value: { scheduleId: id, action: "pause", currentStatus: ScheduleStatus.PAUSED } },
+      ]),
+    );
     expect(paused).toBeInstanceOf(ScheduleStateError);
     expect(paused).toMatchObject({ scheduleId: id, action: "pause", currentStatus: "paused" });
-    expect(translateScheduleRpcError(wire(Code.FailedPrecondition, "it is active"), { action: "resume", scheduleId: id })).toMatchObject({
-      action: "resume",
-      currentStatus: "active",
-    });
+    const active = translateRpcError(
+      wire(Code.FailedPrecondition, "it is active", [
+        { desc: ScheduleStateDetailSchema, value: { scheduleId: id, action: "resume", currentStatus: ScheduleStatus.ACTIVE } },
+      ]),
+    );
+    expect(active).toMatchObject({ action: "resume", currentStatus: "active" });
   });
 
-  it("leaves typed and unrelated errors alone", () => {
-    const invalid = translateScheduleRpcError(wire(Code.InvalidArgument, "bad", [{ desc: BadRequestDetailSchema, value: { fieldViolations: [{ field: "spec" }] } }]), {
-      action: "activate",
-      scheduleName: "",
-    });
-    expect(invalid).toBeInstanceOf(InvalidArgumentError);
-    const down = translateScheduleRpcError(wire(Code.Unavailable, "down"), { action: "get", scheduleId: id });
-    expect(down).toBeInstanceOf(AikiRpcError);
-    expect(down).not.toBeInstanceOf(ScheduleNotFoundError);
-    expect(isTransientRpcError(down)).toBe(true);
-    // ALREADY_EXISTS is only a conflict on activation; NOT_FOUND on activation is not a missing schedule.
-    expect(translateScheduleRpcError(wire(Code.AlreadyExists, "x"), { action: "pause", scheduleId: id })).not.toBeInstanceOf(ScheduleConflictError);
-    expect(translateScheduleRpcError(wire(Code.NotFound, "x"), { action: "activate", scheduleName: "n" })).not.toBeInstanceOf(ScheduleNotFoundError);
-    const plain = new TypeError("x");
-    expect(translateScheduleRpcError(plain, { action: "delete", scheduleId: id })).toBe(plain);
+  it("without a detail stay generic: a bare code is never taken for a schedule error", () => {
+    for (const code of [Code.NotFound, Code.AlreadyExists, Code.FailedPrecondition]) {
+      const bare = translateRpcError(wire(code, "x"));
+      expect(bare).toBeInstanceOf(AikiRpcError);
+      expect(bare).not.toBeInstanceOf(ScheduleNotFoundError);
+      expect(bare).not.toBeInstanceOf(ScheduleConflictError);
+      expect(bare).not.toBeInstanceOf(ScheduleStateError);
+    }
   });
 });

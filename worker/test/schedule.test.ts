@@ -109,7 +109,7 @@ describe("schedule().activate()", () => {
 
     const conflict = await weekly.activate(real.client, v, { to: "sales" }).catch((e: unknown) => e);
     expect(conflict).toBeInstanceOf(ScheduleConflictError);
-    expect(conflict).toMatchObject({ scheduleName: name, code: "already_exists" });
+    expect(conflict).toMatchObject({ scheduleName: name, existingScheduleId: a.id, code: "already_exists" });
     await expect(
       schedule({ type: "cron", expression: "0 10 * * 1", timezone: "Europe/Berlin", overlapPolicy: "skip", name }).activate(real.client, v, { to: "ops" }),
     ).rejects.toBeInstanceOf(ScheduleConflictError);

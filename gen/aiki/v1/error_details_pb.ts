@@ -8,13 +8,15 @@ import type { TaskStatus } from "./history_pb.js";
 import { file_aiki_v1_history } from "./history_pb.js";
 import type { RunReference, RunStatus } from "./run_pb.js";
 import { file_aiki_v1_run } from "./run_pb.js";
+import type { ScheduleStatus } from "./schedule_service_pb.js";
+import { file_aiki_v1_schedule_service } from "./schedule_service_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file aiki/v1/error_details.proto.
  */
 export const file_aiki_v1_error_details: GenFile = /*@__PURE__*/
-  fileDesc("ChthaWtpL3YxL2Vycm9yX2RldGFpbHMucHJvdG8SB2Fpa2kudjEijAEKEEJhZFJlcXVlc3REZXRhaWwSQgoQZmllbGRfdmlvbGF0aW9ucxgBIAMoCzIoLmFpa2kudjEuQmFkUmVxdWVzdERldGFpbC5GaWVsZFZpb2xhdGlvbho0Cg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSJNChFSdW5Ob3RGb3VuZERldGFpbBIOCgZydW5faWQYASABKAkSKAoJcmVmZXJlbmNlGAIgASgLMhUuYWlraS52MS5SdW5SZWZlcmVuY2UidwoXSW52YWxpZFRyYW5zaXRpb25EZXRhaWwSDgoGcnVuX2lkGAEgASgJEioKDmN1cnJlbnRfc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSDgoGYWN0aW9uGAMgASgJEhAKCHJldmlzaW9uGAQgASgFIs8BChFSdW5Db25mbGljdERldGFpbBItCgRraW5kGAEgASgOMh8uYWlraS52MS5SdW5Db25mbGljdERldGFpbC5LaW5kEhcKD2V4aXN0aW5nX3J1bl9pZBgCIAEoCRIUCgxyZWZlcmVuY2VfaWQYAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCSJICgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIVChFLSU5EX1JFRkVSRU5DRV9JRBABEhMKD0tJTkRfUkVRVUVTVF9JRBACIk0KD0xlYXNlTG9zdERldGFpbBIOCgZydW5faWQYASABKAkSKgoOY3VycmVudF9zdGF0dXMYAiABKA4yEi5haWtpLnYxLlJ1blN0YXR1cyKQAQoWU3RhbGVUYXNrQXR0ZW1wdERldGFpbBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDQoFZm91bmQYAyABKAgSKwoOY3VycmVudF9zdGF0dXMYBCABKA4yEy5haWtpLnYxLlRhc2tTdGF0dXMSGAoQY3VycmVudF9hdHRlbXB0cxgFIAEoBSJAChZQZXJtaXNzaW9uRGVuaWVkRGV0YWlsEhYKDnJlcXVpcmVkX3Njb3BlGAEgASgJEg4KBm1ldGhvZBgCIAEoCSJSChNMaW1pdEV4Y2VlZGVkRGV0YWlsEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoAxIOCgZhY3R1YWwYAyABKAMSDwoHc3ViamVjdBgEIAEoCWIGcHJvdG8z", [file_aiki_v1_history, file_aiki_v1_run]);
+  fileDesc("ChthaWtpL3YxL2Vycm9yX2RldGFpbHMucHJvdG8SB2Fpa2kudjEijAEKEEJhZFJlcXVlc3REZXRhaWwSQgoQZmllbGRfdmlvbGF0aW9ucxgBIAMoCzIoLmFpa2kudjEuQmFkUmVxdWVzdERldGFpbC5GaWVsZFZpb2xhdGlvbho0Cg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSJNChFSdW5Ob3RGb3VuZERldGFpbBIOCgZydW5faWQYASABKAkSKAoJcmVmZXJlbmNlGAIgASgLMhUuYWlraS52MS5SdW5SZWZlcmVuY2UidwoXSW52YWxpZFRyYW5zaXRpb25EZXRhaWwSDgoGcnVuX2lkGAEgASgJEioKDmN1cnJlbnRfc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSDgoGYWN0aW9uGAMgASgJEhAKCHJldmlzaW9uGAQgASgFIs8BChFSdW5Db25mbGljdERldGFpbBItCgRraW5kGAEgASgOMh8uYWlraS52MS5SdW5Db25mbGljdERldGFpbC5LaW5kEhcKD2V4aXN0aW5nX3J1bl9pZBgCIAEoCRIUCgxyZWZlcmVuY2VfaWQYAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCSJICgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIVChFLSU5EX1JFRkVSRU5DRV9JRBABEhMKD0tJTkRfUkVRVUVTVF9JRBACIk0KD0xlYXNlTG9zdERldGFpbBIOCgZydW5faWQYASABKAkSKgoOY3VycmVudF9zdGF0dXMYAiABKA4yEi5haWtpLnYxLlJ1blN0YXR1cyKQAQoWU3RhbGVUYXNrQXR0ZW1wdERldGFpbBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDQoFZm91bmQYAyABKAgSKwoOY3VycmVudF9zdGF0dXMYBCABKA4yEy5haWtpLnYxLlRhc2tTdGF0dXMSGAoQY3VycmVudF9hdHRlbXB0cxgFIAEoBSJAChZQZXJtaXNzaW9uRGVuaWVkRGV0YWlsEhYKDnJlcXVpcmVkX3Njb3BlGAEgASgJEg4KBm1ldGhvZBgCIAEoCSJSChNMaW1pdEV4Y2VlZGVkRGV0YWlsEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoAxIOCgZhY3R1YWwYAyABKAMSDwoHc3ViamVjdBgEIAEoCSItChZTY2hlZHVsZU5vdEZvdW5kRGV0YWlsEhMKC3NjaGVkdWxlX2lkGAEgASgJIk0KFlNjaGVkdWxlQ29uZmxpY3REZXRhaWwSFQoNc2NoZWR1bGVfbmFtZRgBIAEoCRIcChRleGlzdGluZ19zY2hlZHVsZV9pZBgCIAEoCSJrChNTY2hlZHVsZVN0YXRlRGV0YWlsEhMKC3NjaGVkdWxlX2lkGAEgASgJEi8KDmN1cnJlbnRfc3RhdHVzGAIgASgOMhcuYWlraS52MS5TY2hlZHVsZVN0YXR1cxIOCgZhY3Rpb24YAyABKAliBnByb3RvMw", [file_aiki_v1_history, file_aiki_v1_run, file_aiki_v1_schedule_service]);
 
 /**
  * With INVALID_ARGUMENT: which request fields are wrong, and why.
@@ -363,4 +365,91 @@ export type LimitExceededDetail = Message<"aiki.v1.LimitExceededDetail"> & {
  */
 export const LimitExceededDetailSchema: GenMessage<LimitExceededDetail> = /*@__PURE__*/
   messageDesc(file_aiki_v1_error_details, 7);
+
+/**
+ * With NOT_FOUND from ScheduleService: no schedule with this id in the caller's namespace (never
+ * activated, or deleted).
+ *
+ * @generated from message aiki.v1.ScheduleNotFoundDetail
+ */
+export type ScheduleNotFoundDetail = Message<"aiki.v1.ScheduleNotFoundDetail"> & {
+  /**
+   * The schedule id as asked for.
+   *
+   * @generated from field: string schedule_id = 1;
+   */
+  scheduleId: string;
+};
+
+/**
+ * Describes the message aiki.v1.ScheduleNotFoundDetail.
+ * Use `create(ScheduleNotFoundDetailSchema)` to create a new message.
+ */
+export const ScheduleNotFoundDetailSchema: GenMessage<ScheduleNotFoundDetail> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_error_details, 8);
+
+/**
+ * With ALREADY_EXISTS from ActivateSchedule: the name already holds a schedule with another
+ * definition (workflow version, spec, overlap policy, input or shard). Delete it or use another name.
+ *
+ * @generated from message aiki.v1.ScheduleConflictDetail
+ */
+export type ScheduleConflictDetail = Message<"aiki.v1.ScheduleConflictDetail"> & {
+  /**
+   * The name asked for.
+   *
+   * @generated from field: string schedule_name = 1;
+   */
+  scheduleName: string;
+
+  /**
+   * The id of the schedule that holds the name.
+   *
+   * @generated from field: string existing_schedule_id = 2;
+   */
+  existingScheduleId: string;
+};
+
+/**
+ * Describes the message aiki.v1.ScheduleConflictDetail.
+ * Use `create(ScheduleConflictDetailSchema)` to create a new message.
+ */
+export const ScheduleConflictDetailSchema: GenMessage<ScheduleConflictDetail> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_error_details, 9);
+
+/**
+ * With FAILED_PRECONDITION from PauseSchedule or ResumeSchedule: the schedule's status forbids it
+ * (pause of a schedule that is not active, resume of one that is not paused).
+ *
+ * @generated from message aiki.v1.ScheduleStateDetail
+ */
+export type ScheduleStateDetail = Message<"aiki.v1.ScheduleStateDetail"> & {
+  /**
+   * The schedule the request was about.
+   *
+   * @generated from field: string schedule_id = 1;
+   */
+  scheduleId: string;
+
+  /**
+   * Its status when the request was refused.
+   *
+   * @generated from field: aiki.v1.ScheduleStatus current_status = 2;
+   */
+  currentStatus: ScheduleStatus;
+
+  /**
+   * What was asked: "pause" or "resume".
+   *
+   * @generated from field: string action = 3;
+   */
+  action: string;
+};
+
+/**
+ * Describes the message aiki.v1.ScheduleStateDetail.
+ * Use `create(ScheduleStateDetailSchema)` to create a new message.
+ */
+export const ScheduleStateDetailSchema: GenMessage<ScheduleStateDetail> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_error_details, 10);
 

@@ -9,9 +9,13 @@ import {
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
+  ScheduleConflictDetailSchema,
+  ScheduleNotFoundDetailSchema,
+  ScheduleStateDetailSchema,
   StaleTaskAttemptDetailSchema,
 } from "@aiki/gen/aiki/v1/error_details_pb";
 import { RunReferenceSchema, RunStatus as PbRunStatus } from "@aiki/gen/aiki/v1/run_pb";
+import { ScheduleStatus as PbScheduleStatus } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import type { Logger } from "pino";
 import {
   AikiDomainError,
@@ -117,9 +121,20 @@ function domainToConnect(error: AikiDomainError): ConnectError {
       },
     ]);
   }
-  if (error instanceof ScheduleNotFoundError) return new ConnectError(error.message, Code.NotFound);
-  if (error instanceof ScheduleConflictError) return new ConnectError(error.message, Code.AlreadyExists);
-  if (error instanceof ScheduleStateError) return new ConnectError(error.message, Code.FailedPrecondition);
+  if (error instanceof ScheduleNotFoundError) {
+    return new ConnectError(error.message, Code.NotFound, undefined, [{ desc: ScheduleNotFoundDetailSchema, value: { scheduleId: error.scheduleId } }]);
+  }
+  if (error instanceof ScheduleConflictError) {
+    return new ConnectError(error.message, Code.AlreadyExists, undefined, [
+      { desc: ScheduleConflictDetailSchema, value: { scheduleName: error.scheduleName, existingScheduleId: error.scheduleId } },
+    ]);
+  }
+  if (error instanceof ScheduleStateError) {
+    const currentStatus = error.currentStatus === "active" ? PbScheduleStatus.ACTIVE : PbScheduleStatus.PAUSED;
+    return new ConnectError(error.message, Code.FailedPrecondition, undefined, [
+      { desc: ScheduleStateDetailSchema, value: { scheduleId: error.scheduleId, currentStatus, action: error.action } },
+    ]);
+  }
   if (error instanceof ContentionError) return new ConnectError(error.message, Code.Aborted);
   if (error instanceof UnauthenticatedError) return new ConnectError(error.message, Code.Unauthenticated);
   if (error instanceof PermissionDeniedError) {

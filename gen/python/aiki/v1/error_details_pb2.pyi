@@ -1,5 +1,6 @@
 from aiki.v1 import history_pb2 as _history_pb2
 from aiki.v1 import run_pb2 as _run_pb2
+from aiki.v1 import schedule_service_pb2 as _schedule_service_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -85,6 +86,30 @@ class RunNotFoundDetail(_message.Message):
     reference: _run_pb2.RunReference
     run_id: str
     def __init__(self, run_id: _Optional[str] = ..., reference: _Optional[_Union[_run_pb2.RunReference, _Mapping]] = ...) -> None: ...
+
+class ScheduleConflictDetail(_message.Message):
+    __slots__ = ["existing_schedule_id", "schedule_name"]
+    EXISTING_SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_NAME_FIELD_NUMBER: _ClassVar[int]
+    existing_schedule_id: str
+    schedule_name: str
+    def __init__(self, schedule_name: _Optional[str] = ..., existing_schedule_id: _Optional[str] = ...) -> None: ...
+
+class ScheduleNotFoundDetail(_message.Message):
+    __slots__ = ["schedule_id"]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    schedule_id: str
+    def __init__(self, schedule_id: _Optional[str] = ...) -> None: ...
+
+class ScheduleStateDetail(_message.Message):
+    __slots__ = ["action", "current_status", "schedule_id"]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    current_status: _schedule_service_pb2.ScheduleStatus
+    schedule_id: str
+    def __init__(self, schedule_id: _Optional[str] = ..., current_status: _Optional[_Union[_schedule_service_pb2.ScheduleStatus, str]] = ..., action: _Optional[str] = ...) -> None: ...
 
 class StaleTaskAttemptDetail(_message.Message):
     __slots__ = ["attempt", "current_attempts", "current_status", "found", "task_id"]
