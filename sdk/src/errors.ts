@@ -278,6 +278,42 @@ export class LeaseLostError extends AikiRpcError {
   }
 }
 
+/** PERMISSION_DENIED: the API key lacks the scope the call needs. */
+export class PermissionDeniedError extends AikiRpcError {
+  /** The scope the call needs ("client", "worker", "read"); a key holding it, or "admin", may call. */
+  readonly requiredScope: string;
+  /** The method refused, e.g. "aiki.v1.RunService/StartRun". */
+  readonly method: string;
+
+  constructor(message: string, args: { requiredScope: string; method: string }, options?: { cause?: unknown }) {
+    super(message, "permission_denied", options);
+    this.requiredScope = args.requiredScope;
+    this.method = args.method;
+  }
+}
+
+/**
+ * RESOURCE_EXHAUSTED over a configured server limit (message size, held waits, open streams, ...).
+ * Retryable like every RESOURCE_EXHAUSTED: a quota frees up when the caller's other calls end.
+ */
+export class LimitExceededError extends AikiRpcError {
+  /** The limit's name as the server is configured, e.g. "AIKI_MAX_MESSAGE_BYTES". */
+  readonly limit: string;
+  readonly max: number;
+  /** What the request had or asked for; 0 when the server did not know. */
+  readonly actual: number;
+  /** The field or resource the limit applies to, e.g. "input" or "open_streams". */
+  readonly subject: string;
+
+  constructor(message: string, args: { limit: string; max: number; actual: number; subject: string }, options?: { cause?: unknown }) {
+    super(message, "resource_exhausted", options);
+    this.limit = args.limit;
+    this.max = args.max;
+    this.actual = args.actual;
+    this.subject = args.subject;
+  }
+}
+
 /** True for errors user code marked as not worth retrying. */
 export function isNonRetryable(error: unknown): boolean {
   return (

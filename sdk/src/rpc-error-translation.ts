@@ -3,6 +3,8 @@ import {
   BadRequestDetailSchema,
   InvalidTransitionDetailSchema,
   LeaseLostDetailSchema,
+  LimitExceededDetailSchema,
+  PermissionDeniedDetailSchema,
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
@@ -17,6 +19,8 @@ import {
   InvalidArgumentError,
   InvalidTransitionError,
   LeaseLostError,
+  LimitExceededError,
+  PermissionDeniedError,
   type RpcCode,
   RunNotFoundError,
   ScheduleConflictError,
@@ -107,6 +111,20 @@ export function translateRpcError(error: unknown): unknown {
           referenceId: byRequest ? undefined : detail.referenceId || undefined,
           requestId: byRequest ? detail.requestId || undefined : undefined,
         },
+        options,
+      );
+    }
+    case Code.PermissionDenied: {
+      const [detail] = error.findDetails(PermissionDeniedDetailSchema);
+      if (!detail) break;
+      return new PermissionDeniedError(message, { requiredScope: detail.requiredScope, method: detail.method }, options);
+    }
+    case Code.ResourceExhausted: {
+      const [detail] = error.findDetails(LimitExceededDetailSchema);
+      if (!detail) break;
+      return new LimitExceededError(
+        message,
+        { limit: detail.limit, max: Number(detail.max), actual: Number(detail.actual), subject: detail.subject },
         options,
       );
     }

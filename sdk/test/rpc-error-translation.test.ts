@@ -5,6 +5,8 @@ import {
   BadRequestDetailSchema,
   InvalidTransitionDetailSchema,
   LeaseLostDetailSchema,
+  LimitExceededDetailSchema,
+  PermissionDeniedDetailSchema,
   RunConflictDetail_Kind,
   RunConflictDetailSchema,
   RunNotFoundDetailSchema,
@@ -19,6 +21,8 @@ import {
   InvalidArgumentError,
   InvalidTransitionError,
   LeaseLostError,
+  LimitExceededError,
+  PermissionDeniedError,
   RunNotFoundError,
   ScheduleConflictError,
   ScheduleNotFoundError,
@@ -122,6 +126,24 @@ describe("translateRpcError", () => {
     const plain = new TypeError("x");
     expect(translateRpcError(plain)).toBe(plain);
     expect(rpcCodeOf(plain)).toBeUndefined();
+  });
+});
+
+describe("auth and limit errors", () => {
+  it("name the scope a key lacks and the limit a request passed", () => {
+    const denied = translateRpcError(
+      wire(Code.PermissionDenied, "no", [{ desc: PermissionDeniedDetailSchema, value: { requiredScope: "worker", method: "aiki.v1.TaskService/StartTask" } }]),
+    );
+    expect(denied).toBeInstanceOf(PermissionDeniedError);
+    expect(denied).toMatchObject({ code: "permission_denied", requiredScope: "worker", method: "aiki.v1.TaskService/StartTask" });
+    const limited = translateRpcError(
+      wire(Code.ResourceExhausted, "too big", [
+        { desc: LimitExceededDetailSchema, value: { limit: "AIKI_MAX_MESSAGE_BYTES", max: 4n, actual: 5n, subject: "request" } },
+      ]),
+    );
+    expect(limited).toBeInstanceOf(LimitExceededError);
+    expect(limited).toMatchObject({ code: "resource_exhausted", limit: "AIKI_MAX_MESSAGE_BYTES", max: 4, actual: 5, subject: "request", retryable: true });
+    expect(translateRpcError(wire(Code.PermissionDenied, "bare"))).not.toBeInstanceOf(PermissionDeniedError);
   });
 });
 
