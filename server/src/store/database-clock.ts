@@ -1,0 +1,14 @@
+import { type RawBuilder, sql } from "kysely";
+
+// Times a statement writes come from the database's clock, the one every replica's timers read,
+// never from the server's: a replica whose clock drifts cannot make a timer fire early or late.
+
+/** The statement's `now()`. */
+export function databaseNow(): RawBuilder<Date> {
+  return sql<Date>`now()`;
+}
+
+/** `ms` milliseconds after the statement's `now()`. */
+export function databaseNowPlus(ms: number): RawBuilder<Date> {
+  return sql<Date>`now() + make_interval(secs => ${ms / 1000})`;
+}
