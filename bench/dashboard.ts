@@ -18,7 +18,7 @@ import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import type { Database } from "../server/src/store/database.js";
+import type { Database } from "@aiki/server";
 import { ensureDashboardBuild, launchBrowser } from "../dashboard/test/support/browser.js";
 import { seedQueuedRuns } from "../dashboard/test/support/seed-runs.js";
 import { eventV1 } from "./workflows.js";

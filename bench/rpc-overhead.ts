@@ -10,8 +10,7 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { type SessionRequestSchema, type SessionResponse, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { createServer } from "../server/src/app.js";
-import { openDependencies } from "../server/src/dependencies.js";
+import { createServer, openDependencies } from "@aiki/server";
 import { startBenchEnv } from "./lib/bench-env.js";
 import { emit, envInt, percentile } from "./lib/emit.js";
 

@@ -1,4 +1,4 @@
-// npm run bench [-- W1 W3]: runs the workloads of BENCHMARKS.md twice each (BENCH_ROUNDS) on
+// npm run bench [-- W1 W3]: runs the workloads of docs/benchmarks.md twice each (BENCH_ROUNDS) on
 // real, durable Postgres and Redis, prints JSON lines, and writes bench/RESULTS.md.
 // W1 reports steps/s against the W0 ceiling of the same round, so selecting W1 runs W0 first.
 import { execFileSync } from "node:child_process";

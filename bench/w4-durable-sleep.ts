@@ -1,6 +1,6 @@
 // W4: durable sleep, in two modes (W4_MODE).
 //
-// W4_MODE unset or "spec" (the default): BENCHMARKS.md's W4. Start S [1000] workflows that each
+// W4_MODE unset or "spec" (the default): docs/benchmarks.md's W4. Start S [1000] workflows that each
 // sleep W4_SLEEP_MS [2000] from their own start, then complete.
 //   W4_S                  workflows [1000]
 //   W4_SLEEP_MS           each run's sleep [2000]
@@ -24,7 +24,7 @@
 //
 // W4_MODE=concurrent: S sleepers that all sleep until one common wake time, so every sleeper is
 // asleep at the same time (holding no worker) and all are due together: timer lateness with many
-// concurrent sleepers (W4_MODE=concurrent W4_S=10000 for the 10k figure). Not BENCHMARKS.md's W4,
+// concurrent sleepers (W4_MODE=concurrent W4_S=10000 for the 10k figure). Not docs/benchmarks.md's W4,
 // so its metrics are all prefixed concurrent_.
 //   W4_S                  sleepers [1000]
 //   W4_WAKE_AFTER_MS      the common wake time, counted from the first start call
@@ -153,7 +153,7 @@ async function untilAllCompleted(db: pg.Client, ids: string[], what: string): Pr
   }
 }
 
-/** BENCHMARKS.md's W4: S runs, each sleeping W4_SLEEP_MS from its own start. */
+/** docs/benchmarks.md's W4: S runs, each sleeping W4_SLEEP_MS from its own start. */
 async function w4Spec(env: BenchEnv, options: AikiOptions): Promise<Figure[]> {
   const s = envInt("W4_S", 1000);
   const sleepMs = envInt("W4_SLEEP_MS", 2000);

@@ -31,7 +31,7 @@ export const eventV1 = workflow({ name: "bench-event" }).v("1.0.0", {
 });
 
 /**
- * W4 (the BENCHMARKS.md mode): one durable sleep of `sleepMs`, then completes, returning when the
+ * W4 (the docs/benchmarks.md mode): one durable sleep of `sleepMs`, then completes, returning when the
  * worker resumed it (epoch ms). Reading the clock in a handler is not replay-safe in general;
  * here it only measures: the line after the sleep runs once, in the execution that resumes the
  * run after the timer fired.

@@ -3,8 +3,7 @@
 import { type Client, client, silentLogger, WorkflowRunFailedError } from "@aiki/sdk";
 import { type WorkerHandle, worker } from "@aiki/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiKey } from "../server/src/engine/api-keys.js";
-import { createNamespace } from "../server/src/engine/namespaces.js";
+import { createApiKey, createNamespace } from "@aiki/server";
 import { startTestAiki, type TestAiki } from "../test/support/aiki-server.js";
 import { userOnboardingV1, userOnboardingV2 } from "./onboarding/onboarding-workflow.js";
 import { orderWorkflowV1 } from "./order-processing/order-workflow.js";

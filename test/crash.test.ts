@@ -1,7 +1,7 @@
-// SPEC §4 by killing real processes (SIGKILL): a worker killed mid-task, a server replica killed
-// under load, Redis killed and restarted, Postgres killed and restarted under a server process,
-// a server killed under a running cron schedule. Every acknowledged run completes; every
-// schedule occurrence starts exactly one run.
+// docs/semantics.md, Crash safety, by killing real processes (SIGKILL): a worker killed mid-task, a
+// server replica killed under load, Redis killed and restarted, Postgres killed and restarted under
+// a server process, a server killed under a running cron schedule. Every acknowledged run
+// completes; every schedule occurrence starts exactly one run.
 import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";

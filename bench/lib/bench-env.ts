@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { migrateToLatest } from "../../server/src/store/migrate.js";
+import { migrateToLatest } from "@aiki/server";
 import {
   destroyPostgresServer,
   type PostgresServerInfo,

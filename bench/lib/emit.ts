@@ -1,4 +1,4 @@
-/** One benchmark figure, printed as a JSON line as BENCHMARKS.md asks. */
+/** One benchmark figure, printed as a JSON line as docs/benchmarks.md asks. */
 export interface Figure {
   system: "aiki";
   workload: string;

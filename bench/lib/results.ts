@@ -7,7 +7,7 @@ const marker = "<!-- figures below are written by bench/run.ts; newest first -->
 
 /** Prepends one section (machine, date, command, every round's figures) to bench/RESULTS.md. */
 export function writeResults(run: { machine: string; command: string; rounds: Figure[][]; notes?: string[] }): void {
-  const head = `# Benchmark results\n\nWorkloads: ../shared/BENCHMARKS.md. Each run starts its own durable Postgres (fsync on) and Redis on this machine.\n\n${marker}\n`;
+  const head = `# Benchmark results\n\nWorkloads: docs/benchmarks.md. Each run starts its own durable Postgres (fsync on) and Redis on this machine.\n\n${marker}\n`;
   const existing = existsSync(resultsFile) ? readFileSync(resultsFile, "utf8") : head;
   const [before, after = ""] = existing.includes(marker) ? existing.split(marker) : [head.split(marker)[0], ""];
   const metrics = [...new Set(run.rounds.flat().map((f) => `${f.workload} ${f.metric}`))];

@@ -10,8 +10,7 @@ import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, client, silentLogger, workflow } from "@aiki/sdk";
 import type { Page } from "playwright-core";
-import { createApiKey } from "../../server/src/engine/api-keys.js";
-import { createNamespace } from "../../server/src/engine/namespaces.js";
+import { createApiKey, createNamespace } from "@aiki/server";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { ensureDashboardBuild, launchBrowser, screenshot, seriousViolations, type TestBrowser } from "./support/browser.js";
 

@@ -3,8 +3,7 @@
 // scopes) plays the restaurant order end to end in the key's namespace; without a key it stops at
 // the first call, refused UNAUTHENTICATED, and says which key to set.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiKey } from "../../server/src/engine/api-keys.js";
-import { createNamespace } from "../../server/src/engine/namespaces.js";
+import { createApiKey, createNamespace } from "@aiki/server";
 import { runCommand } from "../../test/support/aiki-cli.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 

@@ -1,7 +1,7 @@
-// Ready hints wake held lease calls within milliseconds (SPEC §4), not at the 2 s re-read that
-// backs every wait: without Redis through the in-process notifier; with two replicas on one
-// Postgres and one Redis, a run started through replica B reaches a PollLeases and a StreamLeases
-// held on replica A through Redis.
+// Ready hints wake held lease calls within milliseconds (docs/semantics.md, Delivery), not at the
+// 2 s re-read that backs every wait: without Redis through the in-process notifier; with two
+// replicas on one Postgres and one Redis, a run started through replica B reaches a PollLeases and
+// a StreamLeases held on replica A through Redis.
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -5,7 +5,7 @@ import { allowedTransitions, canTransition, isTerminal, runStatuses } from "../s
 
 const actions: RunAction[] = ["cancel", "pause", "resume", "awake"];
 
-// SPEC §2, written out independently of the implementation's table.
+// docs/semantics.md, Run states, written out independently of the implementation's table.
 const expected: Record<RunAction, Record<string, string | null>> = {
   cancel: {
     scheduled: "cancelled", queued: "cancelled", running: "cancelled", paused: "cancelled", sleeping: "cancelled",

@@ -1,6 +1,6 @@
-// SPEC §3 Sleep through the raw worker contract: a replayed sleep (same name and sequence) with
-// another duration is measured from the first suspension, so a longer one sleeps only the
-// difference and a shorter one that has already passed returns at once.
+// docs/semantics.md, Sleeps, through the raw worker contract: a replayed sleep (same name and
+// sequence) with another duration is measured from the first suspension, so a longer one sleeps
+// only the difference and a shorter one that has already passed returns at once.
 import { durationFromMs, type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,5 +1,6 @@
-// The server side of SPEC §3/§4 through the raw contracts (what a worker in any language sees):
-// leases, fencing, task attempts, suspension on sleeps, events and children, timers, retries.
+// The server side of docs/semantics.md (Tasks and retries to Leases and fencing) through the raw
+// contracts (what a worker in any language sees): leases, fencing, task attempts, suspension on
+// sleeps, events and children, timers, retries.
 import { create, fromJson, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";

@@ -7,8 +7,7 @@ import { type Client, client, event, silentLogger, task, workflow } from "@aiki/
 import { readyChannel } from "@aiki/sdk/internal";
 import { type WorkerHandle, worker } from "@aiki/worker";
 import { inject } from "vitest";
-import { createApiKey } from "../../server/src/engine/api-keys.js";
-import { createNamespace } from "../../server/src/engine/namespaces.js";
+import { createApiKey, createNamespace } from "@aiki/server";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 
 let aiki: TestAiki;

@@ -1,7 +1,7 @@
-// SPEC §3 control during execution and children, and §4 heartbeats, on a real server with a real
-// worker: a pause or cancel while a task or the handler is in flight fences the worker's next
-// write; cancel cascades down, completion does not; a cancelled child wakes its parent; a long
-// task on a short lease stays leased.
+// docs/semantics.md, Control during execution, Children, and Leases and fencing (heartbeats), on a
+// real server with a real worker: a pause or cancel while a task or the handler is in flight fences
+// the worker's next write; cancel cascades down, completion does not; a cancelled child wakes its
+// parent; a long task on a short lease stays leased.
 import { describe, expect, it } from "vitest";
 import { TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { event, task, workflow } from "@aiki/sdk";

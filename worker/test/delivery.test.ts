@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Client, client, type Logger, type LogFields, silentLogger, task, workflow } from "@aiki/sdk";
 import { clientInternals, readyChannel } from "@aiki/sdk/internal";
 import { type WorkerHandle, type WorkerOptions, worker } from "@aiki/worker";
-import { channels } from "../../server/src/notify/notifier.js";
+import { channels } from "@aiki/server";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { type PrivateRedis, startPrivateRedis } from "../../test/support/redis.js";
 import { type GrpcProxy, startGrpcProxy } from "./support/grpc-proxy.js";

@@ -1,7 +1,8 @@
-// SPEC §5.5: ready work and timers must not be found only on a fixed 500 ms tick. Sequential
-// pickups through the default lease stream and through the long-poll, and sequential short
-// sleeps, on a real server with Redis. The bounds catch a gross regression (a 500 ms tick gives
-// a median near 250 ms and a p90 near 450 ms), not the normal few milliseconds.
+// docs/semantics.md, Faults Aiki does not have, 5: ready work and timers must not be found only on
+// a fixed 500 ms tick. Sequential pickups through the default lease stream and through the
+// long-poll, and sequential short sleeps, on a real server with Redis. The bounds catch a gross
+// regression (a 500 ms tick gives a median near 250 ms and a p90 near 450 ms), not the normal few
+// milliseconds.
 import { describe, expect, it } from "vitest";
 import { task, workflow } from "@aiki/sdk";
 import { gate, uniq, useRealAiki } from "./support/real-aiki.js";
@@ -43,7 +44,7 @@ function probe(label: string) {
 
 const summary = (xs: number[]) => `median ${median(xs).toFixed(1)} ms, p90 ${percentile(xs, 0.9).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms`;
 
-describe("latency (§5.5: no fixed 500 ms tick)", () => {
+describe("latency (no fixed 500 ms tick)", () => {
   it("20 pickups by stream, 20 by long-poll and 20 sleeps of 300 ms all land within a tick's fraction", async () => {
     const streamed = probe("stream-pickup");
     const polled = probe("poll-pickup");

@@ -1,6 +1,6 @@
-// SPEC §3 replay rules on a real server (Postgres, Redis) with a real worker: the address queue,
-// cached outputs and failures, safe and unsafe code changes between executions, schemas, and the
-// workflow retry policy. Code "changes" between executions through variables the handlers read;
+// docs/semantics.md, Replay, on a real server (Postgres, Redis) with a real worker: the address
+// queue, cached outputs and failures, safe and unsafe code changes between executions, schemas, and
+// the workflow retry policy. Code "changes" between executions through variables the handlers read;
 // a one-hour sleep ended with awake() forces the replay.
 import { describe, expect, it } from "vitest";
 import { TaskStatus } from "@aiki/gen/aiki/v1/history_pb";

@@ -35,7 +35,7 @@ export function isRunStatus(value: string): value is RunStatus {
 
 const wokenOrStopped: readonly RunStatus[] = ["queued", "cancelled", "paused"];
 
-/** The legal transitions of SPEC §2, as a table so that tests can walk it. */
+/** The legal transitions (docs/semantics.md, Run states), as a table so that tests can walk it. */
 export const allowedTransitions: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
   scheduled: ["queued", "paused", "cancelled"],
   queued: ["running", "paused", "cancelled"],

@@ -1,8 +1,9 @@
-import { sql, type Transaction } from "kysely";
+import type { Transaction } from "kysely";
 import { ContentionError, RunNotFoundError } from "../domain/errors.js";
 import { type RunAction, targetStatusFor } from "../domain/run-actions.js";
 import type { RunStatus } from "../domain/run-status.js";
 import type { Database } from "../store/database.js";
+import { databaseNow } from "../store/database-clock.js";
 import { isDeadlock } from "../store/pg-errors.js";
 import { cancelDescendants, findRunById, transitionRun } from "../store/run-repository.js";
 import { openWaits, resolveWait } from "../store/run-wait-repository.js";
@@ -99,7 +100,7 @@ function changesFor(action: RunAction) {
   switch (action) {
     // Dropping the lease is what makes a worker's next write on this run fail.
     case "cancel":
-      return { ...noLease, wake_time: null, end_time: sql<Date>`now()` };
+      return { ...noLease, wake_time: null, end_time: databaseNow() };
     case "pause":
       return { ...noLease, wake_time: null };
     case "resume":

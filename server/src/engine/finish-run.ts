@@ -1,6 +1,6 @@
-import { sql } from "kysely";
 import { ContentionError } from "../domain/errors.js";
 import { maxAttemptsOf, type RetryPolicy, retryDelayMs } from "../domain/retry-policy.js";
+import { databaseNow, databaseNowPlus } from "../store/database-clock.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
 import { transitionRun } from "../store/run-repository.js";
 import { type TaskCompletion, uncountInterruptedAttempts } from "../store/task-repository.js";
@@ -41,7 +41,7 @@ export async function completeRun(
   }
   return finish(deps, cmd, () => ({
     to: "completed",
-    changes: { ...noLease, output: jsonbOrNull(cmd.output), end_time: sql<Date>`now()` },
+    changes: { ...noLease, output: jsonbOrNull(cmd.output), end_time: databaseNow() },
     reason: "completed",
   }));
 }
@@ -66,14 +66,14 @@ export async function failRun(
           failure: jsonb(cmd.failure),
           failure_cause: cmd.cause,
           attempt: run.attempt + 1,
-          wake_time: sql<Date>`now() + make_interval(secs => ${delay / 1000})`,
+          wake_time: databaseNowPlus(delay),
         },
         reason: `workflow attempt ${run.attempt} failed (${cmd.cause}); retrying in ${delay} ms`,
       };
     }
     return {
       to: "failed",
-      changes: { ...noLease, failure: jsonb(cmd.failure), failure_cause: cmd.cause, end_time: sql<Date>`now()` },
+      changes: { ...noLease, failure: jsonb(cmd.failure), failure_cause: cmd.cause, end_time: databaseNow() },
       reason: `failed (${cmd.cause})`,
     };
   });

@@ -1,7 +1,7 @@
-import { sql, type Transaction } from "kysely";
+import type { Transaction } from "kysely";
 import { randomUUID } from "node:crypto";
 import type { Database } from "../store/database.js";
-import { transitionRun } from "../store/run-repository.js";
+import { leaseQueuedRun } from "../store/lease-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { releaseLease } from "./finish-run.js";
@@ -25,18 +25,7 @@ export async function leaseToIdleSession(deps: EngineDeps, trx: Transaction<Data
   const reservation = deps.localSessions?.reserve(queued.namespace, queued.workflow_name, queued.workflow_version_id, queued.shard);
   if (!reservation) return undefined;
   try {
-    const run = await transitionRun(
-      trx,
-      queued,
-      "running",
-      {
-        lease_token: randomUUID(),
-        lease_worker_id: reservation.workerId,
-        lease_expires_time: sql<Date>`now() + make_interval(secs => ${reservation.ttlMs / 1000})`,
-        start_time: sql<Date>`coalesce(start_time, now())`,
-      },
-      { actor: `worker:${reservation.workerId}`, reason: "leased" },
-    );
+    const run = await leaseQueuedRun(trx, queued, { leaseToken: randomUUID(), workerId: reservation.workerId, ttlMs: reservation.ttlMs });
     if (!run) {
       reservation.cancel();
       return undefined;

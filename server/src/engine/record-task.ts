@@ -1,5 +1,6 @@
-import { sql, type Transaction } from "kysely";
+import type { Transaction } from "kysely";
 import type { Database } from "../store/database.js";
+import { databaseNowPlus } from "../store/database-clock.js";
 import { LeaseLostError, StaleTaskAttemptError } from "../domain/errors.js";
 import type { TaskRow } from "../store/history.tables.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
@@ -129,7 +130,7 @@ export async function failTask(
       : {
           status: "awaiting_retry",
           failure: jsonb(cmd.failure),
-          next_attempt_time: sql<Date>`now() + make_interval(secs => ${cmd.retryDelayMs / 1000})`,
+          next_attempt_time: databaseNowPlus(cmd.retryDelayMs),
         },
   );
   deps.metrics?.taskAttemptFailed(task.status === "awaiting_retry");

@@ -3,7 +3,7 @@ import { isTerminal } from "../domain/run-status.js";
 import { findEventByReference, insertEvent, receiveOldestPendingEvent } from "../store/event-repository.js";
 import type { EventRow } from "../store/history.tables.js";
 import type { JsonValue } from "../store/json.js";
-import { findRunByReference, transitionRun } from "../store/run-repository.js";
+import { findRunByReference, lockRunsInIdOrder, transitionRun } from "../store/run-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { cancelHandOvers, deliverHandOvers, type HandOver, leaseToIdleSession } from "./hand-over.js";
@@ -44,7 +44,7 @@ export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promis
     }
     // Lock in id order so concurrent multi-target sends cannot deadlock.
     const unique = [...new Set(ids)].sort();
-    const rows = await trx.selectFrom("runs").selectAll().where("namespace", "=", cmd.namespace).where("id", "in", unique).orderBy("id").forUpdate().execute();
+    const rows = await lockRunsInIdOrder(trx, cmd.namespace, unique);
     const byId = new Map(rows.map((r) => [r.id, r]));
     for (const id of unique) {
       const run = byId.get(id);

@@ -1,10 +1,10 @@
-import { sql, type Transaction } from "kysely";
+import type { Transaction } from "kysely";
 import { RunConflictError } from "../domain/errors.js";
 import type { Database } from "../store/database.js";
 import type { JsonValue } from "../store/json.js";
 import { jsonbOrNull } from "../store/json.js";
 import { isUniqueViolation } from "../store/pg-errors.js";
-import { findRunByReference, findRunByStartRequestId, insertRun, insertRunsUnlessTaken, insertRunUnlessTaken, type QueuedRunStart } from "../store/run-repository.js";
+import { dueStart, findRunByReference, findRunByStartRequestId, insertRun, insertRunsUnlessTaken, insertRunUnlessTaken, type QueuedRunStart } from "../store/run-repository.js";
 import { batcherFor } from "../store/statement-batcher.js";
 import type { RunRow } from "../store/runs.table.js";
 import { uuidV7 } from "../store/uuid-v7.js";
@@ -121,19 +121,13 @@ function startAudit(cmd: StartRunCommand): { actor: string; reason: string } {
 }
 
 function newRunRow(cmd: StartRunCommand): Parameters<typeof insertRun>[1] {
-  // Due times are computed on the database clock, the one every replica's timers share.
-  const wakeTime =
-    cmd.trigger === undefined
-      ? null
-      : "delayMs" in cmd.trigger
-        ? sql<Date>`now() + make_interval(secs => ${cmd.trigger.delayMs / 1000})`
-        : sql<Date>`${cmd.trigger.startTime.toISOString()}::timestamptz`;
+  const due = cmd.trigger === undefined ? undefined : dueStart(cmd.trigger);
   return {
     namespace: cmd.namespace,
     id: uuidV7(),
     workflow_name: cmd.workflowName,
     workflow_version_id: cmd.workflowVersionId,
-    status: wakeTime ? (sql<"scheduled" | "queued">`case when ${wakeTime} > now() then 'scheduled' else 'queued' end` as never) : "queued",
+    status: due ? due.status : "queued",
     input: jsonbOrNull(cmd.input),
     shard: cmd.shard,
     reference_id: cmd.referenceId ?? null,
@@ -142,7 +136,7 @@ function newRunRow(cmd: StartRunCommand): Parameters<typeof insertRun>[1] {
     retry_policy: jsonbOrNull(cmd.retryPolicy),
     start_request_id: cmd.requestId ?? null,
     start_request_hash: requestHashOf(cmd),
-    wake_time: wakeTime ? (sql<Date | null>`case when ${wakeTime} > now() then ${wakeTime} else null end` as never) : null,
+    wake_time: due ? due.wake_time : null,
   };
 }
 

@@ -2,7 +2,7 @@ import type { Transaction } from "kysely";
 import { isTerminal } from "../domain/run-status.js";
 import type { Database } from "../store/database.js";
 import { jsonbOrNull } from "../store/json.js";
-import { transitionRun } from "../store/run-repository.js";
+import { lockRunById, transitionRun } from "../store/run-repository.js";
 import { openWaits, resolveWait } from "../store/run-wait-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 
@@ -15,12 +15,7 @@ import type { RunRow } from "../store/runs.table.js";
  */
 export async function wakeParentWaitingOn(trx: Transaction<Database>, child: RunRow): Promise<RunRow | undefined> {
   if (!child.parent_run_id || !isTerminal(child.status)) return undefined;
-  const parent = await trx
-    .selectFrom("runs")
-    .selectAll()
-    .where("id", "=", child.parent_run_id)
-    .forUpdate()
-    .executeTakeFirst();
+  const parent = await lockRunById(trx, child.parent_run_id);
   if (!parent || parent.status !== "awaiting_child_workflow") return undefined;
   const waits = await openWaits(trx, parent.id, "child", child.id);
   if (waits.length === 0) return undefined;

@@ -1,6 +1,7 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
+import { transitionRun } from "./run-repository.js";
 import { completionsCtes, type TaskCompletion } from "./task-repository.js";
 import type { RunRow } from "./runs.table.js";
 
@@ -76,6 +77,30 @@ export async function lockLeasedRun(
     .where("lease_token", "=", leaseToken)
     .where("status", "=", "running");
   return (mode === "update" ? q.forUpdate() : q.forShare()).executeTakeFirst();
+}
+
+/**
+ * Leases one queued run to a worker through the guarded transition, writing what a claim writes
+ * (claimReadyRuns): the token, the worker, the expiry, the first start time, and a queued →
+ * running history row "leased". Undefined: the guard did not match and nothing was written.
+ */
+export async function leaseQueuedRun(
+  trx: Transaction<Database>,
+  queued: RunRow,
+  lease: { leaseToken: string; workerId: string; ttlMs: number },
+): Promise<RunRow | undefined> {
+  return transitionRun(
+    trx,
+    queued,
+    "running",
+    {
+      lease_token: lease.leaseToken,
+      lease_worker_id: lease.workerId,
+      lease_expires_time: sql<Date>`now() + make_interval(secs => ${lease.ttlMs / 1000})`,
+      start_time: sql<Date>`coalesce(start_time, now())`,
+    },
+    { actor: `worker:${lease.workerId}`, reason: "leased" },
+  );
 }
 
 /** One CompleteRun of a batch (see completeLeasedRunsWithoutParent). */

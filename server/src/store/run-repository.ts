@@ -23,6 +23,20 @@ export interface TransitionAudit {
 /** A new run's row: created SCHEDULED or QUEUED, as the state machine begins. */
 export type NewRun = Omit<NewRunRow, "revision" | "status"> & { status: InitialStatus };
 
+/**
+ * The status and wake time of a new run whose start is due later (`delayMs` from now, or at
+ * `startTime`), decided in the insert on the database clock, the one every replica's timers
+ * share: SCHEDULED with that wake time while it lies ahead, QUEUED at once when it has passed.
+ */
+export function dueStart(due: { delayMs: number } | { startTime: Date }): Pick<NewRun, "status" | "wake_time"> {
+  const wakeTime =
+    "delayMs" in due ? sql<Date>`now() + make_interval(secs => ${due.delayMs / 1000})` : sql<Date>`${due.startTime.toISOString()}::timestamptz`;
+  return {
+    status: sql<"scheduled" | "queued">`case when ${wakeTime} > now() then 'scheduled' else 'queued' end` as never,
+    wake_time: sql<Date | null>`case when ${wakeTime} > now() then ${wakeTime} else null end` as never,
+  };
+}
+
 /** Inserts a new run and its creation transition (revision 1). */
 export async function insertRun(trx: Trx, row: NewRun, audit: TransitionAudit): Promise<RunRow> {
   const run = await trx
@@ -155,6 +169,19 @@ export async function findRunsByIds(db: Reader, keys: ReadonlyArray<{ namespace:
     const run = byId.get(k.id);
     return run && run.namespace === k.namespace ? run : undefined;
   });
+}
+
+/**
+ * Runs of a namespace, locked for the caller's transaction in id order, so that two writers
+ * locking overlapping sets cannot deadlock. `ids` must be sorted and without repeats.
+ */
+export async function lockRunsInIdOrder(trx: Trx, namespace: string, ids: string[]): Promise<RunRow[]> {
+  return trx.selectFrom("runs").selectAll().where("namespace", "=", namespace).where("id", "in", ids).orderBy("id").forUpdate().execute();
+}
+
+/** A run, locked for the caller's transaction (any namespace: ids are unique). */
+export async function lockRunById(trx: Trx, id: string): Promise<RunRow | undefined> {
+  return trx.selectFrom("runs").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
 }
 
 /** The current status of each of these runs (any namespace: ids are unique). */

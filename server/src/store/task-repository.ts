@@ -227,7 +227,7 @@ export async function listTasks(db: Kysely<Database>, runIds: readonly string[])
 /**
  * Attempts cut short by a deliberate stop (a pause, a worker releasing the run) do not count
  * against the task's budget: the next StartTask is the same attempt number again. Attempts lost
- * to a worker dying (lease expiry) still count, as SPEC §3 says.
+ * to a worker dying (lease expiry) still count (docs/semantics.md, Tasks and retries).
  */
 export async function uncountInterruptedAttempts(trx: Trx, runId: string): Promise<void> {
   await trx

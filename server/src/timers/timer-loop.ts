@@ -1,10 +1,10 @@
-import { sql } from "kysely";
 import type { Logger } from "pino";
 import { fireDueSchedules } from "../engine/fire-schedules.js";
 import { publishRunChange, timerHorizonMs } from "../engine/publish-run-change.js";
 import { channels, type Notifier } from "../notify/notifier.js";
 import type { AikiMetrics } from "../metrics/aiki-metrics.js";
 import type { Db } from "../store/database.js";
+import { readDatabaseNow } from "../store/database-clock.js";
 import { expireLeases, fireDueTimers, nextWakeTime } from "../store/timer-repository.js";
 
 // A ceiling on sleeping, in case a hint about an earlier timer was lost.
@@ -64,7 +64,7 @@ export class TimerLoop {
         const schedules = await fireDueSchedules(this.db, this.notifier, this.logger, batchSize);
         if (fired.length === batchSize || expired.length === batchSize || schedules === batchSize) continue;
         const next = await nextWakeTime(this.db);
-        if (next) sleepMs = Math.max(0, Math.min(maxSleepMs, next.getTime() - (await dbNow(this.db)).getTime()));
+        if (next) sleepMs = Math.max(0, Math.min(maxSleepMs, next.getTime() - (await readDatabaseNow(this.db)).getTime()));
       } catch (error) {
         this.logger.warn({ err: (error as Error).message }, "timer loop: store unavailable, retrying");
         sleepMs = 1_000;
@@ -84,9 +84,4 @@ export class TimerLoop {
       this.plannedWake = 0;
     }
   }
-}
-
-async function dbNow(db: Db): Promise<Date> {
-  const { rows } = await sql<{ now: Date }>`select now() as now`.execute(db);
-  return rows[0]!.now;
 }
