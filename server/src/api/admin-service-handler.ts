@@ -6,7 +6,8 @@ import { type ApiKeyScope, namespacePattern } from "../domain/api-key-format.js"
 import { createApiKey, listApiKeys, revokeApiKey } from "../engine/api-keys.js";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { createNamespace, deleteNamespace, listNamespaces } from "../engine/namespaces.js";
-import type { ApiKeyRow, NamespaceRow } from "../store/auth.tables.js";
+import type { ApiKeyRow } from "../store/api-keys.table.js";
+import type { NamespaceRow } from "../store/namespaces.table.js";
 import { defaultNamespace, identityOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
 

@@ -19,7 +19,9 @@ import {
 import { type Failure, FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import { RunStatus as PbRunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import type { RunHistoryData } from "../engine/run-history.js";
-import type { EventRow, RunWaitRow, TaskRow } from "../store/history.tables.js";
+import type { EventRow } from "../store/events.table.js";
+import type { RunWaitRow } from "../store/run-waits.table.js";
+import type { TaskRow } from "../store/tasks.table.js";
 import type { JsonValue } from "../store/json.js";
 import { jsonToValue, runStatusToPb } from "./run-mapping.js";
 

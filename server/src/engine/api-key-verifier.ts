@@ -3,7 +3,7 @@ import { type ApiKeyScope, apiKeyMatches, apiKeyPrefix } from "../domain/api-key
 import { UnauthenticatedError } from "../domain/auth-errors.js";
 import { channels, type Notifier } from "../notify/notifier.js";
 import { findApiKeyByPrefix, touchApiKey } from "../store/api-key-repository.js";
-import type { ApiKeyRow } from "../store/auth.tables.js";
+import type { ApiKeyRow } from "../store/api-keys.table.js";
 import type { Db } from "../store/database.js";
 
 /** Who a call is: the namespace it acts in and what it may do. */

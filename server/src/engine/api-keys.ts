@@ -8,7 +8,7 @@ import {
   listApiKeys as listApiKeyRows,
   revokeApiKeyRow,
 } from "../store/api-key-repository.js";
-import type { ApiKeyRow } from "../store/auth.tables.js";
+import type { ApiKeyRow } from "../store/api-keys.table.js";
 import type { Db } from "../store/database.js";
 import { findNamespace } from "../store/namespace-repository.js";
 import { uuidV7 } from "../store/uuid-v7.js";

@@ -1,5 +1,5 @@
 import { NamespaceExistsError, NamespaceNotEmptyError, NamespaceNotFoundError } from "../domain/auth-errors.js";
-import type { NamespaceRow } from "../store/auth.tables.js";
+import type { NamespaceRow } from "../store/namespaces.table.js";
 import type { Db } from "../store/database.js";
 import { deleteNamespaceRow, insertNamespace, listNamespaces as listNamespaceRows, lockNamespaceContents } from "../store/namespace-repository.js";
 

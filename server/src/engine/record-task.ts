@@ -2,7 +2,7 @@ import type { Transaction } from "kysely";
 import type { Database } from "../store/database.js";
 import { databaseNowPlus } from "../store/database-clock.js";
 import { LeaseLostError, StaleTaskAttemptError } from "../domain/errors.js";
-import type { TaskRow } from "../store/history.tables.js";
+import type { TaskRow } from "../store/tasks.table.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
 import { findRunById } from "../store/run-repository.js";
 import {

@@ -1,7 +1,10 @@
 import { listChildRecords } from "../store/child-run-repository.js";
 import type { Db } from "../store/database.js";
 import { eventsByIds, listAllEvents } from "../store/event-repository.js";
-import type { ChildRunRow, EventRow, RunWaitRow, TaskRow } from "../store/history.tables.js";
+import type { ChildRunRow } from "../store/child-runs.table.js";
+import type { EventRow } from "../store/events.table.js";
+import type { RunWaitRow } from "../store/run-waits.table.js";
+import type { TaskRow } from "../store/tasks.table.js";
 import { listWaits } from "../store/run-wait-repository.js";
 import { listTasks } from "../store/task-repository.js";
 import type { EngineDeps } from "./engine-deps.js";

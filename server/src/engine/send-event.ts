@@ -1,7 +1,7 @@
 import { InvalidTransitionError, RunNotFoundError, type RunReferenceKey } from "../domain/errors.js";
 import { isTerminal } from "../domain/run-status.js";
 import { findEventByReference, insertEvent, receiveOldestPendingEvent } from "../store/event-repository.js";
-import type { EventRow } from "../store/history.tables.js";
+import type { EventRow } from "../store/events.table.js";
 import type { JsonValue } from "../store/json.js";
 import { findRunByReference, lockRunsInIdOrder, transitionRun } from "../store/run-repository.js";
 import type { RunRow } from "../store/runs.table.js";

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from "kysely";
 import type { ApiKeyScope } from "../domain/api-key-format.js";
-import type { ApiKeyRow } from "./auth.tables.js";
+import type { ApiKeyRow } from "./api-keys.table.js";
 import type { Database } from "./database.js";
 import { isForeignKeyViolation, isUniqueViolation } from "./pg-errors.js";
 

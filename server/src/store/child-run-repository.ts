@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Database } from "./database.js";
-import type { ChildRunRow } from "./history.tables.js";
+import type { ChildRunRow } from "./child-runs.table.js";
 
 export async function findChildRecord(
   trx: Transaction<Database>,

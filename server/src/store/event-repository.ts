@@ -1,6 +1,6 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Database } from "./database.js";
-import type { EventRow } from "./history.tables.js";
+import type { EventRow } from "./events.table.js";
 import { type JsonValue, jsonbOrNull } from "./json.js";
 import { uuidV7 } from "./uuid-v7.js";
 

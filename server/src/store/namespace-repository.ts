@@ -1,5 +1,5 @@
 import { type Kysely, sql, type Transaction } from "kysely";
-import type { NamespaceRow } from "./auth.tables.js";
+import type { NamespaceRow } from "./namespaces.table.js";
 import type { Database } from "./database.js";
 
 type Reader = Kysely<Database>;

@@ -1,6 +1,6 @@
 import { type Kysely, sql, type Transaction, type Updateable } from "kysely";
 import type { Database } from "./database.js";
-import type { RunWaitRow, RunWaitsTable, WaitKind, WaitStatus } from "./history.tables.js";
+import type { RunWaitRow, RunWaitsTable, WaitKind, WaitStatus } from "./run-waits.table.js";
 
 type Trx = Transaction<Database>;
 

@@ -1,10 +1,6 @@
-import type { ColumnType, Insertable, RawBuilder, Selectable } from "kysely";
+import type { ColumnType, Insertable, Selectable } from "kysely";
 import type { RunStatus } from "../domain/run-status.js";
-import type { JsonValue } from "./json.js";
-
-type Json = ColumnType<JsonValue | null, RawBuilder<JsonValue> | null | undefined, RawBuilder<JsonValue> | null>;
-type Time = ColumnType<Date, Date | RawBuilder<Date> | undefined, Date | RawBuilder<Date>>;
-type NullableTime = ColumnType<Date | null, Date | RawBuilder<Date> | null | undefined, Date | RawBuilder<Date> | null>;
+import type { Json, NullableTime, Time } from "./column-types.js";
 
 export interface RunsTable {
   namespace: ColumnType<string, string | undefined, never>;

@@ -1,6 +1,6 @@
 import { type Kysely, type RawBuilder, sql, type Transaction, type Updateable } from "kysely";
 import type { Database } from "./database.js";
-import type { TaskRow, TasksTable, TaskStatus } from "./history.tables.js";
+import type { TaskRow, TasksTable, TaskStatus } from "./tasks.table.js";
 import { type JsonValue, jsonbOrNull } from "./json.js";
 import { uuidV7 } from "./uuid-v7.js";
 

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from "kysely";
 import type { Database } from "./database.js";
-import type { WorkerRow } from "./history.tables.js";
+import type { WorkerRow } from "./workers.table.js";
 import { jsonb } from "./json.js";
 
 /** How a worker gets work. */

@@ -5,12 +5,6 @@ type NullableTime = ColumnType<Date | null, Date | null | undefined, Date | null
 
 export type ApiKeyScope = "admin" | "client" | "worker" | "read";
 
-export interface NamespacesTable {
-  name: ColumnType<string, string, never>;
-  create_time: Time;
-}
-export type NamespaceRow = Selectable<NamespacesTable>;
-
 export interface ApiKeysTable {
   id: ColumnType<string, string, never>;
   prefix: ColumnType<string, string, never>;
