@@ -1,4 +1,4 @@
-import type { Db } from "../../server/src/store/database.js";
+import type { Db } from "@aiki/server/provisioning";
 import { CliError } from "./cli-error.js";
 
 /**
@@ -8,10 +8,7 @@ import { CliError } from "./cli-error.js";
  */
 export async function withDirectStore<T>(env: NodeJS.ProcessEnv, use: (db: Db) => Promise<T>): Promise<T> {
   // Loaded only here: the server's code is not every command's start-up cost.
-  const { ConfigError, loadConfig } = await import("../../server/src/config.js");
-  const { AikiDomainError } = await import("../../server/src/domain/errors.js");
-  const { openDatabase } = await import("../../server/src/store/database.js");
-  const { migrateToLatest } = await import("../../server/src/store/migrate.js");
+  const { AikiDomainError, ConfigError, loadConfig, migrateToLatest, openDatabase } = await import("@aiki/server/provisioning");
   let config;
   try {
     config = loadConfig(env);

@@ -7,7 +7,7 @@ import {
   ListApiKeysResponseSchema,
   RevokeApiKeyResponseSchema,
 } from "@aiki/gen/aiki/v1/admin_service_pb";
-import type { ApiKeyScope as ScopeName } from "../../../server/src/domain/api-key-format.js";
+import type { ApiKeyScope as ScopeName } from "@aiki/server/api-key-format";
 import { UsageError } from "../cli-error.js";
 import { type Command, stringOption, stringsOption } from "../command.js";
 import { withDirectStore } from "../direct-store.js";
@@ -50,8 +50,7 @@ export const keysCreate: Command = {
       ctx.values.database === true
         ? await withDirectStore(ctx.env, async (db) => {
             // Loaded only here: the server's code is not every command's start-up cost.
-            const { apiKeyToPb } = await import("../../../server/src/api/admin-service-handler.js");
-            const { createApiKey } = await import("../../../server/src/engine/api-keys.js");
+            const { apiKeyToPb, createApiKey } = await import("@aiki/server/provisioning");
             const made = await createApiKey({ db }, { namespace, scopes: names as ScopeName[], description, ttlMs });
             return create(CreateApiKeyResponseSchema, { key: apiKeyToPb(made.row), secret: made.secret });
           })

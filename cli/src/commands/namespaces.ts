@@ -1,5 +1,5 @@
 import { CreateNamespaceResponseSchema, ListNamespacesResponseSchema } from "@aiki/gen/aiki/v1/admin_service_pb";
-import { namespacePattern } from "../../../server/src/domain/api-key-format.js";
+import { namespacePattern } from "@aiki/server/api-key-format";
 import { UsageError } from "../cli-error.js";
 import type { Command } from "../command.js";
 import { withDirectStore } from "../direct-store.js";
@@ -25,8 +25,7 @@ export const namespacesCreate: Command = {
         ? {
             namespace: await withDirectStore(ctx.env, async (db) => {
               // Loaded only here: the server's code is not every command's start-up cost.
-              const { namespaceToPb } = await import("../../../server/src/api/admin-service-handler.js");
-              const { createNamespace } = await import("../../../server/src/engine/namespaces.js");
+              const { createNamespace, namespaceToPb } = await import("@aiki/server/provisioning");
               return namespaceToPb(await createNamespace({ db }, name));
             }),
           }
