@@ -15,7 +15,7 @@ from aiki.v1 import history_pb2 as aiki_dot_v1_dot_history__pb2
 from aiki.v1 import run_pb2 as aiki_dot_v1_dot_run__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61iki/v1/error_details.proto\x12\x07\x61iki.v1\x1a\x15\x61iki/v1/history.proto\x1a\x11\x61iki/v1/run.proto\"\xb1\x01\n\x10\x42\x61\x64RequestDetail\x12S\n\x10\x66ield_violations\x18\x01 \x03(\x0b\x32(.aiki.v1.BadRequestDetail.FieldViolationR\x0f\x66ieldViolations\x1aH\n\x0e\x46ieldViolation\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\"_\n\x11RunNotFoundDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x33\n\treference\x18\x02 \x01(\x0b\x32\x15.aiki.v1.RunReferenceR\treference\"\x9f\x01\n\x17InvalidTransitionDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x39\n\x0e\x63urrent_status\x18\x02 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\rcurrentStatus\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tion\x12\x1a\n\x08revision\x18\x04 \x01(\x05R\x08revision\"\xfc\x01\n\x11RunConflictDetail\x12\x33\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.aiki.v1.RunConflictDetail.KindR\x04kind\x12&\n\x0f\x65xisting_run_id\x18\x02 \x01(\tR\rexistingRunId\x12!\n\x0creference_id\x18\x03 \x01(\tR\x0breferenceId\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"H\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11KIND_REFERENCE_ID\x10\x01\x12\x13\n\x0fKIND_REQUEST_ID\x10\x02\"c\n\x0fLeaseLostDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x39\n\x0e\x63urrent_status\x18\x02 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\rcurrentStatus\"\xc8\x01\n\x16StaleTaskAttemptDetail\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x14\n\x05\x66ound\x18\x03 \x01(\x08R\x05\x66ound\x12:\n\x0e\x63urrent_status\x18\x04 \x01(\x0e\x32\x13.aiki.v1.TaskStatusR\rcurrentStatus\x12)\n\x10\x63urrent_attempts\x18\x05 \x01(\x05R\x0f\x63urrentAttempts\"W\n\x16PermissionDeniedDetail\x12%\n\x0erequired_scope\x18\x01 \x01(\tR\rrequiredScope\x12\x16\n\x06method\x18\x02 \x01(\tR\x06method\"o\n\x13LimitExceededDetail\x12\x14\n\x05limit\x18\x01 \x01(\tR\x05limit\x12\x10\n\x03max\x18\x02 \x01(\x03R\x03max\x12\x16\n\x06\x61\x63tual\x18\x03 \x01(\x03R\x06\x61\x63tual\x12\x18\n\x07subject\x18\x04 \x01(\tR\x07subjectb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61iki/v1/error_details.proto\x12\x07\x61iki.v1\x1a\x15\x61iki/v1/history.proto\x1a\x11\x61iki/v1/run.proto\"\xb1\x01\n\x10\x42\x61\x64RequestDetail\x12S\n\x10\x66ield_violations\x18\x01 \x03(\x0b\x32(.aiki.v1.BadRequestDetail.FieldViolationR\x0f\x66ieldViolations\x1aH\n\x0e\x46ieldViolation\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\"[\n\x15\x41\x64\x64ressMismatchDetail\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12\x1a\n\x08\x65xpected\x18\x02 \x01(\tR\x08\x65xpected\x12\x10\n\x03got\x18\x03 \x01(\tR\x03got\"_\n\x11RunNotFoundDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x33\n\treference\x18\x02 \x01(\x0b\x32\x15.aiki.v1.RunReferenceR\treference\"\x9f\x01\n\x17InvalidTransitionDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x39\n\x0e\x63urrent_status\x18\x02 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\rcurrentStatus\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tion\x12\x1a\n\x08revision\x18\x04 \x01(\x05R\x08revision\"\xfc\x01\n\x11RunConflictDetail\x12\x33\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.aiki.v1.RunConflictDetail.KindR\x04kind\x12&\n\x0f\x65xisting_run_id\x18\x02 \x01(\tR\rexistingRunId\x12!\n\x0creference_id\x18\x03 \x01(\tR\x0breferenceId\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"H\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11KIND_REFERENCE_ID\x10\x01\x12\x13\n\x0fKIND_REQUEST_ID\x10\x02\"c\n\x0fLeaseLostDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x39\n\x0e\x63urrent_status\x18\x02 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\rcurrentStatus\"\xc8\x01\n\x16StaleTaskAttemptDetail\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x14\n\x05\x66ound\x18\x03 \x01(\x08R\x05\x66ound\x12:\n\x0e\x63urrent_status\x18\x04 \x01(\x0e\x32\x13.aiki.v1.TaskStatusR\rcurrentStatus\x12)\n\x10\x63urrent_attempts\x18\x05 \x01(\x05R\x0f\x63urrentAttempts\"W\n\x16PermissionDeniedDetail\x12%\n\x0erequired_scope\x18\x01 \x01(\tR\rrequiredScope\x12\x16\n\x06method\x18\x02 \x01(\tR\x06method\"o\n\x13LimitExceededDetail\x12\x14\n\x05limit\x18\x01 \x01(\tR\x05limit\x12\x10\n\x03max\x18\x02 \x01(\x03R\x03max\x12\x16\n\x06\x61\x63tual\x18\x03 \x01(\x03R\x06\x61\x63tual\x12\x18\n\x07subject\x18\x04 \x01(\tR\x07subjectb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aiki.v1.error_details_pb2', globals())
@@ -26,20 +26,22 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _BADREQUESTDETAIL._serialized_end=260
   _BADREQUESTDETAIL_FIELDVIOLATION._serialized_start=188
   _BADREQUESTDETAIL_FIELDVIOLATION._serialized_end=260
-  _RUNNOTFOUNDDETAIL._serialized_start=262
-  _RUNNOTFOUNDDETAIL._serialized_end=357
-  _INVALIDTRANSITIONDETAIL._serialized_start=360
-  _INVALIDTRANSITIONDETAIL._serialized_end=519
-  _RUNCONFLICTDETAIL._serialized_start=522
-  _RUNCONFLICTDETAIL._serialized_end=774
-  _RUNCONFLICTDETAIL_KIND._serialized_start=702
-  _RUNCONFLICTDETAIL_KIND._serialized_end=774
-  _LEASELOSTDETAIL._serialized_start=776
-  _LEASELOSTDETAIL._serialized_end=875
-  _STALETASKATTEMPTDETAIL._serialized_start=878
-  _STALETASKATTEMPTDETAIL._serialized_end=1078
-  _PERMISSIONDENIEDDETAIL._serialized_start=1080
-  _PERMISSIONDENIEDDETAIL._serialized_end=1167
-  _LIMITEXCEEDEDDETAIL._serialized_start=1169
-  _LIMITEXCEEDEDDETAIL._serialized_end=1280
+  _ADDRESSMISMATCHDETAIL._serialized_start=262
+  _ADDRESSMISMATCHDETAIL._serialized_end=353
+  _RUNNOTFOUNDDETAIL._serialized_start=355
+  _RUNNOTFOUNDDETAIL._serialized_end=450
+  _INVALIDTRANSITIONDETAIL._serialized_start=453
+  _INVALIDTRANSITIONDETAIL._serialized_end=612
+  _RUNCONFLICTDETAIL._serialized_start=615
+  _RUNCONFLICTDETAIL._serialized_end=867
+  _RUNCONFLICTDETAIL_KIND._serialized_start=795
+  _RUNCONFLICTDETAIL_KIND._serialized_end=867
+  _LEASELOSTDETAIL._serialized_start=869
+  _LEASELOSTDETAIL._serialized_end=968
+  _STALETASKATTEMPTDETAIL._serialized_start=971
+  _STALETASKATTEMPTDETAIL._serialized_end=1171
+  _PERMISSIONDENIEDDETAIL._serialized_start=1173
+  _PERMISSIONDENIEDDETAIL._serialized_end=1260
+  _LIMITEXCEEDEDDETAIL._serialized_start=1262
+  _LIMITEXCEEDEDDETAIL._serialized_end=1373
 # @@protoc_insertion_point(module_scope)
