@@ -40,6 +40,7 @@ export {
   LeaseLostError,
   NonDeterminismError,
   NonRetryableError,
+  ReplayMismatchError,
   RunNotFoundError,
   ScheduleConflictError,
   ScheduleNotFoundError,
