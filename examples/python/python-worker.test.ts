@@ -3,17 +3,20 @@
 // began are finished by the other. If the server broke the replay protocol (history, fencing,
 // addresses), tasks would run twice or runs would not finish, and these tests would say so.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fromJson, toJson } from "@bufbuild/protobuf";
 import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { sql } from "kysely";
 import { type Client, client, silentLogger } from "@aiki/sdk";
+import { taskAddress } from "@aiki/sdk/internal";
 import { worker } from "@aiki/worker";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { ChildWaitStatus, EventWaitStatus, SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
-import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
+import { RunFailureCause, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
@@ -205,5 +208,27 @@ describe("Python reference worker", () => {
       ]);
     }
     await py2.stop();
+  });
+
+  it("fails the run naming both addresses when a record of the same call has another address (5.0 hashed for 5), never running the task again", async () => {
+    const prefix = `py${++seq}`;
+    const py = startPythonWorker(prefix);
+    await py.waitFor((e) => e.event === "ready");
+    const run = await startRun(`${prefix}-handoff`, { orderId: "o-mm", amount: 5 });
+    await reach(run.id, RunStatus.SLEEPING);
+    // The history as a worker whose JSON wrote 5.0 would have left it before the server verified
+    // addresses.
+    const called = taskAddress("charge", { orderId: "o-mm", amount: 5 });
+    const recorded = `charge:${createHash("sha256").update('{"amount":5.0,"orderId":"o-mm"}').digest("hex")}`;
+    const rewritten = await sql`update tasks set address = ${recorded} where run_id = ${run.id} and name = 'charge'`.execute(aiki.deps.db);
+    expect(rewritten.numAffectedRows).toBe(1n);
+    await aiki.client(RunService).awakeRun({ runId: run.id });
+    const failed = await reach(run.id, RunStatus.FAILED);
+    expect(failed.failureCause).toBe(RunFailureCause.NON_DETERMINISM);
+    expect(failed.failure).toMatchObject({ type: "NonDeterminism", nonRetryable: true });
+    expect(failed.failure?.message).toContain(`task "charge" was called at address ${called}, but its record (same task, same input) has address ${recorded}`);
+    expect(py.taskAttempts(run.id)).toEqual(["charge#1"]);
+    expect(await tasksOf(run.id)).toEqual([["charge", TaskStatus.COMPLETED, 1]]);
+    await py.stop();
   });
 });
