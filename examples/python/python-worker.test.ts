@@ -19,6 +19,7 @@ import { ChildWaitStatus, EventWaitStatus, SleepStatus, TaskStatus } from "@aiki
 import { RunFailureCause, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
+import { runCommand } from "../../test/support/aiki-cli.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { repoRoot } from "../../test/support/server-process.js";
 import { handoffWorkflow } from "./handoff-workflow.js";
@@ -134,6 +135,15 @@ const tasksOf = async (runId: string) =>
   (await aiki.client(TaskService).listTasks({ runId })).tasks.map((t) => [t.name, t.status, t.attempts] as const);
 
 describe("Python reference worker", () => {
+  it("reads the typed details of the refusals a worker acts on (test_refusals.py): lease lost, address mismatch, stale attempt", async () => {
+    const res = await runCommand(python, ["-m", "unittest", "-v", "test_refusals"], {
+      cwd: join(repoRoot, "examples/python"),
+      env: { PYTHONDONTWRITEBYTECODE: "1", AIKI_TARGET: `127.0.0.1:${aiki.port}` },
+    });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/\nRan 3 tests in [\d.]+s\n\nOK\n$/);
+  });
+
   it("runs a workflow with tasks, a retry, a sleep, an event and a child, each task executed once across every replay", async () => {
     const prefix = `py${++seq}`;
     const py = startPythonWorker(prefix);
