@@ -19,6 +19,7 @@ import { ChildWaitStatus, EventWaitStatus, SleepStatus, TaskStatus } from "@aiki
 import { RunFailureCause, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
+import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { runCommand } from "../../test/support/aiki-cli.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { repoRoot } from "../../test/support/server-process.js";
@@ -48,7 +49,11 @@ interface PythonEvent {
   attempt?: number;
   cause?: string;
   message?: string;
+  workerId?: string;
 }
+
+/** How python_worker.py talks to the server: one Session stream, or PollLeases and unary writes. */
+type Transport = "session" | "poll";
 
 /** python_worker.py as a child process: its JSON lines, awaited by predicate; stopped by closing stdin. */
 class PythonWorker {
@@ -58,8 +63,9 @@ class PythonWorker {
   private readonly waiters = new Set<() => void>();
   private readonly exited: Promise<number | null>;
 
-  constructor(prefix: string) {
-    this.child = spawn(python, [join(repoRoot, "examples/python/python_worker.py"), "--target", `127.0.0.1:${aiki.port}`, "--prefix", prefix], {
+  constructor(prefix: string, transport: Transport) {
+    const args = ["--target", `127.0.0.1:${aiki.port}`, "--prefix", prefix, "--transport", transport];
+    this.child = spawn(python, [join(repoRoot, "examples/python/python_worker.py"), ...args], {
       cwd: join(repoRoot, "examples/python"),
       env: { PATH: process.env.PATH, HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" },
     });
@@ -109,8 +115,8 @@ class PythonWorker {
 }
 
 const started: PythonWorker[] = [];
-function startPythonWorker(prefix: string): PythonWorker {
-  const w = new PythonWorker(prefix);
+function startPythonWorker(prefix: string, transport: Transport = "session"): PythonWorker {
+  const w = new PythonWorker(prefix, transport);
   started.push(w);
   return w;
 }
@@ -144,14 +150,19 @@ describe("Python reference worker", () => {
     expect(res.stderr).toMatch(/\nRan 3 tests in [\d.]+s\n\nOK\n$/);
   });
 
-  it("runs a workflow with tasks, a retry, a sleep, an event and a child, each task executed once across every replay", async () => {
+  it.each(["session", "poll"] as const)("over %s: runs a workflow with tasks, a retry, a sleep, an event and a child, each task executed once across every replay", async (transport) => {
     const prefix = `py${++seq}`;
-    const py = startPythonWorker(prefix);
-    await py.waitFor((e) => e.event === "ready");
+    const py = startPythonWorker(prefix, transport);
+    const { workerId } = await py.waitFor((e) => e.event === "ready");
     const run = await startRun(`${prefix}-order`, { orderId: "o-1", amount: 42 });
 
     // Tasks, the retried one twice, then the sleep suspends the run; awake() ends it early.
     await reach(run.id, RunStatus.SLEEPING);
+    if (transport === "session") {
+      // The open stream is how the server sees it get work (a poll shows only while one is held).
+      const { workers } = await aiki.client(WorkerLeaseService).listWorkers({});
+      expect(workers.find((w) => w.workerId === workerId)?.transport).toBe("session");
+    }
     await aiki.client(RunService).awakeRun({ runId: run.id });
     await reach(run.id, RunStatus.AWAITING_EVENT);
     await aiki.client(EventService).sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "approval", data: json({ by: "ada" }) });

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Runs the Python reference worker (aiki_worker) with a few example workflows until stdin closes.
 
-    /usr/bin/python3 examples/python/python_worker.py --target 127.0.0.1:9850 --prefix py
+    /usr/bin/python3 examples/python/python_worker.py --target 127.0.0.1:9850 --prefix py [--transport poll]
 
 Workflows (names prefixed with --prefix, version "1.0.0"):
   <prefix>-order    tasks (one retried), a sleep, an event, a child; see order() below
@@ -91,6 +91,7 @@ def main() -> int:
     parser.add_argument("--prefix", default="py", help="prefix of the workflow names")
     parser.add_argument("--worker-id", default=f"python-{os.getpid()}")
     parser.add_argument("--api-key", default=os.environ.get("AIKI_API_KEY", ""))
+    parser.add_argument("--transport", choices=["poll", "session"], default="session", help="PollLeases and unary writes, or one Session stream")
     args = parser.parse_args()
 
     def emit(event: dict[str, Any]) -> None:
@@ -105,7 +106,9 @@ def main() -> int:
 
     threading.Thread(target=watch_stdin, daemon=True).start()
     with grpc.insecure_channel(args.target) as channel:
-        worker = Worker(channel, args.worker_id, workflows(args.prefix), metadata=metadata, lease_ttl_seconds=10, on_event=emit)
+        worker = Worker(
+            channel, args.worker_id, workflows(args.prefix), metadata=metadata, transport=args.transport, lease_ttl_seconds=10, on_event=emit
+        )
         emit({"event": "ready", "workerId": args.worker_id})
         worker.run(stop, wait_seconds=1.0)
     emit({"event": "stopped"})

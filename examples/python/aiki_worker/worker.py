@@ -1,4 +1,4 @@
-"""A small Aiki worker: leases runs with PollLeases and replays workflow handlers on their history.
+"""A small Aiki worker: takes leases (PollLeases or a Session stream) and replays handlers on their history.
 
 It follows the replay protocol at the top of proto/aiki/v1/worker_lease_service.proto (explained
 in docs/worker-protocol.md) and nothing else: no TypeScript is involved. A handler is a plain
@@ -11,7 +11,8 @@ function ``handler(run, input)``; every durable call goes through ``run``:
     run.wait_child(run_id, timeout=) -> {"timeout": False, "status": "completed", "output": ...}
 
 One run executes at a time, on the thread that calls ``poll_once``; a heartbeat thread keeps its
-lease alive. Task successes are recorded with CompleteTask at once, so no completion is ever
+lease alive. ``transport="poll"`` uses PollLeases and one unary RPC per write, ``"session"`` one
+WorkerLeaseService.Session stream for leases and writes (transport.py). Task successes are recorded with CompleteTask at once, so no completion is ever
 pending before a write that cannot carry it (rule 7 of the protocol).
 """
 
@@ -27,13 +28,11 @@ from typing import Any, Callable, Iterable, NoReturn
 import grpc
 from google.protobuf import duration_pb2, json_format, struct_pb2
 
-from aiki.v1 import error_details_pb2, history_pb2, payload_pb2, run_pb2
-from aiki.v1 import task_service_pb2, task_service_pb2_grpc
+from aiki.v1 import error_details_pb2, history_pb2, payload_pb2, run_pb2, task_service_pb2
 from aiki.v1 import worker_lease_service_pb2 as wl
-from aiki.v1 import worker_lease_service_pb2_grpc
 
 from .canonical import ABSENT, child_run_key, task_address
-from .rpc_status import detail
+from .transport import CallRefused, SessionTransport, UnaryTransport
 
 TaskStatus = history_pb2.TaskStatus
 
@@ -159,7 +158,7 @@ class RunContext:
         # Not finished for this workflow attempt (or not recorded): StartTask decides.
         while True:
             started = self._write(
-                self._worker.tasks.StartTask,
+                "start_task",
                 task_service_pb2.StartTaskRequest(
                     run_id=self.id,
                     lease_token=self._token,
@@ -182,7 +181,7 @@ class RunContext:
                 failure = _failure(error)
                 retry = not failure.non_retryable and started.attempts < task.max_attempts
                 self._write(
-                    self._worker.tasks.FailTask,
+                    "fail_task",
                     task_service_pb2.FailTaskRequest(
                         run_id=self.id,
                         lease_token=self._token,
@@ -197,7 +196,7 @@ class RunContext:
                 self._await_retry_delay(started.id, task.retry_delay_seconds)
                 continue
             self._write(
-                self._worker.tasks.CompleteTask,
+                "complete_task",
                 task_service_pb2.CompleteTaskRequest(
                     run_id=self.id, lease_token=self._token, task_id=started.id, attempt=started.attempts, output=to_value(output)
                 ),
@@ -239,7 +238,7 @@ class RunContext:
             return record.child_run_id
         self._check_new_call(call)
         response = self._write(
-            self._worker.leases.StartChildRun,
+            "start_child_run",
             wl.StartChildRunRequest(
                 parent_run_id=self.id,
                 lease_token=self._token,
@@ -272,10 +271,10 @@ class RunContext:
     # ---- the run's last word ----
 
     def complete(self, output: Any) -> None:
-        self._write(self._worker.leases.CompleteRun, wl.CompleteRunRequest(run_id=self.id, lease_token=self._token, output=to_value(output)))
+        self._write("complete_run", wl.CompleteRunRequest(run_id=self.id, lease_token=self._token, output=to_value(output)))
 
     def fail(self, error: BaseException, cause: int) -> None:
-        self._write(self._worker.leases.FailRun, wl.FailRunRequest(run_id=self.id, lease_token=self._token, failure=_failure(error), cause=cause))
+        self._write("fail_run", wl.FailRunRequest(run_id=self.id, lease_token=self._token, failure=_failure(error), cause=cause))
 
     # ---- rules ----
 
@@ -314,19 +313,19 @@ class RunContext:
             self._suspend(task_retry=wl.SuspendRunRequest.TaskRetry(task_id=task_id))
 
     def _suspend(self, **wait: Any) -> wl.SuspendRunResponse:
-        response = self._write(self._worker.leases.SuspendRun, wl.SuspendRunRequest(run_id=self.id, lease_token=self._token, **wait))
+        response = self._write("suspend_run", wl.SuspendRunRequest(run_id=self.id, lease_token=self._token, **wait))
         if response.suspended:
             self._worker.emit("suspended", run=self.id, wait=next(iter(wait)))
             raise _ExecutionEnded("suspended")
         return response
 
-    def _write(self, method: Callable[..., Any], request: Any) -> Any:
+    def _write(self, kind: str, request: Any) -> Any:
         try:
-            return method(request, metadata=self._worker.metadata, timeout=30)
-        except grpc.RpcError as error:
-            if error.code() == grpc.StatusCode.FAILED_PRECONDITION and detail(error, error_details_pb2.LeaseLostDetail):
+            return self._worker.transport.call(kind, request)
+        except CallRefused as refused:
+            if refused.code == grpc.StatusCode.FAILED_PRECONDITION and refused.detail(error_details_pb2.LeaseLostDetail):
                 self._worker.emit("lease_lost", run=self.id)
-                raise _ExecutionEnded("lease lost") from error
+                raise _ExecutionEnded("lease lost") from refused
             raise
 
     @staticmethod
@@ -356,7 +355,7 @@ class RunContext:
 
 
 class Worker:
-    """Leases runs of its workflows with PollLeases and executes them one at a time."""
+    """Takes leases of its workflows (PollLeases, or a Session stream) and executes them one at a time."""
 
     def __init__(
         self,
@@ -364,44 +363,44 @@ class Worker:
         worker_id: str,
         workflows: Iterable[Workflow],
         metadata: tuple[tuple[str, str], ...] = (),
+        transport: str = "poll",
         lease_ttl_seconds: float = 30.0,
         inline_retry_max_seconds: float = 1.0,
         on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.worker_id = worker_id
         self.workflows = {(w.name, w.version): w for w in workflows}
-        self.metadata = metadata
         self.lease_ttl_seconds = lease_ttl_seconds
         self.inline_retry_max_seconds = inline_retry_max_seconds
-        self.leases = worker_lease_service_pb2_grpc.WorkerLeaseServiceStub(channel)
-        self.tasks = task_service_pb2_grpc.TaskServiceStub(channel)
         self._on_event = on_event
+        identity = {
+            "worker_id": worker_id,
+            "worker_name": "aiki-python-worker",
+            "workflows": [wl.WorkflowVersionRef(workflow_name=n, workflow_version_id=v) for n, v in self.workflows],
+        }
+        kinds = {"poll": UnaryTransport, "session": SessionTransport}
+        self.transport = kinds[transport](channel, identity, lease_ttl_seconds, metadata)
 
     def emit(self, event: str, **fields: Any) -> None:
         if self._on_event:
             self._on_event({"event": event, **fields})
 
     def poll_once(self, wait_seconds: float = 5.0) -> int:
-        """Leases what is ready (waiting up to wait_seconds for it), executes it; returns how many runs."""
-        response = self.leases.PollLeases(
-            wl.PollLeasesRequest(
-                worker_id=self.worker_id,
-                worker_name="aiki-python-worker",
-                workflows=[wl.WorkflowVersionRef(workflow_name=n, workflow_version_id=v) for n, v in self.workflows],
-                max_leases=1,
-                wait=_duration(wait_seconds),
-                lease_ttl=_duration(self.lease_ttl_seconds),
-            ),
-            metadata=self.metadata,
-            timeout=wait_seconds + 30,
-        )
-        for lease in response.leases:
-            self.execute(lease)
-        return len(response.leases)
+        """Takes what is ready (waiting up to wait_seconds for it), executes it; returns how many runs."""
+        leases = self.transport.leases(wait_seconds)
+        for lease in leases:
+            try:
+                self.execute(lease)
+            finally:
+                self.transport.done_with_lease()
+        return len(leases)
 
     def run(self, stop: threading.Event, wait_seconds: float = 2.0) -> None:
-        while not stop.is_set():
-            self.poll_once(wait_seconds)
+        try:
+            while not stop.is_set():
+                self.poll_once(wait_seconds)
+        finally:
+            self.transport.close()
 
     def execute(self, lease: wl.Lease) -> None:
         run = RunContext(self, lease)
@@ -417,10 +416,10 @@ class Worker:
             except TaskFailed as error:
                 run.fail(error, run_pb2.RunFailureCause.RUN_FAILURE_CAUSE_TASK)
                 self.emit("failed", run=run.id, cause="task", message=str(error))
-            except grpc.RpcError as error:
+            except CallRefused as refused:
                 # A write the server refused otherwise than for the lease (or could not answer):
                 # write nothing more and leave the lease to expire; the run resumes elsewhere.
-                self.emit("write_failed", run=run.id, code=error.code().name, message=error.details())
+                self.emit("write_failed", run=run.id, code=refused.code.name, message=refused.message)
             except Exception as error:  # noqa: BLE001 - the handler's failure is the run's
                 run.fail(error, run_pb2.RunFailureCause.RUN_FAILURE_CAUSE_HANDLER)
                 self.emit("failed", run=run.id, cause="handler", message=str(error))
@@ -429,6 +428,9 @@ class Worker:
                 self.emit("completed", run=run.id)
         except _ExecutionEnded:
             pass
+        except CallRefused as refused:
+            # The run's last write itself failed: the lease expires and the run resumes elsewhere.
+            self.emit("write_failed", run=run.id, code=refused.code.name, message=refused.message)
         finally:
             beating.set()
             heart.join()
@@ -437,10 +439,6 @@ class Worker:
         held = wl.HeldLease(run_id=lease.run.id, lease_token=lease.lease_token)
         while not stop.wait(self.lease_ttl_seconds / 3):
             try:
-                self.leases.Heartbeat(
-                    wl.HeartbeatRequest(worker_id=self.worker_id, leases=[held], lease_ttl=_duration(self.lease_ttl_seconds)),
-                    metadata=self.metadata,
-                    timeout=10,
-                )
-            except grpc.RpcError:
+                self.transport.call("heartbeat", wl.HeartbeatRequest(worker_id=self.worker_id, leases=[held], lease_ttl=_duration(self.lease_ttl_seconds)))
+            except CallRefused:
                 pass  # the next write says whether the lease is lost
