@@ -13,6 +13,7 @@ import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { aikiBin, type CliResult, runCommand } from "../test/support/aiki-cli.js";
 import { startTestAiki, type TestAiki } from "../test/support/aiki-server.js";
+import { childRunKey, taskAddress } from "../server/src/engine/canonical-json.js";
 
 const page = readFileSync(new URL("./operations.md", import.meta.url), "utf8");
 const documentedUrl = "http://127.0.0.1:9850";
@@ -171,7 +172,7 @@ const setups: Record<string, () => Promise<Setup>> = {
   },
   "run-full-history": async () => {
     const { run, fence } = await leasedRun();
-    const { task } = await tasks.startTask({ ...fence, name: "notify-restaurant", address: "notify-restaurant:1", sequence: 0, maxAttempts: 1 });
+    const { task } = await tasks.startTask({ ...fence, name: "notify-restaurant", address: taskAddress("notify-restaurant", undefined), sequence: 0, maxAttempts: 1 });
     await tasks.completeTask({ ...fence, taskId: task!.id, attempt: 1, output: json({ notified: true }) });
     await leases.suspendRun({ ...fence, wait: { case: "eventWait", value: { eventName: "restaurant-accepted", sequence: 0 } } });
     await events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "restaurant-accepted", data: json({ etaMinutes: 5 }) });
@@ -189,7 +190,7 @@ const setups: Record<string, () => Promise<Setup>> = {
   },
   "run-tasks": async () => {
     const { run, fence } = await leasedRun();
-    const { task } = await tasks.startTask({ ...fence, name: "notify-restaurant", address: "notify-restaurant:1", sequence: 0, maxAttempts: 1 });
+    const { task } = await tasks.startTask({ ...fence, name: "notify-restaurant", address: taskAddress("notify-restaurant", undefined), sequence: 0, maxAttempts: 1 });
     await tasks.completeTask({ ...fence, taskId: task!.id, attempt: 1, output: json({ notified: true }) });
     return {
       vars: { "<run-id>": run.id },
@@ -208,7 +209,7 @@ const setups: Record<string, () => Promise<Setup>> = {
       leaseToken: fence.leaseToken,
       workflowName: "courier-dispatch",
       workflowVersionId: "1.0.0",
-      key: "input:abc",
+      key: childRunKey(undefined, undefined),
       sequence: 0,
     });
     return { vars: { "<run-id>": run.id }, check: (out) => expect(parse(out).runs).toMatchObject([{ id: child.run!.id, parentRunId: run.id }]) };

@@ -110,6 +110,32 @@ export class NonDeterminismError extends AikiError {
   }
 }
 
+/**
+ * Replay met a task call whose record is in history under another address: the same task with
+ * the same input (the record's input gives the call's address under the contract's canonical
+ * JSON), but the record was written with an address computed otherwise, by a worker whose JSON
+ * differs (`5.0` for `5`) before the server verified addresses. The task is not run again; the
+ * run fails without retry, like any non-determinism, naming both addresses.
+ */
+export class ReplayMismatchError extends NonDeterminismError {
+  readonly taskName: string;
+  /** The address the record has. */
+  readonly recordedAddress: string;
+  /** The address the call has (name + ":" + canonical hash of its input). */
+  readonly calledAddress: string;
+
+  constructor(args: { runId: string; taskName: string; recordedAddress: string; calledAddress: string; unconsumed: readonly UnconsumedEntry[] }) {
+    super({ runId: args.runId, call: `task "${args.taskName}" (${args.calledAddress})`, unconsumed: args.unconsumed });
+    this.message =
+      `replay mismatch in run ${args.runId}: task "${args.taskName}" was called at address ${args.calledAddress}, but its ` +
+      `record (same task, same input) has address ${args.recordedAddress}. The record was written by a worker whose ` +
+      "canonical JSON or hash differs from the contract's (Addresses, in proto/aiki/v1/history.proto); the task is not run again.";
+    this.taskName = args.taskName;
+    this.recordedAddress = args.recordedAddress;
+    this.calledAddress = args.calledAddress;
+  }
+}
+
 /** Data failed a schema (workflow input/output, task input/output, event data). Nothing was stored. */
 export class SchemaValidationError extends AikiError {
   /** What was checked, e.g. `workflow "order" 1.0.0 input`. */

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Failure as PbFailure, FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import { AikiError, isNonRetryable, TaskFailedError } from "./errors.js";
 import { fromValue, toValue } from "./json-value.js";
-import type { JsonValue } from "./stable-json.js";
+import type { JsonValue } from "./canonical-json.js";
 
 /** A failure of user code, as recorded: data, not a live error. */
 export interface Failure {

@@ -42,6 +42,7 @@ export {
   NonDeterminismError,
   NonRetryableError,
   PermissionDeniedError,
+  ReplayMismatchError,
   RunNotFoundError,
   ScheduleConflictError,
   ScheduleNotFoundError,

@@ -7,7 +7,7 @@ export { workflowVersionInternals, type WorkflowVersionInternals } from "./workf
 export type { TaskInternals } from "./task.js";
 export { durationToMs, durationToPb } from "./duration.js";
 export { maxAttemptsOf, retryDelayMs, retryStrategyToPb, validateRetryStrategy } from "./retry-strategy.js";
-export { childRunKey, stableHash, stableJson, taskAddress, toJsonValue, type JsonValue } from "./stable-json.js";
+export { canonicalHash, canonicalJson, childRunKey, taskAddress, toJsonValue, type JsonValue } from "./canonical-json.js";
 export { fromValue, toValue } from "./json-value.js";
 export { errorToFailure, failureFromPb, failureToPb, RecordedFailureError } from "./failure.js";
 export { isTransientRpcError, rpcCodeOf, translateRpcError } from "./rpc-error-translation.js";

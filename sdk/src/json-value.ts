@@ -1,6 +1,6 @@
 import { fromJson, type JsonValue as PbJsonValue, toJson } from "@bufbuild/protobuf";
 import { type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
-import { type JsonValue, toJsonValue } from "./stable-json.js";
+import { type JsonValue, toJsonValue } from "./canonical-json.js";
 
 /** User data (input, output, event data) as a google.protobuf.Value; undefined stays unset. */
 export function toValue(data: unknown): Value | undefined {

@@ -6,6 +6,7 @@
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { taskAddress } from "../src/engine/canonical-json.js";
 import { TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
@@ -42,16 +43,16 @@ async function leased(n: number): Promise<Lease[]> {
 
 const attempt = (lease: Lease, name: string, completions: FirstAttempt["completions"] = []): FirstAttempt => ({
   lease: { namespace: "default", runId: lease.run!.id, leaseToken: lease.leaseToken },
-  task: { name, address: `${name}:x`, sequence: 0, input: { n: name }, maxAttempts: 3 },
+  task: { name, address: taskAddress(name, { n: name }), sequence: 0, input: { n: name }, maxAttempts: 3 },
   completions,
 });
 
 describe("insertFirstAttemptsIfLeased", () => {
   it("answers each call of a mixed batch as it would alone", async () => {
     const [ok, withDone, stale, lost, taken] = await leased(5);
-    const done = (await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: "a:x", maxAttempts: 1 })).task!;
-    const staleTask = (await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: "a:x", maxAttempts: 1 })).task!;
-    await tasks.startTask({ runId: taken!.run!.id, leaseToken: taken!.leaseToken, name: "b", address: "b:x", maxAttempts: 1 });
+    const done = (await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
+    const staleTask = (await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
+    await tasks.startTask({ runId: taken!.run!.id, leaseToken: taken!.leaseToken, name: "b", address: taskAddress("b", { n: "b" }), input: { kind: { case: "structValue", value: { fields: { n: { kind: { case: "stringValue", value: "b" } } } } } }, maxAttempts: 1 });
     await runs.cancelRun({ runId: lost!.run!.id });
 
     const answers = await insertFirstAttemptsIfLeased(aiki.deps.db, [
@@ -95,8 +96,8 @@ const completion = (lease: Lease, output: unknown, completions: LeasedCompletion
 describe("completeLeasedRunsWithoutParent", () => {
   it("answers each CompleteRun of a mixed batch as it would alone", async () => {
     const [ok, withDone, stale, lost] = await leased(4);
-    const done = (await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: "a:x", maxAttempts: 1 })).task!;
-    const staleTask = (await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: "a:x", maxAttempts: 1 })).task!;
+    const done = (await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
+    const staleTask = (await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
     await runs.cancelRun({ runId: lost!.run!.id });
 
     const answers = await completeLeasedRunsWithoutParent(aiki.deps.db, [
@@ -184,8 +185,8 @@ describe("suspendOnNewSleepsIfLeased", () => {
 
   it("suspends each first sleep of a mixed batch as it would alone", async () => {
     const [ok, withDone, stale, lost, replayed] = await leased(5);
-    const done = (await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: "a:x", maxAttempts: 1 })).task!;
-    const staleTask = (await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: "a:x", maxAttempts: 1 })).task!;
+    const done = (await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
+    const staleTask = (await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
     await runs.cancelRun({ runId: lost!.run!.id });
     // A zero sleep is recorded (completed) without suspending: the same name again is a replay.
     await leases.suspendRun({ runId: replayed!.run!.id, leaseToken: replayed!.leaseToken, wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(0) } } });

@@ -21,6 +21,7 @@ import { maxPendingChanges, watchRuns } from "../src/engine/watch-runs.js";
 import { channels } from "../src/notify/notifier.js";
 import { RunStatusWatcher } from "../src/engine/run-status-watcher.js";
 import { rpcError } from "../../test/support/rpc-error.js";
+import { childRunKey, taskAddress } from "../src/engine/canonical-json.js";
 
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
@@ -85,7 +86,7 @@ describe("GetRunHistory", () => {
 
     // A task, then a short sleep the timer loop ends.
     let lease = await wf.lease();
-    const { task } = await tasks.startTask({ ...fence(lease), name: "charge", address: "charge:1", sequence: 0, input: json({ amount: 3 }), maxAttempts: 1 });
+    const { task } = await tasks.startTask({ ...fence(lease), name: "charge", address: taskAddress("charge", { amount: 3 }), sequence: 0, input: json({ amount: 3 }), maxAttempts: 1 });
     await tasks.completeTask({ ...fence(lease), taskId: task!.id, attempt: 1, output: json({ ok: true }) });
     await leases.suspendRun({ ...fence(lease), wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(200) } } });
     await waitStatus(run.id, RunStatus.QUEUED);
@@ -105,7 +106,7 @@ describe("GetRunHistory", () => {
       leaseToken: lease.leaseToken,
       workflowName: childName,
       workflowVersionId: "1",
-      key: "input:x",
+      key: childRunKey(undefined, undefined),
       sequence: 0,
     });
     await leases.suspendRun({ ...fence(lease), wait: { case: "childWait", value: { childRunId: child!.id, sequence: 0, awaitedStatus: RunStatus.COMPLETED } } });
@@ -228,7 +229,7 @@ describe("CountRuns and ListRuns filters", () => {
     const lease = await wf.lease();
     const childName = `${wf.name}-child`;
     const start = (key: string) =>
-      leases.startChildRun({ parentRunId: parent.id, leaseToken: lease.leaseToken, workflowName: childName, workflowVersionId: "1", key, sequence: 0 });
+      leases.startChildRun({ parentRunId: parent.id, leaseToken: lease.leaseToken, workflowName: childName, workflowVersionId: "1", key, referenceId: key, sequence: 0 });
     const first = (await start("k1")).run!;
     const second = (await start("k2")).run!;
     expect(await listed({ parentRunId: parent.id })).toEqual([second.id, first.id]);
@@ -460,7 +461,7 @@ describe("WatchRun", () => {
     await watch.until((m) => m.run?.status === RunStatus.RUNNING);
     // A task recorded: no status change, the history grew.
     const revision = (await runs.getRun({ runId: run.id })).run!.revision;
-    await tasks.startTask({ ...fence(lease), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+    await tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 1 });
     const grown = await watch.message();
     expect(grown).toMatchObject({ historyChanged: true, run: { status: RunStatus.RUNNING, revision } });
     await leases.completeRun({ ...fence(lease), output: json(1) });

@@ -15,6 +15,7 @@ import { createServer } from "../../server/src/app.js";
 import { openDependencies } from "../../server/src/dependencies.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { startPrivatePostgres } from "../../test/support/database.js";
+import { taskAddress } from "../src/engine/canonical-json.js";
 
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
@@ -96,9 +97,9 @@ describe("GET /metrics", () => {
     const run = await wf.start();
     const lease = await wf.lease();
     const fence = { runId: run.id, leaseToken: lease.leaseToken };
-    const { task } = await tasks.startTask({ ...fence, name: "charge", address: "charge:1", sequence: 0, maxAttempts: 2 });
+    const { task } = await tasks.startTask({ ...fence, name: "charge", address: taskAddress("charge", undefined), sequence: 0, maxAttempts: 2 });
     await tasks.failTask({ ...fence, taskId: task!.id, attempt: 1, failure: create(FailureSchema, { message: "declined" }), retryDelay: durationFromMs(1) });
-    const again = await tasks.startTask({ ...fence, name: "charge", address: "charge:1", sequence: 0, maxAttempts: 2 });
+    const again = await tasks.startTask({ ...fence, name: "charge", address: taskAddress("charge", undefined), sequence: 0, maxAttempts: 2 });
     await tasks.completeTask({ ...fence, taskId: task!.id, attempt: again.task!.attempts, output: json({ ok: true }) });
     const queuedOnly = await wf.start();
     const after = await scrape();

@@ -17,6 +17,7 @@ import { createNamespace } from "../src/engine/namespaces.js";
 import { uuidV7 } from "../src/store/uuid-v7.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { rpcError } from "../../test/support/rpc-error.js";
+import { childRunKey, taskAddress } from "../src/engine/canonical-json.js";
 
 let aiki: TestAiki;
 
@@ -85,7 +86,7 @@ describe("a run of namespace A, seen with a key of namespace B", () => {
     expect(await leaseOne(b, "b-worker")).toBeUndefined();
     lease = (await leaseOne(a, "a-worker"))!;
     expect(lease.run?.id).toBe(runId);
-    const child = await a.leases.startChildRun({ ...workflow, parentRunId: runId, leaseToken: lease.leaseToken, key: "child-1", sequence: 0 });
+    const child = await a.leases.startChildRun({ ...workflow, parentRunId: runId, leaseToken: lease.leaseToken, key: "child-1", referenceId: "child-1", sequence: 0 });
     childId = child.run!.id;
     await a.events.sendEvent({ targets: [{ target: { case: "runId", value: runId } }], eventName: "ping" });
   });
@@ -138,8 +139,8 @@ describe("a run of namespace A, seen with a key of namespace B", () => {
     for (const call of [
       (id: string) => b.leases.completeRun({ runId: id, leaseToken: token }),
       (id: string) => b.leases.releaseLease({ runId: id, leaseToken: token }),
-      (id: string) => b.leases.startChildRun({ ...workflow, parentRunId: id, leaseToken: token, key: "k", sequence: 1 }),
-      (id: string) => b.tasks.startTask({ runId: id, leaseToken: token, name: "t", address: "t:1" }),
+      (id: string) => b.leases.startChildRun({ ...workflow, parentRunId: id, leaseToken: token, key: childRunKey(undefined, undefined), sequence: 1 }),
+      (id: string) => b.tasks.startTask({ runId: id, leaseToken: token, name: "t", address: taskAddress("t", undefined) }),
     ]) {
       expect((await expectSameAsMissing(call, runId)).code).toBe(Code.FailedPrecondition);
     }

@@ -19,6 +19,7 @@ import {
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { rpcError } from "../../test/support/rpc-error.js";
+import { childRunKey } from "../src/engine/canonical-json.js";
 
 let aiki: TestAiki;
 let schedules: Client<typeof ScheduleService>;
@@ -296,7 +297,7 @@ describe.concurrent("firing", () => {
       leaseToken: lease!.leaseToken,
       workflowName: `${wf}-child`,
       workflowVersionId: "1",
-      key: "input:x",
+      key: childRunKey(undefined, undefined),
       sequence: 0,
     });
     const cancelled = await waitStatus(previous.id, RunStatus.CANCELLED);

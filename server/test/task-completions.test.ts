@@ -10,6 +10,7 @@ import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { taskAddress } from "../src/engine/canonical-json.js";
 
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
@@ -37,7 +38,7 @@ async function leased(): Promise<Lease> {
 }
 
 const start = (lease: Lease, name: string, completedTasks: { taskId: string; attempt: number; output?: ReturnType<typeof text> }[] = [], attemptId?: string) =>
-  tasks.startTask({ runId: lease.run!.id, leaseToken: lease.leaseToken, name, address: `${name}:x`, maxAttempts: 1, completedTasks, attemptId }).then((r) => r.task!);
+  tasks.startTask({ runId: lease.run!.id, leaseToken: lease.leaseToken, name, address: taskAddress(name, undefined), maxAttempts: 1, completedTasks, attemptId }).then((r) => r.task!);
 
 const records = async (lease: Lease) => (await tasks.listTasks({ runId: lease.run!.id })).tasks.map((t) => [t.name, t.status, t.output?.kind.value]);
 

@@ -4,9 +4,10 @@
 import { create, fromJson, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { createHash } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LeaseLostDetailSchema, StaleTaskAttemptDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
+import { AddressMismatchDetailSchema, BadRequestDetailSchema, LeaseLostDetailSchema, StaleTaskAttemptDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { ChildWaitStatus, EventWaitStatus, SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
@@ -16,6 +17,7 @@ import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { rpcError } from "../../test/support/rpc-error.js";
+import { childRunKey, taskAddress } from "../src/engine/canonical-json.js";
 
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
@@ -134,11 +136,11 @@ describe("tasks", () => {
     const wf = workflow();
     await wf.start();
     const lease = await leaseOne(wf);
-    const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: "t:abc", sequence: 0, input: json({ a: 1 }), maxAttempts: 3 });
+    const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", { a: 1 }), sequence: 0, input: json({ a: 1 }), maxAttempts: 3 });
     expect(task).toMatchObject({ status: TaskStatus.RUNNING, attempts: 1 });
     const done = await tasks.completeTask({ ...fence(lease), taskId: task!.id, attempt: 1, output: json({ ok: true }) });
     expect(done.task?.status).toBe(TaskStatus.COMPLETED);
-    const replay = await tasks.startTask({ ...fence(lease), name: "t", address: "t:abc", sequence: 0, input: json({ a: 1 }), maxAttempts: 3 });
+    const replay = await tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", { a: 1 }), sequence: 0, input: json({ a: 1 }), maxAttempts: 3 });
     expect(replay.task).toMatchObject({ id: task!.id, status: TaskStatus.COMPLETED, attempts: 1 });
     const stale = await rpcError(tasks.completeTask({ ...fence(lease), taskId: task!.id, attempt: 1, output: json(1) }));
     expect(stale.code).toBe(Code.FailedPrecondition);
@@ -158,7 +160,7 @@ describe("tasks", () => {
     const wf = workflow();
     await wf.start();
     const lease = await leaseOne(wf);
-    const call = (attemptId: string) => tasks.startTask({ ...fence(lease), name: "t", address: "t:2", sequence: 0, maxAttempts: 1, attemptId });
+    const call = (attemptId: string) => tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 1, attemptId });
     const first = await call("attempt-a");
     const again = await call("attempt-a");
     expect(again.task).toMatchObject({ id: first.task!.id, attempts: 1, status: TaskStatus.RUNNING });
@@ -171,7 +173,7 @@ describe("tasks", () => {
     const wf = workflow();
     const run = await wf.start();
     const lease = await leaseOne(wf);
-    const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: "t:1", sequence: 0, maxAttempts: 3 });
+    const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 3 });
     const failed = await tasks.failTask({ ...fence(lease), taskId: task!.id, attempt: 1, failure: failure("boom"), retryDelay: durationFromMs(300) });
     expect(failed.task?.status).toBe(TaskStatus.AWAITING_RETRY);
     const suspended = await leases.suspendRun({ ...fence(lease), wait: { case: "taskRetry", value: { taskId: task!.id } } });
@@ -179,7 +181,7 @@ describe("tasks", () => {
     expect(suspended.run?.status).toBe(RunStatus.AWAITING_RETRY);
     await waitStatus(run.id, RunStatus.QUEUED);
     const again = await leaseOne(wf);
-    const second = await tasks.startTask({ ...fence(again), name: "t", address: "t:1", sequence: 0, maxAttempts: 3 });
+    const second = await tasks.startTask({ ...fence(again), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 3 });
     expect(second.task).toMatchObject({ id: task!.id, attempts: 2, status: TaskStatus.RUNNING });
   });
 });
@@ -190,7 +192,7 @@ describe("fencing", () => {
     const run = await wf.start();
     const lease = await leaseOne(wf);
     await runs.pauseRun({ runId: run.id });
-    const refused = await rpcError(tasks.startTask({ ...fence(lease), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 }));
+    const refused = await rpcError(tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 1 }));
     expect(refused.code).toBe(Code.FailedPrecondition);
     expect(refused.findDetails(LeaseLostDetailSchema)[0]).toMatchObject({ runId: run.id, currentStatus: RunStatus.PAUSED });
     const complete = await rpcError(leases.completeRun({ ...fence(lease), output: json(1) }));
@@ -209,13 +211,13 @@ describe("fencing", () => {
       const wf = workflow();
       const run = await wf.start();
       const lease = await leaseOne(wf);
-      await tasks.startTask({ ...fence(lease), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+      await tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 1 });
       if (stop === "pause") {
         await runs.pauseRun({ runId: run.id });
         await runs.resumeRun({ runId: run.id });
       } else await leases.releaseLease({ ...fence(lease) });
       const next = await leaseOne(wf);
-      const { task } = await tasks.startTask({ ...fence(next), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+      const { task } = await tasks.startTask({ ...fence(next), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 1 });
       expect(task, stop).toMatchObject({ status: TaskStatus.RUNNING, attempts: 1 });
     }
   });
@@ -224,13 +226,13 @@ describe("fencing", () => {
     const wf = workflow();
     const run = await wf.start();
     const dead = await leaseOne(wf, { ttlMs: 300, workerId: "dying" });
-    const { task } = await tasks.startTask({ ...fence(dead), name: "t", address: "t:1", sequence: 0, maxAttempts: 3 });
+    const { task } = await tasks.startTask({ ...fence(dead), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 3 });
     await waitStatus(run.id, RunStatus.QUEUED);
     const { transitions } = await runs.listRunTransitions({ runId: run.id });
     expect(transitions.at(-1)).toMatchObject({ fromStatus: RunStatus.RUNNING, toStatus: RunStatus.QUEUED, reason: "lease expired" });
     const alive = await leaseOne(wf, { workerId: "alive" });
     expect(alive.history?.tasks[0]).toMatchObject({ id: task!.id, status: TaskStatus.RUNNING, attempts: 1 });
-    const retried = await tasks.startTask({ ...fence(alive), name: "t", address: "t:1", sequence: 0, maxAttempts: 3 });
+    const retried = await tasks.startTask({ ...fence(alive), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 3 });
     expect(retried.task?.attempts).toBe(2);
     const late = await rpcError(tasks.completeTask({ ...fence(dead), taskId: task!.id, attempt: 1, output: json("late") }));
     expect(late.findDetails(LeaseLostDetailSchema)[0]?.currentStatus).toBe(RunStatus.RUNNING);
@@ -240,10 +242,10 @@ describe("fencing", () => {
     const wf = workflow();
     const run = await wf.start();
     const dead = await leaseOne(wf, { ttlMs: 200 });
-    await tasks.startTask({ ...fence(dead), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+    await tasks.startTask({ ...fence(dead), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 1 });
     await waitStatus(run.id, RunStatus.QUEUED);
     const next = await leaseOne(wf);
-    const { task } = await tasks.startTask({ ...fence(next), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+    const { task } = await tasks.startTask({ ...fence(next), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 1 });
     expect(task?.status).toBe(TaskStatus.FAILED);
     expect(task?.failure?.message).toMatch(/lost/);
   });
@@ -413,8 +415,62 @@ describe("sleep", () => {
   });
 });
 
+describe("replay addresses (Addresses in history.proto)", () => {
+  // What a worker computing its addresses with another JSON writer sends: Python's json.dumps
+  // writes the double 5.0 as "5.0", which the contract writes "5".
+  const sloppyAddress = (name: string, text: string) => `${name}:${createHash("sha256").update(text).digest("hex")}`;
+
+  it("refuses a StartTask whose address is not name + canonical hash of its input (5.0 for 5), naming expected and got; the task stays run once", async () => {
+    const wf = workflow();
+    const run = await wf.start();
+    const lease = await leaseOne(wf);
+    const input = json({ n: 5 });
+    expect(taskAddress("double", { n: 5 })).toBe(sloppyAddress("double", '{"n":5}'));
+    const { task } = await tasks.startTask({ ...fence(lease), name: "double", address: taskAddress("double", { n: 5 }), sequence: 0, input, maxAttempts: 3 });
+    await tasks.completeTask({ ...fence(lease), taskId: task!.id, attempt: 1, output: json(10) });
+
+    // The replay of that call, its address computed from the text {"n":5.0}: refused, not run again.
+    const got = sloppyAddress("double", '{"n":5.0}');
+    const refused = await rpcError(tasks.startTask({ ...fence(lease), name: "double", address: got, sequence: 0, input, maxAttempts: 3 }));
+    expect(refused.code).toBe(Code.InvalidArgument);
+    expect(refused.findDetails(AddressMismatchDetailSchema)).toEqual([expect.objectContaining({ field: "address", expected: taskAddress("double", { n: 5 }), got })]);
+    expect(refused.findDetails(BadRequestDetailSchema)[0]?.fieldViolations).toEqual([
+      expect.objectContaining({ field: "address", description: expect.stringContaining(`expected "${taskAddress("double", { n: 5 })}", got "${got}"`) }),
+    ]);
+    // The same at a sequence with no record: nothing is created either.
+    expect((await rpcError(tasks.startTask({ ...fence(lease), name: "double", address: got, sequence: 1, input, maxAttempts: 3 }))).code).toBe(Code.InvalidArgument);
+    const { tasks: recorded } = await tasks.listTasks({ runId: run.id });
+    expect(recorded.map((t) => [t.address, t.sequence, t.status, t.attempts])).toEqual([[taskAddress("double", { n: 5 }), 0, TaskStatus.COMPLETED, 1]]);
+  });
+
+  it("tells no input from null, and checks the address of a call without input", async () => {
+    const wf = workflow();
+    await wf.start();
+    const lease = await leaseOne(wf);
+    const refused = await rpcError(tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", null), sequence: 0, maxAttempts: 1 }));
+    expect(refused.findDetails(AddressMismatchDetailSchema)).toEqual([expect.objectContaining({ expected: taskAddress("t", undefined), got: taskAddress("t", null) })]);
+    const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", null), sequence: 0, input: json(null), maxAttempts: 1 });
+    expect(task?.status).toBe(TaskStatus.RUNNING);
+  });
+
+  it("refuses a StartChildRun whose key is not its reference id, else input: + canonical hash; no child is started", async () => {
+    const wf = workflow();
+    const parent = await wf.start();
+    const lease = await leaseOne(wf);
+    const child = { parentRunId: parent.id, leaseToken: lease.leaseToken, workflowName: `${wf.name}-child`, workflowVersionId: "1", sequence: 0 };
+    const byInput = await rpcError(leases.startChildRun({ ...child, input: json({ x: 1 }), key: `input:${sloppyAddress("", '{"x":1.0}').slice(1)}` }));
+    expect(byInput.code).toBe(Code.InvalidArgument);
+    expect(byInput.findDetails(AddressMismatchDetailSchema)).toEqual([expect.objectContaining({ field: "key", expected: childRunKey(undefined, { x: 1 }) })]);
+    const byReference = await rpcError(leases.startChildRun({ ...child, input: json({ x: 1 }), referenceId: "child-a", key: childRunKey(undefined, { x: 1 }) }));
+    expect(byReference.findDetails(AddressMismatchDetailSchema)).toEqual([expect.objectContaining({ field: "key", expected: "child-a" })]);
+    expect((await runs.listChildRuns({ parentRunId: parent.id })).runs).toEqual([]);
+    const started = await leases.startChildRun({ ...child, input: json({ x: 1 }), referenceId: "child-a", key: "child-a" });
+    expect(started.existing).toBe(false);
+  });
+});
+
 describe("children", () => {
-  const startChild = (lease: Lease, childName: string, key = "input:x", sequence = 0) =>
+  const startChild = (lease: Lease, childName: string, key = childRunKey(undefined, { x: 1 }), sequence = 0) =>
     leases.startChildRun({ parentRunId: lease.run!.id, leaseToken: lease.leaseToken, workflowName: childName, workflowVersionId: "1", key, sequence, input: json({ x: 1 }) });
 
   it("starts once per key across replays and inherits the parent's shard", async () => {
@@ -473,7 +529,7 @@ describe("children", () => {
     const parentWf = workflow();
     const parent = await parentWf.start();
     const pLease = await leaseOne(parentWf);
-    const { run: slow } = await startChild(pLease, `${parentWf.name}-slow`, "input:slow");
+    const { run: slow } = await startChild(pLease, `${parentWf.name}-slow`);
     const res = await leases.suspendRun({
       ...fence(pLease),
       wait: { case: "childWait", value: { childRunId: slow!.id, sequence: 0, awaitedStatus: RunStatus.COMPLETED, timeout: durationFromMs(300) } },
@@ -498,14 +554,14 @@ describe("finishing", () => {
     const wf = workflow({ retry: { strategy: { case: "fixed", value: { maxAttempts: 2, delay: durationFromMs(200) } } } } as never);
     const run = await wf.start();
     const lease = await leaseOne(wf);
-    const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+    const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 1 });
     await tasks.failTask({ ...fence(lease), taskId: task!.id, attempt: 1, failure: failure("down") });
     const failed = await leases.failRun({ ...fence(lease), failure: failure("task t failed"), cause: RunFailureCause.TASK });
     expect(failed.run).toMatchObject({ status: RunStatus.AWAITING_RETRY, attempt: 2, failureCause: RunFailureCause.TASK });
     await waitStatus(run.id, RunStatus.QUEUED);
     const next = await leaseOne(wf);
     expect(next.run?.attempt).toBe(2);
-    const fresh = await tasks.startTask({ ...fence(next), name: "t", address: "t:1", sequence: 0, maxAttempts: 1 });
+    const fresh = await tasks.startTask({ ...fence(next), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 1 });
     expect(fresh.task).toMatchObject({ status: TaskStatus.RUNNING, attempts: 1, workflowAttempt: 2 });
     const again = await leases.failRun({ ...fence(next), failure: failure("still down"), cause: RunFailureCause.TASK });
     expect(again.run?.status).toBe(RunStatus.FAILED);

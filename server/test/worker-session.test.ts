@@ -6,7 +6,7 @@ import { anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LeaseLostDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
+import { AddressMismatchDetailSchema, LeaseLostDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
@@ -18,6 +18,7 @@ import {
   WorkerLeaseService,
 } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { taskAddress } from "../src/engine/canonical-json.js";
 
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
@@ -175,7 +176,7 @@ describe("WorkerLeaseService.Session", () => {
     const s = openSession();
     s.send({ kind: { case: "open", value: wf.open(1) } });
     const [lease] = await s.leases();
-    const started = await s.call({ case: "startTask", value: { runId: run.id, leaseToken: lease!.leaseToken, name: "t", address: "t:1", maxAttempts: 1 } });
+    const started = await s.call({ case: "startTask", value: { runId: run.id, leaseToken: lease!.leaseToken, name: "t", address: taskAddress("t", undefined), maxAttempts: 1 } });
     expect(started.case).toBe("startTask");
     const task = started.case === "startTask" ? started.value.task! : undefined;
     const completed = await s.call({
@@ -196,6 +197,14 @@ describe("WorkerLeaseService.Session", () => {
     const invalid = await s.call({ case: "completeRun", value: { runId: "nope", leaseToken: lease!.leaseToken } });
     expect(invalid.case === "error" && invalid.value.code).toBe(Code.InvalidArgument);
     expect(invalid.case === "error" && invalid.value.message).toMatch(/run_id/);
+
+    // A task address that is not the canonical one for its input: INVALID_ARGUMENT with
+    // AddressMismatchDetail, as the unary StartTask answers (server/test/worker-protocol.test.ts).
+    const input = { kind: { case: "numberValue" as const, value: 5 } };
+    const wrong = await s.call({ case: "startTask", value: { runId: run.id, leaseToken: lease!.leaseToken, name: "u", address: "u:5.0", input, maxAttempts: 1 } });
+    expect(wrong.case === "error" && wrong.value.code).toBe(Code.InvalidArgument);
+    const mismatch = wrong.case === "error" ? wrong.value.details.find((d) => d.typeUrl.endsWith(`/${AddressMismatchDetailSchema.typeName}`)) : undefined;
+    expect(anyUnpack(mismatch!, AddressMismatchDetailSchema)).toMatchObject({ field: "address", expected: taskAddress("u", 5), got: "u:5.0" });
 
     const done = await s.call({ case: "completeRun", value: { runId: run.id, leaseToken: lease!.leaseToken, output: { kind: { case: "numberValue", value: 7 } } } });
     expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
@@ -304,7 +313,7 @@ describe("WorkerLeaseService.Session", () => {
       // Hold the run's row so the call is certainly in flight (waiting on the lock) at shutdown.
       await locker.query("begin");
       await locker.query("select id from runs where id = $1 for update", [run.id]);
-      const answer = s.call({ case: "startTask", value: { runId: run.id, leaseToken: lease!.leaseToken, name: "t", address: "t:1", maxAttempts: 1 } });
+      const answer = s.call({ case: "startTask", value: { runId: run.id, leaseToken: lease!.leaseToken, name: "t", address: taskAddress("t", undefined), maxAttempts: 1 } });
       const deadline = Date.now() + 5_000;
       while ((await locker.query("select count(*)::int as n from pg_locks where not granted")).rows[0].n === 0) {
         if (Date.now() > deadline) throw new Error("the call never waited on the lock");

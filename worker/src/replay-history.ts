@@ -101,6 +101,13 @@ export class ReplayHistory {
     return this.claim("child_wait", childRunId);
   }
 
+  /** The task records this execution has not reached, in history order. */
+  unconsumedTasks(): Task[] {
+    const out: Task[] = [];
+    for (const [id, e] of this.entries) if (e.kind === "task" && !this.consumed.has(id)) out.push(e.record as Task);
+    return out;
+  }
+
   /** True while recorded entries remain that this execution has not reached. */
   hasUnconsumed(): boolean {
     return this.consumed.size < this.entries.size;

@@ -15,6 +15,7 @@ import {
   type Logger,
   LeaseLostError,
   NonDeterminismError,
+  ReplayMismatchError,
   type RunFailureCause,
   type StateForStatus,
   TaskFailedError,
@@ -202,6 +203,9 @@ export class RunExecution implements RunEngine {
       if (record.status === TaskStatus.FAILED && record.workflowAttempt === this.run.attempt) throw taskFailedError(task.name, record);
       if (record.status === TaskStatus.AWAITING_RETRY) await this.awaitRetryDue(record);
     } else {
+      // Synchronous unless it fails: an extra turn here would let a concurrent suspension pass this call.
+      const mismatch = this.addressMismatch(task.name, address);
+      if (mismatch) await this.failForNonDeterminism(mismatch);
       await this.checkDeterminism(call);
     }
     return this.executeTask(task, toJsonValue(input), address, sequence);
@@ -538,8 +542,30 @@ export class RunExecution implements RunEngine {
     await this.failNonDeterministic(call, unconsumed);
   }
 
-  private async failNonDeterministic(call: string, unconsumed: NonDeterminismError["unconsumed"]): Promise<never> {
-    const error = new NonDeterminismError({ runId: this.runId, call, unconsumed });
+  /**
+   * A call with no record at its address, while a record of the same task whose input gives that
+   * very address waits unconsumed under another: written by a worker hashing otherwise. Running
+   * the task would run it twice, so the run must fail naming both addresses.
+   */
+  private addressMismatch(taskName: string, address: string): ReplayMismatchError | undefined {
+    const record = this.history
+      .unconsumedTasks()
+      .find((t) => t.name === taskName && t.address !== address && taskAddress(t.name, fromValue(t.input)) === address);
+    if (!record) return undefined;
+    return new ReplayMismatchError({
+      runId: this.runId,
+      taskName,
+      recordedAddress: record.address,
+      calledAddress: address,
+      unconsumed: this.history.unconsumed(),
+    });
+  }
+
+  private failNonDeterministic(call: string, unconsumed: NonDeterminismError["unconsumed"]): Promise<never> {
+    return this.failForNonDeterminism(new NonDeterminismError({ runId: this.runId, call, unconsumed }));
+  }
+
+  private async failForNonDeterminism(error: NonDeterminismError): Promise<never> {
     this.logger.error(error.message);
     await this.failRun("non_determinism", error);
     throw new ExecutionEnded(this.outcome ?? "failed");

@@ -2,9 +2,12 @@
 // queue, cached outputs and failures, safe and unsafe code changes between executions, schemas, and
 // the workflow retry policy. Code "changes" between executions through variables the handlers read;
 // a one-hour sleep ended with awake() forces the replay.
+import { createHash } from "node:crypto";
+import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
-import { type Schema, task, TaskFailedError, workflow } from "@aiki/sdk";
+import { ReplayMismatchError, type Schema, task, TaskFailedError, workflow } from "@aiki/sdk";
+import { taskAddress } from "@aiki/sdk/internal";
 import { tasksOf, transitionsOf, uniq, useRealAiki } from "./support/real-aiki.js";
 
 const real = useRealAiki();
@@ -179,6 +182,52 @@ describe("non-determinism", () => {
     const { path } = await transitionsOf(real.client, handle.run.id);
     expect(path).not.toContain("running>awaiting_retry");
     expect(path.at(-1)).toBe("running>failed");
+  });
+});
+
+describe("replay addresses", () => {
+  it("a record whose address is not the call's (written from 5.0 where the call has 5) fails the run naming both; the task ran exactly once", async () => {
+    let doubleCalls = 0;
+    const double = task({
+      name: "double",
+      async handler(input: { n: number }) {
+        doubleCalls++;
+        return input.n * 2;
+      },
+    });
+    const v = workflow({ name: uniq("mismatch") }).v("1", {
+      async handler(run, input: { n: number }) {
+        const doubled = await double.start(run, { n: input.n });
+        await run.sleep("nap", { hours: 1 });
+        return doubled;
+      },
+      opts: { retry: { type: "fixed", maxAttempts: 3, delayMs: 10 } },
+    });
+    await real.spawn([v]);
+    const handle = await v.start(real.client, { n: 5 });
+    expect((await handle.waitForStatus("sleeping", { timeout: 10_000 })).success).toBe(true);
+    expect(doubleCalls).toBe(1);
+
+    // The history as a worker in another language would have written it before the server
+    // verified addresses: its JSON wrote the input {"n":5} as {"n":5.0} and hashed that.
+    const called = taskAddress("double", { n: 5 });
+    const recorded = `double:${createHash("sha256").update('{"n":5.0}').digest("hex")}`;
+    expect(recorded).not.toBe(called);
+    const rewritten = await sql`update tasks set address = ${recorded} where run_id = ${handle.run.id} and name = 'double'`.execute(real.aiki.deps.db);
+    expect(rewritten.numAffectedRows).toBe(1n);
+
+    await handle.awake();
+    const failed = await handle.waitForStatus("failed", { timeout: 10_000 });
+    if (!failed.success) throw new Error(`run did not fail: ${failed.cause} ${JSON.stringify((await handle.refresh()).state)}`);
+    expect(failed.state.cause).toBe("non_determinism");
+    expect(failed.state.failure.type).toBe(ReplayMismatchError.name);
+    expect(failed.state.failure.nonRetryable).toBe(true);
+    expect(failed.state.failure.message).toContain(`task "double" was called at address ${called}, but its record (same task, same input) has address ${recorded}`);
+    // Never run again, nothing new recorded, and no workflow retry.
+    expect(doubleCalls).toBe(1);
+    const records = await tasksOf(real.client, handle.run.id);
+    expect(records.map((r) => [r.address, r.status, r.attempts])).toEqual([[recorded, TaskStatus.COMPLETED, 1]]);
+    expect((await handle.refresh()).attempts).toBe(1);
   });
 });
 

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aiki/v1/error_details.proto.
  */
 export const file_aiki_v1_error_details: GenFile = /*@__PURE__*/
-  fileDesc("ChthaWtpL3YxL2Vycm9yX2RldGFpbHMucHJvdG8SB2Fpa2kudjEijAEKEEJhZFJlcXVlc3REZXRhaWwSQgoQZmllbGRfdmlvbGF0aW9ucxgBIAMoCzIoLmFpa2kudjEuQmFkUmVxdWVzdERldGFpbC5GaWVsZFZpb2xhdGlvbho0Cg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSJNChFSdW5Ob3RGb3VuZERldGFpbBIOCgZydW5faWQYASABKAkSKAoJcmVmZXJlbmNlGAIgASgLMhUuYWlraS52MS5SdW5SZWZlcmVuY2UidwoXSW52YWxpZFRyYW5zaXRpb25EZXRhaWwSDgoGcnVuX2lkGAEgASgJEioKDmN1cnJlbnRfc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSDgoGYWN0aW9uGAMgASgJEhAKCHJldmlzaW9uGAQgASgFIs8BChFSdW5Db25mbGljdERldGFpbBItCgRraW5kGAEgASgOMh8uYWlraS52MS5SdW5Db25mbGljdERldGFpbC5LaW5kEhcKD2V4aXN0aW5nX3J1bl9pZBgCIAEoCRIUCgxyZWZlcmVuY2VfaWQYAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCSJICgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIVChFLSU5EX1JFRkVSRU5DRV9JRBABEhMKD0tJTkRfUkVRVUVTVF9JRBACIk0KD0xlYXNlTG9zdERldGFpbBIOCgZydW5faWQYASABKAkSKgoOY3VycmVudF9zdGF0dXMYAiABKA4yEi5haWtpLnYxLlJ1blN0YXR1cyKQAQoWU3RhbGVUYXNrQXR0ZW1wdERldGFpbBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDQoFZm91bmQYAyABKAgSKwoOY3VycmVudF9zdGF0dXMYBCABKA4yEy5haWtpLnYxLlRhc2tTdGF0dXMSGAoQY3VycmVudF9hdHRlbXB0cxgFIAEoBSJAChZQZXJtaXNzaW9uRGVuaWVkRGV0YWlsEhYKDnJlcXVpcmVkX3Njb3BlGAEgASgJEg4KBm1ldGhvZBgCIAEoCSJSChNMaW1pdEV4Y2VlZGVkRGV0YWlsEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoAxIOCgZhY3R1YWwYAyABKAMSDwoHc3ViamVjdBgEIAEoCSItChZTY2hlZHVsZU5vdEZvdW5kRGV0YWlsEhMKC3NjaGVkdWxlX2lkGAEgASgJIk0KFlNjaGVkdWxlQ29uZmxpY3REZXRhaWwSFQoNc2NoZWR1bGVfbmFtZRgBIAEoCRIcChRleGlzdGluZ19zY2hlZHVsZV9pZBgCIAEoCSJrChNTY2hlZHVsZVN0YXRlRGV0YWlsEhMKC3NjaGVkdWxlX2lkGAEgASgJEi8KDmN1cnJlbnRfc3RhdHVzGAIgASgOMhcuYWlraS52MS5TY2hlZHVsZVN0YXR1cxIOCgZhY3Rpb24YAyABKAliBnByb3RvMw", [file_aiki_v1_history, file_aiki_v1_run, file_aiki_v1_schedule_service]);
+  fileDesc("ChthaWtpL3YxL2Vycm9yX2RldGFpbHMucHJvdG8SB2Fpa2kudjEijAEKEEJhZFJlcXVlc3REZXRhaWwSQgoQZmllbGRfdmlvbGF0aW9ucxgBIAMoCzIoLmFpa2kudjEuQmFkUmVxdWVzdERldGFpbC5GaWVsZFZpb2xhdGlvbho0Cg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSJFChVBZGRyZXNzTWlzbWF0Y2hEZXRhaWwSDQoFZmllbGQYASABKAkSEAoIZXhwZWN0ZWQYAiABKAkSCwoDZ290GAMgASgJIk0KEVJ1bk5vdEZvdW5kRGV0YWlsEg4KBnJ1bl9pZBgBIAEoCRIoCglyZWZlcmVuY2UYAiABKAsyFS5haWtpLnYxLlJ1blJlZmVyZW5jZSJ3ChdJbnZhbGlkVHJhbnNpdGlvbkRldGFpbBIOCgZydW5faWQYASABKAkSKgoOY3VycmVudF9zdGF0dXMYAiABKA4yEi5haWtpLnYxLlJ1blN0YXR1cxIOCgZhY3Rpb24YAyABKAkSEAoIcmV2aXNpb24YBCABKAUizwEKEVJ1bkNvbmZsaWN0RGV0YWlsEi0KBGtpbmQYASABKA4yHy5haWtpLnYxLlJ1bkNvbmZsaWN0RGV0YWlsLktpbmQSFwoPZXhpc3RpbmdfcnVuX2lkGAIgASgJEhQKDHJlZmVyZW5jZV9pZBgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJIkgKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEhUKEUtJTkRfUkVGRVJFTkNFX0lEEAESEwoPS0lORF9SRVFVRVNUX0lEEAIiTQoPTGVhc2VMb3N0RGV0YWlsEg4KBnJ1bl9pZBgBIAEoCRIqCg5jdXJyZW50X3N0YXR1cxgCIAEoDjISLmFpa2kudjEuUnVuU3RhdHVzIpABChZTdGFsZVRhc2tBdHRlbXB0RGV0YWlsEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRINCgVmb3VuZBgDIAEoCBIrCg5jdXJyZW50X3N0YXR1cxgEIAEoDjITLmFpa2kudjEuVGFza1N0YXR1cxIYChBjdXJyZW50X2F0dGVtcHRzGAUgASgFIkAKFlBlcm1pc3Npb25EZW5pZWREZXRhaWwSFgoOcmVxdWlyZWRfc2NvcGUYASABKAkSDgoGbWV0aG9kGAIgASgJIlIKE0xpbWl0RXhjZWVkZWREZXRhaWwSDQoFbGltaXQYASABKAkSCwoDbWF4GAIgASgDEg4KBmFjdHVhbBgDIAEoAxIPCgdzdWJqZWN0GAQgASgJIi0KFlNjaGVkdWxlTm90Rm91bmREZXRhaWwSEwoLc2NoZWR1bGVfaWQYASABKAkiTQoWU2NoZWR1bGVDb25mbGljdERldGFpbBIVCg1zY2hlZHVsZV9uYW1lGAEgASgJEhwKFGV4aXN0aW5nX3NjaGVkdWxlX2lkGAIgASgJImsKE1NjaGVkdWxlU3RhdGVEZXRhaWwSEwoLc2NoZWR1bGVfaWQYASABKAkSLwoOY3VycmVudF9zdGF0dXMYAiABKA4yFy5haWtpLnYxLlNjaGVkdWxlU3RhdHVzEg4KBmFjdGlvbhgDIAEoCWIGcHJvdG8z", [file_aiki_v1_history, file_aiki_v1_run, file_aiki_v1_schedule_service]);
 
 /**
  * With INVALID_ARGUMENT: which request fields are wrong, and why.
@@ -68,6 +68,45 @@ export const BadRequestDetail_FieldViolationSchema: GenMessage<BadRequestDetail_
   messageDesc(file_aiki_v1_error_details, 0, 0);
 
 /**
+ * With INVALID_ARGUMENT, next to BadRequestDetail: a replay key the worker sent
+ * (StartTaskRequest.address, StartChildRunRequest.key) is not the one the request's other fields
+ * give under the contract's definition (Addresses, in history.proto). Nothing was written. The
+ * worker's canonical JSON or hash differs from the contract's: check it against the test vectors
+ * in proto/aiki/v1/testdata/canonical-json-vectors.json.
+ *
+ * @generated from message aiki.v1.AddressMismatchDetail
+ */
+export type AddressMismatchDetail = Message<"aiki.v1.AddressMismatchDetail"> & {
+  /**
+   * The request field: "address" (StartTask) or "key" (StartChildRun).
+   *
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * What the server computed from the request: the value the field must have.
+   *
+   * @generated from field: string expected = 2;
+   */
+  expected: string;
+
+  /**
+   * What the request carried.
+   *
+   * @generated from field: string got = 3;
+   */
+  got: string;
+};
+
+/**
+ * Describes the message aiki.v1.AddressMismatchDetail.
+ * Use `create(AddressMismatchDetailSchema)` to create a new message.
+ */
+export const AddressMismatchDetailSchema: GenMessage<AddressMismatchDetail> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_error_details, 1);
+
+/**
  * With NOT_FOUND: the run that does not exist.
  *
  * @generated from message aiki.v1.RunNotFoundDetail
@@ -93,7 +132,7 @@ export type RunNotFoundDetail = Message<"aiki.v1.RunNotFoundDetail"> & {
  * Use `create(RunNotFoundDetailSchema)` to create a new message.
  */
 export const RunNotFoundDetailSchema: GenMessage<RunNotFoundDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 1);
+  messageDesc(file_aiki_v1_error_details, 2);
 
 /**
  * With FAILED_PRECONDITION: the run's state forbids the request.
@@ -135,7 +174,7 @@ export type InvalidTransitionDetail = Message<"aiki.v1.InvalidTransitionDetail">
  * Use `create(InvalidTransitionDetailSchema)` to create a new message.
  */
 export const InvalidTransitionDetailSchema: GenMessage<InvalidTransitionDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 2);
+  messageDesc(file_aiki_v1_error_details, 3);
 
 /**
  * With ALREADY_EXISTS: a start that conflicts with an existing run.
@@ -177,7 +216,7 @@ export type RunConflictDetail = Message<"aiki.v1.RunConflictDetail"> & {
  * Use `create(RunConflictDetailSchema)` to create a new message.
  */
 export const RunConflictDetailSchema: GenMessage<RunConflictDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 3);
+  messageDesc(file_aiki_v1_error_details, 4);
 
 /**
  * Which key of the start conflicts.
@@ -211,7 +250,7 @@ export enum RunConflictDetail_Kind {
  * Describes the enum aiki.v1.RunConflictDetail.Kind.
  */
 export const RunConflictDetail_KindSchema: GenEnum<RunConflictDetail_Kind> = /*@__PURE__*/
-  enumDesc(file_aiki_v1_error_details, 3, 0);
+  enumDesc(file_aiki_v1_error_details, 4, 0);
 
 /**
  * With FAILED_PRECONDITION on a worker write: the caller no longer holds the run's lease
@@ -242,7 +281,7 @@ export type LeaseLostDetail = Message<"aiki.v1.LeaseLostDetail"> & {
  * Use `create(LeaseLostDetailSchema)` to create a new message.
  */
 export const LeaseLostDetailSchema: GenMessage<LeaseLostDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 4);
+  messageDesc(file_aiki_v1_error_details, 5);
 
 /**
  * With FAILED_PRECONDITION on a task write (CompleteTask, FailTask, or a completion carried by
@@ -294,7 +333,7 @@ export type StaleTaskAttemptDetail = Message<"aiki.v1.StaleTaskAttemptDetail"> &
  * Use `create(StaleTaskAttemptDetailSchema)` to create a new message.
  */
 export const StaleTaskAttemptDetailSchema: GenMessage<StaleTaskAttemptDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 5);
+  messageDesc(file_aiki_v1_error_details, 6);
 
 /**
  * Attached to PERMISSION_DENIED: the calling key lacks a scope the call needs.
@@ -322,7 +361,7 @@ export type PermissionDeniedDetail = Message<"aiki.v1.PermissionDeniedDetail"> &
  * Use `create(PermissionDeniedDetailSchema)` to create a new message.
  */
 export const PermissionDeniedDetailSchema: GenMessage<PermissionDeniedDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 6);
+  messageDesc(file_aiki_v1_error_details, 7);
 
 /**
  * Attached to INVALID_ARGUMENT or RESOURCE_EXHAUSTED when a request passes a configured limit.
@@ -364,7 +403,7 @@ export type LimitExceededDetail = Message<"aiki.v1.LimitExceededDetail"> & {
  * Use `create(LimitExceededDetailSchema)` to create a new message.
  */
 export const LimitExceededDetailSchema: GenMessage<LimitExceededDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 7);
+  messageDesc(file_aiki_v1_error_details, 8);
 
 /**
  * With NOT_FOUND from ScheduleService: no schedule with this id in the caller's namespace (never
@@ -386,7 +425,7 @@ export type ScheduleNotFoundDetail = Message<"aiki.v1.ScheduleNotFoundDetail"> &
  * Use `create(ScheduleNotFoundDetailSchema)` to create a new message.
  */
 export const ScheduleNotFoundDetailSchema: GenMessage<ScheduleNotFoundDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 8);
+  messageDesc(file_aiki_v1_error_details, 9);
 
 /**
  * With ALREADY_EXISTS from ActivateSchedule: the name already holds a schedule with another
@@ -415,7 +454,7 @@ export type ScheduleConflictDetail = Message<"aiki.v1.ScheduleConflictDetail"> &
  * Use `create(ScheduleConflictDetailSchema)` to create a new message.
  */
 export const ScheduleConflictDetailSchema: GenMessage<ScheduleConflictDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 9);
+  messageDesc(file_aiki_v1_error_details, 10);
 
 /**
  * With FAILED_PRECONDITION from PauseSchedule or ResumeSchedule: the schedule's status forbids it
@@ -451,5 +490,5 @@ export type ScheduleStateDetail = Message<"aiki.v1.ScheduleStateDetail"> & {
  * Use `create(ScheduleStateDetailSchema)` to create a new message.
  */
 export const ScheduleStateDetailSchema: GenMessage<ScheduleStateDetail> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_error_details, 10);
+  messageDesc(file_aiki_v1_error_details, 11);
 

@@ -19,12 +19,11 @@ export const file_aiki_v1_history: GenFile = /*@__PURE__*/
   fileDesc("ChVhaWtpL3YxL2hpc3RvcnkucHJvdG8SB2Fpa2kudjEi2wEKClJ1bkhpc3RvcnkSHAoFdGFza3MYASADKAsyDS5haWtpLnYxLlRhc2sSJAoGc2xlZXBzGAIgAygLMhQuYWlraS52MS5TbGVlcFJlY29yZBItCgtldmVudF93YWl0cxgDIAMoCzIYLmFpa2kudjEuRXZlbnRXYWl0UmVjb3JkEisKCmNoaWxkX3J1bnMYBCADKAsyFy5haWtpLnYxLkNoaWxkUnVuUmVjb3JkEi0KC2NoaWxkX3dhaXRzGAUgAygLMhguYWlraS52MS5DaGlsZFdhaXRSZWNvcmQirwMKBFRhc2sSCgoCaWQYASABKAkSDgoGcnVuX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRIQCghzZXF1ZW5jZRgFIAEoBRIjCgZzdGF0dXMYBiABKA4yEy5haWtpLnYxLlRhc2tTdGF0dXMSEAoIYXR0ZW1wdHMYByABKAUSJQoFaW5wdXQYCCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJgoGb3V0cHV0GAkgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiEKB2ZhaWx1cmUYCiABKAsyEC5haWtpLnYxLkZhaWx1cmUSNQoRbmV4dF9hdHRlbXB0X3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEHdvcmtmbG93X2F0dGVtcHQYDCABKAUSLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKNAgoLU2xlZXBSZWNvcmQSDAoEbmFtZRgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBRIkCgZzdGF0dXMYAyABKA4yFC5haWtpLnYxLlNsZWVwU3RhdHVzEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXdha2VfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrABCgVFdmVudBIKCgJpZBgBIAEoCRIOCgZydW5faWQYAiABKAkSDAoEbmFtZRgDIAEoCRIkCgRkYXRhGAQgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhQKDHJlZmVyZW5jZV9pZBgFIAEoCRIQCghjb25zdW1lZBgGIAEoCBIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKD0V2ZW50V2FpdFJlY29yZBISCgpldmVudF9uYW1lGAEgASgJEhAKCHNlcXVlbmNlGAIgASgFEigKBnN0YXR1cxgDIAEoDjIYLmFpa2kudjEuRXZlbnRXYWl0U3RhdHVzEh0KBWV2ZW50GAQgASgLMg4uYWlraS52MS5FdmVudBIqCgd0aW1lb3V0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KCnN0YXJ0X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKqAQoOQ2hpbGRSdW5SZWNvcmQSCwoDa2V5GAEgASgJEhUKDXdvcmtmbG93X25hbWUYAiABKAkSGwoTd29ya2Zsb3dfdmVyc2lvbl9pZBgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoBRIUCgxjaGlsZF9ydW5faWQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIo4DCg9DaGlsZFdhaXRSZWNvcmQSFAoMY2hpbGRfcnVuX2lkGAEgASgJEhAKCHNlcXVlbmNlGAIgASgFEioKDmF3YWl0ZWRfc3RhdHVzGAMgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSKAoGc3RhdHVzGAQgASgOMhguYWlraS52MS5DaGlsZFdhaXRTdGF0dXMSKAoMY2hpbGRfc3RhdHVzGAUgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSJgoGb3V0cHV0GAYgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiEKB2ZhaWx1cmUYByABKAsyEC5haWtpLnYxLkZhaWx1cmUSKgoHdGltZW91dBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFydF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqlQEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAESHgoaVEFTS19TVEFUVVNfQVdBSVRJTkdfUkVUUlkQAhIZChVUQVNLX1NUQVRVU19DT01QTEVURUQQAxIWChJUQVNLX1NUQVRVU19GQUlMRUQQBCp+CgtTbGVlcFN0YXR1cxIcChhTTEVFUF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVTTEVFUF9TVEFUVVNfU0xFRVBJTkcQARIaChZTTEVFUF9TVEFUVVNfQ09NUExFVEVEEAISGgoWU0xFRVBfU1RBVFVTX0NBTkNFTExFRBADKpQBCg9FdmVudFdhaXRTdGF0dXMSIQodRVZFTlRfV0FJVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlFVkVOVF9XQUlUX1NUQVRVU19XQUlUSU5HEAESHgoaRVZFTlRfV0FJVF9TVEFUVVNfUkVDRUlWRUQQAhIfChtFVkVOVF9XQUlUX1NUQVRVU19USU1FRF9PVVQQAyqUAQoPQ2hpbGRXYWl0U3RhdHVzEiEKHUNISUxEX1dBSVRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZQ0hJTERfV0FJVF9TVEFUVVNfV0FJVElORxABEh4KGkNISUxEX1dBSVRfU1RBVFVTX0ZJTklTSEVEEAISHwobQ0hJTERfV0FJVF9TVEFUVVNfVElNRURfT1VUEANiBnByb3RvMw", [file_aiki_v1_payload, file_aiki_v1_run, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
- * What a run has recorded so far; a worker replays its handler against it.
+ * What a run has recorded so far; a worker replays its handler against it (see the replay
+ * protocol at the top of worker_lease_service.proto).
  *
- * Calls are matched by address: a task's address is its name plus the hash of the stable JSON
- * of its input; calls with the same address form a queue in call order, and `sequence` is the
- * position in that queue (0-based). Sleeps are addressed by name, event waits by event name,
- * child starts by reference id or input hash, child waits by child run id.
+ * Calls are matched by key (see Addresses above): calls with the same key form a queue in call
+ * order, and `sequence` is the position in that queue (0-based).
  *
  * @generated from message aiki.v1.RunHistory
  */
@@ -100,7 +99,7 @@ export type Task = Message<"aiki.v1.Task"> & {
   name: string;
 
   /**
-   * name + ":" + hash of the stable JSON of the input.
+   * name + ":" + canonical hash of the input (see Addresses above).
    *
    * @generated from field: string address = 4;
    */
@@ -380,7 +379,8 @@ export const EventWaitRecordSchema: GenMessage<EventWaitRecord> = /*@__PURE__*/
  */
 export type ChildRunRecord = Message<"aiki.v1.ChildRunRecord"> & {
   /**
-   * The child's reference id if given, else "input:" + hash of its input.
+   * The child's reference id if given, else "input:" + canonical hash of its input (see
+   * Addresses above).
    *
    * @generated from field: string key = 1;
    */

@@ -46,7 +46,8 @@ export type StartTaskRequest = Message<"aiki.v1.StartTaskRequest"> & {
   name: string;
 
   /**
-   * Required: name + ":" + hash of the stable JSON of the input.
+   * Required: name + ":" + the canonical hash of `input` (Addresses, in history.proto). The
+   * server recomputes it and refuses a mismatch with INVALID_ARGUMENT and AddressMismatchDetail.
    *
    * @generated from field: string address = 4;
    */
@@ -60,7 +61,8 @@ export type StartTaskRequest = Message<"aiki.v1.StartTaskRequest"> & {
   sequence: number;
 
   /**
-   * The task's input, as JSON; unset means none. Stored on the first call only.
+   * The task's input, as JSON; unset means none (which hashes differently from null). Stored on
+   * the first call only.
    *
    * @generated from field: google.protobuf.Value input = 6;
    */

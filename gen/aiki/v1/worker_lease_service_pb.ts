@@ -843,7 +843,9 @@ export type StartChildRunRequest = Message<"aiki.v1.StartChildRunRequest"> & {
   input?: Value | undefined;
 
   /**
-   * Identifies the call across replays: the reference id if given, else "input:" + hash.
+   * Required: identifies the call across replays: `reference_id` if set, else "input:" + the
+   * canonical hash of `input` (Addresses, in history.proto). The server recomputes it and
+   * refuses a mismatch with INVALID_ARGUMENT and AddressMismatchDetail.
    *
    * @generated from field: string key = 6;
    */

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
+  AddressMismatchDetailSchema,
   BadRequestDetailSchema,
   InvalidTransitionDetailSchema,
   LeaseLostDetailSchema,
@@ -64,6 +65,7 @@ function domainToConnect(error: AikiDomainError): ConnectError {
     return new ConnectError(error.message, Code.InvalidArgument, undefined, [
       { desc: BadRequestDetailSchema, value: { fieldViolations: error.violations.map((v) => ({ ...v })) } },
       ...error.limits.map(limitDetail),
+      ...error.mismatches.map((m) => ({ desc: AddressMismatchDetailSchema, value: { ...m } })),
     ]);
   }
   if (error instanceof LimitExceededError) return new ConnectError(error.message, Code.ResourceExhausted, undefined, [limitDetail(error.breach)]);

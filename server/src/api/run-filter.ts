@@ -1,7 +1,7 @@
 import { RunStatus as PbRunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import type { RunFilter as PbRunFilter } from "@aiki/gen/aiki/v1/run_service_pb";
 import type { RunFilter } from "../engine/query-runs.js";
-import { stableJson } from "../engine/stable-json.js";
+import { canonicalJson } from "../engine/canonical-json.js";
 import type { JsonValue } from "../store/json.js";
 import { runStatusFromPb } from "./run-mapping.js";
 import type { Violations } from "./validation.js";
@@ -50,7 +50,7 @@ export function parseRunFilter(v: Violations, prefix: string, f: RunFilterFields
 
 /** The filter's fingerprint in page tokens. */
 export function runFilterKey(filter: RunFilter): string {
-  return stableJson({
+  return canonicalJson({
     ...filter,
     createTimeFrom: filter.createTimeFrom?.toISOString(),
     createTimeTo: filter.createTimeTo?.toISOString(),

@@ -1,6 +1,7 @@
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { type TaskCompletion as PbTaskCompletion, TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import type { EngineDeps } from "../engine/engine-deps.js";
+import { taskAddress } from "../engine/canonical-json.js";
 import { getRun } from "../engine/query-runs.js";
 import { completeTask, failTask, startTask } from "../engine/record-task.js";
 import { listTasks, type TaskCompletion } from "../store/task-repository.js";
@@ -36,6 +37,8 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
       v.identifier("attempt_id", req.attemptId, false);
       const input = v.payload("input", req.input);
       const completions = completionsFromPb(v, req.completedTasks);
+      // A worker whose canonical JSON differs would miss its own records on replay: refused here.
+      if (v.clean) v.derivedKey("address", taskAddress(req.name, input), req.address, 'name + ":" + the canonical hash of input');
       v.throwIfAny();
       const task = await startTask(deps, {
         namespace: ns,

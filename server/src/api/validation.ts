@@ -3,7 +3,7 @@ import type { Duration, Timestamp, Value } from "@bufbuild/protobuf/wkt";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { Failure } from "@aiki/gen/aiki/v1/payload_pb";
 import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
-import { type FieldViolation, InvalidArgumentError, type LimitBreach } from "../domain/errors.js";
+import { type AddressMismatch, type FieldViolation, InvalidArgumentError, type LimitBreach } from "../domain/errors.js";
 import type { JsonValue } from "../store/json.js";
 import { defaultLimits, type Limits, limitVariables } from "../limits.js";
 
@@ -28,6 +28,7 @@ export function canonicalId(value: string): string {
 export class Violations {
   private readonly list: FieldViolation[] = [];
   private readonly limitsPassed: LimitBreach[] = [];
+  private readonly mismatches: AddressMismatch[] = [];
 
   constructor(readonly limits: Limits = defaultLimits) {}
 
@@ -40,6 +41,21 @@ export class Violations {
     const max = this.limits[name];
     this.add(field, `must be at most ${max} ${unit} (${limitVariables[name]}), got ${actual}`);
     this.limitsPassed.push({ limit: limitVariables[name], max, actual, subject: field });
+  }
+
+  /** True while no problem was found: fields derived from others are checked only then. */
+  get clean(): boolean {
+    return this.list.length === 0;
+  }
+
+  /**
+   * A replay key the worker computed (`got`) against the one the contract gives for the
+   * request's other fields (`expected`): a violation naming both, and an AddressMismatchDetail.
+   */
+  derivedKey(field: string, expected: string, got: string, definition: string): void {
+    if (expected === got) return;
+    this.add(field, `must be ${definition} (Addresses, in proto/aiki/v1/history.proto): expected "${expected}", got "${printable(got)}"`);
+    this.mismatches.push({ field, expected, got });
   }
 
   /** A name-like field: required or optional, at most AIKI_MAX_NAME_LENGTH characters, no control characters. */
@@ -158,7 +174,7 @@ export class Violations {
   }
 
   throwIfAny(): void {
-    if (this.list.length > 0) throw new InvalidArgumentError(this.list, this.limitsPassed);
+    if (this.list.length > 0) throw new InvalidArgumentError(this.list, this.limitsPassed, this.mismatches);
   }
 
   private storable(field: string, s: string): void {

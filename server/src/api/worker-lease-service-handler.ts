@@ -14,6 +14,7 @@ import {
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { completeRun, failRun, releaseLease } from "../engine/finish-run.js";
 import { defaultLeaseTtlMs, heartbeat, type LeasedRun, pollLeases, streamLeases, type WorkerIdentity } from "../engine/lease-runs.js";
+import { childRunKey } from "../engine/canonical-json.js";
 import { startChildRun } from "../engine/start-child-run.js";
 import { type SuspendWait, suspendRun } from "../engine/suspend-run.js";
 import type { JsonValue } from "../store/json.js";
@@ -156,6 +157,10 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       v.identifier("key", req.key, true);
       if (req.sequence < 0) v.add("sequence", "must not be negative");
       const fields = parseStartFields(v, req);
+      if (v.clean) {
+        const definition = 'reference_id when set, else "input:" + the canonical hash of input';
+        v.derivedKey("key", childRunKey(fields.referenceId, fields.input), req.key, definition);
+      }
       v.throwIfAny();
       const { run, existing } = await startChildRun(deps, {
         namespace: ns,

@@ -23,14 +23,26 @@ export interface LimitBreach {
 }
 
 /**
+ * A replay key a worker sent (a task address, a child key) that is not the one the contract
+ * derives from the request's other fields (Addresses, in proto/aiki/v1/history.proto).
+ */
+export interface AddressMismatch {
+  field: string;
+  expected: string;
+  got: string;
+}
+
+/**
  * The request is malformed or incomplete; each violation names a field. `limits` are the
- * configured limits among those violations (a payload too large, a page too long).
+ * configured limits among those violations (a payload too large, a page too long), `mismatches`
+ * the replay keys among them that differ from the ones the server computed.
  */
 export class InvalidArgumentError extends AikiDomainError {
   readonly kind = "invalid_argument";
   constructor(
     readonly violations: readonly FieldViolation[],
     readonly limits: readonly LimitBreach[] = [],
+    readonly mismatches: readonly AddressMismatch[] = [],
   ) {
     super(violations.map((v) => `${v.field}: ${v.description}`).join("; "));
     this.name = "InvalidArgumentError";

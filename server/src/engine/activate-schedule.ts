@@ -9,7 +9,7 @@ import { databaseNow, findScheduleForUpdate, insertSchedule } from "../store/sch
 import type { ScheduleRow } from "../store/schedules.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { publishScheduleDue } from "./publish-schedule-due.js";
-import { stableHash } from "./stable-json.js";
+import { canonicalHash } from "./canonical-json.js";
 
 export interface ActivateScheduleCommand {
   namespace: string;
@@ -30,7 +30,7 @@ export interface ActivateScheduleResult {
 
 /** What makes two activations "the same schedule": everything but the name. */
 export function scheduleDefinitionHash(cmd: ActivateScheduleCommand): string {
-  return stableHash({
+  return canonicalHash({
     workflowName: cmd.workflowName,
     workflowVersionId: cmd.workflowVersionId,
     spec: cmd.spec,

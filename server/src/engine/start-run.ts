@@ -12,7 +12,7 @@ import type { EngineDeps } from "./engine-deps.js";
 import { deliverHandOver } from "./hand-over.js";
 import { emptyHistory } from "./run-history.js";
 import { publishRunChange } from "./publish-run-change.js";
-import { stableHash, stableJson } from "./stable-json.js";
+import { canonicalHash, canonicalJson } from "./canonical-json.js";
 
 export interface StartRunCommand {
   namespace: string;
@@ -107,7 +107,7 @@ export async function createRun(trx: Transaction<Database>, cmd: StartRunCommand
       referenceId: cmd.referenceId,
     });
     if (holder) {
-      const sameInput = stableJson(holder.input ?? undefined) === stableJson(cmd.input);
+      const sameInput = canonicalJson(holder.input ?? undefined) === canonicalJson(cmd.input);
       if (sameInput || cmd.conflictPolicy === "return_existing") return { run: holder, existing: true };
       throw new RunConflictError("reference_id", holder.id, cmd.referenceId);
     }
@@ -148,5 +148,5 @@ function queuedStart(cmd: StartRunCommand): QueuedRunStart {
 }
 
 function requestHashOf(cmd: StartRunCommand): string | null {
-  return cmd.requestId ? stableHash({ ...cmd, requestId: null, actor: null } as unknown as JsonValue) : null;
+  return cmd.requestId ? canonicalHash({ ...cmd, requestId: null, actor: null } as unknown as JsonValue) : null;
 }

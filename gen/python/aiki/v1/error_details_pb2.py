@@ -16,7 +16,7 @@ from aiki.v1 import run_pb2 as aiki_dot_v1_dot_run__pb2
 from aiki.v1 import schedule_service_pb2 as aiki_dot_v1_dot_schedule__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61iki/v1/error_details.proto\x12\x07\x61iki.v1\x1a\x15\x61iki/v1/history.proto\x1a\x11\x61iki/v1/run.proto\x1a\x1e\x61iki/v1/schedule_service.proto\"\xb1\x01\n\x10\x42\x61\x64RequestDetail\x12S\n\x10\x66ield_violations\x18\x01 \x03(\x0b\x32(.aiki.v1.BadRequestDetail.FieldViolationR\x0f\x66ieldViolations\x1aH\n\x0e\x46ieldViolation\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\"_\n\x11RunNotFoundDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x33\n\treference\x18\x02 \x01(\x0b\x32\x15.aiki.v1.RunReferenceR\treference\"\x9f\x01\n\x17InvalidTransitionDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x39\n\x0e\x63urrent_status\x18\x02 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\rcurrentStatus\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tion\x12\x1a\n\x08revision\x18\x04 \x01(\x05R\x08revision\"\xfc\x01\n\x11RunConflictDetail\x12\x33\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.aiki.v1.RunConflictDetail.KindR\x04kind\x12&\n\x0f\x65xisting_run_id\x18\x02 \x01(\tR\rexistingRunId\x12!\n\x0creference_id\x18\x03 \x01(\tR\x0breferenceId\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"H\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11KIND_REFERENCE_ID\x10\x01\x12\x13\n\x0fKIND_REQUEST_ID\x10\x02\"c\n\x0fLeaseLostDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x39\n\x0e\x63urrent_status\x18\x02 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\rcurrentStatus\"\xc8\x01\n\x16StaleTaskAttemptDetail\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x14\n\x05\x66ound\x18\x03 \x01(\x08R\x05\x66ound\x12:\n\x0e\x63urrent_status\x18\x04 \x01(\x0e\x32\x13.aiki.v1.TaskStatusR\rcurrentStatus\x12)\n\x10\x63urrent_attempts\x18\x05 \x01(\x05R\x0f\x63urrentAttempts\"W\n\x16PermissionDeniedDetail\x12%\n\x0erequired_scope\x18\x01 \x01(\tR\rrequiredScope\x12\x16\n\x06method\x18\x02 \x01(\tR\x06method\"o\n\x13LimitExceededDetail\x12\x14\n\x05limit\x18\x01 \x01(\tR\x05limit\x12\x10\n\x03max\x18\x02 \x01(\x03R\x03max\x12\x16\n\x06\x61\x63tual\x18\x03 \x01(\x03R\x06\x61\x63tual\x12\x18\n\x07subject\x18\x04 \x01(\tR\x07subject\"9\n\x16ScheduleNotFoundDetail\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"o\n\x16ScheduleConflictDetail\x12#\n\rschedule_name\x18\x01 \x01(\tR\x0cscheduleName\x12\x30\n\x14\x65xisting_schedule_id\x18\x02 \x01(\tR\x12\x65xistingScheduleId\"\x8e\x01\n\x13ScheduleStateDetail\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\x12>\n\x0e\x63urrent_status\x18\x02 \x01(\x0e\x32\x17.aiki.v1.ScheduleStatusR\rcurrentStatus\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61iki/v1/error_details.proto\x12\x07\x61iki.v1\x1a\x15\x61iki/v1/history.proto\x1a\x11\x61iki/v1/run.proto\x1a\x1e\x61iki/v1/schedule_service.proto\"\xb1\x01\n\x10\x42\x61\x64RequestDetail\x12S\n\x10\x66ield_violations\x18\x01 \x03(\x0b\x32(.aiki.v1.BadRequestDetail.FieldViolationR\x0f\x66ieldViolations\x1aH\n\x0e\x46ieldViolation\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\"[\n\x15\x41\x64\x64ressMismatchDetail\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12\x1a\n\x08\x65xpected\x18\x02 \x01(\tR\x08\x65xpected\x12\x10\n\x03got\x18\x03 \x01(\tR\x03got\"_\n\x11RunNotFoundDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x33\n\treference\x18\x02 \x01(\x0b\x32\x15.aiki.v1.RunReferenceR\treference\"\x9f\x01\n\x17InvalidTransitionDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x39\n\x0e\x63urrent_status\x18\x02 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\rcurrentStatus\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tion\x12\x1a\n\x08revision\x18\x04 \x01(\x05R\x08revision\"\xfc\x01\n\x11RunConflictDetail\x12\x33\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.aiki.v1.RunConflictDetail.KindR\x04kind\x12&\n\x0f\x65xisting_run_id\x18\x02 \x01(\tR\rexistingRunId\x12!\n\x0creference_id\x18\x03 \x01(\tR\x0breferenceId\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"H\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11KIND_REFERENCE_ID\x10\x01\x12\x13\n\x0fKIND_REQUEST_ID\x10\x02\"c\n\x0fLeaseLostDetail\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x39\n\x0e\x63urrent_status\x18\x02 \x01(\x0e\x32\x12.aiki.v1.RunStatusR\rcurrentStatus\"\xc8\x01\n\x16StaleTaskAttemptDetail\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x14\n\x05\x66ound\x18\x03 \x01(\x08R\x05\x66ound\x12:\n\x0e\x63urrent_status\x18\x04 \x01(\x0e\x32\x13.aiki.v1.TaskStatusR\rcurrentStatus\x12)\n\x10\x63urrent_attempts\x18\x05 \x01(\x05R\x0f\x63urrentAttempts\"W\n\x16PermissionDeniedDetail\x12%\n\x0erequired_scope\x18\x01 \x01(\tR\rrequiredScope\x12\x16\n\x06method\x18\x02 \x01(\tR\x06method\"o\n\x13LimitExceededDetail\x12\x14\n\x05limit\x18\x01 \x01(\tR\x05limit\x12\x10\n\x03max\x18\x02 \x01(\x03R\x03max\x12\x16\n\x06\x61\x63tual\x18\x03 \x01(\x03R\x06\x61\x63tual\x12\x18\n\x07subject\x18\x04 \x01(\tR\x07subject\"9\n\x16ScheduleNotFoundDetail\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"o\n\x16ScheduleConflictDetail\x12#\n\rschedule_name\x18\x01 \x01(\tR\x0cscheduleName\x12\x30\n\x14\x65xisting_schedule_id\x18\x02 \x01(\tR\x12\x65xistingScheduleId\"\x8e\x01\n\x13ScheduleStateDetail\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\x12>\n\x0e\x63urrent_status\x18\x02 \x01(\x0e\x32\x17.aiki.v1.ScheduleStatusR\rcurrentStatus\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tionb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aiki.v1.error_details_pb2', globals())
@@ -27,26 +27,28 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _BADREQUESTDETAIL._serialized_end=292
   _BADREQUESTDETAIL_FIELDVIOLATION._serialized_start=220
   _BADREQUESTDETAIL_FIELDVIOLATION._serialized_end=292
-  _RUNNOTFOUNDDETAIL._serialized_start=294
-  _RUNNOTFOUNDDETAIL._serialized_end=389
-  _INVALIDTRANSITIONDETAIL._serialized_start=392
-  _INVALIDTRANSITIONDETAIL._serialized_end=551
-  _RUNCONFLICTDETAIL._serialized_start=554
-  _RUNCONFLICTDETAIL._serialized_end=806
-  _RUNCONFLICTDETAIL_KIND._serialized_start=734
-  _RUNCONFLICTDETAIL_KIND._serialized_end=806
-  _LEASELOSTDETAIL._serialized_start=808
-  _LEASELOSTDETAIL._serialized_end=907
-  _STALETASKATTEMPTDETAIL._serialized_start=910
-  _STALETASKATTEMPTDETAIL._serialized_end=1110
-  _PERMISSIONDENIEDDETAIL._serialized_start=1112
-  _PERMISSIONDENIEDDETAIL._serialized_end=1199
-  _LIMITEXCEEDEDDETAIL._serialized_start=1201
-  _LIMITEXCEEDEDDETAIL._serialized_end=1312
-  _SCHEDULENOTFOUNDDETAIL._serialized_start=1314
-  _SCHEDULENOTFOUNDDETAIL._serialized_end=1371
-  _SCHEDULECONFLICTDETAIL._serialized_start=1373
-  _SCHEDULECONFLICTDETAIL._serialized_end=1484
-  _SCHEDULESTATEDETAIL._serialized_start=1487
-  _SCHEDULESTATEDETAIL._serialized_end=1629
+  _ADDRESSMISMATCHDETAIL._serialized_start=294
+  _ADDRESSMISMATCHDETAIL._serialized_end=385
+  _RUNNOTFOUNDDETAIL._serialized_start=387
+  _RUNNOTFOUNDDETAIL._serialized_end=482
+  _INVALIDTRANSITIONDETAIL._serialized_start=485
+  _INVALIDTRANSITIONDETAIL._serialized_end=644
+  _RUNCONFLICTDETAIL._serialized_start=647
+  _RUNCONFLICTDETAIL._serialized_end=899
+  _RUNCONFLICTDETAIL_KIND._serialized_start=827
+  _RUNCONFLICTDETAIL_KIND._serialized_end=899
+  _LEASELOSTDETAIL._serialized_start=901
+  _LEASELOSTDETAIL._serialized_end=1000
+  _STALETASKATTEMPTDETAIL._serialized_start=1003
+  _STALETASKATTEMPTDETAIL._serialized_end=1203
+  _PERMISSIONDENIEDDETAIL._serialized_start=1205
+  _PERMISSIONDENIEDDETAIL._serialized_end=1292
+  _LIMITEXCEEDEDDETAIL._serialized_start=1294
+  _LIMITEXCEEDEDDETAIL._serialized_end=1405
+  _SCHEDULENOTFOUNDDETAIL._serialized_start=1407
+  _SCHEDULENOTFOUNDDETAIL._serialized_end=1464
+  _SCHEDULECONFLICTDETAIL._serialized_start=1466
+  _SCHEDULECONFLICTDETAIL._serialized_end=1577
+  _SCHEDULESTATEDETAIL._serialized_start=1580
+  _SCHEDULESTATEDETAIL._serialized_end=1722
 # @@protoc_insertion_point(module_scope)

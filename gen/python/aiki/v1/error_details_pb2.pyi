@@ -9,6 +9,16 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AddressMismatchDetail(_message.Message):
+    __slots__ = ["expected", "field", "got"]
+    EXPECTED_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    GOT_FIELD_NUMBER: _ClassVar[int]
+    expected: str
+    field: str
+    got: str
+    def __init__(self, field: _Optional[str] = ..., expected: _Optional[str] = ..., got: _Optional[str] = ...) -> None: ...
+
 class BadRequestDetail(_message.Message):
     __slots__ = ["field_violations"]
     class FieldViolation(_message.Message):

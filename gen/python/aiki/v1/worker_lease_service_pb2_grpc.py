@@ -6,7 +6,91 @@ from aiki.v1 import worker_lease_service_pb2 as aiki_dot_v1_dot_worker__lease__s
 
 
 class WorkerLeaseServiceStub(object):
-    """Worker leases: how workers receive runs and report what they did. A lease gives one worker
+    """The worker replay protocol (normative)
+    =======================================
+
+    What every worker, in any language, must do to execute runs safely. docs/worker-protocol.md
+    explains the same rules with examples; where the two differ, this text holds.
+
+    1. Leasing. A worker takes leases (Session, StreamLeases or PollLeases). A Lease carries the
+    run (its input, its `attempt`), a fencing token and the run's whole RunHistory. The worker
+    runs the workflow handler from the top, against that history, every time it holds a lease.
+    It heartbeats before `expire_time` (Heartbeat; a lease reported not held, or any write
+    refused with LeaseLostDetail, means: stop executing the run at once, write nothing more).
+
+    2. Matching calls to records. Each durable call of the handler has a key (Addresses, in
+    history.proto): a task call its address, a sleep its name, an event wait its event name, a
+    child start its child key, a child wait the child's run id. Calls with the same kind and key
+    form a queue: the n-th such call of this execution (0-based, counted from the top of the
+    handler) has `sequence` n and matches the record of that kind with that key and sequence,
+    if any. Sequences are never taken from the history; they are counted by the worker.
+
+    3. Answering from history. A call whose record is finished is answered from the record, with
+    no write: a task COMPLETED (its output) or FAILED with `workflow_attempt` equal to the run's
+    `attempt` (its failure, thrown again); a sleep COMPLETED or CANCELLED; an event wait RECEIVED
+    or TIMED_OUT; a child wait FINISHED or TIMED_OUT; a child start by its record (if the record
+    names another workflow or version, that is non-determinism, rule 5). Every other call makes
+    its write, even when a record exists:
+    - StartTask for a task record RUNNING (its worker died: the call counts a new attempt, or
+    fails the task when `max_attempts` are used up), AWAITING_RETRY (only once
+    `next_attempt_time` has passed: wait, or SuspendRun with TaskRetry; the server does not
+    check the time), or FAILED in an earlier workflow attempt (a workflow retry: the task
+    gets a fresh budget). The worker executes the task only when StartTask answers RUNNING;
+    COMPLETED or FAILED answers are replayed like records.
+    - SuspendRun for a sleep, event wait or child wait still WAITING/SLEEPING or not recorded.
+    The server resolves it at once when it can (`suspended` false, the result in `history`).
+    - StartChildRun for a child start not recorded.
+
+    4. Ending. When the handler returns, CompleteRun; when it throws, FailRun (cause HANDLER, or
+    TASK for a task failure that escaped). Task failures are FailTask with `retry_delay` when
+    the task's retry policy allows another attempt (the worker decides; the server keeps no
+    task policy), without it otherwise.
+
+    5. Non-determinism (the worker's check; the server cannot know the code). A call with no
+    record for its key and sequence, made while records of this history have not been matched
+    by any call of this execution (unconsumed records), means the code no longer does what the
+    run did: the worker must not make the call's write; it fails the run with FailRun, cause
+    NON_DETERMINISM, failure.non_retryable true, naming the new call and the unconsumed
+    records. Reordered calls to recorded keys, removed calls and calls appended after every
+    record are matched are allowed. A worker running concurrent branches of one handler judges
+    a new call only after the other branches have caught up with what history answers.
+    A call with no record whose task name and input give the address of an unconsumed record
+    that carries another address (a record written by a worker computing addresses otherwise,
+    before the server verified them) must fail the run the same way, naming both addresses;
+    the task must not run again.
+
+    6. Other checks that are the worker's: task input and output schemas, workflow input and
+    output schemas (an output failing it: FailRun cause OUTPUT_SCHEMA, non_retryable), a
+    cached child output failing the child's schema (FailRun cause CHILD_SCHEMA, non_retryable),
+    and which task failures are retried. The server's checks: the lease token on every write
+    (LeaseLostDetail), the task attempt named by CompleteTask, FailTask and TaskCompletion
+    (StaleTaskAttemptDetail), every task address and child key (AddressMismatchDetail), the
+    request fields and limits below (BadRequestDetail, LimitExceededDetail), that a child wait
+    names a child of the run, that a TaskRetry names a task AWAITING_RETRY, and the run's own
+    retry policy on FailRun (non_retryable and the causes NON_DETERMINISM, OUTPUT_SCHEMA and
+    CHILD_SCHEMA are never retried).
+
+    7. Task completions. A task's success may ride on the run's next write as a TaskCompletion
+    (`completed_tasks` of StartTask, SuspendRun and CompleteRun): one commit fewer per task. A
+    completion must be recorded before anything the handler does after the task, so a worker
+    holding one must flush it with CompleteTask before a write that cannot carry it: FailRun
+    (else a workflow retry runs the task again), StartChildRun, FailTask and ReleaseLease (a
+    released run's RUNNING tasks go back to AWAITING_RETRY, so an unrecorded success is lost and
+    the task runs again). If no write follows soon, it is flushed on its own.
+
+    8. Limits. Run ids, lease tokens and task ids are UUIDs (any letter case; the server answers
+    lower case). Names (task, workflow, version, event, sleep, shard, worker id and name),
+    task addresses, child keys, reference ids and attempt ids are at most AIKI_MAX_NAME_LENGTH
+    (default 256) UTF-16 code units with no control characters. Required: run_id and
+    lease_token on every write; name and address on StartTask; workflow_name,
+    workflow_version_id and key on StartChildRun. `sequence` is not negative. `max_attempts` is
+    the task's whole budget, the first attempt included; 0 means 1 (no retry) and negative is
+    refused; it is read from the call that creates the record (or restarts it after a workflow
+    retry). Payloads (input, output, event data, failure details) are JSON of at most
+    AIKI_MAX_PAYLOAD_BYTES (default 1 MiB) nested at most AIKI_MAX_JSON_DEPTH (32) levels,
+    with no NaN or infinity, no U+0000 and no lone surrogate, in values or keys.
+
+    Worker leases: how workers receive runs and report what they did. A lease gives one worker
     the right to execute one run until `expire_time`; heartbeats extend it. Every write names the
     lease token and is refused with FAILED_PRECONDITION + LeaseLostDetail once the lease is lost
     (expired and re-leased, or the run was paused or cancelled), so a stale worker never writes.
@@ -71,7 +155,91 @@ class WorkerLeaseServiceStub(object):
 
 
 class WorkerLeaseServiceServicer(object):
-    """Worker leases: how workers receive runs and report what they did. A lease gives one worker
+    """The worker replay protocol (normative)
+    =======================================
+
+    What every worker, in any language, must do to execute runs safely. docs/worker-protocol.md
+    explains the same rules with examples; where the two differ, this text holds.
+
+    1. Leasing. A worker takes leases (Session, StreamLeases or PollLeases). A Lease carries the
+    run (its input, its `attempt`), a fencing token and the run's whole RunHistory. The worker
+    runs the workflow handler from the top, against that history, every time it holds a lease.
+    It heartbeats before `expire_time` (Heartbeat; a lease reported not held, or any write
+    refused with LeaseLostDetail, means: stop executing the run at once, write nothing more).
+
+    2. Matching calls to records. Each durable call of the handler has a key (Addresses, in
+    history.proto): a task call its address, a sleep its name, an event wait its event name, a
+    child start its child key, a child wait the child's run id. Calls with the same kind and key
+    form a queue: the n-th such call of this execution (0-based, counted from the top of the
+    handler) has `sequence` n and matches the record of that kind with that key and sequence,
+    if any. Sequences are never taken from the history; they are counted by the worker.
+
+    3. Answering from history. A call whose record is finished is answered from the record, with
+    no write: a task COMPLETED (its output) or FAILED with `workflow_attempt` equal to the run's
+    `attempt` (its failure, thrown again); a sleep COMPLETED or CANCELLED; an event wait RECEIVED
+    or TIMED_OUT; a child wait FINISHED or TIMED_OUT; a child start by its record (if the record
+    names another workflow or version, that is non-determinism, rule 5). Every other call makes
+    its write, even when a record exists:
+    - StartTask for a task record RUNNING (its worker died: the call counts a new attempt, or
+    fails the task when `max_attempts` are used up), AWAITING_RETRY (only once
+    `next_attempt_time` has passed: wait, or SuspendRun with TaskRetry; the server does not
+    check the time), or FAILED in an earlier workflow attempt (a workflow retry: the task
+    gets a fresh budget). The worker executes the task only when StartTask answers RUNNING;
+    COMPLETED or FAILED answers are replayed like records.
+    - SuspendRun for a sleep, event wait or child wait still WAITING/SLEEPING or not recorded.
+    The server resolves it at once when it can (`suspended` false, the result in `history`).
+    - StartChildRun for a child start not recorded.
+
+    4. Ending. When the handler returns, CompleteRun; when it throws, FailRun (cause HANDLER, or
+    TASK for a task failure that escaped). Task failures are FailTask with `retry_delay` when
+    the task's retry policy allows another attempt (the worker decides; the server keeps no
+    task policy), without it otherwise.
+
+    5. Non-determinism (the worker's check; the server cannot know the code). A call with no
+    record for its key and sequence, made while records of this history have not been matched
+    by any call of this execution (unconsumed records), means the code no longer does what the
+    run did: the worker must not make the call's write; it fails the run with FailRun, cause
+    NON_DETERMINISM, failure.non_retryable true, naming the new call and the unconsumed
+    records. Reordered calls to recorded keys, removed calls and calls appended after every
+    record are matched are allowed. A worker running concurrent branches of one handler judges
+    a new call only after the other branches have caught up with what history answers.
+    A call with no record whose task name and input give the address of an unconsumed record
+    that carries another address (a record written by a worker computing addresses otherwise,
+    before the server verified them) must fail the run the same way, naming both addresses;
+    the task must not run again.
+
+    6. Other checks that are the worker's: task input and output schemas, workflow input and
+    output schemas (an output failing it: FailRun cause OUTPUT_SCHEMA, non_retryable), a
+    cached child output failing the child's schema (FailRun cause CHILD_SCHEMA, non_retryable),
+    and which task failures are retried. The server's checks: the lease token on every write
+    (LeaseLostDetail), the task attempt named by CompleteTask, FailTask and TaskCompletion
+    (StaleTaskAttemptDetail), every task address and child key (AddressMismatchDetail), the
+    request fields and limits below (BadRequestDetail, LimitExceededDetail), that a child wait
+    names a child of the run, that a TaskRetry names a task AWAITING_RETRY, and the run's own
+    retry policy on FailRun (non_retryable and the causes NON_DETERMINISM, OUTPUT_SCHEMA and
+    CHILD_SCHEMA are never retried).
+
+    7. Task completions. A task's success may ride on the run's next write as a TaskCompletion
+    (`completed_tasks` of StartTask, SuspendRun and CompleteRun): one commit fewer per task. A
+    completion must be recorded before anything the handler does after the task, so a worker
+    holding one must flush it with CompleteTask before a write that cannot carry it: FailRun
+    (else a workflow retry runs the task again), StartChildRun, FailTask and ReleaseLease (a
+    released run's RUNNING tasks go back to AWAITING_RETRY, so an unrecorded success is lost and
+    the task runs again). If no write follows soon, it is flushed on its own.
+
+    8. Limits. Run ids, lease tokens and task ids are UUIDs (any letter case; the server answers
+    lower case). Names (task, workflow, version, event, sleep, shard, worker id and name),
+    task addresses, child keys, reference ids and attempt ids are at most AIKI_MAX_NAME_LENGTH
+    (default 256) UTF-16 code units with no control characters. Required: run_id and
+    lease_token on every write; name and address on StartTask; workflow_name,
+    workflow_version_id and key on StartChildRun. `sequence` is not negative. `max_attempts` is
+    the task's whole budget, the first attempt included; 0 means 1 (no retry) and negative is
+    refused; it is read from the call that creates the record (or restarts it after a workflow
+    retry). Payloads (input, output, event data, failure details) are JSON of at most
+    AIKI_MAX_PAYLOAD_BYTES (default 1 MiB) nested at most AIKI_MAX_JSON_DEPTH (32) levels,
+    with no NaN or infinity, no U+0000 and no lone surrogate, in values or keys.
+
+    Worker leases: how workers receive runs and report what they did. A lease gives one worker
     the right to execute one run until `expire_time`; heartbeats extend it. Every write names the
     lease token and is refused with FAILED_PRECONDITION + LeaseLostDetail once the lease is lost
     (expired and re-leased, or the run was paused or cancelled), so a stale worker never writes.
@@ -225,7 +393,91 @@ def add_WorkerLeaseServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class WorkerLeaseService(object):
-    """Worker leases: how workers receive runs and report what they did. A lease gives one worker
+    """The worker replay protocol (normative)
+    =======================================
+
+    What every worker, in any language, must do to execute runs safely. docs/worker-protocol.md
+    explains the same rules with examples; where the two differ, this text holds.
+
+    1. Leasing. A worker takes leases (Session, StreamLeases or PollLeases). A Lease carries the
+    run (its input, its `attempt`), a fencing token and the run's whole RunHistory. The worker
+    runs the workflow handler from the top, against that history, every time it holds a lease.
+    It heartbeats before `expire_time` (Heartbeat; a lease reported not held, or any write
+    refused with LeaseLostDetail, means: stop executing the run at once, write nothing more).
+
+    2. Matching calls to records. Each durable call of the handler has a key (Addresses, in
+    history.proto): a task call its address, a sleep its name, an event wait its event name, a
+    child start its child key, a child wait the child's run id. Calls with the same kind and key
+    form a queue: the n-th such call of this execution (0-based, counted from the top of the
+    handler) has `sequence` n and matches the record of that kind with that key and sequence,
+    if any. Sequences are never taken from the history; they are counted by the worker.
+
+    3. Answering from history. A call whose record is finished is answered from the record, with
+    no write: a task COMPLETED (its output) or FAILED with `workflow_attempt` equal to the run's
+    `attempt` (its failure, thrown again); a sleep COMPLETED or CANCELLED; an event wait RECEIVED
+    or TIMED_OUT; a child wait FINISHED or TIMED_OUT; a child start by its record (if the record
+    names another workflow or version, that is non-determinism, rule 5). Every other call makes
+    its write, even when a record exists:
+    - StartTask for a task record RUNNING (its worker died: the call counts a new attempt, or
+    fails the task when `max_attempts` are used up), AWAITING_RETRY (only once
+    `next_attempt_time` has passed: wait, or SuspendRun with TaskRetry; the server does not
+    check the time), or FAILED in an earlier workflow attempt (a workflow retry: the task
+    gets a fresh budget). The worker executes the task only when StartTask answers RUNNING;
+    COMPLETED or FAILED answers are replayed like records.
+    - SuspendRun for a sleep, event wait or child wait still WAITING/SLEEPING or not recorded.
+    The server resolves it at once when it can (`suspended` false, the result in `history`).
+    - StartChildRun for a child start not recorded.
+
+    4. Ending. When the handler returns, CompleteRun; when it throws, FailRun (cause HANDLER, or
+    TASK for a task failure that escaped). Task failures are FailTask with `retry_delay` when
+    the task's retry policy allows another attempt (the worker decides; the server keeps no
+    task policy), without it otherwise.
+
+    5. Non-determinism (the worker's check; the server cannot know the code). A call with no
+    record for its key and sequence, made while records of this history have not been matched
+    by any call of this execution (unconsumed records), means the code no longer does what the
+    run did: the worker must not make the call's write; it fails the run with FailRun, cause
+    NON_DETERMINISM, failure.non_retryable true, naming the new call and the unconsumed
+    records. Reordered calls to recorded keys, removed calls and calls appended after every
+    record are matched are allowed. A worker running concurrent branches of one handler judges
+    a new call only after the other branches have caught up with what history answers.
+    A call with no record whose task name and input give the address of an unconsumed record
+    that carries another address (a record written by a worker computing addresses otherwise,
+    before the server verified them) must fail the run the same way, naming both addresses;
+    the task must not run again.
+
+    6. Other checks that are the worker's: task input and output schemas, workflow input and
+    output schemas (an output failing it: FailRun cause OUTPUT_SCHEMA, non_retryable), a
+    cached child output failing the child's schema (FailRun cause CHILD_SCHEMA, non_retryable),
+    and which task failures are retried. The server's checks: the lease token on every write
+    (LeaseLostDetail), the task attempt named by CompleteTask, FailTask and TaskCompletion
+    (StaleTaskAttemptDetail), every task address and child key (AddressMismatchDetail), the
+    request fields and limits below (BadRequestDetail, LimitExceededDetail), that a child wait
+    names a child of the run, that a TaskRetry names a task AWAITING_RETRY, and the run's own
+    retry policy on FailRun (non_retryable and the causes NON_DETERMINISM, OUTPUT_SCHEMA and
+    CHILD_SCHEMA are never retried).
+
+    7. Task completions. A task's success may ride on the run's next write as a TaskCompletion
+    (`completed_tasks` of StartTask, SuspendRun and CompleteRun): one commit fewer per task. A
+    completion must be recorded before anything the handler does after the task, so a worker
+    holding one must flush it with CompleteTask before a write that cannot carry it: FailRun
+    (else a workflow retry runs the task again), StartChildRun, FailTask and ReleaseLease (a
+    released run's RUNNING tasks go back to AWAITING_RETRY, so an unrecorded success is lost and
+    the task runs again). If no write follows soon, it is flushed on its own.
+
+    8. Limits. Run ids, lease tokens and task ids are UUIDs (any letter case; the server answers
+    lower case). Names (task, workflow, version, event, sleep, shard, worker id and name),
+    task addresses, child keys, reference ids and attempt ids are at most AIKI_MAX_NAME_LENGTH
+    (default 256) UTF-16 code units with no control characters. Required: run_id and
+    lease_token on every write; name and address on StartTask; workflow_name,
+    workflow_version_id and key on StartChildRun. `sequence` is not negative. `max_attempts` is
+    the task's whole budget, the first attempt included; 0 means 1 (no retry) and negative is
+    refused; it is read from the call that creates the record (or restarts it after a workflow
+    retry). Payloads (input, output, event data, failure details) are JSON of at most
+    AIKI_MAX_PAYLOAD_BYTES (default 1 MiB) nested at most AIKI_MAX_JSON_DEPTH (32) levels,
+    with no NaN or infinity, no U+0000 and no lone surrogate, in values or keys.
+
+    Worker leases: how workers receive runs and report what they did. A lease gives one worker
     the right to execute one run until `expire_time`; heartbeats extend it. Every write names the
     lease token and is refused with FAILED_PRECONDITION + LeaseLostDetail once the lease is lost
     (expired and re-leased, or the run was paused or cancelled), so a stale worker never writes.
