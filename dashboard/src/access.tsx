@@ -73,6 +73,7 @@ export function AccessProvider({ children }: { children: ReactNode }) {
             <p>Enter another API key; it replaces the one kept in this browser.</p>
           )}
           <label>
+            {/* biome-ignore lint/a11y/noAutofocus: only when the user asked to change the key, so focus goes where they will type */}
             API key <input name="key" type="password" autoComplete="off" defaultValue={storedApiKey()} required autoFocus={changing} />
           </label>
           <button type="submit" className="primary">
@@ -84,13 +85,16 @@ export function AccessProvider({ children }: { children: ReactNode }) {
             </button>
           ) : null}
           {storedApiKey() ? (
-            <button type="button" onClick={() => (storeApiKey(""), location.reload())}>
+            <button type="button" onClick={() => {
+                storeApiKey("");
+                location.reload();
+              }}>
               Forget stored key
             </button>
           ) : null}
         </form>
       ) : null}
-      {access && access.authEnabled ? (
+      {access?.authEnabled ? (
         <p className="access-note">
           Namespace <strong>{access.namespace}</strong>
           {access.canWrite ? null : " · read-only key: actions are hidden"}

@@ -89,7 +89,6 @@ export function useLive<T>(options: LiveOptions<T>, deps: readonly unknown[]): L
       abort.abort();
       stopPolling();
     };
-    // biome-ignore lint/correctness/useExhaustiveDependencies: the caller names what restarts the stream
   }, deps);
   return mode;
 }

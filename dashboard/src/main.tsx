@@ -12,11 +12,12 @@ import { Workers } from "./workers.js";
 import "./styles.css";
 
 function Page({ path }: { path: string }) {
-  let m: RegExpExecArray | null;
   if (path === "/" || path === "/runs") return <RunsList />;
-  if ((m = /^\/runs\/([^/]+)$/.exec(path))) return <RunPage key={m[1]} runId={decodeURIComponent(m[1]!)} />;
+  const run = /^\/runs\/([^/]+)$/.exec(path);
+  if (run) return <RunPage key={run[1]} runId={decodeURIComponent(run[1]!)} />;
   if (path === "/schedules") return <Schedules />;
-  if ((m = /^\/schedules\/([^/]+)$/.exec(path))) return <ScheduleDetail key={m[1]} id={decodeURIComponent(m[1]!)} />;
+  const schedule = /^\/schedules\/([^/]+)$/.exec(path);
+  if (schedule) return <ScheduleDetail key={schedule[1]} id={decodeURIComponent(schedule[1]!)} />;
   if (path === "/workers") return <Workers />;
   if (path === "/start") return <StartRun />;
   return (

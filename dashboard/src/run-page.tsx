@@ -112,7 +112,7 @@ export function RunPage({ runId }: { runId: string }) {
   const { run, history, events, transitions, children } = detail.data;
   const start = ms(run.createTime) ?? Date.now();
   const end = ms(run.endTime) ?? Date.now();
-  const items = timelineItems(run, history, events, transitions);
+  const items = timelineItems(history, events, transitions);
   const done = (text: string) => {
     setNotice(text);
     void detail.reload();
@@ -395,7 +395,7 @@ function ChildNode({ run, depth }: { run: Run; depth: number }) {
   const [open, setOpen] = useState(depth < 2);
   const kids = useLoad(async () => (open ? (await runsApi.listChildRuns({ parentRunId: run.id, pageSize: 1000 })).runs : undefined), [run.id, open, run.revision]);
   return (
-    <li role="treeitem" aria-expanded={kids.data?.length ? open : undefined} aria-selected={false}>
+    <li role="treeitem" tabIndex={-1} aria-expanded={kids.data?.length ? open : undefined} aria-selected={false}>
       <span className="tree-row">
         {kids.data === undefined || kids.data.length > 0 ? (
           <button type="button" className="twisty" aria-label={open ? "Collapse" : "Expand"} onClick={() => setOpen(!open)}>

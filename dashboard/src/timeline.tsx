@@ -3,7 +3,7 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import { type ReactNode, useState } from "react";
 import { ChildWaitStatus, EventWaitStatus, type RunHistory, SleepStatus, TaskStatus, type Event } from "@aiki/gen/aiki/v1/history_pb";
-import { RunStatus, type Run, type RunTransition } from "@aiki/gen/aiki/v1/run_pb";
+import { RunStatus, type RunTransition } from "@aiki/gen/aiki/v1/run_pb";
 import { durationMs, formatDuration, ms, shortId, statusLabel, valueJson } from "./format.js";
 import { Link } from "./router.js";
 import { FailureView, JsonView, Time } from "./ui.js";
@@ -27,7 +27,7 @@ export interface TimelineItem {
 
 const lower = (s: string | undefined) => (s ?? "").toLowerCase().replace(/_/g, " ");
 
-export function timelineItems(run: Run, history: RunHistory | undefined, events: Event[], transitions: RunTransition[]): TimelineItem[] {
+export function timelineItems(history: RunHistory | undefined, events: Event[], transitions: RunTransition[]): TimelineItem[] {
   // Workflow attempts start where their first task was recorded; everything else joins the
   // attempt that was going on at its time.
   const starts = new Map<number, number>();

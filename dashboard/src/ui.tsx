@@ -26,7 +26,7 @@ export function Time({ t }: { t: Timestamp | number | undefined }) {
 export function JsonView({ value, label }: { value: JsonValue | undefined; label?: string }) {
   if (value === undefined) return <span className="muted">none</span>;
   return (
-    <div className="json" aria-label={label}>
+    <div className="json" role="group" aria-label={label}>
       <JsonNode value={value} depth={0} />
     </div>
   );
@@ -222,7 +222,6 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[], isS
       if (mine === generation.current) setState((s) => ({ data: s.data, error, loading: false }));
     }
   }, []);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the caller names what reloads
   useEffect(() => {
     void reload();
   }, deps);
