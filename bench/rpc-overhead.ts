@@ -5,7 +5,7 @@
 // and Redis as the other workloads, client and server in this one process so CPU
 // (process.cpuUsage) counts both sides. Sequential calls; N [2000] per kind after 500 warm-ups;
 // prints JSON lines: unary_*/session_* over gRPC, unary_connect_*/session_connect_* over Connect.
-import { type MessageInitShape } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";

@@ -285,7 +285,7 @@ async function w4Concurrent(env: BenchEnv, options: AikiOptions): Promise<Figure
             completedAt.set(handles[i]!.run.id, Date.now());
           }),
         );
-        waits.forEach((w) => w.catch(() => {}));
+        for (const w of waits) w.catch(() => {});
         // RSS is sampled "while asleep" from the poll that saw them all asleep to the wake time.
         await sleep(Math.max(0, wakeAtMs - Date.now()));
         rss.state.inWindow = false;

@@ -33,6 +33,7 @@ export interface Command {
   /** Extra help text (exit codes, examples). */
   notes?: string;
   /** Resolves with the exit code (default 0). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a command that returns nothing exits 0
   run(ctx: CommandContext): Promise<number | void>;
 }
 

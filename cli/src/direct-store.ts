@@ -9,7 +9,7 @@ import { CliError } from "./cli-error.js";
 export async function withDirectStore<T>(env: NodeJS.ProcessEnv, use: (db: Db) => Promise<T>): Promise<T> {
   // Loaded only here: the server's code is not every command's start-up cost.
   const { AikiDomainError, ConfigError, loadConfig, migrateToLatest, openDatabase } = await import("@aiki/server/provisioning");
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(env);
   } catch (error) {

@@ -4,7 +4,7 @@ import { event, workflow } from "@aiki/sdk";
 export const courierDelivery = workflow({ name: "courier-delivery" });
 
 export const courierDeliveryV1 = courierDelivery.v("1.0.0", {
-  async handler(run, input: { orderId: string; restaurantId: string }) {
+  async handler(run, _input: { orderId: string; restaurantId: string }) {
     run.logger.info("Finding available courier...");
 
     // Simulate courier search

@@ -47,7 +47,7 @@ function safeString(value: unknown): string {
  * otherwise make the failure itself unrecordable, and the run retried forever.
  */
 function storableText(text: string): string {
-  return text.replace(/\u0000/g, "\\u0000").replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
+  return text.replaceAll("\u0000", "\\u0000").replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
 }
 
 export function failureToPb(failure: Failure): PbFailure {

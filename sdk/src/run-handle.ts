@@ -124,7 +124,7 @@ export class RunHandle<Input, Output, Events extends EventDefinitions> implement
     for (;;) {
       if (signal?.aborted) return { success: false, cause: "aborted" };
       const holdMs = Math.min(serverMaxWaitMs, deadline === undefined ? serverMaxWaitMs : Math.max(0, deadline - Date.now()));
-      let response;
+      let response: Awaited<ReturnType<typeof runs.waitForRunStatus>>;
       try {
         response = await runs.waitForRunStatus(
           { runId: this.#run.id, status: awaited, timeout: durationFromMs(holdMs) },

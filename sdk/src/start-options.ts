@@ -61,7 +61,7 @@ export function withStartOption<K extends keyof StartOptionValues>(options: Star
       break;
     case "trigger": {
       const trigger = value as StartTrigger;
-      if (!trigger || trigger.type !== "delayed") throw new TypeError('opt("trigger"): expected { type: "delayed", delayMs } or { type: "delayed", delay }');
+      if (trigger?.type !== "delayed") throw new TypeError('opt("trigger"): expected { type: "delayed", delayMs } or { type: "delayed", delay }');
       triggerToPb(trigger); // validates the duration now rather than at start
       next.trigger = trigger;
       break;

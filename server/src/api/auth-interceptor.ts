@@ -21,7 +21,7 @@ export function authInterceptor(verifier: ApiKeyVerifier, logger: Logger, metric
     const access = accessFor(req.service.typeName, req.method.name);
     if (access === "open") return next(req);
     const method = `${req.service.typeName}/${req.method.name}`;
-    let identity;
+    let identity: Awaited<ReturnType<typeof verifier.verify>>;
     try {
       identity = await verifier.verify(req.header.get("authorization"));
       if (access === undefined || !scopeAllows(identity.scopes, access)) throw new PermissionDeniedError(access === "any" ? undefined : access, method);

@@ -11,6 +11,7 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 // biome-ignore lint: control characters are exactly what we reject
 const controlCharacters = /[\u0000-\u001f\u007f]/;
 // Postgres text and jsonb cannot hold U+0000, nor jsonb a lone surrogate: refused before anything is stored.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding U+0000 is the point
 const unstorable = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 // Timestamps Postgres stores and every client's clock type reads back.
 const earliestTimeMs = Date.UTC(1970, 0, 1);

@@ -214,7 +214,7 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       v.identifier(`workflows[${i}].workflow_name`, w.workflowName, true);
       v.identifier(`workflows[${i}].workflow_version_id`, w.workflowVersionId, true);
     });
-    req.shards.forEach((s, i) => v.identifier(`shards[${i}]`, s, true));
+    for (const [i, s] of req.shards.entries()) v.identifier(`shards[${i}]`, s, true);
     return {
       namespace: ns,
       workerId: req.workerId,

@@ -67,7 +67,10 @@ export class ApiKeyVerifier {
   /** Calls `close` when the key is revoked (on any replica); the returned function stops that. */
   onRevoked(keyId: string, close: () => void): () => void {
     let set = this.streams.get(keyId);
-    if (!set) this.streams.set(keyId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.streams.set(keyId, set);
+    }
     set.add(close);
     return () => {
       set.delete(close);

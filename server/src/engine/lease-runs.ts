@@ -62,7 +62,10 @@ const registrations = new WeakMap<EngineDeps, Map<string, { identity: string; ti
 
 async function register(deps: EngineDeps, worker: WorkerIdentity, transport: WorkerTransport): Promise<void> {
   let known = registrations.get(deps);
-  if (!known) registrations.set(deps, (known = new Map()));
+  if (!known) {
+    known = new Map();
+    registrations.set(deps, known);
+  }
   const identity = JSON.stringify([worker.namespace, worker.workerName, worker.versions, worker.shards, transport]);
   const last = known.get(JSON.stringify([worker.namespace, worker.workerId]));
   if (last && last.identity === identity && Date.now() - last.time < registrationRefreshMs) return;

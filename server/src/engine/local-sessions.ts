@@ -37,7 +37,10 @@ export class LocalSessions {
     const keys = keysOf(session.worker);
     for (const key of keys) {
       let list = this.byKey.get(key);
-      if (!list) this.byKey.set(key, (list = []));
+      if (!list) {
+        list = [];
+        this.byKey.set(key, list);
+      }
       list.push(session);
     }
     return () => {

@@ -146,7 +146,7 @@ async function finishAttempt(deps: EngineDeps, cmd: FinishTaskCommand, changes: 
   // Nothing was written; say why: the lease is lost, or the attempt is stale (another attempt
   // started since, or the task is already finished).
   const run = await findRunById(deps.db, cmd.namespace, cmd.runId);
-  if (!run || run.status !== "running" || run.lease_token !== cmd.leaseToken) throw new LeaseLostError(cmd.runId, run?.status);
+  if (run?.status !== "running" || run.lease_token !== cmd.leaseToken) throw new LeaseLostError(cmd.runId, run?.status);
   const current = await findTaskById(deps.db, cmd.runId, cmd.taskId);
   throw new StaleTaskAttemptError(cmd.taskId, cmd.attempt, current?.status, current?.attempts);
 }

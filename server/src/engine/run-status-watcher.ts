@@ -30,7 +30,10 @@ export class RunStatusWatcher {
    */
   watch(runId: string, listener: (status: RunStatus, row?: RunRow) => void): () => void {
     let set = this.watchers.get(runId);
-    if (!set) this.watchers.set(runId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.watchers.set(runId, set);
+    }
     set.add(listener);
     this.timer ??= setInterval(() => void this.check(), recheckMs).unref();
     return () => {

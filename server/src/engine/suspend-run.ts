@@ -142,7 +142,7 @@ async function decide(trx: Trx, run: RunRow, wait: SuspendWait): Promise<Decisio
     }
     case "task_retry": {
       const task = await findTaskById(trx, run.id, wait.taskId);
-      if (!task || task.status !== "awaiting_retry" || !task.next_attempt_time) {
+      if (task?.status !== "awaiting_retry" || !task.next_attempt_time) {
         throw new InvalidArgumentError([
           { field: "task_retry.task_id", description: `task ${wait.taskId} of run ${run.id} is not awaiting a retry` },
         ]);

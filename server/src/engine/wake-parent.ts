@@ -16,7 +16,7 @@ import type { RunRow } from "../store/runs.table.js";
 export async function wakeParentWaitingOn(trx: Transaction<Database>, child: RunRow): Promise<RunRow | undefined> {
   if (!child.parent_run_id || !isTerminal(child.status)) return undefined;
   const parent = await lockRunById(trx, child.parent_run_id);
-  if (!parent || parent.status !== "awaiting_child_workflow") return undefined;
+  if (parent?.status !== "awaiting_child_workflow") return undefined;
   const waits = await openWaits(trx, parent.id, "child", child.id);
   if (waits.length === 0) return undefined;
   for (const w of waits) {

@@ -6,7 +6,10 @@ export class ListenerRegistry {
   add(channel: string, listener: (message: string) => void): boolean {
     let set = this.listeners.get(channel);
     const first = !set;
-    if (!set) this.listeners.set(channel, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.listeners.set(channel, set);
+    }
     set.add(listener);
     return first;
   }

@@ -1,4 +1,4 @@
-import type { ColumnType, Selectable } from "kysely";
+import type { Selectable } from "kysely";
 import type { Namespace, Time } from "./column-types.js";
 
 export interface ChildRunsTable {

@@ -46,7 +46,7 @@ export class StatementBatcher<Req, Res> {
   private async run(batch: Array<Pending<Req, Res>>): Promise<void> {
     const results = await this.write(batch.map((b) => b.req));
     if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} requests was answered with ${results.length} results`);
-    batch.forEach((b, i) => b.resolve(results[i]!));
+    for (const [i, b] of batch.entries()) b.resolve(results[i]!);
   }
 }
 
@@ -62,7 +62,10 @@ export function batcherFor<Req, Res>(
   opts: { maxBatch: number; maxInFlight: number } = { maxBatch: 200, maxInFlight: 2 },
 ): StatementBatcher<Req, Res> {
   let byStatement = shared.get(db);
-  if (!byStatement) shared.set(db, (byStatement = new Map()));
+  if (!byStatement) {
+    byStatement = new Map();
+    shared.set(db, byStatement);
+  }
   let batcher = byStatement.get(statement) as StatementBatcher<Req, Res> | undefined;
   if (!batcher) {
     batcher = new StatementBatcher((batch: readonly Req[]) => statement(db, batch), opts);
