@@ -184,6 +184,8 @@ describe("the retention sweep", () => {
     // Aged in one statement, so the sweep starts on all of them while the new runs flow.
     await sql`update runs set end_time = now() - interval '40 days' where workflow_name = 'old'`.execute(db);
     const handles = await Promise.all(Array.from({ length: 40 }, (_, n) => parent.start(aikiClient, { n })));
+    // One new run kept forever through the SDK: a later purge at any age must spare it.
+    await handles[0]!.keep({ forever: true });
     const outputs = await Promise.all(handles.map((h) => h.waitForCompletion({ timeout: 30_000 })));
     expect(outputs.map((o) => o.n)).toEqual(Array.from({ length: 40 }, (_, n) => n + 1));
     const deadline = Date.now() + 20_000;
@@ -198,5 +200,9 @@ describe("the retention sweep", () => {
     expect(fresh.every((r) => r.status === "completed")).toBe(true);
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from run_transitions where run_id = any(${fresh.map((r) => r.id)}::uuid[])`.execute(db);
     expect(rows[0]!.n).toBeGreaterThanOrEqual(80 * 3);
+    const everything = await aiki.client(AdminService).purgeRuns({ finishedBefore: timestampFromDate(new Date()) });
+    expect(everything.purgedRuns).toBe(78n);
+    expect((await db.selectFrom("runs").select("id").execute()).map((r) => r.id)).toHaveLength(2);
+    expect((await handles[0]!.refresh()).id).toBe(handles[0]!.run.id);
   });
 });
