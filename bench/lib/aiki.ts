@@ -125,6 +125,8 @@ export interface AikiOptions {
   workerNodeArgs?: string[];
   /** AIKI_LOG_LEVEL of the server [info: it prints its address at info]. */
   serverLogLevel?: string;
+  /** Extra server environment (e.g. AIKI_RETENTION_DAYS). */
+  serverEnv?: Record<string, string>;
   /** Worker parameters (BENCH_WORKER_*), passed by environment. */
   workerEnv?: Record<string, string>;
   /** The workload fails (and its processes are stopped) if it takes longer [10 min]. */
@@ -183,6 +185,7 @@ export async function withAiki<T>(env: BenchEnv, options: AikiOptions, body: (ai
     // With keys: AIKI_AUTH=on AIKI_ADMIN_KEY=<key> AIKI_API_KEY=<the same key> npm run bench.
     AIKI_AUTH: process.env.AIKI_AUTH,
     AIKI_ADMIN_KEY: process.env.AIKI_ADMIN_KEY,
+    ...options.serverEnv,
   });
   let worker: Proc | undefined;
   let aikiClient: Client | undefined;

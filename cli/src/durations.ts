@@ -1,14 +1,14 @@
 import { UsageError } from "./cli-error.js";
 
-const units: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const units: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "500ms", "30s", "5m", "1h30m", or a bare number of seconds, in milliseconds. */
+/** "500ms", "30s", "5m", "1h30m", "30d", or a bare number of seconds, in milliseconds. */
 export function parseDuration(text: string, option: string): number {
   const trimmed = text.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1_000;
-  const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join("") !== trimmed) {
-    throw new UsageError(`${option} must be a duration like 500ms, 30s, 5m or 1h (got "${text}")`);
+    throw new UsageError(`${option} must be a duration like 500ms, 30s, 5m, 1h or 30d (got "${text}")`);
   }
   return parts.reduce((ms, p) => ms + Number(p[1]) * units[p[2]!]!, 0);
 }

@@ -1,4 +1,4 @@
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Run } from "@aiki/gen/aiki/v1/run_pb";
 import { WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import { Backoff } from "./backoff.js";
@@ -49,6 +49,11 @@ export interface WorkflowRunHandle<Input, Output, Events extends EventDefinition
   resume(reason?: string): Promise<void>;
   /** Ends the current sleep early; the workflow sees `{ cancelled: true }`. */
   awake(): Promise<void>;
+  /**
+   * Keeps the run (and its tree) past the server's retention age: until a time, forever, or
+   * `{ policy: true }` to let the server's age decide again (docs/retention.md).
+   */
+  keep(retention: { until: Date } | { forever: true } | { policy: true }): Promise<void>;
   /**
    * Waits until the run is in `status` (success) or in another terminal status
    * (`run_terminated`). Answers at once when that already holds.
@@ -112,6 +117,11 @@ export class RunHandle<Input, Output, Events extends EventDefinitions> implement
 
   async awake(): Promise<void> {
     this.update((await clientInternals(this.client).runs.awakeRun({ runId: this.#run.id })).run);
+  }
+
+  async keep(retention: { until: Date } | { forever: true } | { policy: true }): Promise<void> {
+    const until = "until" in retention ? timestampFromDate(retention.until) : undefined;
+    this.update((await clientInternals(this.client).runs.setRunRetention({ runId: this.#run.id, forever: "forever" in retention, until })).run);
   }
 
   async waitForStatus<S extends RunStatus>(status: S, options: WaitForStatusOptions = {}): Promise<WaitForStatusResult<S, Output>> {

@@ -34,6 +34,7 @@ import { AikiMetrics } from "./metrics/aiki-metrics.js";
 import type { Notifier } from "./notify/notifier.js";
 import type { Db } from "./store/database.js";
 import { countRunsByWorkflowAndStatus, pingStore } from "./store/stats-repository.js";
+import { defaultRetention, RetentionLoop, type RetentionOptions } from "./timers/retention-loop.js";
 import { TimerLoop } from "./timers/timer-loop.js";
 
 export interface AppDeps {
@@ -44,6 +45,8 @@ export interface AppDeps {
   tls?: { certFile: string; keyFile: string } | undefined;
   /** Run the timer loop in this process (default true). */
   timers?: boolean;
+  /** Purge finished runs past an age (docs/retention.md); default 30 days, swept every minute; false: never. */
+  retention?: RetentionOptions | false;
   /** Prometheus metrics (GET /metrics); default: a fresh registry counting runs in `db`. */
   metrics?: AikiMetrics;
   /** The registry of this server's worker sessions that starts may hand runs to; default: a fresh one. */
@@ -90,6 +93,7 @@ export function createServer(deps: AppDeps): AikiServer {
   const health = new HealthStatus();
   const verifier = deps.auth?.enabled ? new ApiKeyVerifier(deps.db, deps.notifier, deps.logger, deps.auth) : undefined;
   const timers = deps.timers === false ? undefined : new TimerLoop(deps.db, deps.notifier, deps.logger, metrics);
+  const retention = deps.retention === false ? undefined : new RetentionLoop(deps.db, deps.logger, deps.retention ?? defaultRetention, metrics);
 
   const routes = (router: ConnectRouter) => {
     registerRunService(router, engine);
@@ -125,6 +129,7 @@ export function createServer(deps: AppDeps): AikiServer {
         });
       });
       timers?.start();
+      retention?.start();
       const address = port.server.address() as AddressInfo;
       const scheme = deps.tls ? "https" : "http";
       const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
@@ -135,7 +140,7 @@ export function createServer(deps: AppDeps): AikiServer {
       shutdown.abort();
       runStatusWatcher.stop();
       verifier?.stop();
-      await Promise.all([port.close(graceMs), timers?.stop()]);
+      await Promise.all([port.close(graceMs), timers?.stop(), retention?.stop()]);
     },
   };
 }

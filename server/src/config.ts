@@ -31,6 +31,8 @@ const envSchema = z.object({
     .optional(),
   ...limitsSchema,
   AIKI_MAX_METRIC_WORKFLOWS: positiveInt(200),
+  AIKI_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
+  AIKI_RETENTION_SWEEP_MS: positiveInt(60_000),
   AIKI_HEADERS_TIMEOUT_MS: positiveInt(defaultConnectionLimits.headersTimeoutMs),
   AIKI_REQUEST_TIMEOUT_MS: positiveInt(defaultConnectionLimits.requestTimeoutMs),
   AIKI_IDLE_CONNECTION_TIMEOUT_MS: positiveInt(defaultConnectionLimits.idleTimeoutMs),
@@ -54,6 +56,8 @@ export interface Config {
   limits: Limits;
   connectionLimits: ConnectionLimits;
   maxMetricWorkflows: number;
+  /** AIKI_RETENTION_DAYS (0: keep forever) and AIKI_RETENTION_SWEEP_MS, docs/retention.md. */
+  retention: { maxAgeMs: number; sweepMs: number };
 }
 
 export class ConfigError extends Error {
@@ -94,5 +98,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSessionMemoryMb: e.AIKI_MAX_SESSION_MEMORY_MB,
     },
     maxMetricWorkflows: e.AIKI_MAX_METRIC_WORKFLOWS,
+    retention: { maxAgeMs: Math.round(e.AIKI_RETENTION_DAYS * 24 * 3600_000), sweepMs: e.AIKI_RETENTION_SWEEP_MS },
   };
 }

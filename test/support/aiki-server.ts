@@ -10,6 +10,7 @@ import { type Dependencies, openDependencies } from "../../server/src/dependenci
 import { LocalSessions } from "../../server/src/engine/local-sessions.js";
 import { type ConnectionLimits, defaultConnectionLimits } from "../../server/src/listen-one-port.js";
 import { defaultLimits, type Limits } from "../../server/src/limits.js";
+import type { RetentionOptions } from "../../server/src/timers/retention-loop.js";
 import type { Notifier } from "../../server/src/notify/notifier.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 
@@ -52,6 +53,8 @@ export interface TestAikiOptions {
   /** Limits other than the defaults (e.g. small ones a test can reach). */
   limits?: Partial<Limits>;
   connectionLimits?: Partial<ConnectionLimits>;
+  /** The retention sweep (docs/retention.md); default off in tests, so no test's runs vanish under it. */
+  retention?: RetentionOptions;
 }
 
 export async function startTestAiki(options: TestAikiOptions = {}): Promise<TestAiki> {
@@ -70,6 +73,7 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     notifier: watched.notifier,
     logger,
     timers: options.timers ?? true,
+    retention: options.retention ?? false,
     localSessions,
     auth: options.auth ? { enabled: true, ...options.auth } : undefined,
     watchKeepAliveMs: options.watchKeepAliveMs,

@@ -6,6 +6,7 @@ import { runsAwake, runsCancel, runsPause, runsResume } from "./runs-control.js"
 import { runsGet } from "./runs-get.js";
 import { runsHistory } from "./runs-history.js";
 import { runsList } from "./runs-list.js";
+import { runsKeep, runsPurge } from "./runs-retention.js";
 import { runsStart } from "./runs-start.js";
 import { runsWait } from "./runs-wait.js";
 import { server } from "./server.js";
@@ -23,6 +24,8 @@ export const commands: readonly Command[] = [
   runsResume,
   runsAwake,
   runsWait,
+  runsKeep,
+  runsPurge,
   eventsSend,
   workersList,
   namespacesCreate,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aiki/v1/admin_service.proto.
  */
 export const file_aiki_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("ChthaWtpL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SB2Fpa2kudjEiSgoJTmFtZXNwYWNlEgwKBG5hbWUYASABKAkSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiYKFkNyZWF0ZU5hbWVzcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJAChdDcmVhdGVOYW1lc3BhY2VSZXNwb25zZRIlCgluYW1lc3BhY2UYASABKAsyEi5haWtpLnYxLk5hbWVzcGFjZSIXChVMaXN0TmFtZXNwYWNlc1JlcXVlc3QiQAoWTGlzdE5hbWVzcGFjZXNSZXNwb25zZRImCgpuYW1lc3BhY2VzGAEgAygLMhIuYWlraS52MS5OYW1lc3BhY2UiJgoWRGVsZXRlTmFtZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAEgASgJIhkKF0RlbGV0ZU5hbWVzcGFjZVJlc3BvbnNlIrkCCgZBcGlLZXkSCgoCaWQYASABKAkSDgoGcHJlZml4GAIgASgJEhEKCW5hbWVzcGFjZRgDIAEoCRIkCgZzY29wZXMYBCADKA4yFC5haWtpLnYxLkFwaUtleVNjb3BlEhMKC2Rlc2NyaXB0aW9uGAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3RfdXNlZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKLAQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSJAoGc2NvcGVzGAIgAygOMhQuYWlraS52MS5BcGlLZXlTY29wZRITCgtkZXNjcmlwdGlvbhgDIAEoCRImCgN0dGwYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iRAoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USHAoDa2V5GAEgASgLMg8uYWlraS52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIkEKEkxpc3RBcGlLZXlzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSGAoQaW5jbHVkZV9pbmFjdGl2ZRgCIAEoCCI0ChNMaXN0QXBpS2V5c1Jlc3BvbnNlEh0KBGtleXMYASADKAsyDy5haWtpLnYxLkFwaUtleSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIjQKFFJldm9rZUFwaUtleVJlc3BvbnNlEhwKA2tleRgBIAEoCzIPLmFpa2kudjEuQXBpS2V5Ig8KDVdob0FtSVJlcXVlc3QibwoOV2hvQW1JUmVzcG9uc2USEQoJbmFtZXNwYWNlGAEgASgJEiQKBnNjb3BlcxgCIAMoDjIULmFpa2kudjEuQXBpS2V5U2NvcGUSDgoGa2V5X2lkGAMgASgJEhQKDGF1dGhfZW5hYmxlZBgEIAEoCCqRAQoLQXBpS2V5U2NvcGUSHQoZQVBJX0tFWV9TQ09QRV9VTlNQRUNJRklFRBAAEhcKE0FQSV9LRVlfU0NPUEVfQURNSU4QARIYChRBUElfS0VZX1NDT1BFX0NMSUVOVBACEhgKFEFQSV9LRVlfU0NPUEVfV09SS0VSEAMSFgoSQVBJX0tFWV9TQ09QRV9SRUFEEAQyrAQKDEFkbWluU2VydmljZRJUCg9DcmVhdGVOYW1lc3BhY2USHy5haWtpLnYxLkNyZWF0ZU5hbWVzcGFjZVJlcXVlc3QaIC5haWtpLnYxLkNyZWF0ZU5hbWVzcGFjZVJlc3BvbnNlElEKDkxpc3ROYW1lc3BhY2VzEh4uYWlraS52MS5MaXN0TmFtZXNwYWNlc1JlcXVlc3QaHy5haWtpLnYxLkxpc3ROYW1lc3BhY2VzUmVzcG9uc2USVAoPRGVsZXRlTmFtZXNwYWNlEh8uYWlraS52MS5EZWxldGVOYW1lc3BhY2VSZXF1ZXN0GiAuYWlraS52MS5EZWxldGVOYW1lc3BhY2VSZXNwb25zZRJLCgxDcmVhdGVBcGlLZXkSHC5haWtpLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaHS5haWtpLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlEkgKC0xpc3RBcGlLZXlzEhsuYWlraS52MS5MaXN0QXBpS2V5c1JlcXVlc3QaHC5haWtpLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USSwoMUmV2b2tlQXBpS2V5EhwuYWlraS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0Gh0uYWlraS52MS5SZXZva2VBcGlLZXlSZXNwb25zZRI5CgZXaG9BbUkSFi5haWtpLnYxLldob0FtSVJlcXVlc3QaFy5haWtpLnYxLldob0FtSVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChthaWtpL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SB2Fpa2kudjEiSgoJTmFtZXNwYWNlEgwKBG5hbWUYASABKAkSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiYKFkNyZWF0ZU5hbWVzcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJAChdDcmVhdGVOYW1lc3BhY2VSZXNwb25zZRIlCgluYW1lc3BhY2UYASABKAsyEi5haWtpLnYxLk5hbWVzcGFjZSIXChVMaXN0TmFtZXNwYWNlc1JlcXVlc3QiQAoWTGlzdE5hbWVzcGFjZXNSZXNwb25zZRImCgpuYW1lc3BhY2VzGAEgAygLMhIuYWlraS52MS5OYW1lc3BhY2UiJgoWRGVsZXRlTmFtZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAEgASgJIhkKF0RlbGV0ZU5hbWVzcGFjZVJlc3BvbnNlIrkCCgZBcGlLZXkSCgoCaWQYASABKAkSDgoGcHJlZml4GAIgASgJEhEKCW5hbWVzcGFjZRgDIAEoCRIkCgZzY29wZXMYBCADKA4yFC5haWtpLnYxLkFwaUtleVNjb3BlEhMKC2Rlc2NyaXB0aW9uGAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3RfdXNlZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKLAQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSJAoGc2NvcGVzGAIgAygOMhQuYWlraS52MS5BcGlLZXlTY29wZRITCgtkZXNjcmlwdGlvbhgDIAEoCRImCgN0dGwYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iRAoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USHAoDa2V5GAEgASgLMg8uYWlraS52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIkEKEkxpc3RBcGlLZXlzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSGAoQaW5jbHVkZV9pbmFjdGl2ZRgCIAEoCCI0ChNMaXN0QXBpS2V5c1Jlc3BvbnNlEh0KBGtleXMYASADKAsyDy5haWtpLnYxLkFwaUtleSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIjQKFFJldm9rZUFwaUtleVJlc3BvbnNlEhwKA2tleRgBIAEoCzIPLmFpa2kudjEuQXBpS2V5Ig8KDVdob0FtSVJlcXVlc3QibwoOV2hvQW1JUmVzcG9uc2USEQoJbmFtZXNwYWNlGAEgASgJEiQKBnNjb3BlcxgCIAMoDjIULmFpa2kudjEuQXBpS2V5U2NvcGUSDgoGa2V5X2lkGAMgASgJEhQKDGF1dGhfZW5hYmxlZBgEIAEoCCKRAQoQUHVyZ2VSdW5zUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSMwoPZmluaXNoZWRfYmVmb3JlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdkcnlfcnVuGAMgASgIEhAKCG1heF9ydW5zGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiVwoRUHVyZ2VSdW5zUmVzcG9uc2USEwoLcHVyZ2VkX3J1bnMYASABKAMSFAoMcHVyZ2VkX3RyZWVzGAIgASgDEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCSqRAQoLQXBpS2V5U2NvcGUSHQoZQVBJX0tFWV9TQ09QRV9VTlNQRUNJRklFRBAAEhcKE0FQSV9LRVlfU0NPUEVfQURNSU4QARIYChRBUElfS0VZX1NDT1BFX0NMSUVOVBACEhgKFEFQSV9LRVlfU0NPUEVfV09SS0VSEAMSFgoSQVBJX0tFWV9TQ09QRV9SRUFEEAQy8AQKDEFkbWluU2VydmljZRJUCg9DcmVhdGVOYW1lc3BhY2USHy5haWtpLnYxLkNyZWF0ZU5hbWVzcGFjZVJlcXVlc3QaIC5haWtpLnYxLkNyZWF0ZU5hbWVzcGFjZVJlc3BvbnNlElEKDkxpc3ROYW1lc3BhY2VzEh4uYWlraS52MS5MaXN0TmFtZXNwYWNlc1JlcXVlc3QaHy5haWtpLnYxLkxpc3ROYW1lc3BhY2VzUmVzcG9uc2USVAoPRGVsZXRlTmFtZXNwYWNlEh8uYWlraS52MS5EZWxldGVOYW1lc3BhY2VSZXF1ZXN0GiAuYWlraS52MS5EZWxldGVOYW1lc3BhY2VSZXNwb25zZRJLCgxDcmVhdGVBcGlLZXkSHC5haWtpLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaHS5haWtpLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlEkgKC0xpc3RBcGlLZXlzEhsuYWlraS52MS5MaXN0QXBpS2V5c1JlcXVlc3QaHC5haWtpLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USSwoMUmV2b2tlQXBpS2V5EhwuYWlraS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0Gh0uYWlraS52MS5SZXZva2VBcGlLZXlSZXNwb25zZRI5CgZXaG9BbUkSFi5haWtpLnYxLldob0FtSVJlcXVlc3QaFy5haWtpLnYxLldob0FtSVJlc3BvbnNlEkIKCVB1cmdlUnVucxIZLmFpa2kudjEuUHVyZ2VSdW5zUmVxdWVzdBoaLmFpa2kudjEuUHVyZ2VSdW5zUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A namespace: runs, schedules, events, workers and keys live in exactly one.
@@ -455,6 +455,93 @@ export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
   messageDesc(file_aiki_v1_admin_service, 15);
 
 /**
+ * A purge of finished runs.
+ *
+ * @generated from message aiki.v1.PurgeRunsRequest
+ */
+export type PurgeRunsRequest = Message<"aiki.v1.PurgeRunsRequest"> & {
+  /**
+   * The namespace whose runs are purged; empty: the calling key's ("default" with
+   * authentication off).
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * Required, in the past: runs that ended before this time (and whose whole tree did) go.
+   *
+   * @generated from field: google.protobuf.Timestamp finished_before = 2;
+   */
+  finishedBefore?: Timestamp | undefined;
+
+  /**
+   * Count what would be purged, delete nothing.
+   *
+   * @generated from field: bool dry_run = 3;
+   */
+  dryRun: boolean;
+
+  /**
+   * Look at no more than this many top-level runs (each with its descendants) in this call:
+   * 1..100000; 0 means 10000.
+   *
+   * @generated from field: int32 max_runs = 4;
+   */
+  maxRuns: number;
+
+  /**
+   * From an earlier answer with the same namespace, finished_before and dry_run; empty starts at
+   * the oldest run.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message aiki.v1.PurgeRunsRequest.
+ * Use `create(PurgeRunsRequestSchema)` to create a new message.
+ */
+export const PurgeRunsRequestSchema: GenMessage<PurgeRunsRequest> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_admin_service, 16);
+
+/**
+ * What a purge did (or, dry, would do).
+ *
+ * @generated from message aiki.v1.PurgeRunsResponse
+ */
+export type PurgeRunsResponse = Message<"aiki.v1.PurgeRunsResponse"> & {
+  /**
+   * Runs deleted (or that would be), descendants included.
+   *
+   * @generated from field: int64 purged_runs = 1;
+   */
+  purgedRuns: bigint;
+
+  /**
+   * Top-level runs among them.
+   *
+   * @generated from field: int64 purged_trees = 2;
+   */
+  purgedTrees: bigint;
+
+  /**
+   * Non-empty when the call stopped at max_runs and more runs may match: call again with it.
+   *
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message aiki.v1.PurgeRunsResponse.
+ * Use `create(PurgeRunsResponseSchema)` to create a new message.
+ */
+export const PurgeRunsResponseSchema: GenMessage<PurgeRunsResponse> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_admin_service, 17);
+
+/**
  * What an API key allows.
  *
  * @generated from enum aiki.v1.ApiKeyScope
@@ -598,6 +685,24 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof WhoAmIRequestSchema;
     output: typeof WhoAmIResponseSchema;
+  },
+  /**
+   * Deletes finished runs of a namespace that ended before a time, with their history (tasks,
+   * transitions, waits, events, child links), in small transactions that never hold live runs.
+   * A run is purged only with its whole tree (a top-level run and its descendants), and only
+   * when every run of the tree is finished, ended before `finished_before` and is not kept by
+   * SetRunRetention. One call looks at no more than `max_runs` top-level runs, oldest first, and
+   * answers a page token while more may remain: callers call again with it (the token moves
+   * past trees that had to be kept). The server also purges by itself (AIKI_RETENTION_DAYS).
+   * INVALID_ARGUMENT when finished_before is unset or not in the past, or max_runs is out of
+   * range; NOT_FOUND when the namespace is unknown. Needs ADMIN.
+   *
+   * @generated from rpc aiki.v1.AdminService.PurgeRuns
+   */
+  purgeRuns: {
+    methodKind: "unary";
+    input: typeof PurgeRunsRequestSchema;
+    output: typeof PurgeRunsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_aiki_v1_admin_service, 0);

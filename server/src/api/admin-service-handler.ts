@@ -6,12 +6,16 @@ import { type ApiKeyScope, namespacePattern } from "../domain/api-key-format.js"
 import { createApiKey, listApiKeys, revokeApiKey } from "../engine/api-keys.js";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { createNamespace, deleteNamespace, listNamespaces } from "../engine/namespaces.js";
+import { purgeRuns } from "../engine/purge-runs.js";
 import type { ApiKeyRow } from "../store/api-keys.table.js";
 import type { NamespaceRow } from "../store/namespaces.table.js";
 import { defaultNamespace, identityOf } from "./call-namespace.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
 import { Violations } from "./validation.js";
 
 const maxKeyTtlMs = 10 * 366 * 24 * 3600_000;
+const defaultPurgeTrees = 10_000;
+const maxPurgeTrees = 100_000;
 
 export const scopeToPb: Record<ApiKeyScope, PbScope> = {
   admin: PbScope.ADMIN,
@@ -81,6 +85,27 @@ export function registerAdminService(router: ConnectRouter, deps: EngineDeps, op
       v.uuid("id", req.id);
       v.throwIfAny();
       return { key: apiKeyToPb(await revokeApiKey(deps, req.id.toLowerCase())) };
+    },
+
+    async purgeRuns(req, ctx) {
+      const v = new Violations();
+      const namespace = req.namespace || identityOf(ctx).namespace;
+      namespaceName(v, "namespace", namespace);
+      const before = v.timestamp("finished_before", req.finishedBefore);
+      if (!req.finishedBefore) v.add("finished_before", "is required");
+      else if (before && before.getTime() > Date.now()) v.add("finished_before", "must not be in the future");
+      if (req.maxRuns < 0 || req.maxRuns > maxPurgeTrees) v.add("max_runs", `must be between 1 and ${maxPurgeTrees} (0: ${defaultPurgeTrees})`);
+      // A token only continues the purge it came from.
+      const tokenKey = `purge:${namespace}:${before?.toISOString()}:${req.dryRun}`;
+      const position = decodePageToken(v, "page_token", req.pageToken, tokenKey, "purge");
+      v.throwIfAny();
+      const after = position ? { endTime: position.slice(0, position.indexOf("|")), id: position.slice(position.indexOf("|") + 1) } : undefined;
+      const result = await purgeRuns(deps, { namespace, before: before!, dryRun: req.dryRun, maxTrees: req.maxRuns || defaultPurgeTrees, after });
+      return {
+        purgedRuns: BigInt(result.runs),
+        purgedTrees: BigInt(result.trees),
+        nextPageToken: encodePageToken(result.next && `${result.next.endTime}|${result.next.id}`, tokenKey),
+      };
     },
 
     async whoAmI(_req, ctx) {

@@ -12,6 +12,8 @@ export function encodePageToken(position: string | undefined, filterKey: string)
 const positionShapes = {
   id: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
   revision: /^\d{1,15}$/,
+  // A purge's cursor: a time as Postgres writes it, then a run id.
+  purge: /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
 };
 
 /**

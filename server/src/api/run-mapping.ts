@@ -149,6 +149,8 @@ export function runToPb(row: RunRow): Run {
     wakeTime: ts(row.wake_time),
     leaseWorkerId: row.lease_worker_id ?? "",
     leaseExpireTime: ts(row.lease_expires_time),
+    retainUntil: ts(row.retain_until),
+    retainForever: row.retain_forever,
   });
 }
 

@@ -15,6 +15,7 @@ import type { EngineDeps } from "../engine/engine-deps.js";
 import { countRuns, getRun, getRunByReference, queryRunTransitions, queryRuns } from "../engine/query-runs.js";
 import { listWorkflows } from "../engine/list-workflows.js";
 import { getRunHistory } from "../engine/run-history.js";
+import { setRunRetention } from "../engine/set-run-retention.js";
 import { watchRun, watchRuns } from "../engine/watch-runs.js";
 import { type StartRunCommand, startRun } from "../engine/start-run.js";
 import { maxWaitMs, waitForRunStatus } from "../engine/wait-for-run-status.js";
@@ -114,6 +115,17 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
     pauseRun: (req, ctx) => control(namespaceOf(ctx), req.runId, "pause", req.reason),
     resumeRun: (req, ctx) => control(namespaceOf(ctx), req.runId, "resume", req.reason),
     awakeRun: (req, ctx) => control(namespaceOf(ctx), req.runId, "awake"),
+
+    async setRunRetention(req, ctx) {
+      const ns = namespaceOf(ctx);
+      const v = new Violations(deps.limits);
+      const runId = v.uuid("run_id", req.runId);
+      const until = v.timestamp("until", req.until);
+      if (until && req.forever) v.add("forever", "must not be set together with until");
+      v.throwIfAny();
+      const change = req.forever ? ({ forever: true } as const) : until ? { until } : ({ policy: true } as const);
+      return { run: runToPb(await setRunRetention(deps, ns, runId, change)) };
+    },
 
     async waitForRunStatus(req, ctx) {
       const ns = namespaceOf(ctx);

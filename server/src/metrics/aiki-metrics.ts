@@ -44,6 +44,7 @@ export class AikiMetrics {
   readonly #taskAttempts: Counter;
   readonly #taskFailures: Counter<"outcome">;
   readonly #leaseExpiries: Counter;
+  readonly #runsPurged: Counter<"origin">;
   readonly #pickupLatency: Histogram<"workflow">;
   readonly #timerLateness: Histogram<"kind">;
   readonly #rpcs: Counter<"service" | "method" | "code">;
@@ -115,6 +116,12 @@ export class AikiMetrics {
     this.#leaseExpiries = new Counter({
       name: "aiki_lease_expiries_total",
       help: "Leases that expired without a heartbeat; each run went back to the queue",
+      registers,
+    });
+    this.#runsPurged = new Counter({
+      name: "aiki_runs_purged_total",
+      help: 'Finished runs deleted with their history, by origin: "retention" (the server\'s own sweep) or "rpc" (AdminService.PurgeRuns)',
+      labelNames: ["origin"],
       registers,
     });
     this.#pickupLatency = new Histogram({
@@ -205,6 +212,11 @@ export class AikiMetrics {
         if (run.due_time) this.#timerLateness.observe({ kind: "lease_expiry" }, seconds(run.update_time, run.due_time));
       }
     });
+  }
+
+  /** Runs a purge deleted (descendants included). */
+  runsPurged(origin: "retention" | "rpc", count: number): void {
+    if (count > 0) safely(() => this.#runsPurged.inc({ origin }, count));
   }
 
   taskAttemptStarted(): void {

@@ -31,6 +31,10 @@ export interface RunsTable {
   update_time: Time;
   start_time: NullableTime;
   end_time: NullableTime;
+  /** Kept at least until then, whatever the retention age (SetRunRetention); null: the policy decides. */
+  retain_until: NullableTime;
+  /** Never purged (SetRunRetention). */
+  retain_forever: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export type RunRow = Selectable<RunsTable>;

@@ -109,6 +109,30 @@ class Namespace(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class PurgeRunsRequest(_message.Message):
+    __slots__ = ["dry_run", "finished_before", "max_runs", "namespace", "page_token"]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    MAX_RUNS_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    dry_run: bool
+    finished_before: _timestamp_pb2.Timestamp
+    max_runs: int
+    namespace: str
+    page_token: str
+    def __init__(self, namespace: _Optional[str] = ..., finished_before: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., dry_run: bool = ..., max_runs: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class PurgeRunsResponse(_message.Message):
+    __slots__ = ["next_page_token", "purged_runs", "purged_trees"]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PURGED_RUNS_FIELD_NUMBER: _ClassVar[int]
+    PURGED_TREES_FIELD_NUMBER: _ClassVar[int]
+    next_page_token: str
+    purged_runs: int
+    purged_trees: int
+    def __init__(self, purged_runs: _Optional[int] = ..., purged_trees: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class RevokeApiKeyRequest(_message.Message):
     __slots__ = ["id"]
     ID_FIELD_NUMBER: _ClassVar[int]

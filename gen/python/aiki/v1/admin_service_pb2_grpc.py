@@ -67,6 +67,11 @@ class AdminServiceStub(object):
                 request_serializer=aiki_dot_v1_dot_admin__service__pb2.WhoAmIRequest.SerializeToString,
                 response_deserializer=aiki_dot_v1_dot_admin__service__pb2.WhoAmIResponse.FromString,
                 )
+        self.PurgeRuns = channel.unary_unary(
+                '/aiki.v1.AdminService/PurgeRuns',
+                request_serializer=aiki_dot_v1_dot_admin__service__pb2.PurgeRunsRequest.SerializeToString,
+                response_deserializer=aiki_dot_v1_dot_admin__service__pb2.PurgeRunsResponse.FromString,
+                )
 
 
 class AdminServiceServicer(object):
@@ -143,6 +148,21 @@ class AdminServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PurgeRuns(self, request, context):
+        """Deletes finished runs of a namespace that ended before a time, with their history (tasks,
+        transitions, waits, events, child links), in small transactions that never hold live runs.
+        A run is purged only with its whole tree (a top-level run and its descendants), and only
+        when every run of the tree is finished, ended before `finished_before` and is not kept by
+        SetRunRetention. One call looks at no more than `max_runs` top-level runs, oldest first, and
+        answers a page token while more may remain: callers call again with it (the token moves
+        past trees that had to be kept). The server also purges by itself (AIKI_RETENTION_DAYS).
+        INVALID_ARGUMENT when finished_before is unset or not in the past, or max_runs is out of
+        range; NOT_FOUND when the namespace is unknown. Needs ADMIN.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -180,6 +200,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.WhoAmI,
                     request_deserializer=aiki_dot_v1_dot_admin__service__pb2.WhoAmIRequest.FromString,
                     response_serializer=aiki_dot_v1_dot_admin__service__pb2.WhoAmIResponse.SerializeToString,
+            ),
+            'PurgeRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.PurgeRuns,
+                    request_deserializer=aiki_dot_v1_dot_admin__service__pb2.PurgeRunsRequest.FromString,
+                    response_serializer=aiki_dot_v1_dot_admin__service__pb2.PurgeRunsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -325,5 +350,22 @@ class AdminService(object):
         return grpc.experimental.unary_unary(request, target, '/aiki.v1.AdminService/WhoAmI',
             aiki_dot_v1_dot_admin__service__pb2.WhoAmIRequest.SerializeToString,
             aiki_dot_v1_dot_admin__service__pb2.WhoAmIResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def PurgeRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/aiki.v1.AdminService/PurgeRuns',
+            aiki_dot_v1_dot_admin__service__pb2.PurgeRunsRequest.SerializeToString,
+            aiki_dot_v1_dot_admin__service__pb2.PurgeRunsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

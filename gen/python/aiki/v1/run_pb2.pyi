@@ -75,7 +75,7 @@ class RetryPolicy(_message.Message):
     def __init__(self, never: _Optional[_Union[RetryPolicy.Never, _Mapping]] = ..., fixed: _Optional[_Union[RetryPolicy.Fixed, _Mapping]] = ..., exponential: _Optional[_Union[RetryPolicy.Exponential, _Mapping]] = ..., jittered: _Optional[_Union[RetryPolicy.Jittered, _Mapping]] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ["attempt", "create_time", "end_time", "failure", "failure_cause", "id", "input", "lease_expire_time", "lease_worker_id", "namespace", "output", "parent_run_id", "reference_id", "retry", "revision", "shard", "start_time", "status", "status_reason", "update_time", "wake_time", "workflow_name", "workflow_version_id"]
+    __slots__ = ["attempt", "create_time", "end_time", "failure", "failure_cause", "id", "input", "lease_expire_time", "lease_worker_id", "namespace", "output", "parent_run_id", "reference_id", "retain_forever", "retain_until", "retry", "revision", "shard", "start_time", "status", "status_reason", "update_time", "wake_time", "workflow_name", "workflow_version_id"]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +89,8 @@ class Run(_message.Message):
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    RETAIN_FOREVER_FIELD_NUMBER: _ClassVar[int]
+    RETAIN_UNTIL_FIELD_NUMBER: _ClassVar[int]
     RETRY_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +114,8 @@ class Run(_message.Message):
     output: _struct_pb2.Value
     parent_run_id: str
     reference_id: str
+    retain_forever: bool
+    retain_until: _timestamp_pb2.Timestamp
     retry: RetryPolicy
     revision: int
     shard: str
@@ -122,7 +126,7 @@ class Run(_message.Message):
     wake_time: _timestamp_pb2.Timestamp
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., revision: _Optional[int] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., failure: _Optional[_Union[_payload_pb2.Failure, _Mapping]] = ..., failure_cause: _Optional[_Union[RunFailureCause, str]] = ..., status_reason: _Optional[str] = ..., reference_id: _Optional[str] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., wake_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_worker_id: _Optional[str] = ..., lease_expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., revision: _Optional[int] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., failure: _Optional[_Union[_payload_pb2.Failure, _Mapping]] = ..., failure_cause: _Optional[_Union[RunFailureCause, str]] = ..., status_reason: _Optional[str] = ..., reference_id: _Optional[str] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., wake_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_worker_id: _Optional[str] = ..., lease_expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_forever: bool = ...) -> None: ...
 
 class RunReference(_message.Message):
     __slots__ = ["reference_id", "workflow_name", "workflow_version_id"]

@@ -231,6 +231,22 @@ class RunStatusCount(_message.Message):
     status: _run_pb2.RunStatus
     def __init__(self, status: _Optional[_Union[_run_pb2.RunStatus, str]] = ..., count: _Optional[int] = ...) -> None: ...
 
+class SetRunRetentionRequest(_message.Message):
+    __slots__ = ["forever", "run_id", "until"]
+    FOREVER_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    forever: bool
+    run_id: str
+    until: _timestamp_pb2.Timestamp
+    def __init__(self, run_id: _Optional[str] = ..., until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., forever: bool = ...) -> None: ...
+
+class SetRunRetentionResponse(_message.Message):
+    __slots__ = ["run"]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run: _run_pb2.Run
+    def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
+
 class StartRunRequest(_message.Message):
     __slots__ = ["conflict_policy", "input", "reference_id", "request_id", "retry", "shard", "trigger", "workflow_name", "workflow_version_id"]
     CONFLICT_POLICY_FIELD_NUMBER: _ClassVar[int]

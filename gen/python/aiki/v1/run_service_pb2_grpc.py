@@ -60,6 +60,11 @@ class RunServiceStub(object):
                 request_serializer=aiki_dot_v1_dot_run__service__pb2.AwakeRunRequest.SerializeToString,
                 response_deserializer=aiki_dot_v1_dot_run__service__pb2.AwakeRunResponse.FromString,
                 )
+        self.SetRunRetention = channel.unary_unary(
+                '/aiki.v1.RunService/SetRunRetention',
+                request_serializer=aiki_dot_v1_dot_run__service__pb2.SetRunRetentionRequest.SerializeToString,
+                response_deserializer=aiki_dot_v1_dot_run__service__pb2.SetRunRetentionResponse.FromString,
+                )
         self.WaitForRunStatus = channel.unary_unary(
                 '/aiki.v1.RunService/WaitForRunStatus',
                 request_serializer=aiki_dot_v1_dot_run__service__pb2.WaitForRunStatusRequest.SerializeToString,
@@ -169,6 +174,16 @@ class RunServiceServicer(object):
     def AwakeRun(self, request, context):
         """Ends a sleeping run's current sleep early; the workflow sees `cancelled: true`.
         FAILED_PRECONDITION when the run is not sleeping.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRunRetention(self, request, context):
+        """Keeps a run (and the tree it belongs to) past the server's retention age, until a time or
+        forever, or gives it back to the server's policy. Any status: a running run can be marked
+        before it finishes. The purge keeps a whole tree while any run of it is kept.
+        INVALID_ARGUMENT when both `until` and `forever` are set or `until` is not a valid time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -284,6 +299,11 @@ def add_RunServiceServicer_to_server(servicer, server):
                     servicer.AwakeRun,
                     request_deserializer=aiki_dot_v1_dot_run__service__pb2.AwakeRunRequest.FromString,
                     response_serializer=aiki_dot_v1_dot_run__service__pb2.AwakeRunResponse.SerializeToString,
+            ),
+            'SetRunRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRunRetention,
+                    request_deserializer=aiki_dot_v1_dot_run__service__pb2.SetRunRetentionRequest.FromString,
+                    response_serializer=aiki_dot_v1_dot_run__service__pb2.SetRunRetentionResponse.SerializeToString,
             ),
             'WaitForRunStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.WaitForRunStatus,
@@ -474,6 +494,23 @@ class RunService(object):
         return grpc.experimental.unary_unary(request, target, '/aiki.v1.RunService/AwakeRun',
             aiki_dot_v1_dot_run__service__pb2.AwakeRunRequest.SerializeToString,
             aiki_dot_v1_dot_run__service__pb2.AwakeRunResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SetRunRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/aiki.v1.RunService/SetRunRetention',
+            aiki_dot_v1_dot_run__service__pb2.SetRunRetentionRequest.SerializeToString,
+            aiki_dot_v1_dot_run__service__pb2.SetRunRetentionResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
