@@ -220,6 +220,46 @@ describe("rerun from elsewhere", () => {
   });
 });
 
+describe("rerun on another version", () => {
+  it("a run that failed on version 1 reruns from its last failure on version 2, whose code calls the same first steps", async () => {
+    let fetches = 0;
+    const fetchTask = task({
+      name: "fetch",
+      async handler(id: string) {
+        fetches++;
+        return { id, price: 10 };
+      },
+    });
+    const charge = task({
+      name: "charge",
+      async handler(input: { price: number; currency?: string }) {
+        if (!input.currency) throw new Error("no currency");
+        return `${input.price} ${input.currency}`;
+      },
+    });
+    const wf = workflow({ name: uniq("rerun-versions") });
+    const v1 = wf.v("1", {
+      async handler(run, id: string) {
+        const item = await fetchTask.start(run, id);
+        return charge.start(run, { price: item.price });
+      },
+    });
+    const v2 = wf.v("2", {
+      async handler(run, id: string) {
+        const item = await fetchTask.start(run, id);
+        return charge.start(run, { price: item.price, currency: "EUR" });
+      },
+    });
+    await real.spawn([v1, v2]);
+    const source = await v1.start(real.client, "item-1");
+    expect((await source.waitForStatus("failed", { timeout: 10_000 })).success).toBe(true);
+    const rerun = await v2.rerun(real.client, source.run.id, { from: "last_failure" });
+    expect(rerun.run.versionId).toBe("2");
+    expect(await rerun.waitForCompletion({ timeout: 10_000 })).toBe("10 EUR");
+    expect(fetches).toBe(1);
+  });
+});
+
 describe("what cannot be rerun", () => {
   it("a run that is not finished: InvalidTransitionError (FAILED_PRECONDITION) naming its status; nothing is created", async () => {
     const entered = gate();
