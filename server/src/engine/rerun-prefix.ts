@@ -33,8 +33,9 @@ type Entry =
  * child's start); tasks recorded in the same statement keep their id order. A record the copy
  * cannot carry as a result ends it rather than being skipped: replay matches calls in order, and a
  * copied record behind a missing one would be unreachable (the unconsumed-record rule).
- * `timeline` gives each record's creation in microseconds (historyTimeline). `childStatuses` are the statuses of the source's children now: a child still running ends the
- * copy, so the rerun never waits on a run that is not its own and not finished.
+ * `timeline` gives each record's creation in microseconds (historyTimeline). `childStatuses`
+ * are the statuses of the source's children now: a child still running ends the copy, so the
+ * rerun never waits on a run that is not its own and not finished.
  */
 export function selectRerunPrefix(
   history: RunHistoryData,
@@ -57,9 +58,10 @@ export function selectRerunPrefix(
   ].sort((a, b) => compare(a.time, b.time) || kindOrder[a.kind] - kindOrder[b.kind] || compare(a.tie, b.tie));
 
   const cutTime = cut ? taskTime(cut) : undefined;
+  // Before the step: strictly earlier, or a task of the same statement with a lower id.
+  const beforeCut = (e: Entry) => !cut || cutTime === undefined || e.time < cutTime || (e.time === cutTime && e.kind === "task" && e.tie < cut.id);
   for (const entry of entries) {
-    // Before the step: strictly earlier, or a task of the same statement with a lower id.
-    if (cut && cutTime !== undefined && !(entry.time < cutTime || (entry.time === cutTime && entry.kind === "task" && entry.tie < cut.id))) break;
+    if (!beforeCut(entry)) break;
     if (!finished(entry, childStatuses)) break;
     if (entry.kind === "task") prefix.tasks.push(entry.row);
     else if (entry.kind === "child") prefix.children.push(entry.row);
