@@ -2,15 +2,24 @@ import { create } from "@bufbuild/protobuf";
 import type { RerunStep } from "@aiki/gen/aiki/v1/run_pb";
 import { type RerunRunRequest, RerunRunRequestSchema } from "@aiki/gen/aiki/v1/run_service_pb";
 import { randomUUID } from "node:crypto";
+import { taskAddress } from "./canonical-json.js";
 import { toValue } from "./json-value.js";
+import type { Task } from "./task.js";
 
 /**
  * Where a rerun goes live (docs/semantics.md, Rerun): `"start"` copies nothing; `"last_failure"`
  * copies every finished record before the source's last failed task (all of them when no task
- * failed); `{ task, sequence }` copies those before that task record (its address, as
- * GetRunHistory and `aiki runs history` show it, and its position among calls to that address).
+ * failed); `{ task, sequence }` copies those before that task record: its address, as
+ * GetRunHistory and `aiki runs tasks` show it, or the task itself with the input it was called
+ * with (`{ task: chargeCard, input: { orderId } }`), and its position among calls to that
+ * address (default 0).
  */
-export type RerunFrom = "start" | "last_failure" | { task: string; sequence?: number };
+export type RerunFrom =
+  | "start"
+  | "last_failure"
+  | { task: string; sequence?: number }
+  // biome-ignore lint/suspicious/noExplicitAny: any task, whatever its types
+  | { task: Task<any, any>; input: unknown; sequence?: number };
 
 /** Options of `handle.rerun(...)` and `version.rerun(client, runId, ...)`. */
 export interface RerunOptions<Input> {
@@ -38,7 +47,7 @@ export function rerunRequest(runId: string, options: RerunOptions<unknown>, vers
         ? { case: "start", value: {} }
         : from === "last_failure"
           ? { case: "lastFailure", value: {} }
-          : { case: "step", value: { address: from.task, sequence: from.sequence ?? 0 } },
+          : { case: "step", value: { address: stepAddress(from), sequence: from.sequence ?? 0 } },
     input: options.input === undefined ? undefined : toValue(input),
     workflowVersionId: versionId,
     requestId: options.requestId ?? randomUUID(),
@@ -57,4 +66,8 @@ export function rerunStepFromPb(step: RerunStep | undefined): RerunStepInfo | un
     default:
       return undefined;
   }
+}
+
+function stepAddress(from: Exclude<RerunFrom, string>): string {
+  return typeof from.task === "string" ? from.task : taskAddress(from.task.name, "input" in from ? from.input : undefined);
 }

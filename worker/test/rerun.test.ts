@@ -56,7 +56,7 @@ function orderFlow() {
     },
     events: { paid: event<{ amount: number }>() },
   });
-  return { version, calls, state };
+  return { version, calls, state, ship };
 }
 
 /** A source run of orderFlow that failed at `notify` after its two attempts. */
@@ -170,6 +170,10 @@ describe("rerun from elsewhere", () => {
     flow.state.fixed = true;
     const shipAddress = taskAddress("ship", { reservation: "reserved o-5", amount: 42 });
     const rerun = await source.rerun({ from: { task: shipAddress } });
+    // The same step named by the task and its input.
+    const same = await source.rerun({ from: { task: flow.ship, input: { reservation: "reserved o-5", amount: 42 } } });
+    expect(same.run.fromStep).toEqual({ kind: "task", address: shipAddress, sequence: 0, lastFailure: false });
+    await same.cancel();
     expect(await rerun.waitForCompletion({ timeout: 10_000 })).toBe("notified: shipped reserved o-5 for 42");
     expect(flow.calls).toEqual({ reserve: 1, ship: 2, notify: 3 });
     expect(rerun.run.fromStep).toEqual({ kind: "task", address: shipAddress, sequence: 0, lastFailure: false });
