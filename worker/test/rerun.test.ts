@@ -170,13 +170,14 @@ describe("rerun from elsewhere", () => {
     flow.state.fixed = true;
     const shipAddress = taskAddress("ship", { reservation: "reserved o-5", amount: 42 });
     const rerun = await source.rerun({ from: { task: shipAddress } });
-    // The same step named by the task and its input.
-    const same = await source.rerun({ from: { task: flow.ship, input: { reservation: "reserved o-5", amount: 42 } } });
-    expect(same.run.fromStep).toEqual({ kind: "task", address: shipAddress, sequence: 0, lastFailure: false });
-    await same.cancel();
     expect(await rerun.waitForCompletion({ timeout: 10_000 })).toBe("notified: shipped reserved o-5 for 42");
     expect(flow.calls).toEqual({ reserve: 1, ship: 2, notify: 3 });
     expect(rerun.run.fromStep).toEqual({ kind: "task", address: shipAddress, sequence: 0, lastFailure: false });
+    // The same step named by the task and the input it was called with.
+    const same = await source.rerun({ from: { task: flow.ship, input: { reservation: "reserved o-5", amount: 42 } } });
+    expect(same.run.fromStep).toEqual({ kind: "task", address: shipAddress, sequence: 0, lastFailure: false });
+    expect(await same.waitForCompletion({ timeout: 10_000 })).toBe("notified: shipped reserved o-5 for 42");
+    expect(flow.calls).toEqual({ reserve: 1, ship: 3, notify: 4 });
     // A step the source does not have is refused, naming the field.
     const unknown = await source.rerun({ from: { task: shipAddress, sequence: 1 } }).catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(InvalidArgumentError);
