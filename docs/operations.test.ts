@@ -255,6 +255,14 @@ const setups: Record<string, () => Promise<Setup>> = {
     await leases.suspendRun({ ...fence, wait: { case: "sleep", value: { name: "cool-down", sequence: 0, duration: durationFromMs(3_600_000) } } });
     return { vars: { "<run-id>": run.id }, check: (out) => expect(parse(out).run).toMatchObject({ id: run.id, status: "RUN_STATUS_QUEUED" }) };
   },
+  rerun: async () => {
+    const run = await queuedRun();
+    await runs.cancelRun({ runId: run.id });
+    return {
+      vars: { "<run-id>": run.id },
+      check: (out) => expect(parse(out).run).toMatchObject({ rerunOf: run.id, status: "RUN_STATUS_QUEUED", fromStep: { historyEnd: {}, lastFailure: true } }),
+    };
+  },
   "list-workers": async () => {
     const { run } = await leasedRun("ops-worker-7");
     return {

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, type StartRunRequestSchema } from "@aiki/gen/aiki/v1/run_service_pb";
+import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { taskAddress } from "../../server/src/engine/canonical-json.js";
 import { aikiBin, type CliResult, runCli, runCommand } from "../../test/support/aiki-cli.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { createTestDatabase } from "../../test/support/database.js";
@@ -17,6 +19,7 @@ let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
 let events: Client<typeof EventService>;
+let tasks: Client<typeof TaskService>;
 let seq = 0;
 
 beforeAll(async () => {
@@ -24,6 +27,7 @@ beforeAll(async () => {
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
   events = aiki.client(EventService);
+  tasks = aiki.client(TaskService);
 });
 afterAll(async () => {
   await aiki?.close();
@@ -103,6 +107,8 @@ describe("wrong ids and bad command lines", () => {
       ["runs", "get", unknownId],
       ["runs", "history", unknownId],
       ["runs", "cancel", unknownId],
+      ["runs", "rerun", unknownId, "--from-start"],
+      ["runs", "tasks", unknownId],
       ["runs", "wait", unknownId],
       ["events", "send", unknownId, "approval"],
     ];
@@ -149,7 +155,7 @@ describe("wrong ids and bad command lines", () => {
   it("--help lists every command; a command's --help shows its options", async () => {
     const all = await runCli(["--help"]);
     expect(all.code).toBe(0);
-    for (const c of ["server", "runs list", "runs get", "runs history", "runs cancel", "runs pause", "runs resume", "runs awake", "runs wait", "events send", "workers list"]) {
+    for (const c of ["server", "runs list", "runs get", "runs history", "runs cancel", "runs pause", "runs resume", "runs awake", "runs rerun", "runs tasks", "runs wait", "events send", "workers list"]) {
       expect(all.stdout).toContain(`  ${c} `);
     }
     const list = await runCli(["runs", "list", "--help"]);
@@ -224,6 +230,56 @@ describe("one run: get, history, control, events", () => {
     expect(JSON.parse(dup.stdout)).toMatchObject({ deliveries: [{ duplicate: true, event: { runId: run.id, name: "approval", data: { approved: true } } }] });
     const stored = await events.listEvents({ runId: run.id });
     expect(stored.events).toHaveLength(1);
+  });
+});
+
+describe("aiki runs rerun and runs tasks", () => {
+  it("lists a cancelled run's steps, reruns it from one (copying what precedes it), shows the lineage; refuses an unfinished run and a missing --from", async () => {
+    const wf = workflow();
+    const source = await wf.start({ input: fromJson(ValueSchema, { orderId: "o-9" }) });
+    const lease = await wf.lease();
+    const step = async (name: string) => {
+      const address = taskAddress(name, "x");
+      const { task } = await tasks.startTask({ runId: source.id, leaseToken: lease.leaseToken, name, address, sequence: 0, input: fromJson(ValueSchema, "x"), maxAttempts: 1 });
+      return { address, task: task! };
+    };
+    const reserve = await step("reserve");
+    await tasks.completeTask({ runId: source.id, leaseToken: lease.leaseToken, taskId: reserve.task.id, attempt: 1, output: fromJson(ValueSchema, "ok") });
+    const ship = await step("ship");
+
+    const unfinished = await aikiCli("runs", "rerun", source.id, "--from-start");
+    expect(unfinished).toMatchObject({ code: 1, stderr: `aiki: cannot rerun run ${source.id}: it is running\n` });
+    await runs.cancelRun({ runId: source.id, reason: "stuck" });
+
+    const steps = await aikiCli("runs", "tasks", source.id);
+    expect(steps.code).toBe(0);
+    const rows = steps.stdout.trimEnd().split("\n").map((l) => l.split(/\s{2,}/));
+    expect(rows[0]).toEqual(["STEP", "TASK", "STATUS", "ATTEMPTS", "CREATED"]);
+    expect(rows.slice(1).map((r) => r.slice(0, 3))).toEqual([
+      [`${reserve.address}#0`, "reserve", "completed"],
+      [`${ship.address}#0`, "ship", "running"],
+    ]);
+
+    const rerun = await aikiCli("runs", "rerun", source.id, "--from-step", `${ship.address}#0`);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const [, newId] = /^started run (\S+) \(queued\), a rerun of \S+ from task (\S+), 1 record copied\n$/.exec(rerun.stdout) ?? [];
+    expect(newId).toBeDefined();
+    expect(rerun.stdout).toContain(`from task ${ship.address}#0,`);
+    const got = await aikiCli("runs", "get", newId!);
+    expect(got.stdout).toMatch(new RegExp(`^Rerun of\\s+${source.id}, from task ${ship.address}#0$`, "m"));
+    expect(got.stdout).toMatch(/^Input\s+\{"orderId":"o-9"\}$/m);
+    const listed = await aikiCli("runs", "list", "--rerun-of", source.id, "--json");
+    expect((JSON.parse(listed.stdout) as { runs: Array<{ id: string; rerunOf: string }> }).runs.map((r) => [r.id, r.rerunOf])).toEqual([[newId, source.id]]);
+    const copied = await aikiCli("runs", "tasks", newId!);
+    expect(copied.stdout).toContain(`${reserve.address}#0`);
+    expect(copied.stdout).not.toContain(ship.address);
+
+    const fromStart = await aikiCli("runs", "rerun", source.id, "--from-start", "--input", '{"orderId":"o-10"}', "--json");
+    expect(JSON.parse(fromStart.stdout)).toMatchObject({ run: { rerunOf: source.id, fromStep: { start: {} }, input: { orderId: "o-10" } } });
+
+    const usage = await aikiCli("runs", "rerun", source.id);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/give exactly one of --from-start, --from-last-failure, --from-step/);
   });
 });
 

@@ -2,8 +2,8 @@
 // kept current by WatchRun (polling when the stream is unavailable).
 import { Code } from "@connectrpc/connect";
 import { type ReactNode, useEffect, useState } from "react";
-import { EventWaitStatus, type Event, type RunHistory } from "@aiki/gen/aiki/v1/history_pb";
-import { type Run, RunFailureCause, type RunTransition } from "@aiki/gen/aiki/v1/run_pb";
+import { EventWaitStatus, type Event, type RunHistory, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
+import { type RerunStep, type Run, RunFailureCause, type RunTransition } from "@aiki/gen/aiki/v1/run_pb";
 import { eventsApi, isCode, runsApi } from "./api.js";
 import { useAccess } from "./access.js";
 import { ms, parseJsonInput, shortId, statusLabel, terminal, toValue, valueJson } from "./format.js";
@@ -18,6 +18,8 @@ interface Detail {
   events: Event[];
   transitions: RunTransition[];
   children: Run[];
+  /** Runs started from this one's history (RerunRun), newest first. */
+  reruns: Run[];
 }
 
 async function listAll<T>(page: (token: string) => Promise<{ items: T[]; next: string }>, limit = 5_000): Promise<T[]> {
@@ -32,13 +34,29 @@ async function listAll<T>(page: (token: string) => Promise<{ items: T[]; next: s
 }
 
 async function loadDetail(runId: string, run?: Run): Promise<Detail> {
-  const [got, history, transitions, children] = await Promise.all([
+  const [got, history, transitions, children, reruns] = await Promise.all([
     run ? Promise.resolve(run) : runsApi.getRun({ runId }).then((r) => r.run!),
     runsApi.getRunHistory({ runId }),
     listAll((pageToken) => runsApi.listRunTransitions({ runId, pageSize: 1000, pageToken }).then((r) => ({ items: r.transitions, next: r.nextPageToken }))),
     listAll((pageToken) => runsApi.listChildRuns({ parentRunId: runId, pageSize: 1000, pageToken }).then((r) => ({ items: r.runs, next: r.nextPageToken }))),
+    runsApi.listRuns({ rerunOf: runId, pageSize: 100 }).then((r) => r.runs),
   ]);
-  return { run: got, history: history.history, events: history.events, transitions, children };
+  return { run: got, history: history.history, events: history.events, transitions, children, reruns };
+}
+
+/** Where a rerun went live, in words. */
+function rerunStepText(step: RerunStep | undefined): string {
+  const asked = step?.lastFailure ? " (its last failure)" : "";
+  switch (step?.point.case) {
+    case "start":
+      return "from the start";
+    case "task":
+      return `from task ${step.point.value.address.split(":")[0]} #${step.point.value.sequence}${asked}`;
+    case "historyEnd":
+      return `after its whole history${asked}`;
+    default:
+      return "";
+  }
 }
 
 /** Every non-terminal descendant (breadth first, bounded), for the cancel dialog. */
@@ -59,7 +77,7 @@ async function liveDescendants(runId: string, limit = 200): Promise<Run[]> {
   return found.slice(0, limit);
 }
 
-type Action = "cancel" | "pause" | "resume" | "awake" | "event";
+type Action = "cancel" | "pause" | "resume" | "awake" | "event" | "rerun";
 
 export function RunPage({ runId }: { runId: string }) {
   // Reloads (after an action, while polling) and live updates race: an older revision never
@@ -109,7 +127,7 @@ export function RunPage({ runId }: { runId: string }) {
     );
   }
   if (!detail.data) return <p className="muted">Loading run…</p>;
-  const { run, history, events, transitions, children } = detail.data;
+  const { run, history, events, transitions, children, reruns } = detail.data;
   const start = ms(run.createTime) ?? Date.now();
   const end = ms(run.endTime) ?? Date.now();
   const items = timelineItems(history, events, transitions);
@@ -145,6 +163,9 @@ export function RunPage({ runId }: { runId: string }) {
           </button>
           <button type="button" onClick={() => setAction("event")}>
             Send event…
+          </button>
+          <button type="button" onClick={() => setAction("rerun")}>
+            Rerun…
           </button>
           <button
             type="button"
@@ -200,6 +221,28 @@ export function RunPage({ runId }: { runId: string }) {
             <span className="muted">top-level</span>
           )}
         </Item>
+        {run.rerunOf ? (
+          <Item k="Rerun of">
+            <Link to={`/runs/${run.rerunOf}`} className="mono">
+              {shortId(run.rerunOf)}
+            </Link>{" "}
+            <span className="muted">{rerunStepText(run.fromStep)}</span>
+          </Item>
+        ) : null}
+        {reruns.length > 0 ? (
+          <Item k="Reruns">
+            <span className="reruns">
+              {reruns.map((r, i) => (
+                <span key={r.id}>
+                  {i > 0 ? ", " : null}
+                  <Link to={`/runs/${r.id}`} className="mono">
+                    {shortId(r.id)}
+                  </Link>
+                </span>
+              ))}
+            </span>
+          </Item>
+        ) : null}
         <Item k="Shard">{run.shard || <span className="muted">unsharded</span>}</Item>
         <Item k="Lease">
           {run.leaseWorkerId ? (
@@ -288,6 +331,48 @@ export function RunPage({ runId }: { runId: string }) {
           }}
         >
           <p>It is {statusLabel(run.status)}. Its current sleep ends now; the workflow sees it as cancelled.</p>
+        </ConfirmDialog>
+      ) : null}
+      {action === "rerun" ? (
+        <ConfirmDialog
+          title={`Rerun run ${shortId(run.id)}?`}
+          confirmLabel="Rerun"
+          onClose={() => setAction(undefined)}
+          onConfirm={async (f) => {
+            const from = String(f.get("from") ?? "last_failure");
+            const hash = from.lastIndexOf("#");
+            const input = parseJsonInput(String(f.get("input") ?? ""));
+            const res = await runsApi.rerunRun({
+              runId: run.id,
+              from:
+                from === "start"
+                  ? { case: "start", value: {} }
+                  : from === "last_failure"
+                    ? { case: "lastFailure", value: {} }
+                    : { case: "step", value: { address: from.slice(0, hash), sequence: Number(from.slice(hash + 1)) } },
+              ...(input === undefined ? {} : { input: toValue(input) }),
+            });
+            navigate(`/runs/${res.run!.id}`);
+          }}
+        >
+          <p>
+            A new run of this version reuses the results recorded before the chosen step and executes live from there; this run is not changed. It must
+            have ended (it is {statusLabel(run.status)}).
+          </p>
+          <Field label="From">
+            <select name="from" defaultValue="last_failure">
+              <option value="last_failure">the last failure</option>
+              <option value="start">the start (reuse nothing)</option>
+              {(history?.tasks ?? []).map((t) => (
+                <option key={`${t.address}#${t.sequence}`} value={`${t.address}#${t.sequence}`}>
+                  task {t.name} #{t.sequence} ({(TaskStatus[t.status] ?? "").toLowerCase()})
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field label="Input (JSON)" hint="Empty keeps this run's input. Another input that changes a reused step's input fails the rerun.">
+            <JsonTextarea name="input" defaultValue="" />
+          </Field>
         </ConfirmDialog>
       ) : null}
       {action === "event" ? (

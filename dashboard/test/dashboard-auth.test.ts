@@ -54,7 +54,7 @@ const accessNote = () => page.locator(".access-note");
 const startRunLink = () => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Start run" });
 
 async function expectNoWriteActions() {
-  for (const name of ["Cancel…", "Pause…", "Resume…", "Awake…", "Send event…", "Start again with this input"]) {
+  for (const name of ["Cancel…", "Pause…", "Resume…", "Awake…", "Send event…", "Rerun…", "Start again with this input"]) {
     expect(await page.getByRole("button", { name }).count(), name).toBe(0);
   }
   expect(await page.getByRole("toolbar", { name: "Run actions" }).count()).toBe(0);

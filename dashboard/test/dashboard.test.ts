@@ -282,6 +282,26 @@ describe("a run page", () => {
     expect(done.success && done.state.output).toMatchObject({ approval: { data: { by: "the dashboard" } } });
   });
 
+  it("a failed run is rerun from its last failure from the UI: the new run says what it is a rerun of, and the source lists it", async () => {
+    const failed = await failing.start(aikiClient);
+    await failed.waitForStatus("failed", { timeout: 15_000 });
+    await page.goto(ui(`/runs/${failed.run.id}`));
+    await headerStatus().and(page.locator('[data-status="FAILED"]')).waitFor(wait);
+    await page.getByRole("button", { name: "Rerun…" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("From").selectOption("last_failure");
+    await screenshot(page, "run-page-rerun-dialog");
+    await expectNoSeriousViolations("rerun dialog");
+    await dialog.getByRole("button", { name: "Rerun", exact: true }).click();
+
+    await page.locator(".header-grid", { hasText: `Rerun of${shortId(failed.run.id)}` }).waitFor(wait);
+    const [rerun] = (await runs.listRuns({ rerunOf: failed.run.id })).runs;
+    expect(page.url()).toBe(ui(`/runs/${rerun!.id}`));
+    await page.locator(".header-grid", { hasText: "its last failure" }).waitFor(wait);
+    await page.goto(ui(`/runs/${failed.run.id}`));
+    await page.locator(`.header-grid a[href$="${rerun!.id}"]`).waitFor(wait);
+  });
+
   it("a cancel from the UI, confirmed with a reason, cascades to the child it listed", async () => {
     const handle = await holder.start(aikiClient);
     expect((await handle.waitForStatus("awaiting_child_workflow", { timeout: 15_000 })).success).toBe(true);

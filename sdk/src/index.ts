@@ -18,6 +18,7 @@ export type { ChildRunHandle } from "./child-run-handle.js";
 export type { ChildRunInfo, ChildWaitResult, EventWaitResult } from "./run-engine.js";
 export type { EventSender, EventSendBuilder, EventSenders, VersionEventSender, VersionEventSendBuilder, VersionEventSenders } from "./event-senders.js";
 export type { WorkflowRun, WorkflowRunState, StateForStatus, NonTerminalRunStatus } from "./workflow-run.js";
+export type { RerunFrom, RerunOptions, RerunStepInfo } from "./rerun-options.js";
 export type { RunStatus, TerminalRunStatus, RunFailureCause } from "./run-status.js";
 export type { Failure } from "./failure.js";
 export {

@@ -1,6 +1,6 @@
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Run } from "@aiki/gen/aiki/v1/run_pb";
-import { WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
+import { type RerunRunRequest, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import { Backoff } from "./backoff.js";
 import { type Client, clientInternals } from "./client.js";
 import { type Duration, durationToMs } from "./duration.js";
@@ -11,6 +11,7 @@ import { RecordedFailureError } from "./failure.js";
 import { isTransientRpcError } from "./rpc-error-translation.js";
 import { type RunStatus, runStatusToPb } from "./run-status.js";
 import { runFromPb, type StateForStatus, type WorkflowRun } from "./workflow-run.js";
+import { type RerunOptions, rerunRequest } from "./rerun-options.js";
 
 export interface WaitForStatusOptions {
   /** Give up after this long with `{ success: false, cause: "timeout" }`; default: wait as long as it takes. */
@@ -66,6 +67,15 @@ export interface WorkflowRunHandle<Input, Output, Events extends EventDefinition
    * described on `WaitForCompletionOptions`. Answers at once when the run has already ended.
    */
   waitForCompletion(options?: WaitForCompletionOptions): Promise<Output>;
+  /**
+   * Starts a new run of the same version from this finished run's history (docs/semantics.md,
+   * Rerun): the recorded results before `from` are copied and come back without executing again;
+   * the rest executes live. This run is not changed. Rejects with InvalidTransitionError
+   * (`action` "rerun", `currentStatus`) while the run is not completed, failed or cancelled.
+   */
+  rerun(options: RerunOptions<Input>): Promise<WorkflowRunHandle<Input, Output, Events>>;
+  /** The reruns of this run (RunService.ListRuns with rerun_of), newest first, at most 1000. */
+  reruns(): Promise<Array<WorkflowRun<Input, Output>>>;
 }
 
 /** What a handle needs to know of its workflow version. */
@@ -74,6 +84,8 @@ export interface HandleVersion<Output, Events extends EventDefinitions> {
   versionId: string;
   events: Events;
   decodeOutput(json: unknown): Output;
+  /** Checks an input against the version's schema (before a rerun with new input). */
+  parseInput(input: unknown): unknown;
 }
 
 // The server holds one WaitForRunStatus call at most this long; longer waits call again.
@@ -113,6 +125,17 @@ export class RunHandle<Input, Output, Events extends EventDefinitions> implement
 
   async resume(reason?: string): Promise<void> {
     this.update((await clientInternals(this.client).runs.resumeRun({ runId: this.#run.id, reason: reason ?? "" })).run);
+  }
+
+  async rerun(options: RerunOptions<Input>): Promise<WorkflowRunHandle<Input, Output, Events>> {
+    const input = options.input === undefined ? undefined : this.version.parseInput(options.input);
+    const run = await rerunWithRetries(this.client, rerunRequest(this.#run.id, options, "", input));
+    return new RunHandle<Input, Output, Events>(this.client, this.version, run);
+  }
+
+  async reruns(): Promise<Array<WorkflowRun<Input, Output>>> {
+    const { runs } = await clientInternals(this.client).runs.listRuns({ rerunOf: this.#run.id, pageSize: 1000 });
+    return runs.map((r) => runFromPb<Input, Output>(r, (json) => this.version.decodeOutput(json)));
   }
 
   async awake(): Promise<void> {
@@ -206,5 +229,24 @@ export class RunHandle<Input, Output, Events extends EventDefinitions> implement
 
   private decode(run: Run): WorkflowRun<Input, Output> {
     return runFromPb<Input, Output>(run, (json) => this.version.decodeOutput(json));
+  }
+}
+
+// A rerun carries a request id, so repeating it after a transient failure never reruns twice.
+const maxRerunAttempts = 5;
+
+/** RerunRun, asked again after a transient error (same request id); answers the new run. */
+export async function rerunWithRetries(client: Client, request: RerunRunRequest): Promise<Run> {
+  const internals = clientInternals(client);
+  const backoff = new Backoff();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { run } = await internals.runs.rerunRun(request);
+      if (!run) throw new AikiError(`the server answered a rerun of ${request.runId} without a run`);
+      return run;
+    } catch (error) {
+      if (attempt >= maxRerunAttempts || !isTransientRpcError(error, internals.closeSignal)) throw error;
+      await backoff.wait(internals.closeSignal);
+    }
   }
 }

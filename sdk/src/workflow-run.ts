@@ -3,6 +3,7 @@ import type { Run } from "@aiki/gen/aiki/v1/run_pb";
 import { AikiError } from "./errors.js";
 import { type Failure, failureFromPb } from "./failure.js";
 import { fromValue } from "./json-value.js";
+import { type RerunStepInfo, rerunStepFromPb } from "./rerun-options.js";
 import { type RunFailureCause, type RunStatus, runFailureCauseFromPb, runStatusFromPb, type TerminalRunStatus } from "./run-status.js";
 
 export type NonTerminalRunStatus = Exclude<RunStatus, TerminalRunStatus>;
@@ -41,6 +42,10 @@ export interface WorkflowRun<Input = unknown, Output = unknown> {
   startedAt: Date | undefined;
   endedAt: Date | undefined;
   wakeAt: Date | undefined;
+  /** Set when this run is a rerun: the run whose history it copied (docs/semantics.md, Rerun). */
+  rerunOf: string | undefined;
+  /** Set with rerunOf: where the rerun went live. */
+  fromStep: RerunStepInfo | undefined;
 }
 
 const date = (t: Timestamp | undefined) => (t ? timestampDate(t) : undefined);
@@ -90,5 +95,7 @@ export function runFromPb<Input, Output>(pb: Run, decodeOutput: (json: unknown) 
     startedAt: date(pb.startTime),
     endedAt: date(pb.endTime),
     wakeAt,
+    rerunOf: pb.rerunOf || undefined,
+    fromStep: rerunStepFromPb(pb.fromStep),
   };
 }

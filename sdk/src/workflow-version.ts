@@ -10,7 +10,8 @@ import { toValue } from "./json-value.js";
 import type { RetryStrategy } from "./retry-strategy.js";
 import { isTransientRpcError } from "./rpc-error-translation.js";
 import { engineOf, type WorkflowRunContext } from "./run-context.js";
-import { type HandleVersion, RunHandle, type WorkflowRunHandle } from "./run-handle.js";
+import { type HandleVersion, RunHandle, rerunWithRetries, type WorkflowRunHandle } from "./run-handle.js";
+import { type RerunOptions, rerunRequest } from "./rerun-options.js";
 import { parseWithSchema, type Schema } from "./schema.js";
 import { type StartOptions, type StartOptionValues, startOptionsToPb, withStartOption } from "./start-options.js";
 
@@ -42,6 +43,12 @@ export interface WorkflowVersion<Input, Output, Events extends EventDefinitions>
   with(): WorkflowStartBuilder<Input, Output, Events>;
   getHandleById(client: Client, runId: string): Promise<WorkflowRunHandle<Input, Output, Events>>;
   getHandleByReferenceId(client: Client, referenceId: string): Promise<WorkflowRunHandle<Input, Output, Events>>;
+  /**
+   * Reruns a finished run of this workflow (any version) on this version (docs/semantics.md,
+   * Rerun): e.g. a run that failed on the old code, rerun from its last failure on the fixed one.
+   * Code that calls differently than the copied records fails the rerun with NonDeterminismError.
+   */
+  rerun(client: Client, runId: string, options: RerunOptions<Input>): Promise<WorkflowRunHandle<Input, Output, Events>>;
 }
 
 /** What the worker needs of a version. */
@@ -84,6 +91,7 @@ export class WorkflowVersionImpl<Input, Output, Events extends EventDefinitions>
       versionId,
       events,
       decodeOutput: (json) => parseWithSchema(options.schema?.output, json, `workflow "${name}" ${versionId} output`),
+      parseInput: (input) => parseWithSchema(options.schema?.input, input as Input, this.inputSubject),
     };
     versionInternals.set(this, {
       name,
@@ -123,6 +131,16 @@ export class WorkflowVersionImpl<Input, Output, Events extends EventDefinitions>
       reference: { workflowName: this.name, workflowVersionId: this.versionId, referenceId },
     });
     return this.handleFor(client, this.checkRun(run, `run with reference id "${referenceId}"`));
+  }
+
+  async rerun(client: Client, runId: string, options: RerunOptions<Input>): Promise<WorkflowRunHandle<Input, Output, Events>> {
+    const { run: source } = await clientInternals(client).runs.getRun({ runId });
+    if (source && source.workflowName !== this.name) {
+      throw new RunNotFoundError(`run ${runId} is a run of workflow "${source.workflowName}", not of "${this.name}"`, { runId });
+    }
+    const input = options.input === undefined ? undefined : parseWithSchema(this.options.schema?.input, options.input, this.inputSubject);
+    const run = await rerunWithRetries(client, rerunRequest(runId, options, this.versionId, input));
+    return this.handleFor(client, this.checkRun(run, "rerun"));
   }
 
   private async startWith(client: Client, input: Input, options: StartOptions): Promise<WorkflowRunHandle<Input, Output, Events>> {

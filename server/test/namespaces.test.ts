@@ -115,12 +115,13 @@ describe("a run of namespace A, seen with a key of namespace B", () => {
     expect((await a.leases.listWorkers({})).workers.map((w) => w.workerId)).toContain("a-worker");
   });
 
-  it("is NOT_FOUND through cancel, pause, resume, awake, send event (by id and by reference) and wait", async () => {
+  it("is NOT_FOUND through cancel, pause, resume, awake, rerun, send event (by id and by reference) and wait", async () => {
     for (const call of [
       (id: string) => b.runs.cancelRun({ runId: id }),
       (id: string) => b.runs.pauseRun({ runId: id }),
       (id: string) => b.runs.resumeRun({ runId: id }),
       (id: string) => b.runs.awakeRun({ runId: id }),
+      (id: string) => b.runs.rerunRun({ runId: id, from: { case: "start", value: {} } }),
       (id: string) => b.events.sendEvent({ targets: [{ target: { case: "runId", value: id } }], eventName: "ping" }),
       (id: string) => b.runs.waitForRunStatus({ runId: id, status: RunStatus.COMPLETED, timeout: durationFromMs(1_000) }),
     ]) {

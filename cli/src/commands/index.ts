@@ -7,7 +7,9 @@ import { runsGet } from "./runs-get.js";
 import { runsHistory } from "./runs-history.js";
 import { runsList } from "./runs-list.js";
 import { runsKeep, runsPurge } from "./runs-retention.js";
+import { runsRerun } from "./runs-rerun.js";
 import { runsStart } from "./runs-start.js";
+import { runsTasks } from "./runs-tasks.js";
 import { runsWait } from "./runs-wait.js";
 import { server } from "./server.js";
 import { workersList } from "./workers-list.js";
@@ -18,11 +20,13 @@ export const commands: readonly Command[] = [
   runsList,
   runsGet,
   runsHistory,
+  runsTasks,
   runsStart,
   runsCancel,
   runsPause,
   runsResume,
   runsAwake,
+  runsRerun,
   runsWait,
   runsKeep,
   runsPurge,

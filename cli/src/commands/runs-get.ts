@@ -5,6 +5,7 @@ import type { Command } from "../command.js";
 import { formatTime, formatTimeAndAge, formatValue, type Output, printFields, printJson } from "../output.js";
 import { forRun } from "../rpc-errors.js";
 import { statusName } from "../run-statuses.js";
+import { formatRerunStep } from "./runs-rerun.js";
 
 export const runsGet: Command = {
   words: ["runs", "get"],
@@ -32,6 +33,7 @@ export function printRun(out: Output, run: Run): void {
     ["Reference", run.referenceId],
     ["Shard", run.shard],
     ["Parent", run.parentRunId],
+    ["Rerun of", run.rerunOf ? `${run.rerunOf}, from ${formatRerunStep(run.fromStep)}` : undefined],
     ["Namespace", run.namespace],
     ["Created", formatTimeAndAge(run.createTime)],
     ["Updated", formatTimeAndAge(run.updateTime)],

@@ -17,6 +17,7 @@ export const runsList: Command = {
     status: { type: "string", multiple: true },
     "reference-id": { type: "string" },
     parent: { type: "string" },
+    "rerun-of": { type: "string" },
     limit: { type: "string" },
     "page-token": { type: "string" },
   },
@@ -26,6 +27,7 @@ export const runsList: Command = {
     ["--status S", "only runs in status S (repeat or comma-separate: --status queued,running)"],
     ["--reference-id R", "only the run with reference id R"],
     ["--parent RUN_ID", "only children of RUN_ID"],
+    ["--rerun-of RUN_ID", "only reruns of RUN_ID (aiki runs rerun)"],
     ["--limit N", "at most N runs (default 20; pages through the server's 1000 per call)"],
     ["--page-token T", "continue after an earlier listing (its nextPageToken)"],
   ],
@@ -37,6 +39,7 @@ export const runsList: Command = {
       statuses: parseRunStatuses(stringsOption(ctx, "status"), "--status"),
       referenceId: stringOption(ctx, "reference-id") ?? "",
       parentRunId: stringOption(ctx, "parent") ?? "",
+      rerunOf: stringOption(ctx, "rerun-of") ?? "",
     };
     const runs: Run[] = [];
     let pageToken = stringOption(ctx, "page-token") ?? "";

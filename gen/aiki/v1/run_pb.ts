@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aiki/v1/run.proto.
  */
 export const file_aiki_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChFhaWtpL3YxL3J1bi5wcm90bxIHYWlraS52MSLbBAoLUmV0cnlQb2xpY3kSKwoFbmV2ZXIYASABKAsyGi5haWtpLnYxLlJldHJ5UG9saWN5Lk5ldmVySAASKwoFZml4ZWQYAiABKAsyGi5haWtpLnYxLlJldHJ5UG9saWN5LkZpeGVkSAASNwoLZXhwb25lbnRpYWwYAyABKAsyIC5haWtpLnYxLlJldHJ5UG9saWN5LkV4cG9uZW50aWFsSAASMQoIaml0dGVyZWQYBCABKAsyHS5haWtpLnYxLlJldHJ5UG9saWN5LkppdHRlcmVkSAAaBwoFTmV2ZXIaRwoFRml4ZWQSFAoMbWF4X2F0dGVtcHRzGAEgASgFEigKBWRlbGF5GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGpABCgtFeHBvbmVudGlhbBIUCgxtYXhfYXR0ZW1wdHMYASABKAUSLQoKYmFzZV9kZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZmYWN0b3IYAyABKAESLAoJbWF4X2RlbGF5GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGpQBCghKaXR0ZXJlZBIUCgxtYXhfYXR0ZW1wdHMYASABKAUSLQoKYmFzZV9kZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIVCg1qaXR0ZXJfZmFjdG9yGAMgASgBEiwKCW1heF9kZWxheRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIKCghzdHJhdGVneSJvCgdUcmlnZ2VyEioKBWRlbGF5GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASMAoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAEIGCgR3aGVuIlgKDFJ1blJlZmVyZW5jZRIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSFAoMcmVmZXJlbmNlX2lkGAMgASgJIsMGCgNSdW4SCgoCaWQYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhUKDXdvcmtmbG93X25hbWUYAyABKAkSGwoTd29ya2Zsb3dfdmVyc2lvbl9pZBgEIAEoCRIiCgZzdGF0dXMYBSABKA4yEi5haWtpLnYxLlJ1blN0YXR1cxIQCghyZXZpc2lvbhgGIAEoBRIlCgVpbnB1dBgHIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgZvdXRwdXQYCCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSIQoHZmFpbHVyZRgJIAEoCzIQLmFpa2kudjEuRmFpbHVyZRIvCg1mYWlsdXJlX2NhdXNlGAogASgOMhguYWlraS52MS5SdW5GYWlsdXJlQ2F1c2USFQoNc3RhdHVzX3JlYXNvbhgLIAEoCRIUCgxyZWZlcmVuY2VfaWQYDCABKAkSDQoFc2hhcmQYDSABKAkSFQoNcGFyZW50X3J1bl9pZBgOIAEoCRIjCgVyZXRyeRgPIAEoCzIULmFpa2kudjEuUmV0cnlQb2xpY3kSDwoHYXR0ZW1wdBgQIAEoBRIvCgtjcmVhdGVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgl3YWtlX3RpbWUYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2xlYXNlX3dvcmtlcl9pZBgWIAEoCRI1ChFsZWFzZV9leHBpcmVfdGltZRgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMcmV0YWluX3VudGlsGBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5yZXRhaW5fZm9yZXZlchgZIAEoCCK6AQoNUnVuVHJhbnNpdGlvbhIQCghyZXZpc2lvbhgBIAEoBRInCgtmcm9tX3N0YXR1cxgCIAEoDjISLmFpa2kudjEuUnVuU3RhdHVzEiUKCXRvX3N0YXR1cxgDIAEoDjISLmFpa2kudjEuUnVuU3RhdHVzEg0KBWFjdG9yGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIoCgR0aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrRAgoJUnVuU3RhdHVzEhoKFlJVTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRSVU5fU1RBVFVTX1NDSEVEVUxFRBABEhUKEVJVTl9TVEFUVVNfUVVFVUVEEAISFgoSUlVOX1NUQVRVU19SVU5OSU5HEAMSFQoRUlVOX1NUQVRVU19QQVVTRUQQBBIXChNSVU5fU1RBVFVTX1NMRUVQSU5HEAUSHQoZUlVOX1NUQVRVU19BV0FJVElOR19FVkVOVBAGEh0KGVJVTl9TVEFUVVNfQVdBSVRJTkdfUkVUUlkQBxImCiJSVU5fU1RBVFVTX0FXQUlUSU5HX0NISUxEX1dPUktGTE9XEAgSGAoUUlVOX1NUQVRVU19DT01QTEVURUQQCRIVChFSVU5fU1RBVFVTX0ZBSUxFRBAKEhgKFFJVTl9TVEFUVVNfQ0FOQ0VMTEVEEAsq3wEKD1J1bkZhaWx1cmVDYXVzZRIhCh1SVU5fRkFJTFVSRV9DQVVTRV9VTlNQRUNJRklFRBAAEhoKFlJVTl9GQUlMVVJFX0NBVVNFX1RBU0sQARIdChlSVU5fRkFJTFVSRV9DQVVTRV9IQU5ETEVSEAISJQohUlVOX0ZBSUxVUkVfQ0FVU0VfTk9OX0RFVEVSTUlOSVNNEAMSIwofUlVOX0ZBSUxVUkVfQ0FVU0VfT1VUUFVUX1NDSEVNQRAEEiIKHlJVTl9GQUlMVVJFX0NBVVNFX0NISUxEX1NDSEVNQRAFKpgBChdSZWZlcmVuY2VDb25mbGljdFBvbGljeRIpCiVSRUZFUkVOQ0VfQ09ORkxJQ1RfUE9MSUNZX1VOU1BFQ0lGSUVEEAASIwofUkVGRVJFTkNFX0NPTkZMSUNUX1BPTElDWV9FUlJPUhABEi0KKVJFRkVSRU5DRV9DT05GTElDVF9QT0xJQ1lfUkVUVVJOX0VYSVNUSU5HEAJiBnByb3RvMw", [file_aiki_v1_payload, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChFhaWtpL3YxL3J1bi5wcm90bxIHYWlraS52MSLbBAoLUmV0cnlQb2xpY3kSKwoFbmV2ZXIYASABKAsyGi5haWtpLnYxLlJldHJ5UG9saWN5Lk5ldmVySAASKwoFZml4ZWQYAiABKAsyGi5haWtpLnYxLlJldHJ5UG9saWN5LkZpeGVkSAASNwoLZXhwb25lbnRpYWwYAyABKAsyIC5haWtpLnYxLlJldHJ5UG9saWN5LkV4cG9uZW50aWFsSAASMQoIaml0dGVyZWQYBCABKAsyHS5haWtpLnYxLlJldHJ5UG9saWN5LkppdHRlcmVkSAAaBwoFTmV2ZXIaRwoFRml4ZWQSFAoMbWF4X2F0dGVtcHRzGAEgASgFEigKBWRlbGF5GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGpABCgtFeHBvbmVudGlhbBIUCgxtYXhfYXR0ZW1wdHMYASABKAUSLQoKYmFzZV9kZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZmYWN0b3IYAyABKAESLAoJbWF4X2RlbGF5GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGpQBCghKaXR0ZXJlZBIUCgxtYXhfYXR0ZW1wdHMYASABKAUSLQoKYmFzZV9kZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIVCg1qaXR0ZXJfZmFjdG9yGAMgASgBEiwKCW1heF9kZWxheRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIKCghzdHJhdGVneSJvCgdUcmlnZ2VyEioKBWRlbGF5GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASMAoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAEIGCgR3aGVuIlgKDFJ1blJlZmVyZW5jZRIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSFAoMcmVmZXJlbmNlX2lkGAMgASgJIvwGCgNSdW4SCgoCaWQYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhUKDXdvcmtmbG93X25hbWUYAyABKAkSGwoTd29ya2Zsb3dfdmVyc2lvbl9pZBgEIAEoCRIiCgZzdGF0dXMYBSABKA4yEi5haWtpLnYxLlJ1blN0YXR1cxIQCghyZXZpc2lvbhgGIAEoBRIlCgVpbnB1dBgHIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgZvdXRwdXQYCCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSIQoHZmFpbHVyZRgJIAEoCzIQLmFpa2kudjEuRmFpbHVyZRIvCg1mYWlsdXJlX2NhdXNlGAogASgOMhguYWlraS52MS5SdW5GYWlsdXJlQ2F1c2USFQoNc3RhdHVzX3JlYXNvbhgLIAEoCRIUCgxyZWZlcmVuY2VfaWQYDCABKAkSDQoFc2hhcmQYDSABKAkSFQoNcGFyZW50X3J1bl9pZBgOIAEoCRIjCgVyZXRyeRgPIAEoCzIULmFpa2kudjEuUmV0cnlQb2xpY3kSDwoHYXR0ZW1wdBgQIAEoBRIvCgtjcmVhdGVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgl3YWtlX3RpbWUYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2xlYXNlX3dvcmtlcl9pZBgWIAEoCRI1ChFsZWFzZV9leHBpcmVfdGltZRgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMcmV0YWluX3VudGlsGBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5yZXRhaW5fZm9yZXZlchgZIAEoCBIQCghyZXJ1bl9vZhgaIAEoCRIlCglmcm9tX3N0ZXAYGyABKAsyEi5haWtpLnYxLlJlcnVuU3RlcCL2AQoJUmVydW5TdGVwEikKBXN0YXJ0GAEgASgLMhguYWlraS52MS5SZXJ1blN0ZXAuU3RhcnRIABI0CgtoaXN0b3J5X2VuZBgCIAEoCzIdLmFpa2kudjEuUmVydW5TdGVwLkhpc3RvcnlFbmRIABInCgR0YXNrGAMgASgLMhcuYWlraS52MS5SZXJ1blN0ZXAuVGFza0gAEhQKDGxhc3RfZmFpbHVyZRgEIAEoCBoHCgVTdGFydBoMCgpIaXN0b3J5RW5kGikKBFRhc2sSDwoHYWRkcmVzcxgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBUIHCgVwb2ludCK6AQoNUnVuVHJhbnNpdGlvbhIQCghyZXZpc2lvbhgBIAEoBRInCgtmcm9tX3N0YXR1cxgCIAEoDjISLmFpa2kudjEuUnVuU3RhdHVzEiUKCXRvX3N0YXR1cxgDIAEoDjISLmFpa2kudjEuUnVuU3RhdHVzEg0KBWFjdG9yGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIoCgR0aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrRAgoJUnVuU3RhdHVzEhoKFlJVTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRSVU5fU1RBVFVTX1NDSEVEVUxFRBABEhUKEVJVTl9TVEFUVVNfUVVFVUVEEAISFgoSUlVOX1NUQVRVU19SVU5OSU5HEAMSFQoRUlVOX1NUQVRVU19QQVVTRUQQBBIXChNSVU5fU1RBVFVTX1NMRUVQSU5HEAUSHQoZUlVOX1NUQVRVU19BV0FJVElOR19FVkVOVBAGEh0KGVJVTl9TVEFUVVNfQVdBSVRJTkdfUkVUUlkQBxImCiJSVU5fU1RBVFVTX0FXQUlUSU5HX0NISUxEX1dPUktGTE9XEAgSGAoUUlVOX1NUQVRVU19DT01QTEVURUQQCRIVChFSVU5fU1RBVFVTX0ZBSUxFRBAKEhgKFFJVTl9TVEFUVVNfQ0FOQ0VMTEVEEAsq3wEKD1J1bkZhaWx1cmVDYXVzZRIhCh1SVU5fRkFJTFVSRV9DQVVTRV9VTlNQRUNJRklFRBAAEhoKFlJVTl9GQUlMVVJFX0NBVVNFX1RBU0sQARIdChlSVU5fRkFJTFVSRV9DQVVTRV9IQU5ETEVSEAISJQohUlVOX0ZBSUxVUkVfQ0FVU0VfTk9OX0RFVEVSTUlOSVNNEAMSIwofUlVOX0ZBSUxVUkVfQ0FVU0VfT1VUUFVUX1NDSEVNQRAEEiIKHlJVTl9GQUlMVVJFX0NBVVNFX0NISUxEX1NDSEVNQRAFKpgBChdSZWZlcmVuY2VDb25mbGljdFBvbGljeRIpCiVSRUZFUkVOQ0VfQ09ORkxJQ1RfUE9MSUNZX1VOU1BFQ0lGSUVEEAASIwofUkVGRVJFTkNFX0NPTkZMSUNUX1BPTElDWV9FUlJPUhABEi0KKVJFRkVSRU5DRV9DT05GTElDVF9QT0xJQ1lfUkVUVVJOX0VYSVNUSU5HEAJiBnByb3RvMw", [file_aiki_v1_payload, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * How often, and after what delays, failed work is attempted again. `max_attempts` counts every
@@ -450,6 +450,21 @@ export type Run = Message<"aiki.v1.Run"> & {
    * @generated from field: bool retain_forever = 25;
    */
   retainForever: boolean;
+
+  /**
+   * Empty unless this run is a rerun (RunService.RerunRun): the run whose history it copied.
+   * ListRuns with rerun_of lists the reruns of a run.
+   *
+   * @generated from field: string rerun_of = 26;
+   */
+  rerunOf: string;
+
+  /**
+   * Set with rerun_of: where the rerun went live (RerunRunRequest.from, resolved).
+   *
+   * @generated from field: aiki.v1.RerunStep from_step = 27;
+   */
+  fromStep?: RerunStep | undefined;
 };
 
 /**
@@ -458,6 +473,116 @@ export type Run = Message<"aiki.v1.Run"> & {
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
   messageDesc(file_aiki_v1_run, 3);
+
+/**
+ * Where a rerun went live, as RerunRunRequest.from resolved it on the source's history.
+ *
+ * @generated from message aiki.v1.RerunStep
+ */
+export type RerunStep = Message<"aiki.v1.RerunStep"> & {
+  /**
+   * Exactly one is set.
+   *
+   * @generated from oneof aiki.v1.RerunStep.point
+   */
+  point: {
+    /**
+     * Nothing copied.
+     *
+     * @generated from field: aiki.v1.RerunStep.Start start = 1;
+     */
+    value: RerunStep_Start;
+    case: "start";
+  } | {
+    /**
+     * Everything finished copied.
+     *
+     * @generated from field: aiki.v1.RerunStep.HistoryEnd history_end = 2;
+     */
+    value: RerunStep_HistoryEnd;
+    case: "historyEnd";
+  } | {
+    /**
+     * Copied up to this task.
+     *
+     * @generated from field: aiki.v1.RerunStep.Task task = 3;
+     */
+    value: RerunStep_Task;
+    case: "task";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * True when the step was asked as "the last failure" (RerunRunRequest.last_failure).
+   *
+   * @generated from field: bool last_failure = 4;
+   */
+  lastFailure: boolean;
+};
+
+/**
+ * Describes the message aiki.v1.RerunStep.
+ * Use `create(RerunStepSchema)` to create a new message.
+ */
+export const RerunStepSchema: GenMessage<RerunStep> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run, 4);
+
+/**
+ * From the start: nothing was copied.
+ *
+ * @generated from message aiki.v1.RerunStep.Start
+ */
+export type RerunStep_Start = Message<"aiki.v1.RerunStep.Start"> & {
+};
+
+/**
+ * Describes the message aiki.v1.RerunStep.Start.
+ * Use `create(RerunStep_StartSchema)` to create a new message.
+ */
+export const RerunStep_StartSchema: GenMessage<RerunStep_Start> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run, 4, 0);
+
+/**
+ * After every finished record of the source: last_failure on a source without a failed task.
+ *
+ * @generated from message aiki.v1.RerunStep.HistoryEnd
+ */
+export type RerunStep_HistoryEnd = Message<"aiki.v1.RerunStep.HistoryEnd"> & {
+};
+
+/**
+ * Describes the message aiki.v1.RerunStep.HistoryEnd.
+ * Use `create(RerunStep_HistoryEndSchema)` to create a new message.
+ */
+export const RerunStep_HistoryEndSchema: GenMessage<RerunStep_HistoryEnd> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run, 4, 1);
+
+/**
+ * A task of the source: the records before it were copied; it executed live.
+ *
+ * @generated from message aiki.v1.RerunStep.Task
+ */
+export type RerunStep_Task = Message<"aiki.v1.RerunStep.Task"> & {
+  /**
+   * The task's address (Task.address).
+   *
+   * @generated from field: string address = 1;
+   */
+  address: string;
+
+  /**
+   * Its position in the queue of calls to this address (Task.sequence), from 0.
+   *
+   * @generated from field: int32 sequence = 2;
+   */
+  sequence: number;
+};
+
+/**
+ * Describes the message aiki.v1.RerunStep.Task.
+ * Use `create(RerunStep_TaskSchema)` to create a new message.
+ */
+export const RerunStep_TaskSchema: GenMessage<RerunStep_Task> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run, 4, 2);
 
 /**
  * One entry of a run's transition history.
@@ -513,7 +638,7 @@ export type RunTransition = Message<"aiki.v1.RunTransition"> & {
  * Use `create(RunTransitionSchema)` to create a new message.
  */
 export const RunTransitionSchema: GenMessage<RunTransition> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_run, 4);
+  messageDesc(file_aiki_v1_run, 5);
 
 /**
  * The state of a workflow run. COMPLETED, FAILED and CANCELLED are terminal.

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aiki/v1/run_service.proto.
  */
 export const file_aiki_v1_run_service: GenFile = /*@__PURE__*/
-  fileDesc("ChlhaWtpL3YxL3J1bl9zZXJ2aWNlLnByb3RvEgdhaWtpLnYxIqgCCg9TdGFydFJ1blJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg13b3JrZmxvd19uYW1lGAIgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAyABKAkSJQoFaW5wdXQYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFAoMcmVmZXJlbmNlX2lkGAUgASgJEjkKD2NvbmZsaWN0X3BvbGljeRgGIAEoDjIgLmFpa2kudjEuUmVmZXJlbmNlQ29uZmxpY3RQb2xpY3kSDQoFc2hhcmQYByABKAkSIQoHdHJpZ2dlchgIIAEoCzIQLmFpa2kudjEuVHJpZ2dlchIjCgVyZXRyeRgJIAEoCzIULmFpa2kudjEuUmV0cnlQb2xpY3kiPwoQU3RhcnRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIQCghleGlzdGluZxgCIAEoCCIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIrCg5HZXRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJGChpHZXRSdW5CeVJlZmVyZW5jZUlkUmVxdWVzdBIoCglyZWZlcmVuY2UYASABKAsyFS5haWtpLnYxLlJ1blJlZmVyZW5jZSI4ChtHZXRSdW5CeVJlZmVyZW5jZUlkUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4i7QIKD0xpc3RSdW5zUmVxdWVzdBIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSJAoIc3RhdHVzZXMYAyADKA4yEi5haWtpLnYxLlJ1blN0YXR1cxISCgVzaGFyZBgEIAEoCUgAiAEBEhUKDXBhcmVudF9ydW5faWQYBSABKAkSFAoMcmVmZXJlbmNlX2lkGAYgASgJEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJEg8KB3J1bl9pZHMYCSADKAkSEwoLc2NoZWR1bGVfaWQYCiABKAkSNAoQY3JlYXRlX3RpbWVfZnJvbRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQggKBl9zaGFyZCJHChBMaXN0UnVuc1Jlc3BvbnNlEhoKBHJ1bnMYASADKAsyDC5haWtpLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KEUNhbmNlbFJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIjEKD1BhdXNlUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi0KEFBhdXNlUnVuUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4iMgoQUmVzdW1lUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KEVJlc3VtZVJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIiEKD0F3YWtlUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiLQoQQXdha2VSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJ5ChdXYWl0Rm9yUnVuU3RhdHVzUmVxdWVzdBIOCgZydW5faWQYASABKAkSIgoGc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSKgoHdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLXAQoYV2FpdEZvclJ1blN0YXR1c1Jlc3BvbnNlEjoKB291dGNvbWUYASABKA4yKS5haWtpLnYxLldhaXRGb3JSdW5TdGF0dXNSZXNwb25zZS5PdXRjb21lEhkKA3J1bhgCIAEoCzIMLmFpa2kudjEuUnVuImQKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhMKD09VVENPTUVfUkVBQ0hFRBABEhYKEk9VVENPTUVfVEVSTUlOQVRFRBACEhMKD09VVENPTUVfVElNRU9VVBADIlIKGUxpc3RSdW5UcmFuc2l0aW9uc1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImIKGkxpc3RSdW5UcmFuc2l0aW9uc1Jlc3BvbnNlEisKC3RyYW5zaXRpb25zGAEgAygLMhYuYWlraS52MS5SdW5UcmFuc2l0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJUChRMaXN0Q2hpbGRSdW5zUmVxdWVzdBIVCg1wYXJlbnRfcnVuX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIkwKFUxpc3RDaGlsZFJ1bnNSZXNwb25zZRIaCgRydW5zGAEgAygLMgwuYWlraS52MS5SdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIsACCglSdW5GaWx0ZXISFQoNd29ya2Zsb3dfbmFtZRgBIAEoCRIbChN3b3JrZmxvd192ZXJzaW9uX2lkGAIgASgJEiQKCHN0YXR1c2VzGAMgAygOMhIuYWlraS52MS5SdW5TdGF0dXMSEgoFc2hhcmQYBCABKAlIAIgBARIVCg1wYXJlbnRfcnVuX2lkGAUgASgJEhQKDHJlZmVyZW5jZV9pZBgGIAEoCRIPCgdydW5faWRzGAcgAygJEhMKC3NjaGVkdWxlX2lkGAggASgJEjQKEGNyZWF0ZV90aW1lX2Zyb20YCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZV90aW1lX3RvGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIICgZfc2hhcmQiNgoQQ291bnRSdW5zUmVxdWVzdBIiCgZmaWx0ZXIYASABKAsyEi5haWtpLnYxLlJ1bkZpbHRlciJDCg5SdW5TdGF0dXNDb3VudBIiCgZzdGF0dXMYASABKA4yEi5haWtpLnYxLlJ1blN0YXR1cxINCgVjb3VudBgCIAEoAyJLChFDb3VudFJ1bnNSZXNwb25zZRInCgZjb3VudHMYASADKAsyFy5haWtpLnYxLlJ1blN0YXR1c0NvdW50Eg0KBXRvdGFsGAIgASgDIhYKFExpc3RXb3JrZmxvd3NSZXF1ZXN0IsMBChZXb3JrZmxvd1ZlcnNpb25TdW1tYXJ5EhUKDXdvcmtmbG93X25hbWUYASABKAkSGwoTd29ya2Zsb3dfdmVyc2lvbl9pZBgCIAEoCRIRCglydW5fY291bnQYAyABKAMSNAoQbGFzdF9jcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMd29ya2VyX2NvdW50GAUgASgFEhYKDnNjaGVkdWxlX2NvdW50GAYgASgFIksKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIyCgl3b3JrZmxvd3MYASADKAsyHy5haWtpLnYxLldvcmtmbG93VmVyc2lvblN1bW1hcnkiJgoUR2V0UnVuSGlzdG9yeVJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIl0KFUdldFJ1bkhpc3RvcnlSZXNwb25zZRIkCgdoaXN0b3J5GAEgASgLMhMuYWlraS52MS5SdW5IaXN0b3J5Eh4KBmV2ZW50cxgCIAMoCzIOLmFpa2kudjEuRXZlbnQiNgoQV2F0Y2hSdW5zUmVxdWVzdBIiCgZmaWx0ZXIYASABKAsyEi5haWtpLnYxLlJ1bkZpbHRlciIvChFXYXRjaFJ1bnNSZXNwb25zZRIaCgRydW5zGAEgAygLMgwuYWlraS52MS5SdW4iIQoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSJGChBXYXRjaFJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuEhcKD2hpc3RvcnlfY2hhbmdlZBgCIAEoCCJkChZTZXRSdW5SZXRlbnRpb25SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIpCgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHZm9yZXZlchgDIAEoCCI0ChdTZXRSdW5SZXRlbnRpb25SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bjKACgoKUnVuU2VydmljZRI/CghTdGFydFJ1bhIYLmFpa2kudjEuU3RhcnRSdW5SZXF1ZXN0GhkuYWlraS52MS5TdGFydFJ1blJlc3BvbnNlEjkKBkdldFJ1bhIWLmFpa2kudjEuR2V0UnVuUmVxdWVzdBoXLmFpa2kudjEuR2V0UnVuUmVzcG9uc2USYAoTR2V0UnVuQnlSZWZlcmVuY2VJZBIjLmFpa2kudjEuR2V0UnVuQnlSZWZlcmVuY2VJZFJlcXVlc3QaJC5haWtpLnYxLkdldFJ1bkJ5UmVmZXJlbmNlSWRSZXNwb25zZRI/CghMaXN0UnVucxIYLmFpa2kudjEuTGlzdFJ1bnNSZXF1ZXN0GhkuYWlraS52MS5MaXN0UnVuc1Jlc3BvbnNlEkIKCUNhbmNlbFJ1bhIZLmFpa2kudjEuQ2FuY2VsUnVuUmVxdWVzdBoaLmFpa2kudjEuQ2FuY2VsUnVuUmVzcG9uc2USPwoIUGF1c2VSdW4SGC5haWtpLnYxLlBhdXNlUnVuUmVxdWVzdBoZLmFpa2kudjEuUGF1c2VSdW5SZXNwb25zZRJCCglSZXN1bWVSdW4SGS5haWtpLnYxLlJlc3VtZVJ1blJlcXVlc3QaGi5haWtpLnYxLlJlc3VtZVJ1blJlc3BvbnNlEj8KCEF3YWtlUnVuEhguYWlraS52MS5Bd2FrZVJ1blJlcXVlc3QaGS5haWtpLnYxLkF3YWtlUnVuUmVzcG9uc2USVAoPU2V0UnVuUmV0ZW50aW9uEh8uYWlraS52MS5TZXRSdW5SZXRlbnRpb25SZXF1ZXN0GiAuYWlraS52MS5TZXRSdW5SZXRlbnRpb25SZXNwb25zZRJXChBXYWl0Rm9yUnVuU3RhdHVzEiAuYWlraS52MS5XYWl0Rm9yUnVuU3RhdHVzUmVxdWVzdBohLmFpa2kudjEuV2FpdEZvclJ1blN0YXR1c1Jlc3BvbnNlEl0KEkxpc3RSdW5UcmFuc2l0aW9ucxIiLmFpa2kudjEuTGlzdFJ1blRyYW5zaXRpb25zUmVxdWVzdBojLmFpa2kudjEuTGlzdFJ1blRyYW5zaXRpb25zUmVzcG9uc2USTgoNTGlzdENoaWxkUnVucxIdLmFpa2kudjEuTGlzdENoaWxkUnVuc1JlcXVlc3QaHi5haWtpLnYxLkxpc3RDaGlsZFJ1bnNSZXNwb25zZRJCCglDb3VudFJ1bnMSGS5haWtpLnYxLkNvdW50UnVuc1JlcXVlc3QaGi5haWtpLnYxLkNvdW50UnVuc1Jlc3BvbnNlEk4KDUxpc3RXb3JrZmxvd3MSHS5haWtpLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0Gh4uYWlraS52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2USTgoNR2V0UnVuSGlzdG9yeRIdLmFpa2kudjEuR2V0UnVuSGlzdG9yeVJlcXVlc3QaHi5haWtpLnYxLkdldFJ1bkhpc3RvcnlSZXNwb25zZRJECglXYXRjaFJ1bnMSGS5haWtpLnYxLldhdGNoUnVuc1JlcXVlc3QaGi5haWtpLnYxLldhdGNoUnVuc1Jlc3BvbnNlMAESQQoIV2F0Y2hSdW4SGC5haWtpLnYxLldhdGNoUnVuUmVxdWVzdBoZLmFpa2kudjEuV2F0Y2hSdW5SZXNwb25zZTABYgZwcm90bzM", [file_aiki_v1_run, file_aiki_v1_history, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChlhaWtpL3YxL3J1bl9zZXJ2aWNlLnByb3RvEgdhaWtpLnYxIqgCCg9TdGFydFJ1blJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg13b3JrZmxvd19uYW1lGAIgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAyABKAkSJQoFaW5wdXQYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFAoMcmVmZXJlbmNlX2lkGAUgASgJEjkKD2NvbmZsaWN0X3BvbGljeRgGIAEoDjIgLmFpa2kudjEuUmVmZXJlbmNlQ29uZmxpY3RQb2xpY3kSDQoFc2hhcmQYByABKAkSIQoHdHJpZ2dlchgIIAEoCzIQLmFpa2kudjEuVHJpZ2dlchIjCgVyZXRyeRgJIAEoCzIULmFpa2kudjEuUmV0cnlQb2xpY3kiPwoQU3RhcnRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIQCghleGlzdGluZxgCIAEoCCIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIrCg5HZXRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJGChpHZXRSdW5CeVJlZmVyZW5jZUlkUmVxdWVzdBIoCglyZWZlcmVuY2UYASABKAsyFS5haWtpLnYxLlJ1blJlZmVyZW5jZSI4ChtHZXRSdW5CeVJlZmVyZW5jZUlkUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4i/wIKD0xpc3RSdW5zUmVxdWVzdBIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSJAoIc3RhdHVzZXMYAyADKA4yEi5haWtpLnYxLlJ1blN0YXR1cxISCgVzaGFyZBgEIAEoCUgAiAEBEhUKDXBhcmVudF9ydW5faWQYBSABKAkSFAoMcmVmZXJlbmNlX2lkGAYgASgJEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJEg8KB3J1bl9pZHMYCSADKAkSEwoLc2NoZWR1bGVfaWQYCiABKAkSNAoQY3JlYXRlX3RpbWVfZnJvbRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcnVuX29mGA0gASgJQggKBl9zaGFyZCJHChBMaXN0UnVuc1Jlc3BvbnNlEhoKBHJ1bnMYASADKAsyDC5haWtpLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KEUNhbmNlbFJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIjEKD1BhdXNlUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi0KEFBhdXNlUnVuUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4iMgoQUmVzdW1lUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KEVJlc3VtZVJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuIiEKD0F3YWtlUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiLQoQQXdha2VSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJ5ChdXYWl0Rm9yUnVuU3RhdHVzUmVxdWVzdBIOCgZydW5faWQYASABKAkSIgoGc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSKgoHdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLXAQoYV2FpdEZvclJ1blN0YXR1c1Jlc3BvbnNlEjoKB291dGNvbWUYASABKA4yKS5haWtpLnYxLldhaXRGb3JSdW5TdGF0dXNSZXNwb25zZS5PdXRjb21lEhkKA3J1bhgCIAEoCzIMLmFpa2kudjEuUnVuImQKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhMKD09VVENPTUVfUkVBQ0hFRBABEhYKEk9VVENPTUVfVEVSTUlOQVRFRBACEhMKD09VVENPTUVfVElNRU9VVBADIlIKGUxpc3RSdW5UcmFuc2l0aW9uc1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImIKGkxpc3RSdW5UcmFuc2l0aW9uc1Jlc3BvbnNlEisKC3RyYW5zaXRpb25zGAEgAygLMhYuYWlraS52MS5SdW5UcmFuc2l0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJUChRMaXN0Q2hpbGRSdW5zUmVxdWVzdBIVCg1wYXJlbnRfcnVuX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIkwKFUxpc3RDaGlsZFJ1bnNSZXNwb25zZRIaCgRydW5zGAEgAygLMgwuYWlraS52MS5SdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItICCglSdW5GaWx0ZXISFQoNd29ya2Zsb3dfbmFtZRgBIAEoCRIbChN3b3JrZmxvd192ZXJzaW9uX2lkGAIgASgJEiQKCHN0YXR1c2VzGAMgAygOMhIuYWlraS52MS5SdW5TdGF0dXMSEgoFc2hhcmQYBCABKAlIAIgBARIVCg1wYXJlbnRfcnVuX2lkGAUgASgJEhQKDHJlZmVyZW5jZV9pZBgGIAEoCRIPCgdydW5faWRzGAcgAygJEhMKC3NjaGVkdWxlX2lkGAggASgJEjQKEGNyZWF0ZV90aW1lX2Zyb20YCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZV90aW1lX3RvGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXJ1bl9vZhgLIAEoCUIICgZfc2hhcmQiNgoQQ291bnRSdW5zUmVxdWVzdBIiCgZmaWx0ZXIYASABKAsyEi5haWtpLnYxLlJ1bkZpbHRlciJDCg5SdW5TdGF0dXNDb3VudBIiCgZzdGF0dXMYASABKA4yEi5haWtpLnYxLlJ1blN0YXR1cxINCgVjb3VudBgCIAEoAyJLChFDb3VudFJ1bnNSZXNwb25zZRInCgZjb3VudHMYASADKAsyFy5haWtpLnYxLlJ1blN0YXR1c0NvdW50Eg0KBXRvdGFsGAIgASgDIhYKFExpc3RXb3JrZmxvd3NSZXF1ZXN0IsMBChZXb3JrZmxvd1ZlcnNpb25TdW1tYXJ5EhUKDXdvcmtmbG93X25hbWUYASABKAkSGwoTd29ya2Zsb3dfdmVyc2lvbl9pZBgCIAEoCRIRCglydW5fY291bnQYAyABKAMSNAoQbGFzdF9jcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMd29ya2VyX2NvdW50GAUgASgFEhYKDnNjaGVkdWxlX2NvdW50GAYgASgFIksKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIyCgl3b3JrZmxvd3MYASADKAsyHy5haWtpLnYxLldvcmtmbG93VmVyc2lvblN1bW1hcnkiJgoUR2V0UnVuSGlzdG9yeVJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIl0KFUdldFJ1bkhpc3RvcnlSZXNwb25zZRIkCgdoaXN0b3J5GAEgASgLMhMuYWlraS52MS5SdW5IaXN0b3J5Eh4KBmV2ZW50cxgCIAMoCzIOLmFpa2kudjEuRXZlbnQiNgoQV2F0Y2hSdW5zUmVxdWVzdBIiCgZmaWx0ZXIYASABKAsyEi5haWtpLnYxLlJ1bkZpbHRlciIvChFXYXRjaFJ1bnNSZXNwb25zZRIaCgRydW5zGAEgAygLMgwuYWlraS52MS5SdW4iIQoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSJGChBXYXRjaFJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuEhcKD2hpc3RvcnlfY2hhbmdlZBgCIAEoCCJkChZTZXRSdW5SZXRlbnRpb25SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIpCgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHZm9yZXZlchgDIAEoCCI0ChdTZXRSdW5SZXRlbnRpb25SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biKAAwoPUmVydW5SdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIvCgVzdGFydBgCIAEoCzIeLmFpa2kudjEuUmVydW5SdW5SZXF1ZXN0LlN0YXJ0SAASPAoMbGFzdF9mYWlsdXJlGAMgASgLMiQuYWlraS52MS5SZXJ1blJ1blJlcXVlc3QuTGFzdEZhaWx1cmVIABIxCgRzdGVwGAQgASgLMiEuYWlraS52MS5SZXJ1blJ1blJlcXVlc3QuVGFza1N0ZXBIABIlCgVpbnB1dBgFIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIbChN3b3JrZmxvd192ZXJzaW9uX2lkGAYgASgJEhIKCnJlcXVlc3RfaWQYByABKAkSFAoMcmVmZXJlbmNlX2lkGAggASgJGi0KCFRhc2tTdGVwEg8KB2FkZHJlc3MYASABKAkSEAoIc2VxdWVuY2UYAiABKAUaBwoFU3RhcnQaDQoLTGFzdEZhaWx1cmVCBgoEZnJvbSJXChBSZXJ1blJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuEhAKCGV4aXN0aW5nGAIgASgIEhYKDmNvcGllZF9yZWNvcmRzGAMgASgFMsEKCgpSdW5TZXJ2aWNlEj8KCFN0YXJ0UnVuEhguYWlraS52MS5TdGFydFJ1blJlcXVlc3QaGS5haWtpLnYxLlN0YXJ0UnVuUmVzcG9uc2USOQoGR2V0UnVuEhYuYWlraS52MS5HZXRSdW5SZXF1ZXN0GhcuYWlraS52MS5HZXRSdW5SZXNwb25zZRJgChNHZXRSdW5CeVJlZmVyZW5jZUlkEiMuYWlraS52MS5HZXRSdW5CeVJlZmVyZW5jZUlkUmVxdWVzdBokLmFpa2kudjEuR2V0UnVuQnlSZWZlcmVuY2VJZFJlc3BvbnNlEj8KCExpc3RSdW5zEhguYWlraS52MS5MaXN0UnVuc1JlcXVlc3QaGS5haWtpLnYxLkxpc3RSdW5zUmVzcG9uc2USQgoJQ2FuY2VsUnVuEhkuYWlraS52MS5DYW5jZWxSdW5SZXF1ZXN0GhouYWlraS52MS5DYW5jZWxSdW5SZXNwb25zZRI/CghQYXVzZVJ1bhIYLmFpa2kudjEuUGF1c2VSdW5SZXF1ZXN0GhkuYWlraS52MS5QYXVzZVJ1blJlc3BvbnNlEkIKCVJlc3VtZVJ1bhIZLmFpa2kudjEuUmVzdW1lUnVuUmVxdWVzdBoaLmFpa2kudjEuUmVzdW1lUnVuUmVzcG9uc2USPwoIQXdha2VSdW4SGC5haWtpLnYxLkF3YWtlUnVuUmVxdWVzdBoZLmFpa2kudjEuQXdha2VSdW5SZXNwb25zZRJUCg9TZXRSdW5SZXRlbnRpb24SHy5haWtpLnYxLlNldFJ1blJldGVudGlvblJlcXVlc3QaIC5haWtpLnYxLlNldFJ1blJldGVudGlvblJlc3BvbnNlElcKEFdhaXRGb3JSdW5TdGF0dXMSIC5haWtpLnYxLldhaXRGb3JSdW5TdGF0dXNSZXF1ZXN0GiEuYWlraS52MS5XYWl0Rm9yUnVuU3RhdHVzUmVzcG9uc2USXQoSTGlzdFJ1blRyYW5zaXRpb25zEiIuYWlraS52MS5MaXN0UnVuVHJhbnNpdGlvbnNSZXF1ZXN0GiMuYWlraS52MS5MaXN0UnVuVHJhbnNpdGlvbnNSZXNwb25zZRJOCg1MaXN0Q2hpbGRSdW5zEh0uYWlraS52MS5MaXN0Q2hpbGRSdW5zUmVxdWVzdBoeLmFpa2kudjEuTGlzdENoaWxkUnVuc1Jlc3BvbnNlEkIKCUNvdW50UnVucxIZLmFpa2kudjEuQ291bnRSdW5zUmVxdWVzdBoaLmFpa2kudjEuQ291bnRSdW5zUmVzcG9uc2USTgoNTGlzdFdvcmtmbG93cxIdLmFpa2kudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaHi5haWtpLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJOCg1HZXRSdW5IaXN0b3J5Eh0uYWlraS52MS5HZXRSdW5IaXN0b3J5UmVxdWVzdBoeLmFpa2kudjEuR2V0UnVuSGlzdG9yeVJlc3BvbnNlEkQKCVdhdGNoUnVucxIZLmFpa2kudjEuV2F0Y2hSdW5zUmVxdWVzdBoaLmFpa2kudjEuV2F0Y2hSdW5zUmVzcG9uc2UwARJBCghXYXRjaFJ1bhIYLmFpa2kudjEuV2F0Y2hSdW5SZXF1ZXN0GhkuYWlraS52MS5XYXRjaFJ1blJlc3BvbnNlMAESPwoIUmVydW5SdW4SGC5haWtpLnYxLlJlcnVuUnVuUmVxdWVzdBoZLmFpa2kudjEuUmVydW5SdW5SZXNwb25zZWIGcHJvdG8z", [file_aiki_v1_run, file_aiki_v1_history, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A start of a workflow run.
@@ -298,6 +298,13 @@ export type ListRunsRequest = Message<"aiki.v1.ListRunsRequest"> & {
    * @generated from field: google.protobuf.Timestamp create_time_to = 12;
    */
   createTimeTo?: Timestamp | undefined;
+
+  /**
+   * Only reruns of this run (a UUID; see Run.rerun_of); empty means any.
+   *
+   * @generated from field: string rerun_of = 13;
+   */
+  rerunOf: string;
 };
 
 /**
@@ -829,6 +836,13 @@ export type RunFilter = Message<"aiki.v1.RunFilter"> & {
    * @generated from field: google.protobuf.Timestamp create_time_to = 10;
    */
   createTimeTo?: Timestamp | undefined;
+
+  /**
+   * Only reruns of this run (a UUID; see Run.rerun_of); empty means any.
+   *
+   * @generated from field: string rerun_of = 11;
+   */
+  rerunOf: string;
 };
 
 /**
@@ -1207,6 +1221,206 @@ export const SetRunRetentionResponseSchema: GenMessage<SetRunRetentionResponse> 
   messageDesc(file_aiki_v1_run_service, 36);
 
 /**
+ * A rerun of a finished run from a point of its history (docs/semantics.md, Rerun).
+ *
+ * What is copied: every finished record of the source created before the chosen step, in the
+ * order the source recorded them, up to the first record that was not finished (a task still
+ * running or awaiting a retry, a sleep or wait still open), which ends the copy: completed tasks
+ * with their outputs, failed tasks with their failures (a replay throws them again, as in the
+ * source), sleeps that ended (on time or by awake), event waits that received an event (with a
+ * copy of that event, consumed) or timed out, child starts (pointing at the source's child runs,
+ * which are neither copied nor re-run) and child waits that finished or timed out. Events sent to
+ * the source but never consumed are not copied. The copies are new rows of the new run; the
+ * source's rows are not changed.
+ *
+ * What is executed: the new run is QUEUED at attempt 1 and replays like any run. Its handler
+ * runs from the top; each call matching a copied record by key and sequence (Addresses, in
+ * history.proto) returns the recorded result without executing again; the chosen step and
+ * everything after it execute live. A replay that diverges from the copied prefix (a call with
+ * another key, e.g. a task called with another input, so another address, while copied records
+ * are still unreached) fails the new run with cause NON_DETERMINISM naming the unreached records,
+ * as any replay does (worker_lease_service.proto, the replay protocol); records are never mixed.
+ *
+ * @generated from message aiki.v1.RerunRunRequest
+ */
+export type RerunRunRequest = Message<"aiki.v1.RerunRunRequest"> & {
+  /**
+   * Required: the run to rerun (a UUID), COMPLETED, FAILED or CANCELLED.
+   *
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * Required: where the new run goes live; exactly one.
+   *
+   * @generated from oneof aiki.v1.RerunRunRequest.from
+   */
+  from: {
+    /**
+     * From the start: a new run with the lineage and nothing copied.
+     *
+     * @generated from field: aiki.v1.RerunRunRequest.Start start = 2;
+     */
+    value: RerunRunRequest_Start;
+    case: "start";
+  } | {
+    /**
+     * From the last failed task.
+     *
+     * @generated from field: aiki.v1.RerunRunRequest.LastFailure last_failure = 3;
+     */
+    value: RerunRunRequest_LastFailure;
+    case: "lastFailure";
+  } | {
+    /**
+     * From this task: the records before it are copied, it and what follows execute live.
+     * INVALID_ARGUMENT when the source has no task at this address and sequence.
+     *
+     * @generated from field: aiki.v1.RerunRunRequest.TaskStep step = 4;
+     */
+    value: RerunRunRequest_TaskStep;
+    case: "step";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The new run's input, as JSON. Unset: the source's input. With another input, the copied
+   * records stay as the source recorded them: a copied task whose address depends on the input
+   * no longer matches its call, and the new run fails with NON_DETERMINISM naming it.
+   *
+   * @generated from field: google.protobuf.Value input = 5;
+   */
+  input?: Value | undefined;
+
+  /**
+   * The new run's workflow version (same workflow). Empty: the source's version. A version whose
+   * code calls differently than the copied records fails with NON_DETERMINISM like any replay.
+   *
+   * @generated from field: string workflow_version_id = 6;
+   */
+  workflowVersionId: string;
+
+  /**
+   * Optional idempotency key, unique per namespace, shared with StartRun's: a repeated rerun
+   * with the same request id returns the first answer and copies nothing.
+   *
+   * @generated from field: string request_id = 7;
+   */
+  requestId: string;
+
+  /**
+   * Optional reference id of the new run, unique per workflow version (the source's is not
+   * carried over: it is the source's).
+   *
+   * @generated from field: string reference_id = 8;
+   */
+  referenceId: string;
+};
+
+/**
+ * Describes the message aiki.v1.RerunRunRequest.
+ * Use `create(RerunRunRequestSchema)` to create a new message.
+ */
+export const RerunRunRequestSchema: GenMessage<RerunRunRequest> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 37);
+
+/**
+ * A task record of the source's history, as Task names it.
+ *
+ * @generated from message aiki.v1.RerunRunRequest.TaskStep
+ */
+export type RerunRunRequest_TaskStep = Message<"aiki.v1.RerunRunRequest.TaskStep"> & {
+  /**
+   * The task's address (Task.address).
+   *
+   * @generated from field: string address = 1;
+   */
+  address: string;
+
+  /**
+   * Its position in the queue of calls to this address (Task.sequence), from 0.
+   *
+   * @generated from field: int32 sequence = 2;
+   */
+  sequence: number;
+};
+
+/**
+ * Describes the message aiki.v1.RerunRunRequest.TaskStep.
+ * Use `create(RerunRunRequest_TaskStepSchema)` to create a new message.
+ */
+export const RerunRunRequest_TaskStepSchema: GenMessage<RerunRunRequest_TaskStep> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 37, 0);
+
+/**
+ * Copy nothing: the handler executes everything again.
+ *
+ * @generated from message aiki.v1.RerunRunRequest.Start
+ */
+export type RerunRunRequest_Start = Message<"aiki.v1.RerunRunRequest.Start"> & {
+};
+
+/**
+ * Describes the message aiki.v1.RerunRunRequest.Start.
+ * Use `create(RerunRunRequest_StartSchema)` to create a new message.
+ */
+export const RerunRunRequest_StartSchema: GenMessage<RerunRunRequest_Start> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 37, 1);
+
+/**
+ * The source's last FAILED task (the newest by first call): the records before it are copied
+ * and it executes again. A source without a failed task (the handler itself failed, or the run
+ * was cancelled) has no failure step: every finished record is copied and the handler goes on
+ * live after them.
+ *
+ * @generated from message aiki.v1.RerunRunRequest.LastFailure
+ */
+export type RerunRunRequest_LastFailure = Message<"aiki.v1.RerunRunRequest.LastFailure"> & {
+};
+
+/**
+ * Describes the message aiki.v1.RerunRunRequest.LastFailure.
+ * Use `create(RerunRunRequest_LastFailureSchema)` to create a new message.
+ */
+export const RerunRunRequest_LastFailureSchema: GenMessage<RerunRunRequest_LastFailure> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 37, 2);
+
+/**
+ * The new run.
+ *
+ * @generated from message aiki.v1.RerunRunResponse
+ */
+export type RerunRunResponse = Message<"aiki.v1.RerunRunResponse"> & {
+  /**
+   * The new run as it is after the call: QUEUED, with rerun_of and from_step set.
+   *
+   * @generated from field: aiki.v1.Run run = 1;
+   */
+  run?: Run | undefined;
+
+  /**
+   * True when a run an earlier rerun with the same request id created was returned.
+   *
+   * @generated from field: bool existing = 2;
+   */
+  existing: boolean;
+
+  /**
+   * How many records were copied into the new run (tasks, sleeps, waits, child starts).
+   *
+   * @generated from field: int32 copied_records = 3;
+   */
+  copiedRecords: number;
+};
+
+/**
+ * Describes the message aiki.v1.RerunRunResponse.
+ * Use `create(RerunRunResponseSchema)` to create a new message.
+ */
+export const RerunRunResponseSchema: GenMessage<RerunRunResponse> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 38);
+
+/**
  * Runs: start workflow runs, read them, and control them from outside.
  *
  * Errors common to every method: INVALID_ARGUMENT (with BadRequestDetail naming the field) for
@@ -1408,6 +1622,22 @@ export const RunService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchRunRequestSchema;
     output: typeof WatchRunResponseSchema;
+  },
+  /**
+   * Starts a new run from a finished run's history (docs/semantics.md, Rerun): the new run gets
+   * copies of the source's recorded results before the chosen step and executes live from there;
+   * the source is never changed. NOT_FOUND when the source is not a run of the caller's
+   * namespace; FAILED_PRECONDITION (InvalidTransitionDetail, action "rerun", naming its status)
+   * when the source is not COMPLETED, FAILED or CANCELLED; INVALID_ARGUMENT when the step is not
+   * a task of the source's history; ALREADY_EXISTS (RunConflictDetail) as StartRun for a reused
+   * request id or a taken reference id.
+   *
+   * @generated from rpc aiki.v1.RunService.RerunRun
+   */
+  rerunRun: {
+    methodKind: "unary";
+    input: typeof RerunRunRequestSchema;
+    output: typeof RerunRunResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_aiki_v1_run_service, 0);

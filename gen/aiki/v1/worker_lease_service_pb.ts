@@ -78,7 +78,9 @@ export type Lease = Message<"aiki.v1.Lease"> & {
   expireTime?: Timestamp | undefined;
 
   /**
-   * What the run has recorded, to replay against.
+   * What the run has recorded, to replay against. Not necessarily empty on a run's first lease:
+   * a rerun (RunService.RerunRun) starts with the records it copied from its source, and its
+   * handler must replay against them like any history.
    *
    * @generated from field: aiki.v1.RunHistory history = 4;
    */

@@ -24,6 +24,7 @@ export const methodScopes: Readonly<Record<string, ApiKeyScope | "any">> = {
   "aiki.v1.RunService/ResumeRun": "client",
   "aiki.v1.RunService/AwakeRun": "client",
   "aiki.v1.RunService/SetRunRetention": "client",
+  "aiki.v1.RunService/RerunRun": "client",
   "aiki.v1.RunService/GetRun": "read",
   "aiki.v1.RunService/GetRunByReferenceId": "read",
   "aiki.v1.RunService/ListRuns": "read",

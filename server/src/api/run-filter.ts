@@ -29,6 +29,7 @@ export function parseRunFilter(v: Violations, prefix: string, f: RunFilterFields
   const runIds = f.runIds.length > maxFilterRunIds ? [] : f.runIds.map((id, i) => v.uuid(`${prefix}run_ids[${i}]`, id));
   // Schedule ids are UUIDs too (derived from the schedule's name or definition).
   const scheduleId = v.uuid(`${prefix}schedule_id`, f.scheduleId, false);
+  const rerunOf = v.uuid(`${prefix}rerun_of`, f.rerunOf, false);
   const createTimeFrom = v.timestamp(`${prefix}create_time_from`, f.createTimeFrom);
   const createTimeTo = v.timestamp(`${prefix}create_time_to`, f.createTimeTo);
   if (createTimeFrom && createTimeTo && createTimeTo.getTime() <= createTimeFrom.getTime()) {
@@ -45,6 +46,7 @@ export function parseRunFilter(v: Violations, prefix: string, f: RunFilterFields
     scheduleId: scheduleId || undefined,
     createTimeFrom,
     createTimeTo,
+    rerunOf: rerunOf || undefined,
   };
 }
 

@@ -5,6 +5,8 @@ import {
   type RetryPolicy as PbRetryPolicy,
   RetryPolicySchema,
   type Run,
+  RerunStepSchema,
+  type RerunStep,
   RunFailureCause,
   RunSchema,
   RunStatus as PbRunStatus,
@@ -15,7 +17,7 @@ import type { RetryPolicy } from "../domain/retry-policy.js";
 import type { RunStatus } from "../domain/run-status.js";
 import type { JsonValue } from "../store/json.js";
 import type { RunTransitionRow } from "../store/run-transitions.table.js";
-import type { RunRow } from "../store/runs.table.js";
+import type { RerunFromStep, RunRow } from "../store/runs.table.js";
 import type { Violations } from "./validation.js";
 
 const statusToPb: Record<RunStatus, PbRunStatus> = {
@@ -151,7 +153,21 @@ export function runToPb(row: RunRow): Run {
     leaseExpireTime: ts(row.lease_expires_time),
     retainUntil: ts(row.retain_until),
     retainForever: row.retain_forever,
+    rerunOf: row.rerun_of ?? "",
+    fromStep: row.rerun_from_step ? rerunStepToPb(row.rerun_from_step) : undefined,
   });
+}
+
+export function rerunStepToPb(step: RerunFromStep): RerunStep {
+  const lastFailure = step.lastFailure === true;
+  switch (step.kind) {
+    case "start":
+      return create(RerunStepSchema, { point: { case: "start", value: {} }, lastFailure });
+    case "history_end":
+      return create(RerunStepSchema, { point: { case: "historyEnd", value: {} }, lastFailure });
+    case "task":
+      return create(RerunStepSchema, { point: { case: "task", value: { address: step.address, sequence: step.sequence } }, lastFailure });
+  }
 }
 
 export function transitionToPb(row: RunTransitionRow): RunTransition {

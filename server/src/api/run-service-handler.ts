@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import {
+  type RerunRunRequest,
   RunService,
   RunStatusCountSchema,
   type StartRunRequest,
@@ -18,6 +19,7 @@ import { getRunHistory } from "../engine/run-history.js";
 import { setRunRetention } from "../engine/set-run-retention.js";
 import { watchRun, watchRuns } from "../engine/watch-runs.js";
 import { type StartRunCommand, startRun } from "../engine/start-run.js";
+import { type RerunRunCommand, rerunRun } from "../engine/rerun-run.js";
 import { maxWaitMs, waitForRunStatus } from "../engine/wait-for-run-status.js";
 import { eventToPb, historyToPb } from "./history-mapping.js";
 import { holdForCaller } from "./caller-quotas.js";
@@ -127,6 +129,11 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
       return { run: runToPb(await setRunRetention(deps, ns, runId, change)) };
     },
 
+    async rerunRun(req, ctx) {
+      const { run, existing, copiedRecords } = await rerunRun(deps, parseRerunRun(new Violations(deps.limits), req, namespaceOf(ctx)));
+      return { run: runToPb(run), existing, copiedRecords };
+    },
+
     async waitForRunStatus(req, ctx) {
       const ns = namespaceOf(ctx);
       const v = new Violations(deps.limits);
@@ -213,4 +220,39 @@ function parseStartRun(v: Violations, req: StartRunRequest, namespace: string): 
   const fields = parseStartFields(v, req);
   v.throwIfAny();
   return { namespace, requestId: req.requestId || undefined, ...fields, actor: clientActor };
+}
+
+function parseRerunRun(v: Violations, req: RerunRunRequest, namespace: string): RerunRunCommand {
+  const runId = v.uuid("run_id", req.runId);
+  let from: RerunRunCommand["from"] | undefined;
+  switch (req.from.case) {
+    case "start":
+      from = { kind: "start" };
+      break;
+    case "lastFailure":
+      from = { kind: "last_failure" };
+      break;
+    case "step":
+      v.identifier("step.address", req.from.value.address, true);
+      if (req.from.value.sequence < 0) v.add("step.sequence", "must not be negative");
+      from = { kind: "task", address: req.from.value.address, sequence: req.from.value.sequence };
+      break;
+    default:
+      v.add("from", "is required: one of start, last_failure, step");
+  }
+  const input = v.payload("input", req.input);
+  v.identifier("workflow_version_id", req.workflowVersionId, false);
+  v.identifier("request_id", req.requestId, false);
+  v.identifier("reference_id", req.referenceId, false);
+  v.throwIfAny();
+  return {
+    namespace,
+    runId,
+    from: from!,
+    input,
+    workflowVersionId: req.workflowVersionId || undefined,
+    requestId: req.requestId || undefined,
+    referenceId: req.referenceId || undefined,
+    actor: clientActor,
+  };
 }

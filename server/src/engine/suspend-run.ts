@@ -6,6 +6,7 @@ import { consumeOldestPendingEvent } from "../store/event-repository.js";
 import { jsonbOrNull } from "../store/json.js";
 import { suspendOnNewSleepsIfLeased } from "../store/lease-repository.js";
 import { batcherFor } from "../store/statement-batcher.js";
+import { hasChildRecordFor } from "../store/child-run-repository.js";
 import { findRunById, transitionRun } from "../store/run-repository.js";
 import { findWaitForUpdate, insertWait, resizeSleep, resolveWait, type WaitKey } from "../store/run-wait-repository.js";
 import type { RunRow } from "../store/runs.table.js";
@@ -115,7 +116,9 @@ async function decide(trx: Trx, run: RunRow, wait: SuspendWait): Promise<Decisio
     }
     case "child": {
       const child = await findRunById(trx, run.namespace, wait.childRunId);
-      if (!child || child.parent_run_id !== run.id) {
+      // A rerun's copied child starts name the source's children (docs/semantics.md, Rerun):
+      // finished ones, so a wait on one resolves at once below.
+      if (!child || (child.parent_run_id !== run.id && !(await hasChildRecordFor(trx, run.id, child.id)))) {
         throw new InvalidArgumentError([{ field: "child_wait.child_run_id", description: `run ${wait.childRunId} is not a child of ${run.id}` }]);
       }
       const key: WaitKey = { runId: run.id, kind: "child", key: wait.childRunId, sequence: wait.sequence };

@@ -22,7 +22,8 @@ export interface ClaimRequest {
  */
 /**
  * A run just leased, with `queued_time`: when it became QUEUED (its update_time before the
- * claim), and `first_lease`: it was never leased before, so it has no history yet.
+ * claim), and `first_lease`: it was never leased before, so it has no history yet (a rerun
+ * has: the records it copied from its source, docs/semantics.md, Rerun).
  */
 export type ClaimedRun = RunRow & { queued_time: Date; first_lease: boolean };
 
@@ -31,7 +32,7 @@ export async function claimReadyRuns(db: Kysely<Database>, req: ClaimRequest): P
   const versions = req.versions.map((v) => v.workflowVersionId);
   const { rows } = await sql<ClaimedRun>`
     with ready as (
-      select r.id, r.revision, r.update_time as queued_time, r.start_time is null as first_lease from runs r
+      select r.id, r.revision, r.update_time as queued_time, (r.start_time is null and r.rerun_of is null) as first_lease from runs r
       join unnest(${names}::text[], ${versions}::text[]) as v(name, version)
         on r.workflow_name = v.name and r.workflow_version_id = v.version
       where r.namespace = ${req.namespace} and r.status = 'queued' and r.shard = any(${req.shards as string[]}::text[])

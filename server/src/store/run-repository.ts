@@ -236,6 +236,8 @@ export interface RunFilter {
   createTimeFrom?: Date | undefined;
   /** Created before. */
   createTimeTo?: Date | undefined;
+  /** Reruns of this run. */
+  rerunOf?: string | undefined;
 }
 
 function matching(eb: ExpressionBuilder<Database, "runs">, namespace: string, f: RunFilter): Expression<SqlBool> {
@@ -248,6 +250,7 @@ function matching(eb: ExpressionBuilder<Database, "runs">, namespace: string, f:
   if (f.referenceId) where.push(eb("reference_id", "=", f.referenceId));
   if (f.runIds && f.runIds.length > 0) where.push(eb("id", "in", f.runIds));
   if (f.scheduleId) where.push(eb("schedule_id", "=", f.scheduleId));
+  if (f.rerunOf) where.push(eb("rerun_of", "=", f.rerunOf));
   // create_time decides; the id bound (UUIDv7 ids carry their creation time, on the server's
   // clock rather than the database's, hence the slack) lets the primary key find the range
   // without an index of its own on create_time, which every insert and transition would pay for.

@@ -1,6 +1,7 @@
-import type { ColumnType, Insertable, Selectable } from "kysely";
+import type { ColumnType, Insertable, RawBuilder, Selectable } from "kysely";
 import type { RunStatus } from "../domain/run-status.js";
 import type { Json, NullableTime, Time } from "./column-types.js";
+import type { JsonValue } from "./json.js";
 
 export interface RunsTable {
   namespace: ColumnType<string, string | undefined, never>;
@@ -35,7 +36,17 @@ export interface RunsTable {
   retain_until: NullableTime;
   /** Never purged (SetRunRetention). */
   retain_forever: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The run a rerun copied its history from (RunService.RerunRun); null for every other start. */
+  rerun_of: ColumnType<string | null, string | null | undefined, never>;
+  /** Where a rerun went live (see RerunFromStep); null unless rerun_of is set. */
+  rerun_from_step: ColumnType<RerunFromStep | null, RawBuilder<JsonValue> | null | undefined, never>;
 }
+
+/** Where a rerun went live, as stored in runs.rerun_from_step. */
+export type RerunFromStep =
+  | { kind: "start"; lastFailure?: boolean }
+  | { kind: "history_end"; lastFailure?: boolean }
+  | { kind: "task"; address: string; sequence: number; lastFailure?: boolean };
 
 export type RunRow = Selectable<RunsTable>;
 export type NewRunRow = Insertable<RunsTable>;

@@ -30,6 +30,31 @@ RUN_STATUS_SCHEDULED: RunStatus
 RUN_STATUS_SLEEPING: RunStatus
 RUN_STATUS_UNSPECIFIED: RunStatus
 
+class RerunStep(_message.Message):
+    __slots__ = ["history_end", "last_failure", "start", "task"]
+    class HistoryEnd(_message.Message):
+        __slots__ = []
+        def __init__(self) -> None: ...
+    class Start(_message.Message):
+        __slots__ = []
+        def __init__(self) -> None: ...
+    class Task(_message.Message):
+        __slots__ = ["address", "sequence"]
+        ADDRESS_FIELD_NUMBER: _ClassVar[int]
+        SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+        address: str
+        sequence: int
+        def __init__(self, address: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+    HISTORY_END_FIELD_NUMBER: _ClassVar[int]
+    LAST_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    history_end: RerunStep.HistoryEnd
+    last_failure: bool
+    start: RerunStep.Start
+    task: RerunStep.Task
+    def __init__(self, start: _Optional[_Union[RerunStep.Start, _Mapping]] = ..., history_end: _Optional[_Union[RerunStep.HistoryEnd, _Mapping]] = ..., task: _Optional[_Union[RerunStep.Task, _Mapping]] = ..., last_failure: bool = ...) -> None: ...
+
 class RetryPolicy(_message.Message):
     __slots__ = ["exponential", "fixed", "jittered", "never"]
     class Exponential(_message.Message):
@@ -75,12 +100,13 @@ class RetryPolicy(_message.Message):
     def __init__(self, never: _Optional[_Union[RetryPolicy.Never, _Mapping]] = ..., fixed: _Optional[_Union[RetryPolicy.Fixed, _Mapping]] = ..., exponential: _Optional[_Union[RetryPolicy.Exponential, _Mapping]] = ..., jittered: _Optional[_Union[RetryPolicy.Jittered, _Mapping]] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ["attempt", "create_time", "end_time", "failure", "failure_cause", "id", "input", "lease_expire_time", "lease_worker_id", "namespace", "output", "parent_run_id", "reference_id", "retain_forever", "retain_until", "retry", "revision", "shard", "start_time", "status", "status_reason", "update_time", "wake_time", "workflow_name", "workflow_version_id"]
+    __slots__ = ["attempt", "create_time", "end_time", "failure", "failure_cause", "from_step", "id", "input", "lease_expire_time", "lease_worker_id", "namespace", "output", "parent_run_id", "reference_id", "rerun_of", "retain_forever", "retain_until", "retry", "revision", "shard", "start_time", "status", "status_reason", "update_time", "wake_time", "workflow_name", "workflow_version_id"]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     FAILURE_CAUSE_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
+    FROM_STEP_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +115,7 @@ class Run(_message.Message):
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    RERUN_OF_FIELD_NUMBER: _ClassVar[int]
     RETAIN_FOREVER_FIELD_NUMBER: _ClassVar[int]
     RETAIN_UNTIL_FIELD_NUMBER: _ClassVar[int]
     RETRY_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +133,7 @@ class Run(_message.Message):
     end_time: _timestamp_pb2.Timestamp
     failure: _payload_pb2.Failure
     failure_cause: RunFailureCause
+    from_step: RerunStep
     id: str
     input: _struct_pb2.Value
     lease_expire_time: _timestamp_pb2.Timestamp
@@ -114,6 +142,7 @@ class Run(_message.Message):
     output: _struct_pb2.Value
     parent_run_id: str
     reference_id: str
+    rerun_of: str
     retain_forever: bool
     retain_until: _timestamp_pb2.Timestamp
     retry: RetryPolicy
@@ -126,7 +155,7 @@ class Run(_message.Message):
     wake_time: _timestamp_pb2.Timestamp
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., revision: _Optional[int] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., failure: _Optional[_Union[_payload_pb2.Failure, _Mapping]] = ..., failure_cause: _Optional[_Union[RunFailureCause, str]] = ..., status_reason: _Optional[str] = ..., reference_id: _Optional[str] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., wake_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_worker_id: _Optional[str] = ..., lease_expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_forever: bool = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., revision: _Optional[int] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., failure: _Optional[_Union[_payload_pb2.Failure, _Mapping]] = ..., failure_cause: _Optional[_Union[RunFailureCause, str]] = ..., status_reason: _Optional[str] = ..., reference_id: _Optional[str] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., wake_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_worker_id: _Optional[str] = ..., lease_expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_forever: bool = ..., rerun_of: _Optional[str] = ..., from_step: _Optional[_Union[RerunStep, _Mapping]] = ...) -> None: ...
 
 class RunReference(_message.Message):
     __slots__ = ["reference_id", "workflow_name", "workflow_version_id"]

@@ -126,13 +126,14 @@ class ListRunTransitionsResponse(_message.Message):
     def __init__(self, transitions: _Optional[_Iterable[_Union[_run_pb2.RunTransition, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
-    __slots__ = ["create_time_from", "create_time_to", "page_size", "page_token", "parent_run_id", "reference_id", "run_ids", "schedule_id", "shard", "statuses", "workflow_name", "workflow_version_id"]
+    __slots__ = ["create_time_from", "create_time_to", "page_size", "page_token", "parent_run_id", "reference_id", "rerun_of", "run_ids", "schedule_id", "shard", "statuses", "workflow_name", "workflow_version_id"]
     CREATE_TIME_FROM_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_TO_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    RERUN_OF_FIELD_NUMBER: _ClassVar[int]
     RUN_IDS_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
@@ -145,13 +146,14 @@ class ListRunsRequest(_message.Message):
     page_token: str
     parent_run_id: str
     reference_id: str
+    rerun_of: str
     run_ids: _containers.RepeatedScalarFieldContainer[str]
     schedule_id: str
     shard: str
     statuses: _containers.RepeatedScalarFieldContainer[_run_pb2.RunStatus]
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_run_pb2.RunStatus, str]]] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., run_ids: _Optional[_Iterable[str]] = ..., schedule_id: _Optional[str] = ..., create_time_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_run_pb2.RunStatus, str]]] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., run_ids: _Optional[_Iterable[str]] = ..., schedule_id: _Optional[str] = ..., create_time_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., rerun_of: _Optional[str] = ...) -> None: ...
 
 class ListRunsResponse(_message.Message):
     __slots__ = ["next_page_token", "runs"]
@@ -185,6 +187,49 @@ class PauseRunResponse(_message.Message):
     run: _run_pb2.Run
     def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
 
+class RerunRunRequest(_message.Message):
+    __slots__ = ["input", "last_failure", "reference_id", "request_id", "run_id", "start", "step", "workflow_version_id"]
+    class LastFailure(_message.Message):
+        __slots__ = []
+        def __init__(self) -> None: ...
+    class Start(_message.Message):
+        __slots__ = []
+        def __init__(self) -> None: ...
+    class TaskStep(_message.Message):
+        __slots__ = ["address", "sequence"]
+        ADDRESS_FIELD_NUMBER: _ClassVar[int]
+        SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+        address: str
+        sequence: int
+        def __init__(self, address: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    LAST_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    input: _struct_pb2.Value
+    last_failure: RerunRunRequest.LastFailure
+    reference_id: str
+    request_id: str
+    run_id: str
+    start: RerunRunRequest.Start
+    step: RerunRunRequest.TaskStep
+    workflow_version_id: str
+    def __init__(self, run_id: _Optional[str] = ..., start: _Optional[_Union[RerunRunRequest.Start, _Mapping]] = ..., last_failure: _Optional[_Union[RerunRunRequest.LastFailure, _Mapping]] = ..., step: _Optional[_Union[RerunRunRequest.TaskStep, _Mapping]] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., workflow_version_id: _Optional[str] = ..., request_id: _Optional[str] = ..., reference_id: _Optional[str] = ...) -> None: ...
+
+class RerunRunResponse(_message.Message):
+    __slots__ = ["copied_records", "existing", "run"]
+    COPIED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    EXISTING_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    copied_records: int
+    existing: bool
+    run: _run_pb2.Run
+    def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ..., existing: bool = ..., copied_records: _Optional[int] = ...) -> None: ...
+
 class ResumeRunRequest(_message.Message):
     __slots__ = ["reason", "run_id"]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -200,11 +245,12 @@ class ResumeRunResponse(_message.Message):
     def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
 
 class RunFilter(_message.Message):
-    __slots__ = ["create_time_from", "create_time_to", "parent_run_id", "reference_id", "run_ids", "schedule_id", "shard", "statuses", "workflow_name", "workflow_version_id"]
+    __slots__ = ["create_time_from", "create_time_to", "parent_run_id", "reference_id", "rerun_of", "run_ids", "schedule_id", "shard", "statuses", "workflow_name", "workflow_version_id"]
     CREATE_TIME_FROM_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_TO_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    RERUN_OF_FIELD_NUMBER: _ClassVar[int]
     RUN_IDS_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
@@ -215,13 +261,14 @@ class RunFilter(_message.Message):
     create_time_to: _timestamp_pb2.Timestamp
     parent_run_id: str
     reference_id: str
+    rerun_of: str
     run_ids: _containers.RepeatedScalarFieldContainer[str]
     schedule_id: str
     shard: str
     statuses: _containers.RepeatedScalarFieldContainer[_run_pb2.RunStatus]
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_run_pb2.RunStatus, str]]] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., run_ids: _Optional[_Iterable[str]] = ..., schedule_id: _Optional[str] = ..., create_time_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_run_pb2.RunStatus, str]]] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., run_ids: _Optional[_Iterable[str]] = ..., schedule_id: _Optional[str] = ..., create_time_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., rerun_of: _Optional[str] = ...) -> None: ...
 
 class RunStatusCount(_message.Message):
     __slots__ = ["count", "status"]

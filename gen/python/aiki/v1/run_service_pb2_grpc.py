@@ -105,6 +105,11 @@ class RunServiceStub(object):
                 request_serializer=aiki_dot_v1_dot_run__service__pb2.WatchRunRequest.SerializeToString,
                 response_deserializer=aiki_dot_v1_dot_run__service__pb2.WatchRunResponse.FromString,
                 )
+        self.RerunRun = channel.unary_unary(
+                '/aiki.v1.RunService/RerunRun',
+                request_serializer=aiki_dot_v1_dot_run__service__pb2.RerunRunRequest.SerializeToString,
+                response_deserializer=aiki_dot_v1_dot_run__service__pb2.RerunRunResponse.FromString,
+                )
 
 
 class RunServiceServicer(object):
@@ -257,6 +262,19 @@ class RunServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RerunRun(self, request, context):
+        """Starts a new run from a finished run's history (docs/semantics.md, Rerun): the new run gets
+        copies of the source's recorded results before the chosen step and executes live from there;
+        the source is never changed. NOT_FOUND when the source is not a run of the caller's
+        namespace; FAILED_PRECONDITION (InvalidTransitionDetail, action "rerun", naming its status)
+        when the source is not COMPLETED, FAILED or CANCELLED; INVALID_ARGUMENT when the step is not
+        a task of the source's history; ALREADY_EXISTS (RunConflictDetail) as StartRun for a reused
+        request id or a taken reference id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RunServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -344,6 +362,11 @@ def add_RunServiceServicer_to_server(servicer, server):
                     servicer.WatchRun,
                     request_deserializer=aiki_dot_v1_dot_run__service__pb2.WatchRunRequest.FromString,
                     response_serializer=aiki_dot_v1_dot_run__service__pb2.WatchRunResponse.SerializeToString,
+            ),
+            'RerunRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.RerunRun,
+                    request_deserializer=aiki_dot_v1_dot_run__service__pb2.RerunRunRequest.FromString,
+                    response_serializer=aiki_dot_v1_dot_run__service__pb2.RerunRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -647,5 +670,22 @@ class RunService(object):
         return grpc.experimental.unary_stream(request, target, '/aiki.v1.RunService/WatchRun',
             aiki_dot_v1_dot_run__service__pb2.WatchRunRequest.SerializeToString,
             aiki_dot_v1_dot_run__service__pb2.WatchRunResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RerunRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/aiki.v1.RunService/RerunRun',
+            aiki_dot_v1_dot_run__service__pb2.RerunRunRequest.SerializeToString,
+            aiki_dot_v1_dot_run__service__pb2.RerunRunResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
