@@ -86,6 +86,27 @@ describe("PurgeRuns and SetRunRetention", () => {
     expect(await exists(db, keptForever)).toBe(false);
   });
 
+  it("keeps a tree while another run's history names one of its runs as a child (a rerun's copied child start)", async () => {
+    const source = await seedRun(db, ["running", "failed"]);
+    const sourceChild = await seedRun(db, ["running", "completed"], source);
+    const rerun = await seedRun(db, ["running", "completed"]);
+    // The rerun's copied child start points at the source's child, as RerunRun copies it.
+    await db
+      .insertInto("child_runs")
+      .values({ parent_run_id: rerun, key: "copied", sequence: 0, child_run_id: sourceChild, workflow_name: "retained", workflow_version_id: "1" })
+      .execute();
+    for (const id of [source, sourceChild]) await age(db, id, 40);
+    const finishedBefore = timestampFromDate(daysAgo(30));
+    await adminClient().purgeRuns({ finishedBefore });
+    expect([await exists(db, source), await exists(db, sourceChild), await exists(db, rerun)]).toEqual([true, true, true]);
+    // Once the rerun is gone (aged and purged itself), nothing names the source's child any more.
+    await age(db, rerun, 40);
+    await adminClient().purgeRuns({ finishedBefore });
+    expect(await exists(db, rerun)).toBe(false);
+    await adminClient().purgeRuns({ finishedBefore });
+    expect([await exists(db, source), await exists(db, sourceChild)]).toEqual([false, false]);
+  });
+
   it("pages with max_runs and a token that moves past trees it had to keep", async () => {
     const ns = `purge-${uuidV7().slice(-8)}`;
     await adminClient().createNamespace({ name: ns });

@@ -39,7 +39,8 @@ const finished = sql.join(terminalStatuses.map((s) => sql.lit(s)));
 /**
  * One purge batch in one statement (so one short transaction): up to `limit` finished top-level
  * runs of the namespace that ended before `before`, oldest first, each with its descendants,
- * skipping a tree that holds a run still live, ended later, or kept (SetRunRetention). The
+ * skipping a tree that holds a run still live, ended later, kept (SetRunRetention), or named as a
+ * child by a run outside the tree (a rerun's copied child start). The
  * top-level rows are locked with SKIP LOCKED, so a replica's concurrent batch or a write to one
  * of them is never waited on. History rows go with their run (ON DELETE CASCADE); the child
  * links that name a deleted child go with its parent in the same statement, so the foreign key
@@ -65,6 +66,12 @@ export async function purgeFinishedRuns(db: Reader, options: PurgeBatchOptions):
     kept as (
       select distinct tree.root from tree join runs r on r.id = tree.id
       where r.status not in (${finished}) or r.end_time >= ${options.before} or ${keptByRetention("r")}
+        -- A child another tree's history names (a rerun's copied child start) stays while that
+        -- history does: deleting it would take the link out of a run that replays it.
+        or exists (
+          select 1 from child_runs c
+          where c.child_run_id = r.id and c.parent_run_id not in (select t2.id from tree t2 where t2.root = tree.root)
+        )
     ),
     doomed as (
       select tree.id, tree.root from tree where tree.root not in (select root from kept)
