@@ -45,6 +45,7 @@ export function parseRunFilter(v: Violations, prefix: string, f: RunFilterFields
     scheduleId: scheduleId || undefined,
     createTimeFrom,
     createTimeTo,
+    tags: v.tags(`${prefix}tags`, f.tags),
   };
 }
 

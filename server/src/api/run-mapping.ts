@@ -149,6 +149,7 @@ export function runToPb(row: RunRow): Run {
     wakeTime: ts(row.wake_time),
     leaseWorkerId: row.lease_worker_id ?? "",
     leaseExpireTime: ts(row.lease_expires_time),
+    tags: row.tags ?? {},
   });
 }
 

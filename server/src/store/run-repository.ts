@@ -119,6 +119,7 @@ export interface QueuedRunStart {
   row: Omit<NewRunRow, "revision" | "status" | "wake_time" | "input" | "retry_policy"> & { id: string };
   input: JsonValue | undefined;
   retryPolicy: JsonValue | undefined;
+  tags?: Readonly<Record<string, string>> | undefined;
   audit: { actor: string; reason: string | null };
 }
 
@@ -137,12 +138,13 @@ export async function insertRunsUnlessTaken(db: Reader, batch: readonly QueuedRu
         ${batch.map((b) => b.row.workflow_name)}::text[], ${batch.map((b) => b.row.workflow_version_id)}::text[], ${batch.map((b) => json(b.input))}::text[],
         ${batch.map((b) => b.row.shard ?? "")}::text[], ${batch.map((b) => b.row.reference_id ?? null)}::text[], ${batch.map((b) => b.row.parent_run_id ?? null)}::uuid[],
         ${batch.map((b) => json(b.retryPolicy))}::text[], ${batch.map((b) => b.row.start_request_id ?? null)}::text[],
-        ${batch.map((b) => b.row.start_request_hash ?? null)}::text[], ${batch.map((b) => b.audit.actor)}::text[], ${batch.map((b) => b.audit.reason)}::text[]
-      ) as r(idx, namespace, id, workflow_name, workflow_version_id, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash, actor, reason)
+        ${batch.map((b) => b.row.start_request_hash ?? null)}::text[], ${batch.map((b) => b.audit.actor)}::text[], ${batch.map((b) => b.audit.reason)}::text[],
+        ${batch.map((b) => JSON.stringify(b.tags ?? {}))}::text[]
+      ) as r(idx, namespace, id, workflow_name, workflow_version_id, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash, actor, reason, tags)
     ),
     inserted as (
-      insert into runs (namespace, id, workflow_name, workflow_version_id, status, revision, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash)
-      select namespace, id, workflow_name, workflow_version_id, 'queued', 1, input::jsonb, shard, reference_id, parent_run_id, retry_policy::jsonb, start_request_id, start_request_hash
+      insert into runs (namespace, id, workflow_name, workflow_version_id, status, revision, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash, tags)
+      select namespace, id, workflow_name, workflow_version_id, 'queued', 1, input::jsonb, shard, reference_id, parent_run_id, retry_policy::jsonb, start_request_id, start_request_hash, tags::jsonb
       from req order by idx
       on conflict do nothing
       returning *
@@ -236,6 +238,8 @@ export interface RunFilter {
   createTimeFrom?: Date | undefined;
   /** Created before. */
   createTimeTo?: Date | undefined;
+  /** Carrying every one of these tags (the GIN index on tags serves `@>`). */
+  tags?: Readonly<Record<string, string>> | undefined;
 }
 
 function matching(eb: ExpressionBuilder<Database, "runs">, namespace: string, f: RunFilter): Expression<SqlBool> {
@@ -248,6 +252,7 @@ function matching(eb: ExpressionBuilder<Database, "runs">, namespace: string, f:
   if (f.referenceId) where.push(eb("reference_id", "=", f.referenceId));
   if (f.runIds && f.runIds.length > 0) where.push(eb("id", "in", f.runIds));
   if (f.scheduleId) where.push(eb("schedule_id", "=", f.scheduleId));
+  if (f.tags && Object.keys(f.tags).length > 0) where.push(sql<SqlBool>`runs.tags @> ${JSON.stringify(f.tags)}::jsonb`);
   // create_time decides; the id bound (UUIDv7 ids carry their creation time, on the server's
   // clock rather than the database's, hence the slack) lets the primary key find the range
   // without an index of its own on create_time, which every insert and transition would pay for.

@@ -1,6 +1,7 @@
-import type { ColumnType, Insertable, Selectable } from "kysely";
+import type { ColumnType, Insertable, RawBuilder, Selectable } from "kysely";
 import type { RunStatus } from "../domain/run-status.js";
 import type { Json, NullableTime, Time } from "./column-types.js";
+import type { JsonValue } from "./json.js";
 
 export interface RunsTable {
   namespace: ColumnType<string, string | undefined, never>;
@@ -31,6 +32,8 @@ export interface RunsTable {
   update_time: Time;
   start_time: NullableTime;
   end_time: NullableTime;
+  /** Set at start, never changed; `{}` when none. */
+  tags: ColumnType<Record<string, string>, RawBuilder<JsonValue> | undefined, never>;
 }
 
 export type RunRow = Selectable<RunsTable>;
