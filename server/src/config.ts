@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { z } from "zod";
+import { defaultBatchLoopOptions } from "./batch/batch-loop.js";
 import { defaultConnectionLimits, type ConnectionLimits } from "./listen-one-port.js";
 import { defaultLimits, type Limits, limitVariables } from "./limits.js";
 
@@ -31,6 +32,8 @@ const envSchema = z.object({
     .optional(),
   ...limitsSchema,
   AIKI_MAX_METRIC_WORKFLOWS: positiveInt(200),
+  AIKI_BATCH_LEASE_MS: positiveInt(defaultBatchLoopOptions.leaseTtlMs),
+  AIKI_BATCH_PAGE_SIZE: positiveInt(defaultBatchLoopOptions.pageSize),
   AIKI_HEADERS_TIMEOUT_MS: positiveInt(defaultConnectionLimits.headersTimeoutMs),
   AIKI_REQUEST_TIMEOUT_MS: positiveInt(defaultConnectionLimits.requestTimeoutMs),
   AIKI_IDLE_CONNECTION_TIMEOUT_MS: positiveInt(defaultConnectionLimits.idleTimeoutMs),
@@ -54,6 +57,8 @@ export interface Config {
   limits: Limits;
   connectionLimits: ConnectionLimits;
   maxMetricWorkflows: number;
+  /** AIKI_BATCH_LEASE_MS, AIKI_BATCH_PAGE_SIZE: docs/bulk-actions.md. */
+  batchLoop: { leaseTtlMs: number; pageSize: number };
 }
 
 export class ConfigError extends Error {
@@ -94,5 +99,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSessionMemoryMb: e.AIKI_MAX_SESSION_MEMORY_MB,
     },
     maxMetricWorkflows: e.AIKI_MAX_METRIC_WORKFLOWS,
+    batchLoop: { leaseTtlMs: e.AIKI_BATCH_LEASE_MS, pageSize: e.AIKI_BATCH_PAGE_SIZE },
   };
 }

@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     limits: config.limits,
     connectionLimits: config.connectionLimits,
     metricWorkflows: config.maxMetricWorkflows,
+    batchLoop: config.batchLoop,
   });
   const address = await server.listen(config.port, config.host);
   logger.info(

@@ -38,18 +38,23 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
       // database breaks the deadlock and we decide again.
       .catch((error: unknown) => (isDeadlock(error) ? undefined : Promise.reject(error)));
     if (!outcome) continue;
-    publishRunChange(deps.notifier, outcome.run);
-    if (current.status === "running") publishLeaseEnded(deps.notifier, current.namespace, current.lease_worker_id);
-    if (outcome.parent) publishRunChange(deps.notifier, outcome.parent);
-    for (const d of outcome.descendants) {
-      publishRunChange(deps.notifier, { ...outcome.run, id: d.id, status: "cancelled" });
-    }
-    deps.metrics?.runTransitioned(current.status, outcome.run.status);
-    if (outcome.parent) deps.metrics?.runTransitioned("awaiting_child_workflow", outcome.parent.status);
-    for (const d of outcome.descendants) deps.metrics?.runTransitioned(d.from_status, "cancelled");
+    publishAppliedRunAction(deps, current, outcome);
     return outcome.run;
   }
   throw new ContentionError(cmd.runId);
+}
+
+/** After commit: the hints and metrics of an applied action (`current` is the run before it). */
+export function publishAppliedRunAction(deps: EngineDeps, current: RunRow, outcome: AppliedRunAction): void {
+  publishRunChange(deps.notifier, outcome.run);
+  if (current.status === "running") publishLeaseEnded(deps.notifier, current.namespace, current.lease_worker_id);
+  if (outcome.parent) publishRunChange(deps.notifier, outcome.parent);
+  for (const d of outcome.descendants) {
+    publishRunChange(deps.notifier, { ...outcome.run, id: d.id, status: "cancelled" });
+  }
+  deps.metrics?.runTransitioned(current.status, outcome.run.status);
+  if (outcome.parent) deps.metrics?.runTransitioned("awaiting_child_workflow", outcome.parent.status);
+  for (const d of outcome.descendants) deps.metrics?.runTransitioned(d.from_status, "cancelled");
 }
 
 export interface AppliedRunAction {

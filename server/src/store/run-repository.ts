@@ -286,6 +286,18 @@ export async function listRuns(
   return q.orderBy("id", newestFirst ? "desc" : "asc").limit(page.limit).execute();
 }
 
+/**
+ * The next runs matching the filter after `afterId` in id order, locked for the caller's
+ * transaction (in id order, as lockRunsInIdOrder). A run a concurrent writer changes is read
+ * as that writer committed it, and left out when it no longer matches: fewer rows than `limit`
+ * does not mean the end, none does.
+ */
+export async function lockMatchingRunsAfter(trx: Trx, namespace: string, filter: RunFilter, afterId: string | undefined, limit: number): Promise<RunRow[]> {
+  let q = trx.selectFrom("runs").selectAll().where((eb) => matching(eb, namespace, filter));
+  if (afterId) q = q.where("id", ">", afterId);
+  return q.orderBy("id", "asc").limit(limit).forUpdate().execute();
+}
+
 /** How many runs match the filter, per status (statuses without runs left out). */
 export async function countRuns(db: Reader, namespace: string, filter: RunFilter): Promise<Array<{ status: RunStatus; count: number }>> {
   const rows = await db
