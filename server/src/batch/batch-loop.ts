@@ -4,7 +4,7 @@ import { BatchLeaseLostError } from "../domain/batch-operation.js";
 import { runBatchPage } from "../engine/batch-page.js";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { channels } from "../notify/notifier.js";
-import { claimBatchOperation, finishBatchOperation, nextBatchLeaseExpiry, releaseBatchOperation } from "../store/batch-operation-repository.js";
+import { claimBatchOperation, finishBatchOperation, nextBatchLeaseExpiry, releaseBatchOperation, renewBatchLease } from "../store/batch-operation-repository.js";
 import type { BatchOperationRow } from "../store/batch-operations.table.js";
 import { isDeadlock } from "../store/pg-errors.js";
 
@@ -95,6 +95,19 @@ export class BatchLoop {
 
   /** Pages of one operation until it ends, is lost, or this replica stops. */
   private async work(claimed: BatchOperationRow): Promise<void> {
+    // A page may take longer than the lease (locks held by workers, a slow store): the lease is
+    // renewed apart from the pages, so only a replica that is gone loses it.
+    const renew = setInterval(() => {
+      renewBatchLease(this.deps.db, claimed.id, this.owner, this.options.leaseTtlMs).catch(() => {});
+    }, Math.max(100, this.options.leaseTtlMs / 3));
+    try {
+      await this.workPages(claimed);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private async workPages(claimed: BatchOperationRow): Promise<void> {
     let op = claimed;
     let errors = 0;
     const pageSize = Math.max(1, Math.min(this.options.pageSize, op.rate));

@@ -2,14 +2,14 @@ import type { Transaction } from "kysely";
 import { type BatchAction, type BatchFailure, BatchLeaseLostError } from "../domain/batch-operation.js";
 import { AikiDomainError, InvalidTransitionError } from "../domain/errors.js";
 import { targetStatusFor } from "../domain/run-actions.js";
-import { isTerminal } from "../domain/run-status.js";
+import { isTerminal, type RunStatus } from "../domain/run-status.js";
 import type { BatchOperationRow } from "../store/batch-operations.table.js";
 import { commitBatchPage } from "../store/batch-operation-repository.js";
 import type { Database } from "../store/database.js";
-import { lockMatchingRunsAfter, lockRunsInIdOrder, type RunFilter } from "../store/run-repository.js";
+import { lockMatchingRunsAfter, lockRunsInIdOrder, type RunFilter, runsWithChildren, transitionRunsGuarded } from "../store/run-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import { storedFilterOf } from "./batch-selection.js";
-import { type AppliedRunAction, applyRunAction, publishAppliedRunAction } from "./control-run.js";
+import { type AppliedRunAction, applyRunAction, changesFor, publishAppliedRunAction } from "./control-run.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { publishHistoryChange, publishRunChange } from "./publish-run-change.js";
 import { deliverToLockedRun } from "./send-event.js";
@@ -50,7 +50,23 @@ export async function runBatchPage(
     let done = 0;
     let skipped = missing;
     const failures: BatchFailure[] = [];
-    for (const run of rows) {
+    // The common case in one statement: runs whose action implies nothing but the transition.
+    const { plain, each } = await partition(trx, op.namespace, rows, action);
+    if (plain.length > 0) {
+      const { to, moved } = await actOnPlain(trx, op.namespace, plain, action as BatchAction & { type: "cancel" | "pause" | "resume" }, actor);
+      const byId = new Map(moved.map((r) => [r.id, r]));
+      for (const current of plain) {
+        const run = byId.get(current.id);
+        // Locked, so unchanged since read: a run missing here was moved by this page itself (a
+        // cascade from an ancestor cancelled earlier in it).
+        if (!run || run.status !== to) skipped++;
+        else {
+          done++;
+          acted.push({ kind: "control", current, outcome: { run, descendants: [], parent: undefined } });
+        }
+      }
+    }
+    for (const run of each) {
       try {
         const result = await actOn(trx, run, action, actor);
         acted.push(result);
@@ -115,4 +131,63 @@ async function actOn(trx: Transaction<Database>, run: RunRow, action: BatchActio
   // The run was locked, so only this page itself can have changed it (a cascade from an
   // ancestor cancelled earlier in the page): it was acted on already, as a descendant.
   return outcome ? { kind: "control", current: run, outcome } : { kind: "skipped" };
+}
+
+/**
+ * Splits a page: runs the action only moves (a cancel of a run without parent or children, a
+ * pause of a run no worker holds, a resume), whose transitions one statement makes, and runs
+ * that take the single-run path (cascades, a waiting parent, an interrupted task attempt, an
+ * open sleep, an event). Runs whose state forbids the action are in neither: counted skipped.
+ */
+async function partition(
+  trx: Transaction<Database>,
+  namespace: string,
+  rows: RunRow[],
+  action: BatchAction,
+): Promise<{ plain: RunRow[]; each: RunRow[] }> {
+  if (action.type !== "cancel" && action.type !== "pause" && action.type !== "resume") return { plain: [], each: rows };
+  const withChildren = action.type === "cancel" ? await runsWithChildren(trx, namespace, rows.map((r) => r.id)) : new Set<string>();
+  const plain: RunRow[] = [];
+  const each: RunRow[] = [];
+  for (const run of rows) {
+    const simple =
+      run.parent_run_id === null && !withChildren.has(run.id) && !(action.type === "pause" && run.status === "running") && allows(action.type, run);
+    (simple ? plain : each).push(run);
+  }
+  return { plain, each };
+}
+
+function allows(action: "cancel" | "pause" | "resume", run: RunRow): boolean {
+  try {
+    targetStatusFor(action, run);
+    return true;
+  } catch (error) {
+    if (error instanceof InvalidTransitionError) return false;
+    throw error;
+  }
+}
+
+async function actOnPlain(
+  trx: Transaction<Database>,
+  namespace: string,
+  runs: RunRow[],
+  action: BatchAction & { type: "cancel" | "pause" | "resume" },
+  actor: string,
+): Promise<{ to: RunStatus; moved: RunRow[] }> {
+  const to = targetStatusFor(action.type, runs[0]!);
+  const changes = changesFor(action.type);
+  const moved = await transitionRunsGuarded(
+    trx,
+    namespace,
+    runs,
+    to,
+    {
+      clearLease: "lease_token" in changes,
+      clearWake: "wake_time" in changes,
+      end: "end_time" in changes,
+      statusReason: action.reason ?? null,
+    },
+    { actor, reason: action.reason ?? action.type },
+  );
+  return { to, moved };
 }

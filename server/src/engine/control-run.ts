@@ -100,7 +100,7 @@ export async function applyRunAction(
   return { run, descendants, parent };
 }
 
-function changesFor(action: RunAction) {
+export function changesFor(action: RunAction) {
   const noLease = { lease_token: null, lease_worker_id: null, lease_expires_time: null };
   switch (action) {
     // Dropping the lease is what makes a worker's next write on this run fail.

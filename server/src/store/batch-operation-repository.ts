@@ -102,6 +102,18 @@ export async function commitBatchPage(trx: Trx, id: string, owner: string, ttlMs
   return rows.length === 1;
 }
 
+/** Extends this replica's lease while a page is in progress; false when it no longer holds it. */
+export async function renewBatchLease(db: Reader, id: string, owner: string, ttlMs: number): Promise<boolean> {
+  const result = await db
+    .updateTable("batch_operations")
+    .set({ lease_expires_time: sql<Date>`now() + make_interval(secs => ${ttlMs / 1000})` })
+    .where("id", "=", id)
+    .where("lease_owner", "=", owner)
+    .where("status", "=", "running")
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
 /** Ends an operation this replica holds (completed, or failed with a reason). */
 export async function finishBatchOperation(
   db: Reader,

@@ -381,6 +381,57 @@ export async function transitionRun(
 }
 
 /**
+ * transitionRun for many runs of a namespace in one statement, all to `to` with the same changes
+ * and audit: each row is moved only when its status and revision are still what the caller read
+ * (a run changed since is left out of the answer, as transitionRun answers undefined). For batch
+ * operations' pages. A move the table forbids throws before anything is written.
+ */
+export async function transitionRunsGuarded(
+  trx: Trx,
+  namespace: string,
+  guards: readonly RunGuard[],
+  to: RunStatus,
+  changes: { clearLease: boolean; clearWake: boolean; end: boolean; statusReason: string | null },
+  audit: TransitionAudit,
+): Promise<RunRow[]> {
+  if (guards.length === 0) return [];
+  for (const g of guards) {
+    if (!canTransition(g.status, to)) throw new Error(`run ${g.id}: ${g.status} → ${to} is not a transition of the state machine`);
+  }
+  const lease = changes.clearLease ? sql`, lease_token = null, lease_worker_id = null, lease_expires_time = null` : sql``;
+  const wake = changes.clearWake ? sql`, wake_time = null` : sql``;
+  const end = changes.end ? sql`, end_time = now()` : sql``;
+  const { rows } = await sql<RunRow & { from_status: RunStatus }>`
+    with req as (
+      select * from unnest(${guards.map((g) => g.id)}::uuid[], ${guards.map((g) => g.status)}::text[], ${guards.map((g) => g.revision)}::int[])
+        as r(id, status, revision)
+    ),
+    moved as (
+      update runs set status = ${to}, revision = runs.revision + 1, update_time = now(), status_reason = ${changes.statusReason}
+        ${lease} ${wake} ${end}
+      from req
+      where runs.namespace = ${namespace} and runs.id = req.id and runs.status = req.status and runs.revision = req.revision
+      returning runs.*, req.status as from_status
+    ),
+    audit as (
+      insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
+      select namespace, id, revision, from_status, status, ${audit.actor}, ${audit.reason ?? null} from moved
+    )
+    select * from moved
+  `.execute(trx);
+  return rows.map(({ from_status: _from, ...run }) => run);
+}
+
+/** Which of these runs have children (a cancel of those cascades, one run at a time). */
+export async function runsWithChildren(trx: Trx, namespace: string, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await sql<{ id: string }>`
+    select distinct parent_run_id as id from runs where namespace = ${namespace} and parent_run_id = any(${ids as string[]}::uuid[])
+  `.execute(trx);
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
  * Cancels every non-terminal descendant of a run, as one set-based guarded update (rows already
  * terminal are left alone), appending a transition for each. Returns the cancelled runs.
  */
