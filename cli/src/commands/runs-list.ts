@@ -3,6 +3,7 @@ import type { Run } from "@aiki/gen/aiki/v1/run_pb";
 import { ListRunsResponseSchema } from "@aiki/gen/aiki/v1/run_service_pb";
 import { type Command, intOption, stringOption, stringsOption } from "../command.js";
 import { formatAge, printJson, printTable, println } from "../output.js";
+import { parseTags } from "../run-selection.js";
 import { parseRunStatuses, statusName } from "../run-statuses.js";
 
 const maxPageSize = 1_000;
@@ -15,6 +16,7 @@ export const runsList: Command = {
     workflow: { type: "string" },
     "workflow-version": { type: "string" },
     status: { type: "string", multiple: true },
+    tag: { type: "string", multiple: true },
     "reference-id": { type: "string" },
     parent: { type: "string" },
     limit: { type: "string" },
@@ -24,6 +26,7 @@ export const runsList: Command = {
     ["--workflow W", "only runs of workflow W"],
     ["--workflow-version V", "only runs of version V"],
     ["--status S", "only runs in status S (repeat or comma-separate: --status queued,running)"],
+    ["--tag K=V", "only runs tagged K=V (repeat: every tag must match)"],
     ["--reference-id R", "only the run with reference id R"],
     ["--parent RUN_ID", "only children of RUN_ID"],
     ["--limit N", "at most N runs (default 20; pages through the server's 1000 per call)"],
@@ -37,6 +40,7 @@ export const runsList: Command = {
       statuses: parseRunStatuses(stringsOption(ctx, "status"), "--status"),
       referenceId: stringOption(ctx, "reference-id") ?? "",
       parentRunId: stringOption(ctx, "parent") ?? "",
+      tags: parseTags(stringsOption(ctx, "tag"), "--tag"),
     };
     const runs: Run[] = [];
     let pageToken = stringOption(ctx, "page-token") ?? "";
