@@ -6,15 +6,14 @@
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { type Kysely, sql } from "kysely";
+import { sql } from "kysely";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { BatchOperationStatus, BatchService } from "@aiki/gen/aiki/v1/batch_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import type { Database } from "../server/src/store/database.js";
-import { insertRunsUnlessTaken, type QueuedRunStart } from "../server/src/store/run-repository.js";
-import { uuidV7 } from "../server/src/store/uuid-v7.js";
 import { createTestDatabase, testKysely } from "./support/database.js";
+import { seedTaggedRuns as seed } from "./support/seed-tagged-runs.js";
 import { type ServerProcess, startServerProcess } from "./support/server-process.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
 import { startWorkerProcess } from "./support/worker-process.js";
@@ -25,23 +24,6 @@ afterEach(async () => {
 });
 
 const targets = 10_000;
-
-/** Queued runs through the store's batched insert: thousands a second, no RPC per run. */
-async function seed(db: Kysely<Database>, count: number, workflowName: string, tags: Record<string, string>): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i += 1000) {
-    const batch: QueuedRunStart[] = Array.from({ length: Math.min(1000, count - i) }, () => ({
-      row: { id: uuidV7(), namespace: "default", workflow_name: workflowName, workflow_version_id: "1", shard: "" },
-      input: undefined,
-      retryPolicy: undefined,
-      tags,
-      audit: { actor: "client", reason: "seeded" },
-    }));
-    const rows = await insertRunsUnlessTaken(db, batch);
-    ids.push(...rows.map((r) => r!.id));
-  }
-  return ids;
-}
 
 describe("a bulk cancel of 10,000 runs by tag and status", () => {
   it("cancels each matching run exactly once and no other, while a worker completes other runs and the replica working on it is killed", { timeout: 120_000 }, async () => {
