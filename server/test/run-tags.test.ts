@@ -7,6 +7,7 @@ import { BadRequestDetailSchema, LimitExceededDetailSchema } from "@aiki/gen/aik
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
+import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { fireDueSchedules } from "../../server/src/engine/fire-schedules.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { rpcError } from "../../test/support/rpc-error.js";
@@ -67,6 +68,22 @@ describe("run tags", () => {
     const badFilter = await rpcError(runs.listRuns({ tags: { "bad key": "x" } }));
     expect(badFilter.code).toBe(Code.InvalidArgument);
     expect((await runs.countRuns({})).total).toBe(before);
+  });
+
+  it("a child start carries its own tags (not its parent's), and refuses bad ones", async () => {
+    const leases = aiki.client(WorkerLeaseService);
+    await start({ tenant: "parent-only" }, "tagged-parent");
+    const { leases: [lease] } = await leases.pollLeases({
+      workerId: "tags-worker",
+      workflows: [{ workflowName: "tagged-parent", workflowVersionId: "1" }],
+      maxLeases: 1,
+      wait: { seconds: 5n },
+    });
+    const child = { parentRunId: lease!.run!.id, leaseToken: lease!.leaseToken, workflowName: "tagged-child", workflowVersionId: "1", referenceId: "c", key: "c", sequence: 0 };
+    const { run } = await leases.startChildRun({ ...child, tags: { step: "refund" } });
+    expect(run?.tags).toEqual({ step: "refund" });
+    const bad = await rpcError(leases.startChildRun({ ...child, referenceId: "d", key: "d", tags: { "": "x" } }));
+    expect(bad.code).toBe(Code.InvalidArgument);
   });
 
   it("a schedule's tags go to every run it starts, and a start without tags still matches its request id", async () => {
