@@ -480,7 +480,8 @@ export type RunTransition = Message<"aiki.v1.RunTransition"> & {
   toStatus: RunStatus;
 
   /**
-   * Who made it: "client", "worker:<id>", "timer", "server", "parent:<run id>".
+   * Who made it: "client", "worker:<id>", "timer", "server", "parent:<run id>", or
+   * "batch:<operation id>" (a BatchService operation).
    *
    * @generated from field: string actor = 4;
    */
