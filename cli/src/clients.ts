@@ -1,6 +1,7 @@
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AdminService } from "@aiki/gen/aiki/v1/admin_service_pb";
+import { BatchService } from "@aiki/gen/aiki/v1/batch_service_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
@@ -10,6 +11,7 @@ export interface Clients {
   events: Client<typeof EventService>;
   workers: Client<typeof WorkerLeaseService>;
   admin: Client<typeof AdminService>;
+  batches: Client<typeof BatchService>;
 }
 
 /**
@@ -27,5 +29,6 @@ export function createClients(url: string, apiKey?: string): Clients {
     events: createClient(EventService, transport),
     workers: createClient(WorkerLeaseService, transport),
     admin: createClient(AdminService, transport),
+    batches: createClient(BatchService, transport),
   };
 }

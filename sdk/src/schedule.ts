@@ -15,6 +15,7 @@ import type { EventDefinitions } from "./event.js";
 import { fromValue, toValue } from "./json-value.js";
 import { isTransientRpcError, translateRpcError } from "./rpc-error-translation.js";
 import { parseWithSchema } from "./schema.js";
+import { checkTags } from "./start-options.js";
 import { type WorkflowVersion, workflowVersionInternals } from "./workflow-version.js";
 
 /** What an occurrence does while the previous run of the schedule is not finished yet. */
@@ -58,6 +59,8 @@ export type ScheduleSpec =
 export interface ScheduleActivateOptions {
   /** The shard the schedule's runs go to; default unsharded. Part of the schedule's definition. */
   shard?: string;
+  /** Tags every run of the schedule gets; part of the schedule's definition. */
+  tags?: Readonly<Record<string, string>>;
 }
 
 export type ScheduleStatus = "active" | "paused";
@@ -157,6 +160,7 @@ export function schedule(spec: ScheduleSpec): ScheduleDefinition {
         overlapPolicy: overlapToPb[checked.overlapPolicy ?? "allow"],
         input: toValue(parsed),
         shard,
+        tags: options.tags === undefined ? {} : checkTags("schedule().activate(): `tags`", options.tags),
       };
       const response = await withRetries(client, (schedules) => schedules.activateSchedule(request));
       return new ScheduleHandleImpl<Input>(client, scheduleOf(response.schedule), response.existing);

@@ -17,6 +17,8 @@ export interface StartOptionValues {
   shard: string;
   retry: RetryStrategy;
   trigger: StartTrigger;
+  /** Run tags, e.g. `{ tenant: "acme", incident: "inc-42" }`; the server checks their limits. */
+  tags: Readonly<Record<string, string>>;
 }
 
 export interface StartOptions {
@@ -25,6 +27,7 @@ export interface StartOptions {
   shard?: string;
   retry?: RetryStrategy;
   trigger?: StartTrigger;
+  tags?: Readonly<Record<string, string>>;
 }
 
 /** A copy of `options` with one more option set; throws TypeError/RangeError for a bad value. */
@@ -66,10 +69,22 @@ export function withStartOption<K extends keyof StartOptionValues>(options: Star
       next.trigger = trigger;
       break;
     }
+    case "tags":
+      next.tags = { ...next.tags, ...checkTags('opt("tags")', value) };
+      break;
     default:
       throw new TypeError(`unknown start option ${JSON.stringify(key)}`);
   }
   return next;
+}
+
+/** Tags as a plain object of strings; TypeError otherwise (the server checks counts and lengths). */
+export function checkTags(what: string, value: unknown): Record<string, string> {
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw new TypeError(`${what}: expected an object of string values`);
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== "string") throw new TypeError(`${what}: tag ${JSON.stringify(k)} must be a string, got ${typeof v}`);
+  }
+  return { ...(value as Record<string, string>) };
 }
 
 export function triggerToPb(trigger: StartTrigger | undefined): PbTrigger | undefined {
@@ -85,6 +100,7 @@ export function startOptionsToPb(options: StartOptions, defaultRetry: RetryStrat
   shard: string;
   trigger: PbTrigger | undefined;
   retry: RetryPolicy | undefined;
+  tags: { [key: string]: string };
 } {
   return {
     referenceId: options.referenceId ?? "",
@@ -97,5 +113,6 @@ export function startOptionsToPb(options: StartOptions, defaultRetry: RetryStrat
     shard: options.shard ?? "",
     trigger: triggerToPb(options.trigger),
     retry: retryStrategyToPb(options.retry ?? defaultRetry),
+    tags: { ...options.tags },
   };
 }

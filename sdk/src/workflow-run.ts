@@ -36,6 +36,8 @@ export interface WorkflowRun<Input = unknown, Output = unknown> {
   attempts: number;
   referenceId: string | undefined;
   shard: string | undefined;
+  /** The tags given at start (`opt("tags", …)`); `{}` when none. */
+  tags: Readonly<Record<string, string>>;
   parentRunId: string | undefined;
   createdAt: Date;
   updatedAt: Date;
@@ -89,6 +91,7 @@ export function runFromPb<Input, Output>(pb: Run, decodeOutput: (json: unknown) 
     attempts: pb.attempt,
     referenceId: pb.referenceId || undefined,
     shard: pb.shard || undefined,
+    tags: { ...pb.tags },
     parentRunId: pb.parentRunId || undefined,
     createdAt: date(pb.createTime) ?? new Date(0),
     updatedAt: date(pb.updateTime) ?? new Date(0),

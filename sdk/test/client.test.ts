@@ -135,6 +135,14 @@ describe("start and handles", () => {
     expect(existing.run.id).toBe(first.run.id);
   });
 
+  it("passes tags (opt(\"tags\") merges), and refuses tags that are not strings", async () => {
+    const handle = await orderV1.with().opt("tags", { tenant: "acme" }).opt("tags", { incident: "inc-1" }).start(aikiClient, nextOrder());
+    expect(handle.run.tags).toEqual({ tenant: "acme", incident: "inc-1" });
+    const byId = await orderV1.getHandleById(aikiClient, handle.run.id);
+    expect(byId.run.tags).toEqual({ tenant: "acme", incident: "inc-1" });
+    expect(() => orderV1.with().opt("tags", { n: 1 } as never)).toThrow(TypeError);
+  });
+
   it("passes shard, retry and a delayed trigger", async () => {
     const handle = await orderV1
       .with()
@@ -143,6 +151,7 @@ describe("start and handles", () => {
       .opt("trigger", { type: "delayed", delay: { minutes: 10 } })
       .start(aikiClient, nextOrder());
     expect(handle.run.shard).toBe("eu");
+    expect(handle.run.tags).toEqual({});
     expect(handle.run.state.status).toBe("scheduled");
     expect(handle.run.wakeAt!.getTime()).toBeGreaterThan(Date.now() + 9 * 60_000);
   });

@@ -12,6 +12,9 @@ import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { Health } from "@aiki/gen/grpc/health/v1/health_pb";
 import type { Logger } from "pino";
 import { AdminService } from "@aiki/gen/aiki/v1/admin_service_pb";
+import { BatchService } from "@aiki/gen/aiki/v1/batch_service_pb";
+import { registerBatchService } from "./api/batch-service-handler.js";
+import { BatchLoop, type BatchLoopOptions, defaultBatchLoopOptions } from "./batch/batch-loop.js";
 import { registerAdminService } from "./api/admin-service-handler.js";
 import { authInterceptor } from "./api/auth-interceptor.js";
 import { toConnectError } from "./api/errors.js";
@@ -61,6 +64,10 @@ export interface AppDeps {
   connectionLimits?: ConnectionLimits;
   /** Distinct workflow names the default metrics label separately (the rest are "other"). */
   metricWorkflows?: number;
+  /** Run the batch operation loop in this process (default true). */
+  batches?: boolean;
+  /** Lease, page size and concurrency of the batch loop; default: defaultBatchLoopOptions. */
+  batchLoop?: Partial<BatchLoopOptions>;
 }
 
 export interface AikiServer {
@@ -70,7 +77,7 @@ export interface AikiServer {
 }
 
 /** Every service this server exposes, for reflection. */
-export const aikiServices: readonly DescService[] = [RunService, EventService, TaskService, WorkerLeaseService, ScheduleService, AdminService];
+export const aikiServices: readonly DescService[] = [RunService, EventService, TaskService, WorkerLeaseService, ScheduleService, AdminService, BatchService];
 
 export function createServer(deps: AppDeps): AikiServer {
   const shutdown = new AbortController();
@@ -94,6 +101,7 @@ export function createServer(deps: AppDeps): AikiServer {
   const verifier = deps.auth?.enabled ? new ApiKeyVerifier(deps.db, deps.notifier, deps.logger, deps.auth) : undefined;
   const timers = deps.timers === false ? undefined : new TimerLoop(deps.db, deps.notifier, deps.logger, metrics);
   const retention = deps.retention === false ? undefined : new RetentionLoop(deps.db, deps.logger, deps.retention ?? defaultRetention, metrics);
+  const batches = deps.batches === false ? undefined : new BatchLoop(engine, { ...defaultBatchLoopOptions, ...deps.batchLoop });
 
   const routes = (router: ConnectRouter) => {
     registerRunService(router, engine);
@@ -102,6 +110,7 @@ export function createServer(deps: AppDeps): AikiServer {
     registerWorkerLeaseService(router, engine);
     registerScheduleService(router, engine);
     registerAdminService(router, engine, { authEnabled: verifier !== undefined });
+    registerBatchService(router, engine);
     registerHealth(router, health);
     registerReflection(router, [...aikiServices, Health]);
   };
@@ -130,6 +139,7 @@ export function createServer(deps: AppDeps): AikiServer {
       });
       timers?.start();
       retention?.start();
+      batches?.start();
       const address = port.server.address() as AddressInfo;
       const scheme = deps.tls ? "https" : "http";
       const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
@@ -141,6 +151,7 @@ export function createServer(deps: AppDeps): AikiServer {
       runStatusWatcher.stop();
       verifier?.stop();
       await Promise.all([port.close(graceMs), timers?.stop(), retention?.stop()]);
+      await Promise.all([port.close(graceMs), timers?.stop(), batches?.stop()]);
     },
   };
 }

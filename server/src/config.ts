@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { z } from "zod";
+import { defaultBatchLoopOptions } from "./batch/batch-loop.js";
 import { defaultConnectionLimits, type ConnectionLimits } from "./listen-one-port.js";
 import { defaultLimits, type Limits, limitVariables } from "./limits.js";
 
@@ -33,6 +34,8 @@ const envSchema = z.object({
   AIKI_MAX_METRIC_WORKFLOWS: positiveInt(200),
   AIKI_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
   AIKI_RETENTION_SWEEP_MS: positiveInt(60_000),
+  AIKI_BATCH_LEASE_MS: positiveInt(defaultBatchLoopOptions.leaseTtlMs),
+  AIKI_BATCH_PAGE_SIZE: positiveInt(defaultBatchLoopOptions.pageSize),
   AIKI_HEADERS_TIMEOUT_MS: positiveInt(defaultConnectionLimits.headersTimeoutMs),
   AIKI_REQUEST_TIMEOUT_MS: positiveInt(defaultConnectionLimits.requestTimeoutMs),
   AIKI_IDLE_CONNECTION_TIMEOUT_MS: positiveInt(defaultConnectionLimits.idleTimeoutMs),
@@ -58,6 +61,8 @@ export interface Config {
   maxMetricWorkflows: number;
   /** AIKI_RETENTION_DAYS (0: keep forever) and AIKI_RETENTION_SWEEP_MS, docs/retention.md. */
   retention: { maxAgeMs: number; sweepMs: number };
+  /** AIKI_BATCH_LEASE_MS, AIKI_BATCH_PAGE_SIZE: docs/bulk-actions.md. */
+  batchLoop: { leaseTtlMs: number; pageSize: number };
 }
 
 export class ConfigError extends Error {
@@ -99,5 +104,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     maxMetricWorkflows: e.AIKI_MAX_METRIC_WORKFLOWS,
     retention: { maxAgeMs: Math.round(e.AIKI_RETENTION_DAYS * 24 * 3600_000), sweepMs: e.AIKI_RETENTION_SWEEP_MS },
+    batchLoop: { leaseTtlMs: e.AIKI_BATCH_LEASE_MS, pageSize: e.AIKI_BATCH_PAGE_SIZE },
   };
 }

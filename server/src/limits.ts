@@ -28,6 +28,20 @@ export interface Limits {
   maxSessionUnread: number;
   /** AIKI_MAX_HEARTBEAT_LEASES: leases named in one Heartbeat. */
   maxHeartbeatLeases: number;
+  /** AIKI_MAX_RUN_TAGS: tags on one run (or schedule). */
+  maxRunTags: number;
+  /** AIKI_MAX_TAG_KEY_LENGTH: one tag key. */
+  maxTagKeyLength: number;
+  /** AIKI_MAX_TAG_VALUE_LENGTH: one tag value. */
+  maxTagValueLength: number;
+  /** AIKI_MAX_RUNNING_BATCH_OPERATIONS: batch operations running at once in one namespace. */
+  maxRunningBatchOperations: number;
+  /** AIKI_MAX_BATCH_RUN_IDS: run ids in one StartBatchOperation's explicit list. */
+  maxBatchRunIds: number;
+  /** AIKI_BATCH_RATE: runs per second a batch operation works at when its request names no rate. */
+  batchRate: number;
+  /** AIKI_BATCH_MAX_RATE: the highest rate a batch operation may ask for. */
+  batchMaxRate: number;
 }
 
 export const defaultLimits: Limits = {
@@ -44,6 +58,13 @@ export const defaultLimits: Limits = {
   maxSessionCredits: 1000,
   maxSessionUnread: 256,
   maxHeartbeatLeases: 1000,
+  maxRunTags: 32,
+  maxTagKeyLength: 64,
+  maxTagValueLength: 256,
+  maxRunningBatchOperations: 10,
+  maxBatchRunIds: 10_000,
+  batchRate: 1000,
+  batchMaxRate: 10_000,
 };
 
 /** The environment variable that sets each limit: the name a refusal carries. */
@@ -60,4 +81,11 @@ export const limitVariables: Record<keyof Limits, string> = {
   maxSessionCredits: "AIKI_MAX_SESSION_CREDITS",
   maxSessionUnread: "AIKI_MAX_SESSION_UNREAD",
   maxHeartbeatLeases: "AIKI_MAX_HEARTBEAT_LEASES",
+  maxRunTags: "AIKI_MAX_RUN_TAGS",
+  maxTagKeyLength: "AIKI_MAX_TAG_KEY_LENGTH",
+  maxTagValueLength: "AIKI_MAX_TAG_VALUE_LENGTH",
+  maxRunningBatchOperations: "AIKI_MAX_RUNNING_BATCH_OPERATIONS",
+  maxBatchRunIds: "AIKI_MAX_BATCH_RUN_IDS",
+  batchRate: "AIKI_BATCH_RATE",
+  batchMaxRate: "AIKI_BATCH_MAX_RATE",
 };

@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     connectionLimits: config.connectionLimits,
     metricWorkflows: config.maxMetricWorkflows,
     retention: config.retention,
+    batchLoop: config.batchLoop,
   });
   const address = await server.listen(config.port, config.host);
   logger.info(

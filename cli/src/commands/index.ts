@@ -1,4 +1,5 @@
 import type { Command } from "../command.js";
+import { batchesCancel, batchesGet, batchesList } from "./batches.js";
 import { eventsSend } from "./events-send.js";
 import { keysCreate, keysList, keysRevoke } from "./keys.js";
 import { namespacesCreate, namespacesList } from "./namespaces.js";
@@ -30,6 +31,9 @@ export const commands: readonly Command[] = [
   runsWait,
   runsKeep,
   runsPurge,
+  batchesList,
+  batchesGet,
+  batchesCancel,
   eventsSend,
   workersList,
   namespacesCreate,

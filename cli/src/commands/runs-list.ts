@@ -3,6 +3,7 @@ import type { Run } from "@aiki/gen/aiki/v1/run_pb";
 import { ListRunsResponseSchema } from "@aiki/gen/aiki/v1/run_service_pb";
 import { type Command, intOption, stringOption, stringsOption } from "../command.js";
 import { formatAge, printJson, printTable, println } from "../output.js";
+import { parseTags } from "../run-selection.js";
 import { parseRunStatuses, statusName } from "../run-statuses.js";
 
 const maxPageSize = 1_000;
@@ -15,6 +16,7 @@ export const runsList: Command = {
     workflow: { type: "string" },
     "workflow-version": { type: "string" },
     status: { type: "string", multiple: true },
+    tag: { type: "string", multiple: true },
     "reference-id": { type: "string" },
     parent: { type: "string" },
     "rerun-of": { type: "string" },
@@ -25,6 +27,7 @@ export const runsList: Command = {
     ["--workflow W", "only runs of workflow W"],
     ["--workflow-version V", "only runs of version V"],
     ["--status S", "only runs in status S (repeat or comma-separate: --status queued,running)"],
+    ["--tag K=V", "only runs tagged K=V (repeat: every tag must match)"],
     ["--reference-id R", "only the run with reference id R"],
     ["--parent RUN_ID", "only children of RUN_ID"],
     ["--rerun-of RUN_ID", "only reruns of RUN_ID (aiki runs rerun)"],
@@ -40,6 +43,7 @@ export const runsList: Command = {
       referenceId: stringOption(ctx, "reference-id") ?? "",
       parentRunId: stringOption(ctx, "parent") ?? "",
       rerunOf: stringOption(ctx, "rerun-of") ?? "",
+      tags: parseTags(stringsOption(ctx, "tag"), "--tag"),
     };
     const runs: Run[] = [];
     let pageToken = stringOption(ctx, "page-token") ?? "";

@@ -1,7 +1,8 @@
 import { fromJson } from "@bufbuild/protobuf";
 import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { StartRunResponseSchema } from "@aiki/gen/aiki/v1/run_service_pb";
-import { type Command, jsonOption, stringOption } from "../command.js";
+import { parseTags } from "../run-selection.js";
+import { type Command, jsonOption, stringOption, stringsOption } from "../command.js";
 import { parseDuration } from "../durations.js";
 import { printJson, println } from "../output.js";
 import { statusName } from "../run-statuses.js";
@@ -15,6 +16,7 @@ export const runsStart: Command = {
     "reference-id": { type: "string" },
     "request-id": { type: "string" },
     shard: { type: "string" },
+    tag: { type: "string", multiple: true },
     delay: { type: "string" },
   },
   optionHelp: [
@@ -22,6 +24,7 @@ export const runsStart: Command = {
     ["--reference-id R", "your id for the run, unique per workflow version"],
     ["--request-id K", "idempotency key: a repeated start with K returns the first run"],
     ["--shard S", "only workers serving shard S run it"],
+    ["--tag K=V", "tag the run (repeat for more tags)"],
     ["--delay D", "start after D (e.g. 10m); scheduled until then"],
   ],
   async run(ctx) {
@@ -35,6 +38,7 @@ export const runsStart: Command = {
       referenceId: stringOption(ctx, "reference-id") ?? "",
       requestId: stringOption(ctx, "request-id") ?? "",
       shard: stringOption(ctx, "shard") ?? "",
+      tags: parseTags(stringsOption(ctx, "tag"), "--tag"),
       trigger: delay === undefined ? undefined : { when: { case: "delay", value: durationFromMs(parseDuration(delay, "--delay")) } },
     });
     if (ctx.json) return printJson(ctx.out, StartRunResponseSchema, res);

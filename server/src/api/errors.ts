@@ -1,3 +1,4 @@
+import { BatchOperationConflictError, BatchOperationNotFoundError } from "../domain/batch-operation.js";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
@@ -138,6 +139,8 @@ function domainToConnect(error: AikiDomainError): ConnectError {
     ]);
   }
   if (error instanceof ContentionError) return new ConnectError(error.message, Code.Aborted);
+  if (error instanceof BatchOperationNotFoundError) return new ConnectError(error.message, Code.NotFound);
+  if (error instanceof BatchOperationConflictError) return new ConnectError(error.message, Code.AlreadyExists);
   if (error instanceof UnauthenticatedError) return new ConnectError(error.message, Code.Unauthenticated);
   if (error instanceof PermissionDeniedError) {
     return new ConnectError(error.message, Code.PermissionDenied, undefined, [

@@ -37,6 +37,12 @@ export const methodScopes: Readonly<Record<string, ApiKeyScope | "any">> = {
   "aiki.v1.RunService/WatchRuns": "read",
   "aiki.v1.RunService/WatchRun": "read",
 
+  // Acting on many runs is what CancelRun & co. are, many times: the client scope.
+  "aiki.v1.BatchService/StartBatchOperation": "client",
+  "aiki.v1.BatchService/CancelBatchOperation": "client",
+  "aiki.v1.BatchService/GetBatchOperation": "read",
+  "aiki.v1.BatchService/ListBatchOperations": "read",
+
   "aiki.v1.EventService/SendEvent": "client",
   "aiki.v1.EventService/ListEvents": "read",
 

@@ -47,6 +47,7 @@ export function parseRunFilter(v: Violations, prefix: string, f: RunFilterFields
     createTimeFrom,
     createTimeTo,
     rerunOf: rerunOf || undefined,
+    tags: v.tags(`${prefix}tags`, f.tags),
   };
 }
 

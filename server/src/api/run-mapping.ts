@@ -155,6 +155,7 @@ export function runToPb(row: RunRow): Run {
     retainForever: row.retain_forever,
     rerunOf: row.rerun_of ?? "",
     fromStep: row.rerun_from_step ? rerunStepToPb(row.rerun_from_step) : undefined,
+    tags: row.tags ?? {},
   });
 }
 

@@ -45,6 +45,7 @@ export function parseActivateSchedule(v: Violations, req: ActivateScheduleReques
     overlapPolicy: overlapPolicy ?? "allow",
     input,
     shard: req.shard,
+    tags: v.tags("tags", req.tags),
   };
 }
 
@@ -115,5 +116,6 @@ export function scheduleToPb(row: ScheduleRow): Schedule {
     lastRunId: row.last_run_id ?? "",
     createTime: ts(row.create_time),
     shard: row.shard,
+    tags: row.tags ?? {},
   });
 }

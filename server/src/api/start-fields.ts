@@ -16,11 +16,12 @@ export interface StartFieldsRequest {
   shard: string;
   trigger?: Trigger | undefined;
   retry?: PbRetryPolicy | undefined;
+  tags: { [key: string]: string };
 }
 
 export type StartFields = Pick<
   StartRunCommand,
-  "workflowName" | "workflowVersionId" | "input" | "referenceId" | "conflictPolicy" | "shard" | "trigger" | "retryPolicy"
+  "workflowName" | "workflowVersionId" | "input" | "referenceId" | "conflictPolicy" | "shard" | "trigger" | "retryPolicy" | "tags"
 >;
 
 export function parseStartFields(v: Violations, req: StartFieldsRequest): StartFields {
@@ -50,5 +51,6 @@ export function parseStartFields(v: Violations, req: StartFieldsRequest): StartF
     shard: req.shard,
     trigger,
     retryPolicy: retryPolicy as JsonValue | undefined,
+    tags: v.tags("tags", req.tags),
   };
 }

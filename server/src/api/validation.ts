@@ -8,6 +8,7 @@ import type { JsonValue } from "../store/json.js";
 import { defaultLimits, type Limits, limitVariables } from "../limits.js";
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const tagKeyPattern = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
 // biome-ignore lint: control characters are exactly what we reject
 const controlCharacters = /[\u0000-\u001f\u007f]/;
 // Postgres text and jsonb cannot hold U+0000, nor jsonb a lone surrogate: refused before anything is stored.
@@ -92,6 +93,29 @@ export class Violations {
     if (value < 0) this.add(field, "must not be negative");
     else if (value > this.limits.maxPageSize) this.overLimit(field, "maxPageSize", value, "items");
     return value === 0 ? Math.min(100, this.limits.maxPageSize) : value;
+  }
+
+  /**
+   * Run tags: at most AIKI_MAX_RUN_TAGS pairs; a key starts with a letter or digit and holds
+   * letters, digits and `_.:/-` (so `k=v` on a command line and in URLs needs no quoting), a
+   * value is any text without control characters. Undefined when there are none.
+   */
+  tags(field: string, tags: { [key: string]: string }): Record<string, string> | undefined {
+    const entries = Object.entries(tags);
+    if (entries.length === 0) return undefined;
+    if (entries.length > this.limits.maxRunTags) {
+      this.overLimit(field, "maxRunTags", entries.length, "tags");
+      return undefined;
+    }
+    for (const [key, value] of entries) {
+      const at = `${field}[${JSON.stringify(printable(key.slice(0, 64)))}]`;
+      if (key.length > this.limits.maxTagKeyLength) this.overLimit(`${at}.key`, "maxTagKeyLength", key.length, "characters");
+      else if (!tagKeyPattern.test(key)) this.add(`${at}.key`, "must start with a letter or digit and hold only letters, digits and _ . : / -");
+      if (value.length > this.limits.maxTagValueLength) this.overLimit(`${at}.value`, "maxTagValueLength", value.length, "characters");
+      else if (controlCharacters.test(value)) this.add(`${at}.value`, "must not contain control characters");
+      else if (unstorable.test(value)) this.add(`${at}.value`, "must not contain lone UTF-16 surrogates");
+    }
+    return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
   /** A count of repeated items (leases in a heartbeat) against its limit. */

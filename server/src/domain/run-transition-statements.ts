@@ -30,6 +30,9 @@ export const runTransitionStatements: readonly RunTransitionStatement[] = [
   { statement: "store/run-repository.ts#insertRunUnlessTaken", moves: [[null, "scheduled"], [null, "queued"], ["queued", "running"]] },
   { statement: "store/run-repository.ts#insertRunsUnlessTaken", moves: [[null, "queued"]] },
   { statement: "store/run-repository.ts#cancelDescendants", moves: toCancelled },
+  // A batch operation's page (engine/batch-page.ts): transitionRun for many runs; its caller
+  // names the target as for transitionRun, and it throws before writing a move outside the table.
+  { statement: "store/run-repository.ts#transitionRunsGuarded", moves: transitionsOfTable },
   { statement: "store/lease-repository.ts#claimReadyRuns", moves: [["queued", "running"]] },
   { statement: "store/lease-repository.ts#completeLeasedRunsWithoutParent", moves: [["running", "completed"]] },
   { statement: "store/lease-repository.ts#suspendOnNewSleepsIfLeased", moves: [["running", "sleeping"]] },

@@ -21,6 +21,8 @@ export interface ActivateScheduleCommand {
   overlapPolicy: OverlapPolicy;
   input?: JsonValue | undefined;
   shard: string;
+  /** The tags of every run it starts; undefined or empty: none. */
+  tags?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface ActivateScheduleResult {
@@ -37,6 +39,8 @@ export function scheduleDefinitionHash(cmd: ActivateScheduleCommand): string {
     overlapPolicy: cmd.overlapPolicy,
     input: cmd.input === undefined ? { absent: true } : { value: cmd.input },
     shard: cmd.shard,
+    // Only when set: a definition without tags hashes (and so derives its id) as before tags existed.
+    ...(cmd.tags && Object.keys(cmd.tags).length > 0 ? { tags: cmd.tags } : {}),
   } as unknown as JsonValue);
 }
 
@@ -98,6 +102,7 @@ async function activateIn(
     overlap_policy: cmd.overlapPolicy,
     input: jsonbOrNull(cmd.input),
     shard: cmd.shard,
+    tags: jsonb((cmd.tags ?? {}) as JsonValue),
     status: "active",
     // The first occurrence after activation; activation itself starts nothing.
     next_time: nextOccurrenceAfter(cmd.spec, now) ?? null,

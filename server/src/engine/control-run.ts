@@ -38,18 +38,23 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
       // database breaks the deadlock and we decide again.
       .catch((error: unknown) => (isDeadlock(error) ? undefined : Promise.reject(error)));
     if (!outcome) continue;
-    publishRunChange(deps.notifier, outcome.run);
-    if (current.status === "running") publishLeaseEnded(deps.notifier, current.namespace, current.lease_worker_id);
-    if (outcome.parent) publishRunChange(deps.notifier, outcome.parent);
-    for (const d of outcome.descendants) {
-      publishRunChange(deps.notifier, { ...outcome.run, id: d.id, status: "cancelled" });
-    }
-    deps.metrics?.runTransitioned(current.status, outcome.run.status);
-    if (outcome.parent) deps.metrics?.runTransitioned("awaiting_child_workflow", outcome.parent.status);
-    for (const d of outcome.descendants) deps.metrics?.runTransitioned(d.from_status, "cancelled");
+    publishAppliedRunAction(deps, current, outcome);
     return outcome.run;
   }
   throw new ContentionError(cmd.runId);
+}
+
+/** After commit: the hints and metrics of an applied action (`current` is the run before it). */
+export function publishAppliedRunAction(deps: EngineDeps, current: RunRow, outcome: AppliedRunAction): void {
+  publishRunChange(deps.notifier, outcome.run);
+  if (current.status === "running") publishLeaseEnded(deps.notifier, current.namespace, current.lease_worker_id);
+  if (outcome.parent) publishRunChange(deps.notifier, outcome.parent);
+  for (const d of outcome.descendants) {
+    publishRunChange(deps.notifier, { ...outcome.run, id: d.id, status: "cancelled" });
+  }
+  deps.metrics?.runTransitioned(current.status, outcome.run.status);
+  if (outcome.parent) deps.metrics?.runTransitioned("awaiting_child_workflow", outcome.parent.status);
+  for (const d of outcome.descendants) deps.metrics?.runTransitioned(d.from_status, "cancelled");
 }
 
 export interface AppliedRunAction {
@@ -95,7 +100,7 @@ export async function applyRunAction(
   return { run, descendants, parent };
 }
 
-function changesFor(action: RunAction) {
+export function changesFor(action: RunAction) {
   const noLease = { lease_token: null, lease_worker_id: null, lease_expires_time: null };
   switch (action) {
     // Dropping the lease is what makes a worker's next write on this run fail.

@@ -115,6 +115,7 @@ async function fireOne(trx: Transaction<Database>, excluded: readonly string[], 
     // An existing run with this reference is this occurrence, started before: never start it twice.
     conflictPolicy: "return_existing",
     shard: schedule.shard,
+    tags: schedule.tags,
     scheduleId: schedule.id,
     actor,
   });

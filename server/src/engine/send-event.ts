@@ -1,6 +1,8 @@
+import type { Transaction } from "kysely";
 import { InvalidTransitionError, RunNotFoundError, type RunReferenceKey } from "../domain/errors.js";
 import { isTerminal } from "../domain/run-status.js";
 import { findEventByReference, insertEvent, receiveOldestPendingEvent } from "../store/event-repository.js";
+import type { Database } from "../store/database.js";
 import type { EventRow } from "../store/events.table.js";
 import type { JsonValue } from "../store/json.js";
 import { findRunByReference, lockRunsInIdOrder, transitionRun } from "../store/run-repository.js";
@@ -54,25 +56,13 @@ export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promis
     const stored = new Map<string, Delivery>();
     const woken: RunRow[] = [];
     for (const id of unique) {
-      const run = byId.get(id)!;
-      const prior = cmd.referenceId ? await findEventByReference(trx, id, cmd.eventName, cmd.referenceId) : undefined;
-      if (prior) {
-        stored.set(id, { event: prior, duplicate: true });
-        continue;
-      }
-      const event = await insertEvent(trx, { namespace: cmd.namespace, runId: id, name: cmd.eventName, data: cmd.data, referenceId: cmd.referenceId });
-      stored.set(id, { event, duplicate: false });
-      if (run.status !== "awaiting_event") continue;
-      // FIFO per name: the open wait takes the oldest pending event, which may predate this one.
-      const consumed = await receiveOldestPendingEvent(trx, id, cmd.eventName);
-      if (!consumed) continue;
-      const next = await transitionRun(trx, run, "queued", { wake_time: null }, { actor: "client", reason: `event ${cmd.eventName}` });
+      const { delivery, woken: next } = await deliverToLockedRun(trx, byId.get(id)!, cmd);
+      stored.set(id, delivery);
       if (next) {
         woken.push(next);
         const handed = await leaseToIdleSession(deps, trx, next);
         if (handed) handOvers.push(handed);
       }
-      if (consumed.id === event.id) stored.set(id, { event: { ...event, consume_time: consumed.consume_time }, duplicate: false });
     }
     return { deliveries: ids.map((id) => stored.get(id)!), woken };
   }).catch((error: unknown) => {
@@ -90,4 +80,26 @@ export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promis
     deliverHandOvers(deps, handOvers).catch((error: unknown) => deps.logger.warn({ err: error }, "pushing woken runs to their sessions failed; their leases expire"));
   }
   return deliveries;
+}
+
+/**
+ * Stores the event for one run that the caller locked and found not terminal, in the caller's
+ * transaction: nothing new on a repeated reference id (`duplicate`), else the event, and a run
+ * awaiting it is moved to QUEUED (`woken`; the caller publishes it after commit).
+ */
+export async function deliverToLockedRun(
+  trx: Transaction<Database>,
+  run: RunRow,
+  cmd: Pick<SendEventCommand, "namespace" | "eventName" | "data" | "referenceId">,
+): Promise<{ delivery: Delivery; woken: RunRow | undefined }> {
+  const prior = cmd.referenceId ? await findEventByReference(trx, run.id, cmd.eventName, cmd.referenceId) : undefined;
+  if (prior) return { delivery: { event: prior, duplicate: true }, woken: undefined };
+  const event = await insertEvent(trx, { namespace: cmd.namespace, runId: run.id, name: cmd.eventName, data: cmd.data, referenceId: cmd.referenceId });
+  if (run.status !== "awaiting_event") return { delivery: { event, duplicate: false }, woken: undefined };
+  // FIFO per name: the open wait takes the oldest pending event, which may predate this one.
+  const consumed = await receiveOldestPendingEvent(trx, run.id, cmd.eventName);
+  if (!consumed) return { delivery: { event, duplicate: false }, woken: undefined };
+  const woken = await transitionRun(trx, run, "queued", { wake_time: null }, { actor: "client", reason: `event ${cmd.eventName}` });
+  const delivered = consumed.id === event.id ? { ...event, consume_time: consumed.consume_time } : event;
+  return { delivery: { event: delivered, duplicate: false }, woken };
 }

@@ -2,7 +2,7 @@ import type { Transaction } from "kysely";
 import { RunConflictError } from "../domain/errors.js";
 import type { Database } from "../store/database.js";
 import type { JsonValue } from "../store/json.js";
-import { jsonbOrNull } from "../store/json.js";
+import { jsonb, jsonbOrNull } from "../store/json.js";
 import { isUniqueViolation } from "../store/pg-errors.js";
 import { dueStart, findRunByReference, findRunByStartRequestId, insertRun, insertRunsUnlessTaken, insertRunUnlessTaken, type QueuedRunStart } from "../store/run-repository.js";
 import { batcherFor } from "../store/statement-batcher.js";
@@ -28,6 +28,8 @@ export interface StartRunCommand {
   /** The workflow retry policy, stored as given (validated by the caller). */
   retryPolicy?: JsonValue | undefined;
   parentRunId?: string | undefined;
+  /** Run tags (validated by the caller); undefined or empty: none. */
+  tags?: Readonly<Record<string, string>> | undefined;
   /** The schedule whose occurrence this start is (only the schedule firing sets it). */
   scheduleId?: string | undefined;
   actor: string;
@@ -137,16 +139,22 @@ function newRunRow(cmd: StartRunCommand): Parameters<typeof insertRun>[1] {
     start_request_id: cmd.requestId ?? null,
     start_request_hash: requestHashOf(cmd),
     wake_time: due ? due.wake_time : null,
+    tags: jsonb((cmd.tags ?? {}) as JsonValue),
   };
 }
 
 function queuedStart(cmd: StartRunCommand): QueuedRunStart {
   // Schedules start runs through createRun only, never through the batched insert.
-  const { status: _status, wake_time: _wake, input: _input, retry_policy: _retry, schedule_id: _schedule, ...row } = newRunRow(cmd);
+  const { status: _status, wake_time: _wake, input: _input, retry_policy: _retry, schedule_id: _schedule, tags: _tags, ...row } = newRunRow(cmd);
   const audit = startAudit(cmd);
-  return { row, input: cmd.input, retryPolicy: cmd.retryPolicy, audit: { actor: audit.actor, reason: audit.reason } };
+  return { row, input: cmd.input, retryPolicy: cmd.retryPolicy, tags: cmd.tags, audit: { actor: audit.actor, reason: audit.reason } };
 }
 
 function requestHashOf(cmd: StartRunCommand): string | null {
-  return cmd.requestId ? canonicalHash({ ...cmd, requestId: null, actor: null } as unknown as JsonValue) : null;
+  if (!cmd.requestId) return null;
+  // A start without tags hashes as before tags existed (canonicalJson writes an unset key), so
+  // request ids stored earlier still match.
+  const { tags, ...rest } = cmd;
+  const hashed = tags && Object.keys(tags).length > 0 ? { ...rest, tags } : rest;
+  return canonicalHash({ ...hashed, requestId: null, actor: null } as unknown as JsonValue);
 }

@@ -25,6 +25,8 @@ export const channels = {
   /** A run became ready for workers of this workflow version and shard. */
   ready: (namespace: string, workflowName: string, workflowVersionId: string, shard: string) =>
     `aiki:ready:${namespace}:${workflowName}:${workflowVersionId}:${shard}`,
+  /** A batch operation was started (the message is its id): a replica's batch loop takes it at once. */
+  batchOperations: "aiki:batch-operations",
   /** An API key was revoked (the message is its id): every replica forgets it and closes its streams. */
   apiKeyRevoked: "aiki:api-key-revoked",
 };

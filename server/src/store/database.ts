@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import { PGliteDialect } from "kysely-pglite-dialect";
 import pg from "pg";
 import type { ApiKeysTable } from "./api-keys.table.js";
+import type { BatchOperationsTable } from "./batch-operations.table.js";
 import type { NamespacesTable } from "./namespaces.table.js";
 import type { ChildRunsTable } from "./child-runs.table.js";
 import type { EventsTable } from "./events.table.js";
@@ -26,6 +27,7 @@ export interface Database {
   schedules: SchedulesTable;
   namespaces: NamespacesTable;
   api_keys: ApiKeysTable;
+  batch_operations: BatchOperationsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -6,6 +6,7 @@ import * as m0003 from "./migrations/0003-schedules.js";
 import * as m0004 from "./migrations/0004-task-attempt-id.js";
 import * as m0006 from "./migrations/0006-auth.js";
 import * as m0005 from "./migrations/0005-dashboard.js";
+import * as m0007 from "./migrations/0007-tags-batch-operations.js";
 import * as m0008 from "./migrations/0008-rerun.js";
 import * as m0009 from "./migrations/0009-retention.js";
 
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   "0004-task-attempt-id": m0004,
   "0006-auth": m0006,
   "0005-dashboard": m0005,
+  "0007-tags-batch-operations": m0007,
   "0008-rerun": m0008,
   "0009-retention": m0009,
 };

@@ -119,6 +119,7 @@ export interface QueuedRunStart {
   row: Omit<NewRunRow, "revision" | "status" | "wake_time" | "input" | "retry_policy"> & { id: string };
   input: JsonValue | undefined;
   retryPolicy: JsonValue | undefined;
+  tags?: Readonly<Record<string, string>> | undefined;
   audit: { actor: string; reason: string | null };
 }
 
@@ -137,12 +138,13 @@ export async function insertRunsUnlessTaken(db: Reader, batch: readonly QueuedRu
         ${batch.map((b) => b.row.workflow_name)}::text[], ${batch.map((b) => b.row.workflow_version_id)}::text[], ${batch.map((b) => json(b.input))}::text[],
         ${batch.map((b) => b.row.shard ?? "")}::text[], ${batch.map((b) => b.row.reference_id ?? null)}::text[], ${batch.map((b) => b.row.parent_run_id ?? null)}::uuid[],
         ${batch.map((b) => json(b.retryPolicy))}::text[], ${batch.map((b) => b.row.start_request_id ?? null)}::text[],
-        ${batch.map((b) => b.row.start_request_hash ?? null)}::text[], ${batch.map((b) => b.audit.actor)}::text[], ${batch.map((b) => b.audit.reason)}::text[]
-      ) as r(idx, namespace, id, workflow_name, workflow_version_id, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash, actor, reason)
+        ${batch.map((b) => b.row.start_request_hash ?? null)}::text[], ${batch.map((b) => b.audit.actor)}::text[], ${batch.map((b) => b.audit.reason)}::text[],
+        ${batch.map((b) => JSON.stringify(b.tags ?? {}))}::text[]
+      ) as r(idx, namespace, id, workflow_name, workflow_version_id, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash, actor, reason, tags)
     ),
     inserted as (
-      insert into runs (namespace, id, workflow_name, workflow_version_id, status, revision, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash)
-      select namespace, id, workflow_name, workflow_version_id, 'queued', 1, input::jsonb, shard, reference_id, parent_run_id, retry_policy::jsonb, start_request_id, start_request_hash
+      insert into runs (namespace, id, workflow_name, workflow_version_id, status, revision, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash, tags)
+      select namespace, id, workflow_name, workflow_version_id, 'queued', 1, input::jsonb, shard, reference_id, parent_run_id, retry_policy::jsonb, start_request_id, start_request_hash, tags::jsonb
       from req order by idx
       on conflict do nothing
       returning *
@@ -238,6 +240,8 @@ export interface RunFilter {
   createTimeTo?: Date | undefined;
   /** Reruns of this run. */
   rerunOf?: string | undefined;
+  /** Carrying every one of these tags (the GIN index on tags serves `@>`). */
+  tags?: Readonly<Record<string, string>> | undefined;
 }
 
 function matching(eb: ExpressionBuilder<Database, "runs">, namespace: string, f: RunFilter): Expression<SqlBool> {
@@ -251,6 +255,7 @@ function matching(eb: ExpressionBuilder<Database, "runs">, namespace: string, f:
   if (f.runIds && f.runIds.length > 0) where.push(eb("id", "in", f.runIds));
   if (f.scheduleId) where.push(eb("schedule_id", "=", f.scheduleId));
   if (f.rerunOf) where.push(eb("rerun_of", "=", f.rerunOf));
+  if (f.tags && Object.keys(f.tags).length > 0) where.push(sql<SqlBool>`runs.tags @> ${JSON.stringify(f.tags)}::jsonb`);
   // create_time decides; the id bound (UUIDv7 ids carry their creation time, on the server's
   // clock rather than the database's, hence the slack) lets the primary key find the range
   // without an index of its own on create_time, which every insert and transition would pay for.
@@ -282,6 +287,18 @@ export async function listRuns(
   const newestFirst = page.order === "newest_first";
   if (page.afterId) q = q.where("id", newestFirst ? "<" : ">", page.afterId);
   return q.orderBy("id", newestFirst ? "desc" : "asc").limit(page.limit).execute();
+}
+
+/**
+ * The next runs matching the filter after `afterId` in id order, locked for the caller's
+ * transaction (in id order, as lockRunsInIdOrder). A run a concurrent writer changes is read
+ * as that writer committed it, and left out when it no longer matches: fewer rows than `limit`
+ * does not mean the end, none does.
+ */
+export async function lockMatchingRunsAfter(trx: Trx, namespace: string, filter: RunFilter, afterId: string | undefined, limit: number): Promise<RunRow[]> {
+  let q = trx.selectFrom("runs").selectAll().where((eb) => matching(eb, namespace, filter));
+  if (afterId) q = q.where("id", ">", afterId);
+  return q.orderBy("id", "asc").limit(limit).forUpdate().execute();
 }
 
 /** How many runs match the filter, per status (statuses without runs left out). */
@@ -364,6 +381,57 @@ export async function transitionRun(
     .selectFrom("moved")
     .selectAll()
     .executeTakeFirst() as Promise<RunRow | undefined>;
+}
+
+/**
+ * transitionRun for many runs of a namespace in one statement, all to `to` with the same changes
+ * and audit: each row is moved only when its status and revision are still what the caller read
+ * (a run changed since is left out of the answer, as transitionRun answers undefined). For batch
+ * operations' pages. A move the table forbids throws before anything is written.
+ */
+export async function transitionRunsGuarded(
+  trx: Trx,
+  namespace: string,
+  guards: readonly RunGuard[],
+  to: RunStatus,
+  changes: { clearLease: boolean; clearWake: boolean; end: boolean; statusReason: string | null },
+  audit: TransitionAudit,
+): Promise<RunRow[]> {
+  if (guards.length === 0) return [];
+  for (const g of guards) {
+    if (!canTransition(g.status, to)) throw new Error(`run ${g.id}: ${g.status} → ${to} is not a transition of the state machine`);
+  }
+  const lease = changes.clearLease ? sql`, lease_token = null, lease_worker_id = null, lease_expires_time = null` : sql``;
+  const wake = changes.clearWake ? sql`, wake_time = null` : sql``;
+  const end = changes.end ? sql`, end_time = now()` : sql``;
+  const { rows } = await sql<RunRow & { from_status: RunStatus }>`
+    with req as (
+      select * from unnest(${guards.map((g) => g.id)}::uuid[], ${guards.map((g) => g.status)}::text[], ${guards.map((g) => g.revision)}::int[])
+        as r(id, status, revision)
+    ),
+    moved as (
+      update runs set status = ${to}, revision = runs.revision + 1, update_time = now(), status_reason = ${changes.statusReason}
+        ${lease} ${wake} ${end}
+      from req
+      where runs.namespace = ${namespace} and runs.id = req.id and runs.status = req.status and runs.revision = req.revision
+      returning runs.*, req.status as from_status
+    ),
+    audit as (
+      insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
+      select namespace, id, revision, from_status, status, ${audit.actor}, ${audit.reason ?? null} from moved
+    )
+    select * from moved
+  `.execute(trx);
+  return rows.map(({ from_status: _from, ...run }) => run);
+}
+
+/** Which of these runs have children (a cancel of those cascades, one run at a time). */
+export async function runsWithChildren(trx: Trx, namespace: string, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await sql<{ id: string }>`
+    select distinct parent_run_id as id from runs where namespace = ${namespace} and parent_run_id = any(${ids as string[]}::uuid[])
+  `.execute(trx);
+  return new Set(rows.map((r) => r.id));
 }
 
 /**

@@ -40,6 +40,8 @@ export interface RunsTable {
   rerun_of: ColumnType<string | null, string | null | undefined, never>;
   /** Where a rerun went live (see RerunFromStep); null unless rerun_of is set. */
   rerun_from_step: ColumnType<RerunFromStep | null, RawBuilder<JsonValue> | null | undefined, never>;
+  /** Set at start, never changed; `{}` when none. */
+  tags: ColumnType<Record<string, string>, RawBuilder<JsonValue> | undefined, never>;
 }
 
 /** Where a rerun went live, as stored in runs.rerun_from_step. */

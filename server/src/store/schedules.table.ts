@@ -25,6 +25,8 @@ export interface SchedulesTable {
   create_time: Time;
   update_time: Time;
   revision: ColumnType<number, number | undefined, number>;
+  /** The tags of every run it starts; `{}` when none. */
+  tags: ColumnType<Record<string, string>, RawBuilder<JsonValue> | undefined, never>;
 }
 
 export type ScheduleRow = Selectable<SchedulesTable>;

@@ -2,6 +2,7 @@ from aiki.v1 import payload_pb2 as _payload_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -100,7 +101,14 @@ class RetryPolicy(_message.Message):
     def __init__(self, never: _Optional[_Union[RetryPolicy.Never, _Mapping]] = ..., fixed: _Optional[_Union[RetryPolicy.Fixed, _Mapping]] = ..., exponential: _Optional[_Union[RetryPolicy.Exponential, _Mapping]] = ..., jittered: _Optional[_Union[RetryPolicy.Jittered, _Mapping]] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ["attempt", "create_time", "end_time", "failure", "failure_cause", "from_step", "id", "input", "lease_expire_time", "lease_worker_id", "namespace", "output", "parent_run_id", "reference_id", "rerun_of", "retain_forever", "retain_until", "retry", "revision", "shard", "start_time", "status", "status_reason", "update_time", "wake_time", "workflow_name", "workflow_version_id"]
+    __slots__ = ["attempt", "create_time", "end_time", "failure", "failure_cause", "from_step", "id", "input", "lease_expire_time", "lease_worker_id", "namespace", "output", "parent_run_id", "reference_id", "rerun_of", "retain_forever", "retain_until", "retry", "revision", "shard", "start_time", "status", "status_reason", "tags", "update_time", "wake_time", "workflow_name", "workflow_version_id"]
+    class TagsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +132,7 @@ class Run(_message.Message):
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     WAKE_TIME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -151,11 +160,12 @@ class Run(_message.Message):
     start_time: _timestamp_pb2.Timestamp
     status: RunStatus
     status_reason: str
+    tags: _containers.ScalarMap[str, str]
     update_time: _timestamp_pb2.Timestamp
     wake_time: _timestamp_pb2.Timestamp
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., revision: _Optional[int] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., failure: _Optional[_Union[_payload_pb2.Failure, _Mapping]] = ..., failure_cause: _Optional[_Union[RunFailureCause, str]] = ..., status_reason: _Optional[str] = ..., reference_id: _Optional[str] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., wake_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_worker_id: _Optional[str] = ..., lease_expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_forever: bool = ..., rerun_of: _Optional[str] = ..., from_step: _Optional[_Union[RerunStep, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., revision: _Optional[int] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., failure: _Optional[_Union[_payload_pb2.Failure, _Mapping]] = ..., failure_cause: _Optional[_Union[RunFailureCause, str]] = ..., status_reason: _Optional[str] = ..., reference_id: _Optional[str] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., wake_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_worker_id: _Optional[str] = ..., lease_expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_forever: bool = ..., rerun_of: _Optional[str] = ..., from_step: _Optional[_Union[RerunStep, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class RunReference(_message.Message):
     __slots__ = ["reference_id", "workflow_name", "workflow_version_id"]

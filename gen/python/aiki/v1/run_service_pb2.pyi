@@ -126,7 +126,14 @@ class ListRunTransitionsResponse(_message.Message):
     def __init__(self, transitions: _Optional[_Iterable[_Union[_run_pb2.RunTransition, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
-    __slots__ = ["create_time_from", "create_time_to", "page_size", "page_token", "parent_run_id", "reference_id", "rerun_of", "run_ids", "schedule_id", "shard", "statuses", "workflow_name", "workflow_version_id"]
+    __slots__ = ["create_time_from", "create_time_to", "page_size", "page_token", "parent_run_id", "reference_id", "rerun_of", "run_ids", "schedule_id", "shard", "statuses", "tags", "workflow_name", "workflow_version_id"]
+    class TagsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CREATE_TIME_FROM_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_TO_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -138,6 +145,7 @@ class ListRunsRequest(_message.Message):
     SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     create_time_from: _timestamp_pb2.Timestamp
@@ -151,9 +159,10 @@ class ListRunsRequest(_message.Message):
     schedule_id: str
     shard: str
     statuses: _containers.RepeatedScalarFieldContainer[_run_pb2.RunStatus]
+    tags: _containers.ScalarMap[str, str]
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_run_pb2.RunStatus, str]]] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., run_ids: _Optional[_Iterable[str]] = ..., schedule_id: _Optional[str] = ..., create_time_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., rerun_of: _Optional[str] = ...) -> None: ...
+    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_run_pb2.RunStatus, str]]] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., run_ids: _Optional[_Iterable[str]] = ..., schedule_id: _Optional[str] = ..., create_time_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., rerun_of: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListRunsResponse(_message.Message):
     __slots__ = ["next_page_token", "runs"]
@@ -245,7 +254,14 @@ class ResumeRunResponse(_message.Message):
     def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
 
 class RunFilter(_message.Message):
-    __slots__ = ["create_time_from", "create_time_to", "parent_run_id", "reference_id", "rerun_of", "run_ids", "schedule_id", "shard", "statuses", "workflow_name", "workflow_version_id"]
+    __slots__ = ["create_time_from", "create_time_to", "parent_run_id", "reference_id", "rerun_of", "run_ids", "schedule_id", "shard", "statuses", "tags", "workflow_name", "workflow_version_id"]
+    class TagsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CREATE_TIME_FROM_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_TO_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -255,6 +271,7 @@ class RunFilter(_message.Message):
     SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     create_time_from: _timestamp_pb2.Timestamp
@@ -266,9 +283,10 @@ class RunFilter(_message.Message):
     schedule_id: str
     shard: str
     statuses: _containers.RepeatedScalarFieldContainer[_run_pb2.RunStatus]
+    tags: _containers.ScalarMap[str, str]
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_run_pb2.RunStatus, str]]] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., run_ids: _Optional[_Iterable[str]] = ..., schedule_id: _Optional[str] = ..., create_time_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., rerun_of: _Optional[str] = ...) -> None: ...
+    def __init__(self, workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_run_pb2.RunStatus, str]]] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., reference_id: _Optional[str] = ..., run_ids: _Optional[_Iterable[str]] = ..., schedule_id: _Optional[str] = ..., create_time_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., rerun_of: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class RunStatusCount(_message.Message):
     __slots__ = ["count", "status"]
@@ -295,13 +313,21 @@ class SetRunRetentionResponse(_message.Message):
     def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
 
 class StartRunRequest(_message.Message):
-    __slots__ = ["conflict_policy", "input", "reference_id", "request_id", "retry", "shard", "trigger", "workflow_name", "workflow_version_id"]
+    __slots__ = ["conflict_policy", "input", "reference_id", "request_id", "retry", "shard", "tags", "trigger", "workflow_name", "workflow_version_id"]
+    class TagsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CONFLICT_POLICY_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     RETRY_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     TRIGGER_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -311,10 +337,11 @@ class StartRunRequest(_message.Message):
     request_id: str
     retry: _run_pb2.RetryPolicy
     shard: str
+    tags: _containers.ScalarMap[str, str]
     trigger: _run_pb2.Trigger
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, request_id: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., reference_id: _Optional[str] = ..., conflict_policy: _Optional[_Union[_run_pb2.ReferenceConflictPolicy, str]] = ..., shard: _Optional[str] = ..., trigger: _Optional[_Union[_run_pb2.Trigger, _Mapping]] = ..., retry: _Optional[_Union[_run_pb2.RetryPolicy, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., reference_id: _Optional[str] = ..., conflict_policy: _Optional[_Union[_run_pb2.ReferenceConflictPolicy, str]] = ..., shard: _Optional[str] = ..., trigger: _Optional[_Union[_run_pb2.Trigger, _Mapping]] = ..., retry: _Optional[_Union[_run_pb2.RetryPolicy, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class StartRunResponse(_message.Message):
     __slots__ = ["existing", "run"]

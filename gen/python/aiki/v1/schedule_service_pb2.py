@@ -16,17 +16,21 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61iki/v1/schedule_service.proto\x12\x07\x61iki.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n\x0cScheduleSpec\x12\x30\n\x04\x63ron\x18\x01 \x01(\x0b\x32\x1a.aiki.v1.ScheduleSpec.CronH\x00R\x04\x63ron\x12<\n\x08interval\x18\x02 \x01(\x0b\x32\x1e.aiki.v1.ScheduleSpec.IntervalH\x00R\x08interval\x1a\x42\n\x04\x43ron\x12\x1e\n\nexpression\x18\x01 \x01(\tR\nexpression\x12\x1a\n\x08timezone\x18\x02 \x01(\tR\x08timezone\x1a;\n\x08Interval\x12/\n\x05\x65very\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationR\x05\x65veryB\x06\n\x04spec\"\xb1\x04\n\x08Schedule\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12#\n\rworkflow_name\x18\x03 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x04 \x01(\tR\x11workflowVersionId\x12)\n\x04spec\x18\x05 \x01(\x0b\x32\x15.aiki.v1.ScheduleSpecR\x04spec\x12=\n\x0eoverlap_policy\x18\x06 \x01(\x0e\x32\x16.aiki.v1.OverlapPolicyR\roverlapPolicy\x12,\n\x05input\x18\x07 \x01(\x0b\x32\x16.google.protobuf.ValueR\x05input\x12/\n\x06status\x18\x08 \x01(\x0e\x32\x17.aiki.v1.ScheduleStatusR\x06status\x12\x37\n\tnext_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08nextTime\x12\x37\n\tlast_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08lastTime\x12\x1e\n\x0blast_run_id\x18\x0b \x01(\tR\tlastRunId\x12;\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x14\n\x05shard\x18\r \x01(\tR\x05shard\"\xb0\x02\n\x17\x41\x63tivateScheduleRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12#\n\rworkflow_name\x18\x02 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x03 \x01(\tR\x11workflowVersionId\x12)\n\x04spec\x18\x04 \x01(\x0b\x32\x15.aiki.v1.ScheduleSpecR\x04spec\x12=\n\x0eoverlap_policy\x18\x05 \x01(\x0e\x32\x16.aiki.v1.OverlapPolicyR\roverlapPolicy\x12,\n\x05input\x18\x06 \x01(\x0b\x32\x16.google.protobuf.ValueR\x05input\x12\x14\n\x05shard\x18\x07 \x01(\tR\x05shard\"e\n\x18\x41\x63tivateScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.aiki.v1.ScheduleR\x08schedule\x12\x1a\n\x08\x65xisting\x18\x02 \x01(\x08R\x08\x65xisting\"5\n\x12GetScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"D\n\x13GetScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.aiki.v1.ScheduleR\x08schedule\"w\n\x14ListSchedulesRequest\x12#\n\rworkflow_name\x18\x01 \x01(\tR\x0cworkflowName\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"p\n\x15ListSchedulesResponse\x12/\n\tschedules\x18\x01 \x03(\x0b\x32\x11.aiki.v1.ScheduleR\tschedules\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"7\n\x14PauseScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"F\n\x15PauseScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.aiki.v1.ScheduleR\x08schedule\"8\n\x15ResumeScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"G\n\x16ResumeScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.aiki.v1.ScheduleR\x08schedule\"8\n\x15\x44\x65leteScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"\x18\n\x16\x44\x65leteScheduleResponse*\x86\x01\n\rOverlapPolicy\x12\x1e\n\x1aOVERLAP_POLICY_UNSPECIFIED\x10\x00\x12\x18\n\x14OVERLAP_POLICY_ALLOW\x10\x01\x12\x17\n\x13OVERLAP_POLICY_SKIP\x10\x02\x12\"\n\x1eOVERLAP_POLICY_CANCEL_PREVIOUS\x10\x03*i\n\x0eScheduleStatus\x12\x1f\n\x1bSCHEDULE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SCHEDULE_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16SCHEDULE_STATUS_PAUSED\x10\x02\x32\xfa\x03\n\x0fScheduleService\x12W\n\x10\x41\x63tivateSchedule\x12 .aiki.v1.ActivateScheduleRequest\x1a!.aiki.v1.ActivateScheduleResponse\x12H\n\x0bGetSchedule\x12\x1b.aiki.v1.GetScheduleRequest\x1a\x1c.aiki.v1.GetScheduleResponse\x12N\n\rListSchedules\x12\x1d.aiki.v1.ListSchedulesRequest\x1a\x1e.aiki.v1.ListSchedulesResponse\x12N\n\rPauseSchedule\x12\x1d.aiki.v1.PauseScheduleRequest\x1a\x1e.aiki.v1.PauseScheduleResponse\x12Q\n\x0eResumeSchedule\x12\x1e.aiki.v1.ResumeScheduleRequest\x1a\x1f.aiki.v1.ResumeScheduleResponse\x12Q\n\x0e\x44\x65leteSchedule\x12\x1e.aiki.v1.DeleteScheduleRequest\x1a\x1f.aiki.v1.DeleteScheduleResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61iki/v1/schedule_service.proto\x12\x07\x61iki.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n\x0cScheduleSpec\x12\x30\n\x04\x63ron\x18\x01 \x01(\x0b\x32\x1a.aiki.v1.ScheduleSpec.CronH\x00R\x04\x63ron\x12<\n\x08interval\x18\x02 \x01(\x0b\x32\x1e.aiki.v1.ScheduleSpec.IntervalH\x00R\x08interval\x1a\x42\n\x04\x43ron\x12\x1e\n\nexpression\x18\x01 \x01(\tR\nexpression\x12\x1a\n\x08timezone\x18\x02 \x01(\tR\x08timezone\x1a;\n\x08Interval\x12/\n\x05\x65very\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationR\x05\x65veryB\x06\n\x04spec\"\x9b\x05\n\x08Schedule\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12#\n\rworkflow_name\x18\x03 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x04 \x01(\tR\x11workflowVersionId\x12)\n\x04spec\x18\x05 \x01(\x0b\x32\x15.aiki.v1.ScheduleSpecR\x04spec\x12=\n\x0eoverlap_policy\x18\x06 \x01(\x0e\x32\x16.aiki.v1.OverlapPolicyR\roverlapPolicy\x12,\n\x05input\x18\x07 \x01(\x0b\x32\x16.google.protobuf.ValueR\x05input\x12/\n\x06status\x18\x08 \x01(\x0e\x32\x17.aiki.v1.ScheduleStatusR\x06status\x12\x37\n\tnext_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08nextTime\x12\x37\n\tlast_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08lastTime\x12\x1e\n\x0blast_run_id\x18\x0b \x01(\tR\tlastRunId\x12;\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x14\n\x05shard\x18\r \x01(\tR\x05shard\x12/\n\x04tags\x18\x0e \x03(\x0b\x32\x1b.aiki.v1.Schedule.TagsEntryR\x04tags\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xa9\x03\n\x17\x41\x63tivateScheduleRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12#\n\rworkflow_name\x18\x02 \x01(\tR\x0cworkflowName\x12.\n\x13workflow_version_id\x18\x03 \x01(\tR\x11workflowVersionId\x12)\n\x04spec\x18\x04 \x01(\x0b\x32\x15.aiki.v1.ScheduleSpecR\x04spec\x12=\n\x0eoverlap_policy\x18\x05 \x01(\x0e\x32\x16.aiki.v1.OverlapPolicyR\roverlapPolicy\x12,\n\x05input\x18\x06 \x01(\x0b\x32\x16.google.protobuf.ValueR\x05input\x12\x14\n\x05shard\x18\x07 \x01(\tR\x05shard\x12>\n\x04tags\x18\x08 \x03(\x0b\x32*.aiki.v1.ActivateScheduleRequest.TagsEntryR\x04tags\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"e\n\x18\x41\x63tivateScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.aiki.v1.ScheduleR\x08schedule\x12\x1a\n\x08\x65xisting\x18\x02 \x01(\x08R\x08\x65xisting\"5\n\x12GetScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"D\n\x13GetScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.aiki.v1.ScheduleR\x08schedule\"w\n\x14ListSchedulesRequest\x12#\n\rworkflow_name\x18\x01 \x01(\tR\x0cworkflowName\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"p\n\x15ListSchedulesResponse\x12/\n\tschedules\x18\x01 \x03(\x0b\x32\x11.aiki.v1.ScheduleR\tschedules\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"7\n\x14PauseScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"F\n\x15PauseScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.aiki.v1.ScheduleR\x08schedule\"8\n\x15ResumeScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"G\n\x16ResumeScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.aiki.v1.ScheduleR\x08schedule\"8\n\x15\x44\x65leteScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"\x18\n\x16\x44\x65leteScheduleResponse*\x86\x01\n\rOverlapPolicy\x12\x1e\n\x1aOVERLAP_POLICY_UNSPECIFIED\x10\x00\x12\x18\n\x14OVERLAP_POLICY_ALLOW\x10\x01\x12\x17\n\x13OVERLAP_POLICY_SKIP\x10\x02\x12\"\n\x1eOVERLAP_POLICY_CANCEL_PREVIOUS\x10\x03*i\n\x0eScheduleStatus\x12\x1f\n\x1bSCHEDULE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SCHEDULE_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16SCHEDULE_STATUS_PAUSED\x10\x02\x32\xfa\x03\n\x0fScheduleService\x12W\n\x10\x41\x63tivateSchedule\x12 .aiki.v1.ActivateScheduleRequest\x1a!.aiki.v1.ActivateScheduleResponse\x12H\n\x0bGetSchedule\x12\x1b.aiki.v1.GetScheduleRequest\x1a\x1c.aiki.v1.GetScheduleResponse\x12N\n\rListSchedules\x12\x1d.aiki.v1.ListSchedulesRequest\x1a\x1e.aiki.v1.ListSchedulesResponse\x12N\n\rPauseSchedule\x12\x1d.aiki.v1.PauseScheduleRequest\x1a\x1e.aiki.v1.PauseScheduleResponse\x12Q\n\x0eResumeSchedule\x12\x1e.aiki.v1.ResumeScheduleRequest\x1a\x1f.aiki.v1.ResumeScheduleResponse\x12Q\n\x0e\x44\x65leteSchedule\x12\x1e.aiki.v1.DeleteScheduleRequest\x1a\x1f.aiki.v1.DeleteScheduleResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aiki.v1.schedule_service_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _OVERLAPPOLICY._serialized_start=2083
-  _OVERLAPPOLICY._serialized_end=2217
-  _SCHEDULESTATUS._serialized_start=2219
-  _SCHEDULESTATUS._serialized_end=2324
+  _SCHEDULE_TAGSENTRY._options = None
+  _SCHEDULE_TAGSENTRY._serialized_options = b'8\001'
+  _ACTIVATESCHEDULEREQUEST_TAGSENTRY._options = None
+  _ACTIVATESCHEDULEREQUEST_TAGSENTRY._serialized_options = b'8\001'
+  _OVERLAPPOLICY._serialized_start=2310
+  _OVERLAPPOLICY._serialized_end=2444
+  _SCHEDULESTATUS._serialized_start=2446
+  _SCHEDULESTATUS._serialized_end=2551
   _SCHEDULESPEC._serialized_start=139
   _SCHEDULESPEC._serialized_end=402
   _SCHEDULESPEC_CRON._serialized_start=267
@@ -34,31 +38,35 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _SCHEDULESPEC_INTERVAL._serialized_start=335
   _SCHEDULESPEC_INTERVAL._serialized_end=394
   _SCHEDULE._serialized_start=405
-  _SCHEDULE._serialized_end=966
-  _ACTIVATESCHEDULEREQUEST._serialized_start=969
-  _ACTIVATESCHEDULEREQUEST._serialized_end=1273
-  _ACTIVATESCHEDULERESPONSE._serialized_start=1275
-  _ACTIVATESCHEDULERESPONSE._serialized_end=1376
-  _GETSCHEDULEREQUEST._serialized_start=1378
-  _GETSCHEDULEREQUEST._serialized_end=1431
-  _GETSCHEDULERESPONSE._serialized_start=1433
-  _GETSCHEDULERESPONSE._serialized_end=1501
-  _LISTSCHEDULESREQUEST._serialized_start=1503
-  _LISTSCHEDULESREQUEST._serialized_end=1622
-  _LISTSCHEDULESRESPONSE._serialized_start=1624
-  _LISTSCHEDULESRESPONSE._serialized_end=1736
-  _PAUSESCHEDULEREQUEST._serialized_start=1738
-  _PAUSESCHEDULEREQUEST._serialized_end=1793
-  _PAUSESCHEDULERESPONSE._serialized_start=1795
-  _PAUSESCHEDULERESPONSE._serialized_end=1865
-  _RESUMESCHEDULEREQUEST._serialized_start=1867
-  _RESUMESCHEDULEREQUEST._serialized_end=1923
-  _RESUMESCHEDULERESPONSE._serialized_start=1925
-  _RESUMESCHEDULERESPONSE._serialized_end=1996
-  _DELETESCHEDULEREQUEST._serialized_start=1998
-  _DELETESCHEDULEREQUEST._serialized_end=2054
-  _DELETESCHEDULERESPONSE._serialized_start=2056
-  _DELETESCHEDULERESPONSE._serialized_end=2080
-  _SCHEDULESERVICE._serialized_start=2327
-  _SCHEDULESERVICE._serialized_end=2833
+  _SCHEDULE._serialized_end=1072
+  _SCHEDULE_TAGSENTRY._serialized_start=1017
+  _SCHEDULE_TAGSENTRY._serialized_end=1072
+  _ACTIVATESCHEDULEREQUEST._serialized_start=1075
+  _ACTIVATESCHEDULEREQUEST._serialized_end=1500
+  _ACTIVATESCHEDULEREQUEST_TAGSENTRY._serialized_start=1017
+  _ACTIVATESCHEDULEREQUEST_TAGSENTRY._serialized_end=1072
+  _ACTIVATESCHEDULERESPONSE._serialized_start=1502
+  _ACTIVATESCHEDULERESPONSE._serialized_end=1603
+  _GETSCHEDULEREQUEST._serialized_start=1605
+  _GETSCHEDULEREQUEST._serialized_end=1658
+  _GETSCHEDULERESPONSE._serialized_start=1660
+  _GETSCHEDULERESPONSE._serialized_end=1728
+  _LISTSCHEDULESREQUEST._serialized_start=1730
+  _LISTSCHEDULESREQUEST._serialized_end=1849
+  _LISTSCHEDULESRESPONSE._serialized_start=1851
+  _LISTSCHEDULESRESPONSE._serialized_end=1963
+  _PAUSESCHEDULEREQUEST._serialized_start=1965
+  _PAUSESCHEDULEREQUEST._serialized_end=2020
+  _PAUSESCHEDULERESPONSE._serialized_start=2022
+  _PAUSESCHEDULERESPONSE._serialized_end=2092
+  _RESUMESCHEDULEREQUEST._serialized_start=2094
+  _RESUMESCHEDULEREQUEST._serialized_end=2150
+  _RESUMESCHEDULERESPONSE._serialized_start=2152
+  _RESUMESCHEDULERESPONSE._serialized_end=2223
+  _DELETESCHEDULEREQUEST._serialized_start=2225
+  _DELETESCHEDULEREQUEST._serialized_end=2281
+  _DELETESCHEDULERESPONSE._serialized_start=2283
+  _DELETESCHEDULERESPONSE._serialized_end=2307
+  _SCHEDULESERVICE._serialized_start=2554
+  _SCHEDULESERVICE._serialized_end=3060
 # @@protoc_insertion_point(module_scope)

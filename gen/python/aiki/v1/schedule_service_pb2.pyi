@@ -17,12 +17,20 @@ SCHEDULE_STATUS_PAUSED: ScheduleStatus
 SCHEDULE_STATUS_UNSPECIFIED: ScheduleStatus
 
 class ActivateScheduleRequest(_message.Message):
-    __slots__ = ["input", "name", "overlap_policy", "shard", "spec", "workflow_name", "workflow_version_id"]
+    __slots__ = ["input", "name", "overlap_policy", "shard", "spec", "tags", "workflow_name", "workflow_version_id"]
+    class TagsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     INPUT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     OVERLAP_POLICY_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     input: _struct_pb2.Value
@@ -30,9 +38,10 @@ class ActivateScheduleRequest(_message.Message):
     overlap_policy: OverlapPolicy
     shard: str
     spec: ScheduleSpec
+    tags: _containers.ScalarMap[str, str]
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, name: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., spec: _Optional[_Union[ScheduleSpec, _Mapping]] = ..., overlap_policy: _Optional[_Union[OverlapPolicy, str]] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., shard: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., spec: _Optional[_Union[ScheduleSpec, _Mapping]] = ..., overlap_policy: _Optional[_Union[OverlapPolicy, str]] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., shard: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ActivateScheduleResponse(_message.Message):
     __slots__ = ["existing", "schedule"]
@@ -107,7 +116,14 @@ class ResumeScheduleResponse(_message.Message):
     def __init__(self, schedule: _Optional[_Union[Schedule, _Mapping]] = ...) -> None: ...
 
 class Schedule(_message.Message):
-    __slots__ = ["create_time", "id", "input", "last_run_id", "last_time", "name", "next_time", "overlap_policy", "shard", "spec", "status", "workflow_name", "workflow_version_id"]
+    __slots__ = ["create_time", "id", "input", "last_run_id", "last_time", "name", "next_time", "overlap_policy", "shard", "spec", "status", "tags", "workflow_name", "workflow_version_id"]
+    class TagsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +135,7 @@ class Schedule(_message.Message):
     SHARD_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     create_time: _timestamp_pb2.Timestamp
@@ -132,9 +149,10 @@ class Schedule(_message.Message):
     shard: str
     spec: ScheduleSpec
     status: ScheduleStatus
+    tags: _containers.ScalarMap[str, str]
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., spec: _Optional[_Union[ScheduleSpec, _Mapping]] = ..., overlap_policy: _Optional[_Union[OverlapPolicy, str]] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., status: _Optional[_Union[ScheduleStatus, str]] = ..., next_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_run_id: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., shard: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., spec: _Optional[_Union[ScheduleSpec, _Mapping]] = ..., overlap_policy: _Optional[_Union[OverlapPolicy, str]] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., status: _Optional[_Union[ScheduleStatus, str]] = ..., next_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_run_id: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., shard: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ScheduleSpec(_message.Message):
     __slots__ = ["cron", "interval"]

@@ -264,7 +264,14 @@ class SessionResponse(_message.Message):
     def __init__(self, leases: _Optional[_Union[StreamLeasesResponse, _Mapping]] = ..., result: _Optional[_Union[SessionResponse.Result, _Mapping]] = ...) -> None: ...
 
 class StartChildRunRequest(_message.Message):
-    __slots__ = ["conflict_policy", "input", "key", "lease_token", "parent_run_id", "reference_id", "retry", "sequence", "shard", "trigger", "workflow_name", "workflow_version_id"]
+    __slots__ = ["conflict_policy", "input", "key", "lease_token", "parent_run_id", "reference_id", "retry", "sequence", "shard", "tags", "trigger", "workflow_name", "workflow_version_id"]
+    class TagsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CONFLICT_POLICY_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +281,7 @@ class StartChildRunRequest(_message.Message):
     RETRY_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     TRIGGER_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -286,10 +294,11 @@ class StartChildRunRequest(_message.Message):
     retry: _run_pb2.RetryPolicy
     sequence: int
     shard: str
+    tags: _containers.ScalarMap[str, str]
     trigger: _run_pb2.Trigger
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, parent_run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., key: _Optional[str] = ..., sequence: _Optional[int] = ..., reference_id: _Optional[str] = ..., conflict_policy: _Optional[_Union[_run_pb2.ReferenceConflictPolicy, str]] = ..., shard: _Optional[str] = ..., trigger: _Optional[_Union[_run_pb2.Trigger, _Mapping]] = ..., retry: _Optional[_Union[_run_pb2.RetryPolicy, _Mapping]] = ...) -> None: ...
+    def __init__(self, parent_run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., key: _Optional[str] = ..., sequence: _Optional[int] = ..., reference_id: _Optional[str] = ..., conflict_policy: _Optional[_Union[_run_pb2.ReferenceConflictPolicy, str]] = ..., shard: _Optional[str] = ..., trigger: _Optional[_Union[_run_pb2.Trigger, _Mapping]] = ..., retry: _Optional[_Union[_run_pb2.RetryPolicy, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class StartChildRunResponse(_message.Message):
     __slots__ = ["existing", "run"]
