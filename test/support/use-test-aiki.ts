@@ -32,7 +32,7 @@ export interface TestAikiHarness {
   waitForStatus(runId: string, status: RunStatus, timeoutMs?: number): Promise<void>;
   /** Polls an awaited condition (for state nobody announces); throws `${what} not met within …`. */
   until(check: () => boolean | Promise<boolean>, options?: { timeoutMs?: number; what?: string }): Promise<void>;
-  /** Spawns a worker on `client` (default: the harness's); stopped after the test. */
+  /** Spawns a worker on `onClient` (default: the harness's client); stopped after the test. */
   // biome-ignore lint/suspicious/noExplicitAny: any workflow versions
   spawn(workflows: any[], options?: Partial<Omit<WorkerOptions, "workflows">>, onClient?: Client): Promise<WorkerHandle>;
   /** Cleanup run at teardown (last deferred first), before the leak checks. */
@@ -42,6 +42,20 @@ export interface TestAikiHarness {
 }
 
 let seq = 0;
+
+/** `${prefix}-${n}-${pid}`: no other test of this run uses it, so no other test's worker serves it. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${++seq}-${process.pid}`;
+}
+
+/** Polls an awaited condition (for state nobody announces); throws `${what} not met within …`. */
+export async function until(check: () => boolean | Promise<boolean>, { timeoutMs = 10_000, what = "condition" } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 export function useTestAiki(options: UseTestAikiOptions = {}): TestAikiHarness {
   const { per = "file", ...serverOptions } = options;
@@ -111,7 +125,7 @@ export function useTestAiki(options: UseTestAikiOptions = {}): TestAikiHarness {
       return client;
     },
     rpc: (service, apiKey) => started().client(service, apiKey),
-    uniqueName: (prefix) => `${prefix}-${++seq}-${process.pid}`,
+    uniqueName,
     async waitForStatus(runId, status, timeoutMs = 10_000) {
       const res = await started()
         .client(RunService)
@@ -121,13 +135,7 @@ export function useTestAiki(options: UseTestAikiOptions = {}): TestAikiHarness {
         throw new Error(`run ${runId} did not reach ${RunStatus[status]} within ${timeoutMs} ms (outcome ${WaitForRunStatusResponse_Outcome[res.outcome]}; it is ${now})`);
       }
     },
-    async until(check, { timeoutMs = 10_000, what = "condition" } = {}) {
-      const deadline = Date.now() + timeoutMs;
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
+    until,
     async spawn(workflows, workerOptions = {}, onClient) {
       const handle = await worker({
         name: "test-worker",
