@@ -9,7 +9,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestDetailSchema, LimitExceededDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
@@ -27,6 +27,7 @@ import { createCleartextServer, defaultConnectionLimits } from "../../server/src
 import { defaultLimits } from "../../server/src/limits.js";
 import { AikiMetrics } from "../../server/src/metrics/aiki-metrics.js";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 
 // Small enough for a test to reach; the defaults (docs/limits.md) are what the refusals name otherwise.
@@ -38,18 +39,16 @@ const rssGrowthBound = 192 * 1024 * 1024;
 // Around the two 100 MB bodies alone, which buffered would pass it.
 const rssGrowthBoundForBodies = 48 * 1024 * 1024;
 
+const h = useTestAiki({ redis: false, timers: false, limits, connectionLimits: { headersTimeoutMs: 1_000 } });
 let aiki: TestAiki;
 let rssBefore: number;
 const runs = () => aiki.client(RunService);
 const leases = () => aiki.client(WorkerLeaseService);
 const str = (value: string): Value => create(ValueSchema, { kind: { case: "stringValue", value } });
 
-beforeAll(async () => {
-  aiki = await startTestAiki({ redis: false, timers: false, limits, connectionLimits: { headersTimeoutMs: 1_000 } });
+beforeAll(() => {
+  aiki = h.aiki;
   rssBefore = process.memoryUsage().rss;
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 afterEach((t) => {
   if (process.env.AIKI_TEST_RSS) console.log(`${t.task.name}: rss +${Math.round((process.memoryUsage().rss - rssBefore) / 1024 / 1024)} MiB`);

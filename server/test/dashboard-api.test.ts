@@ -15,6 +15,7 @@ import { OverlapPolicy, ScheduleService } from "@aiki/gen/aiki/v1/schedule_servi
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { WatchFellBehindError } from "../src/domain/errors.js";
 import type { EngineDeps } from "../src/engine/engine-deps.js";
 import { maxPendingChanges, watchRuns } from "../src/engine/watch-runs.js";
@@ -23,29 +24,26 @@ import { RunStatusWatcher } from "../src/engine/run-status-watcher.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 import { childRunKey, taskAddress } from "../src/engine/canonical-json.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
 let tasks: Client<typeof TaskService>;
 let events: Client<typeof EventService>;
-let seq = 0;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
   tasks = aiki.client(TaskService);
   events = aiki.client(EventService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 const json = (v: unknown) => fromJson(ValueSchema, v as never);
 
 /** A fresh workflow name per test, so tests never see each other's runs. */
 function workflow() {
-  const name = `dash-${++seq}`;
+  const name = h.uniqueName("dash");
   return {
     name,
     start: (more: Partial<MessageInitShape<typeof StartRunRequestSchema>> = {}) =>

@@ -5,7 +5,7 @@ import { fromJson, type MessageInitShape, toJson } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, timestampMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { BadRequestDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { type Run, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
@@ -18,23 +18,21 @@ import {
 } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 import { childRunKey } from "../src/engine/canonical-json.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let schedules: Client<typeof ScheduleService>;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
-let seq = 0;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   schedules = aiki.client(ScheduleService);
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 type ActivateInit = MessageInitShape<typeof ActivateScheduleRequestSchema>;
@@ -44,7 +42,7 @@ const cron = (expression: string, timezone = ""): ActivateInit["spec"] => ({ spe
 // Never due while the tests run.
 const yearly = cron("0 0 1 1 *");
 /** A fresh workflow name per test, so tests never see each other's runs. */
-const workflowName = () => `sched-wf-${++seq}`;
+const workflowName = () => h.uniqueName("sched-wf");
 
 function activate(init: Partial<ActivateInit> & { workflowName: string }, client = schedules) {
   return client.activateSchedule({ workflowVersionId: "1", spec: every(1_000), ...init } as ActivateInit);
