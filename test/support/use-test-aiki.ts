@@ -16,6 +16,8 @@ import { closeChecked, throwAll } from "./leak-checks.js";
 export interface UseTestAikiOptions extends TestAikiOptions {
   /** "file" (default): one server for every test of the scope (beforeAll/afterAll); "each": a fresh one per test. */
   per?: "file" | "each";
+  /** false: no server of the harness's own (a test starts its servers with startServer, e.g. on a private Postgres). */
+  server?: boolean;
 }
 
 export interface TestAikiHarness {
@@ -35,7 +37,7 @@ export interface TestAikiHarness {
   /** Spawns a worker on `onClient` (default: the harness's client); stopped after the test. */
   // biome-ignore lint/suspicious/noExplicitAny: any workflow versions
   spawn(workflows: any[], options?: Partial<Omit<WorkerOptions, "workflows">>, onClient?: Client): Promise<WorkerHandle>;
-  /** Cleanup run at teardown (last deferred first), before the leak checks. */
+  /** Cleanup run at teardown, with the servers of startServer, last registered first; before the harness's own server closes. */
   defer(fn: () => unknown): void;
   /** Another server (a replica: pass `{ database: h.aiki.database }`), closed and checked at teardown. */
   startServer(options?: TestAikiOptions): Promise<TestAiki>;
@@ -58,11 +60,11 @@ export async function until(check: () => boolean | Promise<boolean>, { timeoutMs
 }
 
 export function useTestAiki(options: UseTestAikiOptions = {}): TestAikiHarness {
-  const { per = "file", ...serverOptions } = options;
+  const { per = "file", server = true, ...serverOptions } = options;
   let aiki: TestAiki | undefined;
   let client: Client | undefined;
-  const servers: TestAiki[] = [];
-  const deferred: Array<() => unknown> = [];
+  // defer()'s and startServer()'s, undone last first: a server closes before the Postgres it was given.
+  const cleanups: Array<() => unknown> = [];
   const workers: WorkerHandle[] = [];
 
   const stopWorkers = async () => {
@@ -79,21 +81,20 @@ export function useTestAiki(options: UseTestAikiOptions = {}): TestAikiHarness {
   };
 
   const setUp = async () => {
-    aiki = await startTestAiki(serverOptions);
+    if (server) aiki = await startTestAiki(serverOptions);
   };
   const tearDown = async () => {
     const failures: unknown[] = [];
     await stopWorkers().catch((e: unknown) => failures.push(e));
-    for (const fn of deferred.splice(0).reverse()) {
+    await client?.close();
+    client = undefined;
+    for (const fn of cleanups.splice(0).reverse()) {
       try {
         await fn();
       } catch (e) {
         failures.push(e);
       }
     }
-    await client?.close();
-    client = undefined;
-    for (const s of servers.splice(0).reverse()) await closeChecked(s).catch((e: unknown) => failures.push(e));
     if (aiki) await closeChecked(aiki).catch((e: unknown) => failures.push(e));
     aiki = undefined;
     throwAll(failures);
@@ -147,11 +148,11 @@ export function useTestAiki(options: UseTestAikiOptions = {}): TestAikiHarness {
       return handle;
     },
     defer(fn) {
-      deferred.push(fn);
+      cleanups.push(fn);
     },
     async startServer(more = {}) {
       const s = await startTestAiki(more);
-      servers.push(s);
+      cleanups.push(() => closeChecked(s));
       return s;
     },
   };
