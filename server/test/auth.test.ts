@@ -20,7 +20,8 @@ import { loadConfig } from "../src/config.js";
 import { methodScopes } from "../src/api/method-scopes.js";
 import { type ApiKeyScope, apiKeyScopes, scopeAllows } from "../src/domain/api-key-format.js";
 import { createApiKey, generateApiKey } from "../src/engine/api-keys.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { closeChecked } from "../../test/support/leak-checks.js";
 import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { createTestDatabase } from "../../test/support/database.js";
 import { startServerProcess } from "../../test/support/server-process.js";
@@ -268,7 +269,7 @@ describe("scopes in practice", () => {
 describe("revocation", () => {
   it("a key revoked on one replica fails within seconds on another, and its open Session there is closed", async () => {
     // A cache far longer than the test: only the revocation hint can make replica B refuse in time.
-    const b = await startTestAiki({ database: aiki.database, auth: { cacheTtlMs: 600_000 } });
+    const b = await h.startServer({ database: aiki.database, auth: { cacheTtlMs: 600_000 } });
     try {
       const made = await admin.createApiKey({ namespace: "default", scopes: [PbScope.WORKER] });
       const onB = b.client(WorkerLeaseService, made.secret);
@@ -319,7 +320,7 @@ describe("revocation", () => {
       expect(refused.rawMessage).toContain("revoked");
       expect(Date.now() - revokedAt).toBeLessThan(5_000);
     } finally {
-      await b.stopServer();
+      await closeChecked(b);
     }
   });
 });
@@ -327,7 +328,7 @@ describe("revocation", () => {
 describe("revocation without the hint", () => {
   it("a replica that misses the hint (no shared notifier) refuses the key once its short cache lapses", async () => {
     // In-process notifier: the revocation on the first server never reaches this one.
-    const c = await startTestAiki({ database: aiki.database, redis: false, auth: { cacheTtlMs: 300 } });
+    const c = await h.startServer({ database: aiki.database, redis: false, auth: { cacheTtlMs: 300 } });
     try {
       const made = await admin.createApiKey({ namespace: "default", scopes: [PbScope.READ] });
       const onC = c.client(AdminService, made.secret);
@@ -345,7 +346,7 @@ describe("revocation without the hint", () => {
       expect(refused.code).toBe(Code.Unauthenticated);
       expect(Date.now() - revokedAt).toBeLessThan(2_000);
     } finally {
-      await c.stopServer();
+      await closeChecked(c);
     }
   });
 });

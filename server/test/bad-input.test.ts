@@ -26,7 +26,8 @@ import { LimitExceededError } from "../../server/src/domain/errors.js";
 import { createCleartextServer, defaultConnectionLimits } from "../../server/src/listen-one-port.js";
 import { defaultLimits } from "../../server/src/limits.js";
 import { AikiMetrics } from "../../server/src/metrics/aiki-metrics.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { closeChecked } from "../../test/support/leak-checks.js";
 import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 
@@ -613,7 +614,7 @@ describe("held calls and streams", () => {
 
 describe("500 never-read lease streams, default limits", () => {
   it("holds AIKI_MAX_STREAMS_PER_CALLER (100) of them, refuses the rest, and still serves", async () => {
-    const own = await startTestAiki({ redis: false, timers: false });
+    const own = await h.startServer({ redis: false, timers: false });
     const rss = process.memoryUsage().rss;
     const session = http2.connect(own.url);
     session.on("error", () => {});
@@ -639,7 +640,7 @@ describe("500 never-read lease streams, default limits", () => {
       expect(process.memoryUsage().rss - rss).toBeLessThan(rssGrowthBoundForBodies);
     } finally {
       session.destroy();
-      await own.close();
+      await closeChecked(own);
     }
   });
 });

@@ -4,7 +4,7 @@
 import { create, fromJson, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Run } from "@aiki/gen/aiki/v1/run_pb";
 import { BadRequestDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
@@ -14,7 +14,7 @@ import { RunService, StartRunRequestSchema, WaitForRunStatusResponse_Outcome } f
 import { OverlapPolicy, ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
 import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { WatchFellBehindError } from "../src/domain/errors.js";
 import type { EngineDeps } from "../src/engine/engine-deps.js";
@@ -489,13 +489,11 @@ describe("WatchRun", () => {
 });
 
 describe("keep-alives and shutdown", () => {
+  // With the in-process notifier (no Redis), as the embedded default runs.
+  const hq = useTestAiki({ watchKeepAliveMs: 200, redis: false });
   let quick: TestAiki;
-  beforeAll(async () => {
-    // With the in-process notifier (no Redis), as the embedded default runs.
-    quick = await startTestAiki({ watchKeepAliveMs: 200, redis: false });
-  });
-  afterAll(async () => {
-    await quick?.close();
+  beforeAll(() => {
+    quick = hq.aiki;
   });
 
   it("sends empty messages while nothing changes, changes between them, and ends both streams when the server shuts down", async () => {

@@ -17,7 +17,8 @@ import {
   type SessionResponse_Result,
   WorkerLeaseService,
 } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { closeChecked } from "../../test/support/leak-checks.js";
 import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { taskAddress } from "../src/engine/canonical-json.js";
 
@@ -300,7 +301,7 @@ describe("WorkerLeaseService.Session", () => {
   });
 
   it("ends with OK when the server shuts down, after answering the call in flight", async () => {
-    const own = await startTestAiki();
+    const own = await h.startServer();
     const locker = new pg.Client({ connectionString: own.database.url });
     await locker.connect();
     try {
@@ -325,7 +326,7 @@ describe("WorkerLeaseService.Session", () => {
       await closing;
     } finally {
       await locker.end();
-      await own.close();
+      await closeChecked(own);
     }
   });
 });
