@@ -17,7 +17,8 @@ import {
   ScheduleStatus,
 } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { closeChecked } from "../../test/support/leak-checks.js";
 import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 import { childRunKey } from "../src/engine/canonical-json.js";
@@ -365,7 +366,7 @@ describe.concurrent("firing", () => {
 
   it("after downtime, only the latest missed occurrence starts (no burst)", async () => {
     // A server that does not fire: occurrences are missed as if every server were down.
-    const down = await startTestAiki({ timers: false });
+    const down = await h.startServer({ timers: false });
     let up: TestAiki | undefined;
     try {
       const wf = workflowName();
@@ -378,7 +379,7 @@ describe.concurrent("firing", () => {
         .where("id", "=", id)
         .execute();
       const restartedAt = Date.now();
-      up = await startTestAiki({ database: down.database });
+      up = await h.startServer({ database: down.database });
       const upRuns = up.client(RunService);
       const started = await waitForRuns(wf, 2, { client: upRuns });
       const occurrences = started.map((r) => occurrenceOf(r, id));
@@ -387,14 +388,14 @@ describe.concurrent("firing", () => {
       expectConsecutive(occurrences, 1_000);
       await up.client(ScheduleService).deleteSchedule({ scheduleId: id });
     } finally {
-      await up?.stopServer();
-      await down.close();
+      if (up) await closeChecked(up);
+      await closeChecked(down);
     }
   });
 
   it("fires each occurrence exactly once across a server restart and with two replicas", async () => {
-    const a = await startTestAiki();
-    const b = await startTestAiki({ database: a.database });
+    const a = await h.startServer();
+    const b = await h.startServer({ database: a.database });
     let c: TestAiki | undefined;
     try {
       const wf = workflowName();
@@ -404,7 +405,7 @@ describe.concurrent("firing", () => {
       // Both replicas' timer loops wake for every occurrence and race to claim it.
       const before = await waitForRuns(wf, 3, { client: aRuns });
       await b.stopServer();
-      c = await startTestAiki({ database: a.database });
+      c = await h.startServer({ database: a.database });
       await waitForRuns(wf, before.length + 2, { client: c.client(RunService) });
       await a.stopServer();
       // Only the replacement fires now.
@@ -418,9 +419,9 @@ describe.concurrent("firing", () => {
         1_000,
       );
     } finally {
-      await c?.stopServer();
-      await b.stopServer();
-      await a.close();
+      if (c) await closeChecked(c);
+      await closeChecked(b);
+      await closeChecked(a);
     }
   });
 });
