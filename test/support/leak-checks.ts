@@ -1,6 +1,7 @@
 // What a test server must not have left when its test file is done: worker sessions, client
 // connections, notifier subscriptions, store connections checked out, workers still running, and
-// (through TestDatabase.destroy) run transitions the state machine forbids. Each is a count that
+// (through TestDatabase.destroy) run transitions the state machine forbids; and, for the whole
+// process, sockets left open. Each is a count that
 // must come down to zero; closing is asynchronous (a session is forgotten once its stream's end
 // reaches the server), so each check waits a short grace before it reports.
 import type { TestAiki } from "./aiki-server.js";
@@ -60,6 +61,24 @@ export function closedServerProbes(aiki: TestAiki): LeakProbe[] {
     },
     { what: `Postgres pool connection(s) still checked out by the server at ${aiki.url}`, count: () => aiki.deps.connectionsInUse() },
   ];
+}
+
+/** Network handles (sockets and listening servers) this process holds now, by kind. */
+export function openSockets(): number {
+  return process.getActiveResourcesInfo().filter((kind) => kind === "TCPSocketWrap" || kind === "TCPServerWrap").length;
+}
+
+/**
+ * Sockets and servers beyond `baseline` (openSockets() before the tests): a client, a server, a
+ * Redis or Postgres connection the tests opened and never closed. Only for the outermost harness:
+ * an inner one's tests may open connections on the outer one's behalf.
+ */
+export function openSocketsProbe(baseline: number): LeakProbe {
+  return {
+    what: "socket(s) or server(s) still open in this process beyond those before the tests",
+    count: () => Math.max(0, openSockets() - baseline),
+    detail: () => `baseline ${baseline}, now ${openSockets()}`,
+  };
 }
 
 const closed = new WeakSet<TestAiki>();

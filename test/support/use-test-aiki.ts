@@ -11,7 +11,7 @@ import { type Client, client as sdkClient, silentLogger } from "@aiki/sdk";
 import { type WorkerHandle, type WorkerOptions, worker } from "@aiki/worker";
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { startTestAiki, type TestAiki, type TestAikiOptions } from "./aiki-server.js";
-import { closeChecked, throwAll } from "./leak-checks.js";
+import { assertNoLeaks, closeChecked, openSockets, openSocketsProbe, throwAll } from "./leak-checks.js";
 
 export interface UseTestAikiOptions extends TestAikiOptions {
   /** "file" (default): one server for every test of the scope (beforeAll/afterAll); "each": a fresh one per test. */
@@ -44,6 +44,8 @@ export interface TestAikiHarness {
 }
 
 let seq = 0;
+// Harnesses set up and not torn down yet (a file's and a describe's may overlap).
+let active = 0;
 
 /** `${prefix}-${n}-${pid}`: no other test of this run uses it, so no other test's worker serves it. */
 export function uniqueName(prefix: string): string {
@@ -80,7 +82,10 @@ export function useTestAiki(options: UseTestAikiOptions = {}): TestAikiHarness {
     throwAll(results.flatMap((r) => (r.status === "rejected" ? [r.reason] : [])));
   };
 
+  // Sockets open before this harness's setup, when it is the outermost one; else undefined.
+  let socketBaseline: number | undefined;
   const setUp = async () => {
+    socketBaseline = active++ === 0 ? openSockets() : undefined;
     if (server) aiki = await startTestAiki(serverOptions);
   };
   const tearDown = async () => {
@@ -97,6 +102,8 @@ export function useTestAiki(options: UseTestAikiOptions = {}): TestAikiHarness {
     }
     if (aiki) await closeChecked(aiki).catch((e: unknown) => failures.push(e));
     aiki = undefined;
+    active--;
+    if (socketBaseline !== undefined && failures.length === 0) await assertNoLeaks([openSocketsProbe(socketBaseline)]).catch((e: unknown) => failures.push(e));
     throwAll(failures);
   };
 
