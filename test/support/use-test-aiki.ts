@@ -70,14 +70,13 @@ export function useTestAiki(options: UseTestAikiOptions = {}): TestAikiHarness {
   const workers: WorkerHandle[] = [];
 
   const stopWorkers = async () => {
-    const stopping = workers.splice(0).map((w) =>
-      Promise.race([
-        w.stop(),
-        new Promise<void>((_, reject) =>
-          setTimeout(() => reject(new Error(`worker ${w.name} (${w.id}) did not stop within 10 s`)), 10_000).unref(),
-        ),
-      ]),
-    );
+    const stopping = workers.splice(0).map((w) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`worker ${w.name} (${w.id}) did not stop within 10 s`)), 10_000);
+      });
+      return Promise.race([w.stop(), late]).finally(() => clearTimeout(timer));
+    });
     const results = await Promise.allSettled(stopping);
     throwAll(results.flatMap((r) => (r.status === "rejected" ? [r.reason] : [])));
   };
@@ -91,7 +90,7 @@ export function useTestAiki(options: UseTestAikiOptions = {}): TestAikiHarness {
   const tearDown = async () => {
     const failures: unknown[] = [];
     await stopWorkers().catch((e: unknown) => failures.push(e));
-    await client?.close();
+    await client?.close().catch((e: unknown) => failures.push(e));
     client = undefined;
     for (const fn of cleanups.splice(0).reverse()) {
       try {
