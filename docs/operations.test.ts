@@ -6,13 +6,14 @@ import { readFileSync } from "node:fs";
 import { fromJson } from "@bufbuild/protobuf";
 import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { aikiBin, type CliResult, runCommand } from "../test/support/aiki-cli.js";
-import { startTestAiki, type TestAiki } from "../test/support/aiki-server.js";
+import type { TestAiki } from "../test/support/aiki-server.js";
+import { useTestAiki } from "../test/support/use-test-aiki.js";
 import { childRunKey, taskAddress } from "../server/src/engine/canonical-json.js";
 
 const page = readFileSync(new URL("./operations.md", import.meta.url), "utf8");
@@ -51,22 +52,19 @@ function parseRecipes(markdown: string): Recipe[] {
 
 const recipes = parseRecipes(page);
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
 let tasks: Client<typeof TaskService>;
 let events: Client<typeof EventService>;
-let shardSeq = 0;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
   tasks = aiki.client(TaskService);
   events = aiki.client(EventService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 const workflowName = "restaurant-order";
@@ -82,7 +80,7 @@ const order123 = async () =>
 
 /** A running restaurant-order run, leased by `workerId`; on a shard of its own so no other lease takes it. */
 async function leasedRun(workerId = "ops-worker") {
-  const shard = `ops-${++shardSeq}`;
+  const shard = h.uniqueName("ops");
   const run = (await runs.startRun({ workflowName, workflowVersionId, shard })).run!;
   const res = await leases.pollLeases({
     workerId,

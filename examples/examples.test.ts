@@ -4,7 +4,8 @@ import { type Client, client, silentLogger, WorkflowRunFailedError } from "@aiki
 import { type WorkerHandle, worker } from "@aiki/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, createNamespace } from "@aiki/server";
-import { startTestAiki, type TestAiki } from "../test/support/aiki-server.js";
+import type { TestAiki } from "../test/support/aiki-server.js";
+import { useTestAiki } from "../test/support/use-test-aiki.js";
 import { userOnboardingV1, userOnboardingV2 } from "./onboarding/onboarding-workflow.js";
 import { orderWorkflowV1 } from "./order-processing/order-workflow.js";
 import { courierDeliveryV1 } from "./restaurant/courier-workflow.js";
@@ -18,6 +19,7 @@ describe.each([
   { mode: "AIKI_AUTH=off", auth: false },
   { mode: "AIKI_AUTH=on, with API keys", auth: true },
 ])("the seed programs, $mode", ({ auth }) => {
+  const h = useTestAiki(auth ? { auth: {} } : {});
   let aiki: TestAiki;
   let aikiClient: Client;
   let workerClient: Client;
@@ -27,7 +29,7 @@ describe.each([
   const namespace = auth ? "seeds" : "default";
 
   beforeAll(async () => {
-    aiki = await startTestAiki(auth ? { auth: {} } : {});
+    aiki = h.aiki;
     let appKey: string | undefined;
     let workerKey: string | undefined;
     if (auth) {
@@ -46,7 +48,6 @@ describe.each([
     await workerHandle?.stop();
     await workerClient?.close();
     await aikiClient?.close();
-    await aiki?.close();
   });
 
   describe("restaurant order (seeds 000, 004)", () => {

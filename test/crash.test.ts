@@ -7,7 +7,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { readFileSync } from "node:fs";
 import { sql } from "kysely";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LeaseLostDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
@@ -15,18 +15,18 @@ import { ScheduleService, ScheduleStatus } from "@aiki/gen/aiki/v1/schedule_serv
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { inject } from "vitest";
-import { startTestAiki, type TestAiki } from "./support/aiki-server.js";
+import type { TestAiki } from "./support/aiki-server.js";
 import { createTestDatabase, startPrivatePostgres, testKysely } from "./support/database.js";
 import { startPrivateRedis } from "./support/redis.js";
 import { type ServerProcess, startServerProcess } from "./support/server-process.js";
 import { postgresClusterState, processGone, redisPing } from "./support/servers.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
+import { useTestAiki } from "./support/use-test-aiki.js";
 import { startWorkerProcess, type WorkerProcess } from "./support/worker-process.js";
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+// Per test: its servers, processes and databases, undone last first; a database's run transitions
+// checked as it is dropped.
+const h = useTestAiki({ per: "each", server: false });
 
 type Runs = ReturnType<typeof createClient<typeof RunService>>;
 
@@ -74,11 +74,10 @@ async function startRuns(runs: Runs, count: number, tag: string, onEach?: (i: nu
 
 describe("a worker killed mid-task", () => {
   it("the run completes on another worker, the killed attempt counts, the dead worker's late write is refused", { timeout: 90_000 }, async () => {
-    const aiki: TestAiki = await startTestAiki();
-    cleanups.push(() => aiki.close());
+    const aiki: TestAiki = await h.startServer();
     const runs = aiki.client(RunService);
     const dying: WorkerProcess = await startWorkerProcess({ AIKI_URL: aiki.url, HANG_TASKS: "1", LEASE_TTL_MS: "1500", WORKER_NAME: "dying" });
-    cleanups.push(() => dying.kill());
+    h.defer(() => dying.kill());
 
     const tag = `kill-${Date.now()}`;
     const { run } = await runs.startRun({ workflowName: "crash-slow", workflowVersionId: "1.0.0", input: { kind: { case: "structValue", value: { fields: { tag: { kind: { case: "stringValue", value: tag } } } } } } as never });
@@ -89,7 +88,7 @@ describe("a worker killed mid-task", () => {
     // The rescuer is up and waiting for work before the kill, so the time measured below is the
     // lease expiry and the hand-over, not a Node process starting.
     const rescuer = await startWorkerProcess({ AIKI_URL: aiki.url, LEASE_TTL_MS: "1500", WORKER_NAME: "rescuer" });
-    cleanups.push(() => rescuer.kill());
+    h.defer(() => rescuer.kill());
 
     await dying.kill("SIGKILL");
     const killedAt = Date.now();
@@ -132,17 +131,17 @@ describe("a worker killed mid-task", () => {
 describe("a server replica killed under load", () => {
   it("every run started and acknowledged completes; clients and workers move to the other replica", { timeout: 240_000 }, async () => {
     const database = await createTestDatabase();
-    cleanups.push(() => database.destroy());
+    h.defer(() => database.destroy());
     const env = { DATABASE_URL: database.url, REDIS_URL: inject("redisUrl") };
     const a: ServerProcess = await startServerProcess(env);
-    cleanups.push(() => a.stop("SIGKILL"));
+    h.defer(() => a.stop("SIGKILL"));
     const b: ServerProcess = await startServerProcess(env);
-    cleanups.push(() => b.stop("SIGKILL"));
+    h.defer(() => b.stop("SIGKILL"));
     const backends = [a, b].map((s) => ({ host: "127.0.0.1", port: Number(new URL(s.url).port) }));
     const proxy = await startTcpProxy(backends);
-    cleanups.push(() => proxy.close());
+    h.defer(() => proxy.close());
     const workers = await Promise.all([1, 2].map((i) => startWorkerProcess({ AIKI_URL: proxy.url, LEASE_TTL_MS: "3000", WORKER_NAME: `w${i}` })));
-    for (const w of workers) cleanups.push(() => w.kill());
+    for (const w of workers) h.defer(() => w.kill());
     const runs = createClient(RunService, createGrpcTransport({ baseUrl: proxy.url }));
 
     const acknowledged = await startRuns(runs, 80, "replica", async (i) => {
@@ -156,11 +155,10 @@ describe("a server replica killed under load", () => {
 describe("Redis killed during runs and restarted", () => {
   it("every run completes: while Redis is dead (slow re-reads) and after it is back on the same port", { timeout: 120_000 }, async () => {
     const redis = await startPrivateRedis();
-    cleanups.push(() => redis.destroy());
-    const aiki = await startTestAiki({ redisUrl: redis.url });
-    cleanups.push(() => aiki.close());
+    h.defer(() => redis.destroy());
+    const aiki = await h.startServer({ redisUrl: redis.url });
     const worker = await startWorkerProcess({ AIKI_URL: aiki.url });
-    cleanups.push(() => worker.kill());
+    h.defer(() => worker.kill());
     const runs = aiki.client(RunService);
     const first = await startRuns(runs, 20, "redis-a");
     const { pid, port } = redis.server;
@@ -183,11 +181,11 @@ describe("Redis killed during runs and restarted", () => {
 describe("Postgres killed during runs and restarted", () => {
   it("the server process reconnects and every acknowledged run completes", { timeout: 150_000 }, async () => {
     const pg = await startPrivatePostgres();
-    cleanups.push(() => pg.destroy());
+    h.defer(() => pg.destroy());
     const server = await startServerProcess({ DATABASE_URL: pg.url, REDIS_URL: inject("redisUrl") });
-    cleanups.push(() => server.stop("SIGKILL"));
+    h.defer(() => server.stop("SIGKILL"));
     const worker = await startWorkerProcess({ AIKI_URL: server.url });
-    cleanups.push(() => worker.kill());
+    h.defer(() => worker.kill());
     const runs = createClient(RunService, createGrpcTransport({ baseUrl: server.url }));
     const before = await startRuns(runs, 30, "pg-a");
     expect(before.length).toBe(30);
@@ -226,15 +224,15 @@ describe("Postgres killed during runs and restarted", () => {
 describe("a cron schedule across a server restart", () => {
   it("fires every occurrence exactly once: two server processes, one SIGKILLed and started again", { timeout: 120_000 }, async () => {
     const database = await createTestDatabase();
-    cleanups.push(() => database.destroy());
+    h.defer(() => database.destroy());
     const db = testKysely(database.url, 2);
-    cleanups.push(() => db.destroy());
+    h.defer(() => db.destroy());
     // debug: each server logs the occurrences it fired ("schedule fired").
     const env = { DATABASE_URL: database.url, REDIS_URL: inject("redisUrl"), AIKI_LOG_LEVEL: "debug" };
     const a1: ServerProcess = await startServerProcess(env);
-    cleanups.push(() => a1.stop("SIGKILL"));
+    h.defer(() => a1.stop("SIGKILL"));
     const b: ServerProcess = await startServerProcess(env);
-    cleanups.push(() => b.stop("SIGKILL"));
+    h.defer(() => b.stop("SIGKILL"));
     const schedules = createClient(ScheduleService, createGrpcTransport({ baseUrl: b.url }));
     const wf = `cron-restart-${Date.now()}`;
     // Six fields, seconds first: every second (server/src/domain/schedule-spec.ts, croner "5-or-6-parts").
@@ -278,7 +276,7 @@ describe("a cron schedule across a server restart", () => {
     // B alone fires while A is dead.
     const whileDead = await waitForRuns(beforeKill + 2);
     const a2 = await startServerProcess(env);
-    cleanups.push(() => a2.stop("SIGKILL"));
+    h.defer(() => a2.stop("SIGKILL"));
     // Both race for each occurrence again until the restarted A has fired some itself.
     const deadline = Date.now() + 30_000;
     while (firedBy(a2).length < 2 || (await occurrences()).length < whileDead + 4) {

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { fromJson, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, type StartRunRequestSchema } from "@aiki/gen/aiki/v1/run_service_pb";
@@ -11,33 +11,31 @@ import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { taskAddress } from "../../server/src/engine/canonical-json.js";
 import { aikiBin, type CliResult, runCli, runCommand } from "../../test/support/aiki-cli.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { createTestDatabase } from "../../test/support/database.js";
 import { repoRoot } from "../../test/support/server-process.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
 let events: Client<typeof EventService>;
 let tasks: Client<typeof TaskService>;
-let seq = 0;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
   events = aiki.client(EventService);
   tasks = aiki.client(TaskService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 /** `aiki ...args` against the test server (AIKI_URL). */
 const aikiCli = (...args: string[]): Promise<CliResult> => runCli(args, { env: { AIKI_URL: aiki.url } });
 
 function workflow() {
-  const name = `cli-wf-${++seq}`;
+  const name = h.uniqueName("cli-wf");
   return {
     name,
     start: (more: Partial<MessageInitShape<typeof StartRunRequestSchema>> = {}) =>

@@ -1,17 +1,16 @@
 // `aiki namespaces` and `aiki keys` end to end (bin/aiki.js in a child process) against a real
 // server with AIKI_AUTH=on: the first admin key written to the database directly, then
 // namespaces and keys through the server with --api-key / AIKI_API_KEY, and a revoked key refused.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/support/aiki-cli.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
+const h = useTestAiki({ auth: {} });
 let aiki: TestAiki;
 
 beforeAll(async () => {
-  aiki = await startTestAiki({ auth: {} });
-});
-afterAll(async () => {
-  await aiki?.close();
+  aiki = h.aiki;
 });
 
 const aikiCli = (args: string[], env: Record<string, string> = {}) => runCli(args, { env: { AIKI_URL: aiki.url, ...env } });

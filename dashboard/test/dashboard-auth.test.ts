@@ -11,12 +11,14 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, client, silentLogger, workflow } from "@aiki/sdk";
 import type { Page } from "playwright-core";
 import { createApiKey, createNamespace } from "@aiki/server";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { ensureDashboardBuild, launchBrowser, screenshot, seriousViolations, type TestBrowser } from "./support/browser.js";
 
 const wait = { timeout: 15_000 };
 // Browser steps on a machine shared with other work: generous bounds, never fixed sleeps.
 vi.setConfig({ testTimeout: 60_000 });
+const h = useTestAiki({ auth: {} });
 let aiki: TestAiki;
 let browser: TestBrowser;
 let page: Page;
@@ -30,7 +32,7 @@ const keys = { shopRead: "", shopClient: "", defaultClient: "" };
 
 beforeAll(async () => {
   ensureDashboardBuild();
-  aiki = await startTestAiki({ auth: {} });
+  aiki = h.aiki;
   await createNamespace(aiki.deps, shop);
   const key = async (namespace: string, scopes: ("read" | "client")[]) =>
     (await createApiKey(aiki.deps, { namespace, scopes, description: `dashboard ${scopes.join("+")}` })).secret;
@@ -43,7 +45,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await Promise.all(sdkClients.map((c) => c.close()));
-  await aiki?.close();
 });
 
 const ui = (path: string) => `${aiki.url}/ui${path}`;

@@ -11,7 +11,8 @@ import type { Client as RpcClient } from "@connectrpc/connect";
 import { type Client, client, event, silentLogger, task, workflow } from "@aiki/sdk";
 import { type WorkerHandle, worker } from "@aiki/worker";
 import type { Page } from "playwright-core";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { seedQueuedRuns } from "./support/seed-runs.js";
 import { ensureDashboardBuild, launchBrowser, screenshot, seriousViolations, type TestBrowser } from "./support/browser.js";
 
@@ -19,6 +20,7 @@ const wait = { timeout: 15_000 };
 // Browser steps on a machine shared with other work: generous bounds, never fixed sleeps.
 vi.setConfig({ testTimeout: 60_000 });
 const shortId = (id: string) => id.replace(/-/g, "").slice(-8);
+const h = useTestAiki();
 let aiki: TestAiki;
 let aikiClient: Client;
 let runs: RpcClient<typeof RunService>;
@@ -83,7 +85,7 @@ const failing = workflow({ name: `failing-${suffix}` }).v("1", { handler: (run) 
 
 beforeAll(async () => {
   ensureDashboardBuild();
-  aiki = await startTestAiki();
+  aiki = h.aiki;
   aikiClient = client({ url: aiki.url, logger: silentLogger });
   runs = aiki.client(RunService);
   spawned = await worker({
@@ -98,7 +100,6 @@ afterAll(async () => {
   await browser?.close();
   await spawned?.stop();
   await aikiClient?.close();
-  await aiki?.close();
 });
 
 const ui = (path: string) => `${aiki.url}/ui${path}`;

@@ -21,25 +21,26 @@ import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { runCommand } from "../../test/support/aiki-cli.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { repoRoot } from "../../test/support/server-process.js";
 import { handoffWorkflow } from "./handoff-workflow.js";
 
 // Debian's interpreter on purpose: another python3 earlier on the PATH may lack grpc and protobuf.
 const python = "/usr/bin/python3";
 
+const h = useTestAiki();
+
 let aiki: TestAiki;
 let aikiClient: Client;
-let seq = 0;
 
 beforeAll(async () => {
   if (!existsSync(python)) throw new Error(`${python} is missing: apt-get install python3-grpcio python3-protobuf (bash .ci/run does)`);
-  aiki = await startTestAiki();
+  aiki = h.aiki;
   aikiClient = client({ url: aiki.url, logger: silentLogger });
 });
 afterAll(async () => {
   await aikiClient?.close();
-  await aiki?.close();
 });
 
 interface PythonEvent {
@@ -151,7 +152,7 @@ describe("Python reference worker", () => {
   });
 
   it.each(["session", "poll"] as const)("over %s: runs a workflow with tasks, a retry, a sleep, an event and a child, each task executed once across every replay", async (transport) => {
-    const prefix = `py${++seq}`;
+    const prefix = h.uniqueName("py");
     const py = startPythonWorker(prefix, transport);
     const { workerId } = await py.waitFor((e) => e.event === "ready");
     const run = await startRun(`${prefix}-order`, { orderId: "o-1", amount: 42 });
@@ -195,7 +196,7 @@ describe("Python reference worker", () => {
   });
 
   it("finishes in TypeScript a run the Python worker began, and in Python one the TypeScript worker began", async () => {
-    const prefix = `py${++seq}`;
+    const prefix = h.uniqueName("py");
     const ts = handoffWorkflow(prefix);
 
     // Python charges, sleeps; the TypeScript worker replays the charge from history and notifies.
@@ -232,7 +233,7 @@ describe("Python reference worker", () => {
   });
 
   it("fails the run naming both addresses when a record of the same call has another address (5.0 hashed for 5), never running the task again", async () => {
-    const prefix = `py${++seq}`;
+    const prefix = h.uniqueName("py");
     const py = startPythonWorker(prefix);
     await py.waitFor((e) => e.event === "ready");
     const run = await startRun(`${prefix}-handoff`, { orderId: "o-mm", amount: 5 });

@@ -7,20 +7,22 @@ import { type WorkerHandle, worker } from "@aiki/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, createNamespace } from "@aiki/server";
 import { runCommand } from "../../test/support/aiki-cli.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { repoRoot } from "../../test/support/server-process.js";
 import { pythonApprovalV1 } from "./approval-workflow.js";
 
 const python = "/usr/bin/python3";
 const program = join(repoRoot, "examples/python/round_trip.py");
 
+const h = useTestAiki({ auth: {} });
 let aiki: TestAiki;
 let workerClient: Client;
 let workerHandle: WorkerHandle;
 let appKey: string;
 
 beforeAll(async () => {
-  aiki = await startTestAiki({ auth: {} });
+  aiki = h.aiki;
   await createNamespace(aiki.deps, "py");
   appKey = (await createApiKey(aiki.deps, { namespace: "py", scopes: ["client", "read"], description: "python app" })).secret;
   const workerKey = (await createApiKey(aiki.deps, { namespace: "py", scopes: ["worker"], description: "worker" })).secret;
@@ -30,7 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await workerHandle?.stop();
   await workerClient?.close();
-  await aiki?.close();
 });
 
 const roundTrip = (env: Record<string, string>, ...args: string[]) =>

@@ -11,7 +11,8 @@ import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { runCommand } from "../../test/support/aiki-cli.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { repoRoot } from "../../test/support/server-process.js";
 import { pythonApprovalV1 } from "./approval-workflow.js";
 
@@ -19,20 +20,21 @@ import { pythonApprovalV1 } from "./approval-workflow.js";
 const python = "/usr/bin/python3";
 const program = join(repoRoot, "examples/python/round_trip.py");
 
+const h = useTestAiki();
+
 let aiki: TestAiki;
 let aikiClient: Client;
 let workerHandle: WorkerHandle;
 
 beforeAll(async () => {
   if (!existsSync(python)) throw new Error(`${python} is missing: apt-get install python3-grpcio python3-protobuf (bash .ci/run does)`);
-  aiki = await startTestAiki();
+  aiki = h.aiki;
   aikiClient = client({ url: aiki.url, logger: silentLogger });
   workerHandle = await worker({ name: "python-round-trip", workflows: [pythonApprovalV1], opts: { pollWaitMs: 5_000 } }).spawn(aikiClient);
 });
 afterAll(async () => {
   await workerHandle?.stop();
   await aikiClient?.close();
-  await aiki?.close();
 });
 
 /** round_trip.py against the test server; no bytecode written next to gen/python. */

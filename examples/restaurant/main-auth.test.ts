@@ -2,21 +2,20 @@
 // in its own process with AIKI_URL and AIKI_API_KEY (one key with the client, worker and read
 // scopes) plays the restaurant order end to end in the key's namespace; without a key it stops at
 // the first call, refused UNAUTHENTICATED, and says which key to set.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, createNamespace } from "@aiki/server";
 import { runCommand } from "../../test/support/aiki-cli.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
+const h = useTestAiki({ auth: {} });
 let aiki: TestAiki;
 let key: string;
 
 beforeAll(async () => {
-  aiki = await startTestAiki({ auth: {} });
+  aiki = h.aiki;
   await createNamespace(aiki.deps, "restaurant");
   key = (await createApiKey(aiki.deps, { namespace: "restaurant", scopes: ["client", "worker", "read"], description: "npm run example" })).secret;
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 const example = (env: Record<string, string>) =>

@@ -1,6 +1,6 @@
 // The client side of the SDK against a real server (RunService, EventService): no worker runs
 // here, so runs stay where the client puts them.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   type Client,
   client,
@@ -13,18 +13,16 @@ import {
   WorkflowRunConflictError,
 } from "@aiki/sdk";
 import { clientInternals } from "@aiki/sdk/internal";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let aikiClient: Client;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
-  aikiClient = client({ url: aiki.url, logger: silentLogger });
-});
-afterAll(async () => {
-  await aikiClient?.close();
-  await aiki?.close();
+beforeAll(() => {
+  aiki = h.aiki;
+  aikiClient = h.client;
 });
 
 const orderSchema = {
@@ -54,8 +52,7 @@ const orderV1 = order.v("1.0.0", {
   schema: { input: orderSchema },
 });
 
-let n = 0;
-const nextOrder = () => ({ orderId: `o-${++n}-${Date.now()}`, total: 10 });
+const nextOrder = () => ({ orderId: h.uniqueName("o"), total: 10 });
 
 describe("client", () => {
   it("is usable with and without await and has no then", async () => {

@@ -1,10 +1,10 @@
 // handle.waitForCompletion() against a real server and worker: the output of a completed run,
 // WorkflowRunFailedError for a failed or cancelled one, DOMException TimeoutError / the abort
 // reason when the caller gives up.
-import { type Client, client, event, silentLogger, task, workflow, WorkflowRunFailedError } from "@aiki/sdk";
+import { type Client, event, task, workflow, WorkflowRunFailedError } from "@aiki/sdk";
 import { type WorkerHandle, worker } from "@aiki/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
 class CardDeclined extends Error {
   override name = "CardDeclined";
@@ -36,19 +36,17 @@ const unservedV1 = unserved.v("1.0.0", {
   events: { go: event() },
 });
 
-let aiki: TestAiki;
+// The worker serves every test of the file: spawned here, not by h.spawn (which stops its workers after each test).
+const h = useTestAiki();
 let aikiClient: Client;
 let running: WorkerHandle;
 
 beforeAll(async () => {
-  aiki = await startTestAiki();
-  aikiClient = client({ url: aiki.url, logger: silentLogger });
+  aikiClient = h.client;
   running = await worker({ name: "wfc-worker", workflows: [checkoutV1] }).spawn(aikiClient);
 });
 afterAll(async () => {
   await running?.stop();
-  await aikiClient?.close();
-  await aiki?.close();
 });
 
 /** The rejection of a promise that must reject (fails the test when it resolves). */

@@ -74,6 +74,8 @@ export interface AikiServer {
   listen(port: number, host: string): Promise<{ host: string; port: number; url: string }>;
   /** Graceful: long-polls answer, in-flight calls finish (up to graceMs), timers stop. */
   close(graceMs?: number): Promise<void>;
+  /** HTTP/2 sessions (client connections) open now: a test's teardown expects none left. */
+  http2Sessions(): number;
 }
 
 /** Every service this server exposes, for reflection. */
@@ -153,6 +155,7 @@ export function createServer(deps: AppDeps): AikiServer {
       await Promise.all([port.close(graceMs), timers?.stop(), retention?.stop()]);
       await Promise.all([port.close(graceMs), timers?.stop(), batches?.stop()]);
     },
+    http2Sessions: () => port.http2Sessions(),
   };
 }
 

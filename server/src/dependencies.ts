@@ -10,6 +10,8 @@ export interface Dependencies {
   notifier: Notifier;
   logger: Logger;
   store: { kind: "postgres" | "embedded"; location: string };
+  /** Store connections checked out now: a test's teardown expects none left. */
+  connectionsInUse(): number;
   close(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export async function openDependencies(options: DependencyOptions): Promise<Depe
     notifier,
     logger: options.logger,
     store: { kind: opened.kind, location: opened.location },
+    connectionsInUse: () => opened.connectionsInUse(),
     async close() {
       await notifier.close();
       await opened.close();

@@ -30,6 +30,8 @@ export interface PortServer {
   server: net.Server;
   /** Closes gracefully: no new connections, HTTP/2 sessions sent GOAWAY, then forced after graceMs. */
   close(graceMs: number): Promise<void>;
+  /** HTTP/2 sessions (client connections) open now: a test's teardown expects none left. */
+  http2Sessions(): number;
 }
 
 /**
@@ -79,6 +81,7 @@ export function createCleartextServer(handler: Handler, limits: ConnectionLimits
         // Stops its timeout checks; it listens on nothing, so the "not running" answer is expected.
         h1.close(() => {});
       }),
+    http2Sessions: () => sessions.size,
   };
 }
 
@@ -99,7 +102,7 @@ export function createTlsServer(handler: Handler, tls: { cert: Buffer; key: Buff
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
   });
-  return { server, close: (graceMs) => closeGracefully(server, sessions, sockets, graceMs, () => {}) };
+  return { server, close: (graceMs) => closeGracefully(server, sessions, sockets, graceMs, () => {}), http2Sessions: () => sessions.size };
 }
 
 function h2Options(limits: ConnectionLimits): http2.ServerOptions {

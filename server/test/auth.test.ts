@@ -6,9 +6,9 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { create, type DescMethod, type DescService, toJsonString } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { AdminService, ApiKeyScope as PbScope, ListApiKeysResponseSchema } from "@aiki/gen/aiki/v1/admin_service_pb";
 import { BadRequestDetailSchema, PermissionDeniedDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
@@ -20,26 +20,26 @@ import { loadConfig } from "../src/config.js";
 import { methodScopes } from "../src/api/method-scopes.js";
 import { type ApiKeyScope, apiKeyScopes, scopeAllows } from "../src/domain/api-key-format.js";
 import { createApiKey, generateApiKey } from "../src/engine/api-keys.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { closeChecked } from "../../test/support/leak-checks.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { createTestDatabase } from "../../test/support/database.js";
 import { startServerProcess } from "../../test/support/server-process.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 
 const execFileAsync = promisify(execFile);
 
+const h = useTestAiki({ auth: {} });
 let aiki: TestAiki;
 const keys = {} as Record<ApiKeyScope, string>;
 let admin: Client<typeof AdminService>;
 
 beforeAll(async () => {
-  aiki = await startTestAiki({ auth: {} });
+  aiki = h.aiki;
   for (const scope of apiKeyScopes) {
     keys[scope] = (await createApiKey(aiki.deps, { namespace: "default", scopes: [scope], description: `${scope} key` })).secret;
   }
   admin = aiki.client(AdminService, keys.admin);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 const every = (services: readonly DescService[]) => services.flatMap((s) => s.methods.map((m) => ({ service: s, method: m })));
@@ -51,8 +51,11 @@ const every = (services: readonly DescService[]) => services.flatMap((s) => s.me
  * PERMISSION_DENIED.
  */
 async function callEmpty(method: DescMethod, apiKey: string | undefined, header?: string): Promise<ConnectError | undefined> {
+  // Its own connection, closed after the call: one per call would otherwise stay open (idle) for 15 minutes.
+  const sessionManager = new Http2SessionManager(aiki.url);
   const transport = createGrpcTransport({
     baseUrl: aiki.url,
+    sessionManager,
     interceptors: [
       (next) => (req) => {
         if (header !== undefined) req.header.set("authorization", header);
@@ -79,6 +82,8 @@ async function callEmpty(method: DescMethod, apiKey: string | undefined, header?
     }
   } catch (error) {
     return ConnectError.from(error);
+  } finally {
+    sessionManager.abort();
   }
 }
 
@@ -264,7 +269,7 @@ describe("scopes in practice", () => {
 describe("revocation", () => {
   it("a key revoked on one replica fails within seconds on another, and its open Session there is closed", async () => {
     // A cache far longer than the test: only the revocation hint can make replica B refuse in time.
-    const b = await startTestAiki({ database: aiki.database, auth: { cacheTtlMs: 600_000 } });
+    const b = await h.startServer({ database: aiki.database, auth: { cacheTtlMs: 600_000 } });
     try {
       const made = await admin.createApiKey({ namespace: "default", scopes: [PbScope.WORKER] });
       const onB = b.client(WorkerLeaseService, made.secret);
@@ -315,7 +320,7 @@ describe("revocation", () => {
       expect(refused.rawMessage).toContain("revoked");
       expect(Date.now() - revokedAt).toBeLessThan(5_000);
     } finally {
-      await b.stopServer();
+      await closeChecked(b);
     }
   });
 });
@@ -323,7 +328,7 @@ describe("revocation", () => {
 describe("revocation without the hint", () => {
   it("a replica that misses the hint (no shared notifier) refuses the key once its short cache lapses", async () => {
     // In-process notifier: the revocation on the first server never reaches this one.
-    const c = await startTestAiki({ database: aiki.database, redis: false, auth: { cacheTtlMs: 300 } });
+    const c = await h.startServer({ database: aiki.database, redis: false, auth: { cacheTtlMs: 300 } });
     try {
       const made = await admin.createApiKey({ namespace: "default", scopes: [PbScope.READ] });
       const onC = c.client(AdminService, made.secret);
@@ -341,7 +346,7 @@ describe("revocation without the hint", () => {
       expect(refused.code).toBe(Code.Unauthenticated);
       expect(Date.now() - revokedAt).toBeLessThan(2_000);
     } finally {
-      await c.stopServer();
+      await closeChecked(c);
     }
   });
 });

@@ -9,7 +9,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestDetailSchema, LimitExceededDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
@@ -26,7 +26,9 @@ import { LimitExceededError } from "../../server/src/domain/errors.js";
 import { createCleartextServer, defaultConnectionLimits } from "../../server/src/listen-one-port.js";
 import { defaultLimits } from "../../server/src/limits.js";
 import { AikiMetrics } from "../../server/src/metrics/aiki-metrics.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { closeChecked } from "../../test/support/leak-checks.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 
 // Small enough for a test to reach; the defaults (docs/limits.md) are what the refusals name otherwise.
@@ -38,18 +40,16 @@ const rssGrowthBound = 192 * 1024 * 1024;
 // Around the two 100 MB bodies alone, which buffered would pass it.
 const rssGrowthBoundForBodies = 48 * 1024 * 1024;
 
+const h = useTestAiki({ redis: false, timers: false, limits, connectionLimits: { headersTimeoutMs: 1_000 } });
 let aiki: TestAiki;
 let rssBefore: number;
 const runs = () => aiki.client(RunService);
 const leases = () => aiki.client(WorkerLeaseService);
 const str = (value: string): Value => create(ValueSchema, { kind: { case: "stringValue", value } });
 
-beforeAll(async () => {
-  aiki = await startTestAiki({ redis: false, timers: false, limits, connectionLimits: { headersTimeoutMs: 1_000 } });
+beforeAll(() => {
+  aiki = h.aiki;
   rssBefore = process.memoryUsage().rss;
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 afterEach((t) => {
   if (process.env.AIKI_TEST_RSS) console.log(`${t.task.name}: rss +${Math.round((process.memoryUsage().rss - rssBefore) / 1024 / 1024)} MiB`);
@@ -614,7 +614,7 @@ describe("held calls and streams", () => {
 
 describe("500 never-read lease streams, default limits", () => {
   it("holds AIKI_MAX_STREAMS_PER_CALLER (100) of them, refuses the rest, and still serves", async () => {
-    const own = await startTestAiki({ redis: false, timers: false });
+    const own = await h.startServer({ redis: false, timers: false });
     const rss = process.memoryUsage().rss;
     const session = http2.connect(own.url);
     session.on("error", () => {});
@@ -640,7 +640,7 @@ describe("500 never-read lease streams, default limits", () => {
       expect(process.memoryUsage().rss - rss).toBeLessThan(rssGrowthBoundForBodies);
     } finally {
       session.destroy();
-      await own.close();
+      await closeChecked(own);
     }
   });
 });

@@ -5,7 +5,7 @@
 // lands.
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { taskAddress } from "../src/engine/canonical-json.js";
 import { TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
@@ -16,21 +16,20 @@ import { completeLeasedRunsWithoutParent, type LeasedCompletion, type NewSleep, 
 import { findRunsByIds, insertRunsUnlessTaken, type QueuedRunStart } from "../src/store/run-repository.js";
 import { type FirstAttempt, insertFirstAttemptsIfLeased } from "../src/store/task-repository.js";
 import { uuidV7 } from "../src/store/uuid-v7.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
 let tasks: Client<typeof TaskService>;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
   tasks = aiki.client(TaskService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 async function leased(n: number): Promise<Lease[]> {

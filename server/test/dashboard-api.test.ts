@@ -4,7 +4,7 @@
 import { create, fromJson, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Run } from "@aiki/gen/aiki/v1/run_pb";
 import { BadRequestDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
@@ -14,7 +14,8 @@ import { RunService, StartRunRequestSchema, WaitForRunStatusResponse_Outcome } f
 import { OverlapPolicy, ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { WatchFellBehindError } from "../src/domain/errors.js";
 import type { EngineDeps } from "../src/engine/engine-deps.js";
 import { maxPendingChanges, watchRuns } from "../src/engine/watch-runs.js";
@@ -23,29 +24,26 @@ import { RunStatusWatcher } from "../src/engine/run-status-watcher.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 import { childRunKey, taskAddress } from "../src/engine/canonical-json.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
 let tasks: Client<typeof TaskService>;
 let events: Client<typeof EventService>;
-let seq = 0;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
   tasks = aiki.client(TaskService);
   events = aiki.client(EventService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 const json = (v: unknown) => fromJson(ValueSchema, v as never);
 
 /** A fresh workflow name per test, so tests never see each other's runs. */
 function workflow() {
-  const name = `dash-${++seq}`;
+  const name = h.uniqueName("dash");
   return {
     name,
     start: (more: Partial<MessageInitShape<typeof StartRunRequestSchema>> = {}) =>
@@ -491,13 +489,11 @@ describe("WatchRun", () => {
 });
 
 describe("keep-alives and shutdown", () => {
+  // With the in-process notifier (no Redis), as the embedded default runs.
+  const hq = useTestAiki({ watchKeepAliveMs: 200, redis: false });
   let quick: TestAiki;
-  beforeAll(async () => {
-    // With the in-process notifier (no Redis), as the embedded default runs.
-    quick = await startTestAiki({ watchKeepAliveMs: 200, redis: false });
-  });
-  afterAll(async () => {
-    await quick?.close();
+  beforeAll(() => {
+    quick = hq.aiki;
   });
 
   it("sends empty messages while nothing changes, changes between them, and ends both streams when the server shuts down", async () => {

@@ -8,22 +8,23 @@ import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dashboardAsset } from "../src/http/dashboard-assets.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
+const h = useTestAiki();
 let dir: string;
 let aiki: TestAiki;
 
-beforeAll(async () => {
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "aiki-dashboard-"));
   mkdirSync(join(dir, "assets"));
   writeFileSync(join(dir, "index.html"), "<!doctype html><title>Aiki</title>");
   writeFileSync(join(dir, "assets", "index-abc123.js"), "console.log(1)");
   writeFileSync(join(dir, "favicon.svg"), "<svg/>");
   writeFileSync(join(dir, "..", "secret-outside.txt"), "secret");
-  aiki = await startTestAiki();
+  aiki = h.aiki;
 });
-afterAll(async () => {
-  await aiki?.close();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
   rmSync(join(dir, "..", "secret-outside.txt"), { force: true });
 });

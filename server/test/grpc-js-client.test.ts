@@ -3,16 +3,15 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { beforeAll, expect, it } from "vitest";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
 const protoRoot = fileURLToPath(new URL("../../proto", import.meta.url));
 
-let aiki: TestAiki;
+const h = useTestAiki();
 let client: grpc.Client & Record<string, Function>;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
   const definition = protoLoader.loadSync("aiki/v1/run_service.proto", {
     includeDirs: [protoRoot],
     keepCase: true,
@@ -21,12 +20,8 @@ beforeAll(async () => {
     oneofs: true,
   });
   const pkg = grpc.loadPackageDefinition(definition) as any;
-  client = new pkg.aiki.v1.RunService(`127.0.0.1:${aiki.port}`, grpc.credentials.createInsecure());
-});
-
-afterAll(async () => {
-  client?.close();
-  await aiki?.close();
+  client = new pkg.aiki.v1.RunService(`127.0.0.1:${h.aiki.port}`, grpc.credentials.createInsecure());
+  h.defer(() => client.close());
 });
 
 const fails = (method: string, request: object) =>

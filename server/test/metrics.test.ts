@@ -4,7 +4,7 @@ import { fromJson } from "@bufbuild/protobuf";
 import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, ConnectError } from "@connectrpc/connect";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
@@ -13,23 +13,22 @@ import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_s
 import { create } from "@bufbuild/protobuf";
 import { createServer } from "../../server/src/app.js";
 import { openDependencies } from "../../server/src/dependencies.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { startPrivatePostgres } from "../../test/support/database.js";
 import { taskAddress } from "../src/engine/canonical-json.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
 let tasks: Client<typeof TaskService>;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
   tasks = aiki.client(TaskService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 /** One scrape, as `curl /metrics` sees it. */
@@ -64,10 +63,9 @@ class Samples {
 }
 
 const json = (v: unknown) => fromJson(ValueSchema, v as never);
-let seq = 0;
 
 function workflow() {
-  const name = `metrics-wf-${++seq}`;
+  const name = h.uniqueName("metrics-wf");
   return {
     name,
     start: () => runs.startRun({ workflowName: name, workflowVersionId: "1" }).then((r) => r.run!),

@@ -4,7 +4,7 @@
 // schedules fire in their own namespace; hint channels and metrics carry the namespace.
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, type ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { RunNotFoundDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
@@ -15,10 +15,12 @@ import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_s
 import { createApiKey } from "../src/engine/api-keys.js";
 import { createNamespace } from "../src/engine/namespaces.js";
 import { uuidV7 } from "../src/store/uuid-v7.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 import { childRunKey, taskAddress } from "../src/engine/canonical-json.js";
 
+const h = useTestAiki({ auth: {} });
 let aiki: TestAiki;
 
 interface Tenant {
@@ -44,12 +46,9 @@ async function tenant(namespace: string): Promise<Tenant> {
 }
 
 beforeAll(async () => {
-  aiki = await startTestAiki({ auth: {} });
+  aiki = h.aiki;
   a = await tenant("team-a");
   b = await tenant("team-b");
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 const workflow = { workflowName: "ns-order", workflowVersionId: "1" };

@@ -4,16 +4,16 @@
 // a StreamLeases held on replica A through Redis.
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Lease } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
 import { testRedisUrl } from "../../test/support/redis.js";
+import { uniqueName, useTestAiki } from "../../test/support/use-test-aiki.js";
 
-let seq = 0;
 /** A workflow name no other test (in any file running at the same time) uses. */
-const workflowName = () => `wake-${process.pid}-${Date.now()}-${++seq}`;
+const workflowName = () => uniqueName("wake");
 const readyChannel = (workflow: string) => `aiki:ready:default:${workflow}:1:`;
 
 /** Holds a PollLeases on `on` for `workflow`, started through `via`; elapsed ms from the StartRun call to the answer. */
@@ -37,14 +37,12 @@ async function pollWakeMs(on: TestAiki, via: TestAiki, beforeStart: (workflow: s
 }
 
 describe("without Redis (in-process notifier)", () => {
+  const h = useTestAiki({ redis: false });
   let aiki: TestAiki;
   beforeAll(async () => {
-    aiki = await startTestAiki({ redis: false });
+    aiki = h.aiki;
     // One unmeasured round first: the figure is the wake-up, not the first call's module loading and JIT.
     await pollWakeMs(aiki, aiki, (workflow) => aiki.listening(readyChannel(workflow)));
-  });
-  afterAll(async () => {
-    await aiki?.close();
   });
 
   it("a held PollLeases gets the lease within 200 ms of a StartRun", async () => {
@@ -59,17 +57,14 @@ describe("two replicas on one Postgres and one Redis", () => {
   let a: TestAiki;
   let b: TestAiki;
   let redis: Redis;
+  const h = useTestAiki();
+  h.defer(() => redis?.disconnect());
   beforeAll(async () => {
-    a = await startTestAiki();
-    b = await startTestAiki({ database: a.database });
+    a = h.aiki;
+    b = await h.startServer({ database: a.database });
     redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
     // One unmeasured round first (see above).
     await pollWakeMs(a, b, (workflow) => subscribedOnA(readyChannel(workflow)));
-  });
-  afterAll(async () => {
-    redis?.disconnect();
-    await b?.stopServer();
-    await a?.close();
   });
 
   /** A listens on the channel, and Redis has A's subscription (so B's publish reaches A). */

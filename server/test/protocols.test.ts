@@ -16,23 +16,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { type AikiServer, createServer } from "../../server/src/app.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 
 const execFileAsync = promisify(execFile);
 // Any valid UUID no run has: the not-found answer shows each protocol's error mapping too.
 const unknownRunId = "00000000-0000-4000-8000-000000000000";
 
+const h = useTestAiki({ redis: false, timers: false });
 let aiki: TestAiki;
 let runId: string;
 
 beforeAll(async () => {
-  aiki = await startTestAiki({ redis: false, timers: false });
+  aiki = h.aiki;
   const { run } = await aiki.client(RunService).startRun({ workflowName: "order", workflowVersionId: "1.0.0", input: { kind: { case: "stringValue", value: "o-1" } } });
   runId = run!.id;
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 interface JsonAnswer {

@@ -1,21 +1,20 @@
 // Two server replicas on one Postgres and one Redis: a change made through one wakes a
 // long-poll held by the other within milliseconds, through Redis.
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { closeChecked } from "../../test/support/leak-checks.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
+const h = useTestAiki();
 let a: TestAiki;
 let b: TestAiki;
 
 beforeAll(async () => {
-  a = await startTestAiki();
-  b = await startTestAiki({ database: a.database });
-});
-afterAll(async () => {
-  await b?.close();
-  await a?.close();
+  a = h.aiki;
+  b = await h.startServer({ database: a.database });
 });
 
 it("a wait held by replica A answers when replica B pauses the run, well before A's re-read", async () => {
@@ -33,7 +32,7 @@ it("a wait held by replica A answers when replica B pauses the run, well before 
 });
 
 it("without any hint (in-process notifiers on separate replicas), the slow re-read still answers", async () => {
-  const c = await startTestAiki({ database: a.database, redis: false });
+  const c = await h.startServer({ database: a.database, redis: false });
   try {
     const { run } = await c.client(RunService).startRun({ workflowName: "w", workflowVersionId: "1" });
     const waiting = c.client(RunService).waitForRunStatus({ runId: run!.id, status: RunStatus.CANCELLED, timeout: durationFromMs(30_000) });
@@ -41,6 +40,6 @@ it("without any hint (in-process notifiers on separate replicas), the slow re-re
     const res = await waiting;
     expect(res.outcome).toBe(WaitForRunStatusResponse_Outcome.REACHED);
   } finally {
-    await c.close();
+    await closeChecked(c);
   }
 });

@@ -3,25 +3,22 @@
 // when Redis is back).
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
 import { type PrivatePostgres, startPrivatePostgres } from "../../test/support/database.js";
 import { type PrivateRedis, startPrivateRedis } from "../../test/support/redis.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+const h = useTestAiki({ server: false });
 
 describe("Postgres restart", () => {
   it("the server answers UNAVAILABLE while Postgres is down and serves again once it is back", { timeout: 60_000 }, async () => {
     const pg: PrivatePostgres = await startPrivatePostgres();
-    cleanups.push(() => pg.destroy());
-    const aiki: TestAiki = await startTestAiki({ databaseUrl: pg.url });
-    cleanups.push(() => aiki.close());
+    h.defer(() => pg.destroy());
+    const aiki: TestAiki = await h.startServer({ databaseUrl: pg.url });
     const runs = aiki.client(RunService);
     const before = (await runs.startRun({ workflowName: "w", workflowVersionId: "1" })).run!;
 
@@ -47,9 +44,8 @@ describe("Postgres restart", () => {
 describe("Redis restart", () => {
   it("a waiting poll still gets work while Redis is down, and hints push again once it is back", { timeout: 60_000 }, async () => {
     const redis: PrivateRedis = await startPrivateRedis();
-    cleanups.push(() => redis.destroy());
-    const aiki = await startTestAiki({ redisUrl: redis.url });
-    cleanups.push(() => aiki.close());
+    h.defer(() => redis.destroy());
+    const aiki = await h.startServer({ redisUrl: redis.url });
     const runs = aiki.client(RunService);
     const leases = aiki.client(WorkerLeaseService);
     const poll = () =>

@@ -2,7 +2,7 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   BadRequestDetailSchema,
   InvalidTransitionDetailSchema,
@@ -16,19 +16,17 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { RunStatus as Status } from "../../server/src/domain/run-status.js";
 import { insertRun, transitionRun } from "../../server/src/store/run-repository.js";
 import { uuidV7 } from "../../server/src/store/uuid-v7.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
-let seq = 0;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 type StartInit = MessageInitShape<typeof StartRunRequestSchema>;
@@ -98,7 +96,7 @@ describe("StartRun / GetRun", () => {
 
 describe("idempotency", () => {
   it("a repeated start with the same request id returns the first answer and creates nothing", async () => {
-    const requestId = `req-${++seq}`;
+    const requestId = h.uniqueName("req");
     const first = await start({ requestId });
     const before = await countRuns();
     const again = await start({ requestId });
@@ -108,7 +106,7 @@ describe("idempotency", () => {
   });
 
   it("a request id reused for a different request is ALREADY_EXISTS", async () => {
-    const requestId = `req-${++seq}`;
+    const requestId = h.uniqueName("req");
     const first = await start({ requestId });
     const error = await rpcError(start({ requestId, workflowName: "other" }));
     expect(error.code).toBe(Code.AlreadyExists);
@@ -118,7 +116,7 @@ describe("idempotency", () => {
   });
 
   it("concurrent starts with one request id create exactly one run", async () => {
-    const requestId = `req-${++seq}`;
+    const requestId = h.uniqueName("req");
     const results = await Promise.all(Array.from({ length: 8 }, () => start({ requestId })));
     expect(new Set(results.map((r) => r.run?.id)).size).toBe(1);
     expect(results.filter((r) => !r.existing)).toHaveLength(1);
@@ -129,7 +127,7 @@ describe("reference ids", () => {
   const input = (orderId: string) => ({ kind: { case: "stringValue", value: orderId } }) as never;
 
   it("same reference and input → the existing run", async () => {
-    const referenceId = `ref-${++seq}`;
+    const referenceId = h.uniqueName("ref");
     const first = await start({ referenceId, input: input("a") });
     const again = await start({ referenceId, input: input("a") });
     expect(again.existing).toBe(true);
@@ -137,7 +135,7 @@ describe("reference ids", () => {
   });
 
   it("same reference, different input → ALREADY_EXISTS by default, the existing run with RETURN_EXISTING", async () => {
-    const referenceId = `ref-${++seq}`;
+    const referenceId = h.uniqueName("ref");
     const first = await start({ referenceId, input: input("a") });
     const error = await rpcError(start({ referenceId, input: input("b") }));
     expect(error.code).toBe(Code.AlreadyExists);
@@ -148,7 +146,7 @@ describe("reference ids", () => {
   });
 
   it("references are unique per workflow version, not globally", async () => {
-    const referenceId = `ref-${++seq}`;
+    const referenceId = h.uniqueName("ref");
     const v1 = await start({ referenceId });
     const v2 = await start({ referenceId, workflowVersionId: "2.0.0" });
     expect(v2.run?.id).not.toBe(v1.run?.id);
@@ -257,7 +255,7 @@ describe("pause, resume, cancel, awake", () => {
 
 describe("ListRuns", () => {
   it("filters by workflow, status and shard, newest first, paged", async () => {
-    const workflowName = `list-${++seq}`;
+    const workflowName = h.uniqueName("list");
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await start({ workflowName, shard: i % 2 ? "eu" : "" })).run!.id);
     await runs.pauseRun({ runId: ids[0]! });
@@ -281,7 +279,7 @@ describe("ListRuns", () => {
   });
 
   it("refuses a page token used with other filters, and a bad page size", async () => {
-    const workflowName = `list-${++seq}`;
+    const workflowName = h.uniqueName("list");
     await start({ workflowName });
     await start({ workflowName });
     const page = await runs.listRuns({ workflowName, pageSize: 1 });

@@ -5,7 +5,7 @@ import { fromJson, type MessageInitShape, toJson } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, timestampMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { BadRequestDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { type Run, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
@@ -17,24 +17,23 @@ import {
   ScheduleStatus,
 } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { closeChecked } from "../../test/support/leak-checks.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 import { childRunKey } from "../src/engine/canonical-json.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let schedules: Client<typeof ScheduleService>;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
-let seq = 0;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   schedules = aiki.client(ScheduleService);
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 type ActivateInit = MessageInitShape<typeof ActivateScheduleRequestSchema>;
@@ -44,7 +43,7 @@ const cron = (expression: string, timezone = ""): ActivateInit["spec"] => ({ spe
 // Never due while the tests run.
 const yearly = cron("0 0 1 1 *");
 /** A fresh workflow name per test, so tests never see each other's runs. */
-const workflowName = () => `sched-wf-${++seq}`;
+const workflowName = () => h.uniqueName("sched-wf");
 
 function activate(init: Partial<ActivateInit> & { workflowName: string }, client = schedules) {
   return client.activateSchedule({ workflowVersionId: "1", spec: every(1_000), ...init } as ActivateInit);
@@ -367,7 +366,7 @@ describe.concurrent("firing", () => {
 
   it("after downtime, only the latest missed occurrence starts (no burst)", async () => {
     // A server that does not fire: occurrences are missed as if every server were down.
-    const down = await startTestAiki({ timers: false });
+    const down = await h.startServer({ timers: false });
     let up: TestAiki | undefined;
     try {
       const wf = workflowName();
@@ -380,7 +379,7 @@ describe.concurrent("firing", () => {
         .where("id", "=", id)
         .execute();
       const restartedAt = Date.now();
-      up = await startTestAiki({ database: down.database });
+      up = await h.startServer({ database: down.database });
       const upRuns = up.client(RunService);
       const started = await waitForRuns(wf, 2, { client: upRuns });
       const occurrences = started.map((r) => occurrenceOf(r, id));
@@ -389,14 +388,14 @@ describe.concurrent("firing", () => {
       expectConsecutive(occurrences, 1_000);
       await up.client(ScheduleService).deleteSchedule({ scheduleId: id });
     } finally {
-      await up?.stopServer();
-      await down.close();
+      if (up) await closeChecked(up);
+      await closeChecked(down);
     }
   });
 
   it("fires each occurrence exactly once across a server restart and with two replicas", async () => {
-    const a = await startTestAiki();
-    const b = await startTestAiki({ database: a.database });
+    const a = await h.startServer();
+    const b = await h.startServer({ database: a.database });
     let c: TestAiki | undefined;
     try {
       const wf = workflowName();
@@ -406,7 +405,7 @@ describe.concurrent("firing", () => {
       // Both replicas' timer loops wake for every occurrence and race to claim it.
       const before = await waitForRuns(wf, 3, { client: aRuns });
       await b.stopServer();
-      c = await startTestAiki({ database: a.database });
+      c = await h.startServer({ database: a.database });
       await waitForRuns(wf, before.length + 2, { client: c.client(RunService) });
       await a.stopServer();
       // Only the replacement fires now.
@@ -420,9 +419,9 @@ describe.concurrent("firing", () => {
         1_000,
       );
     } finally {
-      await c?.stopServer();
-      await b.stopServer();
-      await a.close();
+      if (c) await closeChecked(c);
+      await closeChecked(b);
+      await closeChecked(a);
     }
   });
 });

@@ -3,29 +3,27 @@
 // only the difference and a shorter one that has already passed returns at once.
 import { durationFromMs, type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { SleepStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
-let seq = 0;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
 });
-afterAll(async () => {
-  await aiki?.close();
-});
 
 async function startAndLease(): Promise<{ name: string; lease: Lease; relay: () => Promise<Lease> }> {
-  const name = `sleep-replay-${++seq}-${process.pid}`;
+  const name = h.uniqueName("sleep-replay");
   await runs.startRun({ workflowName: name, workflowVersionId: "1" });
   const poll = async () => {
     const { leases: got } = await leases.pollLeases({

@@ -3,35 +3,33 @@
 // attempt; a stale one refuses the whole write and nothing of it lands.
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { taskAddress } from "../src/engine/canonical-json.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
 let tasks: Client<typeof TaskService>;
-let seq = 0;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
   tasks = aiki.client(TaskService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 const text = (s: string) => ({ kind: { case: "stringValue" as const, value: s } });
 
 async function leased(): Promise<Lease> {
-  const name = `completions-${++seq}`;
+  const name = h.uniqueName("completions");
   await runs.startRun({ workflowName: name, workflowVersionId: "1" });
   const { leases: got } = await leases.pollLeases({ workerId: "w", workflows: [{ workflowName: name, workflowVersionId: "1" }], maxLeases: 1, wait: durationFromMs(5_000) });
   return got[0]!;

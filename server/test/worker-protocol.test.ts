@@ -6,7 +6,7 @@ import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { createHash } from "node:crypto";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { AddressMismatchDetailSchema, BadRequestDetailSchema, LeaseLostDetailSchema, StaleTaskAttemptDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { ChildWaitStatus, EventWaitStatus, SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
@@ -15,26 +15,24 @@ import { RunFailureCause, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, StartRunRequestSchema, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { rpcError } from "../../test/support/rpc-error.js";
 import { childRunKey, taskAddress } from "../src/engine/canonical-json.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
 let tasks: Client<typeof TaskService>;
 let events: Client<typeof EventService>;
-let seq = 0;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
   tasks = aiki.client(TaskService);
   events = aiki.client(EventService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 const json = (v: unknown) => fromJson(ValueSchema, v as never);
@@ -42,7 +40,7 @@ const failure = (message: string, nonRetryable = false) => create(FailureSchema,
 
 /** A fresh workflow name per test, so tests never lease each other's runs. */
 function workflow(extra: Partial<MessageInitShape<typeof StartRunRequestSchema>> = {}) {
-  const name = `wf-${++seq}`;
+  const name = h.uniqueName("wf");
   return {
     name,
     start: (more: Partial<MessageInitShape<typeof StartRunRequestSchema>> = {}) =>

@@ -5,7 +5,7 @@ import { type MessageInitShape } from "@bufbuild/protobuf";
 import { anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { AddressMismatchDetailSchema, LeaseLostDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
@@ -17,23 +17,22 @@ import {
   type SessionResponse_Result,
   WorkerLeaseService,
 } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { closeChecked } from "../../test/support/leak-checks.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { taskAddress } from "../src/engine/canonical-json.js";
 
+const h = useTestAiki();
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 let leases: Client<typeof WorkerLeaseService>;
 let events: Client<typeof EventService>;
-let seq = 0;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
   leases = aiki.client(WorkerLeaseService);
   events = aiki.client(EventService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 type Outgoing = MessageInitShape<typeof SessionRequestSchema>;
@@ -116,10 +115,11 @@ function openSession(client: Client<typeof WorkerLeaseService> = leases) {
 }
 
 function workflow() {
-  const name = `session-wf-${++seq}`;
+  const name = h.uniqueName("session-wf");
   return {
     name,
-    open: (credits: number) => ({ workerId: `w-${seq}`, workerName: "session-test", workflows: [{ workflowName: name, workflowVersionId: "1" }], credits }),
+    workerId: `w-${name}`,
+    open: (credits: number) => ({ workerId: `w-${name}`, workerName: "session-test", workflows: [{ workflowName: name, workflowVersionId: "1" }], credits }),
     start: (input = 0) => runs.startRun({ workflowName: name, workflowVersionId: "1", input: { kind: { case: "numberValue", value: input } } }).then((r) => r.run!),
   };
 }
@@ -227,7 +227,7 @@ describe("WorkerLeaseService.Session", () => {
     const { transitions } = await runs.listRunTransitions({ runId: started.id });
     expect(transitions.map((t) => [t.revision, t.fromStatus, t.toStatus, t.actor, t.reason])).toEqual([
       [1, RunStatus.UNSPECIFIED, RunStatus.QUEUED, expect.any(String), "started"],
-      [2, RunStatus.QUEUED, RunStatus.RUNNING, `worker:w-${seq}`, "leased"],
+      [2, RunStatus.QUEUED, RunStatus.RUNNING, `worker:${wf.workerId}`, "leased"],
     ]);
     // The lease is a real one: the worker's writes with its token are accepted.
     const done = await s.call({ case: "completeRun", value: { runId: started.id, leaseToken: lease!.leaseToken } });
@@ -256,7 +256,7 @@ describe("WorkerLeaseService.Session", () => {
     const { transitions } = await runs.listRunTransitions({ runId: run.id });
     expect(transitions.slice(-2).map((t) => [t.fromStatus, t.toStatus, t.actor, t.reason])).toEqual([
       [RunStatus.AWAITING_EVENT, RunStatus.QUEUED, "client", "event go"],
-      [RunStatus.QUEUED, RunStatus.RUNNING, `worker:w-${seq}`, "leased"],
+      [RunStatus.QUEUED, RunStatus.RUNNING, `worker:${wf.workerId}`, "leased"],
     ]);
     // Both in the event's own transaction (one now()), not a later claim.
     const [queued, leasedAt] = transitions.slice(-2).map((t) => timestampDate(t.time!).getTime() * 1000 + (t.time!.nanos / 1000) % 1000);
@@ -301,7 +301,7 @@ describe("WorkerLeaseService.Session", () => {
   });
 
   it("ends with OK when the server shuts down, after answering the call in flight", async () => {
-    const own = await startTestAiki();
+    const own = await h.startServer();
     const locker = new pg.Client({ connectionString: own.database.url });
     await locker.connect();
     try {
@@ -326,7 +326,7 @@ describe("WorkerLeaseService.Session", () => {
       await closing;
     } finally {
       await locker.end();
-      await own.close();
+      await closeChecked(own);
     }
   });
 });

@@ -2,7 +2,7 @@
 // shared Redis, as every integration test uses it.
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { inject } from "vitest";
 import { type AikiServer, createServer } from "../../server/src/app.js";
@@ -29,8 +29,17 @@ export interface TestAiki {
    * (PUBSUB NUMSUB).
    */
   listening(channel: string, timeoutMs?: number): Promise<void>;
+  /** Notifier subscriptions open now, by channel (only channels with one or more). */
+  subscriptions(): Map<string, number>;
   /** A gRPC client (HTTP/2, real socket) for a service of this server; with a key, it sends it on every call. */
   client<S extends DescService>(service: S, apiKey?: string): Client<S>;
+  /** Closes the connections of the clients client() gave (a later call opens a new one). */
+  closeClients(): void;
+  /**
+   * Closes the server (long-polls answer, connections close, timers stop) but keeps its store and
+   * notifier open, so a teardown can see what it left behind (test/support/leak-checks.ts).
+   */
+  closeServer(): Promise<void>;
   /** Stops this server (not the database): for restarts and replica tests. */
   stopServer(): Promise<void>;
   close(): Promise<void>;
@@ -60,13 +69,15 @@ export interface TestAikiOptions {
 export async function startTestAiki(options: TestAikiOptions = {}): Promise<TestAiki> {
   const database = options.database ?? (options.databaseUrl ? external(options.databaseUrl) : await createTestDatabase());
   const logger = pino({ level: process.env.AIKI_TEST_LOG_LEVEL ?? "silent" });
-  const deps = await openDependencies({
+  const opened = await openDependencies({
     databaseUrl: database.url,
     redisUrl: options.redis === false ? undefined : (options.redisUrl ?? inject("redisUrl")),
     dataDir: "/nonexistent-unused",
     logger,
   });
-  const watched = watchSubscriptions(deps.notifier);
+  const watched = watchSubscriptions(opened.notifier);
+  // Whatever subscribes through deps.notifier is counted too (a test's own server on these deps).
+  const deps: Dependencies = { ...opened, notifier: watched.notifier };
   const localSessions = new LocalSessions();
   const server = createServer({
     db: deps.db,
@@ -81,7 +92,14 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     connectionLimits: { ...defaultConnectionLimits, ...options.connectionLimits },
   });
   const { url, port } = await server.listen(0, "127.0.0.1");
-  const transport = createGrpcTransport({ baseUrl: url });
+  // Own session managers, so that closeClients() can close the connections they keep.
+  const sessionManagers: Http2SessionManager[] = [];
+  const grpcTransport = (interceptors: Interceptor[]) => {
+    const sessionManager = new Http2SessionManager(url);
+    sessionManagers.push(sessionManager);
+    return createGrpcTransport({ baseUrl: url, sessionManager, interceptors });
+  };
+  const transport = grpcTransport([]);
   const keyed = new Map<string, Transport>();
   const transportFor = (apiKey: string | undefined) => {
     if (apiKey === undefined) return transport;
@@ -91,15 +109,18 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
         req.header.set("authorization", `Bearer ${apiKey}`);
         return next(req);
       };
-      keyed.set(apiKey, (t = createGrpcTransport({ baseUrl: url, interceptors: [bearer] })));
+      t = grpcTransport([bearer]);
+      keyed.set(apiKey, t);
     }
     return t;
   };
+  let serverClosed: Promise<void> | undefined;
+  const closeServer = () => (serverClosed ??= server.close(2_000));
   let serverStopped = false;
   const stopServer = async () => {
     if (serverStopped) return;
     serverStopped = true;
-    await server.close(2_000);
+    await closeServer();
     await deps.close();
   };
   return {
@@ -110,10 +131,16 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     server,
     localSessions,
     listening: watched.listening,
+    subscriptions: watched.subscriptions,
     client: (service, apiKey) => createClient(service, transportFor(apiKey)),
+    closeClients() {
+      for (const m of sessionManagers) m.abort();
+    },
+    closeServer,
     stopServer,
     async close() {
       await stopServer();
+      for (const m of sessionManagers) m.abort();
       if (!options.database && !options.databaseUrl) await database.destroy();
     },
   };
@@ -124,7 +151,11 @@ function external(url: string): TestDatabase {
 }
 
 /** The notifier, passed through, with a way to wait until a channel has a listener. */
-function watchSubscriptions(inner: Notifier): { notifier: Notifier; listening(channel: string, timeoutMs?: number): Promise<void> } {
+function watchSubscriptions(inner: Notifier): {
+  notifier: Notifier;
+  listening(channel: string, timeoutMs?: number): Promise<void>;
+  subscriptions(): Map<string, number>;
+} {
   const counts = new Map<string, number>();
   const waiters = new Set<{ channel: string; resolve: () => void }>();
   const notifier: Notifier = {
@@ -161,5 +192,6 @@ function watchSubscriptions(inner: Notifier): { notifier: Notifier; listening(ch
       }, timeoutMs);
       waiters.add(waiter);
     });
-  return { notifier, listening };
+  const subscriptions = () => new Map([...counts].filter(([, n]) => n > 0));
+  return { notifier, listening, subscriptions };
 }

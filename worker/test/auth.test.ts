@@ -2,30 +2,29 @@
 // waits, a worker key runs the workflow (task, child, event), on the default session and on Redis
 // hints (the worker listens on its key's namespace's channels); everything lands in that namespace.
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Client, client, event, silentLogger, task, workflow } from "@aiki/sdk";
 import { readyChannel } from "@aiki/sdk/internal";
 import { type WorkerHandle, worker } from "@aiki/worker";
 import { inject } from "vitest";
 import { createApiKey, createNamespace } from "@aiki/server";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
+const h = useTestAiki({ auth: {} });
 let aiki: TestAiki;
 let clientKey: string;
 let workerKey: string;
 const cleanups: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  aiki = await startTestAiki({ auth: {} });
+  aiki = h.aiki;
   await createNamespace(aiki.deps, "shop");
   clientKey = (await createApiKey(aiki.deps, { namespace: "shop", scopes: ["client", "read"], description: "app" })).secret;
   workerKey = (await createApiKey(aiki.deps, { namespace: "shop", scopes: ["worker"], description: "worker" })).secret;
 });
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 function connect(apiKey: string | undefined, redis = false): Client {
@@ -34,9 +33,8 @@ function connect(apiKey: string | undefined, redis = false): Client {
   return c;
 }
 
-let seq = 0;
 function order() {
-  const name = `auth-order-${++seq}`;
+  const name = h.uniqueName("auth-order");
   const charge = task({ name: `${name}-charge`, handler: async (input: { amount: number }) => ({ charged: input.amount }) });
   const receipt = workflow({ name: `${name}-receipt` }).v("1", { handler: async (_run, input: { charged: number }) => `receipt for ${input.charged}` });
   const version = workflow({ name }).v("1", {

@@ -9,8 +9,9 @@ import { type Client, client, type Logger, type LogFields, silentLogger, task, w
 import { clientInternals, readyChannel } from "@aiki/sdk/internal";
 import { type WorkerHandle, type WorkerOptions, worker } from "@aiki/worker";
 import { channels } from "@aiki/server";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
 import { type PrivateRedis, startPrivateRedis } from "../../test/support/redis.js";
+import { uniqueName, useTestAiki } from "../../test/support/use-test-aiki.js";
 import { type GrpcProxy, startGrpcProxy } from "./support/grpc-proxy.js";
 
 let aiki: TestAiki;
@@ -18,29 +19,18 @@ let proxy: GrpcProxy;
 let direct: Client;
 const cleanups: (() => Promise<unknown>)[] = [];
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
-  direct = client({ url: aiki.url, logger: silentLogger });
+const h = useTestAiki();
+beforeAll(() => {
+  aiki = h.aiki;
+  direct = h.client;
 });
 afterEach(async () => {
   // Workers first, then their clients and proxies.
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-afterAll(async () => {
-  await direct?.close();
-  await aiki?.close();
-});
+const uniq = uniqueName;
 
-let seq = 0;
-const uniq = (name: string) => `${name}-${++seq}-${Date.now().toString(36)}`;
-
-const until = async (check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition") => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const until = (check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition") => h.until(check, { timeoutMs, what });
 
 /** A client through a fresh proxy in front of `server`. */
 async function proxied(server: TestAiki = aiki, redis?: { url: string }): Promise<{ proxy: GrpcProxy; client: Client }> {
@@ -323,14 +313,13 @@ describe("Redis ready hints", () => {
 
   beforeAll(async () => {
     redis = await startPrivateRedis();
-    server = await startTestAiki({ redisUrl: redis.url });
+    h.defer(() => redis.destroy());
+    server = await h.startServer({ redisUrl: redis.url });
     observer = new Redis(redis.url, { maxRetriesPerRequest: 0, retryStrategy: () => 200, enableOfflineQueue: false, lazyConnect: true });
     observer.on("error", () => {});
   });
   afterAll(async () => {
     observer?.disconnect();
-    await server?.close();
-    await redis?.destroy();
   });
 
   /** How many channels the worker's Redis connection listens on (0 without a connection, or while Redis is down). */

@@ -4,20 +4,21 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Client, client, createConsoleLogger, silentLogger, task, workflow } from "@aiki/sdk";
 import { type WorkerHandle, worker } from "@aiki/worker";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
+const h = useTestAiki({ timers: false, limits: { maxPayloadBytes: 4096 } });
 let aiki: TestAiki;
 let aikiClient: Client;
 let handle: WorkerHandle | undefined;
 
-beforeAll(async () => {
-  aiki = await startTestAiki({ timers: false, limits: { maxPayloadBytes: 4096 } });
+beforeAll(() => {
+  aiki = h.aiki;
   aikiClient = client({ url: aiki.url, logger: process.env.DBG ? createConsoleLogger({ level: "debug" }) : silentLogger });
 });
 afterAll(async () => {
   await handle?.stop();
   await aikiClient?.close();
-  await aiki?.close();
 });
 
 it("fails the run with OUTPUT_SCHEMA when the server refuses its output or a task's, records a failure quoting a NUL, and good outputs as before", async () => {

@@ -1,46 +1,27 @@
 // Workers end to end on a real server: seed programs with only their imports changed, retries,
 // suspension, control during execution, concurrency, sharding, shutdown and crash recovery.
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
-import { type Client, client, event, silentLogger, task, workflow } from "@aiki/sdk";
+import { type Client, event, task, workflow } from "@aiki/sdk";
 import { clientInternals } from "@aiki/sdk/internal";
-import { type WorkerHandle, worker } from "@aiki/worker";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { WorkerHandle, worker } from "@aiki/worker";
+import { uniqueName, useTestAiki } from "../../test/support/use-test-aiki.js";
 
-let aiki: TestAiki;
+const h = useTestAiki();
 let aikiClient: Client;
-const spawned: WorkerHandle[] = [];
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
-  aikiClient = client({ url: aiki.url, logger: silentLogger });
-});
-afterEach(async () => {
-  await Promise.all(spawned.splice(0).map((w) => w.stop()));
-});
-afterAll(async () => {
-  await aikiClient?.close();
-  await aiki?.close();
+beforeAll(() => {
+  aikiClient = h.client;
 });
 
-let seq = 0;
-const uniq = (name: string) => `${name}-${++seq}-${Date.now().toString(36)}`;
+const uniq = uniqueName;
 
+/** A worker on the harness's client, stopped after the test. */
 // biome-ignore lint/suspicious/noExplicitAny: any versions
-async function spawn(workflows: any[], opts: Parameters<typeof worker>[0]["opts"] = {}): Promise<WorkerHandle> {
-  const handle = await worker({ name: "test-worker", workflows, opts: { pollWaitMs: 5_000, gracefulShutdownTimeoutMs: 2_000, ...opts } }).spawn(aikiClient);
-  spawned.push(handle);
-  return handle;
-}
+const spawn = (workflows: any[], opts: Parameters<typeof worker>[0]["opts"] = {}): Promise<WorkerHandle> => h.spawn(workflows, { opts });
 
-const until = async (check: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const until = (check: () => boolean | Promise<boolean>, timeoutMs = 10_000) => h.until(check, { timeoutMs });
 
 describe("seed 000: restaurant order (shortened)", () => {
   it("runs tasks, an event with timeout, a child with a reference id, sleeps, and returns typed output", async () => {

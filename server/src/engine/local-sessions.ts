@@ -54,6 +54,13 @@ export class LocalSessions {
     };
   }
 
+  /** The workers whose sessions are registered, each once: a test's teardown expects none left. */
+  workerIds(): string[] {
+    const ids = new Set<string>();
+    for (const list of this.byKey.values()) for (const s of list) ids.add(s.worker.workerId);
+    return [...ids];
+  }
+
   /** How many sessions serving this workflow version and shard wait idle with credits left. */
   idleCount(namespace: string, workflowName: string, workflowVersionId: string, shard = ""): number {
     const list = this.byKey.get(key(namespace, workflowName, workflowVersionId, shard)) ?? [];

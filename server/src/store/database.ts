@@ -38,6 +38,8 @@ export interface OpenedDatabase {
   kind: "postgres" | "embedded";
   /** Where the data lives, without credentials. */
   location: string;
+  /** Pool clients checked out now (always 0 embedded): a test's teardown expects none left. */
+  connectionsInUse(): number;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export function openDatabase(options: DatabaseOptions): OpenedDatabase {
       db,
       kind: "postgres",
       location: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
+      connectionsInUse: () => pool.totalCount - pool.idleCount,
       close: () => db.destroy(),
     };
   }
@@ -80,5 +83,5 @@ export function openDatabase(options: DatabaseOptions): OpenedDatabase {
   // for a single-process embedded server.
   const pglite = new PGlite(options.dataDir);
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
-  return { db, kind: "embedded", location: options.dataDir, close: () => db.destroy() };
+  return { db, kind: "embedded", location: options.dataDir, connectionsInUse: () => 0, close: () => db.destroy() };
 }

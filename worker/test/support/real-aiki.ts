@@ -2,61 +2,19 @@
 // client, workers stopped after each test, gates a test opens, a logger that keeps what it is
 // told, and the run's history (tasks and transitions) as the server has it.
 import { RunStatus as PbRunStatus } from "@aiki/gen/aiki/v1/run_pb";
-import { type Client, client, type Logger, type LogFields, silentLogger } from "@aiki/sdk";
+import type { Client, Logger, LogFields } from "@aiki/sdk";
 import { clientInternals } from "@aiki/sdk/internal";
-import { type WorkerHandle, type WorkerOptions, worker } from "@aiki/worker";
-import { afterAll, afterEach, beforeAll } from "vitest";
-import { startTestAiki, type TestAiki } from "../../../test/support/aiki-server.js";
+import { type TestAikiHarness, uniqueName, until as pollUntil, useTestAiki } from "../../../test/support/use-test-aiki.js";
 
-export interface RealAiki {
-  readonly aiki: TestAiki;
-  readonly client: Client;
-  // biome-ignore lint/suspicious/noExplicitAny: any versions
-  spawn(workflows: any[], options?: Partial<Omit<WorkerOptions, "workflows">>): Promise<WorkerHandle>;
-}
+export type RealAiki = Pick<TestAikiHarness, "aiki" | "client" | "spawn">;
 
-/** Registers the hooks of a test file on one real server; the getters work inside tests. */
+/** The file's server (test/support/use-test-aiki.ts): workers stopped after each test, leaks checked at the end. */
 export function useRealAiki(): RealAiki {
-  let aiki: TestAiki | undefined;
-  let aikiClient: Client | undefined;
-  const spawned: WorkerHandle[] = [];
-  beforeAll(async () => {
-    aiki = await startTestAiki();
-    aikiClient = client({ url: aiki.url, logger: silentLogger });
-  });
-  afterEach(async () => {
-    await Promise.all(spawned.splice(0).map((w) => w.stop()));
-  });
-  afterAll(async () => {
-    await aikiClient?.close();
-    await aiki?.close();
-  });
-  return {
-    get aiki() {
-      if (!aiki) throw new Error("the server is not started");
-      return aiki;
-    },
-    get client() {
-      if (!aikiClient) throw new Error("the server is not started");
-      return aikiClient;
-    },
-    async spawn(workflows, options = {}) {
-      if (!aikiClient) throw new Error("the server is not started");
-      const handle = await worker({
-        name: "rules-worker",
-        ...options,
-        workflows,
-        opts: { pollWaitMs: 5_000, gracefulShutdownTimeoutMs: 2_000, ...options.opts },
-      }).spawn(aikiClient);
-      spawned.push(handle);
-      return handle;
-    },
-  };
+  return useTestAiki();
 }
 
-let seq = 0;
 /** A name no other test uses, so no other test's worker leases this test's runs. */
-export const uniq = (name: string) => `${name}-${++seq}-${process.pid}-${Date.now().toString(36)}`;
+export const uniq = uniqueName;
 
 /** A promise the test settles from outside. */
 export function gate<T = void>(): { promise: Promise<T>; open(value: T): void } {
@@ -110,13 +68,7 @@ export function recordingLogger(): Logger & { lines: RecordedLine[]; waitFor(mat
 }
 
 /** Polls an awaited condition (for state another process changes and nobody announces). */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export const until = (check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> => pollUntil(check, { timeoutMs, what });
 
 /** The run's transitions as "from>to" (creation as ">queued"), oldest first. */
 export async function transitionsOf(c: Client, runId: string): Promise<{ path: string[]; raw: Awaited<ReturnType<ClientInternals["runs"]["listRunTransitions"]>>["transitions"] }> {
