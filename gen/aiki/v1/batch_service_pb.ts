@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { RunFilter } from "./run_service_pb.js";
+import type { RerunRunRequest_LastFailure, RerunRunRequest_Start, RunFilter } from "./run_service_pb.js";
 import { file_aiki_v1_run_service } from "./run_service_pb.js";
 import type { Timestamp, Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aiki/v1/batch_service.proto.
  */
 export const file_aiki_v1_batch_service: GenFile = /*@__PURE__*/
-  fileDesc("ChthaWtpL3YxL2JhdGNoX3NlcnZpY2UucHJvdG8SB2Fpa2kudjEiuAMKC0JhdGNoQWN0aW9uEi0KBmNhbmNlbBgBIAEoCzIbLmFpa2kudjEuQmF0Y2hBY3Rpb24uQ2FuY2VsSAASKwoFcGF1c2UYAiABKAsyGi5haWtpLnYxLkJhdGNoQWN0aW9uLlBhdXNlSAASLQoGcmVzdW1lGAMgASgLMhsuYWlraS52MS5CYXRjaEFjdGlvbi5SZXN1bWVIABIrCgVhd2FrZRgEIAEoCzIaLmFpa2kudjEuQmF0Y2hBY3Rpb24uQXdha2VIABI0CgpzZW5kX2V2ZW50GAUgASgLMh4uYWlraS52MS5CYXRjaEFjdGlvbi5TZW5kRXZlbnRIABoYCgZDYW5jZWwSDgoGcmVhc29uGAEgASgJGhcKBVBhdXNlEg4KBnJlYXNvbhgBIAEoCRoYCgZSZXN1bWUSDgoGcmVhc29uGAEgASgJGgcKBUF3YWtlGlsKCVNlbmRFdmVudBISCgpldmVudF9uYW1lGAEgASgJEiQKBGRhdGEYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFAoMcmVmZXJlbmNlX2lkGAMgASgJQggKBmFjdGlvbiLhAQoaU3RhcnRCYXRjaE9wZXJhdGlvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIkCgZmaWx0ZXIYAiABKAsyEi5haWtpLnYxLlJ1bkZpbHRlckgAEiIKB3J1bl9pZHMYAyABKAsyDy5haWtpLnYxLlJ1bklkc0gAEiQKBmFjdGlvbhgEIAEoCzIULmFpa2kudjEuQmF0Y2hBY3Rpb24SDwoHZHJ5X3J1bhgFIAEoCBIMCgRyYXRlGAYgASgFEhMKC2Rlc2NyaXB0aW9uGAcgASgJQgsKCXNlbGVjdGlvbiIVCgZSdW5JZHMSCwoDaWRzGAEgAygJIm0KG1N0YXJ0QmF0Y2hPcGVyYXRpb25SZXNwb25zZRIqCglvcGVyYXRpb24YASABKAsyFy5haWtpLnYxLkJhdGNoT3BlcmF0aW9uEhAKCG1hdGNoaW5nGAIgASgDEhAKCGV4aXN0aW5nGAMgASgIIi4KDEJhdGNoRmFpbHVyZRIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIrkECg5CYXRjaE9wZXJhdGlvbhIKCgJpZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSLQoGc3RhdHVzGAMgASgOMh0uYWlraS52MS5CYXRjaE9wZXJhdGlvblN0YXR1cxIVCg1zdGF0dXNfcmVhc29uGAQgASgJEiQKBmZpbHRlchgFIAEoCzISLmFpa2kudjEuUnVuRmlsdGVySAASIgoHcnVuX2lkcxgGIAEoCzIPLmFpa2kudjEuUnVuSWRzSAASJAoGYWN0aW9uGAcgASgLMhQuYWlraS52MS5CYXRjaEFjdGlvbhIMCgRyYXRlGAggASgFEhQKDHJlcXVlc3RlZF9ieRgJIAEoCRITCgtkZXNjcmlwdGlvbhgKIAEoCRIQCghtYXRjaGluZxgLIAEoAxIMCgRkb25lGAwgASgDEg8KB3NraXBwZWQYDSABKAMSDgoGZmFpbGVkGA4gASgDEicKCGZhaWx1cmVzGA8gAygLMhUuYWlraS52MS5CYXRjaEZhaWx1cmUSLwoLY3JlYXRlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgSIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVxdWVzdF9pZBgTIAEoCUILCglzZWxlY3Rpb24iMAoYR2V0QmF0Y2hPcGVyYXRpb25SZXF1ZXN0EhQKDG9wZXJhdGlvbl9pZBgBIAEoCSJHChlHZXRCYXRjaE9wZXJhdGlvblJlc3BvbnNlEioKCW9wZXJhdGlvbhgBIAEoCzIXLmFpa2kudjEuQmF0Y2hPcGVyYXRpb24icgoaTGlzdEJhdGNoT3BlcmF0aW9uc1JlcXVlc3QSLQoGc3RhdHVzGAEgASgOMh0uYWlraS52MS5CYXRjaE9wZXJhdGlvblN0YXR1cxIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJjChtMaXN0QmF0Y2hPcGVyYXRpb25zUmVzcG9uc2USKwoKb3BlcmF0aW9ucxgBIAMoCzIXLmFpa2kudjEuQmF0Y2hPcGVyYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkMKG0NhbmNlbEJhdGNoT3BlcmF0aW9uUmVxdWVzdBIUCgxvcGVyYXRpb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJIkoKHENhbmNlbEJhdGNoT3BlcmF0aW9uUmVzcG9uc2USKgoJb3BlcmF0aW9uGAEgASgLMhcuYWlraS52MS5CYXRjaE9wZXJhdGlvbirRAQoUQmF0Y2hPcGVyYXRpb25TdGF0dXMSJgoiQkFUQ0hfT1BFUkFUSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEiIKHkJBVENIX09QRVJBVElPTl9TVEFUVVNfUlVOTklORxABEiQKIEJBVENIX09QRVJBVElPTl9TVEFUVVNfQ09NUExFVEVEEAISJAogQkFUQ0hfT1BFUkFUSU9OX1NUQVRVU19DQU5DRUxMRUQQAxIhCh1CQVRDSF9PUEVSQVRJT05fU1RBVFVTX0ZBSUxFRBAEMpMDCgxCYXRjaFNlcnZpY2USYAoTU3RhcnRCYXRjaE9wZXJhdGlvbhIjLmFpa2kudjEuU3RhcnRCYXRjaE9wZXJhdGlvblJlcXVlc3QaJC5haWtpLnYxLlN0YXJ0QmF0Y2hPcGVyYXRpb25SZXNwb25zZRJaChFHZXRCYXRjaE9wZXJhdGlvbhIhLmFpa2kudjEuR2V0QmF0Y2hPcGVyYXRpb25SZXF1ZXN0GiIuYWlraS52MS5HZXRCYXRjaE9wZXJhdGlvblJlc3BvbnNlEmAKE0xpc3RCYXRjaE9wZXJhdGlvbnMSIy5haWtpLnYxLkxpc3RCYXRjaE9wZXJhdGlvbnNSZXF1ZXN0GiQuYWlraS52MS5MaXN0QmF0Y2hPcGVyYXRpb25zUmVzcG9uc2USYwoUQ2FuY2VsQmF0Y2hPcGVyYXRpb24SJC5haWtpLnYxLkNhbmNlbEJhdGNoT3BlcmF0aW9uUmVxdWVzdBolLmFpa2kudjEuQ2FuY2VsQmF0Y2hPcGVyYXRpb25SZXNwb25zZWIGcHJvdG8z", [file_aiki_v1_run_service, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChthaWtpL3YxL2JhdGNoX3NlcnZpY2UucHJvdG8SB2Fpa2kudjEigwUKC0JhdGNoQWN0aW9uEi0KBmNhbmNlbBgBIAEoCzIbLmFpa2kudjEuQmF0Y2hBY3Rpb24uQ2FuY2VsSAASKwoFcGF1c2UYAiABKAsyGi5haWtpLnYxLkJhdGNoQWN0aW9uLlBhdXNlSAASLQoGcmVzdW1lGAMgASgLMhsuYWlraS52MS5CYXRjaEFjdGlvbi5SZXN1bWVIABIrCgVhd2FrZRgEIAEoCzIaLmFpa2kudjEuQmF0Y2hBY3Rpb24uQXdha2VIABI0CgpzZW5kX2V2ZW50GAUgASgLMh4uYWlraS52MS5CYXRjaEFjdGlvbi5TZW5kRXZlbnRIABIrCgVyZXJ1bhgGIAEoCzIaLmFpa2kudjEuQmF0Y2hBY3Rpb24uUmVydW5IABoYCgZDYW5jZWwSDgoGcmVhc29uGAEgASgJGhcKBVBhdXNlEg4KBnJlYXNvbhgBIAEoCRoYCgZSZXN1bWUSDgoGcmVhc29uGAEgASgJGgcKBUF3YWtlGlsKCVNlbmRFdmVudBISCgpldmVudF9uYW1lGAEgASgJEiQKBGRhdGEYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFAoMcmVmZXJlbmNlX2lkGAMgASgJGpsBCgVSZXJ1bhIvCgVzdGFydBgBIAEoCzIeLmFpa2kudjEuUmVydW5SdW5SZXF1ZXN0LlN0YXJ0SAASPAoMbGFzdF9mYWlsdXJlGAIgASgLMiQuYWlraS52MS5SZXJ1blJ1blJlcXVlc3QuTGFzdEZhaWx1cmVIABIbChN3b3JrZmxvd192ZXJzaW9uX2lkGAMgASgJQgYKBGZyb21CCAoGYWN0aW9uIuEBChpTdGFydEJhdGNoT3BlcmF0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEiQKBmZpbHRlchgCIAEoCzISLmFpa2kudjEuUnVuRmlsdGVySAASIgoHcnVuX2lkcxgDIAEoCzIPLmFpa2kudjEuUnVuSWRzSAASJAoGYWN0aW9uGAQgASgLMhQuYWlraS52MS5CYXRjaEFjdGlvbhIPCgdkcnlfcnVuGAUgASgIEgwKBHJhdGUYBiABKAUSEwoLZGVzY3JpcHRpb24YByABKAlCCwoJc2VsZWN0aW9uIhUKBlJ1bklkcxILCgNpZHMYASADKAkibQobU3RhcnRCYXRjaE9wZXJhdGlvblJlc3BvbnNlEioKCW9wZXJhdGlvbhgBIAEoCzIXLmFpa2kudjEuQmF0Y2hPcGVyYXRpb24SEAoIbWF0Y2hpbmcYAiABKAMSEAoIZXhpc3RpbmcYAyABKAgiLgoMQmF0Y2hGYWlsdXJlEg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiuQQKDkJhdGNoT3BlcmF0aW9uEgoKAmlkGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRItCgZzdGF0dXMYAyABKA4yHS5haWtpLnYxLkJhdGNoT3BlcmF0aW9uU3RhdHVzEhUKDXN0YXR1c19yZWFzb24YBCABKAkSJAoGZmlsdGVyGAUgASgLMhIuYWlraS52MS5SdW5GaWx0ZXJIABIiCgdydW5faWRzGAYgASgLMg8uYWlraS52MS5SdW5JZHNIABIkCgZhY3Rpb24YByABKAsyFC5haWtpLnYxLkJhdGNoQWN0aW9uEgwKBHJhdGUYCCABKAUSFAoMcmVxdWVzdGVkX2J5GAkgASgJEhMKC2Rlc2NyaXB0aW9uGAogASgJEhAKCG1hdGNoaW5nGAsgASgDEgwKBGRvbmUYDCABKAMSDwoHc2tpcHBlZBgNIAEoAxIOCgZmYWlsZWQYDiABKAMSJwoIZmFpbHVyZXMYDyADKAsyFS5haWtpLnYxLkJhdGNoRmFpbHVyZRIvCgtjcmVhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpyZXF1ZXN0X2lkGBMgASgJQgsKCXNlbGVjdGlvbiIwChhHZXRCYXRjaE9wZXJhdGlvblJlcXVlc3QSFAoMb3BlcmF0aW9uX2lkGAEgASgJIkcKGUdldEJhdGNoT3BlcmF0aW9uUmVzcG9uc2USKgoJb3BlcmF0aW9uGAEgASgLMhcuYWlraS52MS5CYXRjaE9wZXJhdGlvbiJyChpMaXN0QmF0Y2hPcGVyYXRpb25zUmVxdWVzdBItCgZzdGF0dXMYASABKA4yHS5haWtpLnYxLkJhdGNoT3BlcmF0aW9uU3RhdHVzEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImMKG0xpc3RCYXRjaE9wZXJhdGlvbnNSZXNwb25zZRIrCgpvcGVyYXRpb25zGAEgAygLMhcuYWlraS52MS5CYXRjaE9wZXJhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQwobQ2FuY2VsQmF0Y2hPcGVyYXRpb25SZXF1ZXN0EhQKDG9wZXJhdGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiSgocQ2FuY2VsQmF0Y2hPcGVyYXRpb25SZXNwb25zZRIqCglvcGVyYXRpb24YASABKAsyFy5haWtpLnYxLkJhdGNoT3BlcmF0aW9uKtEBChRCYXRjaE9wZXJhdGlvblN0YXR1cxImCiJCQVRDSF9PUEVSQVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASIgoeQkFUQ0hfT1BFUkFUSU9OX1NUQVRVU19SVU5OSU5HEAESJAogQkFUQ0hfT1BFUkFUSU9OX1NUQVRVU19DT01QTEVURUQQAhIkCiBCQVRDSF9PUEVSQVRJT05fU1RBVFVTX0NBTkNFTExFRBADEiEKHUJBVENIX09QRVJBVElPTl9TVEFUVVNfRkFJTEVEEAQykwMKDEJhdGNoU2VydmljZRJgChNTdGFydEJhdGNoT3BlcmF0aW9uEiMuYWlraS52MS5TdGFydEJhdGNoT3BlcmF0aW9uUmVxdWVzdBokLmFpa2kudjEuU3RhcnRCYXRjaE9wZXJhdGlvblJlc3BvbnNlEloKEUdldEJhdGNoT3BlcmF0aW9uEiEuYWlraS52MS5HZXRCYXRjaE9wZXJhdGlvblJlcXVlc3QaIi5haWtpLnYxLkdldEJhdGNoT3BlcmF0aW9uUmVzcG9uc2USYAoTTGlzdEJhdGNoT3BlcmF0aW9ucxIjLmFpa2kudjEuTGlzdEJhdGNoT3BlcmF0aW9uc1JlcXVlc3QaJC5haWtpLnYxLkxpc3RCYXRjaE9wZXJhdGlvbnNSZXNwb25zZRJjChRDYW5jZWxCYXRjaE9wZXJhdGlvbhIkLmFpa2kudjEuQ2FuY2VsQmF0Y2hPcGVyYXRpb25SZXF1ZXN0GiUuYWlraS52MS5DYW5jZWxCYXRjaE9wZXJhdGlvblJlc3BvbnNlYgZwcm90bzM", [file_aiki_v1_run_service, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * What an operation does to each selected run.
@@ -63,12 +63,18 @@ export type BatchAction = Message<"aiki.v1.BatchAction"> & {
     /**
      * Send an event to each run.
      *
-     * Field 6 is kept for `rerun` (start a new run from each selected run), not yet served.
-     *
      * @generated from field: aiki.v1.BatchAction.SendEvent send_event = 5;
      */
     value: BatchAction_SendEvent;
     case: "sendEvent";
+  } | {
+    /**
+     * Start a new run from each selected run, as RerunRun.
+     *
+     * @generated from field: aiki.v1.BatchAction.Rerun rerun = 6;
+     */
+    value: BatchAction_Rerun;
+    case: "rerun";
   } | { case: undefined; value?: undefined };
 };
 
@@ -192,6 +198,54 @@ export type BatchAction_SendEvent = Message<"aiki.v1.BatchAction.SendEvent"> & {
  */
 export const BatchAction_SendEventSchema: GenMessage<BatchAction_SendEvent> = /*@__PURE__*/
   messageDesc(file_aiki_v1_batch_service, 0, 4);
+
+/**
+ * Starts a new run from the run's history, as RunService.RerunRun (docs/semantics.md, Rerun),
+ * with the run's own input and tags. Runs not finished (COMPLETED, FAILED or CANCELLED) are
+ * skipped. Each new run's request id is "batch:{operation id}:{run id}", so the operation
+ * never starts two reruns of one run; the new runs, created after the operation started, are
+ * never selected by it.
+ *
+ * @generated from message aiki.v1.BatchAction.Rerun
+ */
+export type BatchAction_Rerun = Message<"aiki.v1.BatchAction.Rerun"> & {
+  /**
+   * Required: where each new run goes live; exactly one.
+   *
+   * @generated from oneof aiki.v1.BatchAction.Rerun.from
+   */
+  from: {
+    /**
+     * From the start: nothing copied.
+     *
+     * @generated from field: aiki.v1.RerunRunRequest.Start start = 1;
+     */
+    value: RerunRunRequest_Start;
+    case: "start";
+  } | {
+    /**
+     * From each run's last failed task (everything finished copied when it has none).
+     *
+     * @generated from field: aiki.v1.RerunRunRequest.LastFailure last_failure = 2;
+     */
+    value: RerunRunRequest_LastFailure;
+    case: "lastFailure";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The new runs' workflow version; empty: each run's own.
+   *
+   * @generated from field: string workflow_version_id = 3;
+   */
+  workflowVersionId: string;
+};
+
+/**
+ * Describes the message aiki.v1.BatchAction.Rerun.
+ * Use `create(BatchAction_RerunSchema)` to create a new message.
+ */
+export const BatchAction_RerunSchema: GenMessage<BatchAction_Rerun> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_batch_service, 0, 5);
 
 /**
  * A start of a batch operation.

@@ -46,8 +46,14 @@ export function batchActionFromPb(v: Violations, field: string, pb: PbBatchActio
       const data = v.payload(`${field}.send_event.data`, a.value.data);
       return { type: "send_event", eventName: a.value.eventName, data, referenceId: a.value.referenceId || undefined };
     }
+    case "rerun": {
+      const from = a.value.from.case === "start" ? "start" : a.value.from.case === "lastFailure" ? "last_failure" : undefined;
+      if (!from) v.add(`${field}.rerun.from`, "is required: one of start, last_failure");
+      v.identifier(`${field}.rerun.workflow_version_id`, a.value.workflowVersionId, false);
+      return from && { type: "rerun", from, workflowVersionId: a.value.workflowVersionId || undefined };
+    }
     default:
-      v.add(`${field}.action`, "must be one of cancel, pause, resume, awake, send_event");
+      v.add(`${field}.action`, "must be one of cancel, pause, resume, awake, send_event, rerun");
       return undefined;
   }
 }
@@ -63,6 +69,16 @@ function batchActionToPb(action: BatchAction): PbBatchAction {
     case "send_event":
       return create(BatchActionSchema, {
         action: { case: "sendEvent", value: { eventName: action.eventName, data: jsonToValue(action.data), referenceId: action.referenceId ?? "" } },
+      });
+    case "rerun":
+      return create(BatchActionSchema, {
+        action: {
+          case: "rerun",
+          value: {
+            from: action.from === "start" ? { case: "start", value: {} } : { case: "lastFailure", value: {} },
+            workflowVersionId: action.workflowVersionId ?? "",
+          },
+        },
       });
   }
 }

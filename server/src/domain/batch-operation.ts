@@ -3,15 +3,15 @@ import { AikiDomainError } from "./errors.js";
 
 /**
  * What a batch operation does to each run it selects. Each kind goes through the same guarded
- * transition as its single-run RPC. A `rerun` kind (a new run from each selected one) has its
- * place reserved here and in BatchAction (field 6) but is not served yet.
+ * transition as its single-run RPC; a rerun starts a new run from each as RerunRun does.
  */
 export type BatchAction =
   | { type: "cancel"; reason?: string | undefined }
   | { type: "pause"; reason?: string | undefined }
   | { type: "resume"; reason?: string | undefined }
   | { type: "awake" }
-  | { type: "send_event"; eventName: string; data?: JsonValue | undefined; referenceId?: string | undefined };
+  | { type: "send_event"; eventName: string; data?: JsonValue | undefined; referenceId?: string | undefined }
+  | { type: "rerun"; from: "start" | "last_failure"; workflowVersionId?: string | undefined };
 
 export type BatchActionType = BatchAction["type"];
 

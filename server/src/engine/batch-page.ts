@@ -12,6 +12,7 @@ import { storedFilterOf } from "./batch-selection.js";
 import { type AppliedRunAction, applyRunAction, changesFor, publishAppliedRunAction } from "./control-run.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { publishHistoryChange, publishRunChange } from "./publish-run-change.js";
+import { rerunWithin } from "./rerun-run.js";
 import { deliverToLockedRun } from "./send-event.js";
 
 export interface BatchPageOutcome {
@@ -24,6 +25,7 @@ export interface BatchPageOutcome {
 type Acted =
   | { kind: "control"; current: RunRow; outcome: AppliedRunAction }
   | { kind: "event"; run: RunRow; woken: RunRow | undefined }
+  | { kind: "rerun"; run: RunRow }
   | { kind: "skipped" };
 
 /**
@@ -68,7 +70,7 @@ export async function runBatchPage(
     }
     for (const run of each) {
       try {
-        const result = await actOn(trx, run, action, actor);
+        const result = await actOn(trx, run, action, actor, op.id);
         acted.push(result);
         if (result.kind === "skipped") skipped++;
         else done++;
@@ -90,6 +92,9 @@ export async function runBatchPage(
         publishRunChange(deps.notifier, a.woken);
         deps.metrics?.runTransitioned("awaiting_event", "queued");
       } else publishHistoryChange(deps.notifier, a.run.namespace, a.run.id);
+    } else if (a.kind === "rerun") {
+      publishRunChange(deps.notifier, a.run);
+      deps.metrics?.runTransitioned(null, a.run.status);
     }
   }
   return page;
@@ -114,7 +119,21 @@ async function lockNextPage(
   return { rows, cursor: rows[rows.length - 1]?.id, missing: 0 };
 }
 
-async function actOn(trx: Transaction<Database>, run: RunRow, action: BatchAction, actor: string): Promise<Acted> {
+async function actOn(trx: Transaction<Database>, run: RunRow, action: BatchAction, actor: string, operationId: string): Promise<Acted> {
+  if (action.type === "rerun") {
+    // Refused for a run not finished (InvalidTransitionError: skipped). Inside the page's
+    // transaction, so a page replayed after a crash finds no rerun of it; the request id keeps a
+    // second one out all the same.
+    const { run: started, existing } = await rerunWithin(trx, {
+      namespace: run.namespace,
+      runId: run.id,
+      from: { kind: action.from },
+      workflowVersionId: action.workflowVersionId,
+      requestId: `batch:${operationId}:${run.id}`,
+      actor,
+    });
+    return existing ? { kind: "skipped" } : { kind: "rerun", run: started };
+  }
   if (action.type === "send_event") {
     if (isTerminal(run.status)) throw new InvalidTransitionError(run.id, run.status, "send_event", run.revision);
     const { delivery, woken } = await deliverToLockedRun(trx, run, {

@@ -42,7 +42,7 @@ export interface RerunRunResult {
  * same request id race on its unique index; the loser retries once and finds the winner's run.
  */
 export async function rerunRun(deps: EngineDeps, cmd: RerunRunCommand): Promise<RerunRunResult> {
-  const once = () => deps.db.transaction().execute((trx) => rerunInTransaction(trx, cmd));
+  const once = () => deps.db.transaction().execute((trx) => rerunWithin(trx, cmd));
   let result: RerunRunResult;
   try {
     result = await once();
@@ -57,7 +57,11 @@ export async function rerunRun(deps: EngineDeps, cmd: RerunRunCommand): Promise<
   return result;
 }
 
-async function rerunInTransaction(trx: Transaction<Database>, cmd: RerunRunCommand): Promise<RerunRunResult> {
+/**
+ * The rerun's writes inside the caller's transaction (a batch page's): the caller publishes the
+ * new run after commit. A repeated request id answers the first run (`existing`).
+ */
+export async function rerunWithin(trx: Transaction<Database>, cmd: RerunRunCommand): Promise<RerunRunResult> {
   const requestHash = cmd.requestId ? canonicalHash({ ...cmd, requestId: null, actor: null } as unknown as JsonValue) : null;
   if (cmd.requestId) {
     const prior = await findRunByStartRequestId(trx, cmd.namespace, cmd.requestId);
@@ -101,6 +105,8 @@ async function rerunInTransaction(trx: Transaction<Database>, cmd: RerunRunComma
       start_request_hash: requestHash,
       rerun_of: source.id,
       rerun_from_step: jsonb(prefix.step as unknown as JsonValue),
+      // Tags say what a run is about (a customer, a deploy): its rerun is about the same.
+      tags: jsonb((source.tags ?? {}) as JsonValue),
     },
     { actor: cmd.actor, reason: `rerun of ${source.id}` },
   );

@@ -16,49 +16,51 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61iki/v1/batch_service.proto\x12\x07\x61iki.v1\x1a\x19\x61iki/v1/run_service.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x04\n\x0b\x42\x61tchAction\x12\x35\n\x06\x63\x61ncel\x18\x01 \x01(\x0b\x32\x1b.aiki.v1.BatchAction.CancelH\x00R\x06\x63\x61ncel\x12\x32\n\x05pause\x18\x02 \x01(\x0b\x32\x1a.aiki.v1.BatchAction.PauseH\x00R\x05pause\x12\x35\n\x06resume\x18\x03 \x01(\x0b\x32\x1b.aiki.v1.BatchAction.ResumeH\x00R\x06resume\x12\x32\n\x05\x61wake\x18\x04 \x01(\x0b\x32\x1a.aiki.v1.BatchAction.AwakeH\x00R\x05\x61wake\x12?\n\nsend_event\x18\x05 \x01(\x0b\x32\x1e.aiki.v1.BatchAction.SendEventH\x00R\tsendEvent\x1a \n\x06\x43\x61ncel\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x1a\x1f\n\x05Pause\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x1a \n\x06Resume\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x1a\x07\n\x05\x41wake\x1ay\n\tSendEvent\x12\x1d\n\nevent_name\x18\x01 \x01(\tR\teventName\x12*\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x64\x61ta\x12!\n\x0creference_id\x18\x03 \x01(\tR\x0breferenceIdB\x08\n\x06\x61\x63tion\"\x9f\x02\n\x1aStartBatchOperationRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12,\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x12.aiki.v1.RunFilterH\x00R\x06\x66ilter\x12*\n\x07run_ids\x18\x03 \x01(\x0b\x32\x0f.aiki.v1.RunIdsH\x00R\x06runIds\x12,\n\x06\x61\x63tion\x18\x04 \x01(\x0b\x32\x14.aiki.v1.BatchActionR\x06\x61\x63tion\x12\x17\n\x07\x64ry_run\x18\x05 \x01(\x08R\x06\x64ryRun\x12\x12\n\x04rate\x18\x06 \x01(\x05R\x04rate\x12 \n\x0b\x64\x65scription\x18\x07 \x01(\tR\x0b\x64\x65scriptionB\x0b\n\tselection\"\x1a\n\x06RunIds\x12\x10\n\x03ids\x18\x01 \x03(\tR\x03ids\"\x8c\x01\n\x1bStartBatchOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\x17.aiki.v1.BatchOperationR\toperation\x12\x1a\n\x08matching\x18\x02 \x01(\x03R\x08matching\x12\x1a\n\x08\x65xisting\x18\x03 \x01(\x08R\x08\x65xisting\"=\n\x0c\x42\x61tchFailure\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"\xed\x05\n\x0e\x42\x61tchOperation\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x35\n\x06status\x18\x03 \x01(\x0e\x32\x1d.aiki.v1.BatchOperationStatusR\x06status\x12#\n\rstatus_reason\x18\x04 \x01(\tR\x0cstatusReason\x12,\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x12.aiki.v1.RunFilterH\x00R\x06\x66ilter\x12*\n\x07run_ids\x18\x06 \x01(\x0b\x32\x0f.aiki.v1.RunIdsH\x00R\x06runIds\x12,\n\x06\x61\x63tion\x18\x07 \x01(\x0b\x32\x14.aiki.v1.BatchActionR\x06\x61\x63tion\x12\x12\n\x04rate\x18\x08 \x01(\x05R\x04rate\x12!\n\x0crequested_by\x18\t \x01(\tR\x0brequestedBy\x12 \n\x0b\x64\x65scription\x18\n \x01(\tR\x0b\x64\x65scription\x12\x1a\n\x08matching\x18\x0b \x01(\x03R\x08matching\x12\x12\n\x04\x64one\x18\x0c \x01(\x03R\x04\x64one\x12\x18\n\x07skipped\x18\r \x01(\x03R\x07skipped\x12\x16\n\x06\x66\x61iled\x18\x0e \x01(\x03R\x06\x66\x61iled\x12\x31\n\x08\x66\x61ilures\x18\x0f \x03(\x0b\x32\x15.aiki.v1.BatchFailureR\x08\x66\x61ilures\x12;\n\x0b\x63reate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x35\n\x08\x65nd_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x1d\n\nrequest_id\x18\x13 \x01(\tR\trequestIdB\x0b\n\tselection\"=\n\x18GetBatchOperationRequest\x12!\n\x0coperation_id\x18\x01 \x01(\tR\x0boperationId\"R\n\x19GetBatchOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\x17.aiki.v1.BatchOperationR\toperation\"\x8f\x01\n\x1aListBatchOperationsRequest\x12\x35\n\x06status\x18\x01 \x01(\x0e\x32\x1d.aiki.v1.BatchOperationStatusR\x06status\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"~\n\x1bListBatchOperationsResponse\x12\x37\n\noperations\x18\x01 \x03(\x0b\x32\x17.aiki.v1.BatchOperationR\noperations\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"X\n\x1b\x43\x61ncelBatchOperationRequest\x12!\n\x0coperation_id\x18\x01 \x01(\tR\x0boperationId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"U\n\x1c\x43\x61ncelBatchOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\x17.aiki.v1.BatchOperationR\toperation*\xd1\x01\n\x14\x42\x61tchOperationStatus\x12&\n\"BATCH_OPERATION_STATUS_UNSPECIFIED\x10\x00\x12\"\n\x1e\x42\x41TCH_OPERATION_STATUS_RUNNING\x10\x01\x12$\n BATCH_OPERATION_STATUS_COMPLETED\x10\x02\x12$\n BATCH_OPERATION_STATUS_CANCELLED\x10\x03\x12!\n\x1d\x42\x41TCH_OPERATION_STATUS_FAILED\x10\x04\x32\x93\x03\n\x0c\x42\x61tchService\x12`\n\x13StartBatchOperation\x12#.aiki.v1.StartBatchOperationRequest\x1a$.aiki.v1.StartBatchOperationResponse\x12Z\n\x11GetBatchOperation\x12!.aiki.v1.GetBatchOperationRequest\x1a\".aiki.v1.GetBatchOperationResponse\x12`\n\x13ListBatchOperations\x12#.aiki.v1.ListBatchOperationsRequest\x1a$.aiki.v1.ListBatchOperationsResponse\x12\x63\n\x14\x43\x61ncelBatchOperation\x12$.aiki.v1.CancelBatchOperationRequest\x1a%.aiki.v1.CancelBatchOperationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61iki/v1/batch_service.proto\x12\x07\x61iki.v1\x1a\x19\x61iki/v1/run_service.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x06\n\x0b\x42\x61tchAction\x12\x35\n\x06\x63\x61ncel\x18\x01 \x01(\x0b\x32\x1b.aiki.v1.BatchAction.CancelH\x00R\x06\x63\x61ncel\x12\x32\n\x05pause\x18\x02 \x01(\x0b\x32\x1a.aiki.v1.BatchAction.PauseH\x00R\x05pause\x12\x35\n\x06resume\x18\x03 \x01(\x0b\x32\x1b.aiki.v1.BatchAction.ResumeH\x00R\x06resume\x12\x32\n\x05\x61wake\x18\x04 \x01(\x0b\x32\x1a.aiki.v1.BatchAction.AwakeH\x00R\x05\x61wake\x12?\n\nsend_event\x18\x05 \x01(\x0b\x32\x1e.aiki.v1.BatchAction.SendEventH\x00R\tsendEvent\x12\x32\n\x05rerun\x18\x06 \x01(\x0b\x32\x1a.aiki.v1.BatchAction.RerunH\x00R\x05rerun\x1a \n\x06\x43\x61ncel\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x1a\x1f\n\x05Pause\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x1a \n\x06Resume\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x1a\x07\n\x05\x41wake\x1ay\n\tSendEvent\x12\x1d\n\nevent_name\x18\x01 \x01(\tR\teventName\x12*\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x64\x61ta\x12!\n\x0creference_id\x18\x03 \x01(\tR\x0breferenceId\x1a\xc2\x01\n\x05Rerun\x12\x36\n\x05start\x18\x01 \x01(\x0b\x32\x1e.aiki.v1.RerunRunRequest.StartH\x00R\x05start\x12I\n\x0clast_failure\x18\x02 \x01(\x0b\x32$.aiki.v1.RerunRunRequest.LastFailureH\x00R\x0blastFailure\x12.\n\x13workflow_version_id\x18\x03 \x01(\tR\x11workflowVersionIdB\x06\n\x04\x66romB\x08\n\x06\x61\x63tion\"\x9f\x02\n\x1aStartBatchOperationRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12,\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x12.aiki.v1.RunFilterH\x00R\x06\x66ilter\x12*\n\x07run_ids\x18\x03 \x01(\x0b\x32\x0f.aiki.v1.RunIdsH\x00R\x06runIds\x12,\n\x06\x61\x63tion\x18\x04 \x01(\x0b\x32\x14.aiki.v1.BatchActionR\x06\x61\x63tion\x12\x17\n\x07\x64ry_run\x18\x05 \x01(\x08R\x06\x64ryRun\x12\x12\n\x04rate\x18\x06 \x01(\x05R\x04rate\x12 \n\x0b\x64\x65scription\x18\x07 \x01(\tR\x0b\x64\x65scriptionB\x0b\n\tselection\"\x1a\n\x06RunIds\x12\x10\n\x03ids\x18\x01 \x03(\tR\x03ids\"\x8c\x01\n\x1bStartBatchOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\x17.aiki.v1.BatchOperationR\toperation\x12\x1a\n\x08matching\x18\x02 \x01(\x03R\x08matching\x12\x1a\n\x08\x65xisting\x18\x03 \x01(\x08R\x08\x65xisting\"=\n\x0c\x42\x61tchFailure\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"\xed\x05\n\x0e\x42\x61tchOperation\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x35\n\x06status\x18\x03 \x01(\x0e\x32\x1d.aiki.v1.BatchOperationStatusR\x06status\x12#\n\rstatus_reason\x18\x04 \x01(\tR\x0cstatusReason\x12,\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x12.aiki.v1.RunFilterH\x00R\x06\x66ilter\x12*\n\x07run_ids\x18\x06 \x01(\x0b\x32\x0f.aiki.v1.RunIdsH\x00R\x06runIds\x12,\n\x06\x61\x63tion\x18\x07 \x01(\x0b\x32\x14.aiki.v1.BatchActionR\x06\x61\x63tion\x12\x12\n\x04rate\x18\x08 \x01(\x05R\x04rate\x12!\n\x0crequested_by\x18\t \x01(\tR\x0brequestedBy\x12 \n\x0b\x64\x65scription\x18\n \x01(\tR\x0b\x64\x65scription\x12\x1a\n\x08matching\x18\x0b \x01(\x03R\x08matching\x12\x12\n\x04\x64one\x18\x0c \x01(\x03R\x04\x64one\x12\x18\n\x07skipped\x18\r \x01(\x03R\x07skipped\x12\x16\n\x06\x66\x61iled\x18\x0e \x01(\x03R\x06\x66\x61iled\x12\x31\n\x08\x66\x61ilures\x18\x0f \x03(\x0b\x32\x15.aiki.v1.BatchFailureR\x08\x66\x61ilures\x12;\n\x0b\x63reate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x35\n\x08\x65nd_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x1d\n\nrequest_id\x18\x13 \x01(\tR\trequestIdB\x0b\n\tselection\"=\n\x18GetBatchOperationRequest\x12!\n\x0coperation_id\x18\x01 \x01(\tR\x0boperationId\"R\n\x19GetBatchOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\x17.aiki.v1.BatchOperationR\toperation\"\x8f\x01\n\x1aListBatchOperationsRequest\x12\x35\n\x06status\x18\x01 \x01(\x0e\x32\x1d.aiki.v1.BatchOperationStatusR\x06status\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"~\n\x1bListBatchOperationsResponse\x12\x37\n\noperations\x18\x01 \x03(\x0b\x32\x17.aiki.v1.BatchOperationR\noperations\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"X\n\x1b\x43\x61ncelBatchOperationRequest\x12!\n\x0coperation_id\x18\x01 \x01(\tR\x0boperationId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"U\n\x1c\x43\x61ncelBatchOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\x17.aiki.v1.BatchOperationR\toperation*\xd1\x01\n\x14\x42\x61tchOperationStatus\x12&\n\"BATCH_OPERATION_STATUS_UNSPECIFIED\x10\x00\x12\"\n\x1e\x42\x41TCH_OPERATION_STATUS_RUNNING\x10\x01\x12$\n BATCH_OPERATION_STATUS_COMPLETED\x10\x02\x12$\n BATCH_OPERATION_STATUS_CANCELLED\x10\x03\x12!\n\x1d\x42\x41TCH_OPERATION_STATUS_FAILED\x10\x04\x32\x93\x03\n\x0c\x42\x61tchService\x12`\n\x13StartBatchOperation\x12#.aiki.v1.StartBatchOperationRequest\x1a$.aiki.v1.StartBatchOperationResponse\x12Z\n\x11GetBatchOperation\x12!.aiki.v1.GetBatchOperationRequest\x1a\".aiki.v1.GetBatchOperationResponse\x12`\n\x13ListBatchOperations\x12#.aiki.v1.ListBatchOperationsRequest\x1a$.aiki.v1.ListBatchOperationsResponse\x12\x63\n\x14\x43\x61ncelBatchOperation\x12$.aiki.v1.CancelBatchOperationRequest\x1a%.aiki.v1.CancelBatchOperationResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aiki.v1.batch_service_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _BATCHOPERATIONSTATUS._serialized_start=2543
-  _BATCHOPERATIONSTATUS._serialized_end=2752
+  _BATCHOPERATIONSTATUS._serialized_start=2792
+  _BATCHOPERATIONSTATUS._serialized_end=3001
   _BATCHACTION._serialized_start=131
-  _BATCHACTION._serialized_end=666
-  _BATCHACTION_CANCEL._serialized_start=425
-  _BATCHACTION_CANCEL._serialized_end=457
-  _BATCHACTION_PAUSE._serialized_start=459
-  _BATCHACTION_PAUSE._serialized_end=490
-  _BATCHACTION_RESUME._serialized_start=492
-  _BATCHACTION_RESUME._serialized_end=524
-  _BATCHACTION_AWAKE._serialized_start=526
-  _BATCHACTION_AWAKE._serialized_end=533
-  _BATCHACTION_SENDEVENT._serialized_start=535
-  _BATCHACTION_SENDEVENT._serialized_end=656
-  _STARTBATCHOPERATIONREQUEST._serialized_start=669
-  _STARTBATCHOPERATIONREQUEST._serialized_end=956
-  _RUNIDS._serialized_start=958
-  _RUNIDS._serialized_end=984
-  _STARTBATCHOPERATIONRESPONSE._serialized_start=987
-  _STARTBATCHOPERATIONRESPONSE._serialized_end=1127
-  _BATCHFAILURE._serialized_start=1129
-  _BATCHFAILURE._serialized_end=1190
-  _BATCHOPERATION._serialized_start=1193
-  _BATCHOPERATION._serialized_end=1942
-  _GETBATCHOPERATIONREQUEST._serialized_start=1944
-  _GETBATCHOPERATIONREQUEST._serialized_end=2005
-  _GETBATCHOPERATIONRESPONSE._serialized_start=2007
-  _GETBATCHOPERATIONRESPONSE._serialized_end=2089
-  _LISTBATCHOPERATIONSREQUEST._serialized_start=2092
-  _LISTBATCHOPERATIONSREQUEST._serialized_end=2235
-  _LISTBATCHOPERATIONSRESPONSE._serialized_start=2237
-  _LISTBATCHOPERATIONSRESPONSE._serialized_end=2363
-  _CANCELBATCHOPERATIONREQUEST._serialized_start=2365
-  _CANCELBATCHOPERATIONREQUEST._serialized_end=2453
-  _CANCELBATCHOPERATIONRESPONSE._serialized_start=2455
-  _CANCELBATCHOPERATIONRESPONSE._serialized_end=2540
-  _BATCHSERVICE._serialized_start=2755
-  _BATCHSERVICE._serialized_end=3158
+  _BATCHACTION._serialized_end=915
+  _BATCHACTION_CANCEL._serialized_start=477
+  _BATCHACTION_CANCEL._serialized_end=509
+  _BATCHACTION_PAUSE._serialized_start=511
+  _BATCHACTION_PAUSE._serialized_end=542
+  _BATCHACTION_RESUME._serialized_start=544
+  _BATCHACTION_RESUME._serialized_end=576
+  _BATCHACTION_AWAKE._serialized_start=578
+  _BATCHACTION_AWAKE._serialized_end=585
+  _BATCHACTION_SENDEVENT._serialized_start=587
+  _BATCHACTION_SENDEVENT._serialized_end=708
+  _BATCHACTION_RERUN._serialized_start=711
+  _BATCHACTION_RERUN._serialized_end=905
+  _STARTBATCHOPERATIONREQUEST._serialized_start=918
+  _STARTBATCHOPERATIONREQUEST._serialized_end=1205
+  _RUNIDS._serialized_start=1207
+  _RUNIDS._serialized_end=1233
+  _STARTBATCHOPERATIONRESPONSE._serialized_start=1236
+  _STARTBATCHOPERATIONRESPONSE._serialized_end=1376
+  _BATCHFAILURE._serialized_start=1378
+  _BATCHFAILURE._serialized_end=1439
+  _BATCHOPERATION._serialized_start=1442
+  _BATCHOPERATION._serialized_end=2191
+  _GETBATCHOPERATIONREQUEST._serialized_start=2193
+  _GETBATCHOPERATIONREQUEST._serialized_end=2254
+  _GETBATCHOPERATIONRESPONSE._serialized_start=2256
+  _GETBATCHOPERATIONRESPONSE._serialized_end=2338
+  _LISTBATCHOPERATIONSREQUEST._serialized_start=2341
+  _LISTBATCHOPERATIONSREQUEST._serialized_end=2484
+  _LISTBATCHOPERATIONSRESPONSE._serialized_start=2486
+  _LISTBATCHOPERATIONSRESPONSE._serialized_end=2612
+  _CANCELBATCHOPERATIONREQUEST._serialized_start=2614
+  _CANCELBATCHOPERATIONREQUEST._serialized_end=2702
+  _CANCELBATCHOPERATIONRESPONSE._serialized_start=2704
+  _CANCELBATCHOPERATIONRESPONSE._serialized_end=2789
+  _BATCHSERVICE._serialized_start=3004
+  _BATCHSERVICE._serialized_end=3407
 # @@protoc_insertion_point(module_scope)

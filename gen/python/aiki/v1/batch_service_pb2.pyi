@@ -15,7 +15,7 @@ BATCH_OPERATION_STATUS_UNSPECIFIED: BatchOperationStatus
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class BatchAction(_message.Message):
-    __slots__ = ["awake", "cancel", "pause", "resume", "send_event"]
+    __slots__ = ["awake", "cancel", "pause", "rerun", "resume", "send_event"]
     class Awake(_message.Message):
         __slots__ = []
         def __init__(self) -> None: ...
@@ -29,6 +29,15 @@ class BatchAction(_message.Message):
         REASON_FIELD_NUMBER: _ClassVar[int]
         reason: str
         def __init__(self, reason: _Optional[str] = ...) -> None: ...
+    class Rerun(_message.Message):
+        __slots__ = ["last_failure", "start", "workflow_version_id"]
+        LAST_FAILURE_FIELD_NUMBER: _ClassVar[int]
+        START_FIELD_NUMBER: _ClassVar[int]
+        WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+        last_failure: _run_service_pb2.RerunRunRequest.LastFailure
+        start: _run_service_pb2.RerunRunRequest.Start
+        workflow_version_id: str
+        def __init__(self, start: _Optional[_Union[_run_service_pb2.RerunRunRequest.Start, _Mapping]] = ..., last_failure: _Optional[_Union[_run_service_pb2.RerunRunRequest.LastFailure, _Mapping]] = ..., workflow_version_id: _Optional[str] = ...) -> None: ...
     class Resume(_message.Message):
         __slots__ = ["reason"]
         REASON_FIELD_NUMBER: _ClassVar[int]
@@ -46,14 +55,16 @@ class BatchAction(_message.Message):
     AWAKE_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
     PAUSE_FIELD_NUMBER: _ClassVar[int]
+    RERUN_FIELD_NUMBER: _ClassVar[int]
     RESUME_FIELD_NUMBER: _ClassVar[int]
     SEND_EVENT_FIELD_NUMBER: _ClassVar[int]
     awake: BatchAction.Awake
     cancel: BatchAction.Cancel
     pause: BatchAction.Pause
+    rerun: BatchAction.Rerun
     resume: BatchAction.Resume
     send_event: BatchAction.SendEvent
-    def __init__(self, cancel: _Optional[_Union[BatchAction.Cancel, _Mapping]] = ..., pause: _Optional[_Union[BatchAction.Pause, _Mapping]] = ..., resume: _Optional[_Union[BatchAction.Resume, _Mapping]] = ..., awake: _Optional[_Union[BatchAction.Awake, _Mapping]] = ..., send_event: _Optional[_Union[BatchAction.SendEvent, _Mapping]] = ...) -> None: ...
+    def __init__(self, cancel: _Optional[_Union[BatchAction.Cancel, _Mapping]] = ..., pause: _Optional[_Union[BatchAction.Pause, _Mapping]] = ..., resume: _Optional[_Union[BatchAction.Resume, _Mapping]] = ..., awake: _Optional[_Union[BatchAction.Awake, _Mapping]] = ..., send_event: _Optional[_Union[BatchAction.SendEvent, _Mapping]] = ..., rerun: _Optional[_Union[BatchAction.Rerun, _Mapping]] = ...) -> None: ...
 
 class BatchFailure(_message.Message):
     __slots__ = ["reason", "run_id"]
