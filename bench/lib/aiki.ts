@@ -123,6 +123,8 @@ export interface AikiOptions {
   serverNodeArgs?: string[];
   /** Extra node flags for the worker process. */
   workerNodeArgs?: string[];
+  /** Extra environment of the server process (the trace's AIKI_TRACE_*). */
+  serverEnv?: Record<string, string>;
   /** AIKI_LOG_LEVEL of the server [info: it prints its address at info]. */
   serverLogLevel?: string;
   /** Worker parameters (BENCH_WORKER_*), passed by environment. */
@@ -183,6 +185,7 @@ export async function withAiki<T>(env: BenchEnv, options: AikiOptions, body: (ai
     // With keys: AIKI_AUTH=on AIKI_ADMIN_KEY=<key> AIKI_API_KEY=<the same key> npm run bench.
     AIKI_AUTH: process.env.AIKI_AUTH,
     AIKI_ADMIN_KEY: process.env.AIKI_ADMIN_KEY,
+    ...options.serverEnv,
   });
   let worker: Proc | undefined;
   let aikiClient: Client | undefined;

@@ -35,6 +35,7 @@ import type { Notifier } from "./notify/notifier.js";
 import type { Db } from "./store/database.js";
 import { countRunsByWorkflowAndStatus, pingStore } from "./store/stats-repository.js";
 import { TimerLoop } from "./timers/timer-loop.js";
+import { tracePoint } from "./trace-point.js";
 
 export interface AppDeps {
   db: Db;
@@ -143,12 +144,14 @@ export function createServer(deps: AppDeps): AikiServer {
 /** Translates every failure once (api/errors.ts), logs each call at debug level and counts it. */
 function errorsAndLogs(logger: Logger, metrics: AikiMetrics): Interceptor {
   return (next) => async (req) => {
+    tracePoint("rpc handler", req.method.name);
     const started = performance.now();
     const count = (code: Code | undefined) =>
       metrics.rpcFinished(req.service.typeName, req.method.name, code === undefined ? "OK" : Code[code], (performance.now() - started) / 1000);
     try {
       const res = await next(req);
       if (!res.stream) {
+        tracePoint("rpc answered", req.method.name);
         logger.debug({ rpc: req.url, ms: +(performance.now() - started).toFixed(2) }, "rpc ok");
         count(undefined);
         return res;

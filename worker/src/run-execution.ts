@@ -54,6 +54,7 @@ import {
 } from "@aiki/sdk/internal";
 import { ExecutionEnded, type ExecutionOutcome } from "./execution-ended.js";
 import { findRecord, ReplayHistory } from "./replay-history.js";
+import { tracePoint } from "./trace-point.js";
 
 type SuspendWait = MessageInitShape<typeof SuspendRunRequestSchema>["wait"];
 type TaskCompletionInit = MessageInitShape<typeof TaskCompletionSchema>;
@@ -161,13 +162,17 @@ export class RunExecution implements RunEngine {
         return this.outcome ?? "error";
       }
       const settled = await Promise.race([
-        (async () => this.version.handler(context, input))().then(
+        (async () => {
+          tracePoint("handler entered");
+          return this.version.handler(context, input);
+        })().then(
           (value) => ({ ok: true as const, value }),
           (error: unknown) => ({ ok: false as const, error }),
         ),
         this.ended.then(() => undefined),
       ]);
       if (!settled || this.outcome) return this.outcome ?? "error";
+      tracePoint("handler returned");
       if (settled.ok) await this.completeRun(settled.value);
       else if (settled.error instanceof ExecutionEnded) return this.outcome ?? "error";
       else await this.failRun(failureCauseOf(settled.error), settled.error);
@@ -334,7 +339,9 @@ export class RunExecution implements RunEngine {
         let stored: unknown;
         try {
           const parsedInput = parseWithSchema(task.inputSchema, input, `task "${task.name}" input`);
+          tracePoint("task running", task.name);
           const output = await task.handler(parsedInput);
+          tracePoint("task returned", task.name);
           stored = toJsonValue(parseWithSchema(task.outputSchema, output, `task "${task.name}" output`));
         } catch (error) {
           this.assertLive();
