@@ -27,6 +27,7 @@ import { ApiKeyVerifier, type VerifierOptions } from "./engine/api-key-verifier.
 import type { EngineDeps } from "./engine/engine-deps.js";
 import { LocalSessions } from "./engine/local-sessions.js";
 import { RunStatusWatcher } from "./engine/run-status-watcher.js";
+import { endUnaryAnswersWithData } from "./end-unary-answers-with-data.js";
 import { createHttpRoutes } from "./http/http-routes.js";
 import { defaultLimits, type Limits } from "./limits.js";
 import { type ConnectionLimits, createCleartextServer, createTlsServer, type PortServer } from "./listen-one-port.js";
@@ -102,7 +103,7 @@ export function createServer(deps: AppDeps): AikiServer {
     registerHealth(router, health);
     registerReflection(router, [...aikiServices, Health]);
   };
-  const handler = connectNodeAdapter({
+  const connectHandler = connectNodeAdapter({
     routes,
     // The first is the outermost: every call is logged and counted, refused ones included, and
     // authentication runs before any handler, so a refused call reaches nothing else.
@@ -112,6 +113,7 @@ export function createServer(deps: AppDeps): AikiServer {
     // Paths that are no RPC: /metrics, /healthz, /readyz.
     fallback: createHttpRoutes({ metrics, pingStore: () => pingStore(deps.db), shutdownSignal: shutdown.signal, logger: deps.logger }),
   });
+  const handler = endUnaryAnswersWithData(connectHandler, [...aikiServices, Health]);
   const port: PortServer = deps.tls
     ? createTlsServer(handler, { cert: readFileSync(deps.tls.certFile), key: readFileSync(deps.tls.keyFile) }, deps.connectionLimits)
     : createCleartextServer(handler, deps.connectionLimits);
