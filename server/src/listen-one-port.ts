@@ -59,9 +59,7 @@ export function createCleartextServer(handler: Handler, limits: ConnectionLimits
     closeWhenIdle(s, limits.idleTimeoutMs);
   });
   const sockets = new Set<net.Socket>();
-  // Nagle off, as on the clients' sockets (Node's HTTP/2 client and pg set it): an answer
-  // written while the connection's previous segment is unacknowledged goes at once.
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     // A connection that says nothing is not kept: its first bytes must come as a request's headers would.
@@ -88,7 +86,7 @@ export function createCleartextServer(handler: Handler, limits: ConnectionLimits
 /** TLS: ALPN chooses HTTP/2 or HTTP/1.1 on the same port. */
 export function createTlsServer(handler: Handler, tls: { cert: Buffer; key: Buffer }, limits: ConnectionLimits = defaultConnectionLimits): PortServer {
   const server = http2.createSecureServer(
-    { cert: tls.cert, key: tls.key, allowHTTP1: true, handshakeTimeout: limits.headersTimeoutMs, noDelay: true, ...h2Options(limits) },
+    { cert: tls.cert, key: tls.key, allowHTTP1: true, handshakeTimeout: limits.headersTimeoutMs, ...h2Options(limits) },
     handler,
   );
   const sessions = new Set<http2.Http2Session>();
