@@ -159,6 +159,7 @@ export async function startWorker(env: BenchEnv, url: string, workerEnv: Record<
     BENCH_WORKER_CONCURRENCY: String(workerConcurrency()),
     BENCH_WORKER_SUBSCRIBER: process.env.BENCH_WORKER_SUBSCRIBER,
     BENCH_WORKER_LEASE_TTL_MS: process.env.BENCH_WORKER_LEASE_TTL_MS,
+    BENCH_WORKER_EAGER_TASKS: process.env.BENCH_WORKER_EAGER_TASKS,
     AIKI_API_KEY: process.env.AIKI_API_KEY,
     ...workerEnv,
   });
