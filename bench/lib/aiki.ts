@@ -123,6 +123,8 @@ export interface AikiOptions {
   serverNodeArgs?: string[];
   /** Extra node flags for the worker process. */
   workerNodeArgs?: string[];
+  /** Extra environment of the server process (the trace's AIKI_TRACE_*). */
+  serverEnv?: Record<string, string>;
   /** AIKI_LOG_LEVEL of the server [info: it prints its address at info]. */
   serverLogLevel?: string;
   /** Extra server environment (e.g. AIKI_RETENTION_DAYS). */
@@ -159,6 +161,7 @@ export async function startWorker(env: BenchEnv, url: string, workerEnv: Record<
     BENCH_WORKER_CONCURRENCY: String(workerConcurrency()),
     BENCH_WORKER_SUBSCRIBER: process.env.BENCH_WORKER_SUBSCRIBER,
     BENCH_WORKER_LEASE_TTL_MS: process.env.BENCH_WORKER_LEASE_TTL_MS,
+    BENCH_WORKER_EAGER_TASKS: process.env.BENCH_WORKER_EAGER_TASKS,
     AIKI_API_KEY: process.env.AIKI_API_KEY,
     ...workerEnv,
   });

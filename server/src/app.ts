@@ -30,6 +30,7 @@ import { ApiKeyVerifier, type VerifierOptions } from "./engine/api-key-verifier.
 import type { EngineDeps } from "./engine/engine-deps.js";
 import { LocalSessions } from "./engine/local-sessions.js";
 import { RunStatusWatcher } from "./engine/run-status-watcher.js";
+import { endUnaryAnswersWithData } from "./end-unary-answers-with-data.js";
 import { createHttpRoutes } from "./http/http-routes.js";
 import { defaultLimits, type Limits } from "./limits.js";
 import { type ConnectionLimits, createCleartextServer, createTlsServer, type PortServer } from "./listen-one-port.js";
@@ -39,6 +40,7 @@ import type { Db } from "./store/database.js";
 import { countRunsByWorkflowAndStatus, pingStore } from "./store/stats-repository.js";
 import { defaultRetention, RetentionLoop, type RetentionOptions } from "./timers/retention-loop.js";
 import { TimerLoop } from "./timers/timer-loop.js";
+import { tracePoint } from "./trace-point.js";
 
 export interface AppDeps {
   db: Db;
@@ -116,7 +118,7 @@ export function createServer(deps: AppDeps): AikiServer {
     registerHealth(router, health);
     registerReflection(router, [...aikiServices, Health]);
   };
-  const handler = connectNodeAdapter({
+  const connectHandler = connectNodeAdapter({
     routes,
     // The first is the outermost: every call is logged and counted, refused ones included, and
     // authentication runs before any handler, so a refused call reaches nothing else.
@@ -126,6 +128,7 @@ export function createServer(deps: AppDeps): AikiServer {
     // Paths that are no RPC: /metrics, /healthz, /readyz.
     fallback: createHttpRoutes({ metrics, pingStore: () => pingStore(deps.db), shutdownSignal: shutdown.signal, logger: deps.logger }),
   });
+  const handler = endUnaryAnswersWithData(connectHandler, [...aikiServices, Health]);
   const port: PortServer = deps.tls
     ? createTlsServer(handler, { cert: readFileSync(deps.tls.certFile), key: readFileSync(deps.tls.keyFile) }, deps.connectionLimits)
     : createCleartextServer(handler, deps.connectionLimits);
@@ -162,12 +165,14 @@ export function createServer(deps: AppDeps): AikiServer {
 /** Translates every failure once (api/errors.ts), logs each call at debug level and counts it. */
 function errorsAndLogs(logger: Logger, metrics: AikiMetrics): Interceptor {
   return (next) => async (req) => {
+    tracePoint("rpc handler", req.method.name);
     const started = performance.now();
     const count = (code: Code | undefined) =>
       metrics.rpcFinished(req.service.typeName, req.method.name, code === undefined ? "OK" : Code[code], (performance.now() - started) / 1000);
     try {
       const res = await next(req);
       if (!res.stream) {
+        tracePoint("rpc answered", req.method.name);
         logger.debug({ rpc: req.url, ms: +(performance.now() - started).toFixed(2) }, "rpc ok");
         count(undefined);
         return res;

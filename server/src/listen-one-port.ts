@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { tracePoint, tracing } from "./trace-point.js";
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -120,7 +121,8 @@ function closeWhenIdle(session: http2.Http2Session, idleMs: number): void {
     timer = setTimeout(() => session.close(), idleMs);
     timer.unref();
   };
-  session.on("stream", (stream: http2.ServerHttp2Stream) => {
+  session.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    if (tracing()) tracePoint("h2 request", shortPath(headers[":path"]));
     open++;
     clearTimeout(timer);
     stream.once("close", () => {
@@ -129,6 +131,11 @@ function closeWhenIdle(session: http2.Http2Session, idleMs: number): void {
   });
   session.once("close", () => clearTimeout(timer));
   arm();
+}
+
+/** "/aiki.v1.RunService/StartRun" → "StartRun". */
+function shortPath(path: string | undefined): string {
+  return path?.slice(path.lastIndexOf("/") + 1) ?? "";
 }
 
 async function closeGracefully(

@@ -267,6 +267,30 @@ describe("WorkerLeaseService.Session", () => {
     expect(await s.closed()).toBeUndefined();
   });
 
+  it("stays idle through a grant after a run ends: a start right behind the grant is still handed over", async () => {
+    const wf = workflow();
+    const s = openSession();
+    s.send({ kind: { case: "open", value: wf.open(2) } });
+    await idle(wf.name, 1);
+    // A worker's loop: a run ends, its slot's credit is granted back, the next start follows at
+    // once (the grant and the start travel on the same connection, the grant first). Nothing
+    // was ready when the session last looked, so the grant calls for no claim: a claim in
+    // flight would make the session busy and the start would be left queued for the next one.
+    for (let round = 0; round < 5; round++) {
+      const started = await wf.start(round);
+      expect(started.status).toBe(RunStatus.RUNNING);
+      const [lease] = await s.leases();
+      const done = await s.call({ case: "completeRun", value: { runId: started.id, leaseToken: lease!.leaseToken } });
+      expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
+      s.send({ kind: { case: "grant", value: { credits: 1 } } });
+    }
+    const last = await wf.start(5);
+    expect(last.status).toBe(RunStatus.RUNNING);
+    expect((await s.leases()).map((l) => l.run!.id)).toEqual([last.id]);
+    s.end();
+    expect(await s.closed()).toBeUndefined();
+  });
+
   it("hands no start to a session without credits left: the run waits queued until a grant", async () => {
     const wf = workflow();
     const s = openSession();

@@ -10,6 +10,7 @@ import { clientInternals, translateRpcError } from "@aiki/sdk/internal";
 import { type ConnectionEnd, ConnectionHealth, keepConnected } from "./keep-connected.js";
 import { type LeaseSource, workerFields, type WorkerSlots } from "./lease-source.js";
 import { StreamLeaseSource } from "./lease-stream.js";
+import { tracePoint } from "./trace-point.js";
 import type { WorkerRpc } from "./worker-rpc.js";
 
 type Outgoing = MessageInitShape<typeof SessionRequestSchema>;
@@ -92,6 +93,7 @@ export class SessionLeaseSource implements LeaseSource {
       const more = Math.min(1000, slots.free() - granted);
       if (more <= 0 || signal.aborted) return;
       granted += more;
+      tracePoint("credit granted");
       outgoing.send({ kind: { case: "grant", value: { credits: more } } });
     };
     const stopGranting = slots.onSlotFreed(grantFree);
@@ -120,10 +122,12 @@ export class SessionLeaseSource implements LeaseSource {
         health.sawDelivery();
         switch (response.kind.case) {
           case "leases":
+            tracePoint("lease received");
             granted = Math.max(0, granted - response.kind.value.leases.length);
             for (const lease of response.kind.value.leases) slots.accept(lease);
             break;
           case "result":
+            tracePoint("call answered");
             session.settle(response.kind.value);
             break;
         }
@@ -182,6 +186,7 @@ class OpenSession {
           reject(error);
         },
       });
+      tracePoint("call sent", request.case);
       this.outgoing.send({ kind: { case: "call", value: { callId, request } } });
     });
   }

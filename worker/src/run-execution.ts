@@ -54,6 +54,7 @@ import {
 } from "@aiki/sdk/internal";
 import { ExecutionEnded, type ExecutionOutcome } from "./execution-ended.js";
 import { findRecord, ReplayHistory } from "./replay-history.js";
+import { tracePoint } from "./trace-point.js";
 
 type SuspendWait = MessageInitShape<typeof SuspendRunRequestSchema>["wait"];
 type TaskCompletionInit = MessageInitShape<typeof TaskCompletionSchema>;
@@ -74,6 +75,8 @@ export interface RunExecutionOptions {
   inlineRetryMaxDelayMs: number;
   /** For jittered retry delays; injectable for tests. */
   random?: () => number;
+  /** Run a task with no record yet while its StartTask commits (WorkerOptions eagerTasks). */
+  eagerTasks?: boolean;
 }
 
 // Transient write failures (server restarting) are retried this often before the execution gives
@@ -99,6 +102,7 @@ export class RunExecution implements RunEngine {
   private readonly logger: Logger;
   private readonly inlineRetryMaxDelayMs: number;
   private readonly random: () => number;
+  private readonly eagerTasks: boolean;
 
   private outcome: ExecutionOutcome | undefined;
   private readonly stop = new AbortController();
@@ -134,6 +138,7 @@ export class RunExecution implements RunEngine {
     this.logger = options.logger;
     this.inlineRetryMaxDelayMs = options.inlineRetryMaxDelayMs;
     this.random = options.random ?? Math.random;
+    this.eagerTasks = options.eagerTasks ?? false;
   }
 
   /** How the execution ended, once it has. */
@@ -161,13 +166,17 @@ export class RunExecution implements RunEngine {
         return this.outcome ?? "error";
       }
       const settled = await Promise.race([
-        (async () => this.version.handler(context, input))().then(
+        (async () => {
+          tracePoint("handler entered");
+          return this.version.handler(context, input);
+        })().then(
           (value) => ({ ok: true as const, value }),
           (error: unknown) => ({ ok: false as const, error }),
         ),
         this.ended.then(() => undefined),
       ]);
       if (!settled || this.outcome) return this.outcome ?? "error";
+      tracePoint("handler returned");
       if (settled.ok) await this.completeRun(settled.value);
       else if (settled.error instanceof ExecutionEnded) return this.outcome ?? "error";
       else await this.failRun(failureCauseOf(settled.error), settled.error);
@@ -208,7 +217,7 @@ export class RunExecution implements RunEngine {
       if (mismatch) await this.failForNonDeterminism(mismatch);
       await this.checkDeterminism(call);
     }
-    return this.executeTask(task, toJsonValue(input), address, sequence);
+    return this.executeTask(task, toJsonValue(input), address, sequence, !record);
   }
 
   async sleep(name: string, durationMs: number): Promise<{ cancelled: boolean }> {
@@ -308,16 +317,16 @@ export class RunExecution implements RunEngine {
 
   // ---- tasks ----
 
-  private async executeTask(task: TaskInternals<unknown, unknown>, input: unknown, address: string, sequence: number): Promise<unknown> {
+  private async executeTask(task: TaskInternals<unknown, unknown>, input: unknown, address: string, sequence: number, fresh: boolean): Promise<unknown> {
     const tasks = this.rpc.tasks;
     const maxAttempts = maxAttemptsOf(task.retry);
     const inputValue = toValue(input);
-    for (;;) {
+    for (let round = 0; ; round++) {
       await this.passSuspensions();
       const step = await this.track(async (): Promise<{ done: true; value: unknown } | { done: false; suspendFor?: Task }> => {
         // One id per attempt: a StartTask retried after a lost answer does not count another.
         const attemptId = randomUUID();
-        const { task: record } = await this.carrying((completedTasks) =>
+        const starting = this.carrying((completedTasks) =>
           this.write("StartTask", (signal) =>
             tasks.startTask(
               { runId: this.runId, leaseToken: this.leaseToken, name: task.name, address, sequence, input: inputValue, maxAttempts, attemptId, completedTasks },
@@ -325,6 +334,13 @@ export class RunExecution implements RunEngine {
             ),
           ),
         );
+        // A task the lease's history has no record of has never started: with eagerTasks its
+        // first attempt runs (once StartTask is sent) while StartTask commits, so that round trip
+        // leaves the path. Its outcome is still written only after StartTask answered, so it is
+        // fenced and its attempt counted; but a task whose StartTask is refused (lease lost) has
+        // then run once without a record.
+        const early = this.eagerTasks && fresh && round === 0 ? settle(() => this.runTaskHandler(task, input)) : undefined;
+        const { task: record } = await starting;
         if (!record) return this.protocolError(`StartTask(${address} #${sequence}) answered without a task`);
         // Replays and exhausted budgets come back finished: the task must not run again.
         if (record.status === TaskStatus.COMPLETED) return { done: true, value: this.decodeTaskOutput(task, fromValue(record.output)) };
@@ -333,8 +349,7 @@ export class RunExecution implements RunEngine {
         const attempt = record.attempts;
         let stored: unknown;
         try {
-          const parsedInput = parseWithSchema(task.inputSchema, input, `task "${task.name}" input`);
-          const output = await task.handler(parsedInput);
+          const output = early ? unwrap(await early) : await this.runTaskHandler(task, input);
           stored = toJsonValue(parseWithSchema(task.outputSchema, output, `task "${task.name}" output`));
         } catch (error) {
           this.assertLive();
@@ -369,6 +384,14 @@ export class RunExecution implements RunEngine {
       if (step.done) return step.value;
       if (step.suspendFor) await this.suspend({ case: "taskRetry", value: { taskId: step.suspendFor.id } });
     }
+  }
+
+  private async runTaskHandler(task: TaskInternals<unknown, unknown>, input: unknown): Promise<unknown> {
+    const parsedInput = parseWithSchema(task.inputSchema, input, `task "${task.name}" input`);
+    tracePoint("task running", task.name);
+    const output = await task.handler(parsedInput);
+    tracePoint("task returned", task.name);
+    return output;
   }
 
   /** A task record waiting for its next attempt: wait here when that is soon, else suspend until it is due. */
@@ -756,4 +779,19 @@ function sleepResult(status: number | undefined): { cancelled: boolean } | undef
 function taskFailedError(taskName: string, record: Task): TaskFailedError {
   const failure = record.failure ? failureFromPb(record.failure) : { message: "the task failed without a recorded failure", nonRetryable: false };
   return new TaskFailedError({ taskName, taskId: record.id, attempts: record.attempts, failure });
+}
+
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** Runs `fn` now and keeps its outcome for later, so a failure waits to be read rather than going unhandled. */
+function settle(fn: () => Promise<unknown>): Promise<Settled> {
+  return fn().then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+function unwrap(settled: Settled): unknown {
+  if (settled.ok) return settled.value;
+  throw settled.error;
 }

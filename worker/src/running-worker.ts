@@ -200,6 +200,7 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
       client: this.client,
       logger: this.logger.child({ runId: run.id, workflow: run.workflowName, versionId: run.workflowVersionId }),
       inlineRetryMaxDelayMs: this.options.inlineRetryMaxDelayMs,
+      eagerTasks: this.options.eagerTasks,
     });
     const entry: ActiveExecution = {
       execution,

@@ -58,6 +58,14 @@ export interface WorkerOptions {
     pollWaitMs?: number;
     /** Task retries due within this delay wait in process; longer ones suspend the run. Default 1 s. */
     inlineRetryMaxDelayMs?: number;
+    /**
+     * Runs a task that has never started (no record in the run's history) while its StartTask
+     * commits instead of after, taking that round trip off each task's latency. Its outcome is
+     * still recorded only after StartTask answered (fenced, its attempt counted), but a task
+     * whose StartTask is refused because the lease was lost meanwhile has then run once without
+     * a record, which with the default (false) never happens. Default false.
+     */
+    eagerTasks?: boolean;
     /** Default: the client's logger. */
     logger?: Logger;
   };
@@ -81,6 +89,7 @@ export interface ResolvedWorkerOptions {
   leaseTtlMs: number;
   pollWaitMs: number;
   inlineRetryMaxDelayMs: number;
+  eagerTasks: boolean;
   logger: Logger | undefined;
 }
 
@@ -123,6 +132,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     leaseTtlMs,
     pollWaitMs: nonNegative("pollWaitMs", opts.pollWaitMs, 20_000),
     inlineRetryMaxDelayMs: nonNegative("inlineRetryMaxDelayMs", opts.inlineRetryMaxDelayMs, 1_000),
+    eagerTasks: opts.eagerTasks ?? false,
     logger: opts.logger,
   };
 }

@@ -30,7 +30,7 @@ function serverFor(version: AnyVersion, input?: unknown): FakeLeaseServer {
   return new FakeLeaseServer({ workflowName: version.name, versionId: version.versionId, input });
 }
 
-function execute(server: FakeLeaseServer, version: AnyVersion, options: { inlineRetryMaxDelayMs?: number } = {}) {
+function execute(server: FakeLeaseServer, version: AnyVersion, options: { inlineRetryMaxDelayMs?: number; eagerTasks?: boolean } = {}) {
   const execution = new RunExecution({
     lease: server.lease(),
     rpc: server.rpc,
@@ -39,6 +39,7 @@ function execute(server: FakeLeaseServer, version: AnyVersion, options: { inline
     logger: silentLogger,
     inlineRetryMaxDelayMs: options.inlineRetryMaxDelayMs ?? 1_000,
     random: () => 0.5,
+    eagerTasks: options.eagerTasks,
   });
   return { execution, done: execution.execute() };
 }
@@ -644,5 +645,93 @@ describe("outcomes and children", () => {
     offSchema.finishChild(offSchema.childRuns[0]!.childRunId, RunStatus.COMPLETED, { n: "one" });
     await execute(offSchema, parent).done;
     expect(offSchema.end).toMatchObject({ kind: "failed", cause: RunFailureCause.CHILD_SCHEMA });
+  });
+});
+
+describe("eager tasks (eagerTasks)", () => {
+  /** Notes when each StartTask is sent and answered; the answer comes a few turns later. */
+  function watchStarts(server: FakeLeaseServer, events: string[]) {
+    const startTask = server.rpc.tasks.startTask;
+    server.rpc.tasks.startTask = (async (req: Parameters<typeof startTask>[0], options?: Parameters<typeof startTask>[1]) => {
+      events.push(`sent ${req.name}`);
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      const answer = await startTask(req, options);
+      events.push(`answered ${req.name}`);
+      return answer;
+    }) as typeof startTask;
+  }
+
+  for (const eagerTasks of [false, true]) {
+    it(`a task never started runs ${eagerTasks ? "while its StartTask is in flight" : "once its StartTask answered"}; its outcome is recorded after the answer either way`, async () => {
+      const events: string[] = [];
+      const a = counted("a", () => events.push("ran a"));
+      const b = counted("b", () => events.push("ran b"));
+      const v = workflow({ name: `wf-${++wf}` }).v("1", {
+        async handler(run) {
+          await a.t.start(run);
+          await b.t.start(run);
+          return "done";
+        },
+      });
+      const server = serverFor(v);
+      watchStarts(server, events);
+      expect(await execute(server, v, { eagerTasks }).done).toBe("completed");
+      expect(events).toEqual(
+        eagerTasks ? ["sent a", "ran a", "answered a", "sent b", "ran b", "answered b"] : ["sent a", "answered a", "ran a", "sent b", "answered b", "ran b"],
+      );
+      // a's completion rides on b's StartTask, b's on CompleteRun: after their own StartTask answers.
+      expect(server.calls).toEqual(["StartTask a#0", "StartTask b#0", "+completed a#0", "CompleteRun", "+completed b#0"]);
+      expect(server.tasks.map((t) => [t.name, t.status, t.attempts])).toEqual([
+        ["a", TaskStatus.COMPLETED, 1],
+        ["b", TaskStatus.COMPLETED, 1],
+      ]);
+    });
+  }
+
+  it("never runs a task the history has a record of early: a replay returns the cached output", async () => {
+    const double = counted("double", (n: number) => n * 2);
+    const v = workflow({ name: `wf-${++wf}` }).v("1", {
+      async handler(run, input: number) {
+        return (await double.t.start(run, input)) + (await double.t.start(run, input + 1));
+      },
+    });
+    const server = serverFor(v, 3);
+    expect(await execute(server, v, { eagerTasks: true }).done).toBe("completed");
+    expect(double.calls).toEqual([3, 4]);
+    expect(await execute(server, v, { eagerTasks: true }).done).toBe("completed");
+    expect(double.calls).toEqual([3, 4]);
+    expect(output(server)).toBe(14);
+  });
+
+  it("a failure of an eager attempt is recorded against the attempt StartTask counted, then retried as usual", async () => {
+    let tries = 0;
+    const flaky = counted("flaky", () => {
+      if (++tries === 1) throw new Error("first try fails");
+      return tries;
+    }, { retry: { type: "fixed", maxAttempts: 3, delayMs: 1 } });
+    const v = workflow({ name: `wf-${++wf}` }).v("1", {
+      async handler(run) {
+        return flaky.t.start(run);
+      },
+    });
+    const server = serverFor(v);
+    expect(await execute(server, v, { eagerTasks: true }).done).toBe("completed");
+    expect(output(server)).toBe(2);
+    expect(server.calls.filter((c) => /Task/.test(c))).toEqual(["StartTask flaky#0", "FailTask flaky#0", "StartTask flaky#0"]);
+    expect(server.tasks.map((t) => [t.status, t.attempts])).toEqual([[TaskStatus.COMPLETED, 2]]);
+  });
+
+  it("a task whose StartTask finds the lease lost has run once, and nothing of it is written", async () => {
+    const t1 = counted("t1", () => 1);
+    const v = workflow({ name: `wf-${++wf}` }).v("1", {
+      async handler(run) {
+        await t1.t.start(run);
+      },
+    });
+    const server = serverFor(v);
+    server.loseLeaseOnNextWrite = true;
+    expect(await execute(server, v, { eagerTasks: true }).done).toBe("lease_lost");
+    expect(server.calls).toEqual(["StartTask t1#0"]);
+    expect(t1.calls).toHaveLength(1);
   });
 });

@@ -19,6 +19,7 @@ import { holdForCaller } from "./caller-quotas.js";
 import { outboundOf } from "./call-outbound.js";
 import { toConnectError } from "./errors.js";
 import { Violations } from "./validation.js";
+import { tracePoint } from "../trace-point.js";
 import { leaseToPb } from "./worker-lease-service-handler.js";
 
 type Response = MessageInitShape<typeof SessionResponseSchema>;
@@ -100,6 +101,7 @@ async function* converse(
     returnCredit: () => credits.refund(1),
     deliver: (leased) => {
       if (leasing.signal.aborted) return false;
+      tracePoint("lease pushed", "handed over");
       out.put({ kind: { case: "leases", value: { leases: [leaseToPb(leased)] } } });
       return true;
     },
@@ -120,6 +122,7 @@ async function* converse(
         };
         for await (const leased of sessionLeases(deps, worker, { ttlMs, credits, onIdle, writable }, leasing.signal)) {
           credits.take(leased.length);
+          tracePoint("lease pushed", "claimed");
           out.put({ kind: { case: "leases", value: { leases: leased.map(leaseToPb) } } });
         }
         return;
@@ -164,7 +167,11 @@ async function* converse(
           leasing.abort();
           break;
         case "call": {
-          const call = answer(deps, impls, kind.value, ctx).then((result) => out.put({ kind: { case: "result", value: result } }));
+          tracePoint("session call", kind.value.request.case);
+          const call = answer(deps, impls, kind.value, ctx).then((result) => {
+            tracePoint("session answered", kind.value.request.case);
+            out.put({ kind: { case: "result", value: result } });
+          });
           calls.add(call);
           void call.finally(() => calls.delete(call));
           break;

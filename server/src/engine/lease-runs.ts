@@ -178,23 +178,34 @@ export async function* sessionLeases(
   await register(deps, worker, "session");
   const hints = new HintWaiter(deps.notifier, readyChannels(worker), [signal, deps.shutdownSignal]);
   const stopListening = opts.credits.onGrant(() => hints.poke());
+  // The last claim found nothing, and no ready hint came since: every run made ready meanwhile
+  // was handed to this session at its start (or hinted, which ends this). A grant alone then
+  // needs no claim, and the session stays idle through it, so a start arriving just after a
+  // run's completion (whose freed slot the worker grants back) is still handed over; a claim
+  // would make the session busy for its round trip, and that start would wait queued for it.
+  let nothingReady = false;
   try {
     while (!hints.aborted) {
+      const onlyGranted = nothingReady && hints.onlyPoked;
       hints.reset();
-      if (opts.writable && opts.credits.available() > 0) {
-        await opts.writable(hints.signal);
-        if (hints.aborted) break;
-      }
-      const free = opts.credits.available();
-      if (free > 0) {
-        const leased = await claim(deps, worker, Math.min(free, 1000), opts.ttlMs, signal);
-        if (leased.length > 0) {
-          yield leased;
-          continue;
+      if (!onlyGranted) {
+        if (opts.writable && opts.credits.available() > 0) {
+          await opts.writable(hints.signal);
+          if (hints.aborted) break;
+        }
+        const free = opts.credits.available();
+        nothingReady = false;
+        if (free > 0) {
+          const leased = await claim(deps, worker, Math.min(free, 1000), opts.ttlMs, signal);
+          if (leased.length > 0) {
+            yield leased;
+            continue;
+          }
+          nothingReady = true;
         }
       }
       // Idle: nothing was ready when last looked, so a start may hand its run over directly.
-      opts.onIdle?.(free > 0);
+      opts.onIdle?.(opts.credits.available() > 0);
       await hints.wait(recheckMs);
       opts.onIdle?.(false);
     }

@@ -4,6 +4,7 @@ import { channels } from "../notify/notifier.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { getRun } from "./query-runs.js";
+import { tracePoint } from "../trace-point.js";
 
 export type WaitOutcome = "reached" | "terminated" | "timeout";
 
@@ -49,6 +50,7 @@ export async function waitForRunStatus(
       const left = deadline - Date.now();
       if (left <= 0 || hints.aborted) return { outcome: "timeout", run };
       await hints.wait(left);
+      tracePoint("wait woken", offered ? "offered" : "hint");
     }
   } finally {
     unwatch();

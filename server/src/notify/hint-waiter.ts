@@ -7,6 +7,7 @@ import type { Notifier } from "./notifier.js";
  */
 export class HintWaiter {
   private hinted = false;
+  private poked = false;
   private wake: () => void = () => {};
   private readonly unsubscribes: Array<() => void>;
 
@@ -40,22 +41,28 @@ export class HintWaiter {
 
   /** Wakes the waiter as a hint would: something it waits for besides hints happened. */
   poke(): void {
-    this.hinted = true;
+    this.poked = true;
     this.wake();
   }
 
   /** Whether a hint (or a poke) came since the last `reset`. */
   get wasHinted(): boolean {
-    return this.hinted;
+    return this.hinted || this.poked;
+  }
+
+  /** Whether a poke, and no hint, came since the last `reset`. */
+  get onlyPoked(): boolean {
+    return this.poked && !this.hinted;
   }
 
   /** Forgets hints seen so far; call before each database read. */
   reset(): void {
     this.hinted = false;
+    this.poked = false;
   }
 
   async wait(ms: number): Promise<void> {
-    if (this.hinted || this.aborted || ms <= 0) return;
+    if (this.hinted || this.poked || this.aborted || ms <= 0) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);

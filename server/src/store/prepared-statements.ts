@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
+import { tracePoint, tracing } from "../trace-point.js";
 
 // A statement's text is parsed and planned by Postgres on every unnamed execution; naming it
 // makes each connection parse it once and then only bind and execute, which halves the cost of
@@ -26,17 +27,36 @@ function nameFor(text: string): string | undefined {
   return name;
 }
 
+/** A statement as the trace names it: what it writes ("insert runs + update runs"), else what it reads. */
+function statementLabel(text: string): string {
+  const lower = text.toLowerCase().replace(/"/g, "");
+  const writes = [...lower.matchAll(/\b(insert into|(?<!for )update|delete from)\s+(\w+)/g)].map((m) => `${m[1]!.split(" ")[0]} ${m[2]}`);
+  if (writes.length > 0) return [...new Set(writes)].join(" + ");
+  const read = /\bfrom\s+(\w+)/.exec(lower);
+  if (read) return `select ${read[1]}${/\bfor update\b/.test(lower) ? " for update" : ""}`;
+  return lower.trim().split(/\s+/)[0] ?? "";
+}
+
 /**
  * Makes a pool client run parameterized statements as named prepared statements. Statements
  * without parameters (BEGIN, COMMIT) keep the simple protocol.
  */
 export function usePreparedStatements(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (config: unknown, values?: unknown, callback?: unknown) => unknown;
-  (client as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
+  const run = (config: unknown, values?: unknown, callback?: unknown) => {
     if (typeof config === "string" && Array.isArray(values) && values.length > 0) {
       const name = nameFor(config);
       if (name) return query({ name, text: config, values }, callback);
     }
     return query(config, values, callback);
+  };
+  (client as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
+    if (!tracing() || typeof config !== "string" || callback !== undefined) return run(config, values, callback);
+    const what = statementLabel(config);
+    tracePoint("sql start", what);
+    const result = run(config, values) as Promise<unknown>;
+    const end = () => tracePoint("sql end", what);
+    result.then(end, end);
+    return result;
   };
 }
