@@ -123,12 +123,10 @@ export interface AikiOptions {
   serverNodeArgs?: string[];
   /** Extra node flags for the worker process. */
   workerNodeArgs?: string[];
-  /** Extra environment of the server process (the trace's AIKI_TRACE_*). */
+  /** Extra environment of the server process (the trace's AIKI_TRACE_*, AIKI_RETENTION_DAYS). */
   serverEnv?: Record<string, string>;
   /** AIKI_LOG_LEVEL of the server [info: it prints its address at info]. */
   serverLogLevel?: string;
-  /** Extra server environment (e.g. AIKI_RETENTION_DAYS). */
-  serverEnv?: Record<string, string>;
   /** Worker parameters (BENCH_WORKER_*), passed by environment. */
   workerEnv?: Record<string, string>;
   /** The workload fails (and its processes are stopped) if it takes longer [10 min]. */
