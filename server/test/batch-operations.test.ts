@@ -3,25 +3,21 @@
 // idempotency, cancellation of an operation, and validation.
 import { type Client, Code } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type BatchOperation, BatchOperationStatus, BatchService } from "@aiki/gen/aiki/v1/batch_service_pb";
 import { BadRequestDetailSchema, LimitExceededDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { rpcError } from "../../test/support/rpc-error.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
-let aiki: TestAiki;
+const h = useTestAiki({ limits: { maxBatchRunIds: 20, batchMaxRate: 5000, maxRunningBatchOperations: 3 } });
 let runs: Client<typeof RunService>;
 let batches: Client<typeof BatchService>;
 
-beforeAll(async () => {
-  aiki = await startTestAiki({ limits: { maxBatchRunIds: 20, batchMaxRate: 5000, maxRunningBatchOperations: 3 } });
-  runs = aiki.client(RunService);
-  batches = aiki.client(BatchService);
-});
-afterAll(async () => {
-  await aiki?.close();
+beforeAll(() => {
+  runs = h.rpc(RunService);
+  batches = h.rpc(BatchService);
 });
 
 const start = (workflowName: string, tags: Record<string, string>) => runs.startRun({ workflowName, workflowVersionId: "1", tags }).then((r) => r.run!);
@@ -102,7 +98,7 @@ describe("bulk actions by filter", () => {
       ).operation!.id,
     );
     expect(op).toMatchObject({ status: BatchOperationStatus.COMPLETED, matching: 3n, done: 2n, skipped: 1n });
-    const { rows } = await sql<{ n: string }>`select count(*) as n from events where name = 'approved'`.execute(aiki.deps.db);
+    const { rows } = await sql<{ n: string }>`select count(*) as n from events where name = 'approved'`.execute(h.aiki.deps.db);
     expect(Number(rows[0]!.n)).toBe(2);
   });
 
