@@ -22,13 +22,17 @@ beforeAll(() => {
 
 const start = (workflowName: string, tags: Record<string, string>) => runs.startRun({ workflowName, workflowVersionId: "1", tags }).then((r) => r.run!);
 
-/** Resolves once the operation has ended, re-reading it each time its progress may have moved. */
+/** Resolves once the operation has ended (nothing announces it: polled), with the operation as it ended. */
 async function ended(id: string): Promise<BatchOperation> {
-  for (;;) {
-    const { operation } = await batches.getBatchOperation({ operationId: id });
-    if (operation!.status !== BatchOperationStatus.RUNNING) return operation!;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  let operation: BatchOperation | undefined;
+  await h.until(
+    async () => {
+      operation = (await batches.getBatchOperation({ operationId: id })).operation;
+      return operation!.status !== BatchOperationStatus.RUNNING;
+    },
+    { what: `batch operation ${id} ended` },
+  );
+  return operation!;
 }
 
 async function statusOf(ids: string[]): Promise<Map<string, RunStatus>> {
