@@ -102,8 +102,8 @@ interface Setup {
   check(stdout: string): void;
 }
 
-type AnyJson = Record<string, any>;
-const parse = (stdout: string): AnyJson => JSON.parse(stdout) as AnyJson;
+/** The JSON answer of buf curl, as `T` where a check reads into it (its fields otherwise unknown). */
+const parse = <T = Record<string, unknown>>(stdout: string): T => JSON.parse(stdout) as T;
 
 /** What each recipe needs before it runs, and what its answer must say. Fresh state per call. */
 const setups: Record<string, () => Promise<Setup>> = {
@@ -126,7 +126,7 @@ const setups: Record<string, () => Promise<Setup>> = {
     return {
       vars: {},
       check: (out) => {
-        const listed = parse(out).runs as AnyJson[];
+        const listed = parse<{ runs: Array<{ id: string; status: string }> }>(out).runs;
         expect(listed.map((r) => r.id)).toEqual(expect.arrayContaining([queued.id, running.id]));
         expect(listed.map((r) => r.id)).not.toContain(cancelled.id);
         expect(new Set(listed.map((r) => r.status))).toEqual(new Set(["RUN_STATUS_QUEUED", "RUN_STATUS_RUNNING"]));
@@ -177,11 +177,11 @@ const setups: Record<string, () => Promise<Setup>> = {
     return {
       vars: { "<run-id>": run.id },
       check: (out) => {
-        const { history, events: sent } = parse(out);
+        const { history, events: sent } = parse<{ history: { tasks: unknown; eventWaits: Array<{ startTime: string; endTime: string }> }; events: unknown }>(out);
         expect(history.tasks).toMatchObject([{ name: "notify-restaurant", status: "TASK_STATUS_COMPLETED", output: { notified: true } }]);
         expect(history.eventWaits).toMatchObject([{ eventName: "restaurant-accepted", status: "EVENT_WAIT_STATUS_RECEIVED", event: { data: { etaMinutes: 5 } } }]);
-        expect(history.eventWaits[0].startTime).toMatch(/^\d{4}-/);
-        expect(history.eventWaits[0].endTime).toMatch(/^\d{4}-/);
+        expect(history.eventWaits[0]!.startTime).toMatch(/^\d{4}-/);
+        expect(history.eventWaits[0]!.endTime).toMatch(/^\d{4}-/);
         expect(sent).toMatchObject([{ name: "restaurant-accepted", consumed: true }]);
       },
     };
@@ -266,7 +266,7 @@ const setups: Record<string, () => Promise<Setup>> = {
     return {
       vars: {},
       check: (out) => {
-        const worker = (parse(out).workers as AnyJson[]).find((w) => w.workerId === "ops-worker-7");
+        const worker = parse<{ workers: Array<{ workerId: string; leasedRunIds: string[] }> }>(out).workers.find((w) => w.workerId === "ops-worker-7");
         expect(worker).toMatchObject({ workerName: "operations page test", workflows: [{ workflowName, workflowVersionId }] });
         expect(worker!.leasedRunIds).toContain(run.id);
         expect(worker).not.toHaveProperty("leases"); // lease tokens never leave the server but to their worker

@@ -7,7 +7,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "kysely";
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { BatchOperationStatus, BatchService } from "@aiki/gen/aiki/v1/batch_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
@@ -16,29 +16,29 @@ import { createTestDatabase, testKysely } from "./support/database.js";
 import { seedTaggedRuns as seed } from "./support/seed-tagged-runs.js";
 import { type ServerProcess, startServerProcess } from "./support/server-process.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
+import { useTestAiki } from "./support/use-test-aiki.js";
 import { startWorkerProcess } from "./support/worker-process.js";
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+// No in-process server: the test's processes, proxy and database are undone last first at
+// teardown, the database's run transitions checked as it is dropped, and no socket may be left.
+const h = useTestAiki({ server: false });
 
 const targets = 10_000;
 
 describe("a bulk cancel of 10,000 runs by tag and status", () => {
   it("cancels each matching run exactly once and no other, while a worker completes other runs and the replica working on it is killed", { timeout: 120_000 }, async () => {
     const database = await createTestDatabase();
-    cleanups.push(() => database.destroy());
+    h.defer(() => database.destroy());
     const db = testKysely<Database>(database.url);
-    cleanups.push(() => db.destroy());
+    h.defer(() => db.destroy());
     // A short batch lease, so the survivor takes the operation over two seconds after the kill.
     const env = { DATABASE_URL: database.url, REDIS_URL: inject("redisUrl"), AIKI_BATCH_LEASE_MS: "2000", AIKI_BATCH_PAGE_SIZE: "500" };
     const servers: ServerProcess[] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
-    for (const s of servers) cleanups.push(() => s.stop("SIGKILL"));
+    for (const s of servers) h.defer(() => s.stop("SIGKILL"));
     const proxy = await startTcpProxy(servers.map((s) => ({ host: "127.0.0.1", port: Number(new URL(s.url).port) })));
-    cleanups.push(() => proxy.close());
+    h.defer(() => proxy.close());
     const worker = await startWorkerProcess({ AIKI_URL: proxy.url, LEASE_TTL_MS: "3000", WORKER_NAME: "bulk-bystander" });
-    cleanups.push(() => worker.kill());
+    h.defer(() => worker.kill());
     const transport = createGrpcTransport({ baseUrl: proxy.url });
     const runs = createClient(RunService, transport);
     const batches = createClient(BatchService, transport);

@@ -3,19 +3,18 @@
 // the server's own sweep purges old runs while a real worker completes new ones, touching none.
 import { Code } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Client, client, silentLogger, task, workflow } from "@aiki/sdk";
-import { type WorkerHandle, worker } from "@aiki/worker";
+import { task, workflow } from "@aiki/sdk";
 import { AdminService } from "@aiki/gen/aiki/v1/admin_service_pb";
 import { BadRequestDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunStatus } from "../server/src/domain/run-status.js";
 import type { Db } from "../server/src/store/database.js";
 import { uuidV7 } from "../server/src/store/uuid-v7.js";
-import { startTestAiki, type TestAiki } from "./support/aiki-server.js";
 import { age, daysAgo, seedRun } from "./support/seed-runs.js";
 import { rpcError } from "./support/rpc-error.js";
+import { useTestAiki } from "./support/use-test-aiki.js";
 
 const day = 24 * 3600_000;
 
@@ -33,19 +32,15 @@ async function historyRows(db: Db, ids: string[]): Promise<number> {
 }
 
 describe("PurgeRuns and SetRunRetention", () => {
-  let aiki: TestAiki;
+  const h = useTestAiki();
   let db: Db;
 
-  beforeAll(async () => {
-    aiki = await startTestAiki();
-    db = aiki.deps.db;
-  });
-  afterAll(async () => {
-    await aiki?.close();
+  beforeAll(() => {
+    db = h.aiki.deps.db;
   });
 
-  const adminClient = () => aiki.client(AdminService);
-  const runsClient = () => aiki.client(RunService);
+  const adminClient = () => h.rpc(AdminService);
+  const runsClient = () => h.rpc(RunService);
 
   it("purges old finished trees with their history, and keeps live, recent, kept and unfinished trees", async () => {
     const done = ["running", "completed"] as RunStatus[];
@@ -178,24 +173,13 @@ describe("the retention sweep", () => {
     },
   });
 
-  let aiki: TestAiki;
-  let aikiClient: Client;
-  let running: WorkerHandle;
-
-  beforeAll(async () => {
-    // A day's retention swept every 50 ms: the old runs are seeded as ended 40 days ago.
-    aiki = await startTestAiki({ retention: { maxAgeMs: day, sweepMs: 50 } });
-    aikiClient = client({ url: aiki.url, logger: silentLogger });
-    running = await worker({ name: "retention-worker", workflows: [parent, child] }).spawn(aikiClient);
-  });
-  afterAll(async () => {
-    await running?.stop();
-    await aikiClient?.close();
-    await aiki?.close();
-  });
+  // A day's retention swept every 50 ms: the old runs are seeded as ended 40 days ago.
+  const h = useTestAiki({ retention: { maxAgeMs: day, sweepMs: 50 } });
 
   it("purges old finished runs while new runs flow, and touches nothing live or new", async () => {
-    const db = aiki.deps.db;
+    await h.spawn([parent, child], { name: "retention-worker" });
+    const aikiClient = h.client;
+    const db = h.aiki.deps.db;
     const old: string[] = [];
     for (let i = 0; i < 300; i++) {
       const root = await seedRun(db, ["running", "completed"], undefined, "old");
@@ -207,13 +191,12 @@ describe("the retention sweep", () => {
     const handles = await Promise.all(Array.from({ length: 40 }, (_, n) => parent.start(aikiClient, { n })));
     // One new run kept forever through the SDK: a later purge at any age must spare it.
     await handles[0]!.keep({ forever: true });
-    const outputs = await Promise.all(handles.map((h) => h.waitForCompletion({ timeout: 30_000 })));
+    const outputs = await Promise.all(handles.map((handle) => handle.waitForCompletion({ timeout: 30_000 })));
     expect(outputs.map((o) => o.n)).toEqual(Array.from({ length: 40 }, (_, n) => n + 1));
-    const deadline = Date.now() + 20_000;
-    while ((await db.selectFrom("runs").select("id").where("workflow_name", "=", "old").limit(1).execute()).length > 0) {
-      if (Date.now() > deadline) throw new Error("the sweep left old runs after 20 s");
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await h.until(async () => (await db.selectFrom("runs").select("id").where("workflow_name", "=", "old").limit(1).execute()).length === 0, {
+      timeoutMs: 20_000,
+      what: "the sweep purging every old run",
+    });
     expect(await historyRows(db, old)).toBe(0);
     // Every new run is there with its whole history: 40 parents, 40 children, each completed.
     const fresh = await db.selectFrom("runs").select(["id", "status"]).where("workflow_name", "in", ["retention-parent", "retention-child"]).execute();
@@ -221,7 +204,7 @@ describe("the retention sweep", () => {
     expect(fresh.every((r) => r.status === "completed")).toBe(true);
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from run_transitions where run_id = any(${fresh.map((r) => r.id)}::uuid[])`.execute(db);
     expect(rows[0]!.n).toBeGreaterThanOrEqual(80 * 3);
-    const everything = await aiki.client(AdminService).purgeRuns({ finishedBefore: timestampFromDate(new Date()) });
+    const everything = await h.rpc(AdminService).purgeRuns({ finishedBefore: timestampFromDate(new Date()) });
     expect(everything.purgedRuns).toBe(78n);
     expect((await db.selectFrom("runs").select("id").execute()).map((r) => r.id)).toHaveLength(2);
     expect((await handles[0]!.refresh()).id).toBe(handles[0]!.run.id);

@@ -1,24 +1,20 @@
 // `aiki runs cancel|pause|resume|awake` with filters (batch operations) and `aiki batches …`,
 // bin/aiki.js in a child process against a real test server.
 import type { Client } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { type CliResult, runCli } from "../../test/support/aiki-cli.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
-let aiki: TestAiki;
+const h = useTestAiki();
 let runs: Client<typeof RunService>;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
-  runs = aiki.client(RunService);
-});
-afterAll(async () => {
-  await aiki?.close();
+beforeAll(() => {
+  runs = h.rpc(RunService);
 });
 
-const aikiCli = (...args: string[]): Promise<CliResult> => runCli(args, { env: { AIKI_URL: aiki.url } });
+const aikiCli = (...args: string[]): Promise<CliResult> => runCli(args, { env: { AIKI_URL: h.url } });
 
 async function startTagged(n: number, tags: Record<string, string>): Promise<string[]> {
   const started = await Promise.all(Array.from({ length: n }, () => runs.startRun({ workflowName: "cli-bulk", workflowVersionId: "1", tags })));

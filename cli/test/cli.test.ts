@@ -5,7 +5,6 @@ import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
-import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, type StartRunRequestSchema } from "@aiki/gen/aiki/v1/run_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";

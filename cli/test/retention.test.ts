@@ -1,24 +1,18 @@
 // `aiki runs purge` and `aiki runs keep` end to end: bin/aiki.js in a child process against a real
 // test server, on runs seeded as finished long ago.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCli, type CliResult } from "../../test/support/aiki-cli.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { age, seedRun } from "../../test/support/seed-runs.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
-let aiki: TestAiki;
-beforeAll(async () => {
-  aiki = await startTestAiki();
-});
-afterAll(async () => {
-  await aiki?.close();
-});
+const h = useTestAiki();
 
-const aikiCli = (...args: string[]): Promise<CliResult> => runCli(args, { env: { AIKI_URL: aiki.url } });
-const exists = async (id: string) => (await aiki.deps.db.selectFrom("runs").select("id").where("id", "=", id).executeTakeFirst()) !== undefined;
+const aikiCli = (...args: string[]): Promise<CliResult> => runCli(args, { env: { AIKI_URL: h.url } });
+const exists = async (id: string) => (await h.aiki.deps.db.selectFrom("runs").select("id").where("id", "=", id).executeTakeFirst()) !== undefined;
 
 describe("aiki runs purge and keep", () => {
   it("counts first, purges with --yes, and spares a run kept with `runs keep`", async () => {
-    const db = aiki.deps.db;
+    const db = h.aiki.deps.db;
     const root = await seedRun(db, ["running", "completed"]);
     const child = await seedRun(db, ["running", "completed"], root);
     const kept = await seedRun(db, ["running", "failed"]);

@@ -49,7 +49,9 @@ describe("progress", () => {
     p.update("waiting (now running)");
     p.render();
     p.stop();
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape (ESC [K, erase line) is what is tested
     expect(written[0]).toMatch(/^\r\x1b\[K⠋ waiting · \d+ms$/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape (ESC [K, erase line) is what is tested
     expect(written[1]).toMatch(/^\r\x1b\[K⠙ waiting \(now running\) · /);
     expect(written.at(-1)).toBe("\r\x1b[K");
   });

@@ -38,6 +38,7 @@ export const courierDeliveryV1 = courierDelivery.v("1.0.0", {
     run.logger.info("Finding available courier...");
     await run.sleep("find-courier", { seconds: 2 });
     const ready = await run.events.foodReady.wait();
+    // biome-ignore lint/suspicious/noConfusingVoidType: what is checked is that an event without data types it as void
     const nothing: void = ready.data;
     void nothing;
     await run.sleep("delivery", 2000);

@@ -196,7 +196,7 @@ describe("NUL, control characters and lone surrogates", () => {
     await nothingStored(async () => {
       expectInvalid(await rpcError(runs().startRun({ workflowName: "nul", workflowVersionId: "1", input: str("a\u0000b") })), "input", /NUL/);
       const nested = create(ValueSchema, {
-        kind: { case: "structValue", value: { fields: { ["k\u0000"]: str("v") } } },
+        kind: { case: "structValue", value: { fields: { "k\u0000": str("v") } } },
       });
       expectInvalid(await rpcError(runs().startRun({ workflowName: "nul", workflowVersionId: "1", input: nested })), "input", /NUL/);
       expectInvalid(await rpcError(runs().startRun({ workflowName: "n\u0000ul", workflowVersionId: "1" })), "workflow_name", /control/);

@@ -3,36 +3,36 @@
 // idempotency, cancellation of an operation, and validation.
 import { type Client, Code } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type BatchOperation, BatchOperationStatus, BatchService } from "@aiki/gen/aiki/v1/batch_service_pb";
 import { BadRequestDetailSchema, LimitExceededDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { rpcError } from "../../test/support/rpc-error.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
-let aiki: TestAiki;
+const h = useTestAiki({ limits: { maxBatchRunIds: 20, batchMaxRate: 5000, maxRunningBatchOperations: 3 } });
 let runs: Client<typeof RunService>;
 let batches: Client<typeof BatchService>;
 
-beforeAll(async () => {
-  aiki = await startTestAiki({ limits: { maxBatchRunIds: 20, batchMaxRate: 5000, maxRunningBatchOperations: 3 } });
-  runs = aiki.client(RunService);
-  batches = aiki.client(BatchService);
-});
-afterAll(async () => {
-  await aiki?.close();
+beforeAll(() => {
+  runs = h.rpc(RunService);
+  batches = h.rpc(BatchService);
 });
 
 const start = (workflowName: string, tags: Record<string, string>) => runs.startRun({ workflowName, workflowVersionId: "1", tags }).then((r) => r.run!);
 
-/** Resolves once the operation has ended, re-reading it each time its progress may have moved. */
+/** Resolves once the operation has ended (nothing announces it: polled), with the operation as it ended. */
 async function ended(id: string): Promise<BatchOperation> {
-  for (;;) {
-    const { operation } = await batches.getBatchOperation({ operationId: id });
-    if (operation!.status !== BatchOperationStatus.RUNNING) return operation!;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  let operation: BatchOperation | undefined;
+  await h.until(
+    async () => {
+      operation = (await batches.getBatchOperation({ operationId: id })).operation;
+      return operation!.status !== BatchOperationStatus.RUNNING;
+    },
+    { what: `batch operation ${id} ended` },
+  );
+  return operation!;
 }
 
 async function statusOf(ids: string[]): Promise<Map<string, RunStatus>> {
@@ -102,7 +102,7 @@ describe("bulk actions by filter", () => {
       ).operation!.id,
     );
     expect(op).toMatchObject({ status: BatchOperationStatus.COMPLETED, matching: 3n, done: 2n, skipped: 1n });
-    const { rows } = await sql<{ n: string }>`select count(*) as n from events where name = 'approved'`.execute(aiki.deps.db);
+    const { rows } = await sql<{ n: string }>`select count(*) as n from events where name = 'approved'`.execute(h.aiki.deps.db);
     expect(Number(rows[0]!.n)).toBe(2);
   });
 

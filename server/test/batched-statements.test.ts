@@ -4,7 +4,7 @@
 // a record or key already there in one changes nothing for the others, and nothing of its own
 // lands.
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { type Client } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
 import { taskAddress } from "../src/engine/canonical-json.js";
 import { TaskStatus } from "@aiki/gen/aiki/v1/history_pb";

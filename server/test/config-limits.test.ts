@@ -16,7 +16,7 @@ describe("limits in the configuration", () => {
   it("reads each limit from its own variable", () => {
     const env = Object.fromEntries(Object.values(limitVariables).map((name, i) => [name, String(i + 7)]));
     const config = loadConfig({ ...env, AIKI_HEADERS_TIMEOUT_MS: "2500", AIKI_MAX_CONCURRENT_STREAMS: "64", AIKI_MAX_METRIC_WORKFLOWS: "3" });
-    Object.keys(limitVariables).forEach((key, i) => expect(config.limits[key as keyof typeof defaultLimits]).toBe(i + 7));
+    for (const [i, key] of Object.keys(limitVariables).entries()) expect(config.limits[key as keyof typeof defaultLimits]).toBe(i + 7);
     expect(config.connectionLimits).toMatchObject({ headersTimeoutMs: 2500, maxConcurrentStreams: 64 });
     expect(config.maxMetricWorkflows).toBe(3);
   });

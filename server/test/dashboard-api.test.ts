@@ -1,7 +1,7 @@
 // The server API the dashboard reads through (issue 11): complete run histories with their times,
 // counts and filters, workflows, and the live streams. Runs are driven through the raw worker
 // protocol, as any worker would.
-import { create, fromJson, type MessageInitShape } from "@bufbuild/protobuf";
+import { fromJson, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import { BadRequestDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { ChildWaitStatus, EventWaitStatus, SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
-import { RunService, StartRunRequestSchema, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
+import { RunService, type StartRunRequestSchema, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import { OverlapPolicy, ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { type Lease, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";

@@ -19,18 +19,18 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const bufCurl = async (url: string, args: string[]) => {
+const bufCurl = async (args: string[]) => {
   const { stdout } = await exec(join(repoRoot, "node_modules/.bin/buf"), ["curl", "--http2-prior-knowledge", "--protocol", "grpc", ...args], {
     cwd: repoRoot,
   });
   return stdout;
 };
 const call = async (method: string, body: object) =>
-  JSON.parse(await bufCurl(server!.url, ["-d", JSON.stringify(body), `${server!.url}/aiki.v1.RunService/${method}`]));
+  JSON.parse(await bufCurl(["-d", JSON.stringify(body), `${server!.url}/aiki.v1.RunService/${method}`]));
 
 it("lists every method of every service through reflection", { timeout: 60_000 }, async () => {
   server = await startServerProcess(env);
-  const listed = (await bufCurl(server.url, ["--list-methods", server.url])).trim().split("\n");
+  const listed = (await bufCurl(["--list-methods", server.url])).trim().split("\n");
   const expected = aikiServices.flatMap((s) => s.methods.map((m) => `${s.typeName}/${m.name}`));
   expect(listed).toEqual(expect.arrayContaining(expected));
   expect(listed).toEqual(

@@ -10,9 +10,17 @@ function session(workerId: string, opts: { credits: number; idle?: boolean; shar
     worker: { namespace: "default", workerId, workerName: workerId, versions: [{ workflowName: "wf", workflowVersionId: "1" }], shards: opts.shards ?? [] },
     ttlMs: 30_000,
     idle: () => state.idle && state.credits > 0,
-    takeCredit: () => (state.credits > 0 ? (state.credits--, true) : false),
+    takeCredit: () => {
+      if (state.credits <= 0) return false;
+      state.credits--;
+      return true;
+    },
     returnCredit: () => void state.credits++,
-    deliver: (leased) => (state.open ? (state.delivered.push(leased.run.id), true) : false),
+    deliver: (leased) => {
+      if (!state.open) return false;
+      state.delivered.push(leased.run.id);
+      return true;
+    },
   };
   return { s, state };
 }

@@ -192,7 +192,7 @@ describe("gRPC reflection and health over HTTP/2", () => {
       req: { service: string },
       cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
     ) => void;
-    const check = promisify((client["Check"] as Check).bind(client));
+    const check = promisify((client.Check as Check).bind(client));
     try {
       await expect(check({ service: "" })).resolves.toEqual({ status: "SERVING" });
       await expect(check({ service: "no.such.Service" })).rejects.toMatchObject({

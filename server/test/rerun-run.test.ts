@@ -5,7 +5,7 @@
 import { fromJson, toJson } from "@bufbuild/protobuf";
 import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type Client } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { BadRequestDetailSchema, InvalidTransitionDetailSchema, RunConflictDetail_Kind, RunConflictDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
@@ -16,32 +16,27 @@ import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { RerunRunRequestSchema } from "@aiki/gen/aiki/v1/run_service_pb";
 import { taskAddress } from "../src/engine/canonical-json.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
 import { rpcError } from "../../test/support/rpc-error.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
-let aiki: TestAiki;
+const h = useTestAiki();
 let runs: Client<typeof RunService>;
 let tasks: Client<typeof TaskService>;
 let leases: Client<typeof WorkerLeaseService>;
 let events: Client<typeof EventService>;
 
-beforeAll(async () => {
-  aiki = await startTestAiki();
-  runs = aiki.client(RunService);
-  tasks = aiki.client(TaskService);
-  leases = aiki.client(WorkerLeaseService);
-  events = aiki.client(EventService);
-});
-afterAll(async () => {
-  await aiki?.close();
+beforeAll(() => {
+  runs = h.rpc(RunService);
+  tasks = h.rpc(TaskService);
+  leases = h.rpc(WorkerLeaseService);
+  events = h.rpc(EventService);
 });
 
-let seq = 0;
 const json = (v: unknown) => fromJson(ValueSchema, v as never);
 
 /** A run of a fresh workflow, driven by hand as a worker would. */
 async function sourceRun() {
-  const workflow = { workflowName: `rerun-raw-${++seq}`, workflowVersionId: "1" };
+  const workflow = { workflowName: h.uniqueName("rerun-raw"), workflowVersionId: "1" };
   const { run } = await runs.startRun({ ...workflow, input: json({ n: 1 }) });
   const runId = run!.id;
   let token = "";

@@ -2,26 +2,25 @@
 // the limit named, and filtered on by ListRuns / CountRuns through the GIN index.
 import { type Client, Code } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { BadRequestDetailSchema, LimitExceededDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { fireDueSchedules } from "../../server/src/engine/fire-schedules.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
 import { rpcError } from "../../test/support/rpc-error.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
+// No timer loop: the test fires the schedule itself.
+const h = useTestAiki({ limits: { maxRunTags: 3 }, timers: false });
 let aiki: TestAiki;
 let runs: Client<typeof RunService>;
 
-beforeAll(async () => {
-  // No timer loop: the test fires the schedule itself.
-  aiki = await startTestAiki({ limits: { maxRunTags: 3 }, timers: false });
+beforeAll(() => {
+  aiki = h.aiki;
   runs = aiki.client(RunService);
-});
-afterAll(async () => {
-  await aiki?.close();
 });
 
 const start = (tags: Record<string, string>, workflowName = "charge-card") => runs.startRun({ workflowName, workflowVersionId: "1", tags });

@@ -11,7 +11,7 @@ import {
   RunNotFoundDetailSchema,
 } from "@aiki/gen/aiki/v1/error_details_pb";
 import { ReferenceConflictPolicy, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
-import { RunService, StartRunRequestSchema, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
+import { RunService, type StartRunRequestSchema, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { RunStatus as Status } from "../../server/src/domain/run-status.js";
 import { insertRun, transitionRun } from "../../server/src/store/run-repository.js";

@@ -3,7 +3,7 @@
 // delete, catch-up after downtime, and exactly-once firing across restarts and replicas.
 import { fromJson, type MessageInitShape, toJson } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, timestampMs, ValueSchema } from "@bufbuild/protobuf/wkt";
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { type Client, Code } from "@connectrpc/connect";
 import { sql } from "kysely";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BadRequestDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";

@@ -1,7 +1,7 @@
 // WorkerLeaseService.Session through the raw contract (what a worker in any language sees): the
 // opening, leases within credits, grants and drain, calls answered like their unary RPCs (typed
 // errors included), and the end of the stream when the worker closes its side or the server stops.
-import { type MessageInitShape } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { inject } from "vitest";
+import type { Database } from "../../server/src/store/database.js";
 import { migrateToLatest } from "../../server/src/store/migrate.js";
 import { checkRunTransitions } from "./check-run-transitions.js";
 import {
@@ -92,7 +93,7 @@ export async function createTestDatabase(opts: { empty?: boolean } = {}): Promis
 }
 
 /** A Kysely instance on `url` (pg Pool); call `.destroy()` when done. */
-export function testKysely<DB = any>(url: string, poolSize = 5): Kysely<DB> {
+export function testKysely<DB = Database>(url: string, poolSize = 5): Kysely<DB> {
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: poolSize }) }) });
 }
 

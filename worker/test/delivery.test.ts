@@ -15,7 +15,6 @@ import { uniqueName, useTestAiki } from "../../test/support/use-test-aiki.js";
 import { type GrpcProxy, startGrpcProxy } from "./support/grpc-proxy.js";
 
 let aiki: TestAiki;
-let proxy: GrpcProxy;
 let direct: Client;
 const cleanups: (() => Promise<unknown>)[] = [];
 

@@ -20,7 +20,10 @@ function probe(label: string) {
   const entered = new Map<number, ReturnType<typeof gate<number>>>();
   const arrival = (i: number) => {
     let g = entered.get(i);
-    if (!g) entered.set(i, (g = gate<number>()));
+    if (!g) {
+      g = gate<number>();
+      entered.set(i, g);
+    }
     return g;
   };
   const step = task({
