@@ -53,9 +53,13 @@ describe("bulk rerun", () => {
     const { operation } = await batches.startBatchOperation({ selection: byFilter, action, rate: 1000 });
     const ended = async (id: string): Promise<BatchOperation> => {
       let last: BatchOperation | undefined;
-      await h.until(async () => (last = (await batches.getBatchOperation({ operationId: id })).operation!).status !== BatchOperationStatus.RUNNING, {
-        what: `batch operation ${id} ended`,
-      });
+      await h.until(
+        async () => {
+          last = (await batches.getBatchOperation({ operationId: id })).operation!;
+          return last.status !== BatchOperationStatus.RUNNING;
+        },
+        { what: `batch operation ${id} ended` },
+      );
       return last!;
     };
     expect(await ended(operation!.id)).toMatchObject({ status: BatchOperationStatus.COMPLETED, done: 3n, skipped: 0n, failed: 0n });
