@@ -8,6 +8,7 @@ import {
   BatchOperationStatus,
   type StartBatchOperationRequestSchema,
 } from "@aiki/gen/aiki/v1/batch_service_pb";
+import { useAccess } from "./access.js";
 import { batchApi, errorText } from "./api.js";
 import { shortId } from "./format.js";
 import { Link } from "./router.js";
@@ -233,6 +234,7 @@ export function BatchProgress({ initial }: { initial: BatchOperation }) {
   const [error, setError] = useState<string | undefined>();
   const [cancelling, setCancelling] = useState(false);
   const running = op.status === BatchOperationStatus.RUNNING;
+  const { canWrite } = useAccess();
   useEffect(() => {
     if (!running) return;
     // Progress is not streamed: a read every half second is cheap and close enough.
@@ -301,9 +303,11 @@ export function BatchProgress({ initial }: { initial: BatchOperation }) {
         </p>
       ) : null}
       {running ? (
-        <button type="button" className="danger" onClick={() => void cancel()} disabled={cancelling}>
-          {cancelling ? "Cancelling…" : "Cancel operation"}
-        </button>
+        canWrite ? (
+          <button type="button" className="danger" onClick={() => void cancel()} disabled={cancelling}>
+            {cancelling ? "Cancelling…" : "Cancel operation"}
+          </button>
+        ) : null
       ) : (
         <p className="muted">
           Ended <Time t={op.endTime} />

@@ -454,8 +454,13 @@ function Filters({ filter, setFilter }: { filter: Filter; setFilter: (f: Filter)
       <Field label="Schedule">
         <input name="schedule" defaultValue={filter.scheduleId} />
       </Field>
-      <Field label="Tags" hint="key=value, comma separated; every one must match.">
-        <input name="tag" defaultValue={filter.tags.map(([k, v]) => `${k}=${v}`).join(", ")} placeholder="key=value, …" />
+      <Field label="Tags">
+        <input
+          name="tag"
+          defaultValue={filter.tags.map(([k, v]) => `${k}=${v}`).join(", ")}
+          placeholder="key=value, …"
+          title="key=value, comma separated; a run must carry every one"
+        />
       </Field>
       <Field label="Created from">
         <input name="from" type="datetime-local" step="1" defaultValue={filter.from} />
