@@ -447,7 +447,16 @@ export function RunPage({ runId }: { runId: string }) {
               <input type="radio" name="keep" value="until" defaultChecked={!run.retainForever} /> until
             </label>
             <Field label="Keep until">
-              <input name="until" type="datetime-local" defaultValue={localInput(ms(run.retainUntil) ?? Date.now() + 90 * 86_400_000)} />
+              <input
+                name="until"
+                type="datetime-local"
+                defaultValue={localInput(ms(run.retainUntil) ?? Date.now() + 90 * 86_400_000)}
+                onChange={(e) => {
+                  // Picking a date means "until": no need to also pick the radio.
+                  const until = e.currentTarget.form?.querySelector<HTMLInputElement>('input[name="keep"][value="until"]');
+                  if (until) until.checked = true;
+                }}
+              />
             </Field>
             <label>
               <input type="radio" name="keep" value="forever" defaultChecked={run.retainForever} /> forever

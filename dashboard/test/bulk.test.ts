@@ -75,6 +75,10 @@ describe("bulk actions on the runs list", () => {
     expect(await page.getByRole("checkbox", { name: "Select the 5 loaded runs" }).evaluate((e) => (e as HTMLInputElement).indeterminate)).toBe(true);
     await screenshot(page, "bulk-action-bar");
     await expectNoSeriousViolations("runs list with the action bar");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await expectNoSeriousViolations("runs list with the action bar (dark)");
+    await screenshot(page, "bulk-action-bar-dark");
+    await page.emulateMedia({ colorScheme: "light" });
 
     await bar().getByRole("button", { name: "Pause…" }).click();
     const dialog = page.getByRole("dialog");
@@ -198,8 +202,10 @@ describe("tags and retention on the run page", () => {
 
     await page.getByRole("button", { name: "Keep…" }).click();
     let dialog = page.getByRole("dialog");
-    await dialog.getByRole("radio", { name: "until" }).check();
+    // "forever" first, then a date: picking the date checks "until".
+    await dialog.getByRole("radio", { name: "forever" }).check();
     await dialog.getByLabel("Keep until").fill("2031-05-04T12:00");
+    expect(await dialog.getByRole("radio", { name: "until" }).isChecked()).toBe(true);
     await screenshot(page, "run-page-keep-dialog");
     await expectNoSeriousViolations("keep dialog");
     await dialog.getByRole("button", { name: "Set retention" }).click();
