@@ -72,7 +72,7 @@ describe("bulk actions on the runs list", () => {
     await page.keyboard.press("Space");
     for (const id of picked.slice(1)) await row(id).getByRole("checkbox", { name: `Select run ${shortId(id)}` }).check();
     await bar().getByText("3 selected").waitFor(wait);
-    expect(await page.getByRole("checkbox", { name: "Select the 5 loaded runs" }).evaluate((e) => (e as HTMLInputElement).indeterminate)).toBe(true);
+    expect(await page.getByRole("checkbox", { name: "Select the 5 loaded runs" }).evaluate((e) => (e as unknown as { indeterminate: boolean }).indeterminate)).toBe(true);
     await screenshot(page, "bulk-action-bar");
     await expectNoSeriousViolations("runs list with the action bar");
     await page.emulateMedia({ colorScheme: "dark" });
