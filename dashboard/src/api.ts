@@ -3,6 +3,7 @@
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { AdminService } from "@aiki/gen/aiki/v1/admin_service_pb";
+import { BatchService } from "@aiki/gen/aiki/v1/batch_service_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
@@ -46,6 +47,7 @@ export const eventsApi = createClient(EventService, transport);
 export const schedulesApi = createClient(ScheduleService, transport);
 export const workersApi = createClient(WorkerLeaseService, transport);
 export const adminApi = createClient(AdminService, transport);
+export const batchApi = createClient(BatchService, transport);
 
 /** The gRPC code name as the server's contracts spell it, e.g. FAILED_PRECONDITION. */
 export function codeName(code: Code): string {

@@ -2,6 +2,7 @@
 import { StrictMode, useEffect, useRef } from "react";
 import { createRoot } from "react-dom/client";
 import { AccessProvider, useAccess } from "./access.js";
+import { BatchDetail, Batches } from "./batches.js";
 import { Link, useLocation } from "./router.js";
 import { RunPage } from "./run-page.js";
 import { RunsList } from "./runs-list.js";
@@ -19,6 +20,9 @@ function Page({ path }: { path: string }) {
   const schedule = /^\/schedules\/([^/]+)$/.exec(path);
   if (schedule) return <ScheduleDetail key={schedule[1]} id={decodeURIComponent(schedule[1]!)} />;
   if (path === "/workers") return <Workers />;
+  if (path === "/batches") return <Batches />;
+  const batch = /^\/batches\/([^/]+)$/.exec(path);
+  if (batch) return <BatchDetail key={batch[1]} id={decodeURIComponent(batch[1]!)} />;
   if (path === "/start") return <StartRun />;
   return (
     <Empty title="There is no page here.">
@@ -42,6 +46,7 @@ function Shell() {
     { to: "/runs", label: "Runs", key: "runs" },
     { to: "/schedules", label: "Schedules", key: "schedules" },
     { to: "/workers", label: "Workers", key: "workers" },
+    { to: "/batches", label: "Batches", key: "batches" },
     ...(access.canWrite ? [{ to: "/start", label: "Start run", key: "start" }] : []),
   ];
   return (

@@ -1,6 +1,7 @@
 // One run: its header, input/output/failure, the timeline, the child-run tree and the actions,
 // kept current by WatchRun (polling when the stream is unavailable).
 import { Code } from "@connectrpc/connect";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type ReactNode, useEffect, useState } from "react";
 import { EventWaitStatus, type Event, type RunHistory, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { type RerunStep, type Run, RunFailureCause, type RunTransition } from "@aiki/gen/aiki/v1/run_pb";
@@ -77,7 +78,29 @@ async function liveDescendants(runId: string, limit = 200): Promise<Run[]> {
   return found.slice(0, limit);
 }
 
-type Action = "cancel" | "pause" | "resume" | "awake" | "event" | "rerun";
+type Action = "cancel" | "pause" | "resume" | "awake" | "event" | "rerun" | "keep";
+
+/** "Kept forever", "Kept until …", or the server's policy (docs/retention.md). */
+function Retention({ run }: { run: Run }) {
+  if (run.retainForever) return <span data-retention="forever">Kept forever</span>;
+  if (run.retainUntil)
+    return (
+      <span data-retention="until">
+        Kept until <Time t={run.retainUntil} />
+      </span>
+    );
+  return (
+    <span className="muted" data-retention="policy">
+      by the server's policy
+    </span>
+  );
+}
+
+/** A datetime-local value ("2026-12-07T18:30") for a time, in local time as the input reads it. */
+function localInput(msValue: number): string {
+  const d = new Date(msValue - new Date(msValue).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+}
 
 export function RunPage({ runId }: { runId: string }) {
   // Reloads (after an action, while polling) and live updates race: an older revision never
@@ -144,9 +167,25 @@ export function RunPage({ runId }: { runId: string }) {
           {run.workflowName} <span className="mono muted">{run.workflowVersionId}</span>
         </h1>
         <StatusBadge status={run.status} />
+        {run.retainForever || run.retainUntil ? (
+          <span className="tag retention-tag">
+            <Retention run={run} />
+          </span>
+        ) : null}
         <LiveIndicator mode={mode} />
       </div>
       <p className="mono run-id">{run.id}</p>
+      {Object.keys(run.tags).length > 0 ? (
+        <ul className="tag-list" aria-label="Tags">
+          {Object.entries(run.tags).map(([k, v]) => (
+            <li key={k}>
+              <Link to={`/runs?${new URLSearchParams({ tag: `${k}=${v}` })}`} className="tag-chip" title={`Runs tagged ${k}=${v}`}>
+                {k}={v}
+              </Link>
+            </li>
+          ))}
+        </ul>
+      ) : null}
       {access.canWrite ? (
         <div className="actions" role="toolbar" aria-label="Run actions">
           <button type="button" className="danger" onClick={() => setAction("cancel")}>
@@ -166,6 +205,9 @@ export function RunPage({ runId }: { runId: string }) {
           </button>
           <button type="button" onClick={() => setAction("rerun")}>
             Rerun…
+          </button>
+          <button type="button" onClick={() => setAction("keep")}>
+            Keep…
           </button>
           <button
             type="button"
@@ -243,6 +285,9 @@ export function RunPage({ runId }: { runId: string }) {
             </span>
           </Item>
         ) : null}
+        <Item k="Retention">
+          <Retention run={run} />
+        </Item>
         <Item k="Shard">{run.shard || <span className="muted">unsharded</span>}</Item>
         <Item k="Lease">
           {run.leaseWorkerId ? (
@@ -373,6 +418,53 @@ export function RunPage({ runId }: { runId: string }) {
           <Field label="Input (JSON)" hint="Empty keeps this run's input. Another input that changes a reused step's input fails the rerun.">
             <JsonTextarea name="input" defaultValue="" />
           </Field>
+        </ConfirmDialog>
+      ) : null}
+      {action === "keep" ? (
+        <ConfirmDialog
+          title={`Keep run ${shortId(run.id)}`}
+          confirmLabel="Set retention"
+          onClose={() => setAction(undefined)}
+          onConfirm={async (f) => {
+            const how = String(f.get("keep") ?? "");
+            if (how === "until") {
+              const t = new Date(String(f.get("until") ?? "")).getTime();
+              if (Number.isNaN(t)) throw new Error("Choose the date to keep the run until.");
+              await runsApi.setRunRetention({ runId: run.id, until: timestampFromMs(t) });
+              done(`Kept until ${new Date(t).toLocaleString()}.`);
+            } else {
+              await runsApi.setRunRetention({ runId: run.id, forever: how === "forever" });
+              done(how === "forever" ? "Kept forever." : "Back to the server's retention policy.");
+            }
+          }}
+        >
+          <p>
+            Finished runs are purged once older than the server's retention age (docs/retention.md). Now: <Retention run={run} />.
+          </p>
+          <fieldset className="retention-choice">
+            <legend>Keep it</legend>
+            <label>
+              <input type="radio" name="keep" value="until" defaultChecked={!run.retainForever} /> until
+            </label>
+            <Field label="Keep until">
+              <input
+                name="until"
+                type="datetime-local"
+                defaultValue={localInput(ms(run.retainUntil) ?? Date.now() + 90 * 86_400_000)}
+                onChange={(e) => {
+                  // Picking a date means "until": no need to also pick the radio.
+                  const until = e.currentTarget.form?.querySelector<HTMLInputElement>('input[name="keep"][value="until"]');
+                  if (until) until.checked = true;
+                }}
+              />
+            </Field>
+            <label>
+              <input type="radio" name="keep" value="forever" defaultChecked={run.retainForever} /> forever
+            </label>
+            <label>
+              <input type="radio" name="keep" value="policy" /> as the server's policy says (clears what was set)
+            </label>
+          </fieldset>
         </ConfirmDialog>
       ) : null}
       {action === "event" ? (

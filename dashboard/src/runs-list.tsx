@@ -1,12 +1,15 @@
 // The runs list: filters kept in the URL, a count per status, keyset paging as the user scrolls,
 // a virtualised table (only the visible rows are in the DOM), and live updates: rows change in
-// place, new runs wait behind an "N new" banner so nothing moves under the cursor.
+// place, new runs wait behind an "N new" banner so nothing moves under the cursor. With write
+// access, rows can be selected for a bulk action (bulk-actions.tsx), or every run the filter matches.
 import { Code } from "@connectrpc/connect";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type FormEvent, type RefObject, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Run, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import type { CountRunsResponse, ListWorkflowsResponse } from "@aiki/gen/aiki/v1/run_service_pb";
+import { useAccess } from "./access.js";
 import { isCode, runsApi } from "./api.js";
+import { type BulkActionKind, BulkDialog, type BulkSelection, bulkActionOrder, bulkActions } from "./bulk-actions.js";
 import { allStatuses, ms, shortId, statusFromKey, statusKey, statusLabel } from "./format.js";
 import { useLive } from "./live.js";
 import { Link, navigate, useLocation } from "./router.js";
@@ -33,6 +36,8 @@ interface Filter {
   scheduleId: string;
   from: string;
   to: string;
+  /** Every one must be on a run (key and value equal). */
+  tags: [string, string][];
 }
 
 const textKeys = { workflow: "workflowName", version: "workflowVersionId", ref: "referenceId", parent: "parentRunId", schedule: "scheduleId", from: "from", to: "to" } as const;
@@ -49,7 +54,15 @@ export function filterFromQuery(q: URLSearchParams): Filter {
     scheduleId: q.get("schedule") ?? "",
     from: q.get("from") ?? "",
     to: q.get("to") ?? "",
+    tags: q.getAll("tag").map(parseTag).filter((t): t is [string, string] => t !== undefined),
   };
+}
+
+/** "key=value" (the value may hold "="); undefined without a key. */
+function parseTag(text: string): [string, string] | undefined {
+  const at = text.indexOf("=");
+  const key = (at < 0 ? text : text.slice(0, at)).trim();
+  return key ? [key, at < 0 ? "" : text.slice(at + 1).trim()] : undefined;
 }
 
 function queryFromFilter(f: Filter): string {
@@ -57,6 +70,8 @@ function queryFromFilter(f: Filter): string {
   if (f.statuses.length) q.set("status", f.statuses.map(statusKey).join(","));
   for (const [k, field] of Object.entries(textKeys)) if (f[field]) q.set(k, f[field]);
   if (f.runIds.length) q.set("run", f.runIds.join(","));
+  // One parameter per tag: a value may hold commas.
+  for (const [k, v] of f.tags) q.append("tag", `${k}=${v}`);
   const s = q.toString();
   return s ? `/runs?${s}` : "/runs";
 }
@@ -77,6 +92,7 @@ function apiFilter(f: Filter, withStatuses: boolean) {
     scheduleId: f.scheduleId,
     createTimeFrom: time(f.from),
     createTimeTo: time(f.to),
+    tags: Object.fromEntries(f.tags),
   };
 }
 
@@ -99,6 +115,15 @@ export function RunsList() {
   const rowsRef = useRef(rows);
   rowsRef.current = rows;
   const visibleIds = useRef<string[]>([]);
+  const access = useAccess();
+  // The rows picked for a bulk action, or every run the filter matches ("all"); a new filter clears it.
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [allMatching, setAllMatching] = useState(false);
+  const [bulk, setBulk] = useState<BulkActionKind | undefined>();
+  useEffect(() => {
+    setSelected(new Set());
+    setAllMatching(false);
+  }, [key]);
 
   const loadFirst = useCallback(async () => {
     try {
@@ -213,6 +238,24 @@ export function RunsList() {
 
   const showPending = () => void loadFirst();
 
+  // What the status chips count for this filter: the chosen statuses' sum, or every status.
+  const matchingCount =
+    counts.data && counts.data !== "unavailable"
+      ? filter.statuses.length
+        ? counts.data.counts.filter((c) => filter.statuses.includes(c.status)).reduce((n, c) => n + c.count, 0n)
+        : counts.data.total
+      : undefined;
+  const selection: BulkSelection = allMatching
+    ? { case: "filter", value: apiFilter(filter, true) }
+    : { case: "runIds", value: { ids: [...selected] } };
+  const scope = allMatching
+    ? `all ${matchingCount === undefined ? "" : `${matchingCount} `}runs matching this filter`
+    : `the ${selected.size} selected ${selected.size === 1 ? "run" : "runs"}`;
+  const clearSelection = () => {
+    setSelected(new Set());
+    setAllMatching(false);
+  };
+
   // "/" jumps to the filters, as in most list views; typing in a field is left alone.
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -258,8 +301,65 @@ export function RunsList() {
           )}
         </Empty>
       ) : null}
+      {access.canWrite && (selected.size > 0 || allMatching) ? (
+        <div className="bulk-bar" role="toolbar" aria-label="Bulk actions">
+          <span className="bulk-scope" data-scope={allMatching ? "filter" : "selected"}>
+            {allMatching ? (
+              <strong>All {matchingCount === undefined ? "" : `${matchingCount} `}runs matching this filter</strong>
+            ) : (
+              <strong>
+                {selected.size} selected
+              </strong>
+            )}
+          </span>
+          {allMatching ? (
+            <button type="button" className="link" onClick={() => setAllMatching(false)}>
+              Only the {selected.size} selected
+            </button>
+          ) : (
+            <button type="button" className="link" onClick={() => setAllMatching(true)}>
+              Select all {matchingCount === undefined ? "" : `${matchingCount} `}matching this filter
+            </button>
+          )}
+          {bulkActionOrder.map((k) => (
+            <button key={k} type="button" className={bulkActions[k].danger ? "danger" : undefined} onClick={() => setBulk(k)}>
+              {k === "rerun" ? "Rerun from last failure…" : `${bulkActions[k].label}…`}
+            </button>
+          ))}
+          <button type="button" onClick={clearSelection}>
+            Clear selection
+          </button>
+        </div>
+      ) : null}
       {rows.runs.length > 0 ? (
-        <RunTable runs={rows.runs} hasMore={rows.nextPageToken !== ""} loadingMore={loadingMore} loadMore={loadMore} visibleIds={visibleIds} />
+        <RunTable
+          runs={rows.runs}
+          hasMore={rows.nextPageToken !== ""}
+          loadingMore={loadingMore}
+          loadMore={loadMore}
+          visibleIds={visibleIds}
+          selectable={access.canWrite}
+          selected={selected}
+          setSelected={(next) => {
+            setSelected(next);
+            if (next.size === 0) setAllMatching(false);
+          }}
+          onTag={(k, v) => setFilter({ ...filter, tags: [...filter.tags.filter(([x]) => x !== k), [k, v]] })}
+        />
+      ) : null}
+      {bulk ? (
+        <BulkDialog
+          kind={bulk}
+          selection={selection}
+          scope={scope}
+          onClose={(started) => {
+            setBulk(undefined);
+            if (started) {
+              clearSelection();
+              void loadFirst();
+            }
+          }}
+        />
       ) : null}
       {!loaded ? <p className="muted">Loading runs…</p> : null}
     </section>
@@ -318,6 +418,10 @@ function Filters({ filter, setFilter }: { filter: Filter; setFilter: (f: Filter)
       scheduleId: text("schedule"),
       from: text("from"),
       to: text("to"),
+      tags: text("tag")
+        .split(",")
+        .map(parseTag)
+        .filter((t): t is [string, string] => t !== undefined),
     });
   };
   return (
@@ -350,6 +454,14 @@ function Filters({ filter, setFilter }: { filter: Filter; setFilter: (f: Filter)
       <Field label="Schedule">
         <input name="schedule" defaultValue={filter.scheduleId} />
       </Field>
+      <Field label="Tags">
+        <input
+          name="tag"
+          defaultValue={filter.tags.map(([k, v]) => `${k}=${v}`).join(", ")}
+          placeholder="key=value, …"
+          title="key=value, comma separated; a run must carry every one"
+        />
+      </Field>
       <Field label="Created from">
         <input name="from" type="datetime-local" step="1" defaultValue={filter.from} />
       </Field>
@@ -374,12 +486,20 @@ function RunTable({
   loadingMore,
   loadMore,
   visibleIds,
+  selectable,
+  selected,
+  setSelected,
+  onTag,
 }: {
   runs: Run[];
   hasMore: boolean;
   loadingMore: boolean;
   loadMore: () => Promise<void>;
   visibleIds: RefObject<string[]>;
+  selectable: boolean;
+  selected: Set<string>;
+  setSelected: (ids: Set<string>) => void;
+  onTag: (key: string, value: string) => void;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const [view, setView] = useState({ top: 0, height: 800 });
@@ -399,11 +519,23 @@ function RunTable({
   useEffect(() => {
     if (hasMore && !loadingMore && last >= runs.length - overscan) void loadMore();
   }, [hasMore, loadingMore, last, runs.length]);
+  const allLoaded = selected.size > 0 && runs.every((r) => selected.has(r.id));
+  const someLoaded = selected.size > 0 && !allLoaded;
+  const headBox = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (headBox.current) headBox.current.indeterminate = someLoaded;
+  }, [someLoaded]);
+  const toggle = (id: string) => {
+    const next = new Set(selected);
+    if (!next.delete(id)) next.add(id);
+    setSelected(next);
+  };
 
   return (
     <div className="table-scroll" ref={scroller} onScroll={(e) => setView({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight })} tabIndex={-1}>
       <table className="runs" aria-rowcount={runs.length + 1}>
         <colgroup>
+          {selectable ? <col style={{ width: "2.6rem" }} /> : null}
           <col style={{ width: "9rem" }} />
           <col />
           <col style={{ width: "7rem" }} />
@@ -411,9 +543,21 @@ function RunTable({
           <col />
           <col style={{ width: "15.5rem" }} />
           <col style={{ width: "10rem" }} />
+          <col style={{ width: "12rem" }} />
         </colgroup>
         <thead>
           <tr>
+            {selectable ? (
+              <th scope="col" className="select">
+                <input
+                  ref={headBox}
+                  type="checkbox"
+                  aria-label={allLoaded ? "Clear the selection" : `Select the ${runs.length} loaded runs`}
+                  checked={allLoaded}
+                  onChange={() => setSelected(allLoaded ? new Set() : new Set(runs.map((r) => r.id)))}
+                />
+              </th>
+            ) : null}
             <th scope="col">Run</th>
             <th scope="col">Workflow</th>
             <th scope="col">Version</th>
@@ -421,12 +565,18 @@ function RunTable({
             <th scope="col">Reason</th>
             <th scope="col">Created</th>
             <th scope="col">Reference id</th>
+            <th scope="col">Tags</th>
           </tr>
         </thead>
         <tbody>
           {first > 0 ? spacerRow(first * rowHeight) : null}
           {shown.map((r, i) => (
-            <tr key={r.id} data-run-id={r.id} aria-rowindex={first + i + 2} style={{ height: rowHeight }}>
+            <tr key={r.id} data-run-id={r.id} aria-rowindex={first + i + 2} aria-selected={selectable ? selected.has(r.id) : undefined} style={{ height: rowHeight }}>
+              {selectable ? (
+                <td className="select">
+                  <input type="checkbox" aria-label={`Select run ${shortId(r.id)}`} checked={selected.has(r.id)} onChange={() => toggle(r.id)} />
+                </td>
+              ) : null}
               <td>
                 <Link to={`/runs/${r.id}`} className="mono" title={r.id}>
                   {shortId(r.id)}
@@ -442,6 +592,13 @@ function RunTable({
                 <Time t={r.createTime} />
               </td>
               <td className="ellipsis">{r.referenceId}</td>
+              <td className="ellipsis tags-cell">
+                {Object.entries(r.tags).map(([k, v]) => (
+                  <button key={k} type="button" className="tag-chip" title={`Filter by ${k}=${v}`} onClick={() => onTag(k, v)}>
+                    {k}={v}
+                  </button>
+                ))}
+              </td>
             </tr>
           ))}
           {last < runs.length ? spacerRow((runs.length - last) * rowHeight) : null}

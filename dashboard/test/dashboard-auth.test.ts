@@ -55,7 +55,7 @@ const accessNote = () => page.locator(".access-note");
 const startRunLink = () => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Start run" });
 
 async function expectNoWriteActions() {
-  for (const name of ["Cancel…", "Pause…", "Resume…", "Awake…", "Send event…", "Rerun…", "Start again with this input"]) {
+  for (const name of ["Cancel…", "Pause…", "Resume…", "Awake…", "Send event…", "Rerun…", "Keep…", "Start again with this input"]) {
     expect(await page.getByRole("button", { name }).count(), name).toBe(0);
   }
   expect(await page.getByRole("toolbar", { name: "Run actions" }).count()).toBe(0);
@@ -131,6 +131,8 @@ describe("a read key", () => {
     await accessNote().filter({ hasText: `Namespace ${shop} · read-only key: actions are hidden` }).waitFor(wait);
     await row(queued.run.id).locator('[data-status="QUEUED"]').waitFor(wait);
     expect(await startRunLink().count()).toBe(0);
+    // No row can be selected for a bulk action.
+    expect(await page.getByRole("checkbox").count()).toBe(0);
 
     await row(queued.run.id).locator("a").first().click();
     await headerStatus().and(page.locator('[data-status="QUEUED"]')).waitFor(wait);
