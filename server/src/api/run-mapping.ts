@@ -151,6 +151,7 @@ export function runToPb(row: RunRow): Run {
     leaseExpireTime: ts(row.lease_expires_time),
     retainUntil: ts(row.retain_until),
     retainForever: row.retain_forever,
+    traceContext: row.traceparent ? { traceparent: row.traceparent, tracestate: row.tracestate ?? "" } : undefined,
   });
 }
 

@@ -13,6 +13,7 @@ import { deliverHandOver } from "./hand-over.js";
 import { emptyHistory } from "./run-history.js";
 import { publishRunChange } from "./publish-run-change.js";
 import { canonicalHash, canonicalJson } from "./canonical-json.js";
+import type { TraceContextValues } from "../domain/trace-context.js";
 
 export interface StartRunCommand {
   namespace: string;
@@ -31,6 +32,8 @@ export interface StartRunCommand {
   /** The schedule whose occurrence this start is (only the schedule firing sets it). */
   scheduleId?: string | undefined;
   actor: string;
+  /** The W3C trace context the run continues (docs/tracing.md); not part of the request's identity. */
+  traceContext?: TraceContextValues | undefined;
 }
 
 export interface StartRunResult {
@@ -137,6 +140,8 @@ function newRunRow(cmd: StartRunCommand): Parameters<typeof insertRun>[1] {
     start_request_id: cmd.requestId ?? null,
     start_request_hash: requestHashOf(cmd),
     wake_time: due ? due.wake_time : null,
+    traceparent: cmd.traceContext?.traceparent ?? null,
+    tracestate: cmd.traceContext?.tracestate ?? null,
   };
 }
 
@@ -148,5 +153,5 @@ function queuedStart(cmd: StartRunCommand): QueuedRunStart {
 }
 
 function requestHashOf(cmd: StartRunCommand): string | null {
-  return cmd.requestId ? canonicalHash({ ...cmd, requestId: null, actor: null } as unknown as JsonValue) : null;
+  return cmd.requestId ? canonicalHash({ ...cmd, requestId: null, actor: null, traceContext: undefined } as unknown as JsonValue) : null;
 }

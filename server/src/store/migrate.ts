@@ -7,6 +7,7 @@ import * as m0004 from "./migrations/0004-task-attempt-id.js";
 import * as m0006 from "./migrations/0006-auth.js";
 import * as m0005 from "./migrations/0005-dashboard.js";
 import * as m0009 from "./migrations/0009-retention.js";
+import * as m0010 from "./migrations/0010-trace-context.js";
 
 // Listed statically (not read from disk) so migrations work the same from source, tests and bundles.
 const migrations: Record<string, Migration> = {
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   "0006-auth": m0006,
   "0005-dashboard": m0005,
   "0009-retention": m0009,
+  "0010-trace-context": m0010,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -35,6 +35,10 @@ export interface RunsTable {
   retain_until: NullableTime;
   /** Never purged (SetRunRetention). */
   retain_forever: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The W3C traceparent the run continues (docs/tracing.md); null when its start carried none. */
+  traceparent: ColumnType<string | null, string | null | undefined, never>;
+  /** The W3C tracestate that came with the traceparent. */
+  tracestate: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export type RunRow = Selectable<RunsTable>;

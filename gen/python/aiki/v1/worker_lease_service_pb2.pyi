@@ -264,7 +264,7 @@ class SessionResponse(_message.Message):
     def __init__(self, leases: _Optional[_Union[StreamLeasesResponse, _Mapping]] = ..., result: _Optional[_Union[SessionResponse.Result, _Mapping]] = ...) -> None: ...
 
 class StartChildRunRequest(_message.Message):
-    __slots__ = ["conflict_policy", "input", "key", "lease_token", "parent_run_id", "reference_id", "retry", "sequence", "shard", "trigger", "workflow_name", "workflow_version_id"]
+    __slots__ = ["conflict_policy", "input", "key", "lease_token", "parent_run_id", "reference_id", "retry", "sequence", "shard", "trace_context", "trigger", "workflow_name", "workflow_version_id"]
     CONFLICT_POLICY_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +274,7 @@ class StartChildRunRequest(_message.Message):
     RETRY_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     TRIGGER_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -286,10 +287,11 @@ class StartChildRunRequest(_message.Message):
     retry: _run_pb2.RetryPolicy
     sequence: int
     shard: str
+    trace_context: _run_pb2.TraceContext
     trigger: _run_pb2.Trigger
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, parent_run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., key: _Optional[str] = ..., sequence: _Optional[int] = ..., reference_id: _Optional[str] = ..., conflict_policy: _Optional[_Union[_run_pb2.ReferenceConflictPolicy, str]] = ..., shard: _Optional[str] = ..., trigger: _Optional[_Union[_run_pb2.Trigger, _Mapping]] = ..., retry: _Optional[_Union[_run_pb2.RetryPolicy, _Mapping]] = ...) -> None: ...
+    def __init__(self, parent_run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., key: _Optional[str] = ..., sequence: _Optional[int] = ..., reference_id: _Optional[str] = ..., conflict_policy: _Optional[_Union[_run_pb2.ReferenceConflictPolicy, str]] = ..., shard: _Optional[str] = ..., trigger: _Optional[_Union[_run_pb2.Trigger, _Mapping]] = ..., retry: _Optional[_Union[_run_pb2.RetryPolicy, _Mapping]] = ..., trace_context: _Optional[_Union[_run_pb2.TraceContext, _Mapping]] = ...) -> None: ...
 
 class StartChildRunResponse(_message.Message):
     __slots__ = ["existing", "run"]
