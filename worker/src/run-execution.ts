@@ -54,6 +54,7 @@ import {
 } from "@aiki/sdk/internal";
 import { ExecutionEnded, type ExecutionOutcome } from "./execution-ended.js";
 import { findRecord, ReplayHistory } from "./replay-history.js";
+import { ExecutionTrace } from "./execution-tracing.js";
 
 type SuspendWait = MessageInitShape<typeof SuspendRunRequestSchema>["wait"];
 type TaskCompletionInit = MessageInitShape<typeof TaskCompletionSchema>;
@@ -120,6 +121,7 @@ export class RunExecution implements RunEngine {
   // durable before anything the workflow does after it, at one commit fewer per task.
   private pendingCompletions: TaskCompletionInit[] = [];
   private flushScheduled = false;
+  private readonly trace: ExecutionTrace;
 
   constructor(options: RunExecutionOptions) {
     const { lease } = options;
@@ -134,6 +136,7 @@ export class RunExecution implements RunEngine {
     this.logger = options.logger;
     this.inlineRetryMaxDelayMs = options.inlineRetryMaxDelayMs;
     this.random = options.random ?? Math.random;
+    this.trace = new ExecutionTrace(lease.run, lease.run.leaseWorkerId || undefined);
   }
 
   /** How the execution ended, once it has. */
@@ -143,6 +146,12 @@ export class RunExecution implements RunEngine {
 
   /** Runs the handler to its end (or until the execution ends otherwise); never rejects. */
   async execute(): Promise<ExecutionOutcome> {
+    const outcome = await this.executeHandler();
+    this.trace.end(outcome);
+    return outcome;
+  }
+
+  private async executeHandler(): Promise<ExecutionOutcome> {
     const context = createRunContext({
       id: this.run.id,
       name: this.run.workflowName,
@@ -161,7 +170,8 @@ export class RunExecution implements RunEngine {
         return this.outcome ?? "error";
       }
       const settled = await Promise.race([
-        (async () => this.version.handler(context, input))().then(
+        // With the execution's span active: children, events and calls from the handler continue its trace.
+        this.trace.within(async () => this.version.handler(context, input)).then(
           (value) => ({ ok: true as const, value }),
           (error: unknown) => ({ ok: false as const, error }),
         ),
@@ -215,6 +225,7 @@ export class RunExecution implements RunEngine {
     if (this.outcome || this.finishing) return parked();
     const { sequence, record } = this.history.claimSleep(name);
     const recorded = sleepResult(record?.status);
+    if (recorded && !this.history.hasUnconsumed()) this.trace.waitEnded("sleep", name, recorded.cancelled ? "cancelled" : "elapsed");
     if (recorded) return recorded;
     if (!record) await this.checkDeterminism(`sleep "${name}" #${sequence}`);
     const response = await this.suspend({ case: "sleep", value: { name, sequence, duration: durationFromMs(durationMs) } });
@@ -227,6 +238,7 @@ export class RunExecution implements RunEngine {
     if (this.outcome || this.finishing) return parked();
     const { sequence, record } = this.history.claimEventWait(eventName);
     const recorded = this.eventResult(eventName, definition, record);
+    if (recorded && !this.history.hasUnconsumed()) this.trace.waitEnded("event wait", eventName, recorded.timeout ? "timed out" : "received");
     if (recorded) return recorded;
     if (!record) await this.checkDeterminism(`wait for event "${eventName}" #${sequence}`);
     const response = await this.suspend({
@@ -275,6 +287,7 @@ export class RunExecution implements RunEngine {
             key,
             sequence,
             ...startOptionsToPb(request.options, request.defaultRetry),
+            traceContext: this.trace.childTraceContext(),
           },
           { signal },
         ),
@@ -334,7 +347,7 @@ export class RunExecution implements RunEngine {
         let stored: unknown;
         try {
           const parsedInput = parseWithSchema(task.inputSchema, input, `task "${task.name}" input`);
-          const output = await task.handler(parsedInput);
+          const output = await this.trace.taskAttempt({ name: task.name, address, sequence, attempt, maxAttempts }, async () => task.handler(parsedInput));
           stored = toJsonValue(parseWithSchema(task.outputSchema, output, `task "${task.name}" output`));
         } catch (error) {
           this.assertLive();
@@ -357,6 +370,7 @@ export class RunExecution implements RunEngine {
           );
           if (delayMs === undefined) throw new TaskFailedError({ taskName: task.name, taskId: record.id, attempts: attempt, failure, cause: error });
           this.logger.debug("task attempt failed; retrying", { task: task.name, attempt, maxAttempts, delayMs, err: error });
+          this.trace.retryScheduled(task.name, attempt, delayMs, delayMs <= this.inlineRetryMaxDelayMs);
           if (delayMs > this.inlineRetryMaxDelayMs) return { done: false, suspendFor: record };
           await this.delay(delayMs);
           return { done: false };
@@ -510,6 +524,7 @@ export class RunExecution implements RunEngine {
       );
       if (response.suspended) {
         this.logger.debug("run suspended", { wait: wait?.case });
+        this.trace.suspended(wait?.case ?? "unknown", waitName(wait));
         this.end("suspended");
         throw new ExecutionEnded("suspended");
       }
@@ -756,4 +771,20 @@ function sleepResult(status: number | undefined): { cancelled: boolean } | undef
 function taskFailedError(taskName: string, record: Task): TaskFailedError {
   const failure = record.failure ? failureFromPb(record.failure) : { message: "the task failed without a recorded failure", nonRetryable: false };
   return new TaskFailedError({ taskName, taskId: record.id, attempts: record.attempts, failure });
+}
+
+/** What a suspension waits for, in words, for its trace event. */
+function waitName(wait: SuspendWait): string {
+  switch (wait?.case) {
+    case "sleep":
+      return wait.value.name ?? "";
+    case "eventWait":
+      return wait.value.eventName ?? "";
+    case "childWait":
+      return wait.value.childRunId ?? "";
+    case "taskRetry":
+      return wait.value.taskId ?? "";
+    default:
+      return "";
+  }
 }
