@@ -46,7 +46,7 @@ const sendGo = task({
 const tracedParentV1 = workflow({ name: "traced-parent" }).v("1", {
   async handler(run, input: { ref: string }) {
     await flaky.start(run, {});
-    const child = await tracedChildV1.with().opt("reference.id", input.ref).startAsChild(run, {});
+    const child = await tracedChildV1.with().opt("reference.id", input.ref).startAsChild(run, undefined);
     await sendGo.start(run, { childRef: input.ref });
     const done = await child.waitForStatus("completed");
     return done.success ? done.state.output : null;
