@@ -146,7 +146,8 @@ export class RunExecution implements RunEngine {
 
   /** Runs the handler to its end (or until the execution ends otherwise); never rejects. */
   async execute(): Promise<ExecutionOutcome> {
-    const outcome = await this.executeHandler();
+    // With the execution's span active: children, events and writes made for it continue its trace.
+    const outcome = await this.trace.within(() => this.executeHandler());
     this.trace.end(outcome);
     return outcome;
   }
@@ -170,8 +171,7 @@ export class RunExecution implements RunEngine {
         return this.outcome ?? "error";
       }
       const settled = await Promise.race([
-        // With the execution's span active: children, events and calls from the handler continue its trace.
-        this.trace.within(async () => this.version.handler(context, input)).then(
+        (async () => this.version.handler(context, input))().then(
           (value) => ({ ok: true as const, value }),
           (error: unknown) => ({ ok: false as const, error }),
         ),

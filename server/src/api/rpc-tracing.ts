@@ -45,6 +45,29 @@ export function rpcTracing(): Interceptor {
   };
 }
 
+/**
+ * A SERVER span for one call on a worker session, below the span the worker named on it (no
+ * span when it named none: a session's calls then trace nothing, as streams do not).
+ */
+export async function traceSessionCall<T>(method: string, traceContext: { traceparent: string; tracestate: string } | undefined, fn: () => Promise<T>): Promise<T> {
+  const given = traceContext && traceContextFromHeaders(traceContext.traceparent, traceContext.tracestate);
+  if (!given) return fn();
+  const parent = parentContextOf(given);
+  const span = serverTracer().startSpan(
+    `aiki.v1.WorkerLeaseService/Session.${method}`,
+    { kind: SpanKind.SERVER, attributes: { "rpc.system": "connect_rpc", "rpc.service": "aiki.v1.WorkerLeaseService", "rpc.method": `Session.${method}` } },
+    parent,
+  );
+  try {
+    return await context.with(trace.setSpan(parent, span), fn);
+  } catch (error) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
 /** Tags the call's span with the run it acts on (a no-op without tracing). */
 export function traceRunOfCall(ctx: HandlerContext, runId: string): void {
   ctx.values.get(callTraceKey)?.span.setAttribute("aiki.run_id", runId);

@@ -166,7 +166,7 @@ class ReleaseLeaseResponse(_message.Message):
 class SessionRequest(_message.Message):
     __slots__ = ["call", "drain", "grant", "open"]
     class Call(_message.Message):
-        __slots__ = ["call_id", "complete_run", "complete_task", "fail_run", "fail_task", "heartbeat", "release_lease", "start_child_run", "start_task", "suspend_run"]
+        __slots__ = ["call_id", "complete_run", "complete_task", "fail_run", "fail_task", "heartbeat", "release_lease", "start_child_run", "start_task", "suspend_run", "trace_context"]
         CALL_ID_FIELD_NUMBER: _ClassVar[int]
         COMPLETE_RUN_FIELD_NUMBER: _ClassVar[int]
         COMPLETE_TASK_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +177,7 @@ class SessionRequest(_message.Message):
         START_CHILD_RUN_FIELD_NUMBER: _ClassVar[int]
         START_TASK_FIELD_NUMBER: _ClassVar[int]
         SUSPEND_RUN_FIELD_NUMBER: _ClassVar[int]
+        TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
         call_id: int
         complete_run: CompleteRunRequest
         complete_task: _task_service_pb2.CompleteTaskRequest
@@ -187,7 +188,8 @@ class SessionRequest(_message.Message):
         start_child_run: StartChildRunRequest
         start_task: _task_service_pb2.StartTaskRequest
         suspend_run: SuspendRunRequest
-        def __init__(self, call_id: _Optional[int] = ..., start_task: _Optional[_Union[_task_service_pb2.StartTaskRequest, _Mapping]] = ..., complete_task: _Optional[_Union[_task_service_pb2.CompleteTaskRequest, _Mapping]] = ..., fail_task: _Optional[_Union[_task_service_pb2.FailTaskRequest, _Mapping]] = ..., suspend_run: _Optional[_Union[SuspendRunRequest, _Mapping]] = ..., complete_run: _Optional[_Union[CompleteRunRequest, _Mapping]] = ..., fail_run: _Optional[_Union[FailRunRequest, _Mapping]] = ..., start_child_run: _Optional[_Union[StartChildRunRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., release_lease: _Optional[_Union[ReleaseLeaseRequest, _Mapping]] = ...) -> None: ...
+        trace_context: _run_pb2.TraceContext
+        def __init__(self, call_id: _Optional[int] = ..., start_task: _Optional[_Union[_task_service_pb2.StartTaskRequest, _Mapping]] = ..., complete_task: _Optional[_Union[_task_service_pb2.CompleteTaskRequest, _Mapping]] = ..., fail_task: _Optional[_Union[_task_service_pb2.FailTaskRequest, _Mapping]] = ..., suspend_run: _Optional[_Union[SuspendRunRequest, _Mapping]] = ..., complete_run: _Optional[_Union[CompleteRunRequest, _Mapping]] = ..., fail_run: _Optional[_Union[FailRunRequest, _Mapping]] = ..., start_child_run: _Optional[_Union[StartChildRunRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., release_lease: _Optional[_Union[ReleaseLeaseRequest, _Mapping]] = ..., trace_context: _Optional[_Union[_run_pb2.TraceContext, _Mapping]] = ...) -> None: ...
     class Drain(_message.Message):
         __slots__ = []
         def __init__(self) -> None: ...
