@@ -23,8 +23,9 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
  * Installs a tracer provider exporting over OTLP/HTTP (or to the console) as the OTEL_*
  * variables say: endpoint, headers, service name, resource attributes, sampler. Nothing when
  * they ask for nothing, or when the process already installed a provider of its own (then its
- * provider gets our spans). Registers the AsyncLocalStorage context manager and the W3C
- * propagator with it.
+ * provider gets our spans). Registers the W3C propagator with it, and no context manager:
+ * the server parents every span explicitly (its RPC spans on the call's traceparent, lease spans
+ * on the run's), and an AsyncLocalStorage manager would tax every promise of every call.
  */
 export function installTracingFromEnv(env: NodeJS.ProcessEnv, serviceName: string): InstalledTracing | undefined {
   if (!tracingRequested(env)) return undefined;
@@ -39,7 +40,7 @@ export function installTracingFromEnv(env: NodeJS.ProcessEnv, serviceName: strin
     void provider.shutdown();
     return undefined;
   }
-  provider.register();
+  provider.register({ contextManager: null });
   return { shutdown: () => provider.shutdown() };
 }
 
