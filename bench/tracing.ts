@@ -8,7 +8,7 @@
 //   (JSON lines on stdout; a section prepended to bench/RESULTS.md)
 import { cpus, totalmem } from "node:os";
 import type { Client } from "@aiki/sdk";
-import { trace } from "@opentelemetry/api";
+import { context, propagation, trace } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { startOtlpSink } from "../test/support/otlp-sink.js";
@@ -25,7 +25,6 @@ const rounds = envInt("TR_ROUNDS", 1);
 const env = await startBenchEnv();
 const sink = await startOtlpSink({ keep: false });
 const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_SERVICE_NAME: "aiki-bench" };
-let provider: NodeTracerProvider | undefined;
 const results: Figure[][] = [];
 let failure: unknown;
 
@@ -56,15 +55,31 @@ async function w2(client: Client, traced: boolean): Promise<number[]> {
 try {
   for (let round = 0; round < rounds; round++) {
     const figures: Figure[] = [];
-    const off = await withAiki(env, {}, ({ client }) => w2(client, false));
-    // From here on this process exports too; a provider stays registered once installed.
-    provider ??= (() => {
-      const p = new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${sink.endpoint}/v1/traces` }))] });
-      p.register();
-      return p;
-    })();
-    const on = await withAiki(env, { serverEnv: otel, workerEnv: otel }, ({ client }) => w2(client, true));
-    const params = { r, warmup, tasks_per_workflow: 3 };
+    const measureOff = () => withAiki(env, {}, ({ client }) => w2(client, false));
+    // This process traces too while "on" (as an instrumented service would), and not at all while "off".
+    const measureOn = async () => {
+      const provider = new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${sink.endpoint}/v1/traces` }))] });
+      provider.register();
+      try {
+        return await withAiki(env, { serverEnv: otel, workerEnv: otel }, ({ client }) => w2(client, true));
+      } finally {
+        await provider.shutdown();
+        trace.disable();
+        context.disable();
+        propagation.disable();
+      }
+    };
+    // Alternating which goes first, so a machine getting busier or quieter favours neither.
+    let off: number[];
+    let on: number[];
+    if (round % 2 === 0) {
+      off = await measureOff();
+      on = await measureOn();
+    } else {
+      on = await measureOn();
+      off = await measureOff();
+    }
+    const params = { r, warmup, tasks_per_workflow: 3, round: round + 1 };
     const p50Off = percentile(off, 50);
     const p50On = percentile(on, 50);
     figures.push(
@@ -80,11 +95,13 @@ try {
 } catch (error) {
   failure = error;
 } finally {
-  await provider?.shutdown();
   await sink.close();
   await env.close();
 }
 if (failure) throw failure;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const added = results.map((f) => f.find((x) => x.metric === "w2_p50_added_ms")!.value);
+if (rounds > 1) emit("TRACE", "w2_p50_added_ms_median_of_rounds", median(added), { rounds, r, warmup });
 writeResults({
   machine: `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
   command: `TR_R=${r} TR_WARMUP=${warmup} TR_ROUNDS=${rounds} npx tsx bench/tracing.ts`,
