@@ -2,7 +2,7 @@
 // client under a span of the test, and the span tree they leave under that span's trace id.
 import { type Client, client, event, silentLogger, task, workflow } from "@aiki/sdk";
 import { type WorkerHandle, worker } from "@aiki/worker";
-import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -73,6 +73,10 @@ afterAll(async () => {
   await appClient?.close();
   await aiki?.close();
   await provider.shutdown();
+  // Global state outlives the file if its process is reused.
+  trace.disable();
+  context.disable();
+  propagation.disable();
 });
 
 /** The finished spans of one trace, with a way to walk up from any of them. */

@@ -1,4 +1,4 @@
-import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type ContextKey, Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { type TraceContextValues, traceContextFromHeaders } from "../domain/trace-context.js";
 import { parentContextOf, serverTracer, traceContextOfSpan } from "../tracing/server-tracer.js";
@@ -71,12 +71,6 @@ export async function traceSessionCall<T>(method: string, traceContext: { tracep
 /** Tags the call's span with the run it acts on (a no-op without tracing). */
 export function traceRunOfCall(ctx: HandlerContext, runId: string): void {
   ctx.values.get(callTraceKey)?.span.setAttribute("aiki.run_id", runId);
-}
-
-/** The call's context, for spans the handler opens below its RPC span. */
-export function callContext(ctx: HandlerContext): Context {
-  const call = ctx.values.get(callTraceKey);
-  return call ? trace.setSpan(context.active(), call.span) : context.active();
 }
 
 /**
