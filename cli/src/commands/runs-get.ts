@@ -32,6 +32,7 @@ export function printRun(out: Output, run: Run): void {
     ["Reference", run.referenceId],
     ["Shard", run.shard],
     ["Parent", run.parentRunId],
+    ["Trace", run.traceContext?.traceparent],
     ["Namespace", run.namespace],
     ["Created", formatTimeAndAge(run.createTime)],
     ["Updated", formatTimeAndAge(run.updateTime)],

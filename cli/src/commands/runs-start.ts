@@ -16,6 +16,7 @@ export const runsStart: Command = {
     "request-id": { type: "string" },
     shard: { type: "string" },
     delay: { type: "string" },
+    traceparent: { type: "string" },
   },
   optionHelp: [
     ["--input JSON", "the workflow's input, as JSON"],
@@ -23,11 +24,13 @@ export const runsStart: Command = {
     ["--request-id K", "idempotency key: a repeated start with K returns the first run"],
     ["--shard S", "only workers serving shard S run it"],
     ["--delay D", "start after D (e.g. 10m); scheduled until then"],
+    ["--traceparent TP", "continue this W3C trace (00-<trace id>-<span id>-<flags>) in the run (docs/tracing.md)"],
   ],
   async run(ctx) {
     const [workflowName, workflowVersionId] = ctx.args as [string, string];
     const input = jsonOption(ctx, "input");
     const delay = stringOption(ctx, "delay");
+    const traceparent = stringOption(ctx, "traceparent");
     const res = await ctx.clients().runs.startRun({
       workflowName,
       workflowVersionId,
@@ -35,6 +38,7 @@ export const runsStart: Command = {
       referenceId: stringOption(ctx, "reference-id") ?? "",
       requestId: stringOption(ctx, "request-id") ?? "",
       shard: stringOption(ctx, "shard") ?? "",
+      traceContext: traceparent === undefined ? undefined : { traceparent, tracestate: "" },
       trigger: delay === undefined ? undefined : { when: { case: "delay", value: durationFromMs(parseDuration(delay, "--delay")) } },
     });
     if (ctx.json) return printJson(ctx.out, StartRunResponseSchema, res);
