@@ -152,6 +152,7 @@ describe("traces", () => {
     const sends = t.named("aiki.v1.EventService/SendEvent").filter((s) => s.kind === SpanKind.SERVER);
     expect(sends.length).toBe(2);
     for (const s of sends) expect(t.ancestors(s)).toContain(root);
+    expect(sends.map((s) => s.attributes["aiki.run_id"])).toContain(orderRuns[0]!.attributes["aiki.run_id"]);
     // Suspensions show on the execution that suspended; the queue wait as a lease span.
     const events = orderRuns.flatMap((r) => r.events.map((e) => e.name));
     expect(events).toEqual(expect.arrayContaining(["suspended on eventWait", "suspended on childWait", "suspended on sleep"]));
