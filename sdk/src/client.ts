@@ -9,6 +9,7 @@ import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { createConsoleLogger, type Logger } from "./logger.js";
 import { defaultNamespace } from "./ready-channel.js";
 import { translateRpcError } from "./rpc-error-translation.js";
+import { tracePropagation } from "./trace-propagation.js";
 
 /** Where the Redis that carries ready hints lives (used by workers with `subscriber: { type: "redis" }`). */
 export interface RedisOptions {
@@ -88,7 +89,7 @@ export function client(options: ClientOptions): Client {
   // The Connect protocol (binary) over one HTTP/2 connection: the server speaks it beside gRPC,
   // and in connect-node a unary call costs well under half the CPU of a gRPC one (no trailers, no
   // per-call error marking the end of the response; `npx tsx bench/rpc-overhead.ts`).
-  const transport = createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager, interceptors: [interceptor] });
+  const transport = createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager, interceptors: [interceptor, tracePropagation()] });
 
   let closed: Promise<void> | undefined;
   const instance: Client = {

@@ -19,3 +19,4 @@ export { startOptionsToPb } from "./start-options.js";
 export { runFromPb } from "./workflow-run.js";
 export { abortableDelay, Backoff } from "./backoff.js";
 export { replayAwareLogger } from "./logger.js";
+export { traceContextOf, type TraceContextHeaders } from "./trace-propagation.js";

@@ -17,6 +17,7 @@ import { registerBatchService } from "./api/batch-service-handler.js";
 import { BatchLoop, type BatchLoopOptions, defaultBatchLoopOptions } from "./batch/batch-loop.js";
 import { registerAdminService } from "./api/admin-service-handler.js";
 import { authInterceptor } from "./api/auth-interceptor.js";
+import { rpcTracing } from "./api/rpc-tracing.js";
 import { toConnectError } from "./api/errors.js";
 import { HealthStatus, registerHealth } from "./api/health-service.js";
 import { registerReflection } from "./api/reflection-service.js";
@@ -120,9 +121,9 @@ export function createServer(deps: AppDeps): AikiServer {
   };
   const connectHandler = connectNodeAdapter({
     routes,
-    // The first is the outermost: every call is logged and counted, refused ones included, and
-    // authentication runs before any handler, so a refused call reaches nothing else.
-    interceptors: verifier ? [errorsAndLogs(deps.logger, metrics), authInterceptor(verifier, deps.logger, metrics)] : [errorsAndLogs(deps.logger, metrics)],
+    // The first is the outermost: every call is traced, logged and counted, refused ones included,
+    // and authentication runs before any handler, so a refused call reaches nothing else.
+    interceptors: [rpcTracing(), errorsAndLogs(deps.logger, metrics), ...(verifier ? [authInterceptor(verifier, deps.logger, metrics)] : [])],
     shutdownSignal: shutdown.signal,
     ...requestLimits(limits),
     // Paths that are no RPC: /metrics, /healthz, /readyz.

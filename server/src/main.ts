@@ -3,11 +3,14 @@ import { ConfigError, loadConfig } from "./config.js";
 import { openDependencies } from "./dependencies.js";
 import { AdminKeyError, ensureAdminKey } from "./engine/api-keys.js";
 import { createLogger } from "./logger.js";
+import { installTracingFromEnv } from "./tracing/install-tracing.js";
 
 // Reads the configuration, wires the dependencies, listens; stops gracefully on SIGTERM/SIGINT.
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  // Off unless the standard OTEL_* variables ask for it (docs/tracing.md).
+  const tracing = installTracingFromEnv(process.env, "aiki-server");
   const deps = await openDependencies({ ...config, logger });
   // Stored before listening, so the operator's first call with it cannot race its creation.
   if (config.adminKey) await ensureAdminKey(deps.db, config.adminKey);
@@ -25,7 +28,7 @@ async function main(): Promise<void> {
   });
   const address = await server.listen(config.port, config.host);
   logger.info(
-    { url: address.url, store: deps.store, notifier: config.redisUrl ? "redis" : "in-process", auth: config.auth ? "on" : "off" },
+    { url: address.url, store: deps.store, notifier: config.redisUrl ? "redis" : "in-process", auth: config.auth ? "on" : "off", tracing: tracing ? "on" : "off" },
     `aiki server listening on ${address.url}`,
   );
 
@@ -36,6 +39,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, "shutting down");
     await server.close();
     await deps.close();
+    await tracing?.shutdown();
     logger.info("stopped");
     process.exit(0);
   };

@@ -6,7 +6,8 @@ import type {
   SessionResponse_CallError,
   SessionResponse_Result,
 } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
-import { clientInternals, translateRpcError } from "@aiki/sdk/internal";
+import { clientInternals, traceContextOf, translateRpcError } from "@aiki/sdk/internal";
+import { context, trace } from "@opentelemetry/api";
 import { type ConnectionEnd, ConnectionHealth, keepConnected } from "./keep-connected.js";
 import { type LeaseSource, workerFields, type WorkerSlots } from "./lease-source.js";
 import { StreamLeaseSource } from "./lease-stream.js";
@@ -187,7 +188,9 @@ class OpenSession {
         },
       });
       tracePoint("call sent", request.case);
-      this.outgoing.send({ kind: { case: "call", value: { callId, request } } });
+      // The caller's span (an execution's, a task's), as the traceparent header would carry it on the unary RPC.
+      const traceContext = traceContextOf(trace.getSpanContext(context.active()));
+      this.outgoing.send({ kind: { case: "call", value: { callId, request, traceContext } } });
     });
   }
 

@@ -55,6 +55,7 @@ import {
 import { ExecutionEnded, type ExecutionOutcome } from "./execution-ended.js";
 import { findRecord, ReplayHistory } from "./replay-history.js";
 import { tracePoint } from "./trace-point.js";
+import { ExecutionTrace } from "./execution-tracing.js";
 
 type SuspendWait = MessageInitShape<typeof SuspendRunRequestSchema>["wait"];
 type TaskCompletionInit = MessageInitShape<typeof TaskCompletionSchema>;
@@ -124,6 +125,7 @@ export class RunExecution implements RunEngine {
   // durable before anything the workflow does after it, at one commit fewer per task.
   private pendingCompletions: TaskCompletionInit[] = [];
   private flushScheduled = false;
+  private readonly trace: ExecutionTrace;
 
   constructor(options: RunExecutionOptions) {
     const { lease } = options;
@@ -139,6 +141,7 @@ export class RunExecution implements RunEngine {
     this.inlineRetryMaxDelayMs = options.inlineRetryMaxDelayMs;
     this.random = options.random ?? Math.random;
     this.eagerTasks = options.eagerTasks ?? false;
+    this.trace = new ExecutionTrace(lease.run, lease.run.leaseWorkerId || undefined);
   }
 
   /** How the execution ended, once it has. */
@@ -148,6 +151,13 @@ export class RunExecution implements RunEngine {
 
   /** Runs the handler to its end (or until the execution ends otherwise); never rejects. */
   async execute(): Promise<ExecutionOutcome> {
+    // With the execution's span active: children, events and writes made for it continue its trace.
+    const outcome = await this.trace.within(() => this.executeHandler());
+    this.trace.end(outcome);
+    return outcome;
+  }
+
+  private async executeHandler(): Promise<ExecutionOutcome> {
     const context = createRunContext({
       id: this.run.id,
       name: this.run.workflowName,
@@ -224,6 +234,7 @@ export class RunExecution implements RunEngine {
     if (this.outcome || this.finishing) return parked();
     const { sequence, record } = this.history.claimSleep(name);
     const recorded = sleepResult(record?.status);
+    if (recorded && !this.history.hasUnconsumed()) this.trace.waitEnded("sleep", name, recorded.cancelled ? "cancelled" : "elapsed");
     if (recorded) return recorded;
     if (!record) await this.checkDeterminism(`sleep "${name}" #${sequence}`);
     const response = await this.suspend({ case: "sleep", value: { name, sequence, duration: durationFromMs(durationMs) } });
@@ -236,6 +247,7 @@ export class RunExecution implements RunEngine {
     if (this.outcome || this.finishing) return parked();
     const { sequence, record } = this.history.claimEventWait(eventName);
     const recorded = this.eventResult(eventName, definition, record);
+    if (recorded && !this.history.hasUnconsumed()) this.trace.waitEnded("event wait", eventName, recorded.timeout ? "timed out" : "received");
     if (recorded) return recorded;
     if (!record) await this.checkDeterminism(`wait for event "${eventName}" #${sequence}`);
     const response = await this.suspend({
@@ -284,6 +296,7 @@ export class RunExecution implements RunEngine {
             key,
             sequence,
             ...startOptionsToPb(request.options, request.defaultRetry),
+            traceContext: this.trace.childTraceContext(),
           },
           { signal },
         ),
@@ -349,7 +362,10 @@ export class RunExecution implements RunEngine {
         const attempt = record.attempts;
         let stored: unknown;
         try {
-          const output = early ? unwrap(await early) : await this.runTaskHandler(task, input);
+          // An eager first attempt started before its record (and so its attempt number) was known: its span is the execution's.
+          const output = early
+            ? unwrap(await early)
+            : await this.trace.taskAttempt({ name: task.name, address, sequence, attempt, maxAttempts }, () => this.runTaskHandler(task, input));
           stored = toJsonValue(parseWithSchema(task.outputSchema, output, `task "${task.name}" output`));
         } catch (error) {
           this.assertLive();
@@ -372,6 +388,7 @@ export class RunExecution implements RunEngine {
           );
           if (delayMs === undefined) throw new TaskFailedError({ taskName: task.name, taskId: record.id, attempts: attempt, failure, cause: error });
           this.logger.debug("task attempt failed; retrying", { task: task.name, attempt, maxAttempts, delayMs, err: error });
+          this.trace.retryScheduled(task.name, attempt, delayMs, delayMs <= this.inlineRetryMaxDelayMs);
           if (delayMs > this.inlineRetryMaxDelayMs) return { done: false, suspendFor: record };
           await this.delay(delayMs);
           return { done: false };
@@ -533,6 +550,7 @@ export class RunExecution implements RunEngine {
       );
       if (response.suspended) {
         this.logger.debug("run suspended", { wait: wait?.case });
+        this.trace.suspended(wait?.case ?? "unknown", waitName(wait));
         this.end("suspended");
         throw new ExecutionEnded("suspended");
       }
@@ -794,4 +812,20 @@ function settle(fn: () => Promise<unknown>): Promise<Settled> {
 function unwrap(settled: Settled): unknown {
   if (settled.ok) return settled.value;
   throw settled.error;
+}
+
+/** What a suspension waits for, in words, for its trace event. */
+function waitName(wait: SuspendWait): string {
+  switch (wait?.case) {
+    case "sleep":
+      return wait.value.name ?? "";
+    case "eventWait":
+      return wait.value.eventName ?? "";
+    case "childWait":
+      return wait.value.childRunId ?? "";
+    case "taskRetry":
+      return wait.value.taskId ?? "";
+    default:
+      return "";
+  }
 }

@@ -34,6 +34,7 @@ export function printRun(out: Output, run: Run): void {
     ["Shard", run.shard],
     ["Parent", run.parentRunId],
     ["Rerun of", run.rerunOf ? `${run.rerunOf}, from ${formatRerunStep(run.fromStep)}` : undefined],
+    ["Trace", run.traceContext?.traceparent],
     ["Namespace", run.namespace],
     ["Created", formatTimeAndAge(run.createTime)],
     ["Updated", formatTimeAndAge(run.updateTime)],

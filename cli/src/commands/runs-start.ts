@@ -18,6 +18,7 @@ export const runsStart: Command = {
     shard: { type: "string" },
     tag: { type: "string", multiple: true },
     delay: { type: "string" },
+    traceparent: { type: "string" },
   },
   optionHelp: [
     ["--input JSON", "the workflow's input, as JSON"],
@@ -26,11 +27,13 @@ export const runsStart: Command = {
     ["--shard S", "only workers serving shard S run it"],
     ["--tag K=V", "tag the run (repeat for more tags)"],
     ["--delay D", "start after D (e.g. 10m); scheduled until then"],
+    ["--traceparent TP", "continue this W3C trace (00-<trace id>-<span id>-<flags>) in the run (docs/tracing.md)"],
   ],
   async run(ctx) {
     const [workflowName, workflowVersionId] = ctx.args as [string, string];
     const input = jsonOption(ctx, "input");
     const delay = stringOption(ctx, "delay");
+    const traceparent = stringOption(ctx, "traceparent");
     const res = await ctx.clients().runs.startRun({
       workflowName,
       workflowVersionId,
@@ -39,6 +42,7 @@ export const runsStart: Command = {
       requestId: stringOption(ctx, "request-id") ?? "",
       shard: stringOption(ctx, "shard") ?? "",
       tags: parseTags(stringsOption(ctx, "tag"), "--tag"),
+      traceContext: traceparent === undefined ? undefined : { traceparent, tracestate: "" },
       trigger: delay === undefined ? undefined : { when: { case: "delay", value: durationFromMs(parseDuration(delay, "--delay")) } },
     });
     if (ctx.json) return printJson(ctx.out, StartRunResponseSchema, res);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aiki/v1/run.proto.
  */
 export const file_aiki_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChFhaWtpL3YxL3J1bi5wcm90bxIHYWlraS52MSLbBAoLUmV0cnlQb2xpY3kSKwoFbmV2ZXIYASABKAsyGi5haWtpLnYxLlJldHJ5UG9saWN5Lk5ldmVySAASKwoFZml4ZWQYAiABKAsyGi5haWtpLnYxLlJldHJ5UG9saWN5LkZpeGVkSAASNwoLZXhwb25lbnRpYWwYAyABKAsyIC5haWtpLnYxLlJldHJ5UG9saWN5LkV4cG9uZW50aWFsSAASMQoIaml0dGVyZWQYBCABKAsyHS5haWtpLnYxLlJldHJ5UG9saWN5LkppdHRlcmVkSAAaBwoFTmV2ZXIaRwoFRml4ZWQSFAoMbWF4X2F0dGVtcHRzGAEgASgFEigKBWRlbGF5GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGpABCgtFeHBvbmVudGlhbBIUCgxtYXhfYXR0ZW1wdHMYASABKAUSLQoKYmFzZV9kZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZmYWN0b3IYAyABKAESLAoJbWF4X2RlbGF5GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGpQBCghKaXR0ZXJlZBIUCgxtYXhfYXR0ZW1wdHMYASABKAUSLQoKYmFzZV9kZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIVCg1qaXR0ZXJfZmFjdG9yGAMgASgBEiwKCW1heF9kZWxheRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIKCghzdHJhdGVneSJvCgdUcmlnZ2VyEioKBWRlbGF5GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASMAoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAEIGCgR3aGVuIlgKDFJ1blJlZmVyZW5jZRIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSFAoMcmVmZXJlbmNlX2lkGAMgASgJIs8HCgNSdW4SCgoCaWQYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhUKDXdvcmtmbG93X25hbWUYAyABKAkSGwoTd29ya2Zsb3dfdmVyc2lvbl9pZBgEIAEoCRIiCgZzdGF0dXMYBSABKA4yEi5haWtpLnYxLlJ1blN0YXR1cxIQCghyZXZpc2lvbhgGIAEoBRIlCgVpbnB1dBgHIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgZvdXRwdXQYCCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSIQoHZmFpbHVyZRgJIAEoCzIQLmFpa2kudjEuRmFpbHVyZRIvCg1mYWlsdXJlX2NhdXNlGAogASgOMhguYWlraS52MS5SdW5GYWlsdXJlQ2F1c2USFQoNc3RhdHVzX3JlYXNvbhgLIAEoCRIUCgxyZWZlcmVuY2VfaWQYDCABKAkSDQoFc2hhcmQYDSABKAkSFQoNcGFyZW50X3J1bl9pZBgOIAEoCRIjCgVyZXRyeRgPIAEoCzIULmFpa2kudjEuUmV0cnlQb2xpY3kSDwoHYXR0ZW1wdBgQIAEoBRIvCgtjcmVhdGVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgl3YWtlX3RpbWUYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2xlYXNlX3dvcmtlcl9pZBgWIAEoCRI1ChFsZWFzZV9leHBpcmVfdGltZRgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMcmV0YWluX3VudGlsGBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5yZXRhaW5fZm9yZXZlchgZIAEoCBIQCghyZXJ1bl9vZhgaIAEoCRIlCglmcm9tX3N0ZXAYGyABKAsyEi5haWtpLnYxLlJlcnVuU3RlcBIkCgR0YWdzGBwgAygLMhYuYWlraS52MS5SdW4uVGFnc0VudHJ5GisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIvYBCglSZXJ1blN0ZXASKQoFc3RhcnQYASABKAsyGC5haWtpLnYxLlJlcnVuU3RlcC5TdGFydEgAEjQKC2hpc3RvcnlfZW5kGAIgASgLMh0uYWlraS52MS5SZXJ1blN0ZXAuSGlzdG9yeUVuZEgAEicKBHRhc2sYAyABKAsyFy5haWtpLnYxLlJlcnVuU3RlcC5UYXNrSAASFAoMbGFzdF9mYWlsdXJlGAQgASgIGgcKBVN0YXJ0GgwKCkhpc3RvcnlFbmQaKQoEVGFzaxIPCgdhZGRyZXNzGAEgASgJEhAKCHNlcXVlbmNlGAIgASgFQgcKBXBvaW50IroBCg1SdW5UcmFuc2l0aW9uEhAKCHJldmlzaW9uGAEgASgFEicKC2Zyb21fc3RhdHVzGAIgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSJQoJdG9fc3RhdHVzGAMgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSDQoFYWN0b3IYBCABKAkSDgoGcmVhc29uGAUgASgJEigKBHRpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKtECCglSdW5TdGF0dXMSGgoWUlVOX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFFJVTl9TVEFUVVNfU0NIRURVTEVEEAESFQoRUlVOX1NUQVRVU19RVUVVRUQQAhIWChJSVU5fU1RBVFVTX1JVTk5JTkcQAxIVChFSVU5fU1RBVFVTX1BBVVNFRBAEEhcKE1JVTl9TVEFUVVNfU0xFRVBJTkcQBRIdChlSVU5fU1RBVFVTX0FXQUlUSU5HX0VWRU5UEAYSHQoZUlVOX1NUQVRVU19BV0FJVElOR19SRVRSWRAHEiYKIlJVTl9TVEFUVVNfQVdBSVRJTkdfQ0hJTERfV09SS0ZMT1cQCBIYChRSVU5fU1RBVFVTX0NPTVBMRVRFRBAJEhUKEVJVTl9TVEFUVVNfRkFJTEVEEAoSGAoUUlVOX1NUQVRVU19DQU5DRUxMRUQQCyrfAQoPUnVuRmFpbHVyZUNhdXNlEiEKHVJVTl9GQUlMVVJFX0NBVVNFX1VOU1BFQ0lGSUVEEAASGgoWUlVOX0ZBSUxVUkVfQ0FVU0VfVEFTSxABEh0KGVJVTl9GQUlMVVJFX0NBVVNFX0hBTkRMRVIQAhIlCiFSVU5fRkFJTFVSRV9DQVVTRV9OT05fREVURVJNSU5JU00QAxIjCh9SVU5fRkFJTFVSRV9DQVVTRV9PVVRQVVRfU0NIRU1BEAQSIgoeUlVOX0ZBSUxVUkVfQ0FVU0VfQ0hJTERfU0NIRU1BEAUqmAEKF1JlZmVyZW5jZUNvbmZsaWN0UG9saWN5EikKJVJFRkVSRU5DRV9DT05GTElDVF9QT0xJQ1lfVU5TUEVDSUZJRUQQABIjCh9SRUZFUkVOQ0VfQ09ORkxJQ1RfUE9MSUNZX0VSUk9SEAESLQopUkVGRVJFTkNFX0NPTkZMSUNUX1BPTElDWV9SRVRVUk5fRVhJU1RJTkcQAmIGcHJvdG8z", [file_aiki_v1_payload, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChFhaWtpL3YxL3J1bi5wcm90bxIHYWlraS52MSLbBAoLUmV0cnlQb2xpY3kSKwoFbmV2ZXIYASABKAsyGi5haWtpLnYxLlJldHJ5UG9saWN5Lk5ldmVySAASKwoFZml4ZWQYAiABKAsyGi5haWtpLnYxLlJldHJ5UG9saWN5LkZpeGVkSAASNwoLZXhwb25lbnRpYWwYAyABKAsyIC5haWtpLnYxLlJldHJ5UG9saWN5LkV4cG9uZW50aWFsSAASMQoIaml0dGVyZWQYBCABKAsyHS5haWtpLnYxLlJldHJ5UG9saWN5LkppdHRlcmVkSAAaBwoFTmV2ZXIaRwoFRml4ZWQSFAoMbWF4X2F0dGVtcHRzGAEgASgFEigKBWRlbGF5GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGpABCgtFeHBvbmVudGlhbBIUCgxtYXhfYXR0ZW1wdHMYASABKAUSLQoKYmFzZV9kZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZmYWN0b3IYAyABKAESLAoJbWF4X2RlbGF5GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGpQBCghKaXR0ZXJlZBIUCgxtYXhfYXR0ZW1wdHMYASABKAUSLQoKYmFzZV9kZWxheRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIVCg1qaXR0ZXJfZmFjdG9yGAMgASgBEiwKCW1heF9kZWxheRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIKCghzdHJhdGVneSJvCgdUcmlnZ2VyEioKBWRlbGF5GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASMAoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAEIGCgR3aGVuIlgKDFJ1blJlZmVyZW5jZRIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSFAoMcmVmZXJlbmNlX2lkGAMgASgJIjcKDFRyYWNlQ29udGV4dBITCgt0cmFjZXBhcmVudBgBIAEoCRISCgp0cmFjZXN0YXRlGAIgASgJIv0HCgNSdW4SCgoCaWQYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhUKDXdvcmtmbG93X25hbWUYAyABKAkSGwoTd29ya2Zsb3dfdmVyc2lvbl9pZBgEIAEoCRIiCgZzdGF0dXMYBSABKA4yEi5haWtpLnYxLlJ1blN0YXR1cxIQCghyZXZpc2lvbhgGIAEoBRIlCgVpbnB1dBgHIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgZvdXRwdXQYCCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSIQoHZmFpbHVyZRgJIAEoCzIQLmFpa2kudjEuRmFpbHVyZRIvCg1mYWlsdXJlX2NhdXNlGAogASgOMhguYWlraS52MS5SdW5GYWlsdXJlQ2F1c2USFQoNc3RhdHVzX3JlYXNvbhgLIAEoCRIUCgxyZWZlcmVuY2VfaWQYDCABKAkSDQoFc2hhcmQYDSABKAkSFQoNcGFyZW50X3J1bl9pZBgOIAEoCRIjCgVyZXRyeRgPIAEoCzIULmFpa2kudjEuUmV0cnlQb2xpY3kSDwoHYXR0ZW1wdBgQIAEoBRIvCgtjcmVhdGVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgl3YWtlX3RpbWUYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2xlYXNlX3dvcmtlcl9pZBgWIAEoCRI1ChFsZWFzZV9leHBpcmVfdGltZRgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMcmV0YWluX3VudGlsGBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5yZXRhaW5fZm9yZXZlchgZIAEoCBIQCghyZXJ1bl9vZhgaIAEoCRIlCglmcm9tX3N0ZXAYGyABKAsyEi5haWtpLnYxLlJlcnVuU3RlcBIkCgR0YWdzGBwgAygLMhYuYWlraS52MS5SdW4uVGFnc0VudHJ5EiwKDXRyYWNlX2NvbnRleHQYKCABKAsyFS5haWtpLnYxLlRyYWNlQ29udGV4dBorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASL2AQoJUmVydW5TdGVwEikKBXN0YXJ0GAEgASgLMhguYWlraS52MS5SZXJ1blN0ZXAuU3RhcnRIABI0CgtoaXN0b3J5X2VuZBgCIAEoCzIdLmFpa2kudjEuUmVydW5TdGVwLkhpc3RvcnlFbmRIABInCgR0YXNrGAMgASgLMhcuYWlraS52MS5SZXJ1blN0ZXAuVGFza0gAEhQKDGxhc3RfZmFpbHVyZRgEIAEoCBoHCgVTdGFydBoMCgpIaXN0b3J5RW5kGikKBFRhc2sSDwoHYWRkcmVzcxgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBUIHCgVwb2ludCK6AQoNUnVuVHJhbnNpdGlvbhIQCghyZXZpc2lvbhgBIAEoBRInCgtmcm9tX3N0YXR1cxgCIAEoDjISLmFpa2kudjEuUnVuU3RhdHVzEiUKCXRvX3N0YXR1cxgDIAEoDjISLmFpa2kudjEuUnVuU3RhdHVzEg0KBWFjdG9yGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIoCgR0aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrRAgoJUnVuU3RhdHVzEhoKFlJVTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRSVU5fU1RBVFVTX1NDSEVEVUxFRBABEhUKEVJVTl9TVEFUVVNfUVVFVUVEEAISFgoSUlVOX1NUQVRVU19SVU5OSU5HEAMSFQoRUlVOX1NUQVRVU19QQVVTRUQQBBIXChNSVU5fU1RBVFVTX1NMRUVQSU5HEAUSHQoZUlVOX1NUQVRVU19BV0FJVElOR19FVkVOVBAGEh0KGVJVTl9TVEFUVVNfQVdBSVRJTkdfUkVUUlkQBxImCiJSVU5fU1RBVFVTX0FXQUlUSU5HX0NISUxEX1dPUktGTE9XEAgSGAoUUlVOX1NUQVRVU19DT01QTEVURUQQCRIVChFSVU5fU1RBVFVTX0ZBSUxFRBAKEhgKFFJVTl9TVEFUVVNfQ0FOQ0VMTEVEEAsq3wEKD1J1bkZhaWx1cmVDYXVzZRIhCh1SVU5fRkFJTFVSRV9DQVVTRV9VTlNQRUNJRklFRBAAEhoKFlJVTl9GQUlMVVJFX0NBVVNFX1RBU0sQARIdChlSVU5fRkFJTFVSRV9DQVVTRV9IQU5ETEVSEAISJQohUlVOX0ZBSUxVUkVfQ0FVU0VfTk9OX0RFVEVSTUlOSVNNEAMSIwofUlVOX0ZBSUxVUkVfQ0FVU0VfT1VUUFVUX1NDSEVNQRAEEiIKHlJVTl9GQUlMVVJFX0NBVVNFX0NISUxEX1NDSEVNQRAFKpgBChdSZWZlcmVuY2VDb25mbGljdFBvbGljeRIpCiVSRUZFUkVOQ0VfQ09ORkxJQ1RfUE9MSUNZX1VOU1BFQ0lGSUVEEAASIwofUkVGRVJFTkNFX0NPTkZMSUNUX1BPTElDWV9FUlJPUhABEi0KKVJFRkVSRU5DRV9DT05GTElDVF9QT0xJQ1lfUkVUVVJOX0VYSVNUSU5HEAJiBnByb3RvMw", [file_aiki_v1_payload, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * How often, and after what delays, failed work is attempted again. `max_attempts` counts every
@@ -270,6 +270,35 @@ export const RunReferenceSchema: GenMessage<RunReference> = /*@__PURE__*/
   messageDesc(file_aiki_v1_run, 2);
 
 /**
+ * A W3C Trace Context (https://www.w3.org/TR/trace-context/), as its two HTTP headers carry it.
+ *
+ * @generated from message aiki.v1.TraceContext
+ */
+export type TraceContext = Message<"aiki.v1.TraceContext"> & {
+  /**
+   * The `traceparent` value: "00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>".
+   * Required when the message is set; a malformed value is INVALID_ARGUMENT.
+   *
+   * @generated from field: string traceparent = 1;
+   */
+  traceparent: string;
+
+  /**
+   * The optional `tracestate` value (vendor entries), passed along unchanged. At most 512 characters.
+   *
+   * @generated from field: string tracestate = 2;
+   */
+  tracestate: string;
+};
+
+/**
+ * Describes the message aiki.v1.TraceContext.
+ * Use `create(TraceContextSchema)` to create a new message.
+ */
+export const TraceContextSchema: GenMessage<TraceContext> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run, 3);
+
+/**
  * One execution of a workflow version.
  *
  * @generated from message aiki.v1.Run
@@ -473,6 +502,16 @@ export type Run = Message<"aiki.v1.Run"> & {
    * @generated from field: map<string, string> tags = 28;
    */
   tags: { [key: string]: string };
+
+  /**
+   * The W3C trace context the run continues (docs/tracing.md): the one its start carried (the
+   * `traceparent` header or StartRunRequest.trace_context), or, for a child run, its parent's
+   * current span. Unset when the start carried none. A worker makes its spans for this run
+   * children of it, so the run shows up inside the caller's trace in any language.
+   *
+   * @generated from field: aiki.v1.TraceContext trace_context = 40;
+   */
+  traceContext?: TraceContext | undefined;
 };
 
 /**
@@ -480,7 +519,7 @@ export type Run = Message<"aiki.v1.Run"> & {
  * Use `create(RunSchema)` to create a new message.
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_run, 3);
+  messageDesc(file_aiki_v1_run, 4);
 
 /**
  * Where a rerun went live, as RerunRunRequest.from resolved it on the source's history.
@@ -532,7 +571,7 @@ export type RerunStep = Message<"aiki.v1.RerunStep"> & {
  * Use `create(RerunStepSchema)` to create a new message.
  */
 export const RerunStepSchema: GenMessage<RerunStep> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_run, 4);
+  messageDesc(file_aiki_v1_run, 5);
 
 /**
  * From the start: nothing was copied.
@@ -547,7 +586,7 @@ export type RerunStep_Start = Message<"aiki.v1.RerunStep.Start"> & {
  * Use `create(RerunStep_StartSchema)` to create a new message.
  */
 export const RerunStep_StartSchema: GenMessage<RerunStep_Start> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_run, 4, 0);
+  messageDesc(file_aiki_v1_run, 5, 0);
 
 /**
  * After every finished record of the source: last_failure on a source without a failed task.
@@ -562,7 +601,7 @@ export type RerunStep_HistoryEnd = Message<"aiki.v1.RerunStep.HistoryEnd"> & {
  * Use `create(RerunStep_HistoryEndSchema)` to create a new message.
  */
 export const RerunStep_HistoryEndSchema: GenMessage<RerunStep_HistoryEnd> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_run, 4, 1);
+  messageDesc(file_aiki_v1_run, 5, 1);
 
 /**
  * A task of the source: the records before it were copied; it executed live.
@@ -590,7 +629,7 @@ export type RerunStep_Task = Message<"aiki.v1.RerunStep.Task"> & {
  * Use `create(RerunStep_TaskSchema)` to create a new message.
  */
 export const RerunStep_TaskSchema: GenMessage<RerunStep_Task> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_run, 4, 2);
+  messageDesc(file_aiki_v1_run, 5, 2);
 
 /**
  * One entry of a run's transition history.
@@ -647,7 +686,7 @@ export type RunTransition = Message<"aiki.v1.RunTransition"> & {
  * Use `create(RunTransitionSchema)` to create a new message.
  */
 export const RunTransitionSchema: GenMessage<RunTransition> = /*@__PURE__*/
-  messageDesc(file_aiki_v1_run, 5);
+  messageDesc(file_aiki_v1_run, 6);
 
 /**
  * The state of a workflow run. COMPLETED, FAILED and CANCELLED are terminal.

@@ -8,6 +8,7 @@ import { listEvents } from "../store/event-repository.js";
 import { eventToPb } from "./history-mapping.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { namespaceOf } from "./call-namespace.js";
+import { traceRunOfCall } from "./rpc-tracing.js";
 import { Violations } from "./validation.js";
 
 /** EventService: proto <-> engine mapping and request validation only. */
@@ -36,6 +37,7 @@ export function registerEventService(router: ConnectRouter, deps: EngineDeps): v
       const data = v.payload("data", req.data);
       v.throwIfAny();
       const deliveries = await sendEvent(deps, { namespace: ns, targets, eventName: req.eventName, data, referenceId: req.referenceId || undefined });
+      if (deliveries.length === 1) traceRunOfCall(ctx, deliveries[0]!.event.run_id);
       return { deliveries: deliveries.map((d) => create(SendEventResponse_DeliverySchema, { event: eventToPb(d.event), duplicate: d.duplicate })) };
     },
 

@@ -156,6 +156,7 @@ export function runToPb(row: RunRow): Run {
     rerunOf: row.rerun_of ?? "",
     fromStep: row.rerun_from_step ? rerunStepToPb(row.rerun_from_step) : undefined,
     tags: row.tags ?? {},
+    traceContext: row.traceparent ? { traceparent: row.traceparent, tracestate: row.tracestate ?? "" } : undefined,
   });
 }
 

@@ -29,6 +29,7 @@ import { runStatusFromPb, runStatusToPb, runToPb, transitionToPb } from "./run-m
 import { parseStartFields } from "./start-fields.js";
 import { namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
+import { traceContextForRun, traceRunOfCall } from "./rpc-tracing.js";
 
 const clientActor = "client";
 
@@ -46,7 +47,9 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
   router.service(RunService, {
     async startRun(req, ctx) {
       const ns = namespaceOf(ctx);
-      const { run, existing } = await startRun(deps, parseStartRun(new Violations(deps.limits), req, ns));
+      const cmd = parseStartRun(new Violations(deps.limits), req, ns);
+      const { run, existing } = await startRun(deps, { ...cmd, traceContext: traceContextForRun(ctx, cmd.traceContext) });
+      traceRunOfCall(ctx, run.id);
       return { run: runToPb(run), existing };
     },
 

@@ -1,6 +1,7 @@
 import type { RetryPolicy as PbRetryPolicy, Trigger } from "@aiki/gen/aiki/v1/run_pb";
 import { ReferenceConflictPolicy } from "@aiki/gen/aiki/v1/run_pb";
 import type { Value } from "@bufbuild/protobuf/wkt";
+import { maxTracestateLength, type TraceContextValues, traceparentProblem } from "../domain/trace-context.js";
 import type { StartRunCommand } from "../engine/start-run.js";
 import type { JsonValue } from "../store/json.js";
 import { retryPolicyFromPb } from "./run-mapping.js";
@@ -17,11 +18,12 @@ export interface StartFieldsRequest {
   trigger?: Trigger | undefined;
   retry?: PbRetryPolicy | undefined;
   tags: { [key: string]: string };
+  traceContext?: { traceparent: string; tracestate: string } | undefined;
 }
 
 export type StartFields = Pick<
   StartRunCommand,
-  "workflowName" | "workflowVersionId" | "input" | "referenceId" | "conflictPolicy" | "shard" | "trigger" | "retryPolicy" | "tags"
+  "workflowName" | "workflowVersionId" | "input" | "referenceId" | "conflictPolicy" | "shard" | "trigger" | "retryPolicy" | "tags" | "traceContext"
 >;
 
 export function parseStartFields(v: Violations, req: StartFieldsRequest): StartFields {
@@ -42,6 +44,7 @@ export function parseStartFields(v: Violations, req: StartFieldsRequest): StartF
     const startTime = v.timestamp("trigger.start_time", when.value);
     if (startTime) trigger = { startTime };
   }
+  const traceContext = parseTraceContext(v, req.traceContext);
   return {
     workflowName: req.workflowName,
     workflowVersionId: req.workflowVersionId,
@@ -52,5 +55,16 @@ export function parseStartFields(v: Violations, req: StartFieldsRequest): StartF
     trigger,
     retryPolicy: retryPolicy as JsonValue | undefined,
     tags: v.tags("tags", req.tags),
+    traceContext,
   };
+}
+
+/** The request's trace_context field; a given but malformed one is refused, not dropped. */
+function parseTraceContext(v: Violations, field: StartFieldsRequest["traceContext"]): TraceContextValues | undefined {
+  if (!field) return undefined;
+  const problem = traceparentProblem(field.traceparent);
+  if (problem) v.add("trace_context.traceparent", problem);
+  if (field.tracestate.length > maxTracestateLength) v.add("trace_context.tracestate", `must be at most ${maxTracestateLength} characters`);
+  else v.text("trace_context.tracestate", field.tracestate);
+  return problem ? undefined : { traceparent: field.traceparent, tracestate: field.tracestate || undefined };
 }

@@ -25,6 +25,7 @@ import { namespaceOf } from "./call-namespace.js";
 import { parseStartFields } from "./start-fields.js";
 import { completionsFromPb, taskServiceImpl } from "./task-service-handler.js";
 import { Violations } from "./validation.js";
+import { traceContextForRun, traceRunOfCall } from "./rpc-tracing.js";
 import { workerSession } from "./worker-session.js";
 import { holdForCaller } from "./caller-quotas.js";
 import { outboundOf } from "./call-outbound.js";
@@ -169,7 +170,9 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
         leaseToken,
         key: req.key,
         sequence: req.sequence,
+        traceContext: traceContextForRun(ctx, fields.traceContext),
       });
+      traceRunOfCall(ctx, run.id);
       return { run: runToPb(run), existing };
     },
 

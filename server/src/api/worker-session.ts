@@ -18,6 +18,7 @@ import { AsyncQueue } from "./async-queue.js";
 import { holdForCaller } from "./caller-quotas.js";
 import { outboundOf } from "./call-outbound.js";
 import { toConnectError } from "./errors.js";
+import { traceSessionCall } from "./rpc-tracing.js";
 import { Violations } from "./validation.js";
 import { tracePoint } from "../trace-point.js";
 import { leaseToPb } from "./worker-lease-service-handler.js";
@@ -263,7 +264,7 @@ async function answer(
   const method = call.request.case;
   let response: CallResponse;
   try {
-    response = await dispatch(impls, call.request, ctx);
+    response = await traceSessionCall(method ?? "unknown", call.traceContext, () => dispatch(impls, call.request, ctx));
     deps.metrics?.rpcFinished("aiki.v1.WorkerLeaseService", `Session.${method}`, "OK", (performance.now() - started) / 1000);
   } catch (error) {
     const refused = toConnectError(error, deps.logger);

@@ -8,6 +8,7 @@ import { releaseLease } from "./finish-run.js";
 import type { SessionReservation } from "./local-sessions.js";
 import { publishRunChange } from "./publish-run-change.js";
 import { loadHistory, type RunHistoryData } from "./run-history.js";
+import { traceLeases } from "../tracing/lease-spans.js";
 
 /** A run a transaction woke and leased to an idle session of this server, to push after commit. */
 export interface HandOver {
@@ -45,6 +46,7 @@ export async function leaseToIdleSession(deps: EngineDeps, trx: Transaction<Data
 export async function deliverHandOver(deps: EngineDeps, { run, reservation }: HandOver, history: () => Promise<RunHistoryData>): Promise<RunRow> {
   deps.metrics?.runTransitioned("queued", "running");
   deps.metrics?.runsLeased([{ ...run, queued_time: run.update_time }]);
+  traceLeases([run], "hand_over");
   publishRunChange(deps.notifier, run);
   let delivered = false;
   try {

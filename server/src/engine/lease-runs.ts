@@ -1,6 +1,7 @@
 import { HintWaiter } from "../notify/hint-waiter.js";
 import { channels } from "../notify/notifier.js";
 import { claimReadyRuns, extendLeases, heldLeases } from "../store/lease-repository.js";
+import { traceLeases } from "../tracing/lease-spans.js";
 import type { RunRow } from "../store/runs.table.js";
 import { clearWorkerTransport, touchWorker, upsertWorker, type WorkerTransport } from "../store/worker-repository.js";
 import type { EngineDeps } from "./engine-deps.js";
@@ -44,6 +45,7 @@ async function claim(deps: EngineDeps, worker: WorkerIdentity, max: number, ttlM
   });
   if (runs.length === 0) return [];
   deps.metrics?.runsLeased(runs);
+  traceLeases(runs, "claim");
   if (signal.aborted) {
     // Rather than strand the runs until their leases expire.
     await Promise.all(runs.map((r) => releaseLease(deps, { namespace: r.namespace, runId: r.id, leaseToken: r.lease_token!, reason: "worker went away" })));

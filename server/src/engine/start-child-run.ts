@@ -35,6 +35,8 @@ export async function startChildRun(deps: EngineDeps, cmd: StartChildRunCommand)
         shard: cmd.shard || parent.shard,
         parentRunId: parent.id,
         actor: `parent:${parent.id}`,
+        // A worker names its current span; one that does not continues the parent's trace.
+        traceContext: cmd.traceContext ?? (parent.traceparent ? { traceparent: parent.traceparent, tracestate: parent.tracestate ?? undefined } : undefined),
       });
       await insertChildRecord(trx, {
         namespace: cmd.namespace,

@@ -13,6 +13,7 @@ import { deliverHandOver } from "./hand-over.js";
 import { emptyHistory } from "./run-history.js";
 import { publishRunChange } from "./publish-run-change.js";
 import { canonicalHash, canonicalJson } from "./canonical-json.js";
+import type { TraceContextValues } from "../domain/trace-context.js";
 
 export interface StartRunCommand {
   namespace: string;
@@ -33,6 +34,8 @@ export interface StartRunCommand {
   /** The schedule whose occurrence this start is (only the schedule firing sets it). */
   scheduleId?: string | undefined;
   actor: string;
+  /** The W3C trace context the run continues (docs/tracing.md); not part of the request's identity. */
+  traceContext?: TraceContextValues | undefined;
 }
 
 export interface StartRunResult {
@@ -140,6 +143,8 @@ function newRunRow(cmd: StartRunCommand): Parameters<typeof insertRun>[1] {
     start_request_hash: requestHashOf(cmd),
     wake_time: due ? due.wake_time : null,
     tags: jsonb((cmd.tags ?? {}) as JsonValue),
+    traceparent: cmd.traceContext?.traceparent ?? null,
+    tracestate: cmd.traceContext?.tracestate ?? null,
   };
 }
 
@@ -153,8 +158,8 @@ function queuedStart(cmd: StartRunCommand): QueuedRunStart {
 function requestHashOf(cmd: StartRunCommand): string | null {
   if (!cmd.requestId) return null;
   // A start without tags hashes as before tags existed (canonicalJson writes an unset key), so
-  // request ids stored earlier still match.
-  const { tags, ...rest } = cmd;
+  // request ids stored earlier still match. The trace context is no part of the request.
+  const { tags, traceContext: _traceContext, ...rest } = cmd;
   const hashed = tags && Object.keys(tags).length > 0 ? { ...rest, tags } : rest;
   return canonicalHash({ ...hashed, requestId: null, actor: null } as unknown as JsonValue);
 }

@@ -9,6 +9,7 @@ import * as m0005 from "./migrations/0005-dashboard.js";
 import * as m0007 from "./migrations/0007-tags-batch-operations.js";
 import * as m0008 from "./migrations/0008-rerun.js";
 import * as m0009 from "./migrations/0009-retention.js";
+import * as m0010 from "./migrations/0010-trace-context.js";
 
 // Listed statically (not read from disk) so migrations work the same from source, tests and bundles.
 const migrations: Record<string, Migration> = {
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   "0007-tags-batch-operations": m0007,
   "0008-rerun": m0008,
   "0009-retention": m0009,
+  "0010-trace-context": m0010,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -139,12 +139,13 @@ export async function insertRunsUnlessTaken(db: Reader, batch: readonly QueuedRu
         ${batch.map((b) => b.row.shard ?? "")}::text[], ${batch.map((b) => b.row.reference_id ?? null)}::text[], ${batch.map((b) => b.row.parent_run_id ?? null)}::uuid[],
         ${batch.map((b) => json(b.retryPolicy))}::text[], ${batch.map((b) => b.row.start_request_id ?? null)}::text[],
         ${batch.map((b) => b.row.start_request_hash ?? null)}::text[], ${batch.map((b) => b.audit.actor)}::text[], ${batch.map((b) => b.audit.reason)}::text[],
-        ${batch.map((b) => JSON.stringify(b.tags ?? {}))}::text[]
-      ) as r(idx, namespace, id, workflow_name, workflow_version_id, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash, actor, reason, tags)
+        ${batch.map((b) => JSON.stringify(b.tags ?? {}))}::text[],
+        ${batch.map((b) => b.row.traceparent ?? null)}::text[], ${batch.map((b) => b.row.tracestate ?? null)}::text[]
+      ) as r(idx, namespace, id, workflow_name, workflow_version_id, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash, actor, reason, tags, traceparent, tracestate)
     ),
     inserted as (
-      insert into runs (namespace, id, workflow_name, workflow_version_id, status, revision, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash, tags)
-      select namespace, id, workflow_name, workflow_version_id, 'queued', 1, input::jsonb, shard, reference_id, parent_run_id, retry_policy::jsonb, start_request_id, start_request_hash, tags::jsonb
+      insert into runs (namespace, id, workflow_name, workflow_version_id, status, revision, input, shard, reference_id, parent_run_id, retry_policy, start_request_id, start_request_hash, tags, traceparent, tracestate)
+      select namespace, id, workflow_name, workflow_version_id, 'queued', 1, input::jsonb, shard, reference_id, parent_run_id, retry_policy::jsonb, start_request_id, start_request_hash, tags::jsonb, traceparent, tracestate
       from req order by idx
       on conflict do nothing
       returning *

@@ -42,6 +42,10 @@ export interface RunsTable {
   rerun_from_step: ColumnType<RerunFromStep | null, RawBuilder<JsonValue> | null | undefined, never>;
   /** Set at start, never changed; `{}` when none. */
   tags: ColumnType<Record<string, string>, RawBuilder<JsonValue> | undefined, never>;
+  /** The W3C traceparent the run continues (docs/tracing.md); null when its start carried none. */
+  traceparent: ColumnType<string | null, string | null | undefined, never>;
+  /** The W3C tracestate that came with the traceparent. */
+  tracestate: ColumnType<string | null, string | null | undefined, never>;
 }
 
 /** Where a rerun went live, as stored in runs.rerun_from_step. */

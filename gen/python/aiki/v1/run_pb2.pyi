@@ -101,7 +101,7 @@ class RetryPolicy(_message.Message):
     def __init__(self, never: _Optional[_Union[RetryPolicy.Never, _Mapping]] = ..., fixed: _Optional[_Union[RetryPolicy.Fixed, _Mapping]] = ..., exponential: _Optional[_Union[RetryPolicy.Exponential, _Mapping]] = ..., jittered: _Optional[_Union[RetryPolicy.Jittered, _Mapping]] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ["attempt", "create_time", "end_time", "failure", "failure_cause", "from_step", "id", "input", "lease_expire_time", "lease_worker_id", "namespace", "output", "parent_run_id", "reference_id", "rerun_of", "retain_forever", "retain_until", "retry", "revision", "shard", "start_time", "status", "status_reason", "tags", "update_time", "wake_time", "workflow_name", "workflow_version_id"]
+    __slots__ = ["attempt", "create_time", "end_time", "failure", "failure_cause", "from_step", "id", "input", "lease_expire_time", "lease_worker_id", "namespace", "output", "parent_run_id", "reference_id", "rerun_of", "retain_forever", "retain_until", "retry", "revision", "shard", "start_time", "status", "status_reason", "tags", "trace_context", "update_time", "wake_time", "workflow_name", "workflow_version_id"]
     class TagsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +133,7 @@ class Run(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     WAKE_TIME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -161,11 +162,12 @@ class Run(_message.Message):
     status: RunStatus
     status_reason: str
     tags: _containers.ScalarMap[str, str]
+    trace_context: TraceContext
     update_time: _timestamp_pb2.Timestamp
     wake_time: _timestamp_pb2.Timestamp
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., revision: _Optional[int] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., failure: _Optional[_Union[_payload_pb2.Failure, _Mapping]] = ..., failure_cause: _Optional[_Union[RunFailureCause, str]] = ..., status_reason: _Optional[str] = ..., reference_id: _Optional[str] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., wake_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_worker_id: _Optional[str] = ..., lease_expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_forever: bool = ..., rerun_of: _Optional[str] = ..., from_step: _Optional[_Union[RerunStep, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., revision: _Optional[int] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., failure: _Optional[_Union[_payload_pb2.Failure, _Mapping]] = ..., failure_cause: _Optional[_Union[RunFailureCause, str]] = ..., status_reason: _Optional[str] = ..., reference_id: _Optional[str] = ..., shard: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., attempt: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., wake_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_worker_id: _Optional[str] = ..., lease_expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retain_forever: bool = ..., rerun_of: _Optional[str] = ..., from_step: _Optional[_Union[RerunStep, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ..., trace_context: _Optional[_Union[TraceContext, _Mapping]] = ...) -> None: ...
 
 class RunReference(_message.Message):
     __slots__ = ["reference_id", "workflow_name", "workflow_version_id"]
@@ -192,6 +194,14 @@ class RunTransition(_message.Message):
     time: _timestamp_pb2.Timestamp
     to_status: RunStatus
     def __init__(self, revision: _Optional[int] = ..., from_status: _Optional[_Union[RunStatus, str]] = ..., to_status: _Optional[_Union[RunStatus, str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TraceContext(_message.Message):
+    __slots__ = ["traceparent", "tracestate"]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    TRACESTATE_FIELD_NUMBER: _ClassVar[int]
+    traceparent: str
+    tracestate: str
+    def __init__(self, traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ...) -> None: ...
 
 class Trigger(_message.Message):
     __slots__ = ["delay", "start_time"]

@@ -313,7 +313,7 @@ class SetRunRetentionResponse(_message.Message):
     def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
 
 class StartRunRequest(_message.Message):
-    __slots__ = ["conflict_policy", "input", "reference_id", "request_id", "retry", "shard", "tags", "trigger", "workflow_name", "workflow_version_id"]
+    __slots__ = ["conflict_policy", "input", "reference_id", "request_id", "retry", "shard", "tags", "trace_context", "trigger", "workflow_name", "workflow_version_id"]
     class TagsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -328,6 +328,7 @@ class StartRunRequest(_message.Message):
     RETRY_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     TRIGGER_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -338,10 +339,11 @@ class StartRunRequest(_message.Message):
     retry: _run_pb2.RetryPolicy
     shard: str
     tags: _containers.ScalarMap[str, str]
+    trace_context: _run_pb2.TraceContext
     trigger: _run_pb2.Trigger
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, request_id: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., reference_id: _Optional[str] = ..., conflict_policy: _Optional[_Union[_run_pb2.ReferenceConflictPolicy, str]] = ..., shard: _Optional[str] = ..., trigger: _Optional[_Union[_run_pb2.Trigger, _Mapping]] = ..., retry: _Optional[_Union[_run_pb2.RetryPolicy, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., reference_id: _Optional[str] = ..., conflict_policy: _Optional[_Union[_run_pb2.ReferenceConflictPolicy, str]] = ..., shard: _Optional[str] = ..., trigger: _Optional[_Union[_run_pb2.Trigger, _Mapping]] = ..., retry: _Optional[_Union[_run_pb2.RetryPolicy, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ..., trace_context: _Optional[_Union[_run_pb2.TraceContext, _Mapping]] = ...) -> None: ...
 
 class StartRunResponse(_message.Message):
     __slots__ = ["existing", "run"]

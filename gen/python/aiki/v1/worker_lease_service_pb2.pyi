@@ -166,7 +166,7 @@ class ReleaseLeaseResponse(_message.Message):
 class SessionRequest(_message.Message):
     __slots__ = ["call", "drain", "grant", "open"]
     class Call(_message.Message):
-        __slots__ = ["call_id", "complete_run", "complete_task", "fail_run", "fail_task", "heartbeat", "release_lease", "start_child_run", "start_task", "suspend_run"]
+        __slots__ = ["call_id", "complete_run", "complete_task", "fail_run", "fail_task", "heartbeat", "release_lease", "start_child_run", "start_task", "suspend_run", "trace_context"]
         CALL_ID_FIELD_NUMBER: _ClassVar[int]
         COMPLETE_RUN_FIELD_NUMBER: _ClassVar[int]
         COMPLETE_TASK_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +177,7 @@ class SessionRequest(_message.Message):
         START_CHILD_RUN_FIELD_NUMBER: _ClassVar[int]
         START_TASK_FIELD_NUMBER: _ClassVar[int]
         SUSPEND_RUN_FIELD_NUMBER: _ClassVar[int]
+        TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
         call_id: int
         complete_run: CompleteRunRequest
         complete_task: _task_service_pb2.CompleteTaskRequest
@@ -187,7 +188,8 @@ class SessionRequest(_message.Message):
         start_child_run: StartChildRunRequest
         start_task: _task_service_pb2.StartTaskRequest
         suspend_run: SuspendRunRequest
-        def __init__(self, call_id: _Optional[int] = ..., start_task: _Optional[_Union[_task_service_pb2.StartTaskRequest, _Mapping]] = ..., complete_task: _Optional[_Union[_task_service_pb2.CompleteTaskRequest, _Mapping]] = ..., fail_task: _Optional[_Union[_task_service_pb2.FailTaskRequest, _Mapping]] = ..., suspend_run: _Optional[_Union[SuspendRunRequest, _Mapping]] = ..., complete_run: _Optional[_Union[CompleteRunRequest, _Mapping]] = ..., fail_run: _Optional[_Union[FailRunRequest, _Mapping]] = ..., start_child_run: _Optional[_Union[StartChildRunRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., release_lease: _Optional[_Union[ReleaseLeaseRequest, _Mapping]] = ...) -> None: ...
+        trace_context: _run_pb2.TraceContext
+        def __init__(self, call_id: _Optional[int] = ..., start_task: _Optional[_Union[_task_service_pb2.StartTaskRequest, _Mapping]] = ..., complete_task: _Optional[_Union[_task_service_pb2.CompleteTaskRequest, _Mapping]] = ..., fail_task: _Optional[_Union[_task_service_pb2.FailTaskRequest, _Mapping]] = ..., suspend_run: _Optional[_Union[SuspendRunRequest, _Mapping]] = ..., complete_run: _Optional[_Union[CompleteRunRequest, _Mapping]] = ..., fail_run: _Optional[_Union[FailRunRequest, _Mapping]] = ..., start_child_run: _Optional[_Union[StartChildRunRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., release_lease: _Optional[_Union[ReleaseLeaseRequest, _Mapping]] = ..., trace_context: _Optional[_Union[_run_pb2.TraceContext, _Mapping]] = ...) -> None: ...
     class Drain(_message.Message):
         __slots__ = []
         def __init__(self) -> None: ...
@@ -264,7 +266,7 @@ class SessionResponse(_message.Message):
     def __init__(self, leases: _Optional[_Union[StreamLeasesResponse, _Mapping]] = ..., result: _Optional[_Union[SessionResponse.Result, _Mapping]] = ...) -> None: ...
 
 class StartChildRunRequest(_message.Message):
-    __slots__ = ["conflict_policy", "input", "key", "lease_token", "parent_run_id", "reference_id", "retry", "sequence", "shard", "tags", "trigger", "workflow_name", "workflow_version_id"]
+    __slots__ = ["conflict_policy", "input", "key", "lease_token", "parent_run_id", "reference_id", "retry", "sequence", "shard", "tags", "trace_context", "trigger", "workflow_name", "workflow_version_id"]
     class TagsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +284,7 @@ class StartChildRunRequest(_message.Message):
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     TRIGGER_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -295,10 +298,11 @@ class StartChildRunRequest(_message.Message):
     sequence: int
     shard: str
     tags: _containers.ScalarMap[str, str]
+    trace_context: _run_pb2.TraceContext
     trigger: _run_pb2.Trigger
     workflow_name: str
     workflow_version_id: str
-    def __init__(self, parent_run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., key: _Optional[str] = ..., sequence: _Optional[int] = ..., reference_id: _Optional[str] = ..., conflict_policy: _Optional[_Union[_run_pb2.ReferenceConflictPolicy, str]] = ..., shard: _Optional[str] = ..., trigger: _Optional[_Union[_run_pb2.Trigger, _Mapping]] = ..., retry: _Optional[_Union[_run_pb2.RetryPolicy, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, parent_run_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., workflow_name: _Optional[str] = ..., workflow_version_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., key: _Optional[str] = ..., sequence: _Optional[int] = ..., reference_id: _Optional[str] = ..., conflict_policy: _Optional[_Union[_run_pb2.ReferenceConflictPolicy, str]] = ..., shard: _Optional[str] = ..., trigger: _Optional[_Union[_run_pb2.Trigger, _Mapping]] = ..., retry: _Optional[_Union[_run_pb2.RetryPolicy, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ..., trace_context: _Optional[_Union[_run_pb2.TraceContext, _Mapping]] = ...) -> None: ...
 
 class StartChildRunResponse(_message.Message):
     __slots__ = ["existing", "run"]
