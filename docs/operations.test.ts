@@ -75,8 +75,7 @@ const json = (v: unknown) => fromJson(ValueSchema, v as never);
 const queuedRun = async () => (await runs.startRun({ workflowName, workflowVersionId, input: json({ orderId: `o-${Math.random()}` }) })).run!;
 
 /** The run of the page's examples: reference id order-123 (starting it again returns it). */
-const order123 = async () =>
-  (await runs.startRun({ workflowName, workflowVersionId, input: json({ orderId: "order-123" }), referenceId: "order-123" })).run!;
+const order123 = async () => (await runs.startRun({ workflowName, workflowVersionId, input: json({ orderId: "order-123" }), referenceId: "order-123" })).run!;
 
 /** A running restaurant-order run, leased by `workerId`; on a shard of its own so no other lease takes it. */
 async function leasedRun(workerId = "ops-worker") {
@@ -170,16 +169,26 @@ const setups: Record<string, () => Promise<Setup>> = {
   },
   "run-full-history": async () => {
     const { run, fence } = await leasedRun();
-    const { task } = await tasks.startTask({ ...fence, name: "notify-restaurant", address: taskAddress("notify-restaurant", undefined), sequence: 0, maxAttempts: 1 });
+    const { task } = await tasks.startTask({
+      ...fence,
+      name: "notify-restaurant",
+      address: taskAddress("notify-restaurant", undefined),
+      sequence: 0,
+      maxAttempts: 1,
+    });
     await tasks.completeTask({ ...fence, taskId: task!.id, attempt: 1, output: json({ notified: true }) });
     await leases.suspendRun({ ...fence, wait: { case: "eventWait", value: { eventName: "restaurant-accepted", sequence: 0 } } });
     await events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "restaurant-accepted", data: json({ etaMinutes: 5 }) });
     return {
       vars: { "<run-id>": run.id },
       check: (out) => {
-        const { history, events: sent } = parse<{ history: { tasks: unknown; eventWaits: Array<{ startTime: string; endTime: string }> }; events: unknown }>(out);
+        const { history, events: sent } = parse<{ history: { tasks: unknown; eventWaits: Array<{ startTime: string; endTime: string }> }; events: unknown }>(
+          out,
+        );
         expect(history.tasks).toMatchObject([{ name: "notify-restaurant", status: "TASK_STATUS_COMPLETED", output: { notified: true } }]);
-        expect(history.eventWaits).toMatchObject([{ eventName: "restaurant-accepted", status: "EVENT_WAIT_STATUS_RECEIVED", event: { data: { etaMinutes: 5 } } }]);
+        expect(history.eventWaits).toMatchObject([
+          { eventName: "restaurant-accepted", status: "EVENT_WAIT_STATUS_RECEIVED", event: { data: { etaMinutes: 5 } } },
+        ]);
         expect(history.eventWaits[0]!.startTime).toMatch(/^\d{4}-/);
         expect(history.eventWaits[0]!.endTime).toMatch(/^\d{4}-/);
         expect(sent).toMatchObject([{ name: "restaurant-accepted", consumed: true }]);
@@ -188,17 +197,27 @@ const setups: Record<string, () => Promise<Setup>> = {
   },
   "run-tasks": async () => {
     const { run, fence } = await leasedRun();
-    const { task } = await tasks.startTask({ ...fence, name: "notify-restaurant", address: taskAddress("notify-restaurant", undefined), sequence: 0, maxAttempts: 1 });
+    const { task } = await tasks.startTask({
+      ...fence,
+      name: "notify-restaurant",
+      address: taskAddress("notify-restaurant", undefined),
+      sequence: 0,
+      maxAttempts: 1,
+    });
     await tasks.completeTask({ ...fence, taskId: task!.id, attempt: 1, output: json({ notified: true }) });
     return {
       vars: { "<run-id>": run.id },
-      check: (out) => expect(parse(out).tasks).toMatchObject([{ name: "notify-restaurant", status: "TASK_STATUS_COMPLETED", attempts: 1, output: { notified: true } }]),
+      check: (out) =>
+        expect(parse(out).tasks).toMatchObject([{ name: "notify-restaurant", status: "TASK_STATUS_COMPLETED", attempts: 1, output: { notified: true } }]),
     };
   },
   "run-events": async () => {
     const run = await queuedRun();
     await events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "restaurant-accepted", data: json({ etaMinutes: 5 }) });
-    return { vars: { "<run-id>": run.id }, check: (out) => expect(parse(out).events).toMatchObject([{ runId: run.id, name: "restaurant-accepted", data: { etaMinutes: 5 } }]) };
+    return {
+      vars: { "<run-id>": run.id },
+      check: (out) => expect(parse(out).events).toMatchObject([{ runId: run.id, name: "restaurant-accepted", data: { etaMinutes: 5 } }]),
+    };
   },
   "child-runs": async () => {
     const { run, fence } = await leasedRun();
@@ -217,7 +236,8 @@ const setups: Record<string, () => Promise<Setup>> = {
     await leases.completeRun({ ...fence, output: json({ delivered: true }) });
     return {
       vars: { "<run-id>": run.id },
-      check: (out) => expect(parse(out)).toMatchObject({ outcome: "OUTCOME_REACHED", run: { id: run.id, status: "RUN_STATUS_COMPLETED", output: { delivered: true } } }),
+      check: (out) =>
+        expect(parse(out)).toMatchObject({ outcome: "OUTCOME_REACHED", run: { id: run.id, status: "RUN_STATUS_COMPLETED", output: { delivered: true } } }),
     };
   },
   "send-event": async () => {
@@ -225,7 +245,9 @@ const setups: Record<string, () => Promise<Setup>> = {
     return {
       vars: { "<run-id>": run.id },
       check: (out) =>
-        expect(parse(out).deliveries).toMatchObject([{ event: { runId: run.id, name: "restaurant-accepted", data: { etaMinutes: 25 }, referenceId: "accept-1" } }]),
+        expect(parse(out).deliveries).toMatchObject([
+          { event: { runId: run.id, name: "restaurant-accepted", data: { etaMinutes: 25 }, referenceId: "accept-1" } },
+        ]),
     };
   },
   "send-event-by-reference": async () => {
@@ -284,8 +306,7 @@ function fill(text: string, vars: Record<string, string>, url: string): string {
   return filled;
 }
 
-const bash = (script: string): Promise<CliResult> =>
-  runCommand("bash", ["-euo", "pipefail", "-c", script], { env: { AIKI_URL: aiki.url }, timeoutMs: 60_000 });
+const bash = (script: string): Promise<CliResult> => runCommand("bash", ["-euo", "pipefail", "-c", script], { env: { AIKI_URL: aiki.url }, timeoutMs: 60_000 });
 
 /** The request body and the method (or "list") of a buf curl block or a grpcurl line. */
 function requestOf(command: string, kind: "buf" | "grpcurl"): { body: unknown; method: string } {

@@ -26,7 +26,9 @@ const h = useTestAiki({ server: false });
 const targets = 10_000;
 
 describe("a bulk cancel of 10,000 runs by tag and status", () => {
-  it("cancels each matching run exactly once and no other, while a worker completes other runs and the replica working on it is killed", { timeout: 120_000 }, async () => {
+  it("cancels each matching run exactly once and no other, while a worker completes other runs and the replica working on it is killed", {
+    timeout: 120_000,
+  }, async () => {
     const database = await createTestDatabase();
     h.defer(() => database.destroy());
     const db = testKysely<Database>(database.url);
@@ -64,7 +66,11 @@ describe("a bulk cancel of 10,000 runs by tag and status", () => {
     const flow = (async () => {
       for (let i = 0; starting; i++) {
         const res = await runs
-          .startRun({ workflowName: "load-steps", workflowVersionId: "1.0.0", input: { kind: { case: "structValue", value: { fields: { tag: { kind: { case: "stringValue", value: `b-${i}` } } } } } } as never })
+          .startRun({
+            workflowName: "load-steps",
+            workflowVersionId: "1.0.0",
+            input: { kind: { case: "structValue", value: { fields: { tag: { kind: { case: "stringValue", value: `b-${i}` } } } } } } as never,
+          })
           .catch(() => undefined); // the replica the call went to was killed: not acknowledged
         if (res?.run) bystanders.push(res.run.id);
       }
@@ -138,8 +144,6 @@ describe("a bulk cancel of 10,000 runs by tag and status", () => {
         break;
       }
     }
-    console.log(
-      JSON.stringify({ test: "bulk-cancel", runs: targets, seededMs, operationMs: opMs, killedAtDone: killedAt, bystanders: bystanders.length }),
-    );
+    console.log(JSON.stringify({ test: "bulk-cancel", runs: targets, seededMs, operationMs: opMs, killedAtDone: killedAt, bystanders: bystanders.length }));
   });
 });

@@ -120,11 +120,17 @@ describe("transitionRun", () => {
         ["running", "completed"],
       ]);
       await expect(
-        kysely.transaction().execute((trx) => transitionRun(trx, { namespace: "default", id: runA, status: "completed", revision: 3 }, "queued", {}, { actor: "test" })),
+        kysely
+          .transaction()
+          .execute((trx) => transitionRun(trx, { namespace: "default", id: runA, status: "completed", revision: 3 }, "queued", {}, { actor: "test" })),
       ).rejects.toThrow(`run ${runA}: completed → queued is not a transition of the state machine`);
       const run = await kysely.selectFrom("runs").select(["status", "revision"]).where("id", "=", runA).executeTakeFirstOrThrow();
       expect(run).toEqual({ status: "completed", revision: 3 });
-      const { count } = await kysely.selectFrom("run_transitions").select((eb) => eb.fn.countAll<string>().as("count")).where("run_id", "=", runA).executeTakeFirstOrThrow();
+      const { count } = await kysely
+        .selectFrom("run_transitions")
+        .select((eb) => eb.fn.countAll<string>().as("count"))
+        .where("run_id", "=", runA)
+        .executeTakeFirstOrThrow();
       expect(Number(count)).toBe(3);
     } finally {
       await kysely.destroy();

@@ -63,7 +63,11 @@ async function startRuns(runs: Runs, count: number, tag: string, onEach?: (i: nu
   for (let i = 0; i < count; i++) {
     await onEach?.(i);
     try {
-      const { run } = await runs.startRun({ workflowName: "load-steps", workflowVersionId: "1.0.0", input: { kind: { case: "structValue", value: { fields: { tag: { kind: { case: "stringValue", value: `${tag}-${i}` } } } } } } as never });
+      const { run } = await runs.startRun({
+        workflowName: "load-steps",
+        workflowVersionId: "1.0.0",
+        input: { kind: { case: "structValue", value: { fields: { tag: { kind: { case: "stringValue", value: `${tag}-${i}` } } } } } } as never,
+      });
       acknowledged.push(run!.id);
     } catch (error) {
       expect(ConnectError.from(error).code).not.toBe(Code.InvalidArgument);
@@ -80,7 +84,11 @@ describe("a worker killed mid-task", () => {
     h.defer(() => dying.kill());
 
     const tag = `kill-${Date.now()}`;
-    const { run } = await runs.startRun({ workflowName: "crash-slow", workflowVersionId: "1.0.0", input: { kind: { case: "structValue", value: { fields: { tag: { kind: { case: "stringValue", value: tag } } } } } } as never });
+    const { run } = await runs.startRun({
+      workflowName: "crash-slow",
+      workflowVersionId: "1.0.0",
+      input: { kind: { case: "structValue", value: { fields: { tag: { kind: { case: "stringValue", value: tag } } } } } } as never,
+    });
     await dying.waitForLine(new RegExp(`TASK_STARTED ${tag}`));
     const { rows } = await sql<{ lease_token: string }>`select lease_token from runs where id = ${run!.id}`.execute(aiki.deps.db);
     const oldToken = rows[0]!.lease_token;
@@ -210,7 +218,10 @@ describe("Postgres killed during runs and restarted", () => {
     await waitAllCompleted(runs, [...before, ...after], 120_000);
     const pgDb = testKysely(pg.url, 1);
     try {
-      const { rows } = await sql<{ reason: string; n: number }>`select reason, count(*)::int as n from run_transitions where from_status = 'running' and to_status = 'queued' group by reason`.execute(pgDb);
+      const { rows } = await sql<{
+        reason: string;
+        n: number;
+      }>`select reason, count(*)::int as n from run_transitions where from_status = 'running' and to_status = 'queued' group by reason`.execute(pgDb);
       console.log(JSON.stringify({ restart_to_all_completed_ms: Date.now() - restartedAt, requeued_from_running: rows }));
     } finally {
       await pgDb.destroy();
@@ -244,11 +255,7 @@ describe("a cron schedule across a server restart", () => {
     const id = schedule!.id;
     const prefix = `schedule:${id}:`;
     const occurrences = async () => {
-      const rows = await db
-        .selectFrom("runs")
-        .select(["reference_id"])
-        .where("workflow_name", "=", wf)
-        .execute();
+      const rows = await db.selectFrom("runs").select(["reference_id"]).where("workflow_name", "=", wf).execute();
       return rows.map((r: { reference_id: string | null }) => r.reference_id ?? "");
     };
     const waitForRuns = async (count: number, timeoutMs = 20_000) => {
@@ -287,14 +294,20 @@ describe("a cron schedule across a server restart", () => {
     expect(paused.schedule?.status).toBe(ScheduleStatus.PAUSED);
 
     const refs = await occurrences();
-    expect(refs.every((r) => r.startsWith(prefix)), refs.join(" ")).toBe(true);
+    expect(
+      refs.every((r) => r.startsWith(prefix)),
+      refs.join(" "),
+    ).toBe(true);
     const times = refs.map((r) => r.slice(prefix.length));
     for (const t of times) expect(new Date(t).toISOString()).toBe(t);
     const sorted = times.map((t) => Date.parse(t)).sort((x, y) => x - y);
     expect(new Set(sorted).size, "no occurrence has two runs").toBe(sorted.length);
     // A firing that finds occurrences missed skips them and logs it; that would show as a gap below.
     for (const server of [a1, b, a2]) expect(server.output()).not.toContain("schedule fired late");
-    expect(sorted.slice(1).map((t, i) => t - sorted[i]!), `occurrences ${times.sort().join(" ")}`).toEqual(sorted.slice(1).map(() => 1_000));
+    expect(
+      sorted.slice(1).map((t, i) => t - sorted[i]!),
+      `occurrences ${times.sort().join(" ")}`,
+    ).toEqual(sorted.slice(1).map(() => 1_000));
     // From the first occurrence after activation to the last one fired before the pause.
     expect(sorted[0]).toBe(timestampMs(schedule!.nextTime!));
     expect(sorted.at(-1)).toBe(timestampMs(paused.schedule!.lastTime!));

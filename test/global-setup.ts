@@ -78,10 +78,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
         const client = new pg.Client({ connectionString: st.adminUrl });
         await client.connect();
         try {
-          const { rows } = await client.query<{ datname: string }>(
-            "select datname from pg_database where datname = $1 or datname like $2",
-            [template, `aiki\\_t\\_${runId}\\_%`],
-          );
+          const { rows } = await client.query<{ datname: string }>("select datname from pg_database where datname = $1 or datname like $2", [
+            template,
+            `aiki\\_t\\_${runId}\\_%`,
+          ]);
           for (const { datname } of rows) await client.query(`drop database if exists "${datname}" with (force)`);
         } finally {
           await client.end();

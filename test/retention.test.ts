@@ -108,7 +108,11 @@ describe("PurgeRuns and SetRunRetention", () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const id = await seedRun(db, ["running", "completed"]);
-      await db.updateTable("runs").set({ namespace: ns } as never).where("id", "=", id).execute();
+      await db
+        .updateTable("runs")
+        .set({ namespace: ns } as never)
+        .where("id", "=", id)
+        .execute();
       ids.push(id);
     }
     // The oldest tree holds a live child: kept, and the token must move past it.
@@ -138,7 +142,12 @@ describe("PurgeRuns and SetRunRetention", () => {
     const ac = adminClient();
     const bad = await rpcError(ac.purgeRuns({ maxRuns: 100_001 }));
     expect(bad.code).toBe(Code.InvalidArgument);
-    expect(bad.findDetails(BadRequestDetailSchema)[0]?.fieldViolations.map((v) => v.field).sort()).toEqual(["finished_before", "max_runs"]);
+    expect(
+      bad
+        .findDetails(BadRequestDetailSchema)[0]
+        ?.fieldViolations.map((v) => v.field)
+        .sort(),
+    ).toEqual(["finished_before", "max_runs"]);
     const future = await rpcError(ac.purgeRuns({ finishedBefore: timestampFromDate(new Date(Date.now() + day)) }));
     expect(future.rawMessage).toContain("finished_before: must not be in the future");
     expect((await rpcError(ac.purgeRuns({ namespace: "no-such-ns", finishedBefore: timestampFromDate(daysAgo(1)) }))).code).toBe(Code.NotFound);

@@ -160,7 +160,12 @@ describe("traces", () => {
     // The worker's writes on its session, traced by the server below the execution that made them.
     const writes = t.spans.filter((s) => s.name.startsWith("aiki.v1.WorkerLeaseService/Session.") && orderRuns.includes(t.parentOf(s)!));
     expect(names(writes)).toEqual(
-      expect.arrayContaining(["aiki.v1.WorkerLeaseService/Session.startTask", "aiki.v1.WorkerLeaseService/Session.suspendRun", "aiki.v1.WorkerLeaseService/Session.startChildRun", "aiki.v1.WorkerLeaseService/Session.completeRun"]),
+      expect.arrayContaining([
+        "aiki.v1.WorkerLeaseService/Session.startTask",
+        "aiki.v1.WorkerLeaseService/Session.suspendRun",
+        "aiki.v1.WorkerLeaseService/Session.startChildRun",
+        "aiki.v1.WorkerLeaseService/Session.completeRun",
+      ]),
     );
     // Nothing of this run went to another trace.
     const orderRunId = orderRuns[0]!.attributes["aiki.run_id"];

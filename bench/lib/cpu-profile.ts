@@ -100,7 +100,10 @@ export function summarizeProfile(file: string, options: { top?: number; inclusiv
       .sort((a, b) => b.us - a.us)
       .slice(0, options.top ?? 30)
       .map((f) => ({ name: f.name, where: f.where, selfMs: ms(f.us) })),
-    areas: [...area.entries()].filter(([a]) => a !== "(idle)").sort((a, b) => b[1] - a[1]).map(([a, us]) => ({ area: a, selfMs: ms(us) })),
+    areas: [...area.entries()]
+      .filter(([a]) => a !== "(idle)")
+      .sort((a, b) => b[1] - a[1])
+      .map(([a, us]) => ({ area: a, selfMs: ms(us) })),
     inclusive: [...inclusive.entries()].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, totalMs: ms(us) })),
   };
 }

@@ -63,9 +63,7 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
     return code ?? 0;
   } catch (error) {
     const cliError =
-      error instanceof CliError
-        ? error
-        : (rpcErrorToCliError(error, url) ?? (isParseArgsError(error) ? new UsageError(parseArgsMessage(error)) : undefined));
+      error instanceof CliError ? error : (rpcErrorToCliError(error, url) ?? (isParseArgsError(error) ? new UsageError(parseArgsMessage(error)) : undefined));
     if (!cliError) {
       println(io.stderr, `aiki: unexpected error: ${(error as Error)?.stack ?? String(error)}`);
       return 1;

@@ -39,7 +39,10 @@ export function printFields(out: Output, fields: ReadonlyArray<readonly [string,
 /** "2026-05-01 12:00:00Z" (UTC, to the second); "" when unset. */
 export function formatTime(ts: Timestamp | undefined): string {
   if (!ts) return "";
-  return timestampDate(ts).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  return timestampDate(ts)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, "Z");
 }
 
 /** "12s ago", "in 3m"; "" when unset. */

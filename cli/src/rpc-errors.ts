@@ -36,7 +36,9 @@ export function rpcErrorToCliError(error: unknown, url: string): CliError | unde
   }
   if (e instanceof ScheduleNotFoundError) return new CliError(`schedule ${e.scheduleId} not found`);
   if (e instanceof ScheduleConflictError) {
-    return new CliError(`schedule name "${e.scheduleName}" already holds schedule ${e.existingScheduleId} with another definition (delete it or use another name)`);
+    return new CliError(
+      `schedule name "${e.scheduleName}" already holds schedule ${e.existingScheduleId} with another definition (delete it or use another name)`,
+    );
   }
   if (e instanceof ScheduleStateError) return new CliError(`cannot ${e.action} schedule ${e.scheduleId}: it is ${e.currentStatus}`);
   if (e instanceof PermissionDeniedError) {

@@ -12,7 +12,11 @@ export const statusNames: readonly string[] = [...byName.keys()];
 
 /** "completed", "COMPLETED", "RUN_STATUS_COMPLETED" and "awaiting-event" all name a status. */
 export function parseRunStatus(text: string, option: string): RunStatus {
-  const key = text.trim().toLowerCase().replace(/^run_status_/, "").replaceAll("-", "_");
+  const key = text
+    .trim()
+    .toLowerCase()
+    .replace(/^run_status_/, "")
+    .replaceAll("-", "_");
   const status = byName.get(key);
   if (status === undefined) throw new UsageError(`${option}: unknown run status "${text}" (one of ${statusNames.join(", ")})`);
   return status;
@@ -20,7 +24,10 @@ export function parseRunStatus(text: string, option: string): RunStatus {
 
 /** Repeated and comma-separated: --status queued,running --status paused. */
 export function parseRunStatuses(values: readonly string[] | undefined, option: string): RunStatus[] {
-  return (values ?? []).flatMap((v) => v.split(",")).filter((v) => v.trim() !== "").map((v) => parseRunStatus(v, option));
+  return (values ?? [])
+    .flatMap((v) => v.split(","))
+    .filter((v) => v.trim() !== "")
+    .map((v) => parseRunStatus(v, option));
 }
 
 export function statusName(status: RunStatus): string {

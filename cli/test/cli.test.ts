@@ -152,7 +152,21 @@ describe("wrong ids and bad command lines", () => {
   it("--help lists every command; a command's --help shows its options", async () => {
     const all = await runCli(["--help"]);
     expect(all.code).toBe(0);
-    for (const c of ["server", "runs list", "runs get", "runs history", "runs cancel", "runs pause", "runs resume", "runs awake", "runs rerun", "runs tasks", "runs wait", "events send", "workers list"]) {
+    for (const c of [
+      "server",
+      "runs list",
+      "runs get",
+      "runs history",
+      "runs cancel",
+      "runs pause",
+      "runs resume",
+      "runs awake",
+      "runs rerun",
+      "runs tasks",
+      "runs wait",
+      "events send",
+      "workers list",
+    ]) {
       expect(all.stdout).toContain(`  ${c} `);
     }
     const list = await runCli(["runs", "list", "--help"]);
@@ -192,7 +206,10 @@ describe("one run: get, history, control, events", () => {
     expect(JSON.parse(cancel.stdout)).toMatchObject({ run: { status: "RUN_STATUS_CANCELLED", statusReason: "customer left" } });
     const history = await aikiCli("runs", "history", run.id);
     expect(history.code).toBe(0);
-    const rows = history.stdout.trimEnd().split("\n").map((l) => l.split(/\s{2,}/));
+    const rows = history.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => l.split(/\s{2,}/));
     expect(rows[0]).toEqual(["REV", "FROM", "TO", "ACTOR", "REASON", "TIME"]);
     expect(rows.slice(1).map((r) => r.slice(0, 5))).toEqual([
       ["1", "-", "queued", "client", "started"],
@@ -237,7 +254,15 @@ describe("aiki runs rerun and runs tasks", () => {
     const lease = await wf.lease();
     const step = async (name: string) => {
       const address = taskAddress(name, "x");
-      const { task } = await tasks.startTask({ runId: source.id, leaseToken: lease.leaseToken, name, address, sequence: 0, input: fromJson(ValueSchema, "x"), maxAttempts: 1 });
+      const { task } = await tasks.startTask({
+        runId: source.id,
+        leaseToken: lease.leaseToken,
+        name,
+        address,
+        sequence: 0,
+        input: fromJson(ValueSchema, "x"),
+        maxAttempts: 1,
+      });
       return { address, task: task! };
     };
     const reserve = await step("reserve");
@@ -250,7 +275,10 @@ describe("aiki runs rerun and runs tasks", () => {
 
     const steps = await aikiCli("runs", "tasks", source.id);
     expect(steps.code).toBe(0);
-    const rows = steps.stdout.trimEnd().split("\n").map((l) => l.split(/\s{2,}/));
+    const rows = steps.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => l.split(/\s{2,}/));
     expect(rows[0]).toEqual(["STEP", "TASK", "STATUS", "ATTEMPTS", "CREATED"]);
     expect(rows.slice(1).map((r) => r.slice(0, 3))).toEqual([
       [`${reserve.address}#0`, "reserve", "completed"],

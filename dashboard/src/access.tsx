@@ -66,8 +66,7 @@ export function AccessProvider({ children }: { children: ReactNode }) {
         <form className="key-prompt" onSubmit={submit} aria-label="API key">
           {keyNeeded !== undefined ? (
             <p role="alert">
-              The server refused the call: {keyNeeded}. Enter an API key (<code>aiki</code> admins create them); it is kept in
-              this browser only.
+              The server refused the call: {keyNeeded}. Enter an API key (<code>aiki</code> admins create them); it is kept in this browser only.
             </p>
           ) : (
             <p>Enter another API key; it replaces the one kept in this browser.</p>
@@ -85,10 +84,13 @@ export function AccessProvider({ children }: { children: ReactNode }) {
             </button>
           ) : null}
           {storedApiKey() ? (
-            <button type="button" onClick={() => {
+            <button
+              type="button"
+              onClick={() => {
                 storeApiKey("");
                 location.reload();
-              }}>
+              }}
+            >
               Forget stored key
             </button>
           ) : null}

@@ -28,8 +28,7 @@ export function Batches() {
       {list.data && ops.length === 0 ? (
         <Empty title="No batch operation yet.">
           <p>
-            Select runs in <Link to="/runs">the runs list</Link> (or all that match a filter) and pick an action, or use{" "}
-            <code>aiki runs pause --tag k=v</code>.
+            Select runs in <Link to="/runs">the runs list</Link> (or all that match a filter) and pick an action, or use <code>aiki runs pause --tag k=v</code>.
           </p>
         </Empty>
       ) : null}

@@ -3,11 +3,7 @@
 // confirmation names the real count, then starts the operation and shows its progress until it ends.
 import { type FormEvent, useEffect, useId, useRef, useState } from "react";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import {
-  type BatchOperation,
-  BatchOperationStatus,
-  type StartBatchOperationRequestSchema,
-} from "@aiki/gen/aiki/v1/batch_service_pb";
+import { type BatchOperation, BatchOperationStatus, type StartBatchOperationRequestSchema } from "@aiki/gen/aiki/v1/batch_service_pb";
 import { useAccess } from "./access.js";
 import { batchApi, errorText } from "./api.js";
 import { shortId } from "./format.js";
@@ -34,7 +30,12 @@ export const bulkActions: Record<BulkActionKind, BulkActionInfo> = {
     explain: "Each run is cancelled with its unfinished descendants; runs already finished are skipped. This cannot be undone.",
   },
   pause: { label: "Pause", verb: "pause", takesReason: true, explain: "Each run does nothing until resumed; finished or paused runs are skipped." },
-  resume: { label: "Resume", verb: "resume", takesReason: true, explain: "Each paused run is queued again and replays its history; runs not paused are skipped." },
+  resume: {
+    label: "Resume",
+    verb: "resume",
+    takesReason: true,
+    explain: "Each paused run is queued again and replays its history; runs not paused are skipped.",
+  },
   awake: { label: "Awake", verb: "awake", takesReason: false, explain: "Each sleeping run's sleep ends now; runs not sleeping are skipped." },
   rerun: {
     label: "Rerun",

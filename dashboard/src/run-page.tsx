@@ -105,7 +105,11 @@ function localInput(msValue: number): string {
 export function RunPage({ runId }: { runId: string }) {
   // Reloads (after an action, while polling) and live updates race: an older revision never
   // replaces a newer one on screen.
-  const detail = useLoad(() => loadDetail(runId), [runId], (next, current) => next.run.revision < current.run.revision);
+  const detail = useLoad(
+    () => loadDetail(runId),
+    [runId],
+    (next, current) => next.run.revision < current.run.revision,
+  );
   const [action, setAction] = useState<Action | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
   const access = useAccess();
@@ -401,8 +405,8 @@ export function RunPage({ runId }: { runId: string }) {
           }}
         >
           <p>
-            A new run of this version reuses the results recorded before the chosen step and executes live from there; this run is not changed. It must
-            have ended (it is {statusLabel(run.status)}).
+            A new run of this version reuses the results recorded before the chosen step and executes live from there; this run is not changed. It must have
+            ended (it is {statusLabel(run.status)}).
           </p>
           <Field label="From">
             <select name="from" defaultValue="last_failure">
@@ -570,7 +574,10 @@ function ChildTree({ runs, depth }: { runs: Run[]; depth: number }) {
 
 function ChildNode({ run, depth }: { run: Run; depth: number }) {
   const [open, setOpen] = useState(depth < 2);
-  const kids = useLoad(async () => (open ? (await runsApi.listChildRuns({ parentRunId: run.id, pageSize: 1000 })).runs : undefined), [run.id, open, run.revision]);
+  const kids = useLoad(
+    async () => (open ? (await runsApi.listChildRuns({ parentRunId: run.id, pageSize: 1000 })).runs : undefined),
+    [run.id, open, run.revision],
+  );
   return (
     <li role="treeitem" tabIndex={-1} aria-expanded={kids.data?.length ? open : undefined} aria-selected={false}>
       <span className="tree-row">

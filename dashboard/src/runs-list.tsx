@@ -40,21 +40,38 @@ interface Filter {
   tags: [string, string][];
 }
 
-const textKeys = { workflow: "workflowName", version: "workflowVersionId", ref: "referenceId", parent: "parentRunId", schedule: "scheduleId", from: "from", to: "to" } as const;
+const textKeys = {
+  workflow: "workflowName",
+  version: "workflowVersionId",
+  ref: "referenceId",
+  parent: "parentRunId",
+  schedule: "scheduleId",
+  from: "from",
+  to: "to",
+} as const;
 
 export function filterFromQuery(q: URLSearchParams): Filter {
-  const list = (k: string) => (q.get(k) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const list = (k: string) =>
+    (q.get(k) ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
   return {
     workflowName: q.get("workflow") ?? "",
     workflowVersionId: q.get("version") ?? "",
-    statuses: list("status").map(statusFromKey).filter((s): s is RunStatus => s !== undefined),
+    statuses: list("status")
+      .map(statusFromKey)
+      .filter((s): s is RunStatus => s !== undefined),
     referenceId: q.get("ref") ?? "",
     runIds: list("run"),
     parentRunId: q.get("parent") ?? "",
     scheduleId: q.get("schedule") ?? "",
     from: q.get("from") ?? "",
     to: q.get("to") ?? "",
-    tags: q.getAll("tag").map(parseTag).filter((t): t is [string, string] => t !== undefined),
+    tags: q
+      .getAll("tag")
+      .map(parseTag)
+      .filter((t): t is [string, string] => t !== undefined),
   };
 }
 
@@ -193,7 +210,7 @@ export function RunsList() {
     const statusOk = (r: Run) => filter.statuses.length === 0 || filter.statuses.includes(r.status);
     const current = rowsRef.current;
     const byId = new Map(current.runs.map((r) => [r.id, r]));
-    const oldest = current.runs.length ? ms(current.runs[current.runs.length - 1]!.createTime) ?? 0 : 0;
+    const oldest = current.runs.length ? (ms(current.runs[current.runs.length - 1]!.createTime) ?? 0) : 0;
     const fresh: string[] = [];
     let updated = false;
     for (const run of changed) {
@@ -208,10 +225,13 @@ export function RunsList() {
       }
     }
     if (updated) {
-      setRows((r) => ({ ...r, runs: r.runs.map((x) => {
-        const n = byId.get(x.id);
-        return n && n.revision >= x.revision ? n : x;
-      }) }));
+      setRows((r) => ({
+        ...r,
+        runs: r.runs.map((x) => {
+          const n = byId.get(x.id);
+          return n && n.revision >= x.revision ? n : x;
+        }),
+      }));
     }
     if (fresh.length) setPending((p) => new Set([...p, ...fresh]));
     recount();
@@ -245,9 +265,7 @@ export function RunsList() {
         ? counts.data.counts.filter((c) => filter.statuses.includes(c.status)).reduce((n, c) => n + c.count, 0n)
         : counts.data.total
       : undefined;
-  const selection: BulkSelection = allMatching
-    ? { case: "filter", value: apiFilter(filter, true) }
-    : { case: "runIds", value: { ids: [...selected] } };
+  const selection: BulkSelection = allMatching ? { case: "filter", value: apiFilter(filter, true) } : { case: "runIds", value: { ids: [...selected] } };
   const scope = allMatching
     ? `all ${matchingCount === undefined ? "" : `${matchingCount} `}runs matching this filter`
     : `the ${selected.size} selected ${selected.size === 1 ? "run" : "runs"}`;
@@ -286,7 +304,16 @@ export function RunsList() {
           {pending.size} new {pending.size === 1 ? "run" : "runs"} · show
         </button>
       ) : null}
-      {loadError ? <ErrorBox error={loadError} action={<button type="button" onClick={() => void loadFirst()}>Try again</button>} /> : null}
+      {loadError ? (
+        <ErrorBox
+          error={loadError}
+          action={
+            <button type="button" onClick={() => void loadFirst()}>
+              Try again
+            </button>
+          }
+        />
+      ) : null}
       {loaded && !loadError && rows.runs.length === 0 ? (
         <Empty title={hasFilter(filter) ? "No runs match these filters." : "No runs yet."}>
           {hasFilter(filter) ? (
@@ -295,8 +322,8 @@ export function RunsList() {
             </p>
           ) : (
             <p>
-              Start one from <Link to="/start">Start run</Link>, from your code (<code>version.start(client, input)</code>), or
-              with <code>npx aiki runs start</code>. It shows up here at once.
+              Start one from <Link to="/start">Start run</Link>, from your code (<code>version.start(client, input)</code>), or with{" "}
+              <code>npx aiki runs start</code>. It shows up here at once.
             </p>
           )}
         </Empty>
@@ -307,9 +334,7 @@ export function RunsList() {
             {allMatching ? (
               <strong>All {matchingCount === undefined ? "" : `${matchingCount} `}runs matching this filter</strong>
             ) : (
-              <strong>
-                {selected.size} selected
-              </strong>
+              <strong>{selected.size} selected</strong>
             )}
           </span>
           {allMatching ? (
@@ -413,7 +438,9 @@ function Filters({ filter, setFilter }: { filter: Filter; setFilter: (f: Filter)
       workflowName: text("workflow"),
       workflowVersionId: text("version"),
       referenceId: text("ref"),
-      runIds: text("run").split(/[\s,]+/).filter(Boolean),
+      runIds: text("run")
+        .split(/[\s,]+/)
+        .filter(Boolean),
       parentRunId: text("parent"),
       scheduleId: text("schedule"),
       from: text("from"),
@@ -532,7 +559,12 @@ function RunTable({
   };
 
   return (
-    <div className="table-scroll" ref={scroller} onScroll={(e) => setView({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight })} tabIndex={-1}>
+    <div
+      className="table-scroll"
+      ref={scroller}
+      onScroll={(e) => setView({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight })}
+      tabIndex={-1}
+    >
       <table className="runs" aria-rowcount={runs.length + 1}>
         <colgroup>
           {selectable ? <col style={{ width: "2.6rem" }} /> : null}
@@ -571,7 +603,13 @@ function RunTable({
         <tbody>
           {first > 0 ? spacerRow(first * rowHeight) : null}
           {shown.map((r, i) => (
-            <tr key={r.id} data-run-id={r.id} aria-rowindex={first + i + 2} aria-selected={selectable ? selected.has(r.id) : undefined} style={{ height: rowHeight }}>
+            <tr
+              key={r.id}
+              data-run-id={r.id}
+              aria-rowindex={first + i + 2}
+              aria-selected={selectable ? selected.has(r.id) : undefined}
+              style={{ height: rowHeight }}
+            >
               {selectable ? (
                 <td className="select">
                   <input type="checkbox" aria-label={`Select run ${shortId(r.id)}`} checked={selected.has(r.id)} onChange={() => toggle(r.id)} />

@@ -49,8 +49,7 @@ export function Schedules() {
       {list.data && schedules.length === 0 ? (
         <Empty title="No schedules yet.">
           <p>
-            Activate one from your code (<code>schedule(&#123; … &#125;).activate(…)</code> in <code>@aiki/sdk</code>); it shows here
-            with its next fire times.
+            Activate one from your code (<code>schedule(&#123; … &#125;).activate(…)</code> in <code>@aiki/sdk</code>); it shows here with its next fire times.
           </p>
         </Empty>
       ) : null}

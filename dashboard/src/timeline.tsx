@@ -183,7 +183,12 @@ export function timelineItems(history: RunHistory | undefined, events: Event[], 
       body: (
         <Details
           rows={[
-            ["Child", <Link key="c" to={`/runs/${w.childRunId}`} className="mono">{shortId(w.childRunId)}</Link>],
+            [
+              "Child",
+              <Link key="c" to={`/runs/${w.childRunId}`} className="mono">
+                {shortId(w.childRunId)}
+              </Link>,
+            ],
             ...(w.output ? ([["Output", <JsonView key="o" value={valueJson(w.output)} label="child output" />]] as const) : []),
             ...(w.failure ? ([["Failure", <FailureView key="f" failure={w.failure} />]] as const) : []),
           ]}
@@ -280,7 +285,7 @@ function Gantt({ items, start, end }: { items: TimelineItem[]; start: number; en
         .filter((i) => i.kind !== "transition")
         .map((i) => {
           const stop = i.span ? (i.end ?? end) : i.time;
-          const width = i.span ? `max(3px, ${((Math.max(stop - i.time, 0)) / total) * 100}%)` : "3px";
+          const width = i.span ? `max(3px, ${(Math.max(stop - i.time, 0) / total) * 100}%)` : "3px";
           return (
             <div key={i.key} className="g-row" role="listitem">
               <span className="g-label" title={i.title}>

@@ -121,14 +121,7 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
 }
 
 export function LiveIndicator({ mode }: { mode: LiveMode }) {
-  const text =
-    mode.kind === "live"
-      ? "Live"
-      : mode.kind === "ended"
-        ? "Final"
-        : mode.kind === "connecting"
-          ? "Connecting…"
-          : "Polling every 2 s";
+  const text = mode.kind === "live" ? "Live" : mode.kind === "ended" ? "Final" : mode.kind === "connecting" ? "Connecting…" : "Polling every 2 s";
   return (
     <span className={`live live-${mode.kind}`} data-live={mode.kind} title={mode.kind === "polling" ? `Live stream unavailable: ${mode.why}` : undefined}>
       {text}
@@ -217,7 +210,8 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[], isS
     setState((s) => ({ ...s, loading: true }));
     try {
       const data = await latest.current();
-      if (mine === generation.current) setState((s) => (s.data !== undefined && staleRef.current?.(data, s.data) ? { ...s, loading: false } : { data, error: undefined, loading: false }));
+      if (mine === generation.current)
+        setState((s) => (s.data !== undefined && staleRef.current?.(data, s.data) ? { ...s, loading: false } : { data, error: undefined, loading: false }));
     } catch (error) {
       if (mine === generation.current) setState((s) => ({ data: s.data, error, loading: false }));
     }
@@ -249,7 +243,19 @@ export function Field({ label, children, hint }: { label: string; children: Reac
 }
 
 /** A JSON editor: a monospace textarea that says at once whether its text parses. */
-export function JsonTextarea({ name, defaultValue, rows, id, ...rest }: { name: string; defaultValue?: string; rows?: number; id?: string; "aria-describedby"?: string }) {
+export function JsonTextarea({
+  name,
+  defaultValue,
+  rows,
+  id,
+  ...rest
+}: {
+  name: string;
+  defaultValue?: string;
+  rows?: number;
+  id?: string;
+  "aria-describedby"?: string;
+}) {
   const [problem, setProblem] = useState<string | undefined>();
   const check = (text: string) => {
     if (text.trim() === "") return setProblem(undefined);

@@ -70,9 +70,14 @@ describe("bulk actions on the runs list", () => {
     const picked = ids.slice(0, 3);
     await row(picked[0]!).getByRole("checkbox").focus();
     await page.keyboard.press("Space");
-    for (const id of picked.slice(1)) await row(id).getByRole("checkbox", { name: `Select run ${shortId(id)}` }).check();
+    for (const id of picked.slice(1))
+      await row(id)
+        .getByRole("checkbox", { name: `Select run ${shortId(id)}` })
+        .check();
     await bar().getByText("3 selected").waitFor(wait);
-    expect(await page.getByRole("checkbox", { name: "Select the 5 loaded runs" }).evaluate((e) => (e as unknown as { indeterminate: boolean }).indeterminate)).toBe(true);
+    expect(
+      await page.getByRole("checkbox", { name: "Select the 5 loaded runs" }).evaluate((e) => (e as unknown as { indeterminate: boolean }).indeterminate),
+    ).toBe(true);
     await screenshot(page, "bulk-action-bar");
     await expectNoSeriousViolations("runs list with the action bar");
     await page.emulateMedia({ colorScheme: "dark" });
@@ -170,12 +175,17 @@ describe("bulk actions on the runs list", () => {
 
     await page.goto(ui(`/runs?workflow=${name}`));
     // The newest run: the list is newest first and only shows the rows in view.
-    await row(ids[ids.length - 1]!).getByRole("checkbox").check();
+    await row(ids[ids.length - 1]!)
+      .getByRole("checkbox")
+      .check();
     await bar().getByRole("button", { name: "Resume…" }).click();
     const dialog = page.getByRole("dialog");
     await dialog.locator('[data-matching="1"]').waitFor(wait);
     await dialog.getByRole("button", { name: "Resume 1 run" }).click();
-    await dialog.getByRole("alert").filter({ hasText: /^RESOURCE_EXHAUSTED: .*AIKI_MAX_RUNNING_BATCH_OPERATIONS/ }).waitFor(wait);
+    await dialog
+      .getByRole("alert")
+      .filter({ hasText: /^RESOURCE_EXHAUSTED: .*AIKI_MAX_RUNNING_BATCH_OPERATIONS/ })
+      .waitFor(wait);
     await screenshot(page, "bulk-refused");
     await expectNoSeriousViolations("refused bulk dialog");
     await dialog.getByRole("button", { name: "Close" }).click();

@@ -111,7 +111,9 @@ describe("without a key", () => {
 
     await submitKey(keys.shopClient);
     await row(ours.run.id).locator('[data-status="QUEUED"]').waitFor(wait);
-    await accessNote().filter({ hasText: `Namespace ${shop}` }).waitFor(wait);
+    await accessNote()
+      .filter({ hasText: `Namespace ${shop}` })
+      .waitFor(wait);
     expect(await prompt().count()).toBe(0);
     expect(await row(theirs.run.id).count()).toBe(0);
     expect(await page.locator("tbody tr[data-run-id]").count()).toBe(1);
@@ -128,7 +130,9 @@ describe("a read key", () => {
     await page.goto(ui("/runs"));
     await useKey(keys.shopRead);
     await page.reload();
-    await accessNote().filter({ hasText: `Namespace ${shop} · read-only key: actions are hidden` }).waitFor(wait);
+    await accessNote()
+      .filter({ hasText: `Namespace ${shop} · read-only key: actions are hidden` })
+      .waitFor(wait);
     await row(queued.run.id).locator('[data-status="QUEUED"]').waitFor(wait);
     expect(await startRunLink().count()).toBe(0);
     // No row can be selected for a bulk action.
@@ -203,7 +207,9 @@ describe("a client key", () => {
     await page.keyboard.press("Enter");
     // After the reload with the new key, the actions are there and the bar no longer says read-only.
     await page.getByRole("toolbar", { name: "Run actions" }).getByRole("button", { name: "Cancel…" }).waitFor(wait);
-    await accessNote().filter({ hasText: `Namespace ${shop}` }).waitFor(wait);
+    await accessNote()
+      .filter({ hasText: `Namespace ${shop}` })
+      .waitFor(wait);
     expect(await accessNote().filter({ hasText: "read-only" }).count()).toBe(0);
     await startRunLink().waitFor(wait);
     await headerStatus().and(page.locator('[data-status="QUEUED"]')).waitFor(wait);

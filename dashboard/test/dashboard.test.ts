@@ -264,7 +264,11 @@ describe("a run page", () => {
 
     await page.getByRole("button", { name: "Awake…" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Awake run" }).click();
-    await page.getByRole("dialog").getByRole("alert").filter({ hasText: /FAILED_PRECONDITION: cannot awake run .*awaiting.?event/i }).waitFor(wait);
+    await page
+      .getByRole("dialog")
+      .getByRole("alert")
+      .filter({ hasText: /FAILED_PRECONDITION: cannot awake run .*awaiting.?event/i })
+      .waitFor(wait);
     await screenshot(page, "run-page-refused");
     await expectNoSeriousViolations("refused action dialog");
     await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
@@ -325,7 +329,11 @@ describe("a run page", () => {
     // Cancelling again is refused, and the refusal names the state.
     await page.getByRole("button", { name: "Cancel…" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Cancel run" }).click();
-    await page.getByRole("dialog").getByRole("alert").filter({ hasText: /FAILED_PRECONDITION: .*cancelled/ }).waitFor(wait);
+    await page
+      .getByRole("dialog")
+      .getByRole("alert")
+      .filter({ hasText: /FAILED_PRECONDITION: .*cancelled/ })
+      .waitFor(wait);
     await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
   });
 });

@@ -138,8 +138,7 @@ async function reach(runId: string, status: RunStatus) {
   return res.run!;
 }
 
-const tasksOf = async (runId: string) =>
-  (await aiki.client(TaskService).listTasks({ runId })).tasks.map((t) => [t.name, t.status, t.attempts] as const);
+const tasksOf = async (runId: string) => (await aiki.client(TaskService).listTasks({ runId })).tasks.map((t) => [t.name, t.status, t.attempts] as const);
 
 describe("Python reference worker", () => {
   it("reads the typed details of the refusals a worker acts on (test_refusals.py): lease lost, address mismatch, stale attempt", async () => {
@@ -151,49 +150,52 @@ describe("Python reference worker", () => {
     expect(res.stderr).toMatch(/\nRan 3 tests in [\d.]+s\n\nOK\n$/);
   });
 
-  it.each(["session", "poll"] as const)("over %s: runs a workflow with tasks, a retry, a sleep, an event and a child, each task executed once across every replay", async (transport) => {
-    const prefix = h.uniqueName("py");
-    const py = startPythonWorker(prefix, transport);
-    const { workerId } = await py.waitFor((e) => e.event === "ready");
-    const run = await startRun(`${prefix}-order`, { orderId: "o-1", amount: 42 });
+  it.each(["session", "poll"] as const)(
+    "over %s: runs a workflow with tasks, a retry, a sleep, an event and a child, each task executed once across every replay",
+    async (transport) => {
+      const prefix = h.uniqueName("py");
+      const py = startPythonWorker(prefix, transport);
+      const { workerId } = await py.waitFor((e) => e.event === "ready");
+      const run = await startRun(`${prefix}-order`, { orderId: "o-1", amount: 42 });
 
-    // Tasks, the retried one twice, then the sleep suspends the run; awake() ends it early.
-    await reach(run.id, RunStatus.SLEEPING);
-    if (transport === "session") {
-      // The open stream is how the server sees it get work (a poll shows only while one is held).
-      const { workers } = await aiki.client(WorkerLeaseService).listWorkers({});
-      expect(workers.find((w) => w.workerId === workerId)?.transport).toBe("session");
-    }
-    await aiki.client(RunService).awakeRun({ runId: run.id });
-    await reach(run.id, RunStatus.AWAITING_EVENT);
-    await aiki.client(EventService).sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "approval", data: json({ by: "ada" }) });
-    const done = await reach(run.id, RunStatus.COMPLETED);
+      // Tasks, the retried one twice, then the sleep suspends the run; awake() ends it early.
+      await reach(run.id, RunStatus.SLEEPING);
+      if (transport === "session") {
+        // The open stream is how the server sees it get work (a poll shows only while one is held).
+        const { workers } = await aiki.client(WorkerLeaseService).listWorkers({});
+        expect(workers.find((w) => w.workerId === workerId)?.transport).toBe("session");
+      }
+      await aiki.client(RunService).awakeRun({ runId: run.id });
+      await reach(run.id, RunStatus.AWAITING_EVENT);
+      await aiki.client(EventService).sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "approval", data: json({ by: "ada" }) });
+      const done = await reach(run.id, RunStatus.COMPLETED);
 
-    expect(toJson(ValueSchema, done.output!)).toEqual({
-      chargeId: "ch-o-1",
-      fee: 4.2,
-      reserved: true,
-      sleepCancelled: true,
-      approvedBy: "ada",
-      receipt: "receipt for ch-o-1",
-    });
-    // Executed once each (reserve-stock: its failed attempt and the retry), though the handler
-    // replayed after the sleep, the event, the child start and the child's end.
-    expect(py.taskAttempts(run.id)).toEqual(["charge#1", "charge-fee#1", "reserve-stock#1", "reserve-stock#2"]);
-    expect(py.events.filter((e) => e.event === "leased" && e.run === run.id).length).toBeGreaterThanOrEqual(4);
-    expect(await tasksOf(run.id)).toEqual([
-      ["charge", TaskStatus.COMPLETED, 1],
-      ["charge-fee", TaskStatus.COMPLETED, 1],
-      ["reserve-stock", TaskStatus.COMPLETED, 2],
-    ]);
-    const { history } = await aiki.client(RunService).getRunHistory({ runId: run.id });
-    expect(history?.sleeps.map((s) => [s.name, s.status])).toEqual([["cool-off", SleepStatus.CANCELLED]]);
-    expect(history?.eventWaits.map((w) => [w.eventName, w.status])).toEqual([["approval", EventWaitStatus.RECEIVED]]);
-    expect(history?.childWaits.map((w) => [w.status, w.childStatus])).toEqual([[ChildWaitStatus.FINISHED, RunStatus.COMPLETED]]);
-    const childId = history!.childRuns[0]!.childRunId;
-    expect(py.taskAttempts(childId)).toEqual(["render-receipt#1"]);
-    await py.stop();
-  });
+      expect(toJson(ValueSchema, done.output!)).toEqual({
+        chargeId: "ch-o-1",
+        fee: 4.2,
+        reserved: true,
+        sleepCancelled: true,
+        approvedBy: "ada",
+        receipt: "receipt for ch-o-1",
+      });
+      // Executed once each (reserve-stock: its failed attempt and the retry), though the handler
+      // replayed after the sleep, the event, the child start and the child's end.
+      expect(py.taskAttempts(run.id)).toEqual(["charge#1", "charge-fee#1", "reserve-stock#1", "reserve-stock#2"]);
+      expect(py.events.filter((e) => e.event === "leased" && e.run === run.id).length).toBeGreaterThanOrEqual(4);
+      expect(await tasksOf(run.id)).toEqual([
+        ["charge", TaskStatus.COMPLETED, 1],
+        ["charge-fee", TaskStatus.COMPLETED, 1],
+        ["reserve-stock", TaskStatus.COMPLETED, 2],
+      ]);
+      const { history } = await aiki.client(RunService).getRunHistory({ runId: run.id });
+      expect(history?.sleeps.map((s) => [s.name, s.status])).toEqual([["cool-off", SleepStatus.CANCELLED]]);
+      expect(history?.eventWaits.map((w) => [w.eventName, w.status])).toEqual([["approval", EventWaitStatus.RECEIVED]]);
+      expect(history?.childWaits.map((w) => [w.status, w.childStatus])).toEqual([[ChildWaitStatus.FINISHED, RunStatus.COMPLETED]]);
+      const childId = history!.childRuns[0]!.childRunId;
+      expect(py.taskAttempts(childId)).toEqual(["render-receipt#1"]);
+      await py.stop();
+    },
+  );
 
   it("finishes in TypeScript a run the Python worker began, and in Python one the TypeScript worker began", async () => {
     const prefix = h.uniqueName("py");

@@ -19,7 +19,10 @@ beforeAll(async () => {
 });
 
 const example = (env: Record<string, string>) =>
-  runCommand(process.execPath, ["--import", "tsx", "examples/restaurant/main.ts"], { env: { AIKI_URL: aiki.url, AIKI_LOG_LEVEL: "warn", ...env }, timeoutMs: 90_000 });
+  runCommand(process.execPath, ["--import", "tsx", "examples/restaurant/main.ts"], {
+    env: { AIKI_URL: aiki.url, AIKI_LOG_LEVEL: "warn", ...env },
+    timeoutMs: 90_000,
+  });
 
 describe("npm run example with AIKI_AUTH=on", () => {
   it("plays the order end to end with AIKI_API_KEY, in the key's namespace", async () => {

@@ -37,13 +37,10 @@ export function defineRestaurantOrder(name: string, acceptTimeout: Duration) {
 
       // Step 4: Start courier delivery as child workflow
       // (with  reference ID for external access)
-      const deliveryHandle = await courierDeliveryV1
-        .with()
-        .opt("reference.id", input.orderId)
-        .startAsChild(run, {
-          orderId: input.orderId,
-          restaurantId: "restaurant-1",
-        });
+      const deliveryHandle = await courierDeliveryV1.with().opt("reference.id", input.orderId).startAsChild(run, {
+        orderId: input.orderId,
+        restaurantId: "restaurant-1",
+      });
 
       // Step 5: Wait for delivery to complete
       const deliveryResult = await deliveryHandle.waitForStatus("completed");

@@ -60,7 +60,9 @@ function quote(s: string): string {
 
 /** sha256 (lower-case hex) of the UTF-8 bytes of the canonical JSON of the value as the server would see it. */
 export function canonicalHash(value: unknown): string {
-  return createHash("sha256").update(canonicalJson(toJsonValue(value)), "utf8").digest("hex");
+  return createHash("sha256")
+    .update(canonicalJson(toJsonValue(value)), "utf8")
+    .digest("hex");
 }
 
 /** A task call's address: calls with the same address form one replay queue. */

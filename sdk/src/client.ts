@@ -89,7 +89,13 @@ export function client(options: ClientOptions): Client {
   // The Connect protocol (binary) over one HTTP/2 connection: the server speaks it beside gRPC,
   // and in connect-node a unary call costs well under half the CPU of a gRPC one (no trailers, no
   // per-call error marking the end of the response; `npx tsx bench/rpc-overhead.ts`).
-  const transport = createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager, interceptors: [interceptor, tracePropagation()] });
+  const transport = createConnectTransport({
+    baseUrl,
+    httpVersion: "2",
+    useBinaryFormat: true,
+    sessionManager,
+    interceptors: [interceptor, tracePropagation()],
+  });
 
   let closed: Promise<void> | undefined;
   const instance: Client = {

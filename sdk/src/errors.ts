@@ -27,10 +27,7 @@ export class TaskFailedError extends AikiError {
   readonly failure: Failure;
 
   constructor(args: { taskName: string; taskId?: string; attempts: number; failure: Failure; cause?: unknown }) {
-    super(
-      `task "${args.taskName}" failed after ${args.attempts} attempt${args.attempts === 1 ? "" : "s"}: ${args.failure.message}`,
-      { cause: args.cause },
-    );
+    super(`task "${args.taskName}" failed after ${args.attempts} attempt${args.attempts === 1 ? "" : "s"}: ${args.failure.message}`, { cause: args.cause });
     this.taskName = args.taskName;
     this.taskId = args.taskId;
     this.attempts = args.attempts;
@@ -219,11 +216,7 @@ export class InvalidTransitionError extends AikiRpcError {
   readonly action: string;
   readonly revision: number;
 
-  constructor(
-    message: string,
-    args: { runId: string; currentStatus: RunStatus | undefined; action: string; revision: number },
-    options?: { cause?: unknown },
-  ) {
+  constructor(message: string, args: { runId: string; currentStatus: RunStatus | undefined; action: string; revision: number }, options?: { cause?: unknown }) {
     super(message, "failed_precondition", options);
     this.runId = args.runId;
     this.currentStatus = args.currentStatus;

@@ -77,8 +77,7 @@ function referenceOpt(key: string, value: unknown): string {
 export function createEventSenders<Events extends EventDefinitions>(client: Client, version: VersionRef, events: Events, runId: string): EventSenders<Events> {
   const senders: Record<string, EventSender<unknown>> = {};
   for (const [eventName, definition] of Object.entries(events) as [string, EventDefinition<unknown>][]) {
-    const send = (data: unknown, referenceId?: string) =>
-      sendEvent(client, { version, eventName, definition, targets: byRunId(runId), data, referenceId });
+    const send = (data: unknown, referenceId?: string) => sendEvent(client, { version, eventName, definition, targets: byRunId(runId), data, referenceId });
     const builder = (referenceId?: string): EventSendBuilder<unknown> => ({
       opt: (key, value) => builder(referenceOpt(key, value)),
       send: (data) => send(data, referenceId),
@@ -95,8 +94,7 @@ export function createVersionEventSenders<Events extends EventDefinitions>(versi
     const builder = (referenceId?: string): VersionEventSendBuilder<unknown> => ({
       opt: (key, value) => builder(referenceOpt(key, value)),
       send: (client, runIds, data) => sendEvent(client, { version, eventName, definition, targets: byRunId(runIds), data, referenceId }),
-      sendByReferenceId: (client, refs, data) =>
-        sendEvent(client, { version, eventName, definition, targets: byReference(version, refs), data, referenceId }),
+      sendByReferenceId: (client, refs, data) => sendEvent(client, { version, eventName, definition, targets: byReference(version, refs), data, referenceId }),
     });
     const plain = builder();
     senders[eventName] = { send: plain.send, sendByReferenceId: plain.sendByReferenceId, with: () => builder() };

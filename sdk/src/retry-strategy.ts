@@ -28,7 +28,8 @@ export function validateRetryStrategy(strategy: RetryStrategy, where: string): v
   if (strategy.type !== "fixed" && strategy.type !== "exponential" && strategy.type !== "jittered") {
     fail(`unknown type ${JSON.stringify((strategy as { type: unknown }).type)} (use never, fixed, exponential or jittered)`);
   }
-  if (!Number.isInteger(strategy.maxAttempts) || strategy.maxAttempts < 1) fail(`maxAttempts must be an integer of at least 1, got ${String(strategy.maxAttempts)}`);
+  if (!Number.isInteger(strategy.maxAttempts) || strategy.maxAttempts < 1)
+    fail(`maxAttempts must be an integer of at least 1, got ${String(strategy.maxAttempts)}`);
   if (strategy.type === "fixed") {
     nonNegative("delayMs", strategy.delayMs);
     return;

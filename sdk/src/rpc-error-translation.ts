@@ -100,7 +100,8 @@ export function translateRpcError(error: unknown): unknown {
     }
     case Code.AlreadyExists: {
       const [schedule] = error.findDetails(ScheduleConflictDetailSchema);
-      if (schedule) return new ScheduleConflictError(message, { scheduleName: schedule.scheduleName, existingScheduleId: schedule.existingScheduleId }, options);
+      if (schedule)
+        return new ScheduleConflictError(message, { scheduleName: schedule.scheduleName, existingScheduleId: schedule.existingScheduleId }, options);
       const [detail] = error.findDetails(RunConflictDetailSchema);
       if (!detail) break;
       const byRequest = detail.kind === RunConflictDetail_Kind.REQUEST_ID;
@@ -122,11 +123,7 @@ export function translateRpcError(error: unknown): unknown {
     case Code.ResourceExhausted: {
       const [detail] = error.findDetails(LimitExceededDetailSchema);
       if (!detail) break;
-      return new LimitExceededError(
-        message,
-        { limit: detail.limit, max: Number(detail.max), actual: Number(detail.actual), subject: detail.subject },
-        options,
-      );
+      return new LimitExceededError(message, { limit: detail.limit, max: Number(detail.max), actual: Number(detail.actual), subject: detail.subject }, options);
     }
   }
   return new AikiRpcError(message, code, options);

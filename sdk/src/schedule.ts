@@ -245,7 +245,7 @@ function scheduleOf(schedule: PbSchedule | undefined): PbSchedule {
 }
 
 function checkSpec(spec: ScheduleSpec): ScheduleSpec {
-  if (!spec || typeof spec !== "object") throw new TypeError("schedule(): expected { type: \"cron\", expression } or { type: \"interval\", every }");
+  if (!spec || typeof spec !== "object") throw new TypeError('schedule(): expected { type: "cron", expression } or { type: "interval", every }');
   const { name, overlapPolicy } = spec;
   if (name !== undefined && (typeof name !== "string" || name === "")) throw new TypeError("schedule(): `name` must be a non-empty string");
   if (overlapPolicy !== undefined && !Object.hasOwn(overlapToPb, overlapPolicy)) {

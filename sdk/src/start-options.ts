@@ -94,7 +94,10 @@ export function triggerToPb(trigger: StartTrigger | undefined): PbTrigger | unde
 }
 
 /** The request fields shared by StartRun and StartChildRun. */
-export function startOptionsToPb(options: StartOptions, defaultRetry: RetryStrategy | undefined): {
+export function startOptionsToPb(
+  options: StartOptions,
+  defaultRetry: RetryStrategy | undefined,
+): {
   referenceId: string;
   conflictPolicy: ReferenceConflictPolicy;
   shard: string;

@@ -185,10 +185,9 @@ export class WorkflowVersionImpl<Input, Output, Events extends EventDefinitions>
   private checkRun(run: Run | undefined, what: string): Run {
     if (!run) throw new AikiError(`the server answered without a run for ${what}`);
     if (run.workflowName !== this.name || run.workflowVersionId !== this.versionId) {
-      throw new RunNotFoundError(
-        `${what} is a run of workflow "${run.workflowName}" ${run.workflowVersionId}, not of "${this.name}" ${this.versionId}`,
-        { runId: run.id },
-      );
+      throw new RunNotFoundError(`${what} is a run of workflow "${run.workflowName}" ${run.workflowVersionId}, not of "${this.name}" ${this.versionId}`, {
+        runId: run.id,
+      });
     }
     return run;
   }

@@ -132,7 +132,7 @@ describe("start and handles", () => {
     expect(existing.run.id).toBe(first.run.id);
   });
 
-  it("passes tags (opt(\"tags\") merges), and refuses tags that are not strings", async () => {
+  it('passes tags (opt("tags") merges), and refuses tags that are not strings', async () => {
     const handle = await orderV1.with().opt("tags", { tenant: "acme" }).opt("tags", { incident: "inc-1" }).start(aikiClient, nextOrder());
     expect(handle.run.tags).toEqual({ tenant: "acme", incident: "inc-1" });
     const byId = await orderV1.getHandleById(aikiClient, handle.run.id);

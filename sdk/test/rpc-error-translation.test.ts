@@ -47,9 +47,7 @@ describe("translateRpcError", () => {
     expect((byId as RunNotFoundError).cause).toBeInstanceOf(ConnectError);
 
     const byRef = translateRpcError(
-      wire(Code.NotFound, "nope", [
-        { desc: RunNotFoundDetailSchema, value: { reference: { workflowName: "w", workflowVersionId: "1", referenceId: "ref" } } },
-      ]),
+      wire(Code.NotFound, "nope", [{ desc: RunNotFoundDetailSchema, value: { reference: { workflowName: "w", workflowVersionId: "1", referenceId: "ref" } } }]),
     ) as RunNotFoundError;
     expect(byRef.runId).toBeUndefined();
     expect(byRef.reference).toEqual({ workflowName: "w", versionId: "1", referenceId: "ref" });

@@ -94,7 +94,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.AIKI_LOG_LEVEL,
     auth: e.AIKI_AUTH === "on",
     adminKey: e.AIKI_ADMIN_KEY,
-    limits: Object.fromEntries((Object.keys(limitVariables) as Array<keyof Limits>).map((key) => [key, (e as Record<string, unknown>)[limitVariables[key]] as number])) as unknown as Limits,
+    limits: Object.fromEntries(
+      (Object.keys(limitVariables) as Array<keyof Limits>).map((key) => [key, (e as Record<string, unknown>)[limitVariables[key]] as number]),
+    ) as unknown as Limits,
     connectionLimits: {
       headersTimeoutMs: e.AIKI_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.AIKI_REQUEST_TIMEOUT_MS,

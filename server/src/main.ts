@@ -28,7 +28,13 @@ async function main(): Promise<void> {
   });
   const address = await server.listen(config.port, config.host);
   logger.info(
-    { url: address.url, store: deps.store, notifier: config.redisUrl ? "redis" : "in-process", auth: config.auth ? "on" : "off", tracing: tracing ? "on" : "off" },
+    {
+      url: address.url,
+      store: deps.store,
+      notifier: config.redisUrl ? "redis" : "in-process",
+      auth: config.auth ? "on" : "off",
+      tracing: tracing ? "on" : "off",
+    },
     `aiki server listening on ${address.url}`,
   );
 

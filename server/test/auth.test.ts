@@ -281,7 +281,12 @@ describe("revocation", () => {
         try {
           for await (const r of onB.session(
             (async function* () {
-              yield { kind: { case: "open" as const, value: { workerId: "revoked-worker", workflows: [{ workflowName: "never", workflowVersionId: "1" }], credits: 1 } } };
+              yield {
+                kind: {
+                  case: "open" as const,
+                  value: { workerId: "revoked-worker", workflows: [{ workflowName: "never", workflowVersionId: "1" }], credits: 1 },
+                },
+              };
               await new Promise<void>((r) => {
                 wake = r;
               });
@@ -298,7 +303,11 @@ describe("revocation", () => {
       // A lease stream opened with the key on B too.
       const stream = (async () => {
         try {
-          for await (const _ of onB.streamLeases({ workerId: "revoked-streamer", workflows: [{ workflowName: "never2", workflowVersionId: "1" }], maxInFlight: 1 })) {
+          for await (const _ of onB.streamLeases({
+            workerId: "revoked-streamer",
+            workflows: [{ workflowName: "never2", workflowVersionId: "1" }],
+            maxInFlight: 1,
+          })) {
           }
           return undefined;
         } catch (error) {

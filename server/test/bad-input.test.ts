@@ -15,12 +15,7 @@ import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { GetRunRequestSchema, RunService, StartRunRequestSchema } from "@aiki/gen/aiki/v1/run_service_pb";
 import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
-import {
-  type Lease,
-  SessionRequestSchema,
-  StreamLeasesRequestSchema,
-  WorkerLeaseService,
-} from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { type Lease, SessionRequestSchema, StreamLeasesRequestSchema, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { CallerQuotas } from "../../server/src/api/caller-quotas.js";
 import { LimitExceededError } from "../../server/src/domain/errors.js";
 import { createCleartextServer, defaultConnectionLimits } from "../../server/src/listen-one-port.js";
@@ -311,7 +306,7 @@ describe("payloads and limits", () => {
           }
           if (!req.destroyed) req.end();
         };
-        req.write("{\"input\":\"");
+        req.write('{"input":"');
         pump();
         setTimeout(() => reject(new Error("no answer within 20 s")), 20_000).unref();
       });
@@ -335,7 +330,12 @@ describe("payloads and limits", () => {
         const list = Buffer.concat([Buffer.from([0x0a]), varint(value.length), value]); // ListValue { values: [value] }
         value = Buffer.concat([Buffer.from([0x32]), varint(list.length), list]); // Value { list_value: list }
       }
-      const request = Buffer.concat([Buffer.from(toBinary(StartRunRequestSchema, create(StartRunRequestSchema, { workflowName: "deep", workflowVersionId: "1" }))), Buffer.from([0x22]), varint(value.length), value]);
+      const request = Buffer.concat([
+        Buffer.from(toBinary(StartRunRequestSchema, create(StartRunRequestSchema, { workflowName: "deep", workflowVersionId: "1" }))),
+        Buffer.from([0x22]),
+        varint(value.length),
+        value,
+      ]);
       const overGrpc = await h2Request("/aiki.v1.RunService/StartRun", "application/grpc", grpcFrame(request));
       expect(Number(overGrpc.headers["grpc-status"]), String(overGrpc.headers["grpc-message"])).toBe(Code.InvalidArgument);
 
@@ -389,7 +389,11 @@ describe("payloads and limits", () => {
         expect(error.code, `${expression}: ${error.message}`).toBe(Code.InvalidArgument);
       }
       const zone = await rpcError(
-        schedules.activateSchedule({ workflowName: "cron", workflowVersionId: "1", spec: { spec: { case: "cron", value: { expression: "* * * * *", timezone: "Mars/Olympus" } } } }),
+        schedules.activateSchedule({
+          workflowName: "cron",
+          workflowVersionId: "1",
+          spec: { spec: { case: "cron", value: { expression: "* * * * *", timezone: "Mars/Olympus" } } },
+        }),
       );
       expect(zone.code).toBe(Code.InvalidArgument);
     });
@@ -497,24 +501,37 @@ describe("held calls and streams", () => {
     const { run } = await runs().startRun({ workflowName: "waits", workflowVersionId: "1" });
     const stop = new AbortController();
     const held = Array.from({ length: limits.maxWaitsPerCaller }, () =>
-      runs().waitForRunStatus({ runId: run!.id, status: RunStatus.COMPLETED }, { signal: stop.signal }).catch(() => undefined),
+      runs()
+        .waitForRunStatus({ runId: run!.id, status: RunStatus.COMPLETED }, { signal: stop.signal })
+        .catch(() => undefined),
     );
     await aiki.listening(`aiki:run:default:${run!.id}`);
     let refused: ConnectError | undefined;
     // The held calls register as they arrive: the first past the limit is refused.
     await expect
-      .poll(async () => {
-        refused = await rpcError(runs().waitForRunStatus({ runId: run!.id, timeout: { seconds: 0n, nanos: 1_000_000 } })).catch(() => undefined);
-        return refused?.code;
-      }, { timeout: 5_000 })
+      .poll(
+        async () => {
+          refused = await rpcError(runs().waitForRunStatus({ runId: run!.id, timeout: { seconds: 0n, nanos: 1_000_000 } })).catch(() => undefined);
+          return refused?.code;
+        },
+        { timeout: 5_000 },
+      )
       .toBe(Code.ResourceExhausted);
     expectLimit(refused!, Code.ResourceExhausted, "AIKI_MAX_WAITS_PER_CALLER", "held_waits");
     stop.abort();
     await Promise.all(held);
     await expect
-      .poll(async () => (await runs().waitForRunStatus({ runId: run!.id, timeout: { seconds: 0n, nanos: 1_000_000 } }).catch(() => undefined))?.run?.id, {
-        timeout: 5_000,
-      })
+      .poll(
+        async () =>
+          (
+            await runs()
+              .waitForRunStatus({ runId: run!.id, timeout: { seconds: 0n, nanos: 1_000_000 } })
+              .catch(() => undefined)
+          )?.run?.id,
+        {
+          timeout: 5_000,
+        },
+      )
       .toBe(run!.id);
   });
 
@@ -531,7 +548,14 @@ describe("held calls and streams", () => {
     await Promise.allSettled(held.map((s) => s.next()));
     // Closed watches give their places back.
     const again = new AbortController();
-    await expect.poll(async () => open(again.signal).then(() => true, () => false)).toBe(true);
+    await expect
+      .poll(async () =>
+        open(again.signal).then(
+          () => true,
+          () => false,
+        ),
+      )
+      .toBe(true);
     again.abort();
   });
 
@@ -543,7 +567,12 @@ describe("held calls and streams", () => {
     session.on("error", () => {});
     const request = toBinary(StreamLeasesRequestSchema, create(StreamLeasesRequestSchema, { workerId: "deaf", workflows, maxInFlight: 100 }));
     const open = (): http2.ClientHttp2Stream => {
-      const stream = session.request({ ":method": "POST", ":path": "/aiki.v1.WorkerLeaseService/StreamLeases", "content-type": "application/grpc", te: "trailers" });
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/aiki.v1.WorkerLeaseService/StreamLeases",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
       stream.on("error", () => {});
       stream.end(grpcFrame(Buffer.from(request)));
       return stream;
@@ -552,7 +581,10 @@ describe("held calls and streams", () => {
     // The caller's other streams, reading, for another workflow.
     const stopFillers = new AbortController();
     const fillers = Array.from({ length: limits.maxStreamsPerCaller - 1 }, async (_, i) => {
-      const stream = leases().streamLeases({ workerId: `filler-${i}`, workflows: [{ workflowName: "filler", workflowVersionId: "1" }], maxInFlight: 1 }, { signal: stopFillers.signal });
+      const stream = leases().streamLeases(
+        { workerId: `filler-${i}`, workflows: [{ workflowName: "filler", workflowVersionId: "1" }], maxInFlight: 1 },
+        { signal: stopFillers.signal },
+      );
       for await (const _ of stream);
     });
     const workerIds = ["deaf", ...Array.from({ length: limits.maxStreamsPerCaller - 1 }, (_, i) => `filler-${i}`)];
@@ -560,16 +592,20 @@ describe("held calls and streams", () => {
 
     // The caller's next stream is refused, from any client.
     const fourth = leases().streamLeases({ workerId: "w", workflows, maxInFlight: 1 });
-    const refused = await rpcError((async () => {
-      for await (const _ of fourth) return;
-    })());
+    const refused = await rpcError(
+      (async () => {
+        for await (const _ of fourth) return;
+      })(),
+    );
     expectLimit(refused, Code.ResourceExhausted, "AIKI_MAX_STREAMS_PER_CALLER", "open_streams");
 
     stopFillers.abort();
     await Promise.allSettled(fillers);
     // The first run is pushed to the deaf stream (nothing it was sent had yet to leave); after that, nothing more.
     await runs().startRun({ workflowName, workflowVersionId: "1" });
-    await expect.poll(async () => (await aiki.deps.db.selectFrom("runs").select("status").where("workflow_name", "=", workflowName).execute())[0]?.status).toBe("running");
+    await expect
+      .poll(async () => (await aiki.deps.db.selectFrom("runs").select("status").where("workflow_name", "=", workflowName).execute())[0]?.status)
+      .toBe("running");
     await Promise.all(Array.from({ length: 6 }, () => runs().startRun({ workflowName, workflowVersionId: "1" })));
     // A worker that reads gets every other run, at least one recheck (2 s) of the deaf streams later.
     const got: Lease[] = [];
@@ -579,7 +615,12 @@ describe("held calls and streams", () => {
       got.push(...more);
     }
     expect(got).toHaveLength(6);
-    const deafRuns = await aiki.deps.db.selectFrom("runs").select("id").where("workflow_name", "=", workflowName).where("lease_worker_id", "=", "deaf").execute();
+    const deafRuns = await aiki.deps.db
+      .selectFrom("runs")
+      .select("id")
+      .where("workflow_name", "=", workflowName)
+      .where("lease_worker_id", "=", "deaf")
+      .execute();
     expect(deafRuns).toHaveLength(1);
     deaf.close(http2.constants.NGHTTP2_CANCEL);
     session.destroy();
@@ -592,7 +633,9 @@ describe("held calls and streams", () => {
     stream.on("error", () => {});
     const frame = (msg: Parameters<typeof create<typeof SessionRequestSchema>>[1]) =>
       grpcFrame(Buffer.from(toBinary(SessionRequestSchema, create(SessionRequestSchema, msg))));
-    stream.write(frame({ kind: { case: "open", value: { workerId: "deaf-session", workflows: [{ workflowName: "none", workflowVersionId: "1" }], credits: 0 } } }));
+    stream.write(
+      frame({ kind: { case: "open", value: { workerId: "deaf-session", workflows: [{ workflowName: "none", workflowVersionId: "1" }], credits: 0 } } }),
+    );
     const calls = 5000;
     for (let i = 1; i <= calls; i++) {
       stream.write(frame({ kind: { case: "call", value: { callId: i, request: { case: "heartbeat", value: { workerId: "deaf-session", leases: [] } } } } }));
@@ -620,11 +663,21 @@ describe("500 never-read lease streams, default limits", () => {
     session.on("error", () => {});
     try {
       const request = grpcFrame(
-        Buffer.from(toBinary(StreamLeasesRequestSchema, create(StreamLeasesRequestSchema, { workerId: "deaf-500", workflows: [{ workflowName: "deaf-500", workflowVersionId: "1" }], maxInFlight: 10 }))),
+        Buffer.from(
+          toBinary(
+            StreamLeasesRequestSchema,
+            create(StreamLeasesRequestSchema, { workerId: "deaf-500", workflows: [{ workflowName: "deaf-500", workflowVersionId: "1" }], maxInFlight: 10 }),
+          ),
+        ),
       );
       const statuses: Array<string | undefined> = [];
       for (let i = 0; i < 500; i++) {
-        const stream = session.request({ ":method": "POST", ":path": "/aiki.v1.WorkerLeaseService/StreamLeases", "content-type": "application/grpc", te: "trailers" });
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/aiki.v1.WorkerLeaseService/StreamLeases",
+          "content-type": "application/grpc",
+          te: "trailers",
+        });
         stream.on("error", () => {});
         // Never read: what the server pushes stays in the HTTP/2 buffers.
         stream.pause();
@@ -650,9 +703,11 @@ describe("session credits and the server's stream total", () => {
     async function* requests() {
       yield { kind: { case: "open" as const, value: { workerId: "greedy", workflows: [{ workflowName: "greedy", workflowVersionId: "1" }], credits: 5000 } } };
     }
-    const refused = await rpcError((async () => {
-      for await (const _ of leases().session(requests()));
-    })());
+    const refused = await rpcError(
+      (async () => {
+        for await (const _ of leases().session(requests()));
+      })(),
+    );
     expectLimit(refused, Code.InvalidArgument, "AIKI_MAX_SESSION_CREDITS", "open.credits");
   });
 

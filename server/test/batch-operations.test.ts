@@ -108,7 +108,11 @@ describe("bulk actions by filter", () => {
 
   it("is idempotent per request id; another request with that id is ALREADY_EXISTS", async () => {
     await start("idem", { k: "v" });
-    const req = { requestId: "req-1", selection: { case: "filter" as const, value: { tags: { k: "v" } } }, action: { action: { case: "awake" as const, value: {} } } };
+    const req = {
+      requestId: "req-1",
+      selection: { case: "filter" as const, value: { tags: { k: "v" } } },
+      action: { action: { case: "awake" as const, value: {} } },
+    };
     const first = await batches.startBatchOperation(req);
     const again = await batches.startBatchOperation(req);
     expect(again.existing).toBe(true);

@@ -35,7 +35,12 @@ beforeAll(() => {
 async function leased(n: number): Promise<Lease[]> {
   const name = `batch-${Math.random().toString(36).slice(2)}`;
   for (let i = 0; i < n; i++) await runs.startRun({ workflowName: name, workflowVersionId: "1" });
-  const { leases: got } = await leases.pollLeases({ workerId: "w", workflows: [{ workflowName: name, workflowVersionId: "1" }], maxLeases: n, wait: durationFromMs(5_000) });
+  const { leases: got } = await leases.pollLeases({
+    workerId: "w",
+    workflows: [{ workflowName: name, workflowVersionId: "1" }],
+    maxLeases: n,
+    wait: durationFromMs(5_000),
+  });
   expect(got).toHaveLength(n);
   return got;
 }
@@ -49,9 +54,20 @@ const attempt = (lease: Lease, name: string, completions: FirstAttempt["completi
 describe("insertFirstAttemptsIfLeased", () => {
   it("answers each call of a mixed batch as it would alone", async () => {
     const [ok, withDone, stale, lost, taken] = await leased(5);
-    const done = (await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
-    const staleTask = (await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
-    await tasks.startTask({ runId: taken!.run!.id, leaseToken: taken!.leaseToken, name: "b", address: taskAddress("b", { n: "b" }), input: { kind: { case: "structValue", value: { fields: { n: { kind: { case: "stringValue", value: "b" } } } } } }, maxAttempts: 1 });
+    const done = (
+      await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })
+    ).task!;
+    const staleTask = (
+      await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })
+    ).task!;
+    await tasks.startTask({
+      runId: taken!.run!.id,
+      leaseToken: taken!.leaseToken,
+      name: "b",
+      address: taskAddress("b", { n: "b" }),
+      input: { kind: { case: "structValue", value: { fields: { n: { kind: { case: "stringValue", value: "b" } } } } } },
+      maxAttempts: 1,
+    });
     await runs.cancelRun({ runId: lost!.run!.id });
 
     const answers = await insertFirstAttemptsIfLeased(aiki.deps.db, [
@@ -95,8 +111,12 @@ const completion = (lease: Lease, output: unknown, completions: LeasedCompletion
 describe("completeLeasedRunsWithoutParent", () => {
   it("answers each CompleteRun of a mixed batch as it would alone", async () => {
     const [ok, withDone, stale, lost] = await leased(4);
-    const done = (await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
-    const staleTask = (await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
+    const done = (
+      await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })
+    ).task!;
+    const staleTask = (
+      await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })
+    ).task!;
     await runs.cancelRun({ runId: lost!.run!.id });
 
     const answers = await completeLeasedRunsWithoutParent(aiki.deps.db, [
@@ -154,10 +174,17 @@ describe("insertRunsUnlessTaken", () => {
       undefined,
     ]);
     const { transitions } = await runs.listRunTransitions({ runId: batch[0]!.row.id });
-    expect(transitions.map((t) => [t.revision, t.fromStatus, t.toStatus, t.actor, t.reason])).toEqual([[1, RunStatus.UNSPECIFIED, RunStatus.QUEUED, "client", "started"]]);
+    expect(transitions.map((t) => [t.revision, t.fromStatus, t.toStatus, t.actor, t.reason])).toEqual([
+      [1, RunStatus.UNSPECIFIED, RunStatus.QUEUED, "client", "started"],
+    ]);
     expect((await runs.getRun({ runId: held.id })).run?.referenceId).toBe("held");
     // Nothing was written for the refused ones.
-    const { rows } = await aiki.deps.db.selectFrom("runs").select("id").where("id", "in", [batch[2]!.row.id, batch[4]!.row.id]).execute().then((r) => ({ rows: r }));
+    const { rows } = await aiki.deps.db
+      .selectFrom("runs")
+      .select("id")
+      .where("id", "in", [batch[2]!.row.id, batch[4]!.row.id])
+      .execute()
+      .then((r) => ({ rows: r }));
     expect(rows).toEqual([]);
   });
 });
@@ -184,11 +211,19 @@ describe("suspendOnNewSleepsIfLeased", () => {
 
   it("suspends each first sleep of a mixed batch as it would alone", async () => {
     const [ok, withDone, stale, lost, replayed] = await leased(5);
-    const done = (await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
-    const staleTask = (await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })).task!;
+    const done = (
+      await tasks.startTask({ runId: withDone!.run!.id, leaseToken: withDone!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })
+    ).task!;
+    const staleTask = (
+      await tasks.startTask({ runId: stale!.run!.id, leaseToken: stale!.leaseToken, name: "a", address: taskAddress("a", undefined), maxAttempts: 1 })
+    ).task!;
     await runs.cancelRun({ runId: lost!.run!.id });
     // A zero sleep is recorded (completed) without suspending: the same name again is a replay.
-    await leases.suspendRun({ runId: replayed!.run!.id, leaseToken: replayed!.leaseToken, wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(0) } } });
+    await leases.suspendRun({
+      runId: replayed!.run!.id,
+      leaseToken: replayed!.leaseToken,
+      wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(0) } },
+    });
 
     const before = Date.now();
     const answers = await suspendOnNewSleepsIfLeased(aiki.deps.db, [

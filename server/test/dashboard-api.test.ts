@@ -84,7 +84,14 @@ describe("GetRunHistory", () => {
 
     // A task, then a short sleep the timer loop ends.
     let lease = await wf.lease();
-    const { task } = await tasks.startTask({ ...fence(lease), name: "charge", address: taskAddress("charge", { amount: 3 }), sequence: 0, input: json({ amount: 3 }), maxAttempts: 1 });
+    const { task } = await tasks.startTask({
+      ...fence(lease),
+      name: "charge",
+      address: taskAddress("charge", { amount: 3 }),
+      sequence: 0,
+      input: json({ amount: 3 }),
+      maxAttempts: 1,
+    });
     await tasks.completeTask({ ...fence(lease), taskId: task!.id, attempt: 1, output: json({ ok: true }) });
     await leases.suspendRun({ ...fence(lease), wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(200) } } });
     await waitStatus(run.id, RunStatus.QUEUED);
@@ -107,7 +114,10 @@ describe("GetRunHistory", () => {
       key: childRunKey(undefined, undefined),
       sequence: 0,
     });
-    await leases.suspendRun({ ...fence(lease), wait: { case: "childWait", value: { childRunId: child!.id, sequence: 0, awaitedStatus: RunStatus.COMPLETED } } });
+    await leases.suspendRun({
+      ...fence(lease),
+      wait: { case: "childWait", value: { childRunId: child!.id, sequence: 0, awaitedStatus: RunStatus.COMPLETED } },
+    });
     const [childLease] = (
       await leases.pollLeases({ workerId: "c", workflows: [{ workflowName: childName, workflowVersionId: "1" }], maxLeases: 1, wait: durationFromMs(5_000) })
     ).leases;
@@ -227,7 +237,15 @@ describe("CountRuns and ListRuns filters", () => {
     const lease = await wf.lease();
     const childName = `${wf.name}-child`;
     const start = (key: string) =>
-      leases.startChildRun({ parentRunId: parent.id, leaseToken: lease.leaseToken, workflowName: childName, workflowVersionId: "1", key, referenceId: key, sequence: 0 });
+      leases.startChildRun({
+        parentRunId: parent.id,
+        leaseToken: lease.leaseToken,
+        workflowName: childName,
+        workflowVersionId: "1",
+        key,
+        referenceId: key,
+        sequence: 0,
+      });
     const first = (await start("k1")).run!;
     const second = (await start("k2")).run!;
     expect(await listed({ parentRunId: parent.id })).toEqual([second.id, first.id]);
@@ -438,7 +456,8 @@ describe("WatchRuns", () => {
     try {
       expect((await watch.next()).value).toEqual([]);
       // The client reads nothing while more changes than the cap arrive.
-      for (let i = 0; i <= maxPendingChanges; i++) aiki.deps.notifier.publish(channels.runs("default"), `00000000-0000-7000-8000-${String(i).padStart(12, "0")}`);
+      for (let i = 0; i <= maxPendingChanges; i++)
+        aiki.deps.notifier.publish(channels.runs("default"), `00000000-0000-7000-8000-${String(i).padStart(12, "0")}`);
       await expect(watch.next()).rejects.toBeInstanceOf(WatchFellBehindError);
     } finally {
       stop.abort();

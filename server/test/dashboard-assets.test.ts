@@ -32,7 +32,11 @@ afterAll(() => {
 describe("dashboardAsset", () => {
   it("serves hashed assets immutable, other files revalidated, and index.html never cached", async () => {
     const js = await dashboardAsset(dir, "/ui/assets/index-abc123.js");
-    expect([js.status, js.headers["content-type"], js.headers["cache-control"]]).toEqual([200, "text/javascript; charset=utf-8", "public, max-age=31536000, immutable"]);
+    expect([js.status, js.headers["content-type"], js.headers["cache-control"]]).toEqual([
+      200,
+      "text/javascript; charset=utf-8",
+      "public, max-age=31536000, immutable",
+    ]);
     expect(String(js.body)).toBe("console.log(1)");
     const svg = await dashboardAsset(dir, "/ui/favicon.svg");
     expect([svg.status, svg.headers["cache-control"]]).toEqual([200, "no-cache"]);

@@ -25,17 +25,14 @@ const bufCurl = async (args: string[]) => {
   });
   return stdout;
 };
-const call = async (method: string, body: object) =>
-  JSON.parse(await bufCurl(["-d", JSON.stringify(body), `${server!.url}/aiki.v1.RunService/${method}`]));
+const call = async (method: string, body: object) => JSON.parse(await bufCurl(["-d", JSON.stringify(body), `${server!.url}/aiki.v1.RunService/${method}`]));
 
 it("lists every method of every service through reflection", { timeout: 60_000 }, async () => {
   server = await startServerProcess(env);
   const listed = (await bufCurl(["--list-methods", server.url])).trim().split("\n");
   const expected = aikiServices.flatMap((s) => s.methods.map((m) => `${s.typeName}/${m.name}`));
   expect(listed).toEqual(expect.arrayContaining(expected));
-  expect(listed).toEqual(
-    expect.arrayContaining(["grpc.health.v1.Health/Check", "grpc.reflection.v1.ServerReflection/ServerReflectionInfo"]),
-  );
+  expect(listed).toEqual(expect.arrayContaining(["grpc.health.v1.Health/Check", "grpc.reflection.v1.ServerReflection/ServerReflectionInfo"]));
 });
 
 it("a run started with buf curl survives a graceful restart", { timeout: 60_000 }, async () => {

@@ -63,7 +63,12 @@ it("starts a run and reads it back", async () => {
       },
     },
   };
-  const started = await call<{ run: WireRun }>("StartRun", { workflow_name: "restaurant-order", workflow_version_id: "1.0.0", input, reference_id: "order-123" });
+  const started = await call<{ run: WireRun }>("StartRun", {
+    workflow_name: "restaurant-order",
+    workflow_version_id: "1.0.0",
+    input,
+    reference_id: "order-123",
+  });
   expect(started.run.status).toBe("RUN_STATUS_QUEUED");
   const got = await call<{ run: WireRun }>("GetRun", { run_id: started.run.id });
   expect(got.run.id).toBe(started.run.id);

@@ -53,9 +53,7 @@ class Samples {
     }
   }
   value(name: string, labels: Record<string, string> = {}): number {
-    return this.series
-      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-      .reduce((sum, s) => sum + s.value, 0);
+    return this.series.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
   }
   has(name: string): boolean {
     return this.series.some((s) => s.name === name);
@@ -119,8 +117,14 @@ describe("GET /metrics", () => {
     await leases.completeRun({ ...fence, output: json("done") });
     await runs.cancelRun({ runId: queuedOnly.id });
     const done = await scrape();
-    expect(done.value("aiki_run_transitions_total", { from: "running", to: "completed" }) - after.value("aiki_run_transitions_total", { from: "running", to: "completed" })).toBe(1);
-    expect(done.value("aiki_run_transitions_total", { from: "queued", to: "cancelled" }) - after.value("aiki_run_transitions_total", { from: "queued", to: "cancelled" })).toBe(1);
+    expect(
+      done.value("aiki_run_transitions_total", { from: "running", to: "completed" }) -
+        after.value("aiki_run_transitions_total", { from: "running", to: "completed" }),
+    ).toBe(1);
+    expect(
+      done.value("aiki_run_transitions_total", { from: "queued", to: "cancelled" }) -
+        after.value("aiki_run_transitions_total", { from: "queued", to: "cancelled" }),
+    ).toBe(1);
     expect(done.value("aiki_runs", { workflow: wf.name, status: "completed" })).toBe(1);
     expect(done.value("aiki_runs", { workflow: wf.name, status: "cancelled" })).toBe(1);
     expect(done.value("aiki_runs", { workflow: wf.name, status: "running" })).toBe(0);

@@ -85,7 +85,14 @@ describe("a run of namespace A, seen with a key of namespace B", () => {
     expect(await leaseOne(b, "b-worker")).toBeUndefined();
     lease = (await leaseOne(a, "a-worker"))!;
     expect(lease.run?.id).toBe(runId);
-    const child = await a.leases.startChildRun({ ...workflow, parentRunId: runId, leaseToken: lease.leaseToken, key: "child-1", referenceId: "child-1", sequence: 0 });
+    const child = await a.leases.startChildRun({
+      ...workflow,
+      parentRunId: runId,
+      leaseToken: lease.leaseToken,
+      key: "child-1",
+      referenceId: "child-1",
+      sequence: 0,
+    });
     childId = child.run!.id;
     await a.events.sendEvent({ targets: [{ target: { case: "runId", value: runId } }], eventName: "ping" });
   });
@@ -126,7 +133,9 @@ describe("a run of namespace A, seen with a key of namespace B", () => {
     ]) {
       expect((await expectSameAsMissing(call, runId)).code).toBe(Code.NotFound);
     }
-    const byRef = await rpcError(b.events.sendEvent({ targets: [{ target: { case: "reference", value: { ...workflow, referenceId: "ref-1" } } }], eventName: "x" }));
+    const byRef = await rpcError(
+      b.events.sendEvent({ targets: [{ target: { case: "reference", value: { ...workflow, referenceId: "ref-1" } } }], eventName: "x" }),
+    );
     expect(byRef.code).toBe(Code.NotFound);
     // Nothing B tried changed A's run, and B's event was not stored.
     const after = await a.runs.getRun({ runId });
@@ -155,7 +164,12 @@ describe("a run of namespace A, seen with a key of namespace B", () => {
   it("its child lives in the parent's namespace", async () => {
     const child = await a.runs.getRun({ runId: childId });
     expect(child.run?.parentRunId).toBe(runId);
-    const { rows } = await aiki.deps.db.selectFrom("runs").select(["id", "namespace"]).where("id", "in", [runId, childId]).execute().then((r) => ({ rows: r }));
+    const { rows } = await aiki.deps.db
+      .selectFrom("runs")
+      .select(["id", "namespace"])
+      .where("id", "in", [runId, childId])
+      .execute()
+      .then((r) => ({ rows: r }));
     expect(rows.map((r) => r.namespace)).toEqual(["team-a", "team-a"]);
   });
 });

@@ -17,7 +17,11 @@ const workflowName = () => uniqueName("wake");
 const readyChannel = (workflow: string) => `aiki:ready:default:${workflow}:1:`;
 
 /** Holds a PollLeases on `on` for `workflow`, started through `via`; elapsed ms from the StartRun call to the answer. */
-async function pollWakeMs(on: TestAiki, via: TestAiki, beforeStart: (workflow: string) => Promise<void>): Promise<{ ms: number; leases: Lease[]; runId: string }> {
+async function pollWakeMs(
+  on: TestAiki,
+  via: TestAiki,
+  beforeStart: (workflow: string) => Promise<void>,
+): Promise<{ ms: number; leases: Lease[]; runId: string }> {
   const workflow = workflowName();
   let answeredAt = 0;
   const polling = on

@@ -30,7 +30,9 @@ let runId: string;
 
 beforeAll(async () => {
   aiki = h.aiki;
-  const { run } = await aiki.client(RunService).startRun({ workflowName: "order", workflowVersionId: "1.0.0", input: { kind: { case: "stringValue", value: "o-1" } } });
+  const { run } = await aiki
+    .client(RunService)
+    .startRun({ workflowName: "order", workflowVersionId: "1.0.0", input: { kind: { case: "stringValue", value: "o-1" } } });
   runId = run!.id;
 });
 
@@ -50,30 +52,26 @@ function connectJson(baseUrl: string, method: string, body: unknown, options: Tl
   const url = new URL(`/aiki.v1.RunService/${method}`, baseUrl);
   const request = url.protocol === "https:" ? https.request : http.request;
   return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { ...options, method: "POST", headers: { "content-type": "application/json", "connect-protocol-version": "1" } },
-      (res) => {
-        // Read now: once the body ends, a keep-alive agent takes the socket back.
-        const alpnProtocol = (res.socket as tls.TLSSocket | null)?.alpnProtocol;
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => {
-          try {
-            resolve({
-              status: res.statusCode ?? 0,
-              httpVersion: res.httpVersion,
-              contentType: res.headers["content-type"],
-              alpnProtocol,
-              body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>,
-            });
-          } catch (error) {
-            reject(error);
-          }
-        });
-      },
-    );
+    const req = request(url, { ...options, method: "POST", headers: { "content-type": "application/json", "connect-protocol-version": "1" } }, (res) => {
+      // Read now: once the body ends, a keep-alive agent takes the socket back.
+      const alpnProtocol = (res.socket as tls.TLSSocket | null)?.alpnProtocol;
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", reject);
+      res.on("end", () => {
+        try {
+          resolve({
+            status: res.statusCode ?? 0,
+            httpVersion: res.httpVersion,
+            contentType: res.headers["content-type"],
+            alpnProtocol,
+            body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>,
+          });
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
     req.on("error", reject);
     req.end(JSON.stringify(body));
   });
@@ -131,9 +129,23 @@ describe("TLS", () => {
     // Self-signed for 127.0.0.1, so the client verifies it against itself as the only CA: a
     // cleartext or wrongly certified port fails the handshake.
     await execFileAsync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-keyout", keyFile, "-out", certFile, "-days", "1",
-      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
     ]);
     ca = await readFile(certFile);
     // The same store as the cleartext server, so the run started above is there.

@@ -127,11 +127,7 @@ describe("gRPC reflection and health over HTTP/2", () => {
   const transport = () => createGrpcTransport({ baseUrl, sessionManager });
 
   async function bufCurl(...args: string[]): Promise<string> {
-    const { stdout } = await execFileAsync(
-      bufBin,
-      ["curl", "--http2-prior-knowledge", "--protocol", "grpc", ...args],
-      { timeout: 20_000 },
-    );
+    const { stdout } = await execFileAsync(bufBin, ["curl", "--http2-prior-knowledge", "--protocol", "grpc", ...args], { timeout: 20_000 });
     return stdout;
   }
 
@@ -157,13 +153,7 @@ describe("gRPC reflection and health over HTTP/2", () => {
 
   it("lets buf curl call Health/Check using v1alpha reflection", async () => {
     calledServices.length = 0;
-    const out = await bufCurl(
-      "--reflect-protocol",
-      "grpc-v1alpha",
-      "-d",
-      "{}",
-      `${baseUrl}/grpc.health.v1.Health/Check`,
-    );
+    const out = await bufCurl("--reflect-protocol", "grpc-v1alpha", "-d", "{}", `${baseUrl}/grpc.health.v1.Health/Check`);
     expect(JSON.parse(out)).toEqual({ status: "SERVING" });
     expect(calledServices).toContain("grpc.reflection.v1alpha.ServerReflection");
     expect(calledServices).not.toContain("grpc.reflection.v1.ServerReflection");
@@ -184,14 +174,8 @@ describe("gRPC reflection and health over HTTP/2", () => {
     const loaded = grpc.loadPackageDefinition(definition) as unknown as {
       grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
     };
-    const client = new loaded.grpc.health.v1.Health(
-      baseUrl.replace("http://", ""),
-      grpc.credentials.createInsecure(),
-    );
-    type Check = (
-      req: { service: string },
-      cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
-    ) => void;
+    const client = new loaded.grpc.health.v1.Health(baseUrl.replace("http://", ""), grpc.credentials.createInsecure());
+    type Check = (req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void) => void;
     const check = promisify((client.Check as Check).bind(client));
     try {
       await expect(check({ service: "" })).resolves.toEqual({ status: "SERVING" });
@@ -260,11 +244,7 @@ describe("gRPC reflection and health over HTTP/2", () => {
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
     ]);
-    expect(fileNames(2)).toEqual([
-      "aiki/test/v1/demo.proto",
-      "google/protobuf/timestamp.proto",
-      "google/protobuf/struct.proto",
-    ]);
+    expect(fileNames(2)).toEqual(["aiki/test/v1/demo.proto", "google/protobuf/timestamp.proto", "google/protobuf/struct.proto"]);
     expect(fileNames(3)).toEqual(["grpc/health/v1/health.proto"]);
     expect(fileNames(4)).toEqual(["grpc/health/v1/health.proto"]);
     expect(fileNames(5)[0]).toBe("aiki/test/v1/demo.proto");
@@ -322,11 +302,7 @@ describe("gRPC reflection and health over HTTP/2", () => {
         throw err;
       }
     }
-    expect(seen).toEqual([
-      ServingStatus.SERVICE_UNKNOWN,
-      ServingStatus.SERVING,
-      ServingStatus.NOT_SERVING,
-    ]);
+    expect(seen).toEqual([ServingStatus.SERVICE_UNKNOWN, ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
     await expect.poll(() => health.subscriberCount).toBe(0);
   });
 });

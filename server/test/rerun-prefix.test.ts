@@ -15,18 +15,56 @@ const t0 = new Date("2026-01-01T00:00:00Z");
 
 function task(id: string, name: string, status: TaskStatus): TaskRow {
   return {
-    namespace: "default", id, run_id: "r", name, address: `${name}:h`, sequence: 0, status, attempts: 1, max_attempts: 1,
-    input: null, output: null, failure: null, next_attempt_time: null, workflow_attempt: 1, attempt_id: null, create_time: t0, update_time: t0,
+    namespace: "default",
+    id,
+    run_id: "r",
+    name,
+    address: `${name}:h`,
+    sequence: 0,
+    status,
+    attempts: 1,
+    max_attempts: 1,
+    input: null,
+    output: null,
+    failure: null,
+    next_attempt_time: null,
+    workflow_attempt: 1,
+    attempt_id: null,
+    create_time: t0,
+    update_time: t0,
   };
 }
 function sleep(name: string, status: RunWaitRow["status"]): RunWaitRow {
   return {
-    namespace: "default", run_id: "r", kind: "sleep", key: name, sequence: 0, status, duration_ms: 1, timeout_ms: null, start_time: t0,
-    deadline: null, end_time: null, event_id: null, awaited_status: null, child_status: null, output: null, failure: null,
+    namespace: "default",
+    run_id: "r",
+    kind: "sleep",
+    key: name,
+    sequence: 0,
+    status,
+    duration_ms: 1,
+    timeout_ms: null,
+    start_time: t0,
+    deadline: null,
+    end_time: null,
+    event_id: null,
+    awaited_status: null,
+    child_status: null,
+    output: null,
+    failure: null,
   };
 }
 function child(key: string, childRunId: string): ChildRunRow {
-  return { namespace: "default", parent_run_id: "r", key, sequence: 0, child_run_id: childRunId, workflow_name: "c", workflow_version_id: "1", create_time: t0 };
+  return {
+    namespace: "default",
+    parent_run_id: "r",
+    key,
+    sequence: 0,
+    child_run_id: childRunId,
+    workflow_name: "c",
+    workflow_version_id: "1",
+    create_time: t0,
+  };
 }
 
 /** A history whose records were created at the given microseconds. */
@@ -56,32 +94,67 @@ const select = (h: ReturnType<typeof historyOf>, from: RerunFrom, children: Reco
 describe("selectRerunPrefix", () => {
   it("orders by creation to the microsecond (not the order rows are listed in), and stops at the point", () => {
     // Listed by id, but created b (1 µs), nap (2 µs), a (3 µs), c (4 µs).
-    const h = historyOf([[task("01", "a", "completed"), 3], [task("02", "b", "completed"), 1], [task("03", "c", "failed"), 4], [sleep("nap", "completed"), 2]]);
-    expect(select(h, { kind: "last_failure" })).toEqual({ names: ["b", "a", "sleep nap"], step: { kind: "task", address: "c:h", sequence: 0, lastFailure: true } });
+    const h = historyOf([
+      [task("01", "a", "completed"), 3],
+      [task("02", "b", "completed"), 1],
+      [task("03", "c", "failed"), 4],
+      [sleep("nap", "completed"), 2],
+    ]);
+    expect(select(h, { kind: "last_failure" })).toEqual({
+      names: ["b", "a", "sleep nap"],
+      step: { kind: "task", address: "c:h", sequence: 0, lastFailure: true },
+    });
     expect(select(h, { kind: "task", address: "a:h", sequence: 0 }).names).toEqual(["b", "sleep nap"]);
     expect(select(h, { kind: "start" })).toEqual({ names: [], step: { kind: "start" } });
   });
 
   it("tasks of one statement (the same microsecond) keep id order; the point's own statement-mates after it are not copied, other kinds of that moment neither", () => {
-    const h = historyOf([[task("01", "a", "completed"), 5], [task("02", "b", "failed"), 5], [task("03", "c", "completed"), 5], [sleep("nap", "completed"), 5]]);
+    const h = historyOf([
+      [task("01", "a", "completed"), 5],
+      [task("02", "b", "failed"), 5],
+      [task("03", "c", "completed"), 5],
+      [sleep("nap", "completed"), 5],
+    ]);
     expect(select(h, { kind: "last_failure" }).names).toEqual(["a"]);
   });
 
   it("the last failure is the newest failed task; without one, every finished record (history_end)", () => {
-    const failedTwice = historyOf([[task("01", "a", "failed"), 1], [task("02", "b", "completed"), 2], [task("03", "c", "failed"), 3]]);
+    const failedTwice = historyOf([
+      [task("01", "a", "failed"), 1],
+      [task("02", "b", "completed"), 2],
+      [task("03", "c", "failed"), 3],
+    ]);
     expect(select(failedTwice, { kind: "last_failure" }).names).toEqual(["a", "b"]);
-    const none = historyOf([[task("01", "a", "completed"), 1], [sleep("nap", "cancelled"), 2]]);
+    const none = historyOf([
+      [task("01", "a", "completed"), 1],
+      [sleep("nap", "cancelled"), 2],
+    ]);
     expect(select(none, { kind: "last_failure" })).toEqual({ names: ["a", "sleep nap"], step: { kind: "history_end", lastFailure: true } });
   });
 
   it("the first unfinished record ends the copy: a running or retrying task, an open wait, a child still running", () => {
-    const running = historyOf([[task("01", "a", "completed"), 1], [task("02", "b", "running"), 2], [task("03", "c", "completed"), 3], [task("04", "d", "failed"), 4]]);
+    const running = historyOf([
+      [task("01", "a", "completed"), 1],
+      [task("02", "b", "running"), 2],
+      [task("03", "c", "completed"), 3],
+      [task("04", "d", "failed"), 4],
+    ]);
     expect(select(running, { kind: "last_failure" }).names).toEqual(["a"]);
-    const retrying = historyOf([[task("01", "a", "awaiting_retry"), 1], [task("02", "b", "completed"), 2]]);
+    const retrying = historyOf([
+      [task("01", "a", "awaiting_retry"), 1],
+      [task("02", "b", "completed"), 2],
+    ]);
     expect(select(retrying, { kind: "last_failure" }).names).toEqual([]);
-    const open = historyOf([[task("01", "a", "completed"), 1], [sleep("nap", "waiting"), 2]]);
+    const open = historyOf([
+      [task("01", "a", "completed"), 1],
+      [sleep("nap", "waiting"), 2],
+    ]);
     expect(select(open, { kind: "last_failure" }).names).toEqual(["a"]);
-    const kids = historyOf([[child("k1", "c1"), 1], [child("k2", "c2"), 2], [task("01", "a", "completed"), 3]]);
+    const kids = historyOf([
+      [child("k1", "c1"), 1],
+      [child("k2", "c2"), 2],
+      [task("01", "a", "completed"), 3],
+    ]);
     expect(select(kids, { kind: "last_failure" }, { c1: "completed", c2: "running" }).names).toEqual(["child k1"]);
     expect(select(kids, { kind: "last_failure" }, { c1: "failed", c2: "cancelled" }).names).toEqual(["a", "child k1", "child k2"]);
   });

@@ -111,7 +111,13 @@ describe("what a rerun copies", () => {
     const run = res.run!;
     expect(res.existing).toBe(false);
     expect(res.copiedRecords).toBe(5);
-    expect([run.status, run.rerunOf, run.workflowName, run.workflowVersionId, run.attempt]).toEqual([RunStatus.QUEUED, source.runId, source.workflow.workflowName, "1", 1]);
+    expect([run.status, run.rerunOf, run.workflowName, run.workflowVersionId, run.attempt]).toEqual([
+      RunStatus.QUEUED,
+      source.runId,
+      source.workflow.workflowName,
+      "1",
+      1,
+    ]);
     expect(toJson(ValueSchema, run.input!)).toEqual({ n: 1 });
     expect(run.fromStep?.point).toEqual({ case: "task", value: expect.objectContaining({ address: steps.d.address, sequence: 0 }) });
     expect(run.fromStep?.lastFailure).toBe(true);
@@ -125,11 +131,15 @@ describe("what a rerun copies", () => {
     expect(copied.tasks.map((t) => t.id)).not.toContain(steps.a.id);
     expect(toJson(ValueSchema, copied.tasks[0]!.output!)).toBe("a done");
     expect(copied.tasks[1]!.failure?.message).toBe("b broke");
-    expect(copied.eventWaits.map((w) => [w.eventName, toJson(ValueSchema, w.event!.data!), w.event!.runId, w.event!.consumed])).toEqual([["go", { amount: 5 }, run.id, true]]);
+    expect(copied.eventWaits.map((w) => [w.eventName, toJson(ValueSchema, w.event!.data!), w.event!.runId, w.event!.consumed])).toEqual([
+      ["go", { amount: 5 }, run.id, true],
+    ]);
     expect(copied.sleeps.map((s) => [s.name, s.status])).toEqual([["nap", SleepStatus.CANCELLED]]);
     // The new run's creation is its only transition: a start, as the state table allows.
     const { transitions } = await runs.listRunTransitions({ runId: run.id });
-    expect(transitions.map((t) => [t.fromStatus, t.toStatus, t.actor, t.reason])).toEqual([[RunStatus.UNSPECIFIED, RunStatus.QUEUED, "client", `rerun of ${source.runId}`]]);
+    expect(transitions.map((t) => [t.fromStatus, t.toStatus, t.actor, t.reason])).toEqual([
+      [RunStatus.UNSPECIFIED, RunStatus.QUEUED, "client", `rerun of ${source.runId}`],
+    ]);
     // The source is not changed, and lists its rerun.
     expect(await runs.getRunHistory({ runId: source.runId })).toEqual(sourceHistoryBefore);
     expect((await runs.listRuns({ rerunOf: source.runId })).runs.map((r) => r.id)).toContain(run.id);

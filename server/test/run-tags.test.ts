@@ -72,13 +72,23 @@ describe("run tags", () => {
   it("a child start carries its own tags (not its parent's), and refuses bad ones", async () => {
     const leases = aiki.client(WorkerLeaseService);
     await start({ tenant: "parent-only" }, "tagged-parent");
-    const { leases: [lease] } = await leases.pollLeases({
+    const {
+      leases: [lease],
+    } = await leases.pollLeases({
       workerId: "tags-worker",
       workflows: [{ workflowName: "tagged-parent", workflowVersionId: "1" }],
       maxLeases: 1,
       wait: { seconds: 5n },
     });
-    const child = { parentRunId: lease!.run!.id, leaseToken: lease!.leaseToken, workflowName: "tagged-child", workflowVersionId: "1", referenceId: "c", key: "c", sequence: 0 };
+    const child = {
+      parentRunId: lease!.run!.id,
+      leaseToken: lease!.leaseToken,
+      workflowName: "tagged-child",
+      workflowVersionId: "1",
+      referenceId: "c",
+      key: "c",
+      sequence: 0,
+    };
     const { run } = await leases.startChildRun({ ...child, tags: { step: "refund" } });
     expect(run?.tags).toEqual({ step: "refund" });
     const bad = await rpcError(leases.startChildRun({ ...child, referenceId: "d", key: "d", tags: { "": "x" } }));

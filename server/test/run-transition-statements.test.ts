@@ -70,7 +70,10 @@ describe("the scan itself", () => {
   });
 
   it("names each top-level function by file and name, leaving comments out", () => {
-    const fns = topLevelFunctions("store/x.ts", "/** insert into run_transitions */\nexport async function a() {}\n// insert into run_transitions\nfunction b() {}\n");
+    const fns = topLevelFunctions(
+      "store/x.ts",
+      "/** insert into run_transitions */\nexport async function a() {}\n// insert into run_transitions\nfunction b() {}\n",
+    );
     expect(fns.map((f) => f.statement)).toEqual(["store/x.ts#a", "store/x.ts#b"]);
     expect(fns.some((f) => movesRuns(f.body))).toBe(false);
   });

@@ -30,9 +30,7 @@ beforeAll(() => {
 });
 
 type StartInit = MessageInitShape<typeof StartRunRequestSchema>;
-const start = (req: Partial<StartInit> = {}) =>
-  runs.startRun({ workflowName: "order", workflowVersionId: "1.0.0", ...req } as StartInit);
-
+const start = (req: Partial<StartInit> = {}) => runs.startRun({ workflowName: "order", workflowVersionId: "1.0.0", ...req } as StartInit);
 
 async function countRuns(): Promise<number> {
   const { rows } = await sql<{ n: string }>`select count(*) as n from runs`.execute(aiki.deps.db);
@@ -155,9 +153,7 @@ describe("reference ids", () => {
   });
 
   it("GetRunByReferenceId of an unknown reference is NOT_FOUND naming it", async () => {
-    const error = await rpcError(
-      runs.getRunByReferenceId({ reference: { workflowName: "order", workflowVersionId: "1.0.0", referenceId: "nope" } }),
-    );
+    const error = await rpcError(runs.getRunByReferenceId({ reference: { workflowName: "order", workflowVersionId: "1.0.0", referenceId: "nope" } }));
     expect(error.code).toBe(Code.NotFound);
     expect(error.findDetails(RunNotFoundDetailSchema)[0]?.reference?.referenceId).toBe("nope");
   });
@@ -229,13 +225,19 @@ describe("pause, resume, cancel, awake", () => {
   it("cancelling a run cancels every non-terminal descendant and leaves finished ones alone", async () => {
     const { run: parent } = await start();
     const db = aiki.deps.db;
-    const child = await db.transaction().execute((trx) =>
-      insertRun(trx, { id: uuidV7(), workflow_name: "child", workflow_version_id: "1", status: "queued", parent_run_id: parent!.id }, { actor: "test" }),
-    );
+    const child = await db
+      .transaction()
+      .execute((trx) =>
+        insertRun(trx, { id: uuidV7(), workflow_name: "child", workflow_version_id: "1", status: "queued", parent_run_id: parent!.id }, { actor: "test" }),
+      );
     // Brought to their state through the moves a worker's writes make, so their history is one the table allows.
     const childIn = (parentId: string, path: Status[]) =>
       db.transaction().execute(async (trx) => {
-        let run = await insertRun(trx, { id: uuidV7(), workflow_name: "child", workflow_version_id: "1", status: "queued", parent_run_id: parentId }, { actor: "test" });
+        let run = await insertRun(
+          trx,
+          { id: uuidV7(), workflow_name: "child", workflow_version_id: "1", status: "queued", parent_run_id: parentId },
+          { actor: "test" },
+        );
         for (const to of path) run = (await transitionRun(trx, run, to, {}, { actor: "test" }))!;
         return run;
       });

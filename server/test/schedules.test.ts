@@ -9,13 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { BadRequestDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
 import { type Run, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
-import {
-  type ActivateScheduleRequestSchema,
-  OverlapPolicy,
-  type Schedule,
-  ScheduleService,
-  ScheduleStatus,
-} from "@aiki/gen/aiki/v1/schedule_service_pb";
+import { type ActivateScheduleRequestSchema, OverlapPolicy, type Schedule, ScheduleService, ScheduleStatus } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import type { TestAiki } from "../../test/support/aiki-server.js";
 import { closeChecked } from "../../test/support/leak-checks.js";
@@ -48,7 +42,6 @@ const workflowName = () => h.uniqueName("sched-wf");
 function activate(init: Partial<ActivateInit> & { workflowName: string }, client = schedules) {
   return client.activateSchedule({ workflowVersionId: "1", spec: every(1_000), ...init } as ActivateInit);
 }
-
 
 async function violatedFields(promise: Promise<unknown>): Promise<string[]> {
   const error = await rpcError(promise);
@@ -178,7 +171,13 @@ describe("activation", () => {
     const wf = workflowName();
     const { schedule } = await activate({ workflowName: wf, spec: cron("0 30 9 * * 1-5", "Europe/Berlin") });
     const next = timestampDate(schedule!.nextTime!);
-    const local = new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Berlin", hour: "2-digit", minute: "2-digit", second: "2-digit", weekday: "short" }).format(next);
+    const local = new Intl.DateTimeFormat("en-GB", {
+      timeZone: "Europe/Berlin",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      weekday: "short",
+    }).format(next);
     expect(local).toMatch(/^(Mon|Tue|Wed|Thu|Fri) 09:30:00$/);
     expect(next.getTime()).toBeGreaterThan(Date.now());
     expect(schedule!.spec?.spec).toEqual({ case: "cron", value: expect.objectContaining({ expression: "0 30 9 * * 1-5", timezone: "Europe/Berlin" }) });
@@ -198,7 +197,10 @@ describe("activation", () => {
     // 30 February never comes.
     expect(await violatedFields(activate({ workflowName: wf, spec: cron("0 0 30 2 *") }))).toEqual(["spec.cron.expression"]);
     expect(await violatedFields(activate({ workflowName: wf, spec: cron("0 0 * * *", "Mars/Olympus_Mons") }))).toEqual(["spec.cron.timezone"]);
-    expect(await violatedFields(activate({ workflowName: wf, spec: cron("bad", "Mars/Olympus_Mons") }))).toEqual(["spec.cron.timezone", "spec.cron.expression"]);
+    expect(await violatedFields(activate({ workflowName: wf, spec: cron("bad", "Mars/Olympus_Mons") }))).toEqual([
+      "spec.cron.timezone",
+      "spec.cron.expression",
+    ]);
     expect(await violatedFields(activate({ workflowName: wf, spec: every(999) }))).toEqual(["spec.interval.every"]);
     expect(await violatedFields(activate({ workflowName: wf, spec: every(-1_000) }))).toEqual(["spec.interval.every"]);
     expect(await violatedFields(activate({ workflowName: wf, spec: { spec: { case: "interval", value: {} } } }))).toEqual(["spec.interval.every"]);
@@ -373,11 +375,7 @@ describe.concurrent("firing", () => {
       const { schedule } = await activate({ workflowName: wf }, down.client(ScheduleService));
       const id = schedule!.id;
       // Five occurrences already missed.
-      await down.deps.db
-        .updateTable("schedules")
-        .set({ next_time: sql<Date>`next_time - interval '5 seconds'` })
-        .where("id", "=", id)
-        .execute();
+      await down.deps.db.updateTable("schedules").set({ next_time: sql<Date>`next_time - interval '5 seconds'` }).where("id", "=", id).execute();
       const restartedAt = Date.now();
       up = await h.startServer({ database: down.database });
       const upRuns = up.client(RunService);

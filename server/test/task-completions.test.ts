@@ -31,12 +31,19 @@ const text = (s: string) => ({ kind: { case: "stringValue" as const, value: s } 
 async function leased(): Promise<Lease> {
   const name = h.uniqueName("completions");
   await runs.startRun({ workflowName: name, workflowVersionId: "1" });
-  const { leases: got } = await leases.pollLeases({ workerId: "w", workflows: [{ workflowName: name, workflowVersionId: "1" }], maxLeases: 1, wait: durationFromMs(5_000) });
+  const { leases: got } = await leases.pollLeases({
+    workerId: "w",
+    workflows: [{ workflowName: name, workflowVersionId: "1" }],
+    maxLeases: 1,
+    wait: durationFromMs(5_000),
+  });
   return got[0]!;
 }
 
 const start = (lease: Lease, name: string, completedTasks: { taskId: string; attempt: number; output?: ReturnType<typeof text> }[] = [], attemptId?: string) =>
-  tasks.startTask({ runId: lease.run!.id, leaseToken: lease.leaseToken, name, address: taskAddress(name, undefined), maxAttempts: 1, completedTasks, attemptId }).then((r) => r.task!);
+  tasks
+    .startTask({ runId: lease.run!.id, leaseToken: lease.leaseToken, name, address: taskAddress(name, undefined), maxAttempts: 1, completedTasks, attemptId })
+    .then((r) => r.task!);
 
 const records = async (lease: Lease) => (await tasks.listTasks({ runId: lease.run!.id })).tasks.map((t) => [t.name, t.status, t.output?.kind.value]);
 
@@ -83,7 +90,12 @@ describe("completed_tasks", () => {
     expect(suspended.history?.tasks.map((t) => [t.name, t.status])).toEqual([["a", TaskStatus.COMPLETED]]);
 
     const b = await start(lease, "b");
-    const done = await leases.completeRun({ runId: lease.run!.id, leaseToken: lease.leaseToken, output: text("out"), completedTasks: [{ taskId: b.id, attempt: 1, output: text("B") }] });
+    const done = await leases.completeRun({
+      runId: lease.run!.id,
+      leaseToken: lease.leaseToken,
+      output: text("out"),
+      completedTasks: [{ taskId: b.id, attempt: 1, output: text("B") }],
+    });
     expect(done.run?.status).toBe(RunStatus.COMPLETED);
     expect(await records(lease)).toEqual([
       ["a", TaskStatus.COMPLETED, "A"],

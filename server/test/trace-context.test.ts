@@ -29,10 +29,7 @@ const otherTraceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0
 
 describe("trace context", () => {
   it("stores the traceparent and tracestate headers of StartRun and carries them on Run and the lease", async () => {
-    const { run } = await runs.startRun(
-      { workflowName: "traced-header", workflowVersionId: "1" },
-      { headers: { traceparent, tracestate: "vendor=abc" } },
-    );
+    const { run } = await runs.startRun({ workflowName: "traced-header", workflowVersionId: "1" }, { headers: { traceparent, tracestate: "vendor=abc" } });
     expect(run?.traceContext).toMatchObject({ traceparent, tracestate: "vendor=abc" });
     expect((await runs.getRun({ runId: run!.id })).run?.traceContext?.traceparent).toBe(traceparent);
     const { leases: got } = await leases.pollLeases({
@@ -51,7 +48,12 @@ describe("trace context", () => {
       { headers: { traceparent } },
     );
     expect(first.run?.traceContext?.traceparent).toBe(otherTraceparent);
-    const again = await runs.startRun({ workflowName: "traced-field", workflowVersionId: "1", requestId: "trace-req-1", traceContext: { traceparent, tracestate: "" } });
+    const again = await runs.startRun({
+      workflowName: "traced-field",
+      workflowVersionId: "1",
+      requestId: "trace-req-1",
+      traceContext: { traceparent, tracestate: "" },
+    });
     expect(again.existing).toBe(true);
     expect(again.run?.id).toBe(first.run?.id);
   });

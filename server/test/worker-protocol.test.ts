@@ -66,7 +66,6 @@ async function leaseOne(wf: ReturnType<typeof workflow>, opts: Parameters<Return
   return lease;
 }
 
-
 const fence = (lease: Lease) => ({ runId: lease.run!.id, leaseToken: lease.leaseToken });
 
 async function waitStatus(runId: string, status: RunStatus, timeoutMs = 10_000) {
@@ -134,11 +133,25 @@ describe("tasks", () => {
     const wf = workflow();
     await wf.start();
     const lease = await leaseOne(wf);
-    const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", { a: 1 }), sequence: 0, input: json({ a: 1 }), maxAttempts: 3 });
+    const { task } = await tasks.startTask({
+      ...fence(lease),
+      name: "t",
+      address: taskAddress("t", { a: 1 }),
+      sequence: 0,
+      input: json({ a: 1 }),
+      maxAttempts: 3,
+    });
     expect(task).toMatchObject({ status: TaskStatus.RUNNING, attempts: 1 });
     const done = await tasks.completeTask({ ...fence(lease), taskId: task!.id, attempt: 1, output: json({ ok: true }) });
     expect(done.task?.status).toBe(TaskStatus.COMPLETED);
-    const replay = await tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", { a: 1 }), sequence: 0, input: json({ a: 1 }), maxAttempts: 3 });
+    const replay = await tasks.startTask({
+      ...fence(lease),
+      name: "t",
+      address: taskAddress("t", { a: 1 }),
+      sequence: 0,
+      input: json({ a: 1 }),
+      maxAttempts: 3,
+    });
     expect(replay.task).toMatchObject({ id: task!.id, status: TaskStatus.COMPLETED, attempts: 1 });
     const stale = await rpcError(tasks.completeTask({ ...fence(lease), taskId: task!.id, attempt: 1, output: json(1) }));
     expect(stale.code).toBe(Code.FailedPrecondition);
@@ -158,7 +171,8 @@ describe("tasks", () => {
     const wf = workflow();
     await wf.start();
     const lease = await leaseOne(wf);
-    const call = (attemptId: string) => tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 1, attemptId });
+    const call = (attemptId: string) =>
+      tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", undefined), sequence: 0, maxAttempts: 1, attemptId });
     const first = await call("attempt-a");
     const again = await call("attempt-a");
     expect(again.task).toMatchObject({ id: first.task!.id, attempts: 1, status: TaskStatus.RUNNING });
@@ -286,9 +300,10 @@ describe("fencing", () => {
       await writer.query("update runs set update_time = update_time where id = $1", [a.id]);
       await locker.query("commit");
       expect((await beat).leases.map((l) => [l.runId, l.held])).toEqual(held.map((l) => [l.run!.id, true]));
-      const { rows } = await writer.query("select count(*)::int as n from runs where id = any($1::uuid[]) and lease_expires_time > now() + interval '50 seconds'", [
-        [a.id, b.id],
-      ]);
+      const { rows } = await writer.query(
+        "select count(*)::int as n from runs where id = any($1::uuid[]) and lease_expires_time > now() + interval '50 seconds'",
+        [[a.id, b.id]],
+      );
       expect(rows[0].n).toBe(2);
     } finally {
       await locker.query("rollback").catch(() => {});
@@ -355,9 +370,7 @@ describe("events", () => {
     const next = await leaseOne(wf);
     expect(next.history?.eventWaits[0]?.status).toBe(EventWaitStatus.TIMED_OUT);
     await leases.completeRun({ ...fence(next), output: json(null) });
-    const refused = await rpcError(
-      events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "e", data: json(1) }),
-    );
+    const refused = await rpcError(events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "e", data: json(1) }));
     expect(refused.code).toBe(Code.FailedPrecondition);
     expect(refused.rawMessage).toContain("completed");
     const other = await wf.start();
@@ -431,12 +444,16 @@ describe("replay addresses (Addresses in history.proto)", () => {
     const got = sloppyAddress("double", '{"n":5.0}');
     const refused = await rpcError(tasks.startTask({ ...fence(lease), name: "double", address: got, sequence: 0, input, maxAttempts: 3 }));
     expect(refused.code).toBe(Code.InvalidArgument);
-    expect(refused.findDetails(AddressMismatchDetailSchema)).toEqual([expect.objectContaining({ field: "address", expected: taskAddress("double", { n: 5 }), got })]);
+    expect(refused.findDetails(AddressMismatchDetailSchema)).toEqual([
+      expect.objectContaining({ field: "address", expected: taskAddress("double", { n: 5 }), got }),
+    ]);
     expect(refused.findDetails(BadRequestDetailSchema)[0]?.fieldViolations).toEqual([
       expect.objectContaining({ field: "address", description: expect.stringContaining(`expected "${taskAddress("double", { n: 5 })}", got "${got}"`) }),
     ]);
     // The same at a sequence with no record: nothing is created either.
-    expect((await rpcError(tasks.startTask({ ...fence(lease), name: "double", address: got, sequence: 1, input, maxAttempts: 3 }))).code).toBe(Code.InvalidArgument);
+    expect((await rpcError(tasks.startTask({ ...fence(lease), name: "double", address: got, sequence: 1, input, maxAttempts: 3 }))).code).toBe(
+      Code.InvalidArgument,
+    );
     const { tasks: recorded } = await tasks.listTasks({ runId: run.id });
     expect(recorded.map((t) => [t.address, t.sequence, t.status, t.attempts])).toEqual([[taskAddress("double", { n: 5 }), 0, TaskStatus.COMPLETED, 1]]);
   });
@@ -446,7 +463,9 @@ describe("replay addresses (Addresses in history.proto)", () => {
     await wf.start();
     const lease = await leaseOne(wf);
     const refused = await rpcError(tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", null), sequence: 0, maxAttempts: 1 }));
-    expect(refused.findDetails(AddressMismatchDetailSchema)).toEqual([expect.objectContaining({ expected: taskAddress("t", undefined), got: taskAddress("t", null) })]);
+    expect(refused.findDetails(AddressMismatchDetailSchema)).toEqual([
+      expect.objectContaining({ expected: taskAddress("t", undefined), got: taskAddress("t", null) }),
+    ]);
     const { task } = await tasks.startTask({ ...fence(lease), name: "t", address: taskAddress("t", null), sequence: 0, input: json(null), maxAttempts: 1 });
     expect(task?.status).toBe(TaskStatus.RUNNING);
   });
@@ -459,7 +478,9 @@ describe("replay addresses (Addresses in history.proto)", () => {
     const byInput = await rpcError(leases.startChildRun({ ...child, input: json({ x: 1 }), key: `input:${sloppyAddress("", '{"x":1.0}').slice(1)}` }));
     expect(byInput.code).toBe(Code.InvalidArgument);
     expect(byInput.findDetails(AddressMismatchDetailSchema)).toEqual([expect.objectContaining({ field: "key", expected: childRunKey(undefined, { x: 1 }) })]);
-    const byReference = await rpcError(leases.startChildRun({ ...child, input: json({ x: 1 }), referenceId: "child-a", key: childRunKey(undefined, { x: 1 }) }));
+    const byReference = await rpcError(
+      leases.startChildRun({ ...child, input: json({ x: 1 }), referenceId: "child-a", key: childRunKey(undefined, { x: 1 }) }),
+    );
     expect(byReference.findDetails(AddressMismatchDetailSchema)).toEqual([expect.objectContaining({ field: "key", expected: "child-a" })]);
     expect((await runs.listChildRuns({ parentRunId: parent.id })).runs).toEqual([]);
     const started = await leases.startChildRun({ ...child, input: json({ x: 1 }), referenceId: "child-a", key: "child-a" });
@@ -469,7 +490,15 @@ describe("replay addresses (Addresses in history.proto)", () => {
 
 describe("children", () => {
   const startChild = (lease: Lease, childName: string, key = childRunKey(undefined, { x: 1 }), sequence = 0) =>
-    leases.startChildRun({ parentRunId: lease.run!.id, leaseToken: lease.leaseToken, workflowName: childName, workflowVersionId: "1", key, sequence, input: json({ x: 1 }) });
+    leases.startChildRun({
+      parentRunId: lease.run!.id,
+      leaseToken: lease.leaseToken,
+      workflowName: childName,
+      workflowVersionId: "1",
+      key,
+      sequence,
+      input: json({ x: 1 }),
+    });
 
   it("starts once per key across replays and inherits the parent's shard", async () => {
     const wf = workflow();
@@ -511,10 +540,15 @@ describe("children", () => {
       const pLease = await leaseOne(parentWf);
       const childName = `${parentWf.name}-child`;
       const { run: child } = await startChild(pLease, childName);
-      await leases.suspendRun({ ...fence(pLease), wait: { case: "childWait", value: { childRunId: child!.id, sequence: 0, awaitedStatus: RunStatus.COMPLETED } } });
+      await leases.suspendRun({
+        ...fence(pLease),
+        wait: { case: "childWait", value: { childRunId: child!.id, sequence: 0, awaitedStatus: RunStatus.COMPLETED } },
+      });
       if (end === "cancel") await runs.cancelRun({ runId: child!.id });
       else {
-        const [cLease] = (await leases.pollLeases({ workerId: "c", workflows: [{ workflowName: childName, workflowVersionId: "1" }], maxLeases: 1, wait: durationFromMs(5000) })).leases;
+        const [cLease] = (
+          await leases.pollLeases({ workerId: "c", workflows: [{ workflowName: childName, workflowVersionId: "1" }], maxLeases: 1, wait: durationFromMs(5000) })
+        ).leases;
         await leases.failRun({ ...fence(cLease!), failure: failure("no courier"), cause: RunFailureCause.HANDLER });
       }
       await waitStatus(parent.id, RunStatus.QUEUED);

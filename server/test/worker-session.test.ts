@@ -120,7 +120,8 @@ function workflow() {
     name,
     workerId: `w-${name}`,
     open: (credits: number) => ({ workerId: `w-${name}`, workerName: "session-test", workflows: [{ workflowName: name, workflowVersionId: "1" }], credits }),
-    start: (input = 0) => runs.startRun({ workflowName: name, workflowVersionId: "1", input: { kind: { case: "numberValue", value: input } } }).then((r) => r.run!),
+    start: (input = 0) =>
+      runs.startRun({ workflowName: name, workflowVersionId: "1", input: { kind: { case: "numberValue", value: input } } }).then((r) => r.run!),
   };
 }
 
@@ -176,12 +177,21 @@ describe("WorkerLeaseService.Session", () => {
     const s = openSession();
     s.send({ kind: { case: "open", value: wf.open(1) } });
     const [lease] = await s.leases();
-    const started = await s.call({ case: "startTask", value: { runId: run.id, leaseToken: lease!.leaseToken, name: "t", address: taskAddress("t", undefined), maxAttempts: 1 } });
+    const started = await s.call({
+      case: "startTask",
+      value: { runId: run.id, leaseToken: lease!.leaseToken, name: "t", address: taskAddress("t", undefined), maxAttempts: 1 },
+    });
     expect(started.case).toBe("startTask");
     const task = started.case === "startTask" ? started.value.task! : undefined;
     const completed = await s.call({
       case: "completeTask",
-      value: { runId: run.id, leaseToken: lease!.leaseToken, taskId: task!.id, attempt: task!.attempts, output: { kind: { case: "stringValue", value: "ok" } } },
+      value: {
+        runId: run.id,
+        leaseToken: lease!.leaseToken,
+        taskId: task!.id,
+        attempt: task!.attempts,
+        output: { kind: { case: "stringValue", value: "ok" } },
+      },
     });
     expect(completed.case).toBe("completeTask");
 
@@ -201,12 +211,18 @@ describe("WorkerLeaseService.Session", () => {
     // A task address that is not the canonical one for its input: INVALID_ARGUMENT with
     // AddressMismatchDetail, as the unary StartTask answers (server/test/worker-protocol.test.ts).
     const input = { kind: { case: "numberValue" as const, value: 5 } };
-    const wrong = await s.call({ case: "startTask", value: { runId: run.id, leaseToken: lease!.leaseToken, name: "u", address: "u:5.0", input, maxAttempts: 1 } });
+    const wrong = await s.call({
+      case: "startTask",
+      value: { runId: run.id, leaseToken: lease!.leaseToken, name: "u", address: "u:5.0", input, maxAttempts: 1 },
+    });
     expect(wrong.case === "error" && wrong.value.code).toBe(Code.InvalidArgument);
     const mismatch = wrong.case === "error" ? wrong.value.details.find((d) => d.typeUrl.endsWith(`/${AddressMismatchDetailSchema.typeName}`)) : undefined;
     expect(anyUnpack(mismatch!, AddressMismatchDetailSchema)).toMatchObject({ field: "address", expected: taskAddress("u", 5), got: "u:5.0" });
 
-    const done = await s.call({ case: "completeRun", value: { runId: run.id, leaseToken: lease!.leaseToken, output: { kind: { case: "numberValue", value: 7 } } } });
+    const done = await s.call({
+      case: "completeRun",
+      value: { runId: run.id, leaseToken: lease!.leaseToken, output: { kind: { case: "numberValue", value: 7 } } },
+    });
     expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
     s.end();
     expect(await s.closed()).toBeUndefined();
@@ -243,7 +259,10 @@ describe("WorkerLeaseService.Session", () => {
     await idle(wf.name, 1);
     const run = await wf.start(1);
     const [lease] = await s.leases();
-    const suspended = await s.call({ case: "suspendRun", value: { runId: run.id, leaseToken: lease!.leaseToken, wait: { case: "eventWait", value: { eventName: "go", sequence: 0 } } } });
+    const suspended = await s.call({
+      case: "suspendRun",
+      value: { runId: run.id, leaseToken: lease!.leaseToken, wait: { case: "eventWait", value: { eventName: "go", sequence: 0 } } },
+    });
     expect(suspended.case === "suspendRun" && suspended.value.run?.status).toBe(RunStatus.AWAITING_EVENT);
     // The slot freed: the worker grants its credit back and the session waits idle again.
     s.send({ kind: { case: "grant", value: { credits: 1 } } });
@@ -259,7 +278,7 @@ describe("WorkerLeaseService.Session", () => {
       [RunStatus.QUEUED, RunStatus.RUNNING, `worker:${wf.workerId}`, "leased"],
     ]);
     // Both in the event's own transaction (one now()), not a later claim.
-    const [queued, leasedAt] = transitions.slice(-2).map((t) => timestampDate(t.time!).getTime() * 1000 + (t.time!.nanos / 1000) % 1000);
+    const [queued, leasedAt] = transitions.slice(-2).map((t) => timestampDate(t.time!).getTime() * 1000 + ((t.time!.nanos / 1000) % 1000));
     expect(leasedAt).toBe(queued);
     const done = await s.call({ case: "completeRun", value: { runId: run.id, leaseToken: woken!.leaseToken } });
     expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
@@ -337,7 +356,10 @@ describe("WorkerLeaseService.Session", () => {
       // Hold the run's row so the call is certainly in flight (waiting on the lock) at shutdown.
       await locker.query("begin");
       await locker.query("select id from runs where id = $1 for update", [run.id]);
-      const answer = s.call({ case: "startTask", value: { runId: run.id, leaseToken: lease!.leaseToken, name: "t", address: taskAddress("t", undefined), maxAttempts: 1 } });
+      const answer = s.call({
+        case: "startTask",
+        value: { runId: run.id, leaseToken: lease!.leaseToken, name: "t", address: taskAddress("t", undefined), maxAttempts: 1 },
+      });
       const deadline = Date.now() + 5_000;
       while ((await locker.query("select count(*)::int as n from pg_locks where not granted")).rows[0].n === 0) {
         if (Date.now() > deadline) throw new Error("the call never waited on the lock");

@@ -20,7 +20,10 @@ export class ForbiddenRunTransitionsError extends Error {
     super(
       `database ${database} holds run_transitions the state machine (server/src/domain/run-status.ts) forbids:\n` +
         moves
-          .map((m) => `  ${m.from ?? "(created)"} → ${m.to}: runs ${m.runIds.join(", ")}; actors ${m.actors.join(", ")}; reasons ${m.reasons.map((r) => r ?? "(none)").join(", ")}`)
+          .map(
+            (m) =>
+              `  ${m.from ?? "(created)"} → ${m.to}: runs ${m.runIds.join(", ")}; actors ${m.actors.join(", ")}; reasons ${m.reasons.map((r) => r ?? "(none)").join(", ")}`,
+          )
           .join("\n"),
     );
     this.name = "ForbiddenRunTransitionsError";
@@ -37,8 +40,9 @@ export async function checkRunTransitions(url: string): Promise<void> {
   await client.connect();
   try {
     const moves = allowedMoves();
-    const { rows } = await client.query<{ from: string | null; to: string; run_ids: string[]; actors: string[]; reasons: Array<string | null> }>(
-      `select rt.from_status as from, rt.to_status as to, (array_agg(distinct rt.run_id::text))[1:10] as run_ids,
+    const { rows } = await client
+      .query<{ from: string | null; to: string; run_ids: string[]; actors: string[]; reasons: Array<string | null> }>(
+        `select rt.from_status as from, rt.to_status as to, (array_agg(distinct rt.run_id::text))[1:10] as run_ids,
          (array_agg(distinct rt.actor))[1:5] as actors, (array_agg(distinct rt.reason))[1:5] as reasons
        from run_transitions rt
        where not exists (
@@ -46,12 +50,13 @@ export async function checkRunTransitions(url: string): Promise<void> {
          where allowed.from_status is not distinct from rt.from_status and allowed.to_status = rt.to_status)
        group by rt.from_status, rt.to_status
        order by 1, 2`,
-      [moves.map(([from]) => from), moves.map(([, to]) => to)],
-    ).catch((error: { code?: string }) => {
-      // 42P01: no run_transitions table (an unmigrated database).
-      if (error.code === "42P01") return { rows: [] };
-      throw error;
-    });
+        [moves.map(([from]) => from), moves.map(([, to]) => to)],
+      )
+      .catch((error: { code?: string }) => {
+        // 42P01: no run_transitions table (an unmigrated database).
+        if (error.code === "42P01") return { rows: [] };
+        throw error;
+      });
     if (rows.length > 0) {
       throw new ForbiddenRunTransitionsError(
         new URL(url).pathname.slice(1),

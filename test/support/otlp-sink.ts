@@ -61,7 +61,14 @@ export async function startOtlpSink(options: { keep?: boolean } = {}): Promise<O
           const serviceName = String(attributesOf(rs.resource?.attributes)["service.name"] ?? "");
           for (const ss of rs.scopeSpans ?? []) {
             for (const s of ss.spans ?? []) {
-              sink.spans.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? "", name: s.name, attributes: attributesOf(s.attributes), serviceName });
+              sink.spans.push({
+                traceId: s.traceId,
+                spanId: s.spanId,
+                parentSpanId: s.parentSpanId ?? "",
+                name: s.name,
+                attributes: attributesOf(s.attributes),
+                serviceName,
+              });
             }
           }
         }

@@ -24,7 +24,17 @@ export async function seedRun(db: Db, path: RunStatus[], parentRunId?: string, w
     }
     await trx
       .insertInto("tasks")
-      .values({ id: uuidV7(), run_id: run.id, name: "t", address: `t:${run.id}`, sequence: 0, status: "completed", attempts: 1, max_attempts: 1, workflow_attempt: 1 })
+      .values({
+        id: uuidV7(),
+        run_id: run.id,
+        name: "t",
+        address: `t:${run.id}`,
+        sequence: 0,
+        status: "completed",
+        attempts: 1,
+        max_attempts: 1,
+        workflow_attempt: 1,
+      })
       .execute();
     return run.id;
   });
@@ -32,6 +42,9 @@ export async function seedRun(db: Db, path: RunStatus[], parentRunId?: string, w
 
 /** Ages a run as if it had ended `days` ago: end_time only, never its status or revision. */
 export async function age(db: Db, id: string, days: number): Promise<void> {
-  await db.updateTable("runs").set({ end_time: daysAgo(days) }).where("id", "=", id).execute();
+  await db
+    .updateTable("runs")
+    .set({ end_time: daysAgo(days) })
+    .where("id", "=", id)
+    .execute();
 }
-

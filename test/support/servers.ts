@@ -222,9 +222,7 @@ log_checkpoints = off
  * `synchronousCommit: false` (the default) a crash-like stop ("immediate") may lose the last
  * few hundred ms of commits; pass true for servers that tests crash on purpose.
  */
-export async function startPostgresServer(
-  opts: { label?: string; synchronousCommit?: boolean; durable?: boolean } = {},
-): Promise<PostgresServerInfo> {
+export async function startPostgresServer(opts: { label?: string; synchronousCommit?: boolean; durable?: boolean } = {}): Promise<PostgresServerInfo> {
   const binDir = findPostgresBinDir();
   const runAs = postgresRunAsUser();
   // `durable` (benchmarks): fsync and synchronous commit on, on disk rather than in memory, so a

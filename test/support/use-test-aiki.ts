@@ -139,7 +139,9 @@ export function useTestAiki(options: UseTestAikiOptions = {}): TestAikiHarness {
         .waitForRunStatus({ runId, status, timeout: durationFromMs(timeoutMs) }, { timeoutMs: timeoutMs + 5_000 });
       if (res.outcome !== WaitForRunStatusResponse_Outcome.REACHED) {
         const now = res.run ? RunStatus[res.run.status] : "unknown";
-        throw new Error(`run ${runId} did not reach ${RunStatus[status]} within ${timeoutMs} ms (outcome ${WaitForRunStatusResponse_Outcome[res.outcome]}; it is ${now})`);
+        throw new Error(
+          `run ${runId} did not reach ${RunStatus[status]} within ${timeoutMs} ms (outcome ${WaitForRunStatusResponse_Outcome[res.outcome]}; it is ${now})`,
+        );
       }
     },
     until,

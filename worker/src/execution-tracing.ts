@@ -84,7 +84,12 @@ export class ExecutionTrace {
 
   /** A failed attempt that will be tried again: an event on the execution, with the attempt's number and delay. */
   retryScheduled(taskName: string, attempt: number, delayMs: number, inline: boolean): void {
-    this.span.addEvent("task retry scheduled", { "aiki.task.name": taskName, "aiki.attempt": attempt, "aiki.retry.delay_ms": delayMs, "aiki.retry.inline": inline });
+    this.span.addEvent("task retry scheduled", {
+      "aiki.task.name": taskName,
+      "aiki.attempt": attempt,
+      "aiki.retry.delay_ms": delayMs,
+      "aiki.retry.inline": inline,
+    });
   }
 
   /** The run suspends on a wait (sleep, event, child, task retry): the execution ends here and a later one goes on. */

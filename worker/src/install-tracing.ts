@@ -40,7 +40,9 @@ export function installTracingFromEnv(env: NodeJS.ProcessEnv, serviceName: strin
   const exporters: SpanExporter[] = exportersNamed(env).includes("console") ? [new ConsoleSpanExporter()] : [];
   if (exporters.length === 0 || exportersNamed(env).includes("otlp")) exporters.push(new OTLPTraceExporter());
   const provider = new NodeTracerProvider({
-    resource: defaultResource().merge(resourceFromAttributes({ "service.name": serviceName })).merge(detectResources({ detectors: [envDetector] })),
+    resource: defaultResource()
+      .merge(resourceFromAttributes({ "service.name": serviceName }))
+      .merge(detectResources({ detectors: [envDetector] })),
     spanProcessors: exporters.map((e) => new BatchSpanProcessor(e)),
   });
   // False when a provider is already registered: the process's own setup wins.

@@ -73,7 +73,9 @@ export async function keepConnected(
       case "failed": {
         failures = end.healthy ? 1 : failures + 1;
         if (failures >= maxFailures) {
-          slots.logger.warn(`the ${what} failed ${failures} times in a row; long-polling for ${fallbackPollMs / 1000} s before trying it again`, { err: end.error });
+          slots.logger.warn(`the ${what} failed ${failures} times in a row; long-polling for ${fallbackPollMs / 1000} s before trying it again`, {
+            err: end.error,
+          });
           if ((await longPoll(slots, signal, Date.now() + fallbackPollMs)) === "stopped") return;
           failures = 0;
           backoff.reset();

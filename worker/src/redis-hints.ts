@@ -35,9 +35,7 @@ export class RedisLeaseSource implements LeaseSource {
     const namespace = await this.namespace(signal);
     if (namespace === undefined) return;
     const shards = this.slots.options.shards.length > 0 ? this.slots.options.shards : [""];
-    this.channels = [...this.slots.options.versions.values()].flatMap((v) =>
-      shards.map((shard) => readyChannel(v.name, v.versionId, shard, namespace)),
-    );
+    this.channels = [...this.slots.options.versions.values()].flatMap((v) => shards.map((shard) => readyChannel(v.name, v.versionId, shard, namespace)));
     const redis = this.connect();
     try {
       // Give Redis a moment to answer first, rather than start on the long-poll meant for outages.

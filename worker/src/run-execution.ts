@@ -267,17 +267,14 @@ export class RunExecution implements RunEngine {
     const referenceId = request.options.referenceId;
     if (record) {
       if (record.workflowName !== request.workflowName || record.workflowVersionId !== request.versionId) {
-        return this.failNonDeterministic(
-          `${call}, where history has a child of "${record.workflowName}" ${record.workflowVersionId}`,
-          [
-            {
-              kind: "child_run",
-              key,
-              sequence,
-              description: `child run of "${record.workflowName}" ${record.workflowVersionId} (key ${key}) #${sequence}`,
-            },
-          ],
-        );
+        return this.failNonDeterministic(`${call}, where history has a child of "${record.workflowName}" ${record.workflowVersionId}`, [
+          {
+            kind: "child_run",
+            key,
+            sequence,
+            description: `child run of "${record.workflowName}" ${record.workflowVersionId} (key ${key}) #${sequence}`,
+          },
+        ]);
       }
       return { id: record.childRunId, name: record.workflowName, versionId: record.workflowVersionId, referenceId };
     }
@@ -372,18 +369,20 @@ export class RunExecution implements RunEngine {
           const failure = errorToFailure(error);
           const delayMs = isNonRetryable(error) ? undefined : retryDelayMs(task.retry, attempt, this.random);
           await this.flushCompletions();
-          await this.write("FailTask", (signal) =>
-            tasks.failTask(
-              {
-                runId: this.runId,
-                leaseToken: this.leaseToken,
-                taskId: record.id,
-                attempt,
-                failure: failureToPb(failure),
-                retryDelay: delayMs === undefined ? undefined : durationFromMs(delayMs),
-              },
-              { signal },
-            ),
+          await this.write(
+            "FailTask",
+            (signal) =>
+              tasks.failTask(
+                {
+                  runId: this.runId,
+                  leaseToken: this.leaseToken,
+                  taskId: record.id,
+                  attempt,
+                  failure: failureToPb(failure),
+                  retryDelay: delayMs === undefined ? undefined : durationFromMs(delayMs),
+                },
+                { signal },
+              ),
             { landedIfStale: true },
           );
           if (delayMs === undefined) throw new TaskFailedError({ taskName: task.name, taskId: record.id, attempts: attempt, failure, cause: error });
@@ -517,7 +516,8 @@ export class RunExecution implements RunEngine {
       for (const c of taken) {
         await this.write(
           "CompleteTask",
-          (signal) => tasks.completeTask({ runId: this.runId, leaseToken: this.leaseToken, taskId: c.taskId, attempt: c.attempt, output: c.output }, { signal }),
+          (signal) =>
+            tasks.completeTask({ runId: this.runId, leaseToken: this.leaseToken, taskId: c.taskId, attempt: c.attempt, output: c.output }, { signal }),
           { landedIfStale: true, final },
         );
       }
@@ -645,7 +645,11 @@ export class RunExecution implements RunEngine {
   private write<T>(what: string, call: (signal: AbortSignal) => Promise<T>, options?: { final?: boolean }): Promise<T>;
   /** For task outcome writes, whose answer nobody reads: a stale refusal after a retry means the first try landed. */
   private write(what: string, call: (signal: AbortSignal) => Promise<unknown>, options: { landedIfStale: true; final?: boolean }): Promise<unknown>;
-  private async write<T>(what: string, call: (signal: AbortSignal) => Promise<T>, options: { final?: boolean; landedIfStale?: boolean } = {}): Promise<T | undefined> {
+  private async write<T>(
+    what: string,
+    call: (signal: AbortSignal) => Promise<T>,
+    options: { final?: boolean; landedIfStale?: boolean } = {},
+  ): Promise<T | undefined> {
     const backoff = new Backoff(100, 2_000);
     for (let attempt = 1; ; attempt++) {
       this.assertLive();
@@ -702,9 +706,11 @@ export class RunExecution implements RunEngine {
     this.finishing = true;
     const completedTasks = this.takeCompletions();
     try {
-      await this.write("CompleteRun", (signal) =>
-        this.rpc.leases.completeRun({ runId: this.runId, leaseToken: this.leaseToken, output: toValue(output), completedTasks }, { signal }),
-      { final: true });
+      await this.write(
+        "CompleteRun",
+        (signal) => this.rpc.leases.completeRun({ runId: this.runId, leaseToken: this.leaseToken, output: toValue(output), completedTasks }, { signal }),
+        { final: true },
+      );
       this.end("completed");
     } catch (error) {
       if (error instanceof ExecutionEnded) return;
@@ -731,10 +737,7 @@ export class RunExecution implements RunEngine {
     await this.flushCompletions(true).catch(() => undefined);
     if (this.outcome) return;
     await this.finalWrite("failed", "FailRun", (signal) =>
-      this.rpc.leases.failRun(
-        { runId: this.runId, leaseToken: this.leaseToken, failure: failureToPb(failure), cause: runFailureCauseToPb(cause) },
-        { signal },
-      ),
+      this.rpc.leases.failRun({ runId: this.runId, leaseToken: this.leaseToken, failure: failureToPb(failure), cause: runFailureCauseToPb(cause) }, { signal }),
     );
   }
 

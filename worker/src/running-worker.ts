@@ -158,10 +158,7 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
       this.logger.info("stopping: waiting for executions in flight", { count: inFlight.length, graceMs: this.options.gracefulShutdownTimeoutMs });
       // The grace timer is cancelled once they are done, so it never holds the process open.
       const graceOver = new AbortController();
-      await Promise.race([
-        Promise.allSettled(inFlight.map((a) => a.done)),
-        abortableDelay(this.options.gracefulShutdownTimeoutMs, graceOver.signal),
-      ]);
+      await Promise.race([Promise.allSettled(inFlight.map((a) => a.done)), abortableDelay(this.options.gracefulShutdownTimeoutMs, graceOver.signal)]);
       graceOver.abort();
     }
     const leftover = [...this.active.entries()];

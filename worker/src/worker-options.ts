@@ -98,7 +98,8 @@ export const versionKey = (name: string, versionId: string): string => `${name}\
 export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
   if (!options || typeof options.name !== "string" || options.name === "") throw new TypeError("worker(): `name` must be a non-empty string");
   const where = `worker "${options.name}"`;
-  if (!Array.isArray(options.workflows) || options.workflows.length === 0) throw new TypeError(`${where}: \`workflows\` must list at least one workflow version`);
+  if (!Array.isArray(options.workflows) || options.workflows.length === 0)
+    throw new TypeError(`${where}: \`workflows\` must list at least one workflow version`);
   const versions = new Map<string, WorkflowVersionInternals>();
   for (const version of options.workflows) {
     const internals = workflowVersionInternals(version);

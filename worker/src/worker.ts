@@ -36,4 +36,3 @@ export function worker(options: WorkerOptions): Worker {
     },
   });
 }
-

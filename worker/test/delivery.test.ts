@@ -289,9 +289,7 @@ describe("long-poll", () => {
     // Asked once, then never again.
     expect(p.count("StreamLeases")).toBe(1);
     expect(p.count("PollLeases")).toBeGreaterThanOrEqual(2);
-    expect(logger.lines.filter((l) => l.level === "warn").map((l) => l.message)).toEqual([
-      "the server does not offer lease streams; taking work by long-poll",
-    ]);
+    expect(logger.lines.filter((l) => l.level === "warn").map((l) => l.message)).toEqual(["the server does not offer lease streams; taking work by long-poll"]);
   });
 
   it("is what the worker falls back to after repeated stream failures", async () => {
@@ -390,7 +388,6 @@ describe("Redis ready hints", () => {
     expect(pr.entered.get(1)! - t0).toBeLessThan(1_000);
     expect((await eu.waitForStatus("completed", { timeout: 5_000 })).success).toBe(true);
   });
-
 });
 
 describe("subscriber options", () => {

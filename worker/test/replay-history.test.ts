@@ -4,7 +4,13 @@ import { ChildWaitStatus, EventWaitStatus, RunHistorySchema, SleepStatus, TaskSt
 import { ReplayHistory } from "../src/replay-history.js";
 
 const history = (init: Parameters<typeof create<typeof RunHistorySchema>>[1]) => new ReplayHistory(create(RunHistorySchema, init));
-const task = (address: string, sequence: number, status = TaskStatus.COMPLETED) => ({ id: `${address}#${sequence}`, name: address.split(":")[0]!, address, sequence, status });
+const task = (address: string, sequence: number, status = TaskStatus.COMPLETED) => ({
+  id: `${address}#${sequence}`,
+  name: address.split(":")[0]!,
+  address,
+  sequence,
+  status,
+});
 
 describe("ReplayHistory", () => {
   it("numbers calls per address and matches them to records by (address, sequence)", () => {

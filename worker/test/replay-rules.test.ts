@@ -135,10 +135,13 @@ describe("replay", () => {
     const done = await handle.waitForStatus("completed", { timeout: 10_000 });
     if (!done.success) throw new Error(`run ended ${done.cause}: ${JSON.stringify((await handle.refresh()).state)}`);
     expect(done.state.output).toEqual(["a(1):1", "c(1):1"]);
-    expect(outputs).toEqual([["a(1):1", "b(1):1"], ["b(1):1", "a(1):1", "c(1):1"], ["a(1):1", "c(1):1"]]);
+    expect(outputs).toEqual([
+      ["a(1):1", "b(1):1"],
+      ["b(1):1", "a(1):1", "c(1):1"],
+      ["a(1):1", "c(1):1"],
+    ]);
     expect([a.calls.length, b.calls.length, c.calls.length]).toEqual([1, 1, 1]);
   });
-
 });
 
 describe("non-determinism", () => {
@@ -222,7 +225,9 @@ describe("replay addresses", () => {
     expect(failed.state.cause).toBe("non_determinism");
     expect(failed.state.failure.type).toBe(ReplayMismatchError.name);
     expect(failed.state.failure.nonRetryable).toBe(true);
-    expect(failed.state.failure.message).toContain(`task "double" was called at address ${called}, but its record (same task, same input) has address ${recorded}`);
+    expect(failed.state.failure.message).toContain(
+      `task "double" was called at address ${called}, but its record (same task, same input) has address ${recorded}`,
+    );
     // Never run again, nothing new recorded, and no workflow retry.
     expect(doubleCalls).toBe(1);
     const records = await tasksOf(real.client, handle.run.id);

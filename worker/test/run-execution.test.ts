@@ -3,17 +3,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { RunFailureCause, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { SleepStatus, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
-import {
-  client,
-  event,
-  NonRetryableError,
-  type Schema,
-  silentLogger,
-  task,
-  TaskFailedError,
-  workflow,
-  type WorkflowVersion,
-} from "@aiki/sdk";
+import { client, event, NonRetryableError, type Schema, silentLogger, task, TaskFailedError, workflow, type WorkflowVersion } from "@aiki/sdk";
 import { fromValue, workflowVersionInternals } from "@aiki/sdk/internal";
 import { RunExecution } from "../src/run-execution.js";
 import { FakeLeaseServer } from "./support/fake-lease-server.js";
@@ -705,10 +695,14 @@ describe("eager tasks (eagerTasks)", () => {
 
   it("a failure of an eager attempt is recorded against the attempt StartTask counted, then retried as usual", async () => {
     let tries = 0;
-    const flaky = counted("flaky", () => {
-      if (++tries === 1) throw new Error("first try fails");
-      return tries;
-    }, { retry: { type: "fixed", maxAttempts: 3, delayMs: 1 } });
+    const flaky = counted(
+      "flaky",
+      () => {
+        if (++tries === 1) throw new Error("first try fails");
+        return tries;
+      },
+      { retry: { type: "fixed", maxAttempts: 3, delayMs: 1 } },
+    );
     const v = workflow({ name: `wf-${++wf}` }).v("1", {
       async handler(run) {
         return flaky.t.start(run);

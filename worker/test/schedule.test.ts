@@ -26,8 +26,7 @@ const until = async (check: () => boolean | Promise<boolean>, timeoutMs = 10_000
   }
 };
 
-const runsOf = async (workflowName: string): Promise<Run[]> =>
-  (await clientInternals(real.client).runs.listRuns({ workflowName, pageSize: 1000 })).runs;
+const runsOf = async (workflowName: string): Promise<Run[]> => (await clientInternals(real.client).runs.listRuns({ workflowName, pageSize: 1000 })).runs;
 
 const countSchema: Schema<{ count: number }> = {
   parse(data) {

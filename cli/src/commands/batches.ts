@@ -1,4 +1,9 @@
-import { BatchOperationStatus, CancelBatchOperationResponseSchema, GetBatchOperationResponseSchema, ListBatchOperationsResponseSchema } from "@aiki/gen/aiki/v1/batch_service_pb";
+import {
+  BatchOperationStatus,
+  CancelBatchOperationResponseSchema,
+  GetBatchOperationResponseSchema,
+  ListBatchOperationsResponseSchema,
+} from "@aiki/gen/aiki/v1/batch_service_pb";
 import { UsageError } from "../cli-error.js";
 import { type Command, intOption, stringOption } from "../command.js";
 import { batchActionName, batchProgress, batchStatusName } from "../batch-format.js";

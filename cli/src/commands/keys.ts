@@ -27,7 +27,13 @@ export const keysCreate: Command = {
   words: ["keys", "create"],
   summary: "Create an API key; its secret is printed once, here, and stored nowhere",
   args: [],
-  options: { namespace: { type: "string" }, scope: { type: "string", multiple: true }, description: { type: "string" }, ttl: { type: "string" }, database: { type: "boolean" } },
+  options: {
+    namespace: { type: "string" },
+    scope: { type: "string", multiple: true },
+    description: { type: "string" },
+    ttl: { type: "string" },
+    database: { type: "boolean" },
+  },
   optionHelp: [
     ["--namespace NS", "the namespace its calls act in (required)"],
     ["--scope S", "admin, client, worker or read; repeat for several (at least one)"],
@@ -62,7 +68,10 @@ export const keysCreate: Command = {
           });
     if (ctx.json) return printJson(ctx.out, CreateApiKeyResponseSchema, res);
     println(ctx.out.stdout, res.secret);
-    println(ctx.out.stderr, `key ${res.key!.id} (${res.key!.prefix}, namespace ${res.key!.namespace}, ${showScopes(res.key!)}): keep the secret above, it is not shown again`);
+    println(
+      ctx.out.stderr,
+      `key ${res.key!.id} (${res.key!.prefix}, namespace ${res.key!.namespace}, ${showScopes(res.key!)}): keep the secret above, it is not shown again`,
+    );
   },
 };
 

@@ -5,10 +5,7 @@ import type { Command } from "../command.js";
 import { withDirectStore } from "../direct-store.js";
 import { formatTime, printJson, printTable, println } from "../output.js";
 
-const databaseHelp = [
-  "--database",
-  "act on the database in DATABASE_URL (else the embedded store in AIKI_DATA_DIR) instead of calling the server",
-] as const;
+const databaseHelp = ["--database", "act on the database in DATABASE_URL (else the embedded store in AIKI_DATA_DIR) instead of calling the server"] as const;
 
 export const namespacesCreate: Command = {
   words: ["namespaces", "create"],
@@ -19,7 +16,8 @@ export const namespacesCreate: Command = {
   notes: "A name is 1 to 64 characters of a-z, 0-9, _ and -, starting with a letter or digit.",
   async run(ctx) {
     const name = ctx.args[0]!;
-    if (!namespacePattern.test(name)) throw new UsageError(`NAME must be 1 to 64 characters of a-z, 0-9, _ and -, starting with a letter or digit (got "${name}")`);
+    if (!namespacePattern.test(name))
+      throw new UsageError(`NAME must be 1 to 64 characters of a-z, 0-9, _ and -, starting with a letter or digit (got "${name}")`);
     const res =
       ctx.values.database === true
         ? {

@@ -1,12 +1,7 @@
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { BatchActionSchema } from "@aiki/gen/aiki/v1/batch_service_pb";
 import type { Run } from "@aiki/gen/aiki/v1/run_pb";
-import {
-  AwakeRunResponseSchema,
-  CancelRunResponseSchema,
-  PauseRunResponseSchema,
-  ResumeRunResponseSchema,
-} from "@aiki/gen/aiki/v1/run_service_pb";
+import { AwakeRunResponseSchema, CancelRunResponseSchema, PauseRunResponseSchema, ResumeRunResponseSchema } from "@aiki/gen/aiki/v1/run_service_pb";
 import { bulkOptionHelp, runBulkAction } from "../bulk-action.js";
 import { UsageError } from "../cli-error.js";
 import type { Clients } from "../clients.js";
@@ -40,7 +35,11 @@ function controlCommand<Desc extends DescMessage>(spec: {
       rate: { type: "string" },
       detach: { type: "boolean" },
     },
-    optionHelp: [...(spec.reason ? [["--reason R", "why, recorded in the run's history and status reason"] as const] : []), ...runFilterHelp, ...bulkOptionHelp],
+    optionHelp: [
+      ...(spec.reason ? [["--reason R", "why, recorded in the run's history and status reason"] as const] : []),
+      ...runFilterHelp,
+      ...bulkOptionHelp,
+    ],
     notes: `Without RUN_ID, the filter options select the runs: every matching run is ${spec.done} by a batch operation
 (the server goes on with it even if this command stops), after a confirmation with their number.
 Example: aiki runs ${spec.verb} --workflow charge-card --status ${spec.verb === "resume" ? "paused" : spec.verb === "awake" ? "sleeping" : "queued"} --tag incident=inc-42 --yes`,

@@ -58,7 +58,16 @@ export const runsList: Command = {
     printTable(
       ctx.out,
       ["RUN ID", "WORKFLOW", "VERSION", "STATUS", "ATTEMPT", "REFERENCE", "CREATED", "UPDATED"],
-      runs.map((r) => [r.id, r.workflowName, r.workflowVersionId, statusName(r.status), String(r.attempt), r.referenceId, formatAge(r.createTime), formatAge(r.updateTime)]),
+      runs.map((r) => [
+        r.id,
+        r.workflowName,
+        r.workflowVersionId,
+        statusName(r.status),
+        String(r.attempt),
+        r.referenceId,
+        formatAge(r.createTime),
+        formatAge(r.updateTime),
+      ]),
     );
     if (pageToken) println(ctx.out.stderr, `(more runs: raise --limit, or continue with --page-token ${pageToken})`);
   },

@@ -64,7 +64,10 @@ export const runsRerun: Command = {
       const action: MessageInitShape<typeof BatchActionSchema> = {
         action: {
           case: "rerun",
-          value: { from: from?.case === "start" ? { case: "start", value: {} } : { case: "lastFailure", value: {} }, workflowVersionId: stringOption(ctx, "version") ?? "" },
+          value: {
+            from: from?.case === "start" ? { case: "start", value: {} } : { case: "lastFailure", value: {} },
+            workflowVersionId: stringOption(ctx, "version") ?? "",
+          },
         },
       };
       return runBulkAction(ctx, { verb: "rerun", action, filter });
@@ -87,7 +90,10 @@ export const runsRerun: Command = {
     if (ctx.json) return printJson(ctx.out, RerunRunResponseSchema, res);
     const run = res.run!;
     const copied = res.existing ? "" : `, ${res.copiedRecords} record${res.copiedRecords === 1 ? "" : "s"} copied`;
-    println(ctx.out.stdout, `${res.existing ? "existing" : "started"} run ${run.id} (${statusName(run.status)}), a rerun of ${runId} from ${formatRerunStep(run.fromStep)}${copied}`);
+    println(
+      ctx.out.stdout,
+      `${res.existing ? "existing" : "started"} run ${run.id} (${statusName(run.status)}), a rerun of ${runId} from ${formatRerunStep(run.fromStep)}${copied}`,
+    );
   },
 };
 

@@ -33,7 +33,7 @@ export const runsPurge: Command = {
   options: { before: { type: "string" }, namespace: { type: "string" }, "dry-run": { type: "boolean" }, yes: { type: "boolean" } },
   optionHelp: [
     ["--before T", "an ISO time, or an age: 30d purges runs that ended more than 30 days ago (required)"],
-    ["--namespace NS", "the namespace (default: the key's, or \"default\" without authentication)"],
+    ["--namespace NS", 'the namespace (default: the key\'s, or "default" without authentication)'],
     ["--dry-run", "count what would be purged, delete nothing"],
     ["--yes", "purge without asking (without it, the command only counts and says how to go on)"],
   ],
@@ -83,13 +83,24 @@ export const runsKeep: Command = {
     if (chosen.length !== 1) throw new UsageError("give exactly one of --until, --forever and --policy");
     const untilText = stringOption(ctx, "until");
     const until =
-      untilText === undefined ? undefined : /^\d{4}-\d\d-\d\d/.test(untilText) ? timeOption(ctx, "until", true) : new Date(Date.now() + parseDuration(untilText, "--until"));
-    const res = await forRun(runId, ctx.clients().runs.setRunRetention({ runId, forever: ctx.values.forever === true, until: until && timestampFromDate(until) }));
+      untilText === undefined
+        ? undefined
+        : /^\d{4}-\d\d-\d\d/.test(untilText)
+          ? timeOption(ctx, "until", true)
+          : new Date(Date.now() + parseDuration(untilText, "--until"));
+    const res = await forRun(
+      runId,
+      ctx.clients().runs.setRunRetention({ runId, forever: ctx.values.forever === true, until: until && timestampFromDate(until) }),
+    );
     if (ctx.json) return printJson(ctx.out, SetRunRetentionResponseSchema, res);
     const run = res.run!;
     println(
       ctx.out.stdout,
-      run.retainForever ? `run ${runId} is kept forever` : run.retainUntil ? `run ${runId} is kept until ${formatTime(run.retainUntil)}` : `run ${runId} follows the server's retention again`,
+      run.retainForever
+        ? `run ${runId} is kept forever`
+        : run.retainUntil
+          ? `run ${runId} is kept until ${formatTime(run.retainUntil)}`
+          : `run ${runId} follows the server's retention again`,
     );
   },
 };

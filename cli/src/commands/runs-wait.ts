@@ -50,10 +50,7 @@ ${exitTimeout} when the timeout passed first. A spinner shows the current status
       for (;;) {
         const left = Math.max(0, deadline - Date.now());
         const callMs = Math.min(left, progress.enabled ? progressCallMs : maxCallMs);
-        res = await forRun(
-          runId,
-          ctx.clients().runs.waitForRunStatus({ runId, status, timeout: durationFromMs(callMs) }, { timeoutMs: callMs + 30_000 }),
-        );
+        res = await forRun(runId, ctx.clients().runs.waitForRunStatus({ runId, status, timeout: durationFromMs(callMs) }, { timeoutMs: callMs + 30_000 }));
         if (res.outcome !== Outcome.TIMEOUT || Date.now() >= deadline) break;
         progress.update(`waiting for run ${runId} to reach ${target} (now ${statusName(res.run!.status)})`);
       }

@@ -106,9 +106,7 @@ export function batchOperationToPb(row: BatchOperationRow): BatchOperation {
     namespace: row.namespace,
     status: statusToPb[row.status],
     statusReason: row.status_reason ?? "",
-    selection: row.run_ids
-      ? { case: "runIds", value: { ids: row.run_ids } }
-      : { case: "filter", value: runFilterToPb(filterAsGiven(row)) },
+    selection: row.run_ids ? { case: "runIds", value: { ids: row.run_ids } } : { case: "filter", value: runFilterToPb(filterAsGiven(row)) },
     action: batchActionToPb(row.action as unknown as BatchAction),
     rate: row.rate,
     requestedBy: row.requested_by,

@@ -141,15 +141,10 @@ export function registerHealth(router: ConnectRouter, status: HealthStatus): voi
     list() {
       const entries = status.entries();
       if (entries.length > LIST_LIMIT) {
-        throw new ConnectError(
-          `${entries.length} services exceed the health List limit of ${LIST_LIMIT}`,
-          Code.ResourceExhausted,
-        );
+        throw new ConnectError(`${entries.length} services exceed the health List limit of ${LIST_LIMIT}`, Code.ResourceExhausted);
       }
       return create(HealthListResponseSchema, {
-        statuses: Object.fromEntries(
-          entries.map(([service, s]) => [service, create(HealthCheckResponseSchema, { status: s })]),
-        ),
+        statuses: Object.fromEntries(entries.map(([service, s]) => [service, create(HealthCheckResponseSchema, { status: s })])),
       });
     },
 

@@ -20,13 +20,7 @@ const positionShapes = {
  * The position a token holds, or a violation. The token is only base64 JSON, so a forged one is
  * checked like any input: its position must have the shape this server writes (an id, a revision).
  */
-export function decodePageToken(
-  v: Violations,
-  field: string,
-  token: string,
-  filterKey: string,
-  shape: keyof typeof positionShapes = "id",
-): string | undefined {
+export function decodePageToken(v: Violations, field: string, token: string, filterKey: string, shape: keyof typeof positionShapes = "id"): string | undefined {
   if (token === "") return undefined;
   try {
     if (token.length > 4096) throw new Error("too long");

@@ -1,13 +1,4 @@
-import {
-  create,
-  fromBinary,
-  toBinary,
-  type DescEnum,
-  type DescExtension,
-  type DescFile,
-  type DescMessage,
-  type DescService,
-} from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescEnum, type DescExtension, type DescFile, type DescMessage, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ConnectRouter } from "@connectrpc/connect";
 import * as v1 from "@aiki/gen/grpc/reflection/v1/reflection_pb";
@@ -41,14 +32,8 @@ export function registerReflection(router: ConnectRouter, services: readonly Des
   router.service(v1alpha.ServerReflection, {
     async *serverReflectionInfo(requests) {
       for await (const request of requests) {
-        const asV1 = fromBinary(
-          v1.ServerReflectionRequestSchema,
-          toBinary(v1alpha.ServerReflectionRequestSchema, request),
-        );
-        yield fromBinary(
-          v1alpha.ServerReflectionResponseSchema,
-          toBinary(v1.ServerReflectionResponseSchema, index.answer(asV1)),
-        );
+        const asV1 = fromBinary(v1.ServerReflectionRequestSchema, toBinary(v1alpha.ServerReflectionRequestSchema, request));
+        yield fromBinary(v1alpha.ServerReflectionResponseSchema, toBinary(v1.ServerReflectionResponseSchema, index.answer(asV1)));
       }
     },
   });
@@ -79,9 +64,7 @@ class ReflectionIndex {
     });
   }
 
-  #respond(
-    req: v1.ServerReflectionRequest["messageRequest"],
-  ): v1.ServerReflectionResponse["messageResponse"] {
+  #respond(req: v1.ServerReflectionRequest["messageRequest"]): v1.ServerReflectionResponse["messageResponse"] {
     switch (req.case) {
       case "listServices":
         return {
@@ -93,17 +76,11 @@ class ReflectionIndex {
       case "fileByFilename":
         return this.#fileResponse(this.#filesByName.get(req.value), `file not found: ${req.value}`);
       case "fileContainingSymbol":
-        return this.#fileResponse(
-          this.#filesBySymbol.get(stripLeadingDot(req.value)),
-          `symbol not found: ${req.value}`,
-        );
+        return this.#fileResponse(this.#filesBySymbol.get(stripLeadingDot(req.value)), `symbol not found: ${req.value}`);
       case "fileContainingExtension": {
         const { containingType, extensionNumber } = req.value;
         const ext = this.#extensions.get(stripLeadingDot(containingType))?.get(extensionNumber);
-        return this.#fileResponse(
-          ext?.file,
-          `extension not found: ${containingType} field ${extensionNumber}`,
-        );
+        return this.#fileResponse(ext?.file, `extension not found: ${containingType} field ${extensionNumber}`);
       }
       case "allExtensionNumbersOfType": {
         const typeName = stripLeadingDot(req.value);
@@ -124,10 +101,7 @@ class ReflectionIndex {
     }
   }
 
-  #fileResponse(
-    file: DescFile | undefined,
-    notFound: string,
-  ): v1.ServerReflectionResponse["messageResponse"] {
+  #fileResponse(file: DescFile | undefined, notFound: string): v1.ServerReflectionResponse["messageResponse"] {
     if (file === undefined) {
       return errorResponse(Code.NotFound, notFound);
     }

@@ -49,7 +49,11 @@ export function rpcTracing(): Interceptor {
  * A SERVER span for one call on a worker session, below the span the worker named on it (no
  * span when it named none: a session's calls then trace nothing, as streams do not).
  */
-export async function traceSessionCall<T>(method: string, traceContext: { traceparent: string; tracestate: string } | undefined, fn: () => Promise<T>): Promise<T> {
+export async function traceSessionCall<T>(
+  method: string,
+  traceContext: { traceparent: string; tracestate: string } | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
   const given = traceContext && traceContextFromHeaders(traceContext.traceparent, traceContext.tracestate);
   if (!given) return fn();
   const parent = parentContextOf(given);

@@ -118,7 +118,12 @@ export function retryPolicyToPb(policy: RetryPolicy | null): PbRetryPolicy | und
       return create(RetryPolicySchema, {
         strategy: {
           case: "jittered",
-          value: { maxAttempts: policy.maxAttempts, baseDelay: durationFromMs(policy.baseDelayMs), jitterFactor: policy.jitterFactor, maxDelay: max(policy.maxDelayMs) },
+          value: {
+            maxAttempts: policy.maxAttempts,
+            baseDelay: durationFromMs(policy.baseDelayMs),
+            jitterFactor: policy.jitterFactor,
+            maxDelay: max(policy.maxDelayMs),
+          },
         },
       });
   }

@@ -93,7 +93,10 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       v.identifier("worker_id", req.workerId, true);
       v.count("leases", "maxHeartbeatLeases", req.leases.length);
       v.throwIfAny();
-      const leases = req.leases.map((l, i) => ({ runId: v.uuid(`leases[${i}].run_id`, l.runId), leaseToken: v.uuid(`leases[${i}].lease_token`, l.leaseToken) }));
+      const leases = req.leases.map((l, i) => ({
+        runId: v.uuid(`leases[${i}].run_id`, l.runId),
+        leaseToken: v.uuid(`leases[${i}].lease_token`, l.leaseToken),
+      }));
       const ttlMs = parseTtl(v, req.leaseTtl);
       v.throwIfAny();
       const states = await heartbeat(deps, { namespace: ns, workerId: req.workerId, leases, ttlMs });

@@ -4,7 +4,13 @@ import { BatchLeaseLostError } from "../domain/batch-operation.js";
 import { runBatchPage } from "../engine/batch-page.js";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { channels } from "../notify/notifier.js";
-import { claimBatchOperation, finishBatchOperation, nextBatchLeaseExpiry, releaseBatchOperation, renewBatchLease } from "../store/batch-operation-repository.js";
+import {
+  claimBatchOperation,
+  finishBatchOperation,
+  nextBatchLeaseExpiry,
+  releaseBatchOperation,
+  renewBatchLease,
+} from "../store/batch-operation-repository.js";
 import type { BatchOperationRow } from "../store/batch-operations.table.js";
 import { isDeadlock } from "../store/pg-errors.js";
 
@@ -97,9 +103,12 @@ export class BatchLoop {
   private async work(claimed: BatchOperationRow): Promise<void> {
     // A page may take longer than the lease (locks held by workers, a slow store): the lease is
     // renewed apart from the pages, so only a replica that is gone loses it.
-    const renew = setInterval(() => {
-      renewBatchLease(this.deps.db, claimed.id, this.owner, this.options.leaseTtlMs).catch(() => {});
-    }, Math.max(100, this.options.leaseTtlMs / 3));
+    const renew = setInterval(
+      () => {
+        renewBatchLease(this.deps.db, claimed.id, this.owner, this.options.leaseTtlMs).catch(() => {});
+      },
+      Math.max(100, this.options.leaseTtlMs / 3),
+    );
     try {
       await this.workPages(claimed);
     } finally {

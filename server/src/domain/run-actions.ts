@@ -8,10 +8,7 @@ export type RunAction = "cancel" | "pause" | "resume" | "awake";
  * The status an action moves a run to, or InvalidTransitionError naming the current status.
  * Every target here is also in allowedTransitions (a table test checks that).
  */
-export function targetStatusFor(
-  action: RunAction,
-  run: { id: string; status: RunStatus; revision: number },
-): RunStatus {
+export function targetStatusFor(action: RunAction, run: { id: string; status: RunStatus; revision: number }): RunStatus {
   const refuse = () => new InvalidTransitionError(run.id, run.status, action, run.revision);
   switch (action) {
     case "cancel":

@@ -18,12 +18,7 @@ export type RunStatus = (typeof runStatuses)[number];
 export const terminalStatuses: readonly RunStatus[] = ["completed", "failed", "cancelled"];
 
 /** States where the run waits for a timer or an outside signal, holding no worker. */
-export const suspendedStatuses: readonly RunStatus[] = [
-  "sleeping",
-  "awaiting_event",
-  "awaiting_retry",
-  "awaiting_child_workflow",
-];
+export const suspendedStatuses: readonly RunStatus[] = ["sleeping", "awaiting_event", "awaiting_retry", "awaiting_child_workflow"];
 
 export function isTerminal(status: RunStatus): boolean {
   return terminalStatuses.includes(status);
@@ -80,8 +75,5 @@ export function isAllowedMove([from, to]: RunMove): boolean {
 
 /** Every move the table allows, creations included. */
 export function allowedMoves(): RunMove[] {
-  return [
-    ...initialStatuses.map((to): RunMove => [null, to]),
-    ...runStatuses.flatMap((from) => allowedTransitions[from].map((to): RunMove => [from, to])),
-  ];
+  return [...initialStatuses.map((to): RunMove => [null, to]), ...runStatuses.flatMap((from) => allowedTransitions[from].map((to): RunMove => [from, to]))];
 }

@@ -25,9 +25,22 @@ export const runTransitionStatements: readonly RunTransitionStatement[] = [
   // The generic guarded update; its caller names the target and refuses what the table forbids
   // (run-actions.ts), and transitionRun itself throws before writing a move outside the table.
   { statement: "store/run-repository.ts#transitionRun", moves: transitionsOfTable },
-  { statement: "store/run-repository.ts#insertRun", moves: [[null, "scheduled"], [null, "queued"]] },
+  {
+    statement: "store/run-repository.ts#insertRun",
+    moves: [
+      [null, "scheduled"],
+      [null, "queued"],
+    ],
+  },
   // With a lease: created QUEUED and leased at once (a start handed to an idle session).
-  { statement: "store/run-repository.ts#insertRunUnlessTaken", moves: [[null, "scheduled"], [null, "queued"], ["queued", "running"]] },
+  {
+    statement: "store/run-repository.ts#insertRunUnlessTaken",
+    moves: [
+      [null, "scheduled"],
+      [null, "queued"],
+      ["queued", "running"],
+    ],
+  },
   { statement: "store/run-repository.ts#insertRunsUnlessTaken", moves: [[null, "queued"]] },
   { statement: "store/run-repository.ts#cancelDescendants", moves: toCancelled },
   // A batch operation's page (engine/batch-page.ts): transitionRun for many runs; its caller

@@ -2,9 +2,7 @@ import { Cron } from "croner";
 import type { FieldViolation } from "./errors.js";
 
 /** When a schedule fires. A cron timezone of "" means UTC (never the server's local zone). */
-export type ScheduleSpec =
-  | { type: "cron"; expression: string; timezone: string }
-  | { type: "interval"; everyMs: number };
+export type ScheduleSpec = { type: "cron"; expression: string; timezone: string } | { type: "interval"; everyMs: number };
 
 export type OverlapPolicy = "allow" | "skip" | "cancel_previous";
 export type ScheduleStatus = "active" | "paused";

@@ -80,12 +80,7 @@ export async function activateSchedule(deps: EngineDeps, cmd: ActivateScheduleCo
   return result;
 }
 
-async function activateIn(
-  trx: Transaction<Database>,
-  cmd: ActivateScheduleCommand,
-  id: string,
-  definitionHash: string,
-): Promise<ActivateScheduleResult> {
+async function activateIn(trx: Transaction<Database>, cmd: ActivateScheduleCommand, id: string, definitionHash: string): Promise<ActivateScheduleResult> {
   const prior = await findScheduleForUpdate(trx, cmd.namespace, id);
   if (prior) {
     if (prior.definition_hash !== definitionHash) throw new ScheduleConflictError(id, cmd.name);

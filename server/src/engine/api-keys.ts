@@ -2,12 +2,7 @@ import { randomBytes } from "node:crypto";
 import { type ApiKeyScope, apiKeyPrefix, hashApiKey } from "../domain/api-key-format.js";
 import { ApiKeyNotFoundError, NamespaceNotFoundError } from "../domain/auth-errors.js";
 import { channels, type Notifier } from "../notify/notifier.js";
-import {
-  insertApiKey,
-  insertApiKeyUnlessPresent,
-  listApiKeys as listApiKeyRows,
-  revokeApiKeyRow,
-} from "../store/api-key-repository.js";
+import { insertApiKey, insertApiKeyUnlessPresent, listApiKeys as listApiKeyRows, revokeApiKeyRow } from "../store/api-key-repository.js";
 import type { ApiKeyRow } from "../store/api-keys.table.js";
 import type { Db } from "../store/database.js";
 import { findNamespace } from "../store/namespace-repository.js";

@@ -105,13 +105,7 @@ async function priorStart(deps: EngineDeps, cmd: StartBatchCommand, hash: string
   return { operation: prior, matching: Number(prior.matching), existing: true };
 }
 
-async function countSelection(
-  deps: EngineDeps,
-  namespace: string,
-  selection: BatchSelection,
-  startedAt: Date | undefined,
-  db = deps.db,
-): Promise<number> {
+async function countSelection(deps: EngineDeps, namespace: string, selection: BatchSelection, startedAt: Date | undefined, db = deps.db): Promise<number> {
   // Unknown ids are gone through too (and counted as skipped).
   if ("runIds" in selection) return new Set(selection.runIds).size;
   const filter = startedAt ? storedFilterOf({ filter: storeFilter(selection.filter), create_time: startedAt }) : selection.filter;

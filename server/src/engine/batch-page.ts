@@ -36,13 +36,7 @@ type Acted =
  * the lease. So a page is either wholly done and recorded or not at all: a replica that dies
  * mid-page leaves it to the next holder, which acts on no run twice. Publishes after commit.
  */
-export async function runBatchPage(
-  deps: EngineDeps,
-  op: BatchOperationRow,
-  owner: string,
-  leaseTtlMs: number,
-  pageSize: number,
-): Promise<BatchPageOutcome> {
+export async function runBatchPage(deps: EngineDeps, op: BatchOperationRow, owner: string, leaseTtlMs: number, pageSize: number): Promise<BatchPageOutcome> {
   const action = op.action as unknown as BatchAction;
   const actor = `batch:${op.id}`;
   const acted: Acted[] = [];
@@ -158,14 +152,16 @@ async function actOn(trx: Transaction<Database>, run: RunRow, action: BatchActio
  * that take the single-run path (cascades, a waiting parent, an interrupted task attempt, an
  * open sleep, an event). Runs whose state forbids the action are in neither: counted skipped.
  */
-async function partition(
-  trx: Transaction<Database>,
-  namespace: string,
-  rows: RunRow[],
-  action: BatchAction,
-): Promise<{ plain: RunRow[]; each: RunRow[] }> {
+async function partition(trx: Transaction<Database>, namespace: string, rows: RunRow[], action: BatchAction): Promise<{ plain: RunRow[]; each: RunRow[] }> {
   if (action.type !== "cancel" && action.type !== "pause" && action.type !== "resume") return { plain: [], each: rows };
-  const withChildren = action.type === "cancel" ? await runsWithChildren(trx, namespace, rows.map((r) => r.id)) : new Set<string>();
+  const withChildren =
+    action.type === "cancel"
+      ? await runsWithChildren(
+          trx,
+          namespace,
+          rows.map((r) => r.id),
+        )
+      : new Set<string>();
   const plain: RunRow[] = [];
   const each: RunRow[] = [];
   for (const run of rows) {

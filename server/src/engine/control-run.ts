@@ -92,9 +92,7 @@ export async function applyRunAction(
     }
   }
   const descendants =
-    cmd.action === "cancel"
-      ? await cancelDescendants(trx, run.namespace, run.id, { actor: `parent:${run.id}`, reason: `ancestor ${run.id} cancelled` })
-      : [];
+    cmd.action === "cancel" ? await cancelDescendants(trx, run.namespace, run.id, { actor: `parent:${run.id}`, reason: `ancestor ${run.id} cancelled` }) : [];
   // A parent suspended on this run learns it ended (as run_terminated).
   const parent = cmd.action === "cancel" ? await wakeParentWaitingOn(trx, run) : undefined;
   return { run, descendants, parent };

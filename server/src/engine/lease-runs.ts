@@ -53,7 +53,10 @@ async function claim(deps: EngineDeps, worker: WorkerIdentity, max: number, ttlM
   }
   for (const run of runs) publishRunChange(deps.notifier, run);
   // A run leased for the first time has recorded nothing yet.
-  const histories = await loadHistories(deps.db, runs.filter((r) => !r.first_lease).map((r) => r.id));
+  const histories = await loadHistories(
+    deps.db,
+    runs.filter((r) => !r.first_lease).map((r) => r.id),
+  );
   return runs.map((run) => ({ run, history: histories.get(run.id) ?? emptyHistory() }));
 }
 
@@ -134,7 +137,10 @@ export async function* streamLeases(
     while (!hints.aborted) {
       hints.reset();
       if (held.size > 0) {
-        const still = await heldLeases(deps.db, [...held].map(([runId, leaseToken]) => ({ runId, leaseToken })));
+        const still = await heldLeases(
+          deps.db,
+          [...held].map(([runId, leaseToken]) => ({ runId, leaseToken })),
+        );
         held = new Map([...held].filter(([runId]) => still.has(runId)));
       }
       const free = opts.maxInFlight - held.size;

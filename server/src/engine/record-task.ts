@@ -73,7 +73,15 @@ async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<T
       case "failed":
         if (task.workflow_attempt >= run.attempt) return task;
         // A workflow retry: a task that failed in an earlier workflow attempt starts a fresh budget.
-        return again({ status: "running", attempts: 1, max_attempts: cmd.maxAttempts, failure: null, next_attempt_time: null, workflow_attempt: run.attempt, attempt_id });
+        return again({
+          status: "running",
+          attempts: 1,
+          max_attempts: cmd.maxAttempts,
+          failure: null,
+          next_attempt_time: null,
+          workflow_attempt: run.attempt,
+          attempt_id,
+        });
       case "running":
         if (task.attempts >= task.max_attempts) {
           return again({
@@ -118,10 +126,7 @@ export async function completeTask(deps: EngineDeps, cmd: FinishTaskCommand & { 
 }
 
 /** With retryDelayMs the task awaits its next attempt; without, it fails for good. */
-export async function failTask(
-  deps: EngineDeps,
-  cmd: FinishTaskCommand & { failure: JsonValue; retryDelayMs?: number | undefined },
-): Promise<TaskRow> {
+export async function failTask(deps: EngineDeps, cmd: FinishTaskCommand & { failure: JsonValue; retryDelayMs?: number | undefined }): Promise<TaskRow> {
   const task = await finishAttempt(
     deps,
     cmd,

@@ -53,7 +53,9 @@ export function selectRerunPrefix(
 
   const entries: Entry[] = [
     ...history.tasks.map((row): Entry => ({ kind: "task", time: taskTime(row), tie: row.id, row })),
-    ...history.waits.map((row): Entry => ({ kind: "wait", time: timeOf(timelineKey({ kind: "wait", row })), tie: `${row.kind}:${row.key}:${row.sequence}`, row })),
+    ...history.waits.map(
+      (row): Entry => ({ kind: "wait", time: timeOf(timelineKey({ kind: "wait", row })), tie: `${row.kind}:${row.key}:${row.sequence}`, row }),
+    ),
     ...history.children.map((row): Entry => ({ kind: "child", time: timeOf(timelineKey({ kind: "child", row })), tie: `${row.key}:${row.sequence}`, row })),
   ].sort((a, b) => compare(a.time, b.time) || kindOrder[a.kind] - kindOrder[b.kind] || compare(a.tie, b.tie));
 

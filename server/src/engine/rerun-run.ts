@@ -76,7 +76,11 @@ export async function rerunWithin(trx: Transaction<Database>, cmd: RerunRunComma
   if (!isTerminal(source.status)) throw new InvalidTransitionError(source.id, source.status, "rerun", source.revision);
   const versionId = cmd.workflowVersionId ?? source.workflow_version_id;
   if (cmd.referenceId) {
-    const holder = await findRunByReference(trx, cmd.namespace, { workflowName: source.workflow_name, workflowVersionId: versionId, referenceId: cmd.referenceId });
+    const holder = await findRunByReference(trx, cmd.namespace, {
+      workflowName: source.workflow_name,
+      workflowVersionId: versionId,
+      referenceId: cmd.referenceId,
+    });
     if (holder) {
       // The reference already names a rerun of this source: that rerun is the answer.
       if (holder.rerun_of === source.id) return { run: holder, existing: true, copiedRecords: 0 };

@@ -40,11 +40,7 @@ export async function loadHistory(db: Db, runId: string): Promise<RunHistoryData
 }
 
 /** A run's history as a client reads it: what it recorded plus every event sent to it. */
-export async function getRunHistory(
-  deps: EngineDeps,
-  namespace: string,
-  runId: string,
-): Promise<{ history: RunHistoryData; events: EventRow[] }> {
+export async function getRunHistory(deps: EngineDeps, namespace: string, runId: string): Promise<{ history: RunHistoryData; events: EventRow[] }> {
   // NOT_FOUND (and the namespace check) before the history reads, which are by run id only.
   await getRun(deps, namespace, runId);
   const [history, events] = await Promise.all([loadHistory(deps.db, runId), listAllEvents(deps.db, namespace, runId)]);

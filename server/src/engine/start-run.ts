@@ -4,7 +4,15 @@ import type { Database } from "../store/database.js";
 import type { JsonValue } from "../store/json.js";
 import { jsonb, jsonbOrNull } from "../store/json.js";
 import { isUniqueViolation } from "../store/pg-errors.js";
-import { dueStart, findRunByReference, findRunByStartRequestId, insertRun, insertRunsUnlessTaken, insertRunUnlessTaken, type QueuedRunStart } from "../store/run-repository.js";
+import {
+  dueStart,
+  findRunByReference,
+  findRunByStartRequestId,
+  insertRun,
+  insertRunsUnlessTaken,
+  insertRunUnlessTaken,
+  type QueuedRunStart,
+} from "../store/run-repository.js";
 import { batcherFor } from "../store/statement-batcher.js";
 import type { RunRow } from "../store/runs.table.js";
 import { uuidV7 } from "../store/uuid-v7.js";

@@ -146,9 +146,7 @@ async function decide(trx: Trx, run: RunRow, wait: SuspendWait): Promise<Decisio
     case "task_retry": {
       const task = await findTaskById(trx, run.id, wait.taskId);
       if (task?.status !== "awaiting_retry" || !task.next_attempt_time) {
-        throw new InvalidArgumentError([
-          { field: "task_retry.task_id", description: `task ${wait.taskId} of run ${run.id} is not awaiting a retry` },
-        ]);
+        throw new InvalidArgumentError([{ field: "task_retry.task_id", description: `task ${wait.taskId} of run ${run.id} is not awaiting a retry` }]);
       }
       if (task.next_attempt_time.getTime() <= Date.now()) return { resolved: true };
       return { resolved: false, status: "awaiting_retry", wakeTime: task.next_attempt_time, reason: `task ${task.name} retry` };

@@ -23,13 +23,7 @@ export async function waitForRunStatus(
   signal: AbortSignal,
 ): Promise<{ outcome: WaitOutcome; run: RunRow }> {
   const judge = (run: Pick<RunRow, "status">): WaitOutcome | undefined =>
-    awaited !== undefined && run.status === awaited
-      ? "reached"
-      : isTerminal(run.status)
-        ? awaited === undefined
-          ? "reached"
-          : "terminated"
-        : undefined;
+    awaited !== undefined && run.status === awaited ? "reached" : isTerminal(run.status) ? (awaited === undefined ? "reached" : "terminated") : undefined;
   // A run hint carries the run's new status: only one that would answer the wait is worth a read.
   const answers = (status: string) => !isRunStatus(status) || judge({ status }) !== undefined;
   const hints = new HintWaiter(deps.notifier, [channels.run(namespace, runId)], [signal, deps.shutdownSignal], answers);

@@ -28,4 +28,3 @@ export async function wakeParentWaitingOn(trx: Transaction<Database>, child: Run
   }
   return transitionRun(trx, parent, "queued", { wake_time: null }, { actor: `child:${child.id}`, reason: `child ${child.status}` });
 }
-

@@ -30,7 +30,13 @@ export interface WatchOptions {
  * filter (changes the filter drops send nothing), and an empty batch when nothing was sent for
  * `keepAliveMs`. Ends when `signal` aborts or the server shuts down.
  */
-export async function* watchRuns(deps: EngineDeps, namespace: string, filter: RunFilter, signal: AbortSignal, opts: WatchOptions = {}): AsyncGenerator<RunRow[]> {
+export async function* watchRuns(
+  deps: EngineDeps,
+  namespace: string,
+  filter: RunFilter,
+  signal: AbortSignal,
+  opts: WatchOptions = {},
+): AsyncGenerator<RunRow[]> {
   const keepAliveMs = opts.keepAliveMs ?? defaultWatchKeepAliveMs;
   const only = filter.runIds && filter.runIds.length > 0 ? new Set(filter.runIds) : undefined;
   // Ids, never rows: a client that does not read costs at most maxPendingChanges ids.
@@ -85,7 +91,13 @@ export interface RunWatchMessage {
  * (coalesced), an empty message when nothing was sent for `keepAliveMs`; ends after sending the
  * run terminal, or when `signal` aborts or the server shuts down. RunNotFoundError when unknown.
  */
-export async function* watchRun(deps: EngineDeps, namespace: string, runId: string, signal: AbortSignal, opts: WatchOptions = {}): AsyncGenerator<RunWatchMessage> {
+export async function* watchRun(
+  deps: EngineDeps,
+  namespace: string,
+  runId: string,
+  signal: AbortSignal,
+  opts: WatchOptions = {},
+): AsyncGenerator<RunWatchMessage> {
   const keepAliveMs = opts.keepAliveMs ?? defaultWatchKeepAliveMs;
   // Listening before the first read, so no change between the read and the wait is missed.
   const hints = new HintWaiter(deps.notifier, [channels.run(namespace, runId), channels.runHistory(namespace, runId)], [signal, deps.shutdownSignal]);

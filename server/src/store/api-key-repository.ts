@@ -35,11 +35,7 @@ function apiKeyValues(key: NewApiKey) {
  */
 export async function insertApiKey(db: Reader, key: NewApiKey): Promise<ApiKeyRow | "prefix_taken" | "no_namespace"> {
   try {
-    return await db
-      .insertInto("api_keys")
-      .values(apiKeyValues(key))
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    return await db.insertInto("api_keys").values(apiKeyValues(key)).returningAll().executeTakeFirstOrThrow();
   } catch (error) {
     if (isUniqueViolation(error, "api_keys_prefix_key")) return "prefix_taken";
     if (isForeignKeyViolation(error)) return "no_namespace";

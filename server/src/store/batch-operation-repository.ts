@@ -3,7 +3,6 @@ import { type BatchFailure, type BatchOperationStatus, maxKeptBatchFailures } fr
 import type { BatchOperationRow, NewBatchOperationRow } from "./batch-operations.table.js";
 import type { Database } from "./database.js";
 
-
 type Reader = Kysely<Database>;
 type Trx = Transaction<Database>;
 
@@ -134,12 +133,7 @@ export async function finishBatchOperation(
 
 /** Gives an operation back (this replica stops): another replica takes it at once. */
 export async function releaseBatchOperation(db: Reader, id: string, owner: string): Promise<void> {
-  await db
-    .updateTable("batch_operations")
-    .set({ lease_owner: null, lease_expires_time: null })
-    .where("id", "=", id)
-    .where("lease_owner", "=", owner)
-    .execute();
+  await db.updateTable("batch_operations").set({ lease_owner: null, lease_expires_time: null }).where("id", "=", id).where("lease_owner", "=", owner).execute();
 }
 
 /**
@@ -163,4 +157,3 @@ export async function cancelBatchOperation(db: Reader, namespace: string, id: st
     .returningAll()
     .executeTakeFirst();
 }
-

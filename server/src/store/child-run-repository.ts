@@ -2,12 +2,7 @@ import type { Kysely, Transaction } from "kysely";
 import type { Database } from "./database.js";
 import type { ChildRunRow } from "./child-runs.table.js";
 
-export async function findChildRecord(
-  trx: Transaction<Database>,
-  parentRunId: string,
-  key: string,
-  sequence: number,
-): Promise<ChildRunRow | undefined> {
+export async function findChildRecord(trx: Transaction<Database>, parentRunId: string, key: string, sequence: number): Promise<ChildRunRow | undefined> {
   return trx
     .selectFrom("child_runs")
     .selectAll()

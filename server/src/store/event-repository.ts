@@ -7,13 +7,7 @@ import { uuidV7 } from "./uuid-v7.js";
 type Trx = Transaction<Database>;
 
 export async function findEventByReference(trx: Trx, runId: string, name: string, referenceId: string): Promise<EventRow | undefined> {
-  return trx
-    .selectFrom("events")
-    .selectAll()
-    .where("run_id", "=", runId)
-    .where("name", "=", name)
-    .where("reference_id", "=", referenceId)
-    .executeTakeFirst();
+  return trx.selectFrom("events").selectAll().where("run_id", "=", runId).where("name", "=", name).where("reference_id", "=", referenceId).executeTakeFirst();
 }
 
 export async function insertEvent(

@@ -215,7 +215,9 @@ export async function suspendOnNewSleepsIfLeased(
     )
     select * from moved
   `.execute(db);
-  const byIdx = new Map(rows.map(({ idx, sleep_name: _name, ...run }: RunRow & { previous_worker_id: string | null; idx: number; sleep_name?: string }) => [idx, run]));
+  const byIdx = new Map(
+    rows.map(({ idx, sleep_name: _name, ...run }: RunRow & { previous_worker_id: string | null; idx: number; sleep_name?: string }) => [idx, run]),
+  );
   return batch.map((_, i) => byIdx.get(i));
 }
 
@@ -235,7 +237,13 @@ export async function extendLeases(
   const free = await extendLeasesOnce(db, namespace, leases, ttlMs, true);
   if (free.length === leases.length) return free;
   const done = new Set(free.map((r) => r.id));
-  const busy = await extendLeasesOnce(db, namespace, leases.filter((l) => !done.has(l.runId)), ttlMs, false);
+  const busy = await extendLeasesOnce(
+    db,
+    namespace,
+    leases.filter((l) => !done.has(l.runId)),
+    ttlMs,
+    false,
+  );
   return [...free, ...busy];
 }
 
@@ -264,10 +272,7 @@ async function extendLeasesOnce(
 }
 
 /** Of the given leases, the run ids whose lease is still held. */
-export async function heldLeases(
-  db: Kysely<Database>,
-  leases: ReadonlyArray<{ runId: string; leaseToken: string }>,
-): Promise<Set<string>> {
+export async function heldLeases(db: Kysely<Database>, leases: ReadonlyArray<{ runId: string; leaseToken: string }>): Promise<Set<string>> {
   if (leases.length === 0) return new Set();
   const { rows } = await sql<{ id: string }>`
     select runs.id from runs

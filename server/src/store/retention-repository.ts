@@ -91,9 +91,13 @@ export async function purgeFinishedRuns(db: Reader, options: PurgeBatchOptions):
                (select count(*) from gone where parent_run_id is null)::int as trees,
                (select count(*) from roots)::int as examined,
                (select end_time from last_root) as cursor_time, (select id from last_root) as cursor_id`;
-  const row = (
-    await counted.execute(db as Kysely<unknown>)
-  ).rows[0] as { runs: number; trees: number; examined: number; cursor_time: string | null; cursor_id: string | null };
+  const row = (await counted.execute(db as Kysely<unknown>)).rows[0] as {
+    runs: number;
+    trees: number;
+    examined: number;
+    cursor_time: string | null;
+    cursor_id: string | null;
+  };
   return {
     runs: row.runs,
     trees: row.trees,

@@ -29,8 +29,7 @@ export type NewRun = Omit<NewRunRow, "revision" | "status"> & { status: InitialS
  * share: SCHEDULED with that wake time while it lies ahead, QUEUED at once when it has passed.
  */
 export function dueStart(due: { delayMs: number } | { startTime: Date }): Pick<NewRun, "status" | "wake_time"> {
-  const wakeTime =
-    "delayMs" in due ? sql<Date>`now() + make_interval(secs => ${due.delayMs / 1000})` : sql<Date>`${due.startTime.toISOString()}::timestamptz`;
+  const wakeTime = "delayMs" in due ? sql<Date>`now() + make_interval(secs => ${due.delayMs / 1000})` : sql<Date>`${due.startTime.toISOString()}::timestamptz`;
   return {
     status: sql<"scheduled" | "queued">`case when ${wakeTime} > now() then 'scheduled' else 'queued' end` as never,
     wake_time: sql<Date | null>`case when ${wakeTime} > now() then ${wakeTime} else null end` as never,
@@ -194,11 +193,7 @@ export async function runStatuses(db: Reader, ids: readonly string[]): Promise<A
   return rows;
 }
 
-export async function findRunByReference(
-  db: Reader,
-  namespace: string,
-  ref: RunReferenceLookup,
-): Promise<RunRow | undefined> {
+export async function findRunByReference(db: Reader, namespace: string, ref: RunReferenceLookup): Promise<RunRow | undefined> {
   return db
     .selectFrom("runs")
     .selectAll()
@@ -209,17 +204,8 @@ export async function findRunByReference(
     .executeTakeFirst();
 }
 
-export async function findRunByStartRequestId(
-  db: Reader,
-  namespace: string,
-  requestId: string,
-): Promise<RunRow | undefined> {
-  return db
-    .selectFrom("runs")
-    .selectAll()
-    .where("namespace", "=", namespace)
-    .where("start_request_id", "=", requestId)
-    .executeTakeFirst();
+export async function findRunByStartRequestId(db: Reader, namespace: string, requestId: string): Promise<RunRow | undefined> {
+  return db.selectFrom("runs").selectAll().where("namespace", "=", namespace).where("start_request_id", "=", requestId).executeTakeFirst();
 }
 
 /**
@@ -284,10 +270,16 @@ export async function listRuns(
   filter: RunFilter,
   page: { limit: number; afterId?: string | undefined; order: "newest_first" | "oldest_first" },
 ): Promise<RunRow[]> {
-  let q = db.selectFrom("runs").selectAll().where((eb) => matching(eb, namespace, filter));
+  let q = db
+    .selectFrom("runs")
+    .selectAll()
+    .where((eb) => matching(eb, namespace, filter));
   const newestFirst = page.order === "newest_first";
   if (page.afterId) q = q.where("id", newestFirst ? "<" : ">", page.afterId);
-  return q.orderBy("id", newestFirst ? "desc" : "asc").limit(page.limit).execute();
+  return q
+    .orderBy("id", newestFirst ? "desc" : "asc")
+    .limit(page.limit)
+    .execute();
 }
 
 /**
@@ -297,7 +289,10 @@ export async function listRuns(
  * does not mean the end, none does.
  */
 export async function lockMatchingRunsAfter(trx: Trx, namespace: string, filter: RunFilter, afterId: string | undefined, limit: number): Promise<RunRow[]> {
-  let q = trx.selectFrom("runs").selectAll().where((eb) => matching(eb, namespace, filter));
+  let q = trx
+    .selectFrom("runs")
+    .selectAll()
+    .where((eb) => matching(eb, namespace, filter));
   if (afterId) q = q.where("id", ">", afterId);
   return q.orderBy("id", "asc").limit(limit).forUpdate().execute();
 }
@@ -489,11 +484,7 @@ export async function listRunTransitions(
   runId: string,
   page: { limit: number; afterRevision?: number | undefined },
 ): Promise<RunTransitionRow[]> {
-  let q = db
-    .selectFrom("run_transitions")
-    .selectAll()
-    .where("namespace", "=", namespace)
-    .where("run_id", "=", runId);
+  let q = db.selectFrom("run_transitions").selectAll().where("namespace", "=", namespace).where("run_id", "=", runId);
   if (page.afterRevision !== undefined) q = q.where("revision", ">", page.afterRevision);
   return q.orderBy("revision", "asc").limit(page.limit).execute();
 }

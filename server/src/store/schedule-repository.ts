@@ -22,13 +22,7 @@ export async function findSchedule(db: Reader, namespace: string, id: string): P
 
 /** The schedule, locked until the transaction ends (waits for a firing in progress). */
 export async function findScheduleForUpdate(trx: Trx, namespace: string, id: string): Promise<ScheduleRow | undefined> {
-  return trx
-    .selectFrom("schedules")
-    .selectAll()
-    .where("namespace", "=", namespace)
-    .where("id", "=", id)
-    .forUpdate()
-    .executeTakeFirst();
+  return trx.selectFrom("schedules").selectAll().where("namespace", "=", namespace).where("id", "=", id).forUpdate().executeTakeFirst();
 }
 
 /**
@@ -74,10 +68,7 @@ export async function listSchedules(
  * SKIP LOCKED, so replicas fire different schedules and never the same one twice. `exclude`
  * holds schedules that failed to fire in this pass. Also returns the database clock.
  */
-export async function claimDueSchedule(
-  trx: Trx,
-  exclude: readonly string[],
-): Promise<{ schedule: ScheduleRow; now: Date } | undefined> {
+export async function claimDueSchedule(trx: Trx, exclude: readonly string[]): Promise<{ schedule: ScheduleRow; now: Date } | undefined> {
   let q = trx
     .selectFrom("schedules")
     .selectAll()

@@ -36,13 +36,7 @@ export async function upsertWorker(
 
 /** A worker's stream or session ended; changes nothing when another transport registered since. */
 export async function clearWorkerTransport(db: Kysely<Database>, namespace: string, id: string, transport: WorkerTransport): Promise<void> {
-  await db
-    .updateTable("workers")
-    .set({ transport: "" })
-    .where("namespace", "=", namespace)
-    .where("id", "=", id)
-    .where("transport", "=", transport)
-    .execute();
+  await db.updateTable("workers").set({ transport: "" }).where("namespace", "=", namespace).where("id", "=", id).where("transport", "=", transport).execute();
 }
 
 export async function touchWorker(db: Kysely<Database>, namespace: string, id: string): Promise<void> {
@@ -50,11 +44,7 @@ export async function touchWorker(db: Kysely<Database>, namespace: string, id: s
 }
 
 /** Workers seen within `withinMs`, with the runs they hold leases on (never the lease tokens). */
-export async function listRecentWorkers(
-  db: Kysely<Database>,
-  namespace: string,
-  withinMs: number,
-): Promise<Array<WorkerRow & { leasedRunIds: string[] }>> {
+export async function listRecentWorkers(db: Kysely<Database>, namespace: string, withinMs: number): Promise<Array<WorkerRow & { leasedRunIds: string[] }>> {
   const workers = await db
     .selectFrom("workers")
     .selectAll()

@@ -23,12 +23,7 @@ import {
 } from "@aiki/gen/aiki/v1/history_pb";
 import type { Failure } from "@aiki/gen/aiki/v1/payload_pb";
 import { type Run, RunFailureCause, RunSchema, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
-import {
-  type Lease,
-  LeaseSchema,
-  type SuspendRunRequestSchema,
-  SuspendRunResponseSchema,
-} from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { type Lease, LeaseSchema, type SuspendRunRequestSchema, SuspendRunResponseSchema } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { LeaseLostError } from "@aiki/sdk";
 import { toValue } from "@aiki/sdk/internal";
 import type { ExecutionRpc } from "../../src/run-execution.js";

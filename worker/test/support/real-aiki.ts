@@ -71,7 +71,10 @@ export function recordingLogger(): Logger & { lines: RecordedLine[]; waitFor(mat
 export const until = (check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> => pollUntil(check, { timeoutMs, what });
 
 /** The run's transitions as "from>to" (creation as ">queued"), oldest first. */
-export async function transitionsOf(c: Client, runId: string): Promise<{ path: string[]; raw: Awaited<ReturnType<ClientInternals["runs"]["listRunTransitions"]>>["transitions"] }> {
+export async function transitionsOf(
+  c: Client,
+  runId: string,
+): Promise<{ path: string[]; raw: Awaited<ReturnType<ClientInternals["runs"]["listRunTransitions"]>>["transitions"] }> {
   const { transitions } = await clientInternals(c).runs.listRunTransitions({ runId, pageSize: 1000 });
   const name = (s: PbRunStatus) => (s === PbRunStatus.UNSPECIFIED ? "" : PbRunStatus[s]!.toLowerCase());
   return { path: transitions.map((t) => `${name(t.fromStatus)}>${name(t.toStatus)}`), raw: transitions };

@@ -10,9 +10,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("workflow_name", "text", (c) => c.notNull())
     .addColumn("workflow_version_id", "text", (c) => c.notNull())
     .addColumn("status", "text", (c) =>
-      c.notNull().check(
-        sql`status in ('scheduled','queued','running','paused','sleeping','awaiting_event','awaiting_retry','awaiting_child_workflow','completed','failed','cancelled')`,
-      ),
+      c
+        .notNull()
+        .check(
+          sql`status in ('scheduled','queued','running','paused','sleeping','awaiting_event','awaiting_retry','awaiting_child_workflow','completed','failed','cancelled')`,
+        ),
     )
     .addColumn("revision", "integer", (c) => c.notNull())
     .addColumn("input", "jsonb")
@@ -59,12 +61,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .where(sql.ref("status"), "=", "queued")
     .execute();
   // Hot query: timers that are due, ordered by wake time.
-  await db.schema
-    .createIndex("runs_wake_time_idx")
-    .on("runs")
-    .column("wake_time")
-    .where(sql.ref("wake_time"), "is not", null)
-    .execute();
+  await db.schema.createIndex("runs_wake_time_idx").on("runs").column("wake_time").where(sql.ref("wake_time"), "is not", null).execute();
   // Hot query: expired leases.
   await db.schema
     .createIndex("runs_lease_expires_time_idx")
@@ -72,11 +69,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .column("lease_expires_time")
     .where(sql.ref("lease_expires_time"), "is not", null)
     .execute();
-  await db.schema
-    .createIndex("runs_list_idx")
-    .on("runs")
-    .columns(["namespace", "workflow_name", "id"])
-    .execute();
+  await db.schema.createIndex("runs_list_idx").on("runs").columns(["namespace", "workflow_name", "id"]).execute();
   await db.schema.createIndex("runs_parent_run_id_idx").on("runs").column("parent_run_id").execute();
 
   await db.schema

@@ -37,9 +37,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("kind", "text", (c) => c.notNull().check(sql`kind in ('sleep','event','child')`))
     .addColumn("key", "text", (c) => c.notNull())
     .addColumn("sequence", "integer", (c) => c.notNull())
-    .addColumn("status", "text", (c) =>
-      c.notNull().check(sql`status in ('waiting','completed','cancelled','received','timed_out','finished')`),
-    )
+    .addColumn("status", "text", (c) => c.notNull().check(sql`status in ('waiting','completed','cancelled','received','timed_out','finished')`))
     .addColumn("duration_ms", "double precision")
     .addColumn("timeout_ms", "double precision")
     .addColumn("start_time", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
@@ -94,12 +92,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .where(sql.ref("reference_id"), "is not", null)
     .execute();
   // Hot query: the oldest unconsumed event of a name for a run (FIFO per name).
-  await db.schema
-    .createIndex("events_pending_idx")
-    .on("events")
-    .columns(["run_id", "name", "id"])
-    .where(sql.ref("consume_time"), "is", null)
-    .execute();
+  await db.schema.createIndex("events_pending_idx").on("events").columns(["run_id", "name", "id"]).where(sql.ref("consume_time"), "is", null).execute();
   await db.schema.createIndex("events_run_idx").on("events").columns(["run_id", "id"]).execute();
 
   await db.schema

@@ -33,17 +33,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
 
   // Hot query: the timer loop claims due active schedules by next_time, and sleeps until the earliest.
-  await db.schema
-    .createIndex("schedules_next_time_idx")
-    .on("schedules")
-    .column("next_time")
-    .where(sql.ref("status"), "=", "active")
-    .execute();
-  await db.schema
-    .createIndex("schedules_list_idx")
-    .on("schedules")
-    .columns(["namespace", "workflow_name", "id"])
-    .execute();
+  await db.schema.createIndex("schedules_next_time_idx").on("schedules").column("next_time").where(sql.ref("status"), "=", "active").execute();
+  await db.schema.createIndex("schedules_list_idx").on("schedules").columns(["namespace", "workflow_name", "id"]).execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

@@ -23,17 +23,18 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // Lists and counts by status (the dashboard's default views).
   await db.schema.createIndex("runs_status_idx").on("runs").columns(["namespace", "status", "id"]).execute();
   // Reference ids looked up without their workflow (the unique key leads with the workflow).
-  await db.schema
-    .createIndex("runs_reference_idx")
-    .on("runs")
-    .columns(["namespace", "reference_id"])
-    .where(sql.ref("reference_id"), "is not", null)
-    .execute();
+  await db.schema.createIndex("runs_reference_idx").on("runs").columns(["namespace", "reference_id"]).where(sql.ref("reference_id"), "is not", null).execute();
 
   // How the worker gets work ("session", "stream", "poll"; "" once its stream or session ended)
   // and when it was first seen.
-  await db.schema.alterTable("workers").addColumn("transport", "text", (c) => c.notNull().defaultTo("")).execute();
-  await db.schema.alterTable("workers").addColumn("first_seen_time", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`)).execute();
+  await db.schema
+    .alterTable("workers")
+    .addColumn("transport", "text", (c) => c.notNull().defaultTo(""))
+    .execute();
+  await db.schema
+    .alterTable("workers")
+    .addColumn("first_seen_time", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

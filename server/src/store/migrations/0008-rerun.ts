@@ -14,12 +14,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("rerun_from_step", "jsonb")
     .execute();
   // ListRuns / CountRuns with rerun_of: the reruns of a run, without a scan.
-  await db.schema
-    .createIndex("runs_rerun_of_idx")
-    .on("runs")
-    .columns(["rerun_of", "id"])
-    .where(sql.ref("rerun_of"), "is not", null)
-    .execute();
+  await db.schema.createIndex("runs_rerun_of_idx").on("runs").columns(["rerun_of", "id"]).where(sql.ref("rerun_of"), "is not", null).execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
