@@ -107,6 +107,7 @@ async function executionsEnded(traceId: string, workflowName: string): Promise<v
 }
 
 const names = (spans: ReadableSpan[]) => spans.map((s) => s.name);
+const msOf = (time: [number, number]) => time[0] * 1_000 + time[1] / 1e6;
 
 describe("traces", () => {
   it("the seed order under one trace id: client call → StartRun → run → tasks → courier child → events", async () => {
@@ -167,6 +168,20 @@ describe("traces", () => {
         "aiki.v1.WorkerLeaseService/Session.completeRun",
       ]),
     );
+    // The store work of each traced call: store spans below the StartRun and the session calls' server spans.
+    const storeBelow = (call: ReadableSpan) => t.spans.filter((s) => s.name.startsWith("store ") && t.parentOf(s) === call);
+    for (const write of [serverStart, ...writes]) {
+      const stores = storeBelow(write);
+      expect(stores.length, `store spans below ${write.name}`).toBeGreaterThanOrEqual(1);
+      for (const store of stores) {
+        expect(store.kind).toBe(SpanKind.CLIENT);
+        expect(store.attributes["db.system"]).toBe("postgresql");
+        expect(store.attributes["db.operation"]).toBe(store.name.slice("store ".length));
+        // Within its call's span, give or take the 1 ms each span's own clock anchoring may differ by.
+        expect(msOf(store.startTime)).toBeGreaterThanOrEqual(msOf(write.startTime) - 1);
+        expect(msOf(store.endTime)).toBeLessThanOrEqual(msOf(write.endTime) + 1);
+      }
+    }
     // Nothing of this run went to another trace.
     const orderRunId = orderRuns[0]!.attributes["aiki.run_id"];
     const elsewhere = exporter.getFinishedSpans().filter((s) => s.attributes["aiki.run_id"] === orderRunId && s.spanContext().traceId !== traceId);
