@@ -182,6 +182,30 @@ describe("traces", () => {
         expect(msOf(store.endTime)).toBeLessThanOrEqual(msOf(write.endTime) + 1);
       }
     }
+    // The waits as spans beside the executions, from their suspension to the end the server recorded.
+    const accepted = t.named("wait event restaurantAccepted");
+    expect(accepted.length).toBe(1);
+    const feedback = t.named("sleep feedback-delay");
+    expect(feedback.length).toBe(1);
+    const testStart = msOf(root.startTime);
+    const testEnd = msOf(root.endTime);
+    for (const wait of [...accepted, ...feedback]) {
+      expect(t.parentOf(wait)).toBe(serverStart);
+      expect(wait.attributes["aiki.run_id"]).toBe(orderRuns[0]!.attributes["aiki.run_id"]);
+      // Server and test share the machine's clock; the wait lies inside the test's span (1 ms of rounding).
+      expect(msOf(wait.startTime)).toBeGreaterThanOrEqual(testStart - 1);
+      expect(msOf(wait.endTime)).toBeGreaterThanOrEqual(msOf(wait.startTime));
+      expect(msOf(wait.endTime)).toBeLessThanOrEqual(testEnd + 1);
+    }
+    expect(accepted[0]!.attributes).toMatchObject({ "aiki.wait.kind": "event wait", "aiki.wait.outcome": "received" });
+    // awake() ended the one-day sleep early.
+    expect(feedback[0]!.attributes).toMatchObject({ "aiki.wait.kind": "sleep", "aiki.wait.outcome": "cancelled" });
+    expect(msOf(feedback[0]!.endTime) - msOf(feedback[0]!.startTime)).toBeLessThan(60_000);
+    // The courier's two-second sleep lasted about that, below the order's execution that started the courier.
+    const findCourier = t.named("sleep find-courier");
+    expect(findCourier.length).toBe(1);
+    expect(msOf(findCourier[0]!.endTime) - msOf(findCourier[0]!.startTime)).toBeGreaterThanOrEqual(1_900);
+    expect(t.ancestors(findCourier[0]!).some((a) => orderRuns.includes(a))).toBe(true);
     // Nothing of this run went to another trace.
     const orderRunId = orderRuns[0]!.attributes["aiki.run_id"];
     const elsewhere = exporter.getFinishedSpans().filter((s) => s.attributes["aiki.run_id"] === orderRunId && s.spanContext().traceId !== traceId);
@@ -214,5 +238,11 @@ describe("traces", () => {
     const serverSend = t.named("aiki.v1.EventService/SendEvent").find((s) => s.kind === SpanKind.SERVER)!;
     expect(t.ancestors(serverSend)).toContain(sendTask);
     expect(t.ancestors(sendTask)).toContain(t.named("request")[0]);
+    // The child's wait for the event, beside the child's executions below the parent's execution.
+    const go = t.named("wait event go");
+    expect(go.length).toBe(1);
+    expect(go[0]!.attributes).toMatchObject({ "aiki.wait.kind": "event wait", "aiki.wait.outcome": "received" });
+    expect(parentRuns).toContain(t.parentOf(go[0]!));
+    expect(msOf(go[0]!.startTime)).toBeLessThanOrEqual(msOf(serverSend.endTime) + 1);
   });
 });
