@@ -46,6 +46,8 @@ const sendGo = task({
 const tracedParentV1 = workflow({ name: "traced-parent" }).v("1", {
   async handler(run, input: { ref: string }) {
     await flaky.start(run, {});
+    // Due at once: SuspendRun answers it over, and this execution goes on past it.
+    await run.sleep("nap", { seconds: 0 });
     const child = await tracedChildV1.with().opt("reference.id", input.ref).startAsChild(run, undefined);
     await sendGo.start(run, { childRef: input.ref });
     const done = await child.waitForStatus("completed");
@@ -244,5 +246,14 @@ describe("traces", () => {
     expect(go[0]!.attributes).toMatchObject({ "aiki.wait.kind": "event wait", "aiki.wait.outcome": "received" });
     expect(parentRuns).toContain(t.parentOf(go[0]!));
     expect(msOf(go[0]!.startTime)).toBeLessThanOrEqual(msOf(serverSend.endTime) + 1);
+    // A sleep over as soon as asked for is a span too, beside the execution that went on past it.
+    const nap = t.named("sleep nap");
+    expect(nap.length).toBe(1);
+    expect(nap[0]!.attributes).toMatchObject({ "aiki.wait.kind": "sleep", "aiki.wait.outcome": "elapsed" });
+    const serverStart = t.named("aiki.v1.RunService/StartRun").find((s) => s.kind === SpanKind.SERVER)!;
+    expect(t.parentOf(nap[0]!)).toBe(serverStart);
+    const napped = parentRuns.find((r) => r.events.some((e) => e.name === "sleep ended" && e.attributes?.["aiki.wait.name"] === "nap"));
+    expect(napped).toBeDefined();
+    expect(napped!.events.map((e) => e.name)).not.toContain("suspended on sleep");
   });
 });
