@@ -46,6 +46,8 @@ const sendGo = task({
 const tracedParentV1 = workflow({ name: "traced-parent" }).v("1", {
   async handler(run, input: { ref: string }) {
     await flaky.start(run, {});
+    // Due at once: SuspendRun answers it over, and this execution goes on past it.
+    await run.sleep("nap", { seconds: 0 });
     const child = await tracedChildV1.with().opt("reference.id", input.ref).startAsChild(run, undefined);
     await sendGo.start(run, { childRef: input.ref });
     const done = await child.waitForStatus("completed");
@@ -107,6 +109,7 @@ async function executionsEnded(traceId: string, workflowName: string): Promise<v
 }
 
 const names = (spans: ReadableSpan[]) => spans.map((s) => s.name);
+const msOf = (time: [number, number]) => time[0] * 1_000 + time[1] / 1e6;
 
 describe("traces", () => {
   it("the seed order under one trace id: client call → StartRun → run → tasks → courier child → events", async () => {
@@ -167,6 +170,44 @@ describe("traces", () => {
         "aiki.v1.WorkerLeaseService/Session.completeRun",
       ]),
     );
+    // The store work of each traced call: store spans below the StartRun and the session calls' server spans.
+    const storeBelow = (call: ReadableSpan) => t.spans.filter((s) => s.name.startsWith("store ") && t.parentOf(s) === call);
+    for (const write of [serverStart, ...writes]) {
+      const stores = storeBelow(write);
+      expect(stores.length, `store spans below ${write.name}`).toBeGreaterThanOrEqual(1);
+      for (const store of stores) {
+        expect(store.kind).toBe(SpanKind.CLIENT);
+        expect(store.attributes["db.system"]).toBe("postgresql");
+        expect(store.attributes["db.operation"]).toBe(store.name.slice("store ".length));
+        // Within its call's span, give or take the 1 ms each span's own clock anchoring may differ by.
+        expect(msOf(store.startTime)).toBeGreaterThanOrEqual(msOf(write.startTime) - 1);
+        expect(msOf(store.endTime)).toBeLessThanOrEqual(msOf(write.endTime) + 1);
+      }
+    }
+    // The waits as spans beside the executions, from their suspension to the end the server recorded.
+    const accepted = t.named("wait event restaurantAccepted");
+    expect(accepted.length).toBe(1);
+    const feedback = t.named("sleep feedback-delay");
+    expect(feedback.length).toBe(1);
+    const testStart = msOf(root.startTime);
+    const testEnd = msOf(root.endTime);
+    for (const wait of [...accepted, ...feedback]) {
+      expect(t.parentOf(wait)).toBe(serverStart);
+      expect(wait.attributes["aiki.run_id"]).toBe(orderRuns[0]!.attributes["aiki.run_id"]);
+      // Server and test share the machine's clock; the wait lies inside the test's span (1 ms of rounding).
+      expect(msOf(wait.startTime)).toBeGreaterThanOrEqual(testStart - 1);
+      expect(msOf(wait.endTime)).toBeGreaterThanOrEqual(msOf(wait.startTime));
+      expect(msOf(wait.endTime)).toBeLessThanOrEqual(testEnd + 1);
+    }
+    expect(accepted[0]!.attributes).toMatchObject({ "aiki.wait.kind": "event wait", "aiki.wait.outcome": "received" });
+    // awake() ended the one-day sleep early.
+    expect(feedback[0]!.attributes).toMatchObject({ "aiki.wait.kind": "sleep", "aiki.wait.outcome": "cancelled" });
+    expect(msOf(feedback[0]!.endTime) - msOf(feedback[0]!.startTime)).toBeLessThan(60_000);
+    // The courier's two-second sleep lasted about that, below the order's execution that started the courier.
+    const findCourier = t.named("sleep find-courier");
+    expect(findCourier.length).toBe(1);
+    expect(msOf(findCourier[0]!.endTime) - msOf(findCourier[0]!.startTime)).toBeGreaterThanOrEqual(1_900);
+    expect(t.ancestors(findCourier[0]!).some((a) => orderRuns.includes(a))).toBe(true);
     // Nothing of this run went to another trace.
     const orderRunId = orderRuns[0]!.attributes["aiki.run_id"];
     const elsewhere = exporter.getFinishedSpans().filter((s) => s.attributes["aiki.run_id"] === orderRunId && s.spanContext().traceId !== traceId);
@@ -199,5 +240,20 @@ describe("traces", () => {
     const serverSend = t.named("aiki.v1.EventService/SendEvent").find((s) => s.kind === SpanKind.SERVER)!;
     expect(t.ancestors(serverSend)).toContain(sendTask);
     expect(t.ancestors(sendTask)).toContain(t.named("request")[0]);
+    // The child's wait for the event, beside the child's executions below the parent's execution.
+    const go = t.named("wait event go");
+    expect(go.length).toBe(1);
+    expect(go[0]!.attributes).toMatchObject({ "aiki.wait.kind": "event wait", "aiki.wait.outcome": "received" });
+    expect(parentRuns).toContain(t.parentOf(go[0]!));
+    expect(msOf(go[0]!.startTime)).toBeLessThanOrEqual(msOf(serverSend.endTime) + 1);
+    // A sleep over as soon as asked for is a span too, beside the execution that went on past it.
+    const nap = t.named("sleep nap");
+    expect(nap.length).toBe(1);
+    expect(nap[0]!.attributes).toMatchObject({ "aiki.wait.kind": "sleep", "aiki.wait.outcome": "elapsed" });
+    const serverStart = t.named("aiki.v1.RunService/StartRun").find((s) => s.kind === SpanKind.SERVER)!;
+    expect(t.parentOf(nap[0]!)).toBe(serverStart);
+    const napped = parentRuns.find((r) => r.events.some((e) => e.name === "sleep ended" && e.attributes?.["aiki.wait.name"] === "nap"));
+    expect(napped).toBeDefined();
+    expect(napped!.events.map((e) => e.name)).not.toContain("suspended on sleep");
   });
 });

@@ -27,9 +27,12 @@ export class ExecutionTrace {
   readonly span: Span;
   readonly context: Context;
   private readonly runId: string;
+  /** The run's trace context: executions and waits are siblings below it. */
+  private readonly parent: Context;
 
   constructor(run: Run, workerId: string | undefined) {
     const parent = parentOf(run);
+    this.parent = parent;
     this.runId = run.id;
     this.span = trace.getTracer("aiki-worker").startSpan(
       `run ${run.workflowName}`,
@@ -97,9 +100,35 @@ export class ExecutionTrace {
     this.span.addEvent(`suspended on ${kind}`, { "aiki.wait.kind": kind, "aiki.wait.name": name, ...attributes });
   }
 
-  /** A wait this execution found already over in the history (the sleep ended, the event came). */
-  waitEnded(kind: string, name: string, outcome: string): void {
+  /**
+   * A wait this execution found over in the history (the sleep ended, the event came): an event
+   * on the execution, and the wait's own span (`sleep <name>`, `wait event <name>`) below the run's
+   * trace context, from its recorded start to its recorded end. The wait began in an execution
+   * that has ended since, maybe in another process, so its span is made here, when a replay
+   * resumes past it, with the times the server recorded.
+   */
+  waitEnded(kind: "sleep" | "event wait", name: string, sequence: number, outcome: string, times: { startMs?: number; endMs?: number }): void {
     this.span.addEvent(`${kind} ended`, { "aiki.wait.kind": kind, "aiki.wait.name": name, "aiki.wait.outcome": outcome });
+    if (times.startMs === undefined || !this.span.isRecording()) return;
+    const endMs = times.endMs ?? Date.now();
+    trace
+      .getTracer("aiki-worker")
+      .startSpan(
+        kind === "sleep" ? `sleep ${name}` : `wait event ${name}`,
+        {
+          kind: SpanKind.INTERNAL,
+          startTime: times.startMs,
+          attributes: {
+            "aiki.run_id": this.runId,
+            "aiki.wait.kind": kind,
+            "aiki.wait.name": name,
+            "aiki.wait.sequence": sequence,
+            "aiki.wait.outcome": outcome,
+          },
+        },
+        this.parent,
+      )
+      .end(Math.max(endMs, times.startMs));
   }
 
   /** The trace context a child started now continues: the active span's (a task's) or this execution's. */

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type ChildWaitRecord, ChildWaitStatus, type EventWaitRecord, EventWaitStatus, SleepStatus, type Task, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import type { Run } from "@aiki/gen/aiki/v1/run_pb";
@@ -234,28 +234,46 @@ export class RunExecution implements RunEngine {
     if (this.outcome || this.finishing) return parked();
     const { sequence, record } = this.history.claimSleep(name);
     const recorded = sleepResult(record?.status);
-    if (recorded && !this.history.hasUnconsumed()) this.trace.waitEnded("sleep", name, recorded.cancelled ? "cancelled" : "elapsed");
+    if (recorded && !this.history.hasUnconsumed()) this.waitEnded("sleep", name, sequence, recorded.cancelled ? "cancelled" : "elapsed", record);
     if (recorded) return recorded;
     if (!record) await this.checkDeterminism(`sleep "${name}" #${sequence}`);
     const response = await this.suspend({ case: "sleep", value: { name, sequence, duration: durationFromMs(durationMs) } });
-    const result = sleepResult(findRecord.sleep(response.history, name, sequence)?.status);
+    const over = findRecord.sleep(response.history, name, sequence);
+    const result = sleepResult(over?.status);
     if (!result) return this.protocolError(`SuspendRun(sleep "${name}" #${sequence}) answered not suspended without a finished sleep record`);
+    this.waitEnded("sleep", name, sequence, result.cancelled ? "cancelled" : "elapsed", over);
     return result;
+  }
+
+  /** The wait this execution resumes past (or found satisfied when it asked): traced with its recorded times. */
+  private waitEnded(
+    kind: "sleep" | "event wait",
+    name: string,
+    sequence: number,
+    outcome: string,
+    record: { startTime?: Timestamp | undefined; endTime?: Timestamp | undefined } | undefined,
+  ): void {
+    this.trace.waitEnded(kind, name, sequence, outcome, {
+      startMs: record?.startTime ? timestampMs(record.startTime) : undefined,
+      endMs: record?.endTime ? timestampMs(record.endTime) : undefined,
+    });
   }
 
   async waitForEvent(eventName: string, definition: EventDefinition<unknown>, timeoutMs: number | undefined): Promise<EventWaitResult<unknown>> {
     if (this.outcome || this.finishing) return parked();
     const { sequence, record } = this.history.claimEventWait(eventName);
     const recorded = this.eventResult(eventName, definition, record);
-    if (recorded && !this.history.hasUnconsumed()) this.trace.waitEnded("event wait", eventName, recorded.timeout ? "timed out" : "received");
+    if (recorded && !this.history.hasUnconsumed()) this.waitEnded("event wait", eventName, sequence, recorded.timeout ? "timed out" : "received", record);
     if (recorded) return recorded;
     if (!record) await this.checkDeterminism(`wait for event "${eventName}" #${sequence}`);
     const response = await this.suspend({
       case: "eventWait",
       value: { eventName, sequence, timeout: timeoutMs === undefined ? undefined : durationFromMs(timeoutMs) },
     });
-    const result = this.eventResult(eventName, definition, findRecord.eventWait(response.history, eventName, sequence));
+    const over = findRecord.eventWait(response.history, eventName, sequence);
+    const result = this.eventResult(eventName, definition, over);
     if (!result) return this.protocolError(`SuspendRun(wait for event "${eventName}" #${sequence}) answered not suspended without a finished wait record`);
+    this.waitEnded("event wait", eventName, sequence, result.timeout ? "timed out" : "received", over);
     return result;
   }
 

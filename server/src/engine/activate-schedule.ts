@@ -10,6 +10,7 @@ import type { ScheduleRow } from "../store/schedules.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { publishScheduleDue } from "./publish-schedule-due.js";
 import { canonicalHash } from "./canonical-json.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 export interface ActivateScheduleCommand {
   namespace: string;
@@ -68,7 +69,7 @@ export function scheduleIdFor(namespace: string, name: string, definitionHash: s
 export async function activateSchedule(deps: EngineDeps, cmd: ActivateScheduleCommand): Promise<ActivateScheduleResult> {
   const definitionHash = scheduleDefinitionHash(cmd);
   const id = scheduleIdFor(cmd.namespace, cmd.name, definitionHash);
-  const once = () => deps.db.transaction().execute((trx) => activateIn(trx, cmd, id, definitionHash));
+  const once = () => storeTransaction(deps.db, "activateSchedule", undefined, (trx) => activateIn(trx, cmd, id, definitionHash));
   let result: ActivateScheduleResult;
   try {
     result = await once();

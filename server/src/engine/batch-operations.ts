@@ -20,6 +20,7 @@ import { canonicalHash } from "./canonical-json.js";
 import type { EngineDeps } from "./engine-deps.js";
 import type { Page } from "./query-runs.js";
 import { defaultLimits } from "../limits.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 export type BatchSelection = { filter: RunFilter } | { runIds: readonly string[] };
 
@@ -65,7 +66,7 @@ export async function startBatchOperation(deps: EngineDeps, cmd: StartBatchComma
   }
   let operation: BatchOperationRow;
   try {
-    operation = await deps.db.transaction().execute(async (trx) => {
+    operation = await storeTransaction(deps.db, "startBatchOperation", undefined, async (trx) => {
       const row = await insertBatchOperation(trx, {
         namespace: cmd.namespace,
         id: uuidV7(),

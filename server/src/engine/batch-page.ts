@@ -14,6 +14,7 @@ import type { EngineDeps } from "./engine-deps.js";
 import { publishHistoryChange, publishRunChange } from "./publish-run-change.js";
 import { rerunWithin } from "./rerun-run.js";
 import { deliverToLockedRun } from "./send-event.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 export interface BatchPageOutcome {
   /** No run was left: the operation is complete. */
@@ -40,7 +41,7 @@ export async function runBatchPage(deps: EngineDeps, op: BatchOperationRow, owne
   const action = op.action as unknown as BatchAction;
   const actor = `batch:${op.id}`;
   const acted: Acted[] = [];
-  const page = await deps.db.transaction().execute(async (trx) => {
+  const page = await storeTransaction(deps.db, "runBatchPage", undefined, async (trx) => {
     const { rows, cursor, missing } = await lockNextPage(trx, op, pageSize);
     if (cursor === undefined) return { ended: true, goneThrough: 0 };
     let done = 0;

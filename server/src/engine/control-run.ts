@@ -12,6 +12,7 @@ import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { wakeParentWaitingOn } from "./wake-parent.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 export interface ControlRunCommand {
   namespace: string;
@@ -31,9 +32,7 @@ export async function controlRun(deps: EngineDeps, cmd: ControlRunCommand): Prom
     const current = await findRunById(deps.db, cmd.namespace, cmd.runId);
     if (!current) throw new RunNotFoundError({ runId: cmd.runId });
     const to = targetStatusFor(cmd.action, current);
-    const outcome = await deps.db
-      .transaction()
-      .execute((trx) => applyRunAction(trx, current, to, cmd))
+    const outcome = await storeTransaction(deps.db, "controlRun", cmd.runId, (trx) => applyRunAction(trx, current, to, cmd))
       // Cancelling a child while its parent is cancelled locks the two in opposite orders; the
       // database breaks the deadlock and we decide again.
       .catch((error: unknown) => (isDeadlock(error) ? undefined : Promise.reject(error)));

@@ -4,10 +4,11 @@ import { databaseNow, deleteSchedule as deleteScheduleRow, findScheduleForUpdate
 import type { ScheduleRow } from "../store/schedules.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { publishScheduleDue } from "./publish-schedule-due.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 /** Stops firing; the runs already started go on. ScheduleStateError unless active. */
 export async function pauseSchedule(deps: EngineDeps, namespace: string, id: string): Promise<ScheduleRow> {
-  return deps.db.transaction().execute(async (trx) => {
+  return storeTransaction(deps.db, "pauseSchedule", undefined, async (trx) => {
     const current = await findScheduleForUpdate(trx, namespace, id);
     if (!current) throw new ScheduleNotFoundError(id);
     if (current.status !== "active") throw new ScheduleStateError(id, current.status, "pause");
@@ -20,7 +21,7 @@ export async function pauseSchedule(deps: EngineDeps, namespace: string, id: str
  * skipped, not caught up. ScheduleStateError unless paused.
  */
 export async function resumeSchedule(deps: EngineDeps, namespace: string, id: string): Promise<ScheduleRow> {
-  const schedule = await deps.db.transaction().execute(async (trx) => {
+  const schedule = await storeTransaction(deps.db, "resumeSchedule", undefined, async (trx) => {
     const current = await findScheduleForUpdate(trx, namespace, id);
     if (!current) throw new ScheduleNotFoundError(id);
     if (current.status !== "paused") throw new ScheduleStateError(id, current.status, "resume");

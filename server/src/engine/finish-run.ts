@@ -12,6 +12,7 @@ import { requireLease } from "./fence.js";
 import { applyCompletions } from "./record-task.js";
 import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { wakeParentWaitingOn } from "./wake-parent.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 const noLease = { lease_token: null, lease_worker_id: null, lease_expires_time: null, wake_time: null };
 
@@ -91,7 +92,7 @@ async function finish(
   cmd: LeasedCommand & { completions?: readonly TaskCompletion[] | undefined },
   plan: (run: RunRow) => Plan,
 ): Promise<RunRow> {
-  const { run, parent, workerId } = await deps.db.transaction().execute(async (trx) => {
+  const { run, parent, workerId } = await storeTransaction(deps.db, "finishRun", cmd.runId, async (trx) => {
     const leased = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "update");
     await applyCompletions(trx, leased.id, cmd.completions);
     const p = plan(leased);

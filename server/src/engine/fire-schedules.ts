@@ -10,6 +10,7 @@ import type { ScheduleRow } from "../store/schedules.table.js";
 import { applyRunAction } from "./control-run.js";
 import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { createRun } from "./start-run.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 /** The reference id of the run an occurrence starts: what makes each occurrence start at most once. */
 export function occurrenceReferenceId(scheduleId: string, occurrence: Date): string {
@@ -49,7 +50,7 @@ export async function fireDueSchedules(db: Db, notifier: Notifier, logger: Logge
     const claim: { id?: string } = {};
     let fired: Fired | undefined;
     try {
-      fired = await db.transaction().execute((trx) => fireOne(trx, excluded, claim));
+      fired = await storeTransaction(db, "fireSchedule", undefined, (trx) => fireOne(trx, excluded, claim));
     } catch (error) {
       // Nothing claimed: the store itself failed; the timer loop backs off and retries.
       if (claim.id === undefined) throw error;

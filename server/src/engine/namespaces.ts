@@ -2,6 +2,7 @@ import { NamespaceExistsError, NamespaceNotEmptyError, NamespaceNotFoundError } 
 import type { NamespaceRow } from "../store/namespaces.table.js";
 import type { Db } from "../store/database.js";
 import { deleteNamespaceRow, insertNamespace, listNamespaces as listNamespaceRows, lockNamespaceContents } from "../store/namespace-repository.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 export async function createNamespace(deps: { db: Db }, name: string): Promise<NamespaceRow> {
   const row = await insertNamespace(deps.db, name);
@@ -15,7 +16,7 @@ export async function listNamespaces(deps: { db: Db }): Promise<NamespaceRow[]> 
 
 /** Deletes a namespace that holds no runs, schedules or live keys. */
 export async function deleteNamespace(deps: { db: Db }, name: string): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+  await storeTransaction(deps.db, "deleteNamespace", undefined, async (trx) => {
     const contents = await lockNamespaceContents(trx, name);
     if (!contents) throw new NamespaceNotFoundError(name);
     const holds = [contents.runs && "runs", contents.schedules && "schedules", contents.liveKeys && "API keys that still work"].filter(

@@ -19,6 +19,7 @@ import { batcherFor } from "../store/statement-batcher.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
 import { publishHistoryChange } from "./publish-run-change.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 export interface StartTaskCommand {
   namespace: string;
@@ -55,7 +56,7 @@ async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<T
   // StartTask calls of many runs arriving together share one statement and one commit.
   const first = await batcherFor(deps.db, insertFirstAttemptsIfLeased).submit({ lease: cmd, task: cmd, completions: cmd.completions ?? [] });
   if (first) return first;
-  return deps.db.transaction().execute(async (trx) => {
+  return storeTransaction(deps.db, "recordTask", cmd.runId, async (trx) => {
     const run = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");
     await applyCompletions(trx, cmd.runId, cmd.completions);
     const task = await findTaskForUpdate(trx, run.id, cmd.address, cmd.sequence);

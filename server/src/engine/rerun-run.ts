@@ -13,6 +13,7 @@ import type { EngineDeps } from "./engine-deps.js";
 import { publishRunChange } from "./publish-run-change.js";
 import { type RerunFrom, selectRerunPrefix } from "./rerun-prefix.js";
 import { loadHistory } from "./run-history.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 export interface RerunRunCommand {
   namespace: string;
@@ -42,7 +43,7 @@ export interface RerunRunResult {
  * same request id race on its unique index; the loser retries once and finds the winner's run.
  */
 export async function rerunRun(deps: EngineDeps, cmd: RerunRunCommand): Promise<RerunRunResult> {
-  const once = () => deps.db.transaction().execute((trx) => rerunWithin(trx, cmd));
+  const once = () => storeTransaction(deps.db, "rerunRun", cmd.runId, (trx) => rerunWithin(trx, cmd));
   let result: RerunRunResult;
   try {
     result = await once();

@@ -10,6 +10,7 @@ import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { cancelHandOvers, deliverHandOvers, type HandOver, leaseToIdleSession } from "./hand-over.js";
 import { publishHistoryChange, publishRunChange } from "./publish-run-change.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 export type EventTarget = { runId: string } | { reference: RunReferenceKey };
 
@@ -34,44 +35,42 @@ export interface Delivery {
 export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promise<Delivery[]> {
   // Woken runs handed straight to an idle worker session of this server (pushed after commit).
   const handOvers: HandOver[] = [];
-  const { deliveries, woken } = await deps.db
-    .transaction()
-    .execute(async (trx) => {
-      const ids: string[] = [];
-      for (const t of cmd.targets) {
-        if ("runId" in t) ids.push(t.runId);
-        else {
-          const run = await findRunByReference(trx, cmd.namespace, t.reference);
-          if (!run) throw new RunNotFoundError({ reference: t.reference });
-          ids.push(run.id);
-        }
+  const only = cmd.targets.length === 1 ? cmd.targets[0] : undefined;
+  const { deliveries, woken } = await storeTransaction(deps.db, "sendEvent", only && "runId" in only ? only.runId : undefined, async (trx) => {
+    const ids: string[] = [];
+    for (const t of cmd.targets) {
+      if ("runId" in t) ids.push(t.runId);
+      else {
+        const run = await findRunByReference(trx, cmd.namespace, t.reference);
+        if (!run) throw new RunNotFoundError({ reference: t.reference });
+        ids.push(run.id);
       }
-      // Lock in id order so concurrent multi-target sends cannot deadlock.
-      const unique = [...new Set(ids)].sort();
-      const rows = await lockRunsInIdOrder(trx, cmd.namespace, unique);
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      for (const id of unique) {
-        const run = byId.get(id);
-        if (!run) throw new RunNotFoundError({ runId: id });
-        if (isTerminal(run.status)) throw new InvalidTransitionError(run.id, run.status, "send_event", run.revision);
+    }
+    // Lock in id order so concurrent multi-target sends cannot deadlock.
+    const unique = [...new Set(ids)].sort();
+    const rows = await lockRunsInIdOrder(trx, cmd.namespace, unique);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const id of unique) {
+      const run = byId.get(id);
+      if (!run) throw new RunNotFoundError({ runId: id });
+      if (isTerminal(run.status)) throw new InvalidTransitionError(run.id, run.status, "send_event", run.revision);
+    }
+    const stored = new Map<string, Delivery>();
+    const woken: RunRow[] = [];
+    for (const id of unique) {
+      const { delivery, woken: next } = await deliverToLockedRun(trx, byId.get(id)!, cmd);
+      stored.set(id, delivery);
+      if (next) {
+        woken.push(next);
+        const handed = await leaseToIdleSession(deps, trx, next);
+        if (handed) handOvers.push(handed);
       }
-      const stored = new Map<string, Delivery>();
-      const woken: RunRow[] = [];
-      for (const id of unique) {
-        const { delivery, woken: next } = await deliverToLockedRun(trx, byId.get(id)!, cmd);
-        stored.set(id, delivery);
-        if (next) {
-          woken.push(next);
-          const handed = await leaseToIdleSession(deps, trx, next);
-          if (handed) handOvers.push(handed);
-        }
-      }
-      return { deliveries: ids.map((id) => stored.get(id)!), woken };
-    })
-    .catch((error: unknown) => {
-      cancelHandOvers(handOvers);
-      throw error;
-    });
+    }
+    return { deliveries: ids.map((id) => stored.get(id)!), woken };
+  }).catch((error: unknown) => {
+    cancelHandOvers(handOvers);
+    throw error;
+  });
   const handed = new Set(handOvers.map((h) => h.run.id));
   for (const run of woken) if (!handed.has(run.id)) publishRunChange(deps.notifier, run);
   // Runs that stored the event without waking (pending, or no open wait): their history grew.

@@ -6,6 +6,7 @@ import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
 import { publishHistoryChange, publishRunChange } from "./publish-run-change.js";
 import { createRun, type StartRunCommand } from "./start-run.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 export interface StartChildRunCommand extends Omit<StartRunCommand, "parentRunId" | "requestId" | "shard" | "actor"> {
   parentRunId: string;
@@ -23,7 +24,7 @@ export interface StartChildRunCommand extends Omit<StartRunCommand, "parentRunId
  */
 export async function startChildRun(deps: EngineDeps, cmd: StartChildRunCommand): Promise<{ run: RunRow; existing: boolean }> {
   const attempt = () =>
-    deps.db.transaction().execute(async (trx) => {
+    storeTransaction(deps.db, "startChildRun", cmd.parentRunId, async (trx) => {
       const parent = await requireLease(trx, cmd.namespace, cmd.parentRunId, cmd.leaseToken, "share");
       const recorded = await findChildRecord(trx, parent.id, cmd.key, cmd.sequence);
       if (recorded) {

@@ -22,6 +22,7 @@ import { emptyHistory } from "./run-history.js";
 import { publishRunChange } from "./publish-run-change.js";
 import { canonicalHash, canonicalJson } from "./canonical-json.js";
 import type { TraceContextValues } from "../domain/trace-context.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 export interface StartRunCommand {
   namespace: string;
@@ -75,7 +76,7 @@ async function startRunOnce(deps: EngineDeps, cmd: StartRunCommand): Promise<Sta
       ? // Starts arriving together (a client starting many runs) share one statement and one commit.
         await batcherFor(deps.db, insertRunsUnlessTaken).submit(queuedStart(cmd))
       : await insertRunUnlessTaken(deps.db, newRunRow(cmd), startAudit(cmd));
-  const result = inserted ? { run: inserted, existing: false } : await deps.db.transaction().execute((trx) => createRun(trx, cmd));
+  const result = inserted ? { run: inserted, existing: false } : await storeTransaction(deps.db, "startRun", undefined, (trx) => createRun(trx, cmd));
   if (!result.existing) publishRunChange(deps.notifier, result.run);
   if (!result.existing) deps.metrics?.runTransitioned(null, result.run.status);
   return result;

@@ -16,6 +16,7 @@ import { requireLease } from "./fence.js";
 import { applyCompletions } from "./record-task.js";
 import { publishHistoryChange, publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { loadHistory, type RunHistoryData } from "./run-history.js";
+import { storeTransaction } from "../tracing/store-spans.js";
 
 export type SuspendWait =
   | { kind: "sleep"; name: string; sequence: number; durationMs: number }
@@ -56,7 +57,7 @@ export async function suspendRun(
       return { run, suspended: true, history: undefined };
     }
   }
-  const { run, suspended, workerId } = await deps.db.transaction().execute(async (trx) => {
+  const { run, suspended, workerId } = await storeTransaction(deps.db, "suspendRun", cmd.runId, async (trx) => {
     const leased = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "update");
     await applyCompletions(trx, leased.id, cmd.completions);
     const decision = await decide(trx, leased, cmd.wait);

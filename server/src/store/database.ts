@@ -14,6 +14,7 @@ import type { WorkersTable } from "./workers.table.js";
 import type { RunTransitionsTable } from "./run-transitions.table.js";
 import type { RunsTable } from "./runs.table.js";
 import { usePreparedStatements } from "./prepared-statements.js";
+import { tracedDialect } from "../tracing/traced-dialect.js";
 import type { SchedulesTable } from "./schedules.table.js";
 
 export interface Database {
@@ -68,7 +69,7 @@ export function openDatabase(options: DatabaseOptions): OpenedDatabase {
       client.on("error", () => {});
       usePreparedStatements(client);
     });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: tracedDialect(new PostgresDialect({ pool })) });
     const url = new URL(options.databaseUrl);
     return {
       db,
@@ -82,6 +83,6 @@ export function openDatabase(options: DatabaseOptions): OpenedDatabase {
   // PGlite is one connection: the dialect serializes transactions, which is the right model
   // for a single-process embedded server.
   const pglite = new PGlite(options.dataDir);
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  const db = new Kysely<Database>({ dialect: tracedDialect(new PGliteDialect(pglite)) });
   return { db, kind: "embedded", location: options.dataDir, connectionsInUse: () => 0, close: () => db.destroy() };
 }

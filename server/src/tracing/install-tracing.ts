@@ -23,9 +23,9 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
  * Installs a tracer provider exporting over OTLP/HTTP (or to the console) as the OTEL_*
  * variables say: endpoint, headers, service name, resource attributes, sampler. Nothing when
  * they ask for nothing, or when the process already installed a provider of its own (then its
- * provider gets our spans). Registers the W3C propagator with it, and no context manager:
- * the server parents every span explicitly (its RPC spans on the call's traceparent, lease spans
- * on the run's), and an AsyncLocalStorage manager would tax every promise of every call.
+ * provider gets our spans). Registers the W3C propagator with it and the AsyncLocalStorage
+ * context manager, which carries an RPC's span down to the store spans of its transactions
+ * (store-spans.ts). Only then: with tracing off no context manager taxes the promises of a call.
  */
 export function installTracingFromEnv(env: NodeJS.ProcessEnv, serviceName: string): InstalledTracing | undefined {
   if (!tracingRequested(env)) return undefined;
@@ -42,7 +42,8 @@ export function installTracingFromEnv(env: NodeJS.ProcessEnv, serviceName: strin
     void provider.shutdown();
     return undefined;
   }
-  provider.register({ contextManager: null });
+  // NodeTracerProvider's default context manager: AsyncLocalStorage.
+  provider.register();
   return { shutdown: () => provider.shutdown() };
 }
 
