@@ -1,6 +1,7 @@
 import { Code, type Client as ConnectClient, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { AdminService } from "@aiki/gen/aiki/v1/admin_service_pb";
+import { BatchService } from "@aiki/gen/aiki/v1/batch_service_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
@@ -47,6 +48,7 @@ export interface ClientInternals {
   readonly tasks: ConnectClient<typeof TaskService>;
   readonly leases: ConnectClient<typeof WorkerLeaseService>;
   readonly schedules: ConnectClient<typeof ScheduleService>;
+  readonly batches: ConnectClient<typeof BatchService>;
   /** The namespace the client's calls act in: its key's (asked once, WhoAmI), else "default". */
   namespace(): Promise<string>;
   /** Aborted by close(). */
@@ -119,6 +121,7 @@ export function client(options: ClientOptions): Client {
     tasks: translateErrors(createClient(TaskService, transport)),
     leases: translateErrors(createClient(WorkerLeaseService, transport)),
     schedules: translateErrors(createClient(ScheduleService, transport)),
+    batches: translateErrors(createClient(BatchService, transport)),
     namespace() {
       if (!options.apiKey) return Promise.resolve(defaultNamespace);
       namespace ??= admin.whoAmI({}).then(

@@ -19,6 +19,17 @@ export type { ChildRunInfo, ChildWaitResult, EventWaitResult } from "./run-engin
 export type { EventSender, EventSendBuilder, EventSenders, VersionEventSender, VersionEventSendBuilder, VersionEventSenders } from "./event-senders.js";
 export type { WorkflowRun, WorkflowRunState, StateForStatus, NonTerminalRunStatus } from "./workflow-run.js";
 export type { RerunFrom, RerunOptions, RerunStepInfo } from "./rerun-options.js";
+export {
+  batchOperation,
+  countBatchRuns,
+  startBatchOperation,
+  type BatchAction,
+  type BatchOperationHandle,
+  type BatchOperationInfo,
+  type BatchOperationStatus,
+  type BatchRunSelection,
+  type StartBatchOptions,
+} from "./batch-operations.js";
 export type { RunStatus, TerminalRunStatus, RunFailureCause } from "./run-status.js";
 export type { Failure } from "./failure.js";
 export {
