@@ -15,7 +15,9 @@ import pg from "pg";
 import { seedTaggedRuns } from "../test/support/seed-tagged-runs.js";
 import { startServerProcess } from "../test/support/server-process.js";
 import { startBenchEnv } from "./lib/bench-env.js";
-import { emit, envInt } from "./lib/emit.js";
+import { cpus, totalmem } from "node:os";
+import { emit, envInt, type Figure } from "./lib/emit.js";
+import { writeResults } from "./lib/results.js";
 
 const runs = envInt("BULK_RUNS", 100_000);
 const pageSize = envInt("BULK_PAGE_SIZE", 1000);
@@ -29,12 +31,13 @@ const server = await startServerProcess({
   AIKI_BATCH_MAX_RATE: String(maxRate),
   AIKI_BATCH_PAGE_SIZE: String(pageSize),
 });
+const figures: Figure[] = [];
 try {
   const transport = createGrpcTransport({ baseUrl: server.url });
   const seedStart = performance.now();
   await seedTaggedRuns(db, runs, "bench-bulk", { bench: "bulk" });
   const params = { runs, page_size: pageSize };
-  emit("BULK", "seed_runs_per_s", runs / ((performance.now() - seedStart) / 1000), params, 0);
+  figures.push(emit("BULK", "seed_runs_per_s", runs / ((performance.now() - seedStart) / 1000), params, 0));
 
   const batches = createClient(BatchService, transport);
   const measure = async (name: string, action: MessageInitShape<typeof BatchActionSchema>) => {
@@ -53,7 +56,7 @@ try {
     if (op.status !== BatchOperationStatus.COMPLETED || op.done !== BigInt(runs)) {
       throw new Error(`${name}: ${BatchOperationStatus[op.status]} with ${op.done} done, ${op.skipped} skipped, ${op.failed} failed`);
     }
-    emit("BULK", `${name}_runs_per_s`, runs / seconds, params, 0);
+    figures.push(emit("BULK", `${name}_runs_per_s`, runs / seconds, params, 0));
   };
   await measure("pause", { action: { case: "pause", value: {} } });
   await measure("resume", { action: { case: "resume", value: {} } });
@@ -63,3 +66,12 @@ try {
   await db.destroy();
   await env.close();
 }
+writeResults({
+  machine: `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+  command: `BULK_RUNS=${runs} BULK_PAGE_SIZE=${pageSize} npx tsx bench/bulk-actions.ts`,
+  notes: [
+    "deployment: one server process, durable Postgres and Redis, all on these cores; runs seeded queued and tagged through the store's batch start",
+    "each figure: one batch operation selecting every run by tag at the highest rate, from the start call to the operation's end (polled every 100 ms)",
+  ],
+  rounds: [figures],
+});
