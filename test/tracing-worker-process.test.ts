@@ -6,7 +6,8 @@ import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { fromJson } from "@bufbuild/protobuf";
 import { durationFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
-import { startTestAiki, type TestAiki } from "./support/aiki-server.js";
+import type { TestAiki } from "./support/aiki-server.js";
+import { useTestAiki } from "./support/use-test-aiki.js";
 import { type OtlpSink, startOtlpSink } from "./support/otlp-sink.js";
 import { startWorkerProcess, type WorkerProcess } from "./support/worker-process.js";
 
@@ -14,14 +15,14 @@ let aiki: TestAiki;
 let sink: OtlpSink;
 let workerProcess: WorkerProcess | undefined;
 
+const h = useTestAiki();
 beforeAll(async () => {
-  aiki = await startTestAiki();
+  aiki = h.aiki;
   sink = await startOtlpSink();
 });
 afterAll(async () => {
   await workerProcess?.kill("SIGTERM");
   await sink?.close();
-  await aiki?.close();
 });
 
 it("a worker in another process continues the trace its run was started in", async () => {

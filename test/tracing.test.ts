@@ -8,7 +8,8 @@ import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { courierDeliveryV1 } from "../examples/restaurant/courier-workflow.js";
 import { restaurantOrderV1 } from "../examples/restaurant/restaurant-workflow.js";
-import { startTestAiki, type TestAiki } from "./support/aiki-server.js";
+import type { TestAiki } from "./support/aiki-server.js";
+import { useTestAiki } from "./support/use-test-aiki.js";
 
 const exporter = new InMemorySpanExporter();
 const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -59,8 +60,9 @@ let aiki: TestAiki;
 let workerClient: Client;
 let workerHandle: WorkerHandle;
 
+const h = useTestAiki();
 beforeAll(async () => {
-  aiki = await startTestAiki();
+  aiki = h.aiki;
   appClient = client({ url: aiki.url, logger: silentLogger });
   workerClient = client({ url: aiki.url, logger: silentLogger });
   workerHandle = await worker({
@@ -73,7 +75,6 @@ afterAll(async () => {
   await workerHandle?.stop();
   await workerClient?.close();
   await appClient?.close();
-  await aiki?.close();
   await provider.shutdown();
   // Global state outlives the file if its process is reused.
   trace.disable();

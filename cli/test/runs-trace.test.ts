@@ -1,14 +1,13 @@
 // `aiki runs start --traceparent` and the trace context in `aiki runs get` (docs/tracing.md).
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { runCli } from "../../test/support/aiki-cli.js";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
 let aiki: TestAiki;
+const h = useTestAiki();
 beforeAll(async () => {
-  aiki = await startTestAiki();
-});
-afterAll(async () => {
-  await aiki?.close();
+  aiki = h.aiki;
 });
 
 it("starts a run in a trace and shows it; a malformed traceparent exits 1 naming the field", async () => {

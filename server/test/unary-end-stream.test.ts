@@ -5,9 +5,10 @@
 import net from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
-import { startTestAiki, type TestAiki } from "../../test/support/aiki-server.js";
+import type { TestAiki } from "../../test/support/aiki-server.js";
+import { useTestAiki } from "../../test/support/use-test-aiki.js";
 
 interface Frame {
   type: number;
@@ -62,11 +63,9 @@ function byStream(frames: readonly Frame[]): Map<number, Frame[]> {
 
 describe("unary answers over HTTP/2", () => {
   let aiki: TestAiki;
+  const h = useTestAiki({ timers: false });
   beforeAll(async () => {
-    aiki = await startTestAiki({ timers: false });
-  });
-  afterAll(async () => {
-    await aiki.close();
+    aiki = h.aiki;
   });
 
   it("end the stream in the DATA frame carrying the answer (Connect, as the SDK calls)", async () => {
