@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["{server,sdk,worker,cli,test}/**/*.test.ts", "dashboard/test/**/*.test.ts", "examples/**/*.test.ts", "docs/**/*.test.ts"],
+    include: ["{common,server,sdk,worker,cli,test}/**/*.test.ts", "dashboard/test/**/*.test.ts", "examples/**/*.test.ts", "docs/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/dist/**", "**/.tmp/**"],
     // Starts real Postgres + Redis (or uses DATABASE_URL / REDIS_URL) and a migrated template database.
     globalSetup: ["test/global-setup.ts"],

@@ -1,9 +1,9 @@
+import { installTracingFromEnv } from "@aiki/common/install-tracing";
 import { createServer } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { openDependencies } from "./dependencies.js";
 import { AdminKeyError, ensureAdminKey } from "./engine/api-keys.js";
 import { createLogger } from "./logger.js";
-import { installTracingFromEnv } from "./tracing/install-tracing.js";
 
 // Reads the configuration, wires the dependencies, listens; stops gracefully on SIGTERM/SIGINT.
 async function main(): Promise<void> {

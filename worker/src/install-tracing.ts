@@ -1,62 +1,13 @@
-import { trace } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, ConsoleSpanExporter, NodeTracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace-node";
+import { type InstalledTracing, installTracingFromEnv } from "@aiki/common/install-tracing";
 
-/** What installTracingFromEnv installed: flush it when a worker stops, stop it at exit. */
-export interface InstalledTracing {
-  forceFlush(): Promise<void>;
-  shutdown(): Promise<void>;
-}
-
-/**
- * Whether the standard OTEL_* variables ask for traces: an OTLP endpoint, or OTEL_TRACES_EXPORTER
- * naming otlp or console. OTEL_SDK_DISABLED=true and OTEL_TRACES_EXPORTER=none turn it off.
- */
-export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return false;
-  const exporters = exportersNamed(env);
-  if (exporters.includes("none")) return false;
-  return exporters.length > 0 || Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
-}
-
-/**
- * Installs a tracer provider exporting over OTLP/HTTP (or to the console) as the OTEL_*
- * variables say: endpoint, headers, service name, resource attributes, sampler. Nothing when
- * they ask for nothing, or when the process already installed a provider of its own (then its
- * provider gets our spans). Registers the AsyncLocalStorage context manager and the W3C
- * propagator with it.
- */
 let installed: InstalledTracing | undefined | null = null;
 
-/** installTracingFromEnv once per process, for every worker it spawns: null until the first spawn. */
+/**
+ * installTracingFromEnv once per process, for every worker it spawns (null until the first
+ * spawn): the workers of one process share its provider, so a stopping worker flushes it and
+ * leaves it running for the others.
+ */
 export function workerTracing(): InstalledTracing | undefined {
-  if (installed === null) installed = installTracingFromEnv(process.env, process.env.OTEL_SERVICE_NAME ?? "aiki-worker");
+  if (installed === null) installed = installTracingFromEnv(process.env, "aiki-worker");
   return installed;
-}
-
-export function installTracingFromEnv(env: NodeJS.ProcessEnv, serviceName: string): InstalledTracing | undefined {
-  if (!tracingRequested(env)) return undefined;
-  const exporters: SpanExporter[] = exportersNamed(env).includes("console") ? [new ConsoleSpanExporter()] : [];
-  if (exporters.length === 0 || exportersNamed(env).includes("otlp")) exporters.push(new OTLPTraceExporter());
-  const provider = new NodeTracerProvider({
-    resource: defaultResource()
-      .merge(resourceFromAttributes({ "service.name": serviceName }))
-      .merge(detectResources({ detectors: [envDetector] })),
-    spanProcessors: exporters.map((e) => new BatchSpanProcessor(e)),
-  });
-  // False when a provider is already registered: the process's own setup wins.
-  if (!trace.setGlobalTracerProvider(provider)) {
-    void provider.shutdown();
-    return undefined;
-  }
-  provider.register();
-  return { forceFlush: () => provider.forceFlush(), shutdown: () => provider.shutdown() };
-}
-
-function exportersNamed(env: NodeJS.ProcessEnv): string[] {
-  return (env.OTEL_TRACES_EXPORTER ?? "")
-    .split(",")
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
 }

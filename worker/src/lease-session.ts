@@ -6,6 +6,7 @@ import type {
   SessionResponse_CallError,
   SessionResponse_Result,
 } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { AsyncQueue } from "@aiki/common/async-queue";
 import { clientInternals, traceContextOf, translateRpcError } from "@aiki/sdk/internal";
 import { context, trace } from "@opentelemetry/api";
 import { type ConnectionEnd, ConnectionHealth, keepConnected } from "./keep-connected.js";
@@ -84,7 +85,9 @@ export class SessionLeaseSource implements LeaseSource {
    */
   private async openSession(signal: AbortSignal): Promise<ConnectionEnd> {
     const { slots } = this;
-    const outgoing = new Outbox();
+    // The worker's side of the stream: messages in the order put; a put after close is dropped
+    // (a grant or call racing the end of the session).
+    const outgoing = new AsyncQueue<Outgoing>();
     const call = new AbortController();
     const session = new OpenSession(outgoing);
     const health = new ConnectionHealth();
@@ -95,22 +98,22 @@ export class SessionLeaseSource implements LeaseSource {
       if (more <= 0 || signal.aborted) return;
       granted += more;
       tracePoint("credit granted");
-      outgoing.send({ kind: { case: "grant", value: { credits: more } } });
+      outgoing.put({ kind: { case: "grant", value: { credits: more } } });
     };
     const stopGranting = slots.onSlotFreed(grantFree);
     const drain = () => {
       stopGranting();
-      outgoing.send({ kind: { case: "drain", value: {} } });
+      outgoing.put({ kind: { case: "drain", value: {} } });
     };
     signal.addEventListener("abort", drain, { once: true });
-    outgoing.send({ kind: { case: "open", value: { ...workerFields(slots), credits: granted } } });
+    outgoing.put({ kind: { case: "open", value: { ...workerFields(slots), credits: granted } } });
 
     let ended!: () => void;
     const done = new Promise<void>((resolve) => {
       ended = resolve;
     });
     this.closeCurrent = async () => {
-      outgoing.end();
+      outgoing.close();
       // A server that keeps the stream open past our end is cut off.
       const timer = setTimeout(() => call.abort(), 5_000);
       await done;
@@ -141,7 +144,7 @@ export class SessionLeaseSource implements LeaseSource {
       session.failAll();
       stopGranting();
       signal.removeEventListener("abort", drain);
-      outgoing.end();
+      outgoing.close();
       call.abort();
       ended();
     }
@@ -153,7 +156,7 @@ class OpenSession {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
 
-  constructor(private readonly outgoing: Outbox) {}
+  constructor(private readonly outgoing: AsyncQueue<Outgoing>) {}
 
   call(request: CallRequest, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -190,7 +193,7 @@ class OpenSession {
       tracePoint("call sent", request.case);
       // The caller's span (an execution's, a task's), as the traceparent header would carry it on the unary RPC.
       const traceContext = traceContextOf(trace.getSpanContext(context.active()));
-      this.outgoing.send({ kind: { case: "call", value: { callId, request, traceContext } } });
+      this.outgoing.put({ kind: { case: "call", value: { callId, request, traceContext } } });
     });
   }
 
@@ -219,42 +222,4 @@ function callError(error: SessionResponse_CallError): ConnectError {
     connectError.details.push({ type: detail.typeUrl.slice(detail.typeUrl.lastIndexOf("/") + 1), value: detail.value });
   }
   return connectError;
-}
-
-/** The worker's side of the stream: messages in the order sent, until end(). */
-class Outbox implements AsyncIterable<Outgoing> {
-  private readonly messages: Outgoing[] = [];
-  private ended = false;
-  private wake: (() => void) | undefined;
-
-  send(message: Outgoing): void {
-    if (this.ended) return;
-    this.messages.push(message);
-    this.notify();
-  }
-
-  end(): void {
-    this.ended = true;
-    this.notify();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<Outgoing> {
-    for (;;) {
-      const message = this.messages.shift();
-      if (message !== undefined) {
-        yield message;
-        continue;
-      }
-      if (this.ended) return;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-    }
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
 }

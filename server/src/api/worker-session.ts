@@ -10,11 +10,11 @@ import type {
   SessionResponseSchema,
   WorkerLeaseService,
 } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { AsyncQueue } from "@aiki/common/async-queue";
 import { InvalidArgumentError } from "../domain/errors.js";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { type SessionCredits, sessionLeases, type WorkerIdentity } from "../engine/lease-runs.js";
 import { type Limits, limitVariables } from "../limits.js";
-import { AsyncQueue } from "./async-queue.js";
 import { holdForCaller } from "./caller-quotas.js";
 import { outboundOf } from "./call-outbound.js";
 import { toConnectError } from "./errors.js";

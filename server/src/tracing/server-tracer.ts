@@ -1,7 +1,7 @@
 import { type Context, ROOT_CONTEXT, type SpanContext, type Tracer, trace, TraceFlags, createTraceState } from "@opentelemetry/api";
 import type { TraceContextValues } from "../domain/trace-context.js";
 
-/** The server's tracer: the API's no-op one until a tracer provider is installed (install-tracing.ts). */
+/** The server's tracer: the API's no-op one until a tracer provider is installed (main.ts, by @aiki/common/install-tracing). */
 export function serverTracer(): Tracer {
   return trace.getTracer("aiki-server");
 }

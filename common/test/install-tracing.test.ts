@@ -1,6 +1,6 @@
 // Which OTEL_* settings turn tracing on (docs/tracing.md): pure logic, no provider installed.
 import { describe, expect, it } from "vitest";
-import { tracingRequested } from "../src/tracing/install-tracing.js";
+import { tracingRequested } from "../src/install-tracing.js";
 
 describe("tracingRequested", () => {
   it.each([

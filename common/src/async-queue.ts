@@ -50,7 +50,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
       if (this.failure) throw this.failure.error;
       const item = this.items.shift();
       if (item !== undefined) {
-        for (const check of [...this.shrinking]) check();
+        if (this.shrinking.size > 0) for (const check of [...this.shrinking]) check();
         yield item;
         continue;
       }

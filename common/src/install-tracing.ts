@@ -3,8 +3,12 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, ConsoleSpanExporter, NodeTracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace-node";
 
-/** What installTracingFromEnv installed: flush and stop it at shutdown. */
+/**
+ * What installTracingFromEnv installed: the server stops it at shutdown; a stopping worker only
+ * flushes it, since the other workers of its process may still trace.
+ */
 export interface InstalledTracing {
+  forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 }
 
@@ -21,11 +25,12 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
 
 /**
  * Installs a tracer provider exporting over OTLP/HTTP (or to the console) as the OTEL_*
- * variables say: endpoint, headers, service name, resource attributes, sampler. Nothing when
- * they ask for nothing, or when the process already installed a provider of its own (then its
- * provider gets our spans). Registers the W3C propagator with it and the AsyncLocalStorage
- * context manager, which carries an RPC's span down to the store spans of its transactions
- * (store-spans.ts). Only then: with tracing off no context manager taxes the promises of a call.
+ * variables say: endpoint, headers, service name (OTEL_SERVICE_NAME wins over `serviceName`),
+ * resource attributes, sampler. Nothing when they ask for nothing, or when the process already
+ * installed a provider of its own (then its provider gets our spans). Registers the W3C
+ * propagator with it and the AsyncLocalStorage context manager, which carries a call's span down
+ * to the spans made under it (the server's store spans, a worker's RPCs). Only then: with tracing
+ * off no context manager taxes the promises of a call.
  */
 export function installTracingFromEnv(env: NodeJS.ProcessEnv, serviceName: string): InstalledTracing | undefined {
   if (!tracingRequested(env)) return undefined;
@@ -44,7 +49,7 @@ export function installTracingFromEnv(env: NodeJS.ProcessEnv, serviceName: strin
   }
   // NodeTracerProvider's default context manager: AsyncLocalStorage.
   provider.register();
-  return { shutdown: () => provider.shutdown() };
+  return { forceFlush: () => provider.forceFlush(), shutdown: () => provider.shutdown() };
 }
 
 function exportersNamed(env: NodeJS.ProcessEnv): string[] {
