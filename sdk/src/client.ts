@@ -1,5 +1,5 @@
 import { Code, type Client as ConnectClient, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { AdminService } from "@aiki/gen/aiki/v1/admin_service_pb";
 import { BatchService } from "@aiki/gen/aiki/v1/batch_service_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
@@ -7,6 +7,7 @@ import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { createHttp2SessionManager } from "./http2-session-manager.js";
 import { createConsoleLogger, type Logger } from "./logger.js";
 import { defaultNamespace } from "./ready-channel.js";
 import { translateRpcError } from "./rpc-error-translation.js";
@@ -77,7 +78,7 @@ export function client(options: ClientOptions): Client {
   const baseUrl = normalizeUrl(options.url);
   const logger = options.logger ?? createConsoleLogger();
   const closing = new AbortController();
-  const sessionManager = new Http2SessionManager(baseUrl, { pingIntervalMs, pingTimeoutMs });
+  const sessionManager = createHttp2SessionManager(baseUrl, { pingIntervalMs, pingTimeoutMs });
 
   // Interceptors may only throw ConnectErrors (connect wraps anything else), so errors are
   // translated around the generated clients instead, in translateErrors().
