@@ -46,6 +46,14 @@ export const runTransitionStatements: readonly RunTransitionStatement[] = [
   // A batch operation's page (engine/batch-page.ts): transitionRun for many runs; its caller
   // names the target as for transitionRun, and it throws before writing a move outside the table.
   { statement: "store/run-repository.ts#transitionRunsGuarded", moves: transitionsOfTable },
+  // SendEvent to one run: the wake, and the hand-over to an idle session, in one statement.
+  {
+    statement: "store/event-repository.ts#deliverEventToRun",
+    moves: [
+      ["awaiting_event", "queued"],
+      ["queued", "running"],
+    ],
+  },
   { statement: "store/lease-repository.ts#claimReadyRuns", moves: [["queued", "running"]] },
   { statement: "store/lease-repository.ts#completeLeasedRunsWithoutParent", moves: [["running", "completed"]] },
   { statement: "store/lease-repository.ts#suspendOnNewSleepsIfLeased", moves: [["running", "sleeping"]] },

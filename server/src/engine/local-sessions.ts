@@ -75,23 +75,49 @@ export class LocalSessions {
       const session = list[(this.turn + k) % list.length]!;
       if (!session.idle() || !session.takeCredit()) continue;
       this.turn = (this.turn + k + 1) % list.length;
-      let settled = false;
-      return {
-        workerId: session.worker.workerId,
-        ttlMs: session.ttlMs,
-        deliver: (leased) => {
-          settled = true;
-          return session.deliver(leased);
-        },
-        cancel: () => {
-          if (settled) return;
-          settled = true;
-          session.returnCredit();
-        },
-      };
+      return reservationOf(session);
     }
     return undefined;
   }
+
+  /**
+   * One credit of each idle session of `namespace` (at most `max`), with what each serves, for a
+   * caller that learns which workflow its run is only in the statement that leases it (SendEvent's
+   * single statement). The caller cancels the reservations it did not use as soon as that
+   * statement answers; meanwhile those sessions are not idle for other starts, which then take the
+   * claim path.
+   */
+  reserveIdleIn(namespace: string, max: number): Array<{ reservation: SessionReservation; worker: WorkerIdentity }> {
+    const seen = new Set<LocalSession>();
+    const taken: Array<{ reservation: SessionReservation; worker: WorkerIdentity }> = [];
+    for (const list of this.byKey.values()) {
+      for (const session of list) {
+        if (taken.length >= max) return taken;
+        if (seen.has(session) || session.worker.namespace !== namespace) continue;
+        seen.add(session);
+        if (!session.idle() || !session.takeCredit()) continue;
+        taken.push({ reservation: reservationOf(session), worker: session.worker });
+      }
+    }
+    return taken;
+  }
+}
+
+function reservationOf(session: LocalSession): SessionReservation {
+  let settled = false;
+  return {
+    workerId: session.worker.workerId,
+    ttlMs: session.ttlMs,
+    deliver: (leased) => {
+      settled = true;
+      return session.deliver(leased);
+    },
+    cancel: () => {
+      if (settled) return;
+      settled = true;
+      session.returnCredit();
+    },
+  };
 }
 
 function keysOf(worker: WorkerIdentity): string[] {

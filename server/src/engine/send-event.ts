@@ -1,7 +1,14 @@
 import type { Transaction } from "kysely";
 import { InvalidTransitionError, RunNotFoundError, type RunReferenceKey } from "../domain/errors.js";
 import { isTerminal } from "../domain/run-status.js";
-import { findEventByReference, insertEvent, receiveOldestPendingEvent } from "../store/event-repository.js";
+import {
+  deliverEventToRun,
+  type EventDeliveryOutcome,
+  type EventHandOverCandidate,
+  findEventByReference,
+  insertEvent,
+  receiveOldestPendingEvent,
+} from "../store/event-repository.js";
 import type { Database } from "../store/database.js";
 import type { EventRow } from "../store/events.table.js";
 import type { JsonValue } from "../store/json.js";
@@ -10,7 +17,7 @@ import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { cancelHandOvers, deliverHandOvers, type HandOver, leaseToIdleSession } from "./hand-over.js";
 import { publishHistoryChange, publishRunChange } from "./publish-run-change.js";
-import { storeTransaction } from "../tracing/store-spans.js";
+import { storeTransaction, traceStore } from "../tracing/store-spans.js";
 
 export type EventTarget = { runId: string } | { reference: RunReferenceKey };
 
@@ -33,6 +40,67 @@ export interface Delivery {
  * the event in its check or is already AWAITING_EVENT here and is woken in this transaction.
  */
 export async function sendEvent(deps: EngineDeps, cmd: SendEventCommand): Promise<Delivery[]> {
+  const only = cmd.targets.length === 1 ? cmd.targets[0] : undefined;
+  if (only && "runId" in only) return [await sendEventToRun(deps, cmd, only.runId)];
+  return sendEventInTransaction(deps, cmd);
+}
+
+// Idle sessions reserved for a SendEvent whose run may wake: the run's workflow is known only in
+// the statement, so each candidate session is held for the length of one statement.
+const maxEventHandOverSessions = 8;
+
+/**
+ * The common SendEvent, one run named by id, in one statement (deliverEventToRun): one round trip
+ * and one commit, with the woken run handed to an idle session of this server in the same
+ * statement, as a start is.
+ */
+async function sendEventToRun(deps: EngineDeps, cmd: SendEventCommand, runId: string): Promise<Delivery> {
+  const reserved = deps.localSessions?.reserveIdleIn(cmd.namespace, maxEventHandOverSessions) ?? [];
+  const candidates: EventHandOverCandidate[] = [];
+  const ownerOf: number[] = [];
+  for (const [i, { worker, reservation }] of reserved.entries()) {
+    const shards = worker.shards.length > 0 ? worker.shards : [""];
+    for (const v of worker.versions) {
+      for (const shard of shards) {
+        candidates.push({ ...v, shard, workerId: reservation.workerId, ttlMs: reservation.ttlMs });
+        ownerOf.push(i);
+      }
+    }
+  }
+  let outcome: EventDeliveryOutcome;
+  try {
+    outcome = await traceStore(
+      "sendEvent",
+      () => deliverEventToRun(deps.db, { namespace: cmd.namespace, runId, name: cmd.eventName, data: cmd.data, referenceId: cmd.referenceId }, candidates),
+      { runId },
+    );
+  } catch (error) {
+    for (const r of reserved) r.reservation.cancel();
+    throw error;
+  }
+  const used = outcome.picked === undefined ? undefined : ownerOf[outcome.picked];
+  for (const [i, r] of reserved.entries()) if (i !== used) r.reservation.cancel();
+  if (outcome.raced) return (await sendEventInTransaction(deps, cmd))[0]!;
+  if (!outcome.found) throw new RunNotFoundError({ runId });
+  if (outcome.status && isTerminal(outcome.status)) throw new InvalidTransitionError(runId, outcome.status, "send_event", outcome.revision ?? 0);
+  const woken = outcome.woken;
+  if (!woken) {
+    if (!outcome.duplicate) publishHistoryChange(deps.notifier, cmd.namespace, runId);
+    return { event: outcome.event!, duplicate: outcome.duplicate };
+  }
+  deps.metrics?.runTransitioned("awaiting_event", "queued", 1);
+  if (used === undefined) publishRunChange(deps.notifier, woken);
+  else {
+    // The sender is answered meanwhile: the push needs the run's history read first.
+    deliverHandOvers(deps, [{ run: woken, reservation: reserved[used]!.reservation }]).catch((error: unknown) =>
+      deps.logger.warn({ err: error }, "pushing a woken run to its session failed; its lease expires"),
+    );
+  }
+  return { event: outcome.event!, duplicate: false };
+}
+
+/** SendEvent to several runs, or to runs named by reference id: one transaction, atomic. */
+async function sendEventInTransaction(deps: EngineDeps, cmd: SendEventCommand): Promise<Delivery[]> {
   // Woken runs handed straight to an idle worker session of this server (pushed after commit).
   const handOvers: HandOver[] = [];
   const only = cmd.targets.length === 1 ? cmd.targets[0] : undefined;
