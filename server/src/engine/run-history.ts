@@ -1,6 +1,6 @@
 import { listChildRecords } from "../store/child-run-repository.js";
 import type { Db } from "../store/database.js";
-import { eventsByIds, listAllEvents } from "../store/event-repository.js";
+import { eventsOfWaits, listAllEvents } from "../store/event-repository.js";
 import type { ChildRunRow } from "../store/child-runs.table.js";
 import type { EventRow } from "../store/events.table.js";
 import type { RunWaitRow } from "../store/run-waits.table.js";
@@ -22,12 +22,16 @@ export function emptyHistory(): RunHistoryData {
   return { tasks: [], waits: [], children: [], events: new Map() };
 }
 
-/** The recorded history of several runs in four queries, whatever their number. */
+/** The recorded history of several runs in four queries at once, whatever their number. */
 export async function loadHistories(db: Db, runIds: readonly string[]): Promise<Map<string, RunHistoryData>> {
   if (runIds.length === 0) return new Map();
-  const [tasks, waits, children] = await Promise.all([listTasks(db, runIds), listWaits(db, runIds), listChildRecords(db, runIds)]);
-  const eventIds = waits.flatMap((w) => (w.event_id ? [w.event_id] : []));
-  const events = new Map((await eventsByIds(db, eventIds)).map((e) => [e.id, e]));
+  const [tasks, waits, children, consumed] = await Promise.all([
+    listTasks(db, runIds),
+    listWaits(db, runIds),
+    listChildRecords(db, runIds),
+    eventsOfWaits(db, runIds),
+  ]);
+  const events = new Map(consumed.map((e) => [e.id, e]));
   const byRun = new Map<string, RunHistoryData>(runIds.map((id) => [id, { tasks: [], waits: [], children: [], events }]));
   for (const t of tasks) byRun.get(t.run_id)?.tasks.push(t);
   for (const w of waits) byRun.get(w.run_id)?.waits.push(w);

@@ -78,9 +78,14 @@ export async function receiveOldestPendingEvent(trx: Trx, runId: string, name: s
   return rows[0];
 }
 
-export async function eventsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<EventRow[]> {
-  if (ids.length === 0) return [];
-  return db.selectFrom("events").selectAll().where("id", "in", ids).execute();
+/** The events these runs' waits consumed: read beside the waits, not after them. */
+export async function eventsOfWaits(db: Kysely<Database>, runIds: readonly string[]): Promise<EventRow[]> {
+  if (runIds.length === 0) return [];
+  const { rows } = await sql<EventRow>`
+    select events.* from run_waits join events on events.id = run_waits.event_id
+    where run_waits.run_id = any(${runIds as string[]}::uuid[]) and run_waits.event_id is not null
+  `.execute(db);
+  return rows;
 }
 
 export async function listEvents(
