@@ -89,25 +89,32 @@ type Kind = "db" | "hop" | "work";
 // answers, the client's answer. The client's start answer and its wait call run beside the
 // worker and are off the path. `same` pairs a statement's end with the start just matched.
 type Step = { proc: string; name: string; detail?: RegExp; same?: true };
-// With BENCH_WORKER_EAGER_TASKS=1 a fresh task runs while its StartTask is in flight, so its
-// points come before the server's.
-const eager = process.env.BENCH_WORKER_EAGER_TASKS === "1";
-const task = (): Step[] => {
-  const running: Step[] = [
-    { proc: "worker", name: "task running" },
-    { proc: "worker", name: "task returned" },
-  ];
-  return [
-    { proc: "worker", name: "call sent", detail: /^startTask$/ },
-    ...(eager ? running : []),
-    { proc: "server", name: "session call", detail: /^startTask$/ },
-    { proc: "server", name: "sql start", detail: /tasks/ },
-    { proc: "server", name: "sql end", same: true },
-    { proc: "server", name: "session answered", detail: /^startTask$/ },
-    { proc: "worker", name: "call answered" },
-    ...(eager ? [] : running),
-  ];
-};
+// The worker pipelines fresh tasks by default (eagerTasks): it runs the whole handler while the
+// first StartTask is in flight, and the server applies its calls in order, so after the handler
+// the path is the server's statements one after another. BENCH_WORKER_EAGER_TASKS=0 traces the
+// other way, each task after its StartTask's answer.
+const eager = process.env.BENCH_WORKER_EAGER_TASKS !== "0";
+const task = (): Step[] =>
+  eager
+    ? [
+        { proc: "server", name: "sql start", detail: /tasks/ },
+        { proc: "server", name: "sql end", same: true },
+      ]
+    : [
+        { proc: "worker", name: "call sent", detail: /^startTask$/ },
+        { proc: "server", name: "session call", detail: /^startTask$/ },
+        { proc: "server", name: "sql start", detail: /tasks/ },
+        { proc: "server", name: "sql end", same: true },
+        { proc: "server", name: "session answered", detail: /^startTask$/ },
+        { proc: "worker", name: "call answered" },
+        { proc: "worker", name: "task running" },
+        { proc: "worker", name: "task returned" },
+      ];
+// Pipelined: the handler sends the first StartTask and runs to its end before the server has it.
+const pipelinedHandler: Step[] = [
+  { proc: "worker", name: "call sent", detail: /^startTask$/ },
+  { proc: "server", name: "session call", detail: /^startTask$/ },
+];
 const path: Step[] = [
   { proc: "client", name: "start sent" },
   { proc: "server", name: "h2 request", detail: /^StartRun$/ },
@@ -117,12 +124,17 @@ const path: Step[] = [
   { proc: "server", name: "lease pushed" },
   { proc: "worker", name: "lease received" },
   { proc: "worker", name: "handler entered" },
+  ...(eager ? pipelinedHandler : []),
   ...task(),
   ...task(),
   ...task(),
-  { proc: "worker", name: "handler returned" },
-  { proc: "worker", name: "call sent", detail: /^completeRun$/ },
-  { proc: "server", name: "session call", detail: /^completeRun$/ },
+  ...(eager
+    ? []
+    : [
+        { proc: "worker", name: "handler returned" },
+        { proc: "worker", name: "call sent", detail: /^completeRun$/ },
+        { proc: "server", name: "session call", detail: /^completeRun$/ },
+      ]),
   { proc: "server", name: "sql start", detail: /update runs/ },
   { proc: "server", name: "sql end", same: true },
   { proc: "server", name: "wait woken" },

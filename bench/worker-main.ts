@@ -11,7 +11,7 @@
 //   BENCH_WORKER_LEASE_TTL_MS    leaseTtlMs [the worker's default, 30000]
 //   BENCH_WORKER_NAME            the worker's name [bench-worker]
 //   BENCH_WORKER_HANG            1: W7's failover task never returns in this process
-//   BENCH_WORKER_EAGER_TASKS     1: eagerTasks (a fresh task runs while its StartTask commits) [0]
+//   BENCH_WORKER_EAGER_TASKS     0: eagerTasks off (each task waits for its StartTask answer) [1]
 // Prints `WORKER_READY <pid> ...` once it takes work; SIGTERM stops it gracefully.
 import { client, silentLogger } from "@aiki/sdk";
 import { type SubscriberOptions, worker } from "@aiki/worker";
@@ -53,7 +53,7 @@ const running = await worker({
     pollWaitMs,
     ...(leaseTtlMs !== undefined && { leaseTtlMs }),
     gracefulShutdownTimeoutMs: 2_000,
-    eagerTasks: process.env.BENCH_WORKER_EAGER_TASKS === "1",
+    eagerTasks: process.env.BENCH_WORKER_EAGER_TASKS !== "0",
     logger: silentLogger,
   },
 }).spawn(aiki);

@@ -6,7 +6,9 @@ import { anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AddressMismatchDetailSchema, LeaseLostDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
+import { AddressMismatchDetailSchema, LeaseLostDetailSchema, StaleTaskAttemptDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
+import { TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
+import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
@@ -58,12 +60,16 @@ function openSession(client: Client<typeof WorkerLeaseService> = leases) {
   const received: SessionResponse[] = [];
   let failure: unknown;
   let finished = false;
-  let wakeIn: (() => void) | undefined;
+  // Every reader waiting for a message (several calls may wait at once).
+  const readers = new Set<() => void>();
+  const wakeIn = () => {
+    for (const wake of [...readers]) wake();
+  };
   const done = (async () => {
     try {
       for await (const r of client.session(requests())) {
         received.push(r);
-        wakeIn?.();
+        wakeIn();
       }
     } catch (error) {
       failure = error;
@@ -71,7 +77,7 @@ function openSession(client: Client<typeof WorkerLeaseService> = leases) {
       finished = true;
       ended = true;
       wakeOut?.();
-      wakeIn?.();
+      wakeIn();
     }
   })();
   const next = async <T>(pick: (r: SessionResponse) => T | undefined, timeoutMs = 5_000): Promise<T> => {
@@ -83,8 +89,13 @@ function openSession(client: Client<typeof WorkerLeaseService> = leases) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`nothing expected within ${timeoutMs} ms`);
       await new Promise<void>((r) => {
-        wakeIn = r;
-        setTimeout(r, left);
+        const timer = setTimeout(wake, left);
+        function wake() {
+          clearTimeout(timer);
+          readers.delete(wake);
+          r();
+        }
+        readers.add(wake);
       });
     }
   };
@@ -248,6 +259,54 @@ describe("WorkerLeaseService.Session", () => {
     // The lease is a real one: the worker's writes with its token are accepted.
     const done = await s.call({ case: "completeRun", value: { runId: started.id, leaseToken: lease!.leaseToken } });
     expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
+    s.end();
+    expect(await s.closed()).toBeUndefined();
+  });
+
+  it("applies a completion that names its attempt by attempt id after that StartTask (pipelining); an unknown attempt id is a stale attempt", async () => {
+    const wf = workflow();
+    const first = await wf.start(1);
+    const s = openSession();
+    s.send({ kind: { case: "open", value: wf.open(2) } });
+    const [lease] = await s.leases();
+    const at = { runId: first.id, leaseToken: lease!.leaseToken };
+    const text = (value: string) => ({ kind: { case: "stringValue" as const, value } });
+    // Sent back to back, none awaited: b carries a's success, CompleteRun carries b's.
+    const [a, b, done] = await Promise.all([
+      s.call({ case: "startTask", value: { ...at, name: "a", address: taskAddress("a", undefined), maxAttempts: 1, attemptId: "att-a" } }),
+      s.call({
+        case: "startTask",
+        value: {
+          ...at,
+          name: "b",
+          address: taskAddress("b", undefined),
+          maxAttempts: 1,
+          attemptId: "att-b",
+          completedTasks: [{ attemptId: "att-a", output: text("A") }],
+        },
+      }),
+      s.call({ case: "completeRun", value: { ...at, output: text("done"), completedTasks: [{ attemptId: "att-b", output: text("B") }] } }),
+    ]);
+    expect([a.case, b.case, done.case]).toEqual(["startTask", "startTask", "completeRun"]);
+    expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
+    const { tasks } = await aiki.client(TaskService).listTasks({ runId: first.id });
+    expect(tasks.map((t) => [t.name, t.status, t.attempts, t.output?.kind.value])).toEqual([
+      ["a", TaskStatus.COMPLETED, 1, "A"],
+      ["b", TaskStatus.COMPLETED, 1, "B"],
+    ]);
+
+    // An attempt id no StartTask of the run started: refused as a stale attempt, nothing written.
+    const second = await wf.start(2);
+    const [other] = await s.leases();
+    expect(other!.run!.id).toBe(second.id);
+    const refused = await s.call({
+      case: "completeRun",
+      value: { runId: second.id, leaseToken: other!.leaseToken, completedTasks: [{ attemptId: "never-started", output: text("x") }] },
+    });
+    expect(refused.case === "error" && refused.value.code).toBe(Code.FailedPrecondition);
+    const stale = refused.case === "error" ? refused.value.details.find((d) => d.typeUrl.endsWith(`/${StaleTaskAttemptDetailSchema.typeName}`)) : undefined;
+    expect(stale).toBeDefined();
+    expect((await runs.getRun({ runId: second.id })).run?.status).toBe(RunStatus.RUNNING);
     s.end();
     expect(await s.closed()).toBeUndefined();
   });

@@ -58,6 +58,7 @@ export class SessionLeaseSource implements LeaseSource {
         heartbeat: route("heartbeat", unary.leases.heartbeat),
         releaseLease: route("releaseLease", unary.leases.releaseLease),
       },
+      channel: () => this.session,
     } as WorkerRpc;
   }
 

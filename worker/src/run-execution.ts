@@ -64,6 +64,8 @@ type TaskCompletionInit = MessageInitShape<typeof TaskCompletionSchema>;
 export interface ExecutionRpc {
   tasks: Pick<ClientInternals["tasks"], "startTask" | "completeTask" | "failTask">;
   leases: Pick<ClientInternals["leases"], "suspendRun" | "completeRun" | "failRun" | "startChildRun">;
+  /** The ordered session the calls go over now, if any (WorkerRpc.channel): pipelining needs one. */
+  channel?: () => object | undefined;
 }
 
 export interface RunExecutionOptions {
@@ -124,6 +126,8 @@ export class RunExecution implements RunEngine {
   // CompleteRun), else a flush a turn later records them on their own. So a task's result is
   // durable before anything the workflow does after it, at one commit fewer per task.
   private pendingCompletions: TaskCompletionInit[] = [];
+  /** Pipelined first attempts by attempt id. */
+  private readonly pipelinedStarts = new Map<string, PipelinedStart>();
   private flushScheduled = false;
   private readonly trace: ExecutionTrace;
 
@@ -354,20 +358,51 @@ export class RunExecution implements RunEngine {
       const step = await this.track(async (): Promise<{ done: true; value: unknown } | { done: false; suspendFor?: Task }> => {
         // One id per attempt: a StartTask retried after a lost answer does not count another.
         const attemptId = randomUUID();
-        const starting = this.carrying((completedTasks) =>
-          this.write("StartTask", (signal) =>
-            tasks.startTask(
-              { runId: this.runId, leaseToken: this.leaseToken, name: task.name, address, sequence, input: inputValue, maxAttempts, attemptId, completedTasks },
-              { signal },
+        const channel = this.rpc.channel?.();
+        let sent!: () => void;
+        const isSent = new Promise<void>((resolve) => {
+          sent = resolve;
+        });
+        const starting = this.carrying(
+          (completedTasks) =>
+            this.write("StartTask", (signal) =>
+              tasks.startTask(
+                {
+                  runId: this.runId,
+                  leaseToken: this.leaseToken,
+                  name: task.name,
+                  address,
+                  sequence,
+                  input: inputValue,
+                  maxAttempts,
+                  attemptId,
+                  completedTasks,
+                },
+                { signal },
+              ),
             ),
-          ),
+          sent,
         );
         // A task the lease's history has no record of has never started: with eagerTasks its
-        // first attempt runs (once StartTask is sent) while StartTask commits, so that round trip
-        // leaves the path. Its outcome is still written only after StartTask answered, so it is
-        // fenced and its attempt counted; but a task whose StartTask is refused (lease lost) has
-        // then run once without a record.
-        const early = this.eagerTasks && fresh && round === 0 ? settle(() => this.runTaskHandler(task, input)) : undefined;
+        // first attempt runs (once StartTask is sent) while StartTask commits, and a success is
+        // pipelined: the workflow goes on at once and the completion, naming the attempt by its
+        // attempt id, rides on the next write, which the server applies after this StartTask's
+        // answer. So the task's record still precedes its result and its attempt is counted,
+        // and the round trip leaves the path; but a task whose StartTask is refused (lease
+        // lost) has then run once without a record.
+        // A task never started is at its first attempt, so its span needs no answer either.
+        const early =
+          this.eagerTasks && fresh && round === 0
+            ? settle(async () => {
+                // Only once StartTask is on its way: a task never runs before its start is sent.
+                await Promise.race([isSent, starting]);
+                return this.trace.taskAttempt({ name: task.name, address, sequence, attempt: 1, maxAttempts }, () => this.runTaskHandler(task, input));
+              })
+            : undefined;
+        if (early && channel) {
+          const piped = await this.pipelined(task, attemptId, channel, starting, await early);
+          if (piped) return piped;
+        }
         const { task: record } = await starting;
         if (!record) return this.protocolError(`StartTask(${address} #${sequence}) answered without a task`);
         // Replays and exhausted budgets come back finished: the task must not run again.
@@ -377,7 +412,6 @@ export class RunExecution implements RunEngine {
         const attempt = record.attempts;
         let stored: unknown;
         try {
-          // An eager first attempt started before its record (and so its attempt number) was known: its span is the execution's.
           const output = early
             ? unwrap(await early)
             : await this.trace.taskAttempt({ name: task.name, address, sequence, attempt, maxAttempts }, () => this.runTaskHandler(task, input));
@@ -418,6 +452,51 @@ export class RunExecution implements RunEngine {
       if (step.done) return step.value;
       if (step.suspendFor) await this.suspend({ case: "taskRetry", value: { taskId: step.suspendFor.id } });
     }
+  }
+
+  /**
+   * The eager first attempt's outcome: a success goes on without StartTask's answer (the answer
+   * is checked when it comes, and a refusal ends the execution); a failure, or an output its
+   * schema refuses, is left to the caller, which waits for the answer and fails the attempt.
+   */
+  private async pipelined(
+    task: TaskInternals<unknown, unknown>,
+    attemptId: string,
+    channel: object,
+    starting: Promise<{ task?: Task | undefined }>,
+    outcome: Settled,
+  ): Promise<{ done: true; value: unknown } | undefined> {
+    if (!outcome.ok) return undefined;
+    let stored: unknown;
+    try {
+      stored = toJsonValue(parseWithSchema(task.outputSchema, outcome.value, `task "${task.name}" output`));
+    } catch {
+      return undefined;
+    }
+    this.assertLive();
+    const record = starting.then(({ task: answered }) => {
+      if (answered?.status !== TaskStatus.RUNNING)
+        return this.protocolError(`StartTask(${task.name}, pipelined) answered ${answered ? TaskStatus[answered.status] : "no task"}`);
+      return answered;
+    });
+    const started: PipelinedStart = { record, channel, task: undefined };
+    void record.then(
+      (answered) => {
+        started.task = answered;
+      },
+      () => undefined,
+    );
+    this.pipelinedStarts.set(attemptId, started);
+    // Counted in flight until answered, so a suspension or a determinism check waits for it.
+    void this.track(() => record).catch((error: unknown) => {
+      if (error instanceof ExecutionEnded || this.outcome) return;
+      // Refused for another reason than the lease (the workflow has gone on past the task):
+      // end the execution, leaving the lease to expire so the run resumes from its history.
+      this.logger.error(`StartTask(${task.name}) refused after the task ran; leaving the lease to expire`, { err: error });
+      this.end("error");
+    });
+    this.deferCompletion({ attemptId, output: toValue(stored) });
+    return { done: true, value: this.decodeTaskOutput(task, stored) };
   }
 
   private async runTaskHandler(task: TaskInternals<unknown, unknown>, input: unknown): Promise<unknown> {
@@ -515,14 +594,53 @@ export class RunExecution implements RunEngine {
    * the write sends the same ones; if the write fails otherwise than by the execution ending,
    * they go back to pending for the next write.
    */
-  private async carrying<T>(write: (completedTasks: TaskCompletionInit[]) => Promise<T>): Promise<T> {
-    const taken = this.takeCompletions();
+  private async carrying<T>(write: (completedTasks: TaskCompletionInit[]) => Promise<T>, onSent?: () => void): Promise<T> {
+    const pending = this.takeCompletions();
+    // Sent in this turn unless a completion must first wait for its StartTask's answer.
+    const taken = this.byTaskIdNow(pending) ?? (await this.byTaskIdWhereNeeded(pending));
     try {
-      return await write(taken);
+      const writing = write(taken);
+      onSent?.();
+      return await writing;
     } catch (error) {
       if (!(error instanceof ExecutionEnded) && taken.length > 0) this.pendingCompletions.unshift(...taken);
       throw error;
     }
+  }
+
+  /**
+   * A pipelined completion names its attempt by attempt id, which the server resolves only on
+   * the session its StartTask went over: one answered already, or whose session is gone (a
+   * reconnect, unary calls), goes by task id, waiting for the StartTask's answer if need be.
+   * One whose StartTask was refused is dropped: the execution is ending.
+   */
+  private byTaskIdNow(completions: TaskCompletionInit[]): TaskCompletionInit[] | undefined {
+    if (!completions.some((c) => c.attemptId)) return completions;
+    const channel = this.rpc.channel?.();
+    const now: TaskCompletionInit[] = [];
+    for (const c of completions) {
+      const started = c.attemptId ? this.pipelinedStarts.get(c.attemptId) : undefined;
+      if (!started || (!started.task && started.channel === channel)) now.push(c);
+      else if (started.task) now.push({ taskId: started.task.id, attempt: started.task.attempts, output: c.output });
+      else return undefined;
+    }
+    return now;
+  }
+
+  private async byTaskIdWhereNeeded(completions: TaskCompletionInit[]): Promise<TaskCompletionInit[]> {
+    if (!completions.some((c) => c.attemptId)) return completions;
+    const channel = this.rpc.channel?.();
+    const resolved: TaskCompletionInit[] = [];
+    for (const c of completions) {
+      const started = c.attemptId ? this.pipelinedStarts.get(c.attemptId) : undefined;
+      if (!started || (!started.task && started.channel === channel)) {
+        resolved.push(c);
+        continue;
+      }
+      const task = started.task ?? (await started.record.catch(() => undefined));
+      if (task) resolved.push({ taskId: task.id, attempt: task.attempts, output: c.output });
+    }
+    return resolved;
   }
 
   /** Records the pending completions on their own (before a write that cannot carry them). */
@@ -532,10 +650,14 @@ export class RunExecution implements RunEngine {
     const tasks = this.rpc.tasks;
     await this.track(async () => {
       for (const c of taken) {
+        // CompleteTask names the task by id: a pipelined completion waits for its StartTask's answer.
+        const started = c.attemptId ? await this.pipelinedStarts.get(c.attemptId)?.record.catch(() => undefined) : undefined;
+        if (c.attemptId && !started) continue;
+        const taskId = started ? started.id : c.taskId;
+        const attempt = started ? started.attempts : c.attempt;
         await this.write(
           "CompleteTask",
-          (signal) =>
-            tasks.completeTask({ runId: this.runId, leaseToken: this.leaseToken, taskId: c.taskId, attempt: c.attempt, output: c.output }, { signal }),
+          (signal) => tasks.completeTask({ runId: this.runId, leaseToken: this.leaseToken, taskId, attempt, output: c.output }, { signal }),
           { landedIfStale: true, final },
         );
       }
@@ -823,6 +945,14 @@ function taskFailedError(taskName: string, record: Task): TaskFailedError {
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Runs `fn` now and keeps its outcome for later, so a failure waits to be read rather than going unhandled. */
+/** A first attempt run before its StartTask answered, and the session that StartTask went over. */
+interface PipelinedStart {
+  record: Promise<Task>;
+  channel: object;
+  /** The record, once StartTask answered. */
+  task: Task | undefined;
+}
+
 function settle(fn: () => Promise<unknown>): Promise<Settled> {
   return fn().then(
     (value) => ({ ok: true as const, value }),

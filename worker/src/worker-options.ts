@@ -65,11 +65,14 @@ export interface WorkerOptions {
     /** Task retries due within this delay wait in process; longer ones suspend the run. Default 1 s. */
     inlineRetryMaxDelayMs?: number;
     /**
-     * Runs a task that has never started (no record in the run's history) while its StartTask
-     * commits instead of after, taking that round trip off each task's latency. Its outcome is
-     * still recorded only after StartTask answered (fenced, its attempt counted), but a task
-     * whose StartTask is refused because the lease was lost meanwhile has then run once without
-     * a record, which with the default (false) never happens. Default false.
+     * Runs a task that has never started (no record in the run's history) as soon as its
+     * StartTask is sent, and lets the workflow go on after a success without waiting for the
+     * answer: the completion rides on the run's next write, which the server applies after that
+     * StartTask, so each task's record still precedes its result and its attempt is counted,
+     * while the StartTask round trip leaves every task's latency. The price: a task whose
+     * StartTask is refused because the lease was lost meanwhile has then run once without a
+     * record (another worker holds the run and runs it again, as after any lost lease). False:
+     * each task runs only after its StartTask answered. Default true.
      */
     eagerTasks?: boolean;
     /** Default: the client's logger. */
@@ -139,7 +142,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     leaseTtlMs,
     pollWaitMs: nonNegative("pollWaitMs", opts.pollWaitMs, 20_000),
     inlineRetryMaxDelayMs: nonNegative("inlineRetryMaxDelayMs", opts.inlineRetryMaxDelayMs, 1_000),
-    eagerTasks: opts.eagerTasks ?? false,
+    eagerTasks: opts.eagerTasks ?? true,
     logger: opts.logger,
   };
 }

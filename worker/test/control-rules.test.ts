@@ -12,7 +12,10 @@ const real = useRealAiki();
 
 // Heartbeats go every third of the lease TTL. A long TTL keeps them out of the way, so the first
 // to learn that the lease is gone is the execution's own next write.
-const quietHeartbeats = { leaseTtlMs: 60_000 };
+// eagerTasks off: these tests act once a task has entered its handler and expect its StartTask
+// to have committed by then (with eager tasks a task may run while its StartTask is in flight,
+// so a pause or cancel at that moment refuses the StartTask instead; see the eager test below).
+const quietHeartbeats = { leaseTtlMs: 60_000, eagerTasks: false };
 
 /** Task "a": counts its calls. */
 function countedA() {

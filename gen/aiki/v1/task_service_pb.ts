@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aiki/v1/task_service.proto.
  */
 export const file_aiki_v1_task_service: GenFile = /*@__PURE__*/
-  fileDesc("ChphaWtpL3YxL3Rhc2tfc2VydmljZS5wcm90bxIHYWlraS52MSLrAQoQU3RhcnRUYXNrUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSDAoEbmFtZRgDIAEoCRIPCgdhZGRyZXNzGAQgASgJEhAKCHNlcXVlbmNlGAUgASgFEiUKBWlucHV0GAYgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhQKDG1heF9hdHRlbXB0cxgHIAEoBRISCgphdHRlbXB0X2lkGAggASgJEjAKD2NvbXBsZXRlZF90YXNrcxgJIAMoCzIXLmFpa2kudjEuVGFza0NvbXBsZXRpb24iWgoOVGFza0NvbXBsZXRpb24SDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEiYKBm91dHB1dBgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIwChFTdGFydFRhc2tSZXNwb25zZRIbCgR0YXNrGAEgASgLMg0uYWlraS52MS5UYXNrIoQBChNDb21wbGV0ZVRhc2tSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoCRIPCgd0YXNrX2lkGAMgASgJEg8KB2F0dGVtcHQYBCABKAUSJgoGb3V0cHV0GAUgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIjMKFENvbXBsZXRlVGFza1Jlc3BvbnNlEhsKBHRhc2sYASABKAsyDS5haWtpLnYxLlRhc2siqwEKD0ZhaWxUYXNrUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSDwoHdGFza19pZBgDIAEoCRIPCgdhdHRlbXB0GAQgASgFEiEKB2ZhaWx1cmUYBSABKAsyEC5haWtpLnYxLkZhaWx1cmUSLgoLcmV0cnlfZGVsYXkYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iLwoQRmFpbFRhc2tSZXNwb25zZRIbCgR0YXNrGAEgASgLMg0uYWlraS52MS5UYXNrIiIKEExpc3RUYXNrc1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjEKEUxpc3RUYXNrc1Jlc3BvbnNlEhwKBXRhc2tzGAEgAygLMg0uYWlraS52MS5UYXNrMqMCCgtUYXNrU2VydmljZRJCCglTdGFydFRhc2sSGS5haWtpLnYxLlN0YXJ0VGFza1JlcXVlc3QaGi5haWtpLnYxLlN0YXJ0VGFza1Jlc3BvbnNlEksKDENvbXBsZXRlVGFzaxIcLmFpa2kudjEuQ29tcGxldGVUYXNrUmVxdWVzdBodLmFpa2kudjEuQ29tcGxldGVUYXNrUmVzcG9uc2USPwoIRmFpbFRhc2sSGC5haWtpLnYxLkZhaWxUYXNrUmVxdWVzdBoZLmFpa2kudjEuRmFpbFRhc2tSZXNwb25zZRJCCglMaXN0VGFza3MSGS5haWtpLnYxLkxpc3RUYXNrc1JlcXVlc3QaGi5haWtpLnYxLkxpc3RUYXNrc1Jlc3BvbnNlYgZwcm90bzM", [file_aiki_v1_history, file_aiki_v1_payload, file_google_protobuf_duration, file_google_protobuf_struct]);
+  fileDesc("ChphaWtpL3YxL3Rhc2tfc2VydmljZS5wcm90bxIHYWlraS52MSLrAQoQU3RhcnRUYXNrUmVxdWVzdBIOCgZydW5faWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSDAoEbmFtZRgDIAEoCRIPCgdhZGRyZXNzGAQgASgJEhAKCHNlcXVlbmNlGAUgASgFEiUKBWlucHV0GAYgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhQKDG1heF9hdHRlbXB0cxgHIAEoBRISCgphdHRlbXB0X2lkGAggASgJEjAKD2NvbXBsZXRlZF90YXNrcxgJIAMoCzIXLmFpa2kudjEuVGFza0NvbXBsZXRpb24ibgoOVGFza0NvbXBsZXRpb24SDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEiYKBm91dHB1dBgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRISCgphdHRlbXB0X2lkGAQgASgJIjAKEVN0YXJ0VGFza1Jlc3BvbnNlEhsKBHRhc2sYASABKAsyDS5haWtpLnYxLlRhc2sihAEKE0NvbXBsZXRlVGFza1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhMKC2xlYXNlX3Rva2VuGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkSDwoHYXR0ZW1wdBgEIAEoBRImCgZvdXRwdXQYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiMwoUQ29tcGxldGVUYXNrUmVzcG9uc2USGwoEdGFzaxgBIAEoCzINLmFpa2kudjEuVGFzayKrAQoPRmFpbFRhc2tSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoCRIPCgd0YXNrX2lkGAMgASgJEg8KB2F0dGVtcHQYBCABKAUSIQoHZmFpbHVyZRgFIAEoCzIQLmFpa2kudjEuRmFpbHVyZRIuCgtyZXRyeV9kZWxheRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIvChBGYWlsVGFza1Jlc3BvbnNlEhsKBHRhc2sYASABKAsyDS5haWtpLnYxLlRhc2siIgoQTGlzdFRhc2tzUmVxdWVzdBIOCgZydW5faWQYASABKAkiMQoRTGlzdFRhc2tzUmVzcG9uc2USHAoFdGFza3MYASADKAsyDS5haWtpLnYxLlRhc2syowIKC1Rhc2tTZXJ2aWNlEkIKCVN0YXJ0VGFzaxIZLmFpa2kudjEuU3RhcnRUYXNrUmVxdWVzdBoaLmFpa2kudjEuU3RhcnRUYXNrUmVzcG9uc2USSwoMQ29tcGxldGVUYXNrEhwuYWlraS52MS5Db21wbGV0ZVRhc2tSZXF1ZXN0Gh0uYWlraS52MS5Db21wbGV0ZVRhc2tSZXNwb25zZRI/CghGYWlsVGFzaxIYLmFpa2kudjEuRmFpbFRhc2tSZXF1ZXN0GhkuYWlraS52MS5GYWlsVGFza1Jlc3BvbnNlEkIKCUxpc3RUYXNrcxIZLmFpa2kudjEuTGlzdFRhc2tzUmVxdWVzdBoaLmFpa2kudjEuTGlzdFRhc2tzUmVzcG9uc2ViBnByb3RvMw", [file_aiki_v1_history, file_aiki_v1_payload, file_google_protobuf_duration, file_google_protobuf_struct]);
 
 /**
  * The start of one attempt of a task call.
@@ -111,14 +111,15 @@ export const StartTaskRequestSchema: GenMessage<StartTaskRequest> = /*@__PURE__*
  */
 export type TaskCompletion = Message<"aiki.v1.TaskCompletion"> & {
   /**
-   * Required: Task.id as StartTask returned it.
+   * Task.id as StartTask returned it. Required unless `attempt_id` is set.
    *
    * @generated from field: string task_id = 1;
    */
   taskId: string;
 
   /**
-   * The attempt that succeeded, as StartTask returned it (at least 1).
+   * The attempt that succeeded, as StartTask returned it (at least 1). Ignored with
+   * `attempt_id`: the attempt is the one that StartTask started.
    *
    * @generated from field: int32 attempt = 2;
    */
@@ -130,6 +131,18 @@ export type TaskCompletion = Message<"aiki.v1.TaskCompletion"> & {
    * @generated from field: google.protobuf.Value output = 3;
    */
   output?: Value | undefined;
+
+  /**
+   * Instead of `task_id` and `attempt`: the attempt_id of the StartTask that started the attempt,
+   * so a completion can be sent before StartTask answers (pipelining, see WorkerLeaseService's
+   * rule 7). On a Session the call carrying it is applied after that StartTask call (of the
+   * same session) has been answered; otherwise the attempt must already be recorded. An
+   * attempt id naming no RUNNING or COMPLETED attempt of the run fails the call with
+   * FAILED_PRECONDITION (StaleTaskAttemptDetail), as a stale task_id does.
+   *
+   * @generated from field: string attempt_id = 4;
+   */
+  attemptId: string;
 };
 
 /**

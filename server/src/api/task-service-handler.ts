@@ -8,6 +8,7 @@ import { listTasks, type TaskCompletion } from "../store/task-repository.js";
 import { taskToPb } from "./history-mapping.js";
 import { namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
+import { resolvePipelinedCompletions } from "./pipelined-attempts.js";
 
 /** TaskService: proto <-> engine mapping and request validation only. */
 export function registerTaskService(router: ConnectRouter, deps: EngineDeps): void {
@@ -36,6 +37,7 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
       if (req.maxAttempts < 0) v.add("max_attempts", "must not be negative");
       v.identifier("attempt_id", req.attemptId, false);
       const input = v.payload("input", req.input);
+      if (v.clean) await resolvePipelinedCompletions(deps, ctx, v, ns, lease.runId, req.completedTasks);
       const completions = completionsFromPb(v, req.completedTasks);
       // A worker whose canonical JSON differs would miss its own records on replay: refused here.
       if (v.clean) v.derivedKey("address", taskAddress(req.name, input), req.address, 'name + ":" + the canonical hash of input');
@@ -99,6 +101,7 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
 /** The `completed_tasks` of a write, validated (field names as the caller sent them). */
 export function completionsFromPb(v: Violations, completed: readonly PbTaskCompletion[]): TaskCompletion[] {
   return completed.map((c, i) => {
+    // A pipelined completion (attempt_id only) was resolved to its task by now, if it could be.
     const taskId = v.uuid(`completed_tasks[${i}].task_id`, c.taskId);
     if (c.attempt < 1) v.add(`completed_tasks[${i}].attempt`, "must be at least 1");
     return { taskId, attempt: c.attempt, output: v.payload(`completed_tasks[${i}].output`, c.output) };

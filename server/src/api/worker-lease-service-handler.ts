@@ -29,6 +29,7 @@ import { traceContextForRun, traceRunOfCall } from "./rpc-tracing.js";
 import { workerSession } from "./worker-session.js";
 import { holdForCaller } from "./caller-quotas.js";
 import { outboundOf } from "./call-outbound.js";
+import { resolvePipelinedCompletions } from "./pipelined-attempts.js";
 
 const maxLeaseTtlMs = 3600_000;
 
@@ -125,6 +126,7 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       const v = new Violations(deps.limits);
       const lease = fenced(v, req.runId, req.leaseToken);
       const wait = parseWait(v, req);
+      if (v.clean) await resolvePipelinedCompletions(deps, ctx, v, ns, lease.runId, req.completedTasks);
       const completions = completionsFromPb(v, req.completedTasks);
       v.throwIfAny();
       const result = await suspendRun(deps, { namespace: ns, ...lease, wait: wait!, completions });
@@ -136,6 +138,7 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       const v = new Violations(deps.limits);
       const lease = fenced(v, req.runId, req.leaseToken);
       const output = v.payload("output", req.output);
+      if (v.clean) await resolvePipelinedCompletions(deps, ctx, v, ns, lease.runId, req.completedTasks);
       const completions = completionsFromPb(v, req.completedTasks);
       v.throwIfAny();
       return { run: runToPb(await completeRun(deps, { namespace: ns, ...lease, output, completions })) };

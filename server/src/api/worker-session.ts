@@ -22,6 +22,7 @@ import { traceSessionCall } from "./rpc-tracing.js";
 import { Violations } from "./validation.js";
 import { tracePoint } from "../trace-point.js";
 import { leaseToPb } from "./worker-lease-service-handler.js";
+import { PipelinedAttempts, pipelinedAttemptsKey } from "./pipelined-attempts.js";
 
 type Response = MessageInitShape<typeof SessionResponseSchema>;
 // Bytes of answers a session's stream may buffer unsent before it stops reading calls.
@@ -136,6 +137,9 @@ async function* converse(
   })();
 
   const calls = new Set<Promise<void>>();
+  // A call whose completions name a StartTask of this session by attempt id waits for its answer.
+  const attempts = new PipelinedAttempts();
+  ctx.values.set(pipelinedAttemptsKey, attempts);
   const roomForAnswers = async () => {
     while (out.size + calls.size >= limits.maxSessionUnread) {
       // Room comes when the worker reads an answer, or a call in flight is answered.
@@ -169,7 +173,18 @@ async function* converse(
           break;
         case "call": {
           tracePoint("session call", kind.value.request.case);
-          const call = answer(deps, impls, kind.value, ctx).then((result) => {
+          const answered = answer(deps, impls, kind.value, ctx);
+          const request = kind.value.request;
+          if (request.case === "startTask" && request.value.attemptId !== "") {
+            attempts.started(
+              request.value.attemptId,
+              answered.then((r) => {
+                const task = r.response?.case === "startTask" ? r.response.value.task : undefined;
+                return task?.id && task.attempts ? { id: task.id, attempts: task.attempts } : undefined;
+              }),
+            );
+          }
+          const call = answered.then((result) => {
             tracePoint("session answered", kind.value.request.case);
             out.put({ kind: { case: "result", value: result } });
           });

@@ -6,6 +6,7 @@ import type { TaskRow } from "../store/tasks.table.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
 import { findRunById } from "../store/run-repository.js";
 import {
+  findTaskByAttemptId,
   findTaskById,
   findTaskForUpdate,
   insertFirstAttemptsIfLeased,
@@ -155,4 +156,11 @@ async function finishAttempt(deps: EngineDeps, cmd: FinishTaskCommand, changes: 
   if (run?.status !== "running" || run.lease_token !== cmd.leaseToken) throw new LeaseLostError(cmd.runId, run?.status);
   const current = await findTaskById(deps.db, cmd.runId, cmd.taskId);
   throw new StaleTaskAttemptError(cmd.taskId, cmd.attempt, current?.status, current?.attempts);
+}
+
+/** The task id and attempt number a StartTask with `attemptId` recorded: a pipelined completion's. */
+export async function recordedAttempt(deps: EngineDeps, namespace: string, runId: string, attemptId: string): Promise<{ taskId: string; attempt: number }> {
+  const task = await findTaskByAttemptId(deps.db, namespace, runId, attemptId);
+  if (!task) throw new StaleTaskAttemptError(attemptId, 0, undefined, undefined);
+  return { taskId: task.id, attempt: task.attempts };
 }

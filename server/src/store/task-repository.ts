@@ -243,3 +243,19 @@ export async function uncountInterruptedAttempts(trx: Trx, runId: string): Promi
     .where("status", "=", "running")
     .execute();
 }
+
+/** The task whose current attempt a StartTask with this attempt id started, if recorded. */
+export async function findTaskByAttemptId(
+  db: Kysely<Database>,
+  namespace: string,
+  runId: string,
+  attemptId: string,
+): Promise<Pick<TaskRow, "id" | "attempts"> | undefined> {
+  return db
+    .selectFrom("tasks")
+    .select(["id", "attempts"])
+    .where("namespace", "=", namespace)
+    .where("run_id", "=", runId)
+    .where("attempt_id", "=", attemptId)
+    .executeTakeFirst();
+}

@@ -17,7 +17,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61iki/v1/task_service.proto\x12\x07\x61iki.v1\x1a\x15\x61iki/v1/history.proto\x1a\x15\x61iki/v1/payload.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xc6\x02\n\x10StartTaskRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x18\n\x07\x61\x64\x64ress\x18\x04 \x01(\tR\x07\x61\x64\x64ress\x12\x1a\n\x08sequence\x18\x05 \x01(\x05R\x08sequence\x12,\n\x05input\x18\x06 \x01(\x0b\x32\x16.google.protobuf.ValueR\x05input\x12!\n\x0cmax_attempts\x18\x07 \x01(\x05R\x0bmaxAttempts\x12\x1d\n\nattempt_id\x18\x08 \x01(\tR\tattemptId\x12@\n\x0f\x63ompleted_tasks\x18\t \x03(\x0b\x32\x17.aiki.v1.TaskCompletionR\x0e\x63ompletedTasks\"s\n\x0eTaskCompletion\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12.\n\x06output\x18\x03 \x01(\x0b\x32\x16.google.protobuf.ValueR\x06output\"6\n\x11StartTaskResponse\x12!\n\x04task\x18\x01 \x01(\x0b\x32\r.aiki.v1.TaskR\x04task\"\xb0\x01\n\x13\x43ompleteTaskRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12\x17\n\x07task_id\x18\x03 \x01(\tR\x06taskId\x12\x18\n\x07\x61ttempt\x18\x04 \x01(\x05R\x07\x61ttempt\x12.\n\x06output\x18\x05 \x01(\x0b\x32\x16.google.protobuf.ValueR\x06output\"9\n\x14\x43ompleteTaskResponse\x12!\n\x04task\x18\x01 \x01(\x0b\x32\r.aiki.v1.TaskR\x04task\"\xe4\x01\n\x0f\x46\x61ilTaskRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12\x17\n\x07task_id\x18\x03 \x01(\tR\x06taskId\x12\x18\n\x07\x61ttempt\x18\x04 \x01(\x05R\x07\x61ttempt\x12*\n\x07\x66\x61ilure\x18\x05 \x01(\x0b\x32\x10.aiki.v1.FailureR\x07\x66\x61ilure\x12:\n\x0bretry_delay\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\nretryDelay\"5\n\x10\x46\x61ilTaskResponse\x12!\n\x04task\x18\x01 \x01(\x0b\x32\r.aiki.v1.TaskR\x04task\")\n\x10ListTasksRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"8\n\x11ListTasksResponse\x12#\n\x05tasks\x18\x01 \x03(\x0b\x32\r.aiki.v1.TaskR\x05tasks2\xa3\x02\n\x0bTaskService\x12\x42\n\tStartTask\x12\x19.aiki.v1.StartTaskRequest\x1a\x1a.aiki.v1.StartTaskResponse\x12K\n\x0c\x43ompleteTask\x12\x1c.aiki.v1.CompleteTaskRequest\x1a\x1d.aiki.v1.CompleteTaskResponse\x12?\n\x08\x46\x61ilTask\x12\x18.aiki.v1.FailTaskRequest\x1a\x19.aiki.v1.FailTaskResponse\x12\x42\n\tListTasks\x12\x19.aiki.v1.ListTasksRequest\x1a\x1a.aiki.v1.ListTasksResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61iki/v1/task_service.proto\x12\x07\x61iki.v1\x1a\x15\x61iki/v1/history.proto\x1a\x15\x61iki/v1/payload.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xc6\x02\n\x10StartTaskRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x18\n\x07\x61\x64\x64ress\x18\x04 \x01(\tR\x07\x61\x64\x64ress\x12\x1a\n\x08sequence\x18\x05 \x01(\x05R\x08sequence\x12,\n\x05input\x18\x06 \x01(\x0b\x32\x16.google.protobuf.ValueR\x05input\x12!\n\x0cmax_attempts\x18\x07 \x01(\x05R\x0bmaxAttempts\x12\x1d\n\nattempt_id\x18\x08 \x01(\tR\tattemptId\x12@\n\x0f\x63ompleted_tasks\x18\t \x03(\x0b\x32\x17.aiki.v1.TaskCompletionR\x0e\x63ompletedTasks\"\x92\x01\n\x0eTaskCompletion\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12.\n\x06output\x18\x03 \x01(\x0b\x32\x16.google.protobuf.ValueR\x06output\x12\x1d\n\nattempt_id\x18\x04 \x01(\tR\tattemptId\"6\n\x11StartTaskResponse\x12!\n\x04task\x18\x01 \x01(\x0b\x32\r.aiki.v1.TaskR\x04task\"\xb0\x01\n\x13\x43ompleteTaskRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12\x17\n\x07task_id\x18\x03 \x01(\tR\x06taskId\x12\x18\n\x07\x61ttempt\x18\x04 \x01(\x05R\x07\x61ttempt\x12.\n\x06output\x18\x05 \x01(\x0b\x32\x16.google.protobuf.ValueR\x06output\"9\n\x14\x43ompleteTaskResponse\x12!\n\x04task\x18\x01 \x01(\x0b\x32\r.aiki.v1.TaskR\x04task\"\xe4\x01\n\x0f\x46\x61ilTaskRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1f\n\x0blease_token\x18\x02 \x01(\tR\nleaseToken\x12\x17\n\x07task_id\x18\x03 \x01(\tR\x06taskId\x12\x18\n\x07\x61ttempt\x18\x04 \x01(\x05R\x07\x61ttempt\x12*\n\x07\x66\x61ilure\x18\x05 \x01(\x0b\x32\x10.aiki.v1.FailureR\x07\x66\x61ilure\x12:\n\x0bretry_delay\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\nretryDelay\"5\n\x10\x46\x61ilTaskResponse\x12!\n\x04task\x18\x01 \x01(\x0b\x32\r.aiki.v1.TaskR\x04task\")\n\x10ListTasksRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"8\n\x11ListTasksResponse\x12#\n\x05tasks\x18\x01 \x03(\x0b\x32\r.aiki.v1.TaskR\x05tasks2\xa3\x02\n\x0bTaskService\x12\x42\n\tStartTask\x12\x19.aiki.v1.StartTaskRequest\x1a\x1a.aiki.v1.StartTaskResponse\x12K\n\x0c\x43ompleteTask\x12\x1c.aiki.v1.CompleteTaskRequest\x1a\x1d.aiki.v1.CompleteTaskResponse\x12?\n\x08\x46\x61ilTask\x12\x18.aiki.v1.FailTaskRequest\x1a\x19.aiki.v1.FailTaskResponse\x12\x42\n\tListTasks\x12\x19.aiki.v1.ListTasksRequest\x1a\x1a.aiki.v1.ListTasksResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aiki.v1.task_service_pb2', globals())
@@ -26,22 +26,22 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _STARTTASKREQUEST._serialized_start=148
   _STARTTASKREQUEST._serialized_end=474
-  _TASKCOMPLETION._serialized_start=476
-  _TASKCOMPLETION._serialized_end=591
-  _STARTTASKRESPONSE._serialized_start=593
-  _STARTTASKRESPONSE._serialized_end=647
-  _COMPLETETASKREQUEST._serialized_start=650
-  _COMPLETETASKREQUEST._serialized_end=826
-  _COMPLETETASKRESPONSE._serialized_start=828
-  _COMPLETETASKRESPONSE._serialized_end=885
-  _FAILTASKREQUEST._serialized_start=888
-  _FAILTASKREQUEST._serialized_end=1116
-  _FAILTASKRESPONSE._serialized_start=1118
-  _FAILTASKRESPONSE._serialized_end=1171
-  _LISTTASKSREQUEST._serialized_start=1173
-  _LISTTASKSREQUEST._serialized_end=1214
-  _LISTTASKSRESPONSE._serialized_start=1216
-  _LISTTASKSRESPONSE._serialized_end=1272
-  _TASKSERVICE._serialized_start=1275
-  _TASKSERVICE._serialized_end=1566
+  _TASKCOMPLETION._serialized_start=477
+  _TASKCOMPLETION._serialized_end=623
+  _STARTTASKRESPONSE._serialized_start=625
+  _STARTTASKRESPONSE._serialized_end=679
+  _COMPLETETASKREQUEST._serialized_start=682
+  _COMPLETETASKREQUEST._serialized_end=858
+  _COMPLETETASKRESPONSE._serialized_start=860
+  _COMPLETETASKRESPONSE._serialized_end=917
+  _FAILTASKREQUEST._serialized_start=920
+  _FAILTASKREQUEST._serialized_end=1148
+  _FAILTASKRESPONSE._serialized_start=1150
+  _FAILTASKRESPONSE._serialized_end=1203
+  _LISTTASKSREQUEST._serialized_start=1205
+  _LISTTASKSREQUEST._serialized_end=1246
+  _LISTTASKSRESPONSE._serialized_start=1248
+  _LISTTASKSRESPONSE._serialized_end=1304
+  _TASKSERVICE._serialized_start=1307
+  _TASKSERVICE._serialized_end=1598
 # @@protoc_insertion_point(module_scope)

@@ -92,11 +92,13 @@ class StartTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[_history_pb2.Task, _Mapping]] = ...) -> None: ...
 
 class TaskCompletion(_message.Message):
-    __slots__ = ["attempt", "output", "task_id"]
+    __slots__ = ["attempt", "attempt_id", "output", "task_id"]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     attempt: int
+    attempt_id: str
     output: _struct_pb2.Value
     task_id: str
-    def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., attempt_id: _Optional[str] = ...) -> None: ...

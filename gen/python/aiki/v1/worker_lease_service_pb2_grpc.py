@@ -77,6 +77,13 @@ class WorkerLeaseServiceStub(object):
     (else a workflow retry runs the task again), StartChildRun, FailTask and ReleaseLease (a
     released run's RUNNING tasks go back to AWAITING_RETRY, so an unrecorded success is lost and
     the task runs again). If no write follows soon, it is flushed on its own.
+    Pipelining: a worker may run a task that has no record as soon as its StartTask is sent
+    (not answered) and, when it succeeds, carry its completion on the next write at once,
+    naming the attempt by the StartTask's `attempt_id`. On one Session the server applies that
+    write after the StartTask's answer, so the task's record still precedes its result, its
+    attempt is counted (the StartTask was sent before it ran), and the workflow goes on without
+    waiting for each StartTask's round trip. A refused StartTask (lease lost) means the task
+    ran once without a record; the worker then ends the execution.
 
     8. Limits. Run ids, lease tokens and task ids are UUIDs (any letter case; the server answers
     lower case). Names (task, workflow, version, event, sleep, shard, worker id and name),
@@ -226,6 +233,13 @@ class WorkerLeaseServiceServicer(object):
     (else a workflow retry runs the task again), StartChildRun, FailTask and ReleaseLease (a
     released run's RUNNING tasks go back to AWAITING_RETRY, so an unrecorded success is lost and
     the task runs again). If no write follows soon, it is flushed on its own.
+    Pipelining: a worker may run a task that has no record as soon as its StartTask is sent
+    (not answered) and, when it succeeds, carry its completion on the next write at once,
+    naming the attempt by the StartTask's `attempt_id`. On one Session the server applies that
+    write after the StartTask's answer, so the task's record still precedes its result, its
+    attempt is counted (the StartTask was sent before it ran), and the workflow goes on without
+    waiting for each StartTask's round trip. A refused StartTask (lease lost) means the task
+    ran once without a record; the worker then ends the execution.
 
     8. Limits. Run ids, lease tokens and task ids are UUIDs (any letter case; the server answers
     lower case). Names (task, workflow, version, event, sleep, shard, worker id and name),
@@ -464,6 +478,13 @@ class WorkerLeaseService(object):
     (else a workflow retry runs the task again), StartChildRun, FailTask and ReleaseLease (a
     released run's RUNNING tasks go back to AWAITING_RETRY, so an unrecorded success is lost and
     the task runs again). If no write follows soon, it is flushed on its own.
+    Pipelining: a worker may run a task that has no record as soon as its StartTask is sent
+    (not answered) and, when it succeeds, carry its completion on the next write at once,
+    naming the attempt by the StartTask's `attempt_id`. On one Session the server applies that
+    write after the StartTask's answer, so the task's record still precedes its result, its
+    attempt is counted (the StartTask was sent before it ran), and the workflow goes on without
+    waiting for each StartTask's round trip. A refused StartTask (lease lost) means the task
+    ran once without a record; the worker then ends the execution.
 
     8. Limits. Run ids, lease tokens and task ids are UUIDs (any letter case; the server answers
     lower case). Names (task, workflow, version, event, sleep, shard, worker id and name),
