@@ -138,6 +138,26 @@ describe("the client session", () => {
     expect(next.run.state.status).toBe("queued");
     expect(count("ClientSession") - sessions).toBe(1);
   });
+
+  it("a server shutting down answers the held wait as the unary RPC would, and the next call opens a stream to another", async () => {
+    const replica = await h.startServer({ database: aiki.database });
+    const proxy = await startTcpProxy([
+      { host: "127.0.0.1", port: replica.port },
+      { host: "127.0.0.1", port: aiki.port },
+    ]);
+    h.defer(() => proxy.close());
+    const c = newClient(proxy.url);
+    const held = await idleV1.start(c, undefined);
+    const wait = clientInternals(c).runs.waitForRunStatus({ runId: held.run.id, status: RunStatus.COMPLETED, timeout: durationFromMs(60_000) });
+    await h.until(() => [...replica.subscriptions().keys()].some((k) => k.includes(held.run.id)), { what: "the held wait" });
+    await replica.stopServer();
+    // As the unary RPC: a shutdown ends the hold early, answering with the run as it is.
+    const ended = await wait;
+    expect(ended.outcome).toBe(WaitForRunStatusResponse_Outcome.TIMEOUT);
+    expect(ended.run?.id).toBe(held.run.id);
+    const next = await idleV1.start(c, undefined);
+    expect(next.run.state.status).toBe("queued");
+  });
 });
 
 describe("a server without client sessions", () => {

@@ -137,6 +137,8 @@ async function* converse(
     shutdown,
   ]).then(async (broke) => {
     closing = true;
+    // A broken conversation ends now: no held wait keeps its stream open.
+    if (broke) cancelAll();
     await Promise.all([...answering]);
     if (broke && !ctx.signal.aborted) out.fail(broke);
     else out.close();
