@@ -91,6 +91,19 @@ describe("the client session", () => {
     await h.until(() => !channelOfRun(), { what: "the end of the cancelled wait" });
   });
 
+  it("close() ends the stream: its calls fail as closed and the server's held wait ends", async () => {
+    const c = client({ url: aiki.url, logger: silentLogger });
+    const held = await idleV1.start(c, undefined);
+    const wait = clientInternals(c)
+      .runs.waitForRunStatus({ runId: held.run.id, status: RunStatus.COMPLETED, timeout: durationFromMs(60_000) })
+      .catch((e: unknown) => e);
+    const holding = () => [...aiki.subscriptions().keys()].some((k) => k.includes(held.run.id));
+    await h.until(holding, { what: "the held wait" });
+    await c.close();
+    expect(await wait).toMatchObject({ code: "canceled" });
+    await h.until(() => !holding(), { what: "the end of the held wait" });
+  });
+
   it("a call's deadline ends it as the unary call's would", async () => {
     const c = newClient();
     const held = await idleV1.start(c, undefined);
