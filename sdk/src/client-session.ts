@@ -26,7 +26,6 @@ const unaryOf = {
 const idleCloseMs = 250;
 
 interface Pending {
-  request: CallRequest;
   /** The same call as a unary RPC, for a server without sessions. */
   unary: () => Promise<unknown>;
   resolve(value: unknown): void;
@@ -109,7 +108,6 @@ class OpenStream {
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.waiting.set(callId, {
-        request,
         unary,
         resolve: (value) => {
           cleanUp();

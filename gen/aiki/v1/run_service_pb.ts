@@ -1558,8 +1558,9 @@ export const ClientSessionRequest_CallSchema: GenMessage<ClientSessionRequest_Ca
 
 /**
  * The client gave up on a call (its deadline passed, it was aborted), as cancelling the
- * unary RPC would: a held wait ends and frees its place. A call already done or unknown is
- * ignored; the call may still be carried out, and is answered with CANCELLED or its result.
+ * unary RPC would: a held wait ends at once (answered with the run as it stands, TIMEOUT) and
+ * frees its place. A call already answered or unknown is ignored; a start or an event already
+ * under way is still carried out and answered.
  *
  * @generated from message aiki.v1.ClientSessionRequest.Cancel
  */
