@@ -2,10 +2,12 @@
 // events multiplexed on one stream, a held wait holding up nothing, call errors as the typed
 // errors of the unary RPCs with the stream going on, a broken stream failing its calls and the
 // next call opening a new one, and unary calls against a server without sessions.
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { channel } from "node:diagnostics_channel";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -18,6 +20,8 @@ import type { TracePointMessage } from "../../server/src/trace-point.js";
 import type { TestAiki } from "../../test/support/aiki-server.js";
 import { startTcpProxy } from "../../test/support/tcp-proxy.js";
 import { useTestAiki } from "../../test/support/use-test-aiki.js";
+
+const execFileAsync = promisify(execFile);
 
 const h = useTestAiki();
 let aiki: TestAiki;
@@ -102,6 +106,23 @@ describe("the client session", () => {
     await c.close();
     expect(await wait).toMatchObject({ code: "canceled" });
     await h.until(() => !holding(), { what: "the end of the held wait" });
+  });
+
+  it("a process that never closes its client still exits once its calls are answered", async () => {
+    // Starts a run and waits for it to be queued, then returns without close(): the idle session closes itself.
+    const script = `
+      import { client, workflow } from "@aiki/sdk";
+      const c = client({ url: process.env.AIKI_URL });
+      const handle = await workflow({ name: "session-idle" }).v("1", { async handler() { return null; } }).start(c, undefined);
+      const queued = await handle.waitForStatus("queued", { timeout: 5_000 });
+      console.log(JSON.stringify(queued.success));
+    `;
+    // A session holding the process open would hold it until this kills it (and the call fails).
+    const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", "--input-type=module", "--eval", script], {
+      env: { ...process.env, AIKI_URL: aiki.url, AIKI_LOG_LEVEL: "error" },
+      timeout: 20_000,
+    });
+    expect(stdout.trim()).toBe("true");
   });
 
   it("a call's deadline ends it as the unary call's would", async () => {
