@@ -3,8 +3,9 @@
 // their own processes, bench/lib/aiki.ts) with every boundary stamped on CLOCK_MONOTONIC, which
 // every process on the machine shares: the client's send and answer here, and in the server and
 // the worker the named points of server/src/trace-point.ts and worker/src/trace-point.ts (HTTP/2
-// request, handler, each SQL statement's start and end, lease push, session calls and answers,
-// handler entry, each task, completion), collected by bench/lib/trace-hook.mjs.
+// request, handler, client session calls and answers, each SQL statement's start and end, lease
+// push, worker session calls and answers, handler entry, each task, completion), collected by
+// bench/lib/trace-hook.mjs.
 //
 //   npx tsx bench/trace.ts        (TRACE_R, TRACE_WARMUP, BENCH_WORKER_CONCURRENCY as for W2)
 //
@@ -117,8 +118,8 @@ const pipelinedHandler: Step[] = [
 ];
 const path: Step[] = [
   { proc: "client", name: "start sent" },
-  { proc: "server", name: "h2 request", detail: /^StartRun$/ },
-  { proc: "server", name: "rpc handler", detail: /^StartRun$/ },
+  // The SDK's starts and waits travel on its client session (RunService.ClientSession).
+  { proc: "server", name: "client call", detail: /^StartRun$/ },
   { proc: "server", name: "sql start", detail: /^insert runs/ },
   { proc: "server", name: "sql end", same: true },
   { proc: "server", name: "lease pushed" },
@@ -138,7 +139,7 @@ const path: Step[] = [
   { proc: "server", name: "sql start", detail: /update runs/ },
   { proc: "server", name: "sql end", same: true },
   { proc: "server", name: "wait woken" },
-  { proc: "server", name: "rpc answered", detail: /^WaitForRunStatus$/ },
+  { proc: "server", name: "client answered", detail: /^WaitForRunStatus$/ },
   { proc: "client", name: "wait answered" },
 ];
 

@@ -41,6 +41,9 @@ const sendGo = task({
   name: "send-go",
   async handler(input: { childRef: string }) {
     const child = await tracedChildV1.getHandleByReferenceId(appClient, input.childRef);
+    // Once the child waits: an event that came first would be taken by its first execution,
+    // which then never suspends (and the test expects the wait's own span and a second one).
+    await child.waitForStatus("awaiting_event", { timeout: 10_000 });
     await child.events.go.send({ n: 7 });
   },
 });

@@ -7,6 +7,7 @@ import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
 import { ScheduleService } from "@aiki/gen/aiki/v1/schedule_service_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import { ClientSession } from "./client-session.js";
 import { createHttp2SessionManager } from "./http2-session-manager.js";
 import { createConsoleLogger, type Logger } from "./logger.js";
 import { defaultNamespace } from "./ready-channel.js";
@@ -116,9 +117,23 @@ export function client(options: ClientOptions): Client {
   };
   const admin = translateErrors(createClient(AdminService, transport));
   let namespace: Promise<string> | undefined;
+  const rawRuns = createClient(RunService, transport);
+  const runs = translateErrors(rawRuns);
+  const events = translateErrors(createClient(EventService, transport));
+  // Starts, waits and events travel on one session stream (client-session.ts), not one HTTP/2
+  // stream each; everything else stays unary.
+  const session = new ClientSession(rawRuns, closing.signal);
   internals.set(instance, {
-    runs: translateErrors(createClient(RunService, transport)),
-    events: translateErrors(createClient(EventService, transport)),
+    runs: {
+      ...runs,
+      startRun: (request, options) => session.call({ case: "startRun", value: request }, options, () => runs.startRun(request, options)),
+      waitForRunStatus: (request, options) =>
+        session.call({ case: "waitForRunStatus", value: request }, options, () => runs.waitForRunStatus(request, options)),
+    },
+    events: {
+      ...events,
+      sendEvent: (request, options) => session.call({ case: "sendEvent", value: request }, options, () => events.sendEvent(request, options)),
+    },
     tasks: translateErrors(createClient(TaskService, transport)),
     leases: translateErrors(createClient(WorkerLeaseService, transport)),
     schedules: translateErrors(createClient(ScheduleService, transport)),

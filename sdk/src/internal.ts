@@ -10,7 +10,7 @@ export { maxAttemptsOf, retryDelayMs, retryStrategyToPb, validateRetryStrategy }
 export { canonicalHash, canonicalJson, childRunKey, taskAddress, toJsonValue, type JsonValue } from "./canonical-json.js";
 export { fromValue, toValue } from "./json-value.js";
 export { errorToFailure, failureFromPb, failureToPb, RecordedFailureError } from "./failure.js";
-export { isTransientRpcError, rpcCodeOf, translateRpcError } from "./rpc-error-translation.js";
+export { callErrorToConnectError, isTransientRpcError, rpcCodeOf, translateRpcError } from "./rpc-error-translation.js";
 export { defaultNamespace, readyChannel } from "./ready-channel.js";
 export { isNonRetryable } from "./errors.js";
 export { parseWithSchema } from "./schema.js";

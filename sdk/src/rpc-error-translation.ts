@@ -129,6 +129,18 @@ export function translateRpcError(error: unknown): unknown {
   return new AikiRpcError(message, code, options);
 }
 
+/**
+ * A call refused on a session (a worker's or a client's), as the ConnectError its unary RPC
+ * would have thrown: the same code, message and typed details, for translateRpcError.
+ */
+export function callErrorToConnectError(error: { code: number; message: string; details: readonly { typeUrl: string; value: Uint8Array }[] }): ConnectError {
+  const connectError = new ConnectError(error.message, error.code in Code ? (error.code as Code) : Code.Unknown);
+  for (const detail of error.details) {
+    connectError.details.push({ type: detail.typeUrl.slice(detail.typeUrl.lastIndexOf("/") + 1), value: detail.value });
+  }
+  return connectError;
+}
+
 /** The RPC code of an error from a client call, translated or not; undefined for other errors. */
 export function rpcCodeOf(error: unknown): RpcCode | undefined {
   if (error instanceof AikiRpcError) return error.code;

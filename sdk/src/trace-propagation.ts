@@ -23,24 +23,50 @@ export function traceContextOf(span: SpanContext | undefined): TraceContextHeade
  */
 export function tracePropagation(): Interceptor {
   return (next) => async (req) => {
-    const active = trace.getSpanContext(context.active());
-    if (req.stream || !active || !isSpanContextValid(active) || req.header.has("traceparent")) return next(req);
-    const span = trace.getTracer("aiki-sdk").startSpan(`${req.service.typeName}/${req.method.name}`, {
-      kind: SpanKind.CLIENT,
-      attributes: { "rpc.system": "connect_rpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name },
-    });
-    // A non-recording span (no provider) carries the active context itself.
-    const headers = traceContextOf(span.isRecording() ? span.spanContext() : active)!;
-    req.header.set("traceparent", headers.traceparent);
-    if (headers.tracestate) req.header.set("tracestate", headers.tracestate);
+    if (req.stream || req.header.has("traceparent")) return next(req);
+    const call = traceCall(req.service.typeName, req.method.name);
+    if (!call) return next(req);
+    req.header.set("traceparent", call.traceContext.traceparent);
+    if (call.traceContext.tracestate) req.header.set("tracestate", call.traceContext.tracestate);
     try {
-      return await next(req);
+      const res = await next(req);
+      call.end();
+      return res;
     } catch (error) {
-      if (error instanceof ConnectError) span.setAttribute("rpc.connect_rpc.error_code", error.code);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      call.end(error);
       throw error;
-    } finally {
-      span.end();
     }
+  };
+}
+
+/** One traced call: the context to send with it, and the end of its CLIENT span. */
+export interface TracedCall {
+  traceContext: TraceContextHeaders;
+  end(error?: unknown): void;
+}
+
+/**
+ * The CLIENT span of a call made while a span is active (undefined when none is), for the
+ * interceptor above and for the calls a client session sends (client-session.ts), which carry
+ * the context in the message instead of a header.
+ */
+export function traceCall(service: string, method: string): TracedCall | undefined {
+  const active = trace.getSpanContext(context.active());
+  if (!active || !isSpanContextValid(active)) return undefined;
+  const span = trace.getTracer("aiki-sdk").startSpan(`${service}/${method}`, {
+    kind: SpanKind.CLIENT,
+    attributes: { "rpc.system": "connect_rpc", "rpc.service": service, "rpc.method": method },
+  });
+  // A non-recording span (no provider) carries the active context itself.
+  const traceContext = traceContextOf(span.isRecording() ? span.spanContext() : active)!;
+  return {
+    traceContext,
+    end(error?: unknown) {
+      if (error !== undefined) {
+        if (error instanceof ConnectError) span.setAttribute("rpc.connect_rpc.error_code", error.code);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      }
+      span.end();
+    },
   };
 }

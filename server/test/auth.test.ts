@@ -11,7 +11,10 @@ import { sql } from "kysely";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AdminService, ApiKeyScope as PbScope, ListApiKeysResponseSchema } from "@aiki/gen/aiki/v1/admin_service_pb";
 import { BadRequestDetailSchema, PermissionDeniedDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
-import { RunService } from "@aiki/gen/aiki/v1/run_service_pb";
+import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
+import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
+import { client, PermissionDeniedError, silentLogger } from "@aiki/sdk";
+import { clientInternals } from "@aiki/sdk/internal";
 import { type SessionResponse, WorkerLeaseService } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { Health } from "@aiki/gen/grpc/health/v1/health_pb";
 import * as reflectionV1 from "@aiki/gen/grpc/reflection/v1/reflection_pb";
@@ -263,6 +266,34 @@ describe("scopes in practice", () => {
     );
     expect(leased.code).toBe(Code.PermissionDenied);
     expect(leased.findDetails(PermissionDeniedDetailSchema)[0]?.requiredScope).toBe("worker");
+  });
+
+  it("each call on a ClientSession needs its unary RPC's scope; a refused one leaves the stream open", async () => {
+    const sdk = (key: string) => {
+      const c = client({ url: aiki.url, apiKey: key, logger: silentLogger });
+      h.defer(() => c.close());
+      return clientInternals(c);
+    };
+    const writer = sdk(keys.client);
+    const reader = sdk(keys.read);
+    const { run } = await writer.runs.startRun({ workflowName: "session-scopes", workflowVersionId: "1" });
+    // A client key starts and sends, but may not wait (WaitForRunStatus is "read").
+    const clientWait = await writer.runs.waitForRunStatus({ runId: run!.id, status: RunStatus.QUEUED }).catch((e: unknown) => e);
+    expect(clientWait).toBeInstanceOf(PermissionDeniedError);
+    expect(clientWait).toMatchObject({ requiredScope: "read", method: "aiki.v1.RunService/WaitForRunStatus" });
+    await writer.events.sendEvent({ eventName: "go", targets: [{ target: { case: "runId", value: run!.id } }] });
+    // A read key waits on the same stream where its start and its event were refused.
+    const readStart = await reader.runs.startRun({ workflowName: "session-scopes", workflowVersionId: "1" }).catch((e: unknown) => e);
+    expect(readStart).toBeInstanceOf(PermissionDeniedError);
+    expect(readStart).toMatchObject({ requiredScope: "client", method: "aiki.v1.RunService/StartRun" });
+    const readSend = await reader.events.sendEvent({ eventName: "go", targets: [{ target: { case: "runId", value: run!.id } }] }).catch((e: unknown) => e);
+    expect(readSend).toMatchObject({ requiredScope: "client", method: "aiki.v1.EventService/SendEvent" });
+    const waited = await reader.runs.waitForRunStatus({ runId: run!.id, status: RunStatus.QUEUED });
+    expect(waited.outcome).toBe(WaitForRunStatusResponse_Outcome.REACHED);
+    // A worker key may open the stream, and nothing on it.
+    const worker = sdk(keys.worker);
+    await expect(worker.runs.waitForRunStatus({ runId: run!.id, status: RunStatus.QUEUED })).rejects.toBeInstanceOf(PermissionDeniedError);
+    await expect(worker.runs.startRun({ workflowName: "session-scopes", workflowVersionId: "1" })).rejects.toBeInstanceOf(PermissionDeniedError);
   });
 });
 

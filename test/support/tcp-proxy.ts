@@ -4,6 +4,8 @@ import net from "node:net";
 
 export interface TcpProxy {
   url: string;
+  /** Drops every connection through the proxy (a network break); new ones are still taken. */
+  cut(): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,9 @@ export async function startTcpProxy(backends: ReadonlyArray<{ host: string; port
   const { port } = server.address() as net.AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    cut() {
+      for (const s of sockets) s.destroy();
+    },
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

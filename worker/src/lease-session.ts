@@ -1,13 +1,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type {
-  SessionRequest_CallSchema,
-  SessionRequestSchema,
-  SessionResponse_CallError,
-  SessionResponse_Result,
-} from "@aiki/gen/aiki/v1/worker_lease_service_pb";
+import type { SessionRequest_CallSchema, SessionRequestSchema, SessionResponse_Result } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { AsyncQueue } from "@aiki/common/async-queue";
-import { clientInternals, traceContextOf, translateRpcError } from "@aiki/sdk/internal";
+import { callErrorToConnectError, clientInternals, traceContextOf, translateRpcError } from "@aiki/sdk/internal";
 import { context, trace } from "@opentelemetry/api";
 import { type ConnectionEnd, ConnectionHealth, keepConnected } from "./keep-connected.js";
 import { type LeaseSource, workerFields, type WorkerSlots } from "./lease-source.js";
@@ -203,7 +198,7 @@ class OpenSession {
     if (!waiter) return;
     this.waiting.delete(result.callId);
     const response = result.response;
-    if (response.case === "error") waiter.reject(translateRpcError(callError(response.value)));
+    if (response.case === "error") waiter.reject(translateRpcError(callErrorToConnectError(response.value)));
     else if (response.case === undefined) waiter.reject(translateRpcError(new ConnectError("the server answered a call without a response", Code.Internal)));
     else waiter.resolve(response.value);
   }
@@ -214,13 +209,4 @@ class OpenSession {
     this.waiting.clear();
     for (const w of waiting) w.reject(translateRpcError(new ConnectError("the worker session ended before the call was answered", Code.Unavailable)));
   }
-}
-
-/** A refused call, as the ConnectError its unary RPC would have thrown (typed details included). */
-function callError(error: SessionResponse_CallError): ConnectError {
-  const connectError = new ConnectError(error.message, error.code in Code ? (error.code as Code) : Code.Unknown);
-  for (const detail of error.details) {
-    connectError.details.push({ type: detail.typeUrl.slice(detail.typeUrl.lastIndexOf("/") + 1), value: detail.value });
-  }
-  return connectError;
 }

@@ -6,17 +6,19 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ReferenceConflictPolicy, RetryPolicy, Run, RunReference, RunStatus, RunTransition, TraceContext, Trigger } from "./run_pb.js";
 import { file_aiki_v1_run } from "./run_pb.js";
+import type { SendEventRequest, SendEventResponse } from "./event_service_pb.js";
+import { file_aiki_v1_event_service } from "./event_service_pb.js";
 import type { Event, RunHistory } from "./history_pb.js";
 import { file_aiki_v1_history } from "./history_pb.js";
-import type { Duration, Timestamp, Value } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Any, Duration, Timestamp, Value } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file aiki/v1/run_service.proto.
  */
 export const file_aiki_v1_run_service: GenFile = /*@__PURE__*/
-  fileDesc("ChlhaWtpL3YxL3J1bl9zZXJ2aWNlLnByb3RvEgdhaWtpLnYxIrUDCg9TdGFydFJ1blJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg13b3JrZmxvd19uYW1lGAIgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAyABKAkSJQoFaW5wdXQYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFAoMcmVmZXJlbmNlX2lkGAUgASgJEjkKD2NvbmZsaWN0X3BvbGljeRgGIAEoDjIgLmFpa2kudjEuUmVmZXJlbmNlQ29uZmxpY3RQb2xpY3kSDQoFc2hhcmQYByABKAkSIQoHdHJpZ2dlchgIIAEoCzIQLmFpa2kudjEuVHJpZ2dlchIjCgVyZXRyeRgJIAEoCzIULmFpa2kudjEuUmV0cnlQb2xpY3kSMAoEdGFncxgKIAMoCzIiLmFpa2kudjEuU3RhcnRSdW5SZXF1ZXN0LlRhZ3NFbnRyeRIsCg10cmFjZV9jb250ZXh0GCggASgLMhUuYWlraS52MS5UcmFjZUNvbnRleHQaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPwoQU3RhcnRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIQCghleGlzdGluZxgCIAEoCCIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIrCg5HZXRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJGChpHZXRSdW5CeVJlZmVyZW5jZUlkUmVxdWVzdBIoCglyZWZlcmVuY2UYASABKAsyFS5haWtpLnYxLlJ1blJlZmVyZW5jZSI4ChtHZXRSdW5CeVJlZmVyZW5jZUlkUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4i3gMKD0xpc3RSdW5zUmVxdWVzdBIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSJAoIc3RhdHVzZXMYAyADKA4yEi5haWtpLnYxLlJ1blN0YXR1cxISCgVzaGFyZBgEIAEoCUgAiAEBEhUKDXBhcmVudF9ydW5faWQYBSABKAkSFAoMcmVmZXJlbmNlX2lkGAYgASgJEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJEg8KB3J1bl9pZHMYCSADKAkSEwoLc2NoZWR1bGVfaWQYCiABKAkSNAoQY3JlYXRlX3RpbWVfZnJvbRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcnVuX29mGA0gASgJEjAKBHRhZ3MYDiADKAsyIi5haWtpLnYxLkxpc3RSdW5zUmVxdWVzdC5UYWdzRW50cnkaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3NoYXJkIkcKEExpc3RSdW5zUmVzcG9uc2USGgoEcnVucxgBIAMoCzIMLmFpa2kudjEuUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIyChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLgoRQ2FuY2VsUnVuUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4iMQoPUGF1c2VSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLQoQUGF1c2VSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biIyChBSZXN1bWVSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLgoRUmVzdW1lUnVuUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4iIQoPQXdha2VSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSItChBBd2FrZVJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuInkKF1dhaXRGb3JSdW5TdGF0dXNSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIiCgZzdGF0dXMYAiABKA4yEi5haWtpLnYxLlJ1blN0YXR1cxIqCgd0aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uItcBChhXYWl0Rm9yUnVuU3RhdHVzUmVzcG9uc2USOgoHb3V0Y29tZRgBIAEoDjIpLmFpa2kudjEuV2FpdEZvclJ1blN0YXR1c1Jlc3BvbnNlLk91dGNvbWUSGQoDcnVuGAIgASgLMgwuYWlraS52MS5SdW4iZAoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASEwoPT1VUQ09NRV9SRUFDSEVEEAESFgoST1VUQ09NRV9URVJNSU5BVEVEEAISEwoPT1VUQ09NRV9USU1FT1VUEAMiUgoZTGlzdFJ1blRyYW5zaXRpb25zUmVxdWVzdBIOCgZydW5faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiYgoaTGlzdFJ1blRyYW5zaXRpb25zUmVzcG9uc2USKwoLdHJhbnNpdGlvbnMYASADKAsyFi5haWtpLnYxLlJ1blRyYW5zaXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlQKFExpc3RDaGlsZFJ1bnNSZXF1ZXN0EhUKDXBhcmVudF9ydW5faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiTAoVTGlzdENoaWxkUnVuc1Jlc3BvbnNlEhoKBHJ1bnMYASADKAsyDC5haWtpLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiqwMKCVJ1bkZpbHRlchIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSJAoIc3RhdHVzZXMYAyADKA4yEi5haWtpLnYxLlJ1blN0YXR1cxISCgVzaGFyZBgEIAEoCUgAiAEBEhUKDXBhcmVudF9ydW5faWQYBSABKAkSFAoMcmVmZXJlbmNlX2lkGAYgASgJEg8KB3J1bl9pZHMYByADKAkSEwoLc2NoZWR1bGVfaWQYCCABKAkSNAoQY3JlYXRlX3RpbWVfZnJvbRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcnVuX29mGAsgASgJEioKBHRhZ3MYDCADKAsyHC5haWtpLnYxLlJ1bkZpbHRlci5UYWdzRW50cnkaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3NoYXJkIjYKEENvdW50UnVuc1JlcXVlc3QSIgoGZmlsdGVyGAEgASgLMhIuYWlraS52MS5SdW5GaWx0ZXIiQwoOUnVuU3RhdHVzQ291bnQSIgoGc3RhdHVzGAEgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSDQoFY291bnQYAiABKAMiSwoRQ291bnRSdW5zUmVzcG9uc2USJwoGY291bnRzGAEgAygLMhcuYWlraS52MS5SdW5TdGF0dXNDb3VudBINCgV0b3RhbBgCIAEoAyIWChRMaXN0V29ya2Zsb3dzUmVxdWVzdCLDAQoWV29ya2Zsb3dWZXJzaW9uU3VtbWFyeRIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSEQoJcnVuX2NvdW50GAMgASgDEjQKEGxhc3RfY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHdvcmtlcl9jb3VudBgFIAEoBRIWCg5zY2hlZHVsZV9jb3VudBgGIAEoBSJLChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USMgoJd29ya2Zsb3dzGAEgAygLMh8uYWlraS52MS5Xb3JrZmxvd1ZlcnNpb25TdW1tYXJ5IiYKFEdldFJ1bkhpc3RvcnlSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSJdChVHZXRSdW5IaXN0b3J5UmVzcG9uc2USJAoHaGlzdG9yeRgBIAEoCzITLmFpa2kudjEuUnVuSGlzdG9yeRIeCgZldmVudHMYAiADKAsyDi5haWtpLnYxLkV2ZW50IjYKEFdhdGNoUnVuc1JlcXVlc3QSIgoGZmlsdGVyGAEgASgLMhIuYWlraS52MS5SdW5GaWx0ZXIiLwoRV2F0Y2hSdW5zUmVzcG9uc2USGgoEcnVucxgBIAMoCzIMLmFpa2kudjEuUnVuIiEKD1dhdGNoUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiRgoQV2F0Y2hSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIXCg9oaXN0b3J5X2NoYW5nZWQYAiABKAgiZAoWU2V0UnVuUmV0ZW50aW9uUmVxdWVzdBIOCgZydW5faWQYASABKAkSKQoFdW50aWwYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2ZvcmV2ZXIYAyABKAgiNAoXU2V0UnVuUmV0ZW50aW9uUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4igAMKD1JlcnVuUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSLwoFc3RhcnQYAiABKAsyHi5haWtpLnYxLlJlcnVuUnVuUmVxdWVzdC5TdGFydEgAEjwKDGxhc3RfZmFpbHVyZRgDIAEoCzIkLmFpa2kudjEuUmVydW5SdW5SZXF1ZXN0Lkxhc3RGYWlsdXJlSAASMQoEc3RlcBgEIAEoCzIhLmFpa2kudjEuUmVydW5SdW5SZXF1ZXN0LlRhc2tTdGVwSAASJQoFaW5wdXQYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSGwoTd29ya2Zsb3dfdmVyc2lvbl9pZBgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJEhQKDHJlZmVyZW5jZV9pZBgIIAEoCRotCghUYXNrU3RlcBIPCgdhZGRyZXNzGAEgASgJEhAKCHNlcXVlbmNlGAIgASgFGgcKBVN0YXJ0Gg0KC0xhc3RGYWlsdXJlQgYKBGZyb20iVwoQUmVydW5SdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIQCghleGlzdGluZxgCIAEoCBIWCg5jb3BpZWRfcmVjb3JkcxgDIAEoBTLBCgoKUnVuU2VydmljZRI/CghTdGFydFJ1bhIYLmFpa2kudjEuU3RhcnRSdW5SZXF1ZXN0GhkuYWlraS52MS5TdGFydFJ1blJlc3BvbnNlEjkKBkdldFJ1bhIWLmFpa2kudjEuR2V0UnVuUmVxdWVzdBoXLmFpa2kudjEuR2V0UnVuUmVzcG9uc2USYAoTR2V0UnVuQnlSZWZlcmVuY2VJZBIjLmFpa2kudjEuR2V0UnVuQnlSZWZlcmVuY2VJZFJlcXVlc3QaJC5haWtpLnYxLkdldFJ1bkJ5UmVmZXJlbmNlSWRSZXNwb25zZRI/CghMaXN0UnVucxIYLmFpa2kudjEuTGlzdFJ1bnNSZXF1ZXN0GhkuYWlraS52MS5MaXN0UnVuc1Jlc3BvbnNlEkIKCUNhbmNlbFJ1bhIZLmFpa2kudjEuQ2FuY2VsUnVuUmVxdWVzdBoaLmFpa2kudjEuQ2FuY2VsUnVuUmVzcG9uc2USPwoIUGF1c2VSdW4SGC5haWtpLnYxLlBhdXNlUnVuUmVxdWVzdBoZLmFpa2kudjEuUGF1c2VSdW5SZXNwb25zZRJCCglSZXN1bWVSdW4SGS5haWtpLnYxLlJlc3VtZVJ1blJlcXVlc3QaGi5haWtpLnYxLlJlc3VtZVJ1blJlc3BvbnNlEj8KCEF3YWtlUnVuEhguYWlraS52MS5Bd2FrZVJ1blJlcXVlc3QaGS5haWtpLnYxLkF3YWtlUnVuUmVzcG9uc2USVAoPU2V0UnVuUmV0ZW50aW9uEh8uYWlraS52MS5TZXRSdW5SZXRlbnRpb25SZXF1ZXN0GiAuYWlraS52MS5TZXRSdW5SZXRlbnRpb25SZXNwb25zZRJXChBXYWl0Rm9yUnVuU3RhdHVzEiAuYWlraS52MS5XYWl0Rm9yUnVuU3RhdHVzUmVxdWVzdBohLmFpa2kudjEuV2FpdEZvclJ1blN0YXR1c1Jlc3BvbnNlEl0KEkxpc3RSdW5UcmFuc2l0aW9ucxIiLmFpa2kudjEuTGlzdFJ1blRyYW5zaXRpb25zUmVxdWVzdBojLmFpa2kudjEuTGlzdFJ1blRyYW5zaXRpb25zUmVzcG9uc2USTgoNTGlzdENoaWxkUnVucxIdLmFpa2kudjEuTGlzdENoaWxkUnVuc1JlcXVlc3QaHi5haWtpLnYxLkxpc3RDaGlsZFJ1bnNSZXNwb25zZRJCCglDb3VudFJ1bnMSGS5haWtpLnYxLkNvdW50UnVuc1JlcXVlc3QaGi5haWtpLnYxLkNvdW50UnVuc1Jlc3BvbnNlEk4KDUxpc3RXb3JrZmxvd3MSHS5haWtpLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0Gh4uYWlraS52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2USTgoNR2V0UnVuSGlzdG9yeRIdLmFpa2kudjEuR2V0UnVuSGlzdG9yeVJlcXVlc3QaHi5haWtpLnYxLkdldFJ1bkhpc3RvcnlSZXNwb25zZRJECglXYXRjaFJ1bnMSGS5haWtpLnYxLldhdGNoUnVuc1JlcXVlc3QaGi5haWtpLnYxLldhdGNoUnVuc1Jlc3BvbnNlMAESQQoIV2F0Y2hSdW4SGC5haWtpLnYxLldhdGNoUnVuUmVxdWVzdBoZLmFpa2kudjEuV2F0Y2hSdW5SZXNwb25zZTABEj8KCFJlcnVuUnVuEhguYWlraS52MS5SZXJ1blJ1blJlcXVlc3QaGS5haWtpLnYxLlJlcnVuUnVuUmVzcG9uc2ViBnByb3RvMw", [file_aiki_v1_run, file_aiki_v1_history, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChlhaWtpL3YxL3J1bl9zZXJ2aWNlLnByb3RvEgdhaWtpLnYxIrUDCg9TdGFydFJ1blJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg13b3JrZmxvd19uYW1lGAIgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAyABKAkSJQoFaW5wdXQYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFAoMcmVmZXJlbmNlX2lkGAUgASgJEjkKD2NvbmZsaWN0X3BvbGljeRgGIAEoDjIgLmFpa2kudjEuUmVmZXJlbmNlQ29uZmxpY3RQb2xpY3kSDQoFc2hhcmQYByABKAkSIQoHdHJpZ2dlchgIIAEoCzIQLmFpa2kudjEuVHJpZ2dlchIjCgVyZXRyeRgJIAEoCzIULmFpa2kudjEuUmV0cnlQb2xpY3kSMAoEdGFncxgKIAMoCzIiLmFpa2kudjEuU3RhcnRSdW5SZXF1ZXN0LlRhZ3NFbnRyeRIsCg10cmFjZV9jb250ZXh0GCggASgLMhUuYWlraS52MS5UcmFjZUNvbnRleHQaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPwoQU3RhcnRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIQCghleGlzdGluZxgCIAEoCCIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIrCg5HZXRSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biJGChpHZXRSdW5CeVJlZmVyZW5jZUlkUmVxdWVzdBIoCglyZWZlcmVuY2UYASABKAsyFS5haWtpLnYxLlJ1blJlZmVyZW5jZSI4ChtHZXRSdW5CeVJlZmVyZW5jZUlkUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4i3gMKD0xpc3RSdW5zUmVxdWVzdBIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSJAoIc3RhdHVzZXMYAyADKA4yEi5haWtpLnYxLlJ1blN0YXR1cxISCgVzaGFyZBgEIAEoCUgAiAEBEhUKDXBhcmVudF9ydW5faWQYBSABKAkSFAoMcmVmZXJlbmNlX2lkGAYgASgJEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJEg8KB3J1bl9pZHMYCSADKAkSEwoLc2NoZWR1bGVfaWQYCiABKAkSNAoQY3JlYXRlX3RpbWVfZnJvbRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcnVuX29mGA0gASgJEjAKBHRhZ3MYDiADKAsyIi5haWtpLnYxLkxpc3RSdW5zUmVxdWVzdC5UYWdzRW50cnkaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3NoYXJkIkcKEExpc3RSdW5zUmVzcG9uc2USGgoEcnVucxgBIAMoCzIMLmFpa2kudjEuUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIyChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLgoRQ2FuY2VsUnVuUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4iMQoPUGF1c2VSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLQoQUGF1c2VSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1biIyChBSZXN1bWVSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLgoRUmVzdW1lUnVuUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4iIQoPQXdha2VSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSItChBBd2FrZVJ1blJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLmFpa2kudjEuUnVuInkKF1dhaXRGb3JSdW5TdGF0dXNSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIiCgZzdGF0dXMYAiABKA4yEi5haWtpLnYxLlJ1blN0YXR1cxIqCgd0aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uItcBChhXYWl0Rm9yUnVuU3RhdHVzUmVzcG9uc2USOgoHb3V0Y29tZRgBIAEoDjIpLmFpa2kudjEuV2FpdEZvclJ1blN0YXR1c1Jlc3BvbnNlLk91dGNvbWUSGQoDcnVuGAIgASgLMgwuYWlraS52MS5SdW4iZAoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASEwoPT1VUQ09NRV9SRUFDSEVEEAESFgoST1VUQ09NRV9URVJNSU5BVEVEEAISEwoPT1VUQ09NRV9USU1FT1VUEAMiUgoZTGlzdFJ1blRyYW5zaXRpb25zUmVxdWVzdBIOCgZydW5faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiYgoaTGlzdFJ1blRyYW5zaXRpb25zUmVzcG9uc2USKwoLdHJhbnNpdGlvbnMYASADKAsyFi5haWtpLnYxLlJ1blRyYW5zaXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlQKFExpc3RDaGlsZFJ1bnNSZXF1ZXN0EhUKDXBhcmVudF9ydW5faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiTAoVTGlzdENoaWxkUnVuc1Jlc3BvbnNlEhoKBHJ1bnMYASADKAsyDC5haWtpLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiqwMKCVJ1bkZpbHRlchIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSJAoIc3RhdHVzZXMYAyADKA4yEi5haWtpLnYxLlJ1blN0YXR1cxISCgVzaGFyZBgEIAEoCUgAiAEBEhUKDXBhcmVudF9ydW5faWQYBSABKAkSFAoMcmVmZXJlbmNlX2lkGAYgASgJEg8KB3J1bl9pZHMYByADKAkSEwoLc2NoZWR1bGVfaWQYCCABKAkSNAoQY3JlYXRlX3RpbWVfZnJvbRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcnVuX29mGAsgASgJEioKBHRhZ3MYDCADKAsyHC5haWtpLnYxLlJ1bkZpbHRlci5UYWdzRW50cnkaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3NoYXJkIjYKEENvdW50UnVuc1JlcXVlc3QSIgoGZmlsdGVyGAEgASgLMhIuYWlraS52MS5SdW5GaWx0ZXIiQwoOUnVuU3RhdHVzQ291bnQSIgoGc3RhdHVzGAEgASgOMhIuYWlraS52MS5SdW5TdGF0dXMSDQoFY291bnQYAiABKAMiSwoRQ291bnRSdW5zUmVzcG9uc2USJwoGY291bnRzGAEgAygLMhcuYWlraS52MS5SdW5TdGF0dXNDb3VudBINCgV0b3RhbBgCIAEoAyIWChRMaXN0V29ya2Zsb3dzUmVxdWVzdCLDAQoWV29ya2Zsb3dWZXJzaW9uU3VtbWFyeRIVCg13b3JrZmxvd19uYW1lGAEgASgJEhsKE3dvcmtmbG93X3ZlcnNpb25faWQYAiABKAkSEQoJcnVuX2NvdW50GAMgASgDEjQKEGxhc3RfY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHdvcmtlcl9jb3VudBgFIAEoBRIWCg5zY2hlZHVsZV9jb3VudBgGIAEoBSJLChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USMgoJd29ya2Zsb3dzGAEgAygLMh8uYWlraS52MS5Xb3JrZmxvd1ZlcnNpb25TdW1tYXJ5IiYKFEdldFJ1bkhpc3RvcnlSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSJdChVHZXRSdW5IaXN0b3J5UmVzcG9uc2USJAoHaGlzdG9yeRgBIAEoCzITLmFpa2kudjEuUnVuSGlzdG9yeRIeCgZldmVudHMYAiADKAsyDi5haWtpLnYxLkV2ZW50IjYKEFdhdGNoUnVuc1JlcXVlc3QSIgoGZmlsdGVyGAEgASgLMhIuYWlraS52MS5SdW5GaWx0ZXIiLwoRV2F0Y2hSdW5zUmVzcG9uc2USGgoEcnVucxgBIAMoCzIMLmFpa2kudjEuUnVuIiEKD1dhdGNoUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiRgoQV2F0Y2hSdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIXCg9oaXN0b3J5X2NoYW5nZWQYAiABKAgiZAoWU2V0UnVuUmV0ZW50aW9uUmVxdWVzdBIOCgZydW5faWQYASABKAkSKQoFdW50aWwYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2ZvcmV2ZXIYAyABKAgiNAoXU2V0UnVuUmV0ZW50aW9uUmVzcG9uc2USGQoDcnVuGAEgASgLMgwuYWlraS52MS5SdW4igAMKD1JlcnVuUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSLwoFc3RhcnQYAiABKAsyHi5haWtpLnYxLlJlcnVuUnVuUmVxdWVzdC5TdGFydEgAEjwKDGxhc3RfZmFpbHVyZRgDIAEoCzIkLmFpa2kudjEuUmVydW5SdW5SZXF1ZXN0Lkxhc3RGYWlsdXJlSAASMQoEc3RlcBgEIAEoCzIhLmFpa2kudjEuUmVydW5SdW5SZXF1ZXN0LlRhc2tTdGVwSAASJQoFaW5wdXQYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSGwoTd29ya2Zsb3dfdmVyc2lvbl9pZBgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJEhQKDHJlZmVyZW5jZV9pZBgIIAEoCRotCghUYXNrU3RlcBIPCgdhZGRyZXNzGAEgASgJEhAKCHNlcXVlbmNlGAIgASgFGgcKBVN0YXJ0Gg0KC0xhc3RGYWlsdXJlQgYKBGZyb20iVwoQUmVydW5SdW5SZXNwb25zZRIZCgNydW4YASABKAsyDC5haWtpLnYxLlJ1bhIQCghleGlzdGluZxgCIAEoCBIWCg5jb3BpZWRfcmVjb3JkcxgDIAEoBSKZAwoUQ2xpZW50U2Vzc2lvblJlcXVlc3QSMgoEY2FsbBgBIAEoCzIiLmFpa2kudjEuQ2xpZW50U2Vzc2lvblJlcXVlc3QuQ2FsbEgAEjYKBmNhbmNlbBgCIAEoCzIkLmFpa2kudjEuQ2xpZW50U2Vzc2lvblJlcXVlc3QuQ2FuY2VsSAAa8QEKBENhbGwSDwoHY2FsbF9pZBgBIAEoDRItCglzdGFydF9ydW4YAiABKAsyGC5haWtpLnYxLlN0YXJ0UnVuUmVxdWVzdEgAEj8KE3dhaXRfZm9yX3J1bl9zdGF0dXMYAyABKAsyIC5haWtpLnYxLldhaXRGb3JSdW5TdGF0dXNSZXF1ZXN0SAASLwoKc2VuZF9ldmVudBgEIAEoCzIZLmFpa2kudjEuU2VuZEV2ZW50UmVxdWVzdEgAEiwKDXRyYWNlX2NvbnRleHQYKCABKAsyFS5haWtpLnYxLlRyYWNlQ29udGV4dEIJCgdyZXF1ZXN0GhkKBkNhbmNlbBIPCgdjYWxsX2lkGAEgASgNQgYKBGtpbmQi5gIKFUNsaWVudFNlc3Npb25SZXNwb25zZRIPCgdjYWxsX2lkGAEgASgNEi4KCXN0YXJ0X3J1bhgCIAEoCzIZLmFpa2kudjEuU3RhcnRSdW5SZXNwb25zZUgAEkAKE3dhaXRfZm9yX3J1bl9zdGF0dXMYAyABKAsyIS5haWtpLnYxLldhaXRGb3JSdW5TdGF0dXNSZXNwb25zZUgAEjAKCnNlbmRfZXZlbnQYBCABKAsyGi5haWtpLnYxLlNlbmRFdmVudFJlc3BvbnNlSAASOQoFZXJyb3IYBSABKAsyKC5haWtpLnYxLkNsaWVudFNlc3Npb25SZXNwb25zZS5DYWxsRXJyb3JIABpRCglDYWxsRXJyb3ISDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEiUKB2RldGFpbHMYAyADKAsyFC5nb29nbGUucHJvdG9idWYuQW55QgoKCHJlc3BvbnNlMpULCgpSdW5TZXJ2aWNlEj8KCFN0YXJ0UnVuEhguYWlraS52MS5TdGFydFJ1blJlcXVlc3QaGS5haWtpLnYxLlN0YXJ0UnVuUmVzcG9uc2USOQoGR2V0UnVuEhYuYWlraS52MS5HZXRSdW5SZXF1ZXN0GhcuYWlraS52MS5HZXRSdW5SZXNwb25zZRJgChNHZXRSdW5CeVJlZmVyZW5jZUlkEiMuYWlraS52MS5HZXRSdW5CeVJlZmVyZW5jZUlkUmVxdWVzdBokLmFpa2kudjEuR2V0UnVuQnlSZWZlcmVuY2VJZFJlc3BvbnNlEj8KCExpc3RSdW5zEhguYWlraS52MS5MaXN0UnVuc1JlcXVlc3QaGS5haWtpLnYxLkxpc3RSdW5zUmVzcG9uc2USQgoJQ2FuY2VsUnVuEhkuYWlraS52MS5DYW5jZWxSdW5SZXF1ZXN0GhouYWlraS52MS5DYW5jZWxSdW5SZXNwb25zZRI/CghQYXVzZVJ1bhIYLmFpa2kudjEuUGF1c2VSdW5SZXF1ZXN0GhkuYWlraS52MS5QYXVzZVJ1blJlc3BvbnNlEkIKCVJlc3VtZVJ1bhIZLmFpa2kudjEuUmVzdW1lUnVuUmVxdWVzdBoaLmFpa2kudjEuUmVzdW1lUnVuUmVzcG9uc2USPwoIQXdha2VSdW4SGC5haWtpLnYxLkF3YWtlUnVuUmVxdWVzdBoZLmFpa2kudjEuQXdha2VSdW5SZXNwb25zZRJUCg9TZXRSdW5SZXRlbnRpb24SHy5haWtpLnYxLlNldFJ1blJldGVudGlvblJlcXVlc3QaIC5haWtpLnYxLlNldFJ1blJldGVudGlvblJlc3BvbnNlElcKEFdhaXRGb3JSdW5TdGF0dXMSIC5haWtpLnYxLldhaXRGb3JSdW5TdGF0dXNSZXF1ZXN0GiEuYWlraS52MS5XYWl0Rm9yUnVuU3RhdHVzUmVzcG9uc2USXQoSTGlzdFJ1blRyYW5zaXRpb25zEiIuYWlraS52MS5MaXN0UnVuVHJhbnNpdGlvbnNSZXF1ZXN0GiMuYWlraS52MS5MaXN0UnVuVHJhbnNpdGlvbnNSZXNwb25zZRJOCg1MaXN0Q2hpbGRSdW5zEh0uYWlraS52MS5MaXN0Q2hpbGRSdW5zUmVxdWVzdBoeLmFpa2kudjEuTGlzdENoaWxkUnVuc1Jlc3BvbnNlEkIKCUNvdW50UnVucxIZLmFpa2kudjEuQ291bnRSdW5zUmVxdWVzdBoaLmFpa2kudjEuQ291bnRSdW5zUmVzcG9uc2USTgoNTGlzdFdvcmtmbG93cxIdLmFpa2kudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaHi5haWtpLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJOCg1HZXRSdW5IaXN0b3J5Eh0uYWlraS52MS5HZXRSdW5IaXN0b3J5UmVxdWVzdBoeLmFpa2kudjEuR2V0UnVuSGlzdG9yeVJlc3BvbnNlEkQKCVdhdGNoUnVucxIZLmFpa2kudjEuV2F0Y2hSdW5zUmVxdWVzdBoaLmFpa2kudjEuV2F0Y2hSdW5zUmVzcG9uc2UwARJBCghXYXRjaFJ1bhIYLmFpa2kudjEuV2F0Y2hSdW5SZXF1ZXN0GhkuYWlraS52MS5XYXRjaFJ1blJlc3BvbnNlMAESPwoIUmVydW5SdW4SGC5haWtpLnYxLlJlcnVuUnVuUmVxdWVzdBoZLmFpa2kudjEuUmVydW5SdW5SZXNwb25zZRJSCg1DbGllbnRTZXNzaW9uEh0uYWlraS52MS5DbGllbnRTZXNzaW9uUmVxdWVzdBoeLmFpa2kudjEuQ2xpZW50U2Vzc2lvblJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_aiki_v1_run, file_aiki_v1_event_service, file_aiki_v1_history, file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A start of a workflow run.
@@ -1457,6 +1459,223 @@ export const RerunRunResponseSchema: GenMessage<RerunRunResponse> = /*@__PURE__*
   messageDesc(file_aiki_v1_run_service, 38);
 
 /**
+ * A message from the client on a ClientSession stream.
+ *
+ * @generated from message aiki.v1.ClientSessionRequest
+ */
+export type ClientSessionRequest = Message<"aiki.v1.ClientSessionRequest"> & {
+  /**
+   * Exactly one is required.
+   *
+   * @generated from oneof aiki.v1.ClientSessionRequest.kind
+   */
+  kind: {
+    /**
+     * A start, a wait or an event.
+     *
+     * @generated from field: aiki.v1.ClientSessionRequest.Call call = 1;
+     */
+    value: ClientSessionRequest_Call;
+    case: "call";
+  } | {
+    /**
+     * The end of a call's wait for its answer.
+     *
+     * @generated from field: aiki.v1.ClientSessionRequest.Cancel cancel = 2;
+     */
+    value: ClientSessionRequest_Cancel;
+    case: "cancel";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aiki.v1.ClientSessionRequest.
+ * Use `create(ClientSessionRequestSchema)` to create a new message.
+ */
+export const ClientSessionRequestSchema: GenMessage<ClientSessionRequest> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 39);
+
+/**
+ * A call, answered by a ClientSessionResponse with the same call_id.
+ *
+ * @generated from message aiki.v1.ClientSessionRequest.Call
+ */
+export type ClientSessionRequest_Call = Message<"aiki.v1.ClientSessionRequest.Call"> & {
+  /**
+   * Chosen by the client, unique among its calls not yet answered; may wrap around.
+   *
+   * @generated from field: uint32 call_id = 1;
+   */
+  callId: number;
+
+  /**
+   * Exactly one is required; each means what the unary RPC of the same name means.
+   *
+   * @generated from oneof aiki.v1.ClientSessionRequest.Call.request
+   */
+  request: {
+    /**
+     * RunService.StartRun.
+     *
+     * @generated from field: aiki.v1.StartRunRequest start_run = 2;
+     */
+    value: StartRunRequest;
+    case: "startRun";
+  } | {
+    /**
+     * RunService.WaitForRunStatus.
+     *
+     * @generated from field: aiki.v1.WaitForRunStatusRequest wait_for_run_status = 3;
+     */
+    value: WaitForRunStatusRequest;
+    case: "waitForRunStatus";
+  } | {
+    /**
+     * EventService.SendEvent.
+     *
+     * @generated from field: aiki.v1.SendEventRequest send_event = 4;
+     */
+    value: SendEventRequest;
+    case: "sendEvent";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Optional: the client's current span, what the `traceparent` header carries on the unary
+   * RPC; the server traces the call below it. A StartRunRequest's own trace_context wins for
+   * the run, as on the unary RPC.
+   *
+   * @generated from field: aiki.v1.TraceContext trace_context = 40;
+   */
+  traceContext?: TraceContext | undefined;
+};
+
+/**
+ * Describes the message aiki.v1.ClientSessionRequest.Call.
+ * Use `create(ClientSessionRequest_CallSchema)` to create a new message.
+ */
+export const ClientSessionRequest_CallSchema: GenMessage<ClientSessionRequest_Call> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 39, 0);
+
+/**
+ * The client gave up on a call (its deadline passed, it was aborted), as cancelling the
+ * unary RPC would: a held wait ends at once (answered with the run as it stands, TIMEOUT) and
+ * frees its place. A call already answered or unknown is ignored; a start or an event already
+ * under way is still carried out and answered.
+ *
+ * @generated from message aiki.v1.ClientSessionRequest.Cancel
+ */
+export type ClientSessionRequest_Cancel = Message<"aiki.v1.ClientSessionRequest.Cancel"> & {
+  /**
+   * The call given up on.
+   *
+   * @generated from field: uint32 call_id = 1;
+   */
+  callId: number;
+};
+
+/**
+ * Describes the message aiki.v1.ClientSessionRequest.Cancel.
+ * Use `create(ClientSessionRequest_CancelSchema)` to create a new message.
+ */
+export const ClientSessionRequest_CancelSchema: GenMessage<ClientSessionRequest_Cancel> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 39, 1);
+
+/**
+ * A message from the server on a ClientSession stream: the answer to one call.
+ *
+ * @generated from message aiki.v1.ClientSessionResponse
+ */
+export type ClientSessionResponse = Message<"aiki.v1.ClientSessionResponse"> & {
+  /**
+   * The call answered.
+   *
+   * @generated from field: uint32 call_id = 1;
+   */
+  callId: number;
+
+  /**
+   * The response of the call's kind, or its error.
+   *
+   * @generated from oneof aiki.v1.ClientSessionResponse.response
+   */
+  response: {
+    /**
+     * Answers start_run.
+     *
+     * @generated from field: aiki.v1.StartRunResponse start_run = 2;
+     */
+    value: StartRunResponse;
+    case: "startRun";
+  } | {
+    /**
+     * Answers wait_for_run_status.
+     *
+     * @generated from field: aiki.v1.WaitForRunStatusResponse wait_for_run_status = 3;
+     */
+    value: WaitForRunStatusResponse;
+    case: "waitForRunStatus";
+  } | {
+    /**
+     * Answers send_event.
+     *
+     * @generated from field: aiki.v1.SendEventResponse send_event = 4;
+     */
+    value: SendEventResponse;
+    case: "sendEvent";
+  } | {
+    /**
+     * The call was refused or failed.
+     *
+     * @generated from field: aiki.v1.ClientSessionResponse.CallError error = 5;
+     */
+    value: ClientSessionResponse_CallError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aiki.v1.ClientSessionResponse.
+ * Use `create(ClientSessionResponseSchema)` to create a new message.
+ */
+export const ClientSessionResponseSchema: GenMessage<ClientSessionResponse> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 40);
+
+/**
+ * A call refused: what the unary RPC would have answered.
+ *
+ * @generated from message aiki.v1.ClientSessionResponse.CallError
+ */
+export type ClientSessionResponse_CallError = Message<"aiki.v1.ClientSessionResponse.CallError"> & {
+  /**
+   * The gRPC status code (google.rpc.Code), never OK.
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * For humans.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The typed details the unary RPC would carry (aiki.v1.RunNotFoundDetail, ...).
+   *
+   * @generated from field: repeated google.protobuf.Any details = 3;
+   */
+  details: Any[];
+};
+
+/**
+ * Describes the message aiki.v1.ClientSessionResponse.CallError.
+ * Use `create(ClientSessionResponse_CallErrorSchema)` to create a new message.
+ */
+export const ClientSessionResponse_CallErrorSchema: GenMessage<ClientSessionResponse_CallError> = /*@__PURE__*/
+  messageDesc(file_aiki_v1_run_service, 40, 0);
+
+/**
  * Runs: start workflow runs, read them, and control them from outside.
  *
  * Errors common to every method: INVALID_ARGUMENT (with BadRequestDetail naming the field) for
@@ -1674,6 +1893,26 @@ export const RunService: GenService<{
     methodKind: "unary";
     input: typeof RerunRunRequestSchema;
     output: typeof RerunRunResponseSchema;
+  },
+  /**
+   * A client's starts, waits and events on one bidirectional stream (HTTP/2 only): each call
+   * behaves exactly like the unary RPC of the same name (StartRun, WaitForRunStatus,
+   * EventService.SendEvent): same validation, same namespace and limits, same errors, and each
+   * needs the scope its unary RPC needs (a read key's StartRun is refused with
+   * PERMISSION_DENIED in its answer, the stream goes on). One stream instead of one HTTP/2
+   * stream, headers and trailers per call is what makes a start or a wait cheap. Calls may be
+   * sent at any time, several in flight, answered by `call_id` in any order, each as soon as it
+   * is done: a held WaitForRunStatus holds up nothing else. A refused call is answered in its
+   * response (the stream goes on); the stream itself ends with INVALID_ARGUMENT for a malformed
+   * conversation, and with OK when the client closes its side (after every call is answered) or
+   * the server shuts down. Held waits end when the stream does.
+   *
+   * @generated from rpc aiki.v1.RunService.ClientSession
+   */
+  clientSession: {
+    methodKind: "bidi_streaming";
+    input: typeof ClientSessionRequestSchema;
+    output: typeof ClientSessionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_aiki_v1_run_service, 0);

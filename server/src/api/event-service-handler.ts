@@ -1,4 +1,4 @@
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { EventService, SendEventResponse_DeliverySchema } from "@aiki/gen/aiki/v1/event_service_pb";
 import { create } from "@bufbuild/protobuf";
 import type { EngineDeps } from "../engine/engine-deps.js";
@@ -13,7 +13,12 @@ import { Violations } from "./validation.js";
 
 /** EventService: proto <-> engine mapping and request validation only. */
 export function registerEventService(router: ConnectRouter, deps: EngineDeps): void {
-  router.service(EventService, {
+  router.service(EventService, eventServiceImpl(deps));
+}
+
+/** The EventService methods; RunService.ClientSession answers its SendEvent calls with these. */
+export function eventServiceImpl(deps: EngineDeps): ServiceImpl<typeof EventService> {
+  return {
     async sendEvent(req, ctx) {
       const ns = namespaceOf(ctx);
       const v = new Violations(deps.limits);
@@ -56,5 +61,5 @@ export function registerEventService(router: ConnectRouter, deps: EngineDeps): v
       const after = rows.length > size ? items[items.length - 1]?.id : undefined;
       return { events: items.map(eventToPb), nextPageToken: encodePageToken(after, filterKey) };
     },
-  });
+  };
 }

@@ -36,6 +36,9 @@ export const methodScopes: Readonly<Record<string, ApiKeyScope | "any">> = {
   "aiki.v1.RunService/GetRunHistory": "read",
   "aiki.v1.RunService/WatchRuns": "read",
   "aiki.v1.RunService/WatchRun": "read",
+  // Any key may open it: each call on it is checked against the scope of its unary RPC above
+  // (api/client-session.ts), so a read key waits but does not start, and a client key starts.
+  "aiki.v1.RunService/ClientSession": "any",
 
   // Acting on many runs is what CancelRun & co. are, many times: the client scope.
   "aiki.v1.BatchService/StartBatchOperation": "client",

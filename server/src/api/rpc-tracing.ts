@@ -1,5 +1,5 @@
 import { context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { type ContextKey, Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import { type ContextKey, type ContextValues, Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { type TraceContextValues, traceContextFromHeaders } from "../domain/trace-context.js";
 import { parentContextOf, serverTracer, traceContextOfSpan } from "../tracing/server-tracer.js";
 
@@ -65,6 +65,54 @@ export async function traceSessionCall<T>(
   try {
     return await context.with(trace.setSpan(parent, span), fn);
   } catch (error) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/**
+ * A call on a client session (api/client-session.ts) traced as its unary RPC: the same SERVER
+ * span (name, attributes, error code), below the request's own trace_context or else the one the
+ * client named on the call, and `fn` gets a context carrying it as the interceptor's would, so
+ * traceRunOfCall and traceContextForRun see the call as the unary one.
+ */
+export async function traceClientSessionCall<T>(
+  ctx: HandlerContext,
+  service: string,
+  method: string,
+  field: { traceparent: string; tracestate: string } | undefined,
+  traceContext: { traceparent: string; tracestate: string } | undefined,
+  fn: (ctx: HandlerContext) => Promise<T>,
+): Promise<T> {
+  const given =
+    (field && traceContextFromHeaders(field.traceparent, field.tracestate)) ??
+    (traceContext && traceContextFromHeaders(traceContext.traceparent, traceContext.tracestate));
+  const parent = given ? parentContextOf(given) : ROOT_CONTEXT;
+  const span = serverTracer().startSpan(
+    `${service}/${method}`,
+    { kind: SpanKind.SERVER, attributes: { "rpc.system": "connect_rpc", "rpc.service": service, "rpc.method": method } },
+    parent,
+  );
+  const callTrace: CallTrace = { span, given };
+  const shared = ctx.values;
+  const values: ContextValues = {
+    get: <V>(key: ContextKey<V>): V => (key.id === callTraceKey.id ? (callTrace as V) : shared.get(key)),
+    set(key, value) {
+      shared.set(key, value);
+      return this;
+    },
+    delete(key) {
+      shared.delete(key);
+      return this;
+    },
+  };
+  try {
+    return await context.with(trace.setSpan(parent, span), () => fn({ ...ctx, values }));
+  } catch (error) {
+    const code = error instanceof ConnectError ? Code[error.code] : "INTERNAL";
+    span.setAttribute("rpc.connect_rpc.error_code", code);
     span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
     throw error;
   } finally {

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import {
   type RerunRunRequest,
   RunService,
@@ -30,11 +30,18 @@ import { parseStartFields } from "./start-fields.js";
 import { namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
 import { traceContextForRun, traceRunOfCall } from "./rpc-tracing.js";
+import { clientSession } from "./client-session.js";
+import { eventServiceImpl } from "./event-service-handler.js";
 
 const clientActor = "client";
 
 /** RunService: proto <-> engine mapping and request validation only. */
 export function registerRunService(router: ConnectRouter, deps: EngineDeps): void {
+  router.service(RunService, runServiceImpl(deps));
+}
+
+/** The RunService methods; ClientSession answers its calls with these and EventService's. */
+export function runServiceImpl(deps: EngineDeps): ServiceImpl<typeof RunService> {
   const control = async (ns: string, rawRunId: string, action: RunAction, reason?: string) => {
     const v = new Violations(deps.limits);
     const runId = v.uuid("run_id", rawRunId);
@@ -44,7 +51,7 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
     return { run: runToPb(run) };
   };
 
-  router.service(RunService, {
+  const impl: ServiceImpl<typeof RunService> = {
     async startRun(req, ctx) {
       const ns = namespaceOf(ctx);
       const cmd = parseStartRun(new Violations(deps.limits), req, ns);
@@ -215,7 +222,13 @@ export function registerRunService(router: ConnectRouter, deps: EngineDeps): voi
       const { history, events } = await getRunHistory(deps, namespaceOf(ctx), runId);
       return { history: historyToPb(history), events: events.map(eventToPb) };
     },
-  });
+
+    clientSession(requests, ctx) {
+      return clientSession(deps, { runs: impl, events }, requests, ctx);
+    },
+  };
+  const events = eventServiceImpl(deps);
+  return impl;
 }
 
 function parseStartRun(v: Violations, req: StartRunRequest, namespace: string): StartRunCommand {

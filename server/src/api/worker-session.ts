@@ -1,6 +1,5 @@
-import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
-import { anyPack, AnySchema } from "@bufbuild/protobuf/wkt";
-import { Code, type ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import type {
   SessionRequest,
@@ -18,6 +17,7 @@ import { type Limits, limitVariables } from "../limits.js";
 import { holdForCaller } from "./caller-quotas.js";
 import { outboundOf } from "./call-outbound.js";
 import { toConnectError } from "./errors.js";
+import { callError } from "./call-error.js";
 import { traceSessionCall } from "./rpc-tracing.js";
 import { Violations } from "./validation.js";
 import { tracePoint } from "../trace-point.js";
@@ -312,19 +312,6 @@ async function dispatch(impls: SessionImpls, request: SessionRequest_Call["reque
     case undefined:
       throw new InvalidArgumentError([{ field: "call.request", description: "must be one of the session's calls" }]);
   }
-}
-
-/** A ConnectError as session data: code, message and its typed details packed as Any. */
-function callError(error: ConnectError): { code: number; message: string; details: MessageInitShape<typeof AnySchema>[] } {
-  return {
-    code: error.code,
-    message: error.rawMessage,
-    details: error.details.map((d) =>
-      "desc" in d
-        ? anyPack(d.desc as DescMessage, create(d.desc as DescMessage, d.value as MessageInitShape<DescMessage>))
-        : create(AnySchema, { typeUrl: `type.googleapis.com/${d.type}`, value: d.value }),
-    ),
-  };
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,5 +1,7 @@
 from aiki.v1 import run_pb2 as _run_pb2
+from aiki.v1 import event_service_pb2 as _event_service_pb2
 from aiki.v1 import history_pb2 as _history_pb2
+from google.protobuf import any_pb2 as _any_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -36,6 +38,55 @@ class CancelRunResponse(_message.Message):
     RUN_FIELD_NUMBER: _ClassVar[int]
     run: _run_pb2.Run
     def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ...) -> None: ...
+
+class ClientSessionRequest(_message.Message):
+    __slots__ = ["call", "cancel"]
+    class Call(_message.Message):
+        __slots__ = ["call_id", "send_event", "start_run", "trace_context", "wait_for_run_status"]
+        CALL_ID_FIELD_NUMBER: _ClassVar[int]
+        SEND_EVENT_FIELD_NUMBER: _ClassVar[int]
+        START_RUN_FIELD_NUMBER: _ClassVar[int]
+        TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+        WAIT_FOR_RUN_STATUS_FIELD_NUMBER: _ClassVar[int]
+        call_id: int
+        send_event: _event_service_pb2.SendEventRequest
+        start_run: StartRunRequest
+        trace_context: _run_pb2.TraceContext
+        wait_for_run_status: WaitForRunStatusRequest
+        def __init__(self, call_id: _Optional[int] = ..., start_run: _Optional[_Union[StartRunRequest, _Mapping]] = ..., wait_for_run_status: _Optional[_Union[WaitForRunStatusRequest, _Mapping]] = ..., send_event: _Optional[_Union[_event_service_pb2.SendEventRequest, _Mapping]] = ..., trace_context: _Optional[_Union[_run_pb2.TraceContext, _Mapping]] = ...) -> None: ...
+    class Cancel(_message.Message):
+        __slots__ = ["call_id"]
+        CALL_ID_FIELD_NUMBER: _ClassVar[int]
+        call_id: int
+        def __init__(self, call_id: _Optional[int] = ...) -> None: ...
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    call: ClientSessionRequest.Call
+    cancel: ClientSessionRequest.Cancel
+    def __init__(self, call: _Optional[_Union[ClientSessionRequest.Call, _Mapping]] = ..., cancel: _Optional[_Union[ClientSessionRequest.Cancel, _Mapping]] = ...) -> None: ...
+
+class ClientSessionResponse(_message.Message):
+    __slots__ = ["call_id", "error", "send_event", "start_run", "wait_for_run_status"]
+    class CallError(_message.Message):
+        __slots__ = ["code", "details", "message"]
+        CODE_FIELD_NUMBER: _ClassVar[int]
+        DETAILS_FIELD_NUMBER: _ClassVar[int]
+        MESSAGE_FIELD_NUMBER: _ClassVar[int]
+        code: int
+        details: _containers.RepeatedCompositeFieldContainer[_any_pb2.Any]
+        message: str
+        def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., details: _Optional[_Iterable[_Union[_any_pb2.Any, _Mapping]]] = ...) -> None: ...
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    SEND_EVENT_FIELD_NUMBER: _ClassVar[int]
+    START_RUN_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_RUN_STATUS_FIELD_NUMBER: _ClassVar[int]
+    call_id: int
+    error: ClientSessionResponse.CallError
+    send_event: _event_service_pb2.SendEventResponse
+    start_run: StartRunResponse
+    wait_for_run_status: WaitForRunStatusResponse
+    def __init__(self, call_id: _Optional[int] = ..., start_run: _Optional[_Union[StartRunResponse, _Mapping]] = ..., wait_for_run_status: _Optional[_Union[WaitForRunStatusResponse, _Mapping]] = ..., send_event: _Optional[_Union[_event_service_pb2.SendEventResponse, _Mapping]] = ..., error: _Optional[_Union[ClientSessionResponse.CallError, _Mapping]] = ...) -> None: ...
 
 class CountRunsRequest(_message.Message):
     __slots__ = ["filter"]

@@ -110,6 +110,11 @@ class RunServiceStub(object):
                 request_serializer=aiki_dot_v1_dot_run__service__pb2.RerunRunRequest.SerializeToString,
                 response_deserializer=aiki_dot_v1_dot_run__service__pb2.RerunRunResponse.FromString,
                 )
+        self.ClientSession = channel.stream_stream(
+                '/aiki.v1.RunService/ClientSession',
+                request_serializer=aiki_dot_v1_dot_run__service__pb2.ClientSessionRequest.SerializeToString,
+                response_deserializer=aiki_dot_v1_dot_run__service__pb2.ClientSessionResponse.FromString,
+                )
 
 
 class RunServiceServicer(object):
@@ -275,6 +280,23 @@ class RunServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClientSession(self, request_iterator, context):
+        """A client's starts, waits and events on one bidirectional stream (HTTP/2 only): each call
+        behaves exactly like the unary RPC of the same name (StartRun, WaitForRunStatus,
+        EventService.SendEvent): same validation, same namespace and limits, same errors, and each
+        needs the scope its unary RPC needs (a read key's StartRun is refused with
+        PERMISSION_DENIED in its answer, the stream goes on). One stream instead of one HTTP/2
+        stream, headers and trailers per call is what makes a start or a wait cheap. Calls may be
+        sent at any time, several in flight, answered by `call_id` in any order, each as soon as it
+        is done: a held WaitForRunStatus holds up nothing else. A refused call is answered in its
+        response (the stream goes on); the stream itself ends with INVALID_ARGUMENT for a malformed
+        conversation, and with OK when the client closes its side (after every call is answered) or
+        the server shuts down. Held waits end when the stream does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RunServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -367,6 +389,11 @@ def add_RunServiceServicer_to_server(servicer, server):
                     servicer.RerunRun,
                     request_deserializer=aiki_dot_v1_dot_run__service__pb2.RerunRunRequest.FromString,
                     response_serializer=aiki_dot_v1_dot_run__service__pb2.RerunRunResponse.SerializeToString,
+            ),
+            'ClientSession': grpc.stream_stream_rpc_method_handler(
+                    servicer.ClientSession,
+                    request_deserializer=aiki_dot_v1_dot_run__service__pb2.ClientSessionRequest.FromString,
+                    response_serializer=aiki_dot_v1_dot_run__service__pb2.ClientSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -687,5 +714,22 @@ class RunService(object):
         return grpc.experimental.unary_unary(request, target, '/aiki.v1.RunService/RerunRun',
             aiki_dot_v1_dot_run__service__pb2.RerunRunRequest.SerializeToString,
             aiki_dot_v1_dot_run__service__pb2.RerunRunResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ClientSession(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(request_iterator, target, '/aiki.v1.RunService/ClientSession',
+            aiki_dot_v1_dot_run__service__pb2.ClientSessionRequest.SerializeToString,
+            aiki_dot_v1_dot_run__service__pb2.ClientSessionResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
