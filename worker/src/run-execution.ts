@@ -571,6 +571,10 @@ export class RunExecution implements RunEngine {
 
   private deferCompletion(completion: TaskCompletionInit): void {
     this.pendingCompletions.push(completion);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // A write the handler makes right after the task (its next durable call) takes the
@@ -844,7 +848,8 @@ export class RunExecution implements RunEngine {
       return;
     }
     this.finishing = true;
-    const completedTasks = this.takeCompletions();
+    const pending = this.takeCompletions();
+    const completedTasks = this.byTaskIdNow(pending) ?? (await this.byTaskIdWhereNeeded(pending));
     try {
       await this.write(
         "CompleteRun",

@@ -7,6 +7,8 @@ import type { Violations } from "./validation.js";
 
 type Attempt = { taskId: string; attempt: number };
 
+const maxRemembered = 1024;
+
 /**
  * A session's StartTask calls by attempt id, so a write carrying a completion that names its
  * attempt only by attempt id (a worker pipelining, see TaskCompletion.attempt_id) is applied
@@ -25,9 +27,9 @@ export class PipelinedAttempts {
       () => undefined,
     );
     this.starts.set(attemptId, attempt);
-    void attempt.then(() => {
-      if (this.starts.get(attemptId) === attempt) this.starts.delete(attemptId);
-    });
+    // Answered attempts stay a while (a completion often follows its answer closely), the oldest
+    // leaving first: the store answers for any that left.
+    if (this.starts.size > maxRemembered) this.starts.delete(this.starts.keys().next().value!);
   }
 
   /** Fills in task_id and attempt of the completions that name only an attempt id. */
