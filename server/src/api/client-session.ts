@@ -9,6 +9,7 @@ import { InvalidArgumentError } from "../domain/errors.js";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { defaultLimits } from "../limits.js";
 import { tracePoint } from "../trace-point.js";
+import { conversationEnd } from "./conversation-end.js";
 import { holdForCaller } from "./caller-quotas.js";
 import { outboundOf } from "./call-outbound.js";
 import { identityOf } from "./call-namespace.js";
@@ -120,22 +121,11 @@ async function* converse(
       }
     }
   })();
-  let onShutdown = () => {};
-  const shutdown = new Promise<undefined>((resolve) => {
-    onShutdown = () => resolve(undefined);
-    if (deps.shutdownSignal.aborted) onShutdown();
-    deps.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
-  });
+  const end = conversationEnd(reader, deps.shutdownSignal);
 
   // Once the client has said all it will say, the conversation broke, or the server shuts down:
   // answer what was asked, then end the stream (or fail it with what broke it).
-  void Promise.race([
-    reader.then(
-      () => undefined,
-      (error: unknown) => error,
-    ),
-    shutdown,
-  ]).then(async (broke) => {
+  void end.ended.then(async (broke) => {
     closing = true;
     // A broken conversation ends now: no held wait keeps its stream open.
     if (broke) cancelAll();
@@ -148,7 +138,7 @@ async function* converse(
     yield* out;
   } finally {
     ctx.signal.removeEventListener("abort", cancelAll);
-    deps.shutdownSignal.removeEventListener("abort", onShutdown);
+    end.dispose();
     // The client stopped reading (gone, or the stream failed): nothing it asked is worth finishing.
     cancelAll();
   }

@@ -21,6 +21,7 @@ import { callError } from "./call-error.js";
 import { traceSessionCall } from "./rpc-tracing.js";
 import { Violations } from "./validation.js";
 import { tracePoint } from "../trace-point.js";
+import { conversationEnd } from "./conversation-end.js";
 import { leaseToPb } from "./worker-lease-service-handler.js";
 import { PipelinedAttempts, pipelinedAttemptsKey } from "./pipelined-attempts.js";
 
@@ -197,22 +198,11 @@ async function* converse(
       }
     }
   })();
-  let onShutdown = () => {};
-  const shutdown = new Promise<undefined>((resolve) => {
-    onShutdown = () => resolve(undefined);
-    if (deps.shutdownSignal.aborted) onShutdown();
-    deps.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
-  });
+  const end = conversationEnd(reader, deps.shutdownSignal);
 
   // Once the worker has said all it will say, the conversation broke, or the server shuts down:
   // stop leasing, answer what was asked, then end the stream (or fail it with what broke it).
-  void Promise.race([
-    reader.then(
-      () => undefined,
-      (error: unknown) => error,
-    ),
-    shutdown,
-  ]).then(async (broke) => {
+  void end.ended.then(async (broke) => {
     closing = true;
     leasing.abort();
     await leaser;
@@ -226,7 +216,7 @@ async function* converse(
   } finally {
     leasing.abort();
     ctx.signal.removeEventListener("abort", stopLeasing);
-    deps.shutdownSignal.removeEventListener("abort", onShutdown);
+    end.dispose();
   }
 }
 
