@@ -44,13 +44,16 @@ export async function leaseToIdleSession(deps: EngineDeps, trx: Transaction<Data
  * for another worker, when the session left meanwhile or the history could not be read.
  */
 export async function deliverHandOver(deps: EngineDeps, { run, reservation }: HandOver, history: () => Promise<RunHistoryData>): Promise<RunRow> {
+  // The reads first: the push waits for them, the bookkeeping below does not need to go before.
+  const reading = history();
+  reading.catch(() => undefined);
   deps.metrics?.runTransitioned("queued", "running");
   deps.metrics?.runsLeased([{ ...run, queued_time: run.update_time }]);
   traceLeases([run], "hand_over");
   publishRunChange(deps.notifier, run);
   let delivered = false;
   try {
-    delivered = reservation.deliver({ run, history: await history() });
+    delivered = reservation.deliver({ run, history: await reading });
   } catch (error) {
     reservation.cancel();
     deps.logger.warn({ err: error, runId: run.id }, "loading a handed-over run's history failed; releasing its lease");
