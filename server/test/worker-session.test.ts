@@ -1,13 +1,13 @@
 // WorkerLeaseService.Session through the raw contract (what a worker in any language sees): the
 // opening, leases within credits, grants and drain, calls answered like their unary RPCs (typed
 // errors included), and the end of the stream when the worker closes its side or the server stops.
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AddressMismatchDetailSchema, LeaseLostDetailSchema, StaleTaskAttemptDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
-import { TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
+import { RunHistorySchema, TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import { EventService } from "@aiki/gen/aiki/v1/event_service_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
@@ -23,6 +23,8 @@ import type { TestAiki } from "../../test/support/aiki-server.js";
 import { closeChecked } from "../../test/support/leak-checks.js";
 import { useTestAiki } from "../../test/support/use-test-aiki.js";
 import { taskAddress } from "../src/engine/canonical-json.js";
+import { historyToPb } from "../src/api/history-mapping.js";
+import { loadHistory } from "../src/engine/run-history.js";
 
 const h = useTestAiki();
 let aiki: TestAiki;
@@ -341,6 +343,49 @@ describe("WorkerLeaseService.Session", () => {
     expect(leasedAt).toBe(queued);
     const done = await s.call({ case: "completeRun", value: { runId: run.id, leaseToken: woken!.leaseToken } });
     expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
+    s.end();
+    expect(await s.closed()).toBeUndefined();
+  });
+
+  it("pushes an event-woken run with the history its own reads would give: tasks, earlier waits and the event, as loadHistory reads them", async () => {
+    const wf = workflow();
+    const s = openSession();
+    s.send({ kind: { case: "open", value: wf.open(1) } });
+    await idle(wf.name, 1);
+    const run = await wf.start(3);
+    let [lease] = await s.leases();
+    const at = () => ({ runId: run.id, leaseToken: lease!.leaseToken });
+    const text = (value: string) => ({ kind: { case: "stringValue" as const, value } });
+    const started = await s.call({ case: "startTask", value: { ...at(), name: "t", address: taskAddress("t", undefined), maxAttempts: 2 } });
+    const task = started.case === "startTask" ? started.value.task! : undefined;
+    // Two event waits, each woken by a send: the second push carries the first wait and the task.
+    for (const [sequence, value] of [
+      [0, "first"],
+      [1, "second"],
+    ] as const) {
+      const suspended = await s.call({
+        case: "suspendRun",
+        value: {
+          ...at(),
+          wait: { case: "eventWait", value: { eventName: "go", sequence } },
+          completedTasks: sequence === 0 ? [{ taskId: task!.id, attempt: task!.attempts, output: text("T") }] : [],
+        },
+      });
+      expect(suspended.case === "suspendRun" && suspended.value.suspended).toBe(true);
+      s.send({ kind: { case: "grant", value: { credits: 1 } } });
+      await idle(wf.name, 1);
+      await events.sendEvent({ targets: [{ target: { case: "runId", value: run.id } }], eventName: "go", data: text(value) });
+      [lease] = await s.leases();
+      expect(lease!.run!.status).toBe(RunStatus.RUNNING);
+    }
+    const pushed = lease!.history!;
+    expect(pushed.eventWaits.map((w) => [w.sequence, w.event?.data?.kind.value])).toEqual([
+      [0, "first"],
+      [1, "second"],
+    ]);
+    expect(pushed.tasks.map((t) => [t.name, t.status])).toEqual([["t", TaskStatus.COMPLETED]]);
+    const read = historyToPb(await loadHistory(aiki.deps.db, run.id));
+    expect(toBinary(RunHistorySchema, pushed)).toEqual(toBinary(RunHistorySchema, read));
     s.end();
     expect(await s.closed()).toBeUndefined();
   });

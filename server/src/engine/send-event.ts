@@ -15,7 +15,8 @@ import type { JsonValue } from "../store/json.js";
 import { findRunByReference, lockRunsInIdOrder, transitionRun } from "../store/run-repository.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
-import { cancelHandOvers, deliverHandOvers, type HandOver, leaseToIdleSession } from "./hand-over.js";
+import { cancelHandOvers, deliverHandOver, deliverHandOvers, type HandOver, leaseToIdleSession } from "./hand-over.js";
+import { loadHistory } from "./run-history.js";
 import { publishHistoryChange, publishRunChange } from "./publish-run-change.js";
 import { storeTransaction, traceStore } from "../tracing/store-spans.js";
 
@@ -92,7 +93,10 @@ async function sendEventToRun(deps: EngineDeps, cmd: SendEventCommand, runId: st
   if (used === undefined) publishRunChange(deps.notifier, woken);
   else {
     // The sender is answered meanwhile: the push needs the run's history read first.
-    deliverHandOvers(deps, [{ run: woken, reservation: reserved[used]!.reservation }]).catch((error: unknown) =>
+    // The statement returned the run's history along: the push reads nothing more.
+    const rows = outcome.history;
+    const history = rows ? async () => ({ ...rows, events: new Map(rows.events.map((e) => [e.id, e])) }) : () => loadHistory(deps.db, woken.id);
+    deliverHandOver(deps, { run: woken, reservation: reserved[used]!.reservation }, history).catch((error: unknown) =>
       deps.logger.warn({ err: error }, "pushing a woken run to its session failed; its lease expires"),
     );
   }

@@ -4,6 +4,7 @@ import type { EventRow } from "./events.table.js";
 import { type JsonValue, jsonbOrNull } from "./json.js";
 import { uuidV7 } from "./uuid-v7.js";
 import type { RunRow } from "./runs.table.js";
+import { type HistoryJson, type HistoryRows, historyRowsFromJson } from "./history-json.js";
 import type { RunStatus } from "../domain/run-status.js";
 
 type Trx = Transaction<Database>;
@@ -132,6 +133,8 @@ export interface EventDeliveryOutcome {
   /** The run, when the event woke it: QUEUED, or RUNNING leased to `candidates[picked]`. */
   woken: RunRow | undefined;
   picked: number | undefined;
+  /** With `picked`: the run's history as it now stands, for the push. */
+  history: HistoryRows | undefined;
 }
 
 /**
@@ -163,6 +166,7 @@ export async function deliverEventToRun(
       x_duplicate: boolean;
       x_raced: boolean;
       x_picked: number | null;
+      x_history: HistoryJson | null;
     }
   >`
     with run as (
@@ -204,7 +208,7 @@ export async function deliverEventToRun(
       returning *
     ),
     consumed_older as (
-      update events set consume_time = now() from older where events.id = older.id returning events.id
+      update events set consume_time = now() from older where events.id = older.id returning events.*
     ),
     consumed as (
       select id from ins where consume_time is not null union all select id from consumed_older
@@ -213,7 +217,7 @@ export async function deliverEventToRun(
       update run_waits set status = 'received', event_id = consumed.id, end_time = now()
       from w, consumed
       where run_waits.run_id = w.run_id and run_waits.kind = w.kind and run_waits.key = w.key and run_waits.sequence = w.sequence
-      returning run_waits.run_id
+      returning run_waits.*
     ),
     cand as (
       select * from unnest(
@@ -254,11 +258,37 @@ export async function deliverEventToRun(
       (select revision from run) as x_revision,
       coalesce((select to_jsonb(prior) from prior), (select to_jsonb(ins) from ins)) as x_event,
       exists (select 1 from prior) as x_duplicate,
-      exists (select 1 from raced) as x_raced
+      exists (select 1 from raced) as x_raced,
+      -- Handed over: the run's history as loadHistories reads it, in the state this statement
+      -- leaves it (the snapshot, which 'raced' proved current, plus what it wrote), so the push
+      -- needs no reads of its own.
+      case when moved.x_picked is not null then jsonb_build_object(
+        'tasks', coalesce((select jsonb_agg(to_jsonb(t) order by t.id) from tasks t where t.run_id = ${e.runId}), '[]'::jsonb),
+        'waits', coalesce((
+          select jsonb_agg(to_jsonb(x) order by x.start_time, x.sequence) from (
+            select run_waits.* from run_waits
+            where run_waits.run_id = ${e.runId}
+              and not exists (select 1 from resolved r where r.kind = run_waits.kind and r.key = run_waits.key and r.sequence = run_waits.sequence)
+            union all
+            select * from resolved
+          ) x
+        ), '[]'::jsonb),
+        'children', coalesce((select jsonb_agg(to_jsonb(c) order by c.create_time) from child_runs c where c.parent_run_id = ${e.runId}), '[]'::jsonb),
+        'events', coalesce((
+          select jsonb_agg(to_jsonb(ev)) from (
+            select events.* from run_waits join events on events.id = run_waits.event_id
+            where run_waits.run_id = ${e.runId} and run_waits.event_id is not null
+            union all
+            select * from ins where ins.consume_time is not null
+            union all
+            select * from consumed_older
+          ) ev
+        ), '[]'::jsonb)
+      ) end as x_history
     from (select 1) one left join moved on true
   `.execute(db);
   const row = rows[0]!;
-  const { x_found, x_status, x_revision, x_event, x_duplicate, x_raced, x_picked, ...run } = row;
+  const { x_found, x_status, x_revision, x_event, x_duplicate, x_raced, x_picked, x_history, ...run } = row;
   return {
     raced: x_raced,
     found: x_found,
@@ -268,6 +298,7 @@ export async function deliverEventToRun(
     duplicate: x_duplicate,
     woken: run.id ? (run as RunRow) : undefined,
     picked: x_picked ?? undefined,
+    history: x_history ? historyRowsFromJson(x_history) : undefined,
   };
 }
 
