@@ -15,70 +15,25 @@
 // "db" from a statement's start to its end, "hop" when its ends are in two processes, else
 // "work" in one process.
 // JSON lines on stdout (bench/lib/emit.ts and one per row); the table on stderr.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { expectReached, withAiki } from "./lib/aiki.js";
-import { startBenchEnv } from "./lib/bench-env.js";
+import { expectReached } from "./lib/aiki.js";
 import { emit, envCount, envInt, percentile } from "./lib/emit.js";
+import { type Point, tracedRun } from "./lib/traced-run.js";
 import { threeStepsV1 } from "./workflows.js";
-
-interface Point {
-  ns: bigint;
-  proc: string;
-  name: string;
-  detail?: string;
-}
 
 const r = envInt("TRACE_R", 200);
 const warmup = envCount("TRACE_WARMUP", 20);
-const hook = fileURLToPath(new URL("./lib/trace-hook.mjs", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "aiki-trace-"));
-const now = () => process.hrtime.bigint();
 
-const env = await startBenchEnv();
-const client: Point[] = [];
-const windows: Array<[bigint, bigint]> = [];
-const loadBefore = loadavg()[0]!;
-try {
-  await withAiki(
-    env,
-    {
-      serverNodeArgs: ["--import", hook],
-      workerNodeArgs: ["--import", hook],
-      serverEnv: { AIKI_TRACE_DIR: dir, AIKI_TRACE_PROCESS: "server" },
-      workerEnv: { AIKI_TRACE_DIR: dir, AIKI_TRACE_PROCESS: "worker" },
-    },
-    async ({ client: aiki }) => {
-      for (let i = 0; i < warmup + r; i++) {
-        const t0 = now();
-        client.push({ ns: t0, proc: "client", name: "start sent" });
-        const handle = await threeStepsV1.start(aiki, { i });
-        client.push({ ns: now(), proc: "client", name: "start answered; wait sent" });
-        const result = await handle.waitForStatus("completed", { timeout: { seconds: 30 } });
-        const t1 = now();
-        client.push({ ns: t1, proc: "client", name: "wait answered" });
-        expectReached(result, `trace run ${i}`);
-        if (i >= warmup) windows.push([t0, t1]);
-      }
-    },
-  );
-} finally {
-  await env.close();
-}
-const loadAfter = loadavg()[0]!;
-
-const points: Point[] = [...client];
-for (const file of readdirSync(dir)) {
-  for (const line of readFileSync(join(dir, file), "utf8").split("\n")) {
-    if (!line) continue;
-    const p = JSON.parse(line) as { ns: string; proc: string; name: string; detail?: string };
-    points.push({ ...p, ns: BigInt(p.ns) });
+const { points, windows, loadBefore, loadAfter } = await tracedRun(async ({ aiki, mark, measured }) => {
+  for (let i = 0; i < warmup + r; i++) {
+    const t0 = mark("start sent");
+    const handle = await threeStepsV1.start(aiki, { i });
+    mark("start answered; wait sent");
+    const result = await handle.waitForStatus("completed", { timeout: { seconds: 30 } });
+    const t1 = mark("wait answered");
+    expectReached(result, `trace run ${i}`);
+    if (i >= warmup) measured(t0, t1);
   }
-}
-rmSync(dir, { recursive: true, force: true });
-points.sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0));
+});
 
 const ms = (ns: bigint) => Number(ns) / 1e6;
 
