@@ -63,7 +63,7 @@ export async function resolvePipelinedCompletions(
   completions: PbTaskCompletion[],
 ): Promise<void> {
   if (!completions.some((c) => c.taskId === "" && c.attemptId !== "")) return;
-  completions.forEach((c, i) => v.identifier(`completed_tasks[${i}].attempt_id`, c.attemptId, false));
+  for (const [i, c] of completions.entries()) v.identifier(`completed_tasks[${i}].attempt_id`, c.attemptId, false);
   if (!v.clean) return;
   await (ctx.values.get(pipelinedAttemptsKey) ?? new PipelinedAttempts()).resolve(deps, namespace, runId, completions);
 }
