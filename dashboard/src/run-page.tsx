@@ -192,21 +192,26 @@ export function RunPage({ runId }: { runId: string }) {
       ) : null}
       {access.canWrite ? (
         <div className="actions" role="toolbar" aria-label="Run actions">
-          <button type="button" className="danger" onClick={() => setAction("cancel")}>
-            Cancel…
-          </button>
-          <button type="button" onClick={() => setAction("pause")}>
-            Pause…
-          </button>
-          <button type="button" onClick={() => setAction("resume")}>
-            Resume…
-          </button>
-          <button type="button" onClick={() => setAction("awake")}>
-            Awake…
-          </button>
-          <button type="button" onClick={() => setAction("event")}>
-            Send event…
-          </button>
+          {/* A finished run takes none of these (the server would refuse each): only rerun, keep and start again. */}
+          {terminal.has(run.status) ? null : (
+            <>
+              <button type="button" className="danger" onClick={() => setAction("cancel")}>
+                Cancel…
+              </button>
+              <button type="button" onClick={() => setAction("pause")}>
+                Pause…
+              </button>
+              <button type="button" onClick={() => setAction("resume")}>
+                Resume…
+              </button>
+              <button type="button" onClick={() => setAction("awake")}>
+                Awake…
+              </button>
+              <button type="button" onClick={() => setAction("event")}>
+                Send event…
+              </button>
+            </>
+          )}
           <button type="button" onClick={() => setAction("rerun")}>
             Rerun…
           </button>

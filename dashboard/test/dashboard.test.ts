@@ -256,6 +256,10 @@ describe("a run page", () => {
     await failed.waitForStatus("failed", { timeout: 15_000 });
     await page.goto(ui(`/runs/${failed.run.id}`));
     await page.locator(".failure", { hasText: "the warehouse is on fire" }).first().waitFor(wait);
+    // A finished run offers only what applies to it: rerun, keep, start again.
+    const actions = page.getByRole("toolbar", { name: "Run actions" });
+    await actions.getByRole("button", { name: "Rerun…" }).waitFor(wait);
+    for (const name of ["Cancel…", "Pause…", "Resume…", "Awake…", "Send event…"]) expect(await actions.getByRole("button", { name }).count(), name).toBe(0);
 
     const handle = await awaitingApproval("wake-1");
     await page.goto(ui(`/runs/${handle.run.id}`));
@@ -326,15 +330,12 @@ describe("a run page", () => {
     await page.locator('ul.tree [data-status="CANCELLED"]').waitFor(wait);
     expect((await runs.getRun({ runId: child.id })).run?.status).toBe(RunStatus.CANCELLED);
 
-    // Cancelling again is refused, and the refusal names the state.
-    await page.getByRole("button", { name: "Cancel…" }).click();
-    await page.getByRole("dialog").getByRole("button", { name: "Cancel run" }).click();
+    // A cancelled run is finished: it offers no Cancel… any more (the server would refuse it), Rerun… instead.
     await page
-      .getByRole("dialog")
-      .getByRole("alert")
-      .filter({ hasText: /FAILED_PRECONDITION: .*cancelled/ })
-      .waitFor(wait);
-    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+      .getByRole("toolbar", { name: "Run actions" })
+      .getByRole("button", { name: "Cancel…" })
+      .waitFor({ state: "detached", ...wait });
+    await page.getByRole("toolbar", { name: "Run actions" }).getByRole("button", { name: "Rerun…" }).waitFor(wait);
   });
 });
 
