@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { LeaseLostDetailSchema } from "@aiki/gen/aiki/v1/error_details_pb";
+import type { Task } from "@aiki/gen/aiki/v1/history_pb";
 import { RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import { ScheduleService, ScheduleStatus } from "@aiki/gen/aiki/v1/schedule_service_pb";
@@ -92,7 +93,16 @@ describe("a worker killed mid-task", () => {
     await dying.waitForLine(new RegExp(`TASK_STARTED ${tag}`));
     const { rows } = await sql<{ lease_token: string }>`select lease_token from runs where id = ${run!.id}`.execute(aiki.deps.db);
     const oldToken = rows[0]!.lease_token;
-    const [task] = (await aiki.client(TaskService).listTasks({ runId: run!.id })).tasks;
+    // The worker runs a fresh task once its StartTask is sent (pipelining), so the record may
+    // still be committing: the kill comes once it is there, so the attempt it counted is known.
+    let task: Task | undefined;
+    await h.until(
+      async () => {
+        [task] = (await aiki.client(TaskService).listTasks({ runId: run!.id })).tasks;
+        return task !== undefined;
+      },
+      { what: "the task's StartTask recorded" },
+    );
     // The rescuer is up and waiting for work before the kill, so the time measured below is the
     // lease expiry and the hand-over, not a Node process starting.
     const rescuer = await startWorkerProcess({ AIKI_URL: aiki.url, LEASE_TTL_MS: "1500", WORKER_NAME: "rescuer" });
