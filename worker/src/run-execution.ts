@@ -396,6 +396,10 @@ export class RunExecution implements RunEngine {
             ? settle(async () => {
                 // Only once StartTask is on its way: a task never runs before its start is sent.
                 await Promise.race([isSent, starting]);
+                // And written to the connection (HTTP/2 flushes on the loop's next turn): a worker
+                // that dies as the task begins has still sent the StartTask that counts the attempt.
+                await nextTurn();
+                await nextTurn();
                 return this.trace.taskAttempt({ name: task.name, address, sequence, attempt: 1, maxAttempts }, () => this.runTaskHandler(task, input));
               })
             : undefined;
@@ -950,6 +954,8 @@ function taskFailedError(taskName: string, record: Task): TaskFailedError {
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Runs `fn` now and keeps its outcome for later, so a failure waits to be read rather than going unhandled. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A first attempt run before its StartTask answered, and the session that StartTask went over. */
 interface PipelinedStart {
   record: Promise<Task>;

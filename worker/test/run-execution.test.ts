@@ -716,7 +716,14 @@ describe("eager tasks (eagerTasks)", () => {
   });
 
   it("a task whose StartTask finds the lease lost has run once, and nothing of it is written", async () => {
-    const t1 = counted("t1", () => 1);
+    let ran!: () => void;
+    const taskRan = new Promise<void>((resolve) => {
+      ran = resolve;
+    });
+    const t1 = counted("t1", () => {
+      ran();
+      return 1;
+    });
     const v = workflow({ name: `wf-${++wf}` }).v("1", {
       async handler(run) {
         await t1.t.start(run);
@@ -724,6 +731,12 @@ describe("eager tasks (eagerTasks)", () => {
     });
     const server = serverFor(v);
     server.loseLeaseOnNextWrite = true;
+    // The refusal comes back only once the task has begun (a round trip slower than the task's start).
+    const startTask = server.rpc.tasks.startTask;
+    server.rpc.tasks.startTask = (async (req: Parameters<typeof startTask>[0], options?: Parameters<typeof startTask>[1]) => {
+      await taskRan;
+      return startTask(req, options);
+    }) as typeof startTask;
     expect(await execute(server, v, { eagerTasks: true }).done).toBe("lease_lost");
     expect(server.calls).toEqual(["StartTask t1#0"]);
     expect(t1.calls).toHaveLength(1);
