@@ -77,6 +77,38 @@ async function startRuns(runs: Runs, count: number, tag: string, onEach?: (i: nu
   return acknowledged;
 }
 
+describe("a task that kills its worker", () => {
+  it("counts an attempt for every worker it kills, though it runs as soon as its StartTask is sent, and fails the run once its budget is spent", {
+    timeout: 90_000,
+  }, async () => {
+    const aiki: TestAiki = await h.startServer();
+    const runs = aiki.client(RunService);
+    const tag = `poison-${Date.now()}`;
+    const { run } = await runs.startRun({
+      workflowName: "crash-poison",
+      workflowVersionId: "1.0.0",
+      input: { kind: { case: "structValue", value: { fields: { tag: { kind: { case: "stringValue", value: tag } } } } } } as never,
+    });
+    // Two attempts (maxAttempts 2), two workers killed by the task itself; each dies without
+    // answering anything, so its lease has to expire before the next worker gets the run.
+    for (const name of ["first", "second"]) {
+      const w = await startWorkerProcess({ AIKI_URL: aiki.url, LEASE_TTL_MS: "1500", WORKER_NAME: name });
+      h.defer(() => w.kill());
+      await w.waitForLine(new RegExp(`TASK_STARTED ${tag}`), 30_000);
+      await h.until(() => processGone(w.pid), { timeoutMs: 10_000, what: `worker ${name} killed by its task` });
+    }
+    // The third worker finds both attempts counted: the task is not run again; the run fails.
+    const third = await startWorkerProcess({ AIKI_URL: aiki.url, LEASE_TTL_MS: "1500", WORKER_NAME: "third" });
+    h.defer(() => third.kill());
+    const res = await runs.waitForRunStatus({ runId: run!.id, status: RunStatus.COMPLETED, timeout: durationFromMs(30_000) });
+    expect(res.outcome).toBe(WaitForRunStatusResponse_Outcome.TERMINATED);
+    expect(res.run?.status).toBe(RunStatus.FAILED);
+    const [task] = (await aiki.client(TaskService).listTasks({ runId: run!.id })).tasks;
+    expect([task?.attempts, task?.failure?.message]).toEqual([2, "attempt 2 of 2 was lost: its worker stopped while running it"]);
+    expect(processGone(third.pid)).toBe(false);
+  });
+});
+
 describe("a worker killed mid-task", () => {
   it("the run completes on another worker, the killed attempt counts, the dead worker's late write is refused", { timeout: 90_000 }, async () => {
     const aiki: TestAiki = await h.startServer();
