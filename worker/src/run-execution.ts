@@ -603,9 +603,9 @@ export class RunExecution implements RunEngine {
    * they go back to pending for the next write.
    */
   private async carrying<T>(write: (completedTasks: TaskCompletionInit[]) => Promise<T>, onSent?: () => void): Promise<T> {
-    const pending = this.takeCompletions();
     // Sent in this turn unless a completion must first wait for its StartTask's answer.
-    const taken = this.byTaskIdNow(pending) ?? (await this.byTaskIdWhereNeeded(pending));
+    const resolving = this.byTaskId(this.takeCompletions());
+    const taken = Array.isArray(resolving) ? resolving : await resolving;
     try {
       const writing = write(taken);
       onSent?.();
@@ -618,54 +618,41 @@ export class RunExecution implements RunEngine {
 
   /**
    * A pipelined completion names its attempt by attempt id, which the server resolves only on
-   * the session its StartTask went over: one answered already, or whose session is gone (a
-   * reconnect, unary calls), goes by task id, waiting for the StartTask's answer if need be.
-   * One whose StartTask was refused is dropped: the execution is ending.
+   * the session its StartTask went over. One whose StartTask answered already, whose session is
+   * gone (a reconnect, unary calls), or every one when `byAttemptId` is false (CompleteTask names
+   * a task id) goes by task id, waiting for its StartTask's answer if need be; one whose StartTask
+   * was refused is dropped (the execution is ending). Answered at once (an array, so the write
+   * leaves in this turn) unless some completion has to wait.
    */
-  private byTaskIdNow(completions: TaskCompletionInit[]): TaskCompletionInit[] | undefined {
+  private byTaskId(completions: TaskCompletionInit[], byAttemptId = true): TaskCompletionInit[] | Promise<TaskCompletionInit[]> {
     if (!completions.some((c) => c.attemptId)) return completions;
-    const channel = this.rpc.channel?.();
-    const now: TaskCompletionInit[] = [];
-    for (const c of completions) {
+    const channel = byAttemptId ? this.rpc.channel?.() : undefined;
+    const byId = (c: TaskCompletionInit, task: Task): TaskCompletionInit => ({ taskId: task.id, attempt: task.attempts, output: c.output });
+    const resolved = completions.map((c) => {
       const started = c.attemptId ? this.pipelinedStarts.get(c.attemptId) : undefined;
-      if (!started || (!started.task && started.channel === channel)) now.push(c);
-      else if (started.task) now.push({ taskId: started.task.id, attempt: started.task.attempts, output: c.output });
-      else return undefined;
-    }
-    return now;
-  }
-
-  private async byTaskIdWhereNeeded(completions: TaskCompletionInit[]): Promise<TaskCompletionInit[]> {
-    if (!completions.some((c) => c.attemptId)) return completions;
-    const channel = this.rpc.channel?.();
-    const resolved: TaskCompletionInit[] = [];
-    for (const c of completions) {
-      const started = c.attemptId ? this.pipelinedStarts.get(c.attemptId) : undefined;
-      if (!started || (!started.task && started.channel === channel)) {
-        resolved.push(c);
-        continue;
-      }
-      const task = started.task ?? (await started.record.catch(() => undefined));
-      if (task) resolved.push({ taskId: task.id, attempt: task.attempts, output: c.output });
-    }
-    return resolved;
+      if (!started) return c;
+      if (started.task) return byId(c, started.task);
+      if (channel !== undefined && started.channel === channel) return c;
+      return started.record.then(
+        (task) => byId(c, task),
+        () => undefined,
+      );
+    });
+    if (!resolved.some((c) => c instanceof Promise)) return resolved as TaskCompletionInit[];
+    return Promise.all(resolved).then((all) => all.filter((c) => c !== undefined));
   }
 
   /** Records the pending completions on their own (before a write that cannot carry them). */
   private async flushCompletions(final = false): Promise<void> {
-    const taken = this.takeCompletions();
-    if (taken.length === 0) return;
+    const pending = this.takeCompletions();
+    if (pending.length === 0) return;
     const tasks = this.rpc.tasks;
     await this.track(async () => {
-      for (const c of taken) {
-        // CompleteTask names the task by id: a pipelined completion waits for its StartTask's answer.
-        const started = c.attemptId ? await this.pipelinedStarts.get(c.attemptId)?.record.catch(() => undefined) : undefined;
-        if (c.attemptId && !started) continue;
-        const taskId = started ? started.id : c.taskId;
-        const attempt = started ? started.attempts : c.attempt;
+      for (const c of await this.byTaskId(pending, false)) {
         await this.write(
           "CompleteTask",
-          (signal) => tasks.completeTask({ runId: this.runId, leaseToken: this.leaseToken, taskId, attempt, output: c.output }, { signal }),
+          (signal) =>
+            tasks.completeTask({ runId: this.runId, leaseToken: this.leaseToken, taskId: c.taskId, attempt: c.attempt, output: c.output }, { signal }),
           { landedIfStale: true, final },
         );
       }
@@ -852,8 +839,7 @@ export class RunExecution implements RunEngine {
       return;
     }
     this.finishing = true;
-    const pending = this.takeCompletions();
-    const completedTasks = this.byTaskIdNow(pending) ?? (await this.byTaskIdWhereNeeded(pending));
+    const completedTasks = await this.byTaskId(this.takeCompletions());
     try {
       await this.write(
         "CompleteRun",
@@ -953,7 +939,6 @@ function taskFailedError(taskName: string, record: Task): TaskFailedError {
 
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-/** Runs `fn` now and keeps its outcome for later, so a failure waits to be read rather than going unhandled. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A first attempt run before its StartTask answered, and the session that StartTask went over. */
@@ -964,6 +949,7 @@ interface PipelinedStart {
   task: Task | undefined;
 }
 
+/** Runs `fn` now and keeps its outcome for later, so a failure waits to be read rather than going unhandled. */
 function settle(fn: () => Promise<unknown>): Promise<Settled> {
   return fn().then(
     (value) => ({ ok: true as const, value }),

@@ -1,6 +1,5 @@
 import type { TaskCompletion as PbTaskCompletion } from "@aiki/gen/aiki/v1/task_service_pb";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
-import { StaleTaskAttemptError } from "../domain/errors.js";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { recordedAttempt } from "../engine/record-task.js";
 import type { Violations } from "./validation.js";
@@ -36,11 +35,8 @@ export class PipelinedAttempts {
   async resolve(deps: EngineDeps, namespace: string, runId: string, completions: PbTaskCompletion[]): Promise<void> {
     for (const c of completions) {
       if (c.taskId !== "" || c.attemptId === "") continue;
-      const pending = this.starts.get(c.attemptId);
-      const found = pending
-        ? ((await pending) ?? (await recordedAttempt(deps, namespace, runId, c.attemptId)))
-        : await recordedAttempt(deps, namespace, runId, c.attemptId);
-      if (!found) throw new StaleTaskAttemptError(c.attemptId, 0, undefined, undefined);
+      // A StartTask of this session (answered, or answered once it is), else the store (which refuses an unknown one as stale).
+      const found = (await this.starts.get(c.attemptId)) ?? (await recordedAttempt(deps, namespace, runId, c.attemptId));
       c.taskId = found.taskId;
       c.attempt = found.attempt;
     }

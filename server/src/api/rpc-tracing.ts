@@ -1,4 +1,4 @@
-import { context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type ContextKey, type ContextValues, Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { type TraceContextValues, traceContextFromHeaders } from "../domain/trace-context.js";
 import { parentContextOf, serverTracer, traceContextOfSpan } from "../tracing/server-tracer.js";
@@ -26,22 +26,10 @@ export function rpcTracing(): Interceptor {
       (field && traceContextFromHeaders(field.traceparent, field.tracestate)) ??
       traceContextFromHeaders(req.header.get("traceparent"), req.header.get("tracestate"));
     const parent = given ? parentContextOf(given) : ROOT_CONTEXT;
-    const span = serverTracer().startSpan(
-      `${req.service.typeName}/${req.method.name}`,
-      { kind: SpanKind.SERVER, attributes: { "rpc.system": "connect_rpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name } },
-      parent,
-    );
-    req.contextValues.set(callTraceKey, { span, given });
-    try {
-      return await context.with(trace.setSpan(parent, span), () => next(req));
-    } catch (error) {
-      const code = error instanceof ConnectError ? Code[error.code] : "INTERNAL";
-      span.setAttribute("rpc.connect_rpc.error_code", code);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-      throw error;
-    } finally {
-      span.end();
-    }
+    return inServerSpan(req.service.typeName, req.method.name, parent, (span) => {
+      req.contextValues.set(callTraceKey, { span, given });
+      return next(req);
+    });
   };
 }
 
@@ -57,19 +45,7 @@ export async function traceSessionCall<T>(
   const given = traceContext && traceContextFromHeaders(traceContext.traceparent, traceContext.tracestate);
   if (!given) return fn();
   const parent = parentContextOf(given);
-  const span = serverTracer().startSpan(
-    `aiki.v1.WorkerLeaseService/Session.${method}`,
-    { kind: SpanKind.SERVER, attributes: { "rpc.system": "connect_rpc", "rpc.service": "aiki.v1.WorkerLeaseService", "rpc.method": `Session.${method}` } },
-    parent,
-  );
-  try {
-    return await context.with(trace.setSpan(parent, span), fn);
-  } catch (error) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-    throw error;
-  } finally {
-    span.end();
-  }
+  return inServerSpan("aiki.v1.WorkerLeaseService", `Session.${method}`, parent, fn);
 }
 
 /**
@@ -90,29 +66,38 @@ export async function traceClientSessionCall<T>(
     (field && traceContextFromHeaders(field.traceparent, field.tracestate)) ??
     (traceContext && traceContextFromHeaders(traceContext.traceparent, traceContext.tracestate));
   const parent = given ? parentContextOf(given) : ROOT_CONTEXT;
+  return inServerSpan(service, method, parent, (span) => {
+    const callTrace: CallTrace = { span, given };
+    const shared = ctx.values;
+    const values: ContextValues = {
+      get: <V>(key: ContextKey<V>): V => (key.id === callTraceKey.id ? (callTrace as V) : shared.get(key)),
+      set(key, value) {
+        shared.set(key, value);
+        return this;
+      },
+      delete(key) {
+        shared.delete(key);
+        return this;
+      },
+    };
+    return fn({ ...ctx, values });
+  });
+}
+
+/**
+ * Runs `fn` in a SERVER span `service/method` below `parent` (a unary call, or a call on a
+ * session traced as one), marking a failure with its status and gRPC code.
+ */
+async function inServerSpan<T>(service: string, method: string, parent: Context, fn: (span: Span) => Promise<T>): Promise<T> {
   const span = serverTracer().startSpan(
     `${service}/${method}`,
     { kind: SpanKind.SERVER, attributes: { "rpc.system": "connect_rpc", "rpc.service": service, "rpc.method": method } },
     parent,
   );
-  const callTrace: CallTrace = { span, given };
-  const shared = ctx.values;
-  const values: ContextValues = {
-    get: <V>(key: ContextKey<V>): V => (key.id === callTraceKey.id ? (callTrace as V) : shared.get(key)),
-    set(key, value) {
-      shared.set(key, value);
-      return this;
-    },
-    delete(key) {
-      shared.delete(key);
-      return this;
-    },
-  };
   try {
-    return await context.with(trace.setSpan(parent, span), () => fn({ ...ctx, values }));
+    return await context.with(trace.setSpan(parent, span), () => fn(span));
   } catch (error) {
-    const code = error instanceof ConnectError ? Code[error.code] : "INTERNAL";
-    span.setAttribute("rpc.connect_rpc.error_code", code);
+    span.setAttribute("rpc.connect_rpc.error_code", error instanceof ConnectError ? Code[error.code] : "INTERNAL");
     span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
     throw error;
   } finally {

@@ -4,7 +4,7 @@ import type { EventRow } from "./events.table.js";
 import { type JsonValue, jsonbOrNull } from "./json.js";
 import { uuidV7 } from "./uuid-v7.js";
 import type { RunRow } from "./runs.table.js";
-import { type HistoryJson, type HistoryRows, historyRowsFromJson } from "./history-json.js";
+import { type HistoryJson, type HistoryRows, historyRowsFromJson, rowFromJson } from "./history-json.js";
 import type { RunStatus } from "../domain/run-status.js";
 
 type Trx = Transaction<Database>;
@@ -294,25 +294,10 @@ export async function deliverEventToRun(
     found: x_found,
     status: x_status ?? undefined,
     revision: x_revision ?? undefined,
-    event: x_event ? eventFromJson(x_event as Record<string, unknown>) : undefined,
+    event: x_event ? rowFromJson<EventRow>(x_event as Record<string, unknown>) : undefined,
     duplicate: x_duplicate,
     woken: run.id ? (run as RunRow) : undefined,
     picked: x_picked ?? undefined,
     history: x_history ? historyRowsFromJson(x_history) : undefined,
-  };
-}
-
-/** An events row as to_jsonb gives it: timestamps as text. */
-function eventFromJson(json: Record<string, unknown>): EventRow {
-  const time = (v: unknown) => (typeof v === "string" ? new Date(v) : null);
-  return {
-    namespace: json.namespace as string,
-    id: json.id as string,
-    run_id: json.run_id as string,
-    name: json.name as string,
-    data: json.data as EventRow["data"],
-    reference_id: (json.reference_id as string | null) ?? null,
-    consume_time: time(json.consume_time),
-    create_time: time(json.create_time) as Date,
   };
 }

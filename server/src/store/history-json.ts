@@ -22,7 +22,8 @@ export interface HistoryRows {
 // The timestamp columns of the four tables: pg gives them as Date, to_jsonb as ISO text.
 const timeColumns = new Set(["next_attempt_time", "create_time", "update_time", "start_time", "deadline", "end_time", "consume_time"]);
 
-function withDates<T>(row: Record<string, unknown>): T {
+/** A row of one of those tables as to_jsonb gives it, with its timestamps as Date again. */
+export function rowFromJson<T>(row: Record<string, unknown>): T {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(row)) out[key] = timeColumns.has(key) && typeof value === "string" ? new Date(value) : value;
   return out as T;
@@ -30,9 +31,9 @@ function withDates<T>(row: Record<string, unknown>): T {
 
 export function historyRowsFromJson(json: HistoryJson): HistoryRows {
   return {
-    tasks: json.tasks.map((r) => withDates<TaskRow>(r)),
-    waits: json.waits.map((r) => withDates<RunWaitRow>(r)),
-    children: json.children.map((r) => withDates<ChildRunRow>(r)),
-    events: json.events.map((r) => withDates<EventRow>(r)),
+    tasks: json.tasks.map((r) => rowFromJson<TaskRow>(r)),
+    waits: json.waits.map((r) => rowFromJson<RunWaitRow>(r)),
+    children: json.children.map((r) => rowFromJson<ChildRunRow>(r)),
+    events: json.events.map((r) => rowFromJson<EventRow>(r)),
   };
 }
