@@ -2,7 +2,7 @@
 // times after TRACE_WARMUP [20] warm-ups, against the bench deployment (server and worker in
 // their own processes, bench/lib/aiki.ts) with every boundary stamped on CLOCK_MONOTONIC, which
 // every process on the machine shares: the client's send and answer here, and in the server and
-// the worker the named points of server/src/trace-point.ts and worker/src/trace-point.ts (HTTP/2
+// the worker the named points of common/src/trace-point.ts (server and worker) (HTTP/2
 // request, handler, client session calls and answers, each SQL statement's start and end, lease
 // push, worker session calls and answers, handler entry, each task, completion), collected by
 // bench/lib/trace-hook.mjs.

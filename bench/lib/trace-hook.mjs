@@ -1,6 +1,6 @@
 // Loaded with `node --import ./bench/lib/trace-hook.mjs` by bench/trace.ts in the server and
-// worker processes: subscribes to the "aiki:trace" points (server/src/trace-point.ts,
-// worker/src/trace-point.ts), stamps each with CLOCK_MONOTONIC (shared by every process on the
+// worker processes: subscribes to the "aiki:trace" points (common/src/trace-point.ts, in
+// the server and the worker), stamps each with CLOCK_MONOTONIC (shared by every process on the
 // machine) and writes them as JSON lines to $AIKI_TRACE_DIR/<AIKI_TRACE_PROCESS>-<pid>.jsonl
 // when the process exits. Held in memory meanwhile: a write per point would be on the path measured.
 import { subscribe } from "node:diagnostics_channel";

@@ -1,6 +1,5 @@
 // The deployment of bench/trace.ts and bench/trace-event.ts: the bench's server and worker, each
-// with bench/lib/trace-hook.mjs loaded to stamp the trace points of server/src/trace-point.ts and
-// worker/src/trace-point.ts on CLOCK_MONOTONIC (which every process on the machine shares), and
+// with bench/lib/trace-hook.mjs loaded to stamp the trace points of common/src/trace-point.ts on CLOCK_MONOTONIC (which every process on the machine shares), and
 // the client's own points beside them.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";

@@ -16,7 +16,7 @@ import { RunSchema, RunStatus } from "@aiki/gen/aiki/v1/run_pb";
 import { RunService, WaitForRunStatusResponse_Outcome } from "@aiki/gen/aiki/v1/run_service_pb";
 import { type Client, client, event, InvalidArgumentError, RunNotFoundError, silentLogger, workflow } from "@aiki/sdk";
 import { clientInternals, isTransientRpcError } from "@aiki/sdk/internal";
-import type { TracePointMessage } from "../../server/src/trace-point.js";
+import type { TracePointMessage } from "@aiki/common/trace-point";
 import type { TestAiki } from "../../test/support/aiki-server.js";
 import { startTcpProxy } from "../../test/support/tcp-proxy.js";
 import { useTestAiki } from "../../test/support/use-test-aiki.js";

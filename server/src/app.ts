@@ -41,7 +41,7 @@ import type { Db } from "./store/database.js";
 import { countRunsByWorkflowAndStatus, pingStore } from "./store/stats-repository.js";
 import { defaultRetention, RetentionLoop, type RetentionOptions } from "./timers/retention-loop.js";
 import { TimerLoop } from "./timers/timer-loop.js";
-import { tracePoint } from "./trace-point.js";
+import { tracePoint } from "@aiki/common/trace-point";
 
 export interface AppDeps {
   db: Db;

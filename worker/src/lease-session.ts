@@ -7,7 +7,7 @@ import { context, trace } from "@opentelemetry/api";
 import { type ConnectionEnd, ConnectionHealth, keepConnected } from "./keep-connected.js";
 import { type LeaseSource, workerFields, type WorkerSlots } from "./lease-source.js";
 import { StreamLeaseSource } from "./lease-stream.js";
-import { tracePoint } from "./trace-point.js";
+import { tracePoint } from "@aiki/common/trace-point";
 import type { WorkerRpc } from "./worker-rpc.js";
 
 type Outgoing = MessageInitShape<typeof SessionRequestSchema>;

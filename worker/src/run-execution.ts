@@ -54,7 +54,7 @@ import {
 } from "@aiki/sdk/internal";
 import { ExecutionEnded, type ExecutionOutcome } from "./execution-ended.js";
 import { findRecord, ReplayHistory } from "./replay-history.js";
-import { tracePoint } from "./trace-point.js";
+import { tracePoint } from "@aiki/common/trace-point";
 import { ExecutionTrace } from "./execution-tracing.js";
 
 type SuspendWait = MessageInitShape<typeof SuspendRunRequestSchema>["wait"];

@@ -8,7 +8,7 @@ import { PermissionDeniedError } from "../domain/auth-errors.js";
 import { InvalidArgumentError } from "../domain/errors.js";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { defaultLimits } from "../limits.js";
-import { tracePoint } from "../trace-point.js";
+import { tracePoint } from "@aiki/common/trace-point";
 import { conversationEnd } from "./conversation-end.js";
 import { holdForCaller } from "./caller-quotas.js";
 import { outboundOf } from "./call-outbound.js";

@@ -20,7 +20,7 @@ import { toConnectError } from "./errors.js";
 import { callError } from "./call-error.js";
 import { traceSessionCall } from "./rpc-tracing.js";
 import { Violations } from "./validation.js";
-import { tracePoint } from "../trace-point.js";
+import { tracePoint } from "@aiki/common/trace-point";
 import { conversationEnd } from "./conversation-end.js";
 import { leaseToPb } from "./worker-lease-service-handler.js";
 import { PipelinedAttempts, pipelinedAttemptsKey } from "./pipelined-attempts.js";

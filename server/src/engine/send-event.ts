@@ -92,8 +92,7 @@ async function sendEventToRun(deps: EngineDeps, cmd: SendEventCommand, runId: st
   deps.metrics?.runTransitioned("awaiting_event", "queued", 1);
   if (used === undefined) publishRunChange(deps.notifier, woken);
   else {
-    // The sender is answered meanwhile: the push needs the run's history read first.
-    // The statement returned the run's history along: the push reads nothing more.
+    // Pushed while the sender is answered; the statement returned the run's history along, so the push reads nothing.
     const rows = outcome.history;
     const history = rows ? async () => ({ ...rows, events: new Map(rows.events.map((e) => [e.id, e])) }) : () => loadHistory(deps.db, woken.id);
     deliverHandOver(deps, { run: woken, reservation: reserved[used]!.reservation }, history).catch((error: unknown) =>

@@ -4,7 +4,7 @@ import { channels } from "../notify/notifier.js";
 import type { RunRow } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { getRun } from "./query-runs.js";
-import { tracePoint } from "../trace-point.js";
+import { tracePoint } from "@aiki/common/trace-point";
 
 export type WaitOutcome = "reached" | "terminated" | "timeout";
 

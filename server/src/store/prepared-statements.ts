@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import { tracePoint, tracing } from "../trace-point.js";
+import { tracePoint, tracing } from "@aiki/common/trace-point";
 
 // A statement's text is parsed and planned by Postgres on every unnamed execution; naming it
 // makes each connection parse it once and then only bind and execute, which halves the cost of
