@@ -71,6 +71,8 @@ export interface AppDeps {
   batches?: boolean;
   /** Lease, page size and concurrency of the batch loop; default: defaultBatchLoopOptions. */
   batchLoop?: Partial<BatchLoopOptions>;
+  /** AIKI_PIPELINE_HOLD_MS: how long a pipelined StartTask waits for the write carrying its result; default 2. */
+  pipelineHoldMs?: number;
 }
 
 export interface AikiServer {
@@ -101,6 +103,7 @@ export function createServer(deps: AppDeps): AikiServer {
     localSessions: deps.localSessions ?? new LocalSessions(),
     watchKeepAliveMs: deps.watchKeepAliveMs,
     limits,
+    pipelineHoldMs: deps.pipelineHoldMs,
   };
   const health = new HealthStatus();
   const verifier = deps.auth?.enabled ? new ApiKeyVerifier(deps.db, deps.notifier, deps.logger, deps.auth) : undefined;

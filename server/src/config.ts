@@ -3,6 +3,7 @@ import { z } from "zod";
 import { defaultBatchLoopOptions } from "./batch/batch-loop.js";
 import { defaultConnectionLimits, type ConnectionLimits } from "./listen-one-port.js";
 import { defaultLimits, type Limits, limitVariables } from "./limits.js";
+import { defaultPipelineHoldMs } from "./engine/engine-deps.js";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(fallback);
 // Every limit of limits.ts, each under its own variable.
@@ -34,6 +35,7 @@ const envSchema = z.object({
   AIKI_MAX_METRIC_WORKFLOWS: positiveInt(200),
   AIKI_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
   AIKI_RETENTION_SWEEP_MS: positiveInt(60_000),
+  AIKI_PIPELINE_HOLD_MS: z.coerce.number().int().min(0).max(1000).default(defaultPipelineHoldMs),
   AIKI_BATCH_LEASE_MS: positiveInt(defaultBatchLoopOptions.leaseTtlMs),
   AIKI_BATCH_PAGE_SIZE: positiveInt(defaultBatchLoopOptions.pageSize),
   AIKI_HEADERS_TIMEOUT_MS: positiveInt(defaultConnectionLimits.headersTimeoutMs),
@@ -63,6 +65,8 @@ export interface Config {
   retention: { maxAgeMs: number; sweepMs: number };
   /** AIKI_BATCH_LEASE_MS, AIKI_BATCH_PAGE_SIZE: docs/bulk-actions.md. */
   batchLoop: { leaseTtlMs: number; pageSize: number };
+  /** AIKI_PIPELINE_HOLD_MS: docs/worker-protocol.md, Pipelining. */
+  pipelineHoldMs: number;
 }
 
 export class ConfigError extends Error {
@@ -107,5 +111,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxMetricWorkflows: e.AIKI_MAX_METRIC_WORKFLOWS,
     retention: { maxAgeMs: Math.round(e.AIKI_RETENTION_DAYS * 24 * 3600_000), sweepMs: e.AIKI_RETENTION_SWEEP_MS },
     batchLoop: { leaseTtlMs: e.AIKI_BATCH_LEASE_MS, pageSize: e.AIKI_BATCH_PAGE_SIZE },
+    pipelineHoldMs: e.AIKI_PIPELINE_HOLD_MS,
   };
 }

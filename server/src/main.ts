@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     metricWorkflows: config.maxMetricWorkflows,
     retention: config.retention,
     batchLoop: config.batchLoop,
+    pipelineHoldMs: config.pipelineHoldMs,
   });
   const address = await server.listen(config.port, config.host);
   logger.info(

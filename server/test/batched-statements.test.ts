@@ -45,10 +45,11 @@ async function leased(n: number): Promise<Lease[]> {
   return got;
 }
 
-const attempt = (lease: Lease, name: string, completions: FirstAttempt["completions"] = []): FirstAttempt => ({
+const attempt = (lease: Lease, name: string, completions: FirstAttempt["completions"] = [], started: FirstAttempt["started"] = []): FirstAttempt => ({
   lease: { namespace: "default", runId: lease.run!.id, leaseToken: lease.leaseToken },
   task: { name, address: taskAddress(name, { n: name }), sequence: 0, input: { n: name }, maxAttempts: 3 },
   completions,
+  started,
 });
 
 describe("insertFirstAttemptsIfLeased", () => {
@@ -77,7 +78,7 @@ describe("insertFirstAttemptsIfLeased", () => {
       attempt(lost!, "b"),
       attempt(taken!, "b"),
     ]);
-    expect(answers.map((t) => (t ? [t.run_id, t.name, t.status, t.attempts, t.input] : undefined))).toEqual([
+    expect(answers.map((a) => (a ? [a.task.run_id, a.task.name, a.task.status, a.task.attempts, a.task.input] : undefined))).toEqual([
       [ok!.run!.id, "b", "running", 1, { n: "b" }],
       [withDone!.run!.id, "b", "running", 1, { n: "b" }],
       undefined,
@@ -97,15 +98,21 @@ describe("insertFirstAttemptsIfLeased", () => {
 
   it("takes an empty completion list and a batch of one", async () => {
     const [one] = await leased(1);
-    const [task] = await insertFirstAttemptsIfLeased(aiki.deps.db, [attempt(one!, "solo")]);
-    expect(task?.name).toBe("solo");
+    const [answer] = await insertFirstAttemptsIfLeased(aiki.deps.db, [attempt(one!, "solo")]);
+    expect(answer?.task.name).toBe("solo");
   });
 });
 
-const completion = (lease: Lease, output: unknown, completions: LeasedCompletion["completions"] = []): LeasedCompletion => ({
+const completion = (
+  lease: Lease,
+  output: unknown,
+  completions: LeasedCompletion["completions"] = [],
+  started: LeasedCompletion["started"] = [],
+): LeasedCompletion => ({
   lease: { namespace: "default", runId: lease.run!.id, leaseToken: lease.leaseToken },
   output: output as LeasedCompletion["output"],
   completions,
+  started,
 });
 
 describe("completeLeasedRunsWithoutParent", () => {

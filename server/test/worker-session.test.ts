@@ -2,7 +2,7 @@
 // opening, leases within credits, grants and drain, calls answered like their unary RPCs (typed
 // errors included), and the end of the stream when the worker closes its side or the server stops.
 import { type MessageInitShape, toBinary } from "@bufbuild/protobuf";
-import { anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
+import { anyUnpack, durationFromMs, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -311,6 +311,116 @@ describe("WorkerLeaseService.Session", () => {
     expect((await runs.getRun({ runId: second.id })).run?.status).toBe(RunStatus.RUNNING);
     s.end();
     expect(await s.closed()).toBeUndefined();
+  });
+
+  describe("pipelined writes", () => {
+    // A replica whose pipelined starts wait a minute for the write carrying their result: a
+    // start that is not taken over, given back or hurried would outlast the test.
+    let replica: TestAiki;
+    beforeAll(async () => {
+      replica = await h.startServer({ database: aiki.database, pipelineHoldMs: 60_000 });
+    });
+    const text = (value: string) => ({ kind: { case: "stringValue" as const, value } });
+
+    async function leasedOnReplica() {
+      const wf = workflow();
+      const run = await wf.start(1);
+      const s = openSession(replica.client(WorkerLeaseService));
+      s.send({ kind: { case: "open", value: wf.open(1) } });
+      const [lease] = await s.leases();
+      return { run, s, at: { runId: run.id, leaseToken: lease!.leaseToken } };
+    }
+
+    it("writes a chain with the write that carries its last result: the starts, their results and the run's completion in one commit", async () => {
+      const { run, s, at } = await leasedOnReplica();
+      const start = (name: string, previous?: string) => ({
+        case: "startTask" as const,
+        value: {
+          ...at,
+          name,
+          address: taskAddress(name, undefined),
+          maxAttempts: 1,
+          attemptId: `att-${name}`,
+          completedTasks: previous ? [{ attemptId: `att-${previous}`, output: text(previous.toUpperCase()) }] : [],
+        },
+      });
+      const answers = await Promise.all([
+        s.call(start("a")),
+        s.call(start("b", "a")),
+        s.call(start("c", "b")),
+        s.call({ case: "completeRun", value: { ...at, output: text("done"), completedTasks: [{ attemptId: "att-c", output: text("C") }] } }),
+      ]);
+      // Each start is answered with the attempt it started, as a start written alone would be.
+      expect(answers.slice(0, 3).map((a) => a.case === "startTask" && [a.value.task?.name, a.value.task?.status, a.value.task?.attempts])).toEqual([
+        ["a", TaskStatus.RUNNING, 1],
+        ["b", TaskStatus.RUNNING, 1],
+        ["c", TaskStatus.RUNNING, 1],
+      ]);
+      const done = answers[3]!;
+      expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
+      const { tasks } = await aiki.client(TaskService).listTasks({ runId: run.id });
+      expect(tasks.map((t) => [t.name, t.status, t.attempts, t.output?.kind.value])).toEqual([
+        ["a", TaskStatus.COMPLETED, 1, "A"],
+        ["b", TaskStatus.COMPLETED, 1, "B"],
+        ["c", TaskStatus.COMPLETED, 1, "C"],
+      ]);
+      // One transaction: every record carries its start time, now(); written apart they would differ.
+      const { run: finished } = await runs.getRun({ runId: run.id });
+      const endTime = timestampDate(finished!.endTime!).getTime();
+      expect(tasks.map((t) => timestampDate(t.createTime!).getTime())).toEqual([endTime, endTime, endTime]);
+      s.end();
+      expect(await s.closed()).toBeUndefined();
+    });
+
+    it("a start taken over by a write that is refused is written by itself; one whose record exists takes the slow path", async () => {
+      const { run, s, at } = await leasedOnReplica();
+      const startA = (attemptId: string) => ({
+        case: "startTask" as const,
+        value: { ...at, name: "a", address: taskAddress("a", undefined), maxAttempts: 3, attemptId },
+      });
+      // The CompleteRun that takes "a" over is refused (its output is no JSON value): "a" is
+      // given back, recorded by itself and answered.
+      const nan = { kind: { case: "numberValue" as const, value: Number.NaN } };
+      const [a, refused] = await Promise.all([
+        s.call(startA("att-1")),
+        s.call({ case: "completeRun", value: { ...at, output: nan, completedTasks: [{ attemptId: "att-1", output: text("A") }] } }),
+      ]);
+      expect(refused.case === "error" && refused.value.code).toBe(Code.InvalidArgument);
+      expect(a.case === "startTask" && [a.value.task?.status, a.value.task?.attempts]).toEqual([TaskStatus.RUNNING, 1]);
+      // Another attempt at the same task (the first one's record exists): its start and result go
+      // with the CompleteRun, whose one statement cannot insert the record; the slow path counts it.
+      const [again, done] = await Promise.all([
+        s.call(startA("att-2")),
+        s.call({ case: "completeRun", value: { ...at, output: text("done"), completedTasks: [{ attemptId: "att-2", output: text("A2") }] } }),
+      ]);
+      expect(again.case === "startTask" && [again.value.task?.status, again.value.task?.attempts]).toEqual([TaskStatus.RUNNING, 2]);
+      expect(done.case === "completeRun" && done.value.run?.status).toBe(RunStatus.COMPLETED);
+      const { tasks } = await aiki.client(TaskService).listTasks({ runId: run.id });
+      expect(tasks.map((t) => [t.name, t.status, t.attempts, t.output?.kind.value])).toEqual([["a", TaskStatus.COMPLETED, 2, "A2"]]);
+      s.end();
+      expect(await s.closed()).toBeUndefined();
+    });
+
+    it("a start named by a SuspendRun, which cannot take it over, is written at once", async () => {
+      const { run, s, at } = await leasedOnReplica();
+      const [a, slept] = await Promise.all([
+        s.call({ case: "startTask", value: { ...at, name: "a", address: taskAddress("a", undefined), maxAttempts: 1, attemptId: "att-a" } }),
+        s.call({
+          case: "suspendRun",
+          value: {
+            ...at,
+            wait: { case: "sleep", value: { name: "nap", sequence: 0, duration: durationFromMs(3_600_000) } },
+            completedTasks: [{ attemptId: "att-a", output: text("A") }],
+          },
+        }),
+      ]);
+      expect(a.case === "startTask" && a.value.task?.status).toBe(TaskStatus.RUNNING);
+      expect(slept.case === "suspendRun" && slept.value.run?.status).toBe(RunStatus.SLEEPING);
+      const { tasks } = await aiki.client(TaskService).listTasks({ runId: run.id });
+      expect(tasks.map((t) => [t.name, t.status, t.output?.kind.value])).toEqual([["a", TaskStatus.COMPLETED, "A"]]);
+      s.end();
+      expect(await s.closed()).toBeUndefined();
+    }, 10_000);
   });
 
   it("hands a run an event wakes straight to the idle session, its history holding the event", async () => {

@@ -64,6 +64,8 @@ export interface TestAikiOptions {
   connectionLimits?: Partial<ConnectionLimits>;
   /** The retention sweep (docs/retention.md); default off in tests, so no test's runs vanish under it. */
   retention?: RetentionOptions;
+  /** AIKI_PIPELINE_HOLD_MS; default the server's (2 ms). */
+  pipelineHoldMs?: number;
 }
 
 export async function startTestAiki(options: TestAikiOptions = {}): Promise<TestAiki> {
@@ -90,6 +92,7 @@ export async function startTestAiki(options: TestAikiOptions = {}): Promise<Test
     watchKeepAliveMs: options.watchKeepAliveMs,
     limits: { ...defaultLimits, ...options.limits },
     connectionLimits: { ...defaultConnectionLimits, ...options.connectionLimits },
+    pipelineHoldMs: options.pipelineHoldMs,
   });
   const { url, port } = await server.listen(0, "127.0.0.1");
   // Own session managers, so that closeClients() can close the connections they keep.

@@ -3,12 +3,12 @@ import { type TaskCompletion as PbTaskCompletion, TaskService } from "@aiki/gen/
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { taskAddress } from "../engine/canonical-json.js";
 import { getRun } from "../engine/query-runs.js";
-import { completeTask, failTask, startTask } from "../engine/record-task.js";
+import { completeTask, failTask, startTaskWith } from "../engine/record-task.js";
 import { listTasks, type TaskCompletion } from "../store/task-repository.js";
 import { taskToPb } from "./history-mapping.js";
 import { namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
-import { resolvePipelinedCompletions } from "./pipelined-attempts.js";
+import { joinPipeline } from "./pipelined-attempts.js";
 
 /** TaskService: proto <-> engine mapping and request validation only. */
 export function registerTaskService(router: ConnectRouter, deps: EngineDeps): void {
@@ -37,23 +37,16 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
       if (req.maxAttempts < 0) v.add("max_attempts", "must not be negative");
       v.identifier("attempt_id", req.attemptId, false);
       const input = v.payload("input", req.input);
-      if (v.clean) await resolvePipelinedCompletions(deps, ctx, v, ns, lease.runId, req.completedTasks);
-      const completions = completionsFromPb(v, req.completedTasks);
       // A worker whose canonical JSON differs would miss its own records on replay: refused here.
       if (v.clean) v.derivedKey("address", taskAddress(req.name, input), req.address, 'name + ":" + the canonical hash of input');
-      v.throwIfAny();
-      const task = await startTask(deps, {
-        namespace: ns,
-        ...lease,
-        name: req.name,
-        address: req.address,
-        sequence: req.sequence,
-        input,
-        maxAttempts: req.maxAttempts || 1,
-        attemptId: req.attemptId || undefined,
-        completions,
+      const fields = { name: req.name, address: req.address, sequence: req.sequence, input, maxAttempts: req.maxAttempts || 1 };
+      // On a session, a later write may record this start with its own (pipelined-attempts.ts).
+      const write = await joinPipeline(deps, ctx, v, ns, lease.runId, req, { ...fields, attemptId: req.attemptId });
+      if ("answered" in write) return { task: taskToPb(write.answered) };
+      return write.apply(async (completions, started) => {
+        const recorded = await startTaskWith(deps, { namespace: ns, ...lease, ...fields, attemptId: req.attemptId || undefined, completions, started });
+        return { answer: { task: taskToPb(recorded.task) }, started: recorded.started };
       });
-      return { task: taskToPb(task) };
     },
 
     async completeTask(req, ctx) {
@@ -96,14 +89,4 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
       return { tasks: (await listTasks(deps.db, [runId])).map(taskToPb) };
     },
   };
-}
-
-/** The `completed_tasks` of a write, validated (field names as the caller sent them). */
-export function completionsFromPb(v: Violations, completed: readonly PbTaskCompletion[]): TaskCompletion[] {
-  return completed.map((c, i) => {
-    // A pipelined completion (attempt_id only) was resolved to its task by now, if it could be.
-    const taskId = v.uuid(`completed_tasks[${i}].task_id`, c.taskId);
-    if (c.attempt < 1) v.add(`completed_tasks[${i}].attempt`, "must be at least 1");
-    return { taskId, attempt: c.attempt, output: v.payload(`completed_tasks[${i}].output`, c.output) };
-  });
 }

@@ -12,7 +12,7 @@ import {
   type WorkflowVersionRef,
 } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import type { EngineDeps } from "../engine/engine-deps.js";
-import { completeRun, failRun, releaseLease } from "../engine/finish-run.js";
+import { completeRunWith, failRun, releaseLease } from "../engine/finish-run.js";
 import { defaultLeaseTtlMs, heartbeat, type LeasedRun, pollLeases, streamLeases, type WorkerIdentity } from "../engine/lease-runs.js";
 import { childRunKey } from "../engine/canonical-json.js";
 import { startChildRun } from "../engine/start-child-run.js";
@@ -23,13 +23,13 @@ import { historyToPb } from "./history-mapping.js";
 import { failureCauseFromPb, runStatusFromPb, runToPb } from "./run-mapping.js";
 import { namespaceOf } from "./call-namespace.js";
 import { parseStartFields } from "./start-fields.js";
-import { completionsFromPb, taskServiceImpl } from "./task-service-handler.js";
+import { taskServiceImpl } from "./task-service-handler.js";
 import { Violations } from "./validation.js";
 import { traceContextForRun, traceRunOfCall } from "./rpc-tracing.js";
 import { workerSession } from "./worker-session.js";
 import { holdForCaller } from "./caller-quotas.js";
 import { outboundOf } from "./call-outbound.js";
-import { resolvePipelinedCompletions } from "./pipelined-attempts.js";
+import { completionsFromPb, joinPipeline, resolvePipelinedCompletions } from "./pipelined-attempts.js";
 
 const maxLeaseTtlMs = 3600_000;
 
@@ -138,10 +138,13 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       const v = new Violations(deps.limits);
       const lease = fenced(v, req.runId, req.leaseToken);
       const output = v.payload("output", req.output);
-      if (v.clean) await resolvePipelinedCompletions(deps, ctx, v, ns, lease.runId, req.completedTasks);
-      const completions = completionsFromPb(v, req.completedTasks);
-      v.throwIfAny();
-      return { run: runToPb(await completeRun(deps, { namespace: ns, ...lease, output, completions })) };
+      // On a session, the pipelined starts its completions name may be recorded with it (pipelined-attempts.ts).
+      const write = await joinPipeline(deps, ctx, v, ns, lease.runId, req);
+      if ("answered" in write) throw new Error("a CompleteRun cannot be taken over by another write");
+      return write.apply(async (completions, started) => {
+        const done = await completeRunWith(deps, { namespace: ns, ...lease, output, completions, started });
+        return { answer: { run: runToPb(done.run) }, started: done.started };
+      });
     },
 
     async failRun(req, ctx) {

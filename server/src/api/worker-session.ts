@@ -11,7 +11,7 @@ import type {
 } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { AsyncQueue } from "@aiki/common/async-queue";
 import { InvalidArgumentError } from "../domain/errors.js";
-import type { EngineDeps } from "../engine/engine-deps.js";
+import { defaultPipelineHoldMs, type EngineDeps } from "../engine/engine-deps.js";
 import { type SessionCredits, sessionLeases, type WorkerIdentity } from "../engine/lease-runs.js";
 import { type Limits, limitVariables } from "../limits.js";
 import { holdForCaller } from "./caller-quotas.js";
@@ -139,7 +139,7 @@ async function* converse(
 
   const calls = new Set<Promise<void>>();
   // A call whose completions name a StartTask of this session by attempt id waits for its answer.
-  const attempts = new PipelinedAttempts();
+  const attempts = new PipelinedAttempts(deps.pipelineHoldMs ?? defaultPipelineHoldMs);
   ctx.values.set(pipelinedAttemptsKey, attempts);
   const roomForAnswers = async () => {
     while (out.size + calls.size >= limits.maxSessionUnread) {
@@ -174,8 +174,9 @@ async function* converse(
           break;
         case "call": {
           tracePoint("session call", kind.value.request.case);
-          const answered = answer(deps, impls, kind.value, ctx);
           const request = kind.value.request;
+          attempts.arrived(request);
+          const answered = answer(deps, impls, kind.value, ctx);
           if (request.case === "startTask" && request.value.attemptId !== "") {
             attempts.started(
               request.value.attemptId,
@@ -186,6 +187,7 @@ async function* converse(
             );
           }
           const call = answered.then((result) => {
+            attempts.answered(request);
             tracePoint("session answered", kind.value.request.case);
             out.put({ kind: { case: "result", value: result } });
           });

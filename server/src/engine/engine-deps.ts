@@ -7,6 +7,13 @@ import type { LocalSessions } from "./local-sessions.js";
 import type { RunStatusWatcher } from "./run-status-watcher.js";
 
 /** What the engine's use cases need; built once in dependencies.ts. */
+/**
+ * How long a worker session's pipelined StartTask waits for the write carrying its result, to be
+ * written with it (AIKI_PIPELINE_HOLD_MS). Measured on W2 (bench/trace.ts): a 3-task chain's
+ * writes reach the server within about 1 ms of each other.
+ */
+export const defaultPipelineHoldMs = 2;
+
 export interface EngineDeps {
   db: Db;
   notifier: Notifier;
@@ -23,4 +30,6 @@ export interface EngineDeps {
   watchKeepAliveMs?: number | undefined;
   /** What one request or caller may ask (limits.ts); unset: the defaults. */
   limits?: Limits | undefined;
+  /** How long a worker session's pipelined StartTask waits for the write carrying its result (api/pipelined-attempts.ts); unset: 2 ms. */
+  pipelineHoldMs?: number | undefined;
 }

@@ -3,14 +3,15 @@ import { maxAttemptsOf, type RetryPolicy, retryDelayMs } from "../domain/retry-p
 import { databaseNow, databaseNowPlus } from "../store/database-clock.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
 import { transitionRun } from "../store/run-repository.js";
-import { type TaskCompletion, uncountInterruptedAttempts } from "../store/task-repository.js";
+import { type StartedTask, type TaskCompletion, uncountInterruptedAttempts } from "../store/task-repository.js";
+import type { TaskRow } from "../store/tasks.table.js";
 import { completeLeasedRunsWithoutParent } from "../store/lease-repository.js";
 import { batcherFor } from "../store/statement-batcher.js";
 import type { RunRow, RunsTable } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
-import { applyCompletions } from "./record-task.js";
-import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
+import { applyCompletions, recordStartedTasks, startedAnswers } from "./record-task.js";
+import { publishHistoryChange, publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { wakeParentWaitingOn } from "./wake-parent.js";
 import { storeTransaction } from "../tracing/store-spans.js";
 
@@ -30,21 +31,47 @@ export async function completeRun(
   deps: EngineDeps,
   cmd: LeasedCommand & { output: JsonValue | undefined; completions?: readonly TaskCompletion[] | undefined },
 ): Promise<RunRow> {
+  return (await completeRunWith(deps, cmd)).run;
+}
+
+/**
+ * completeRun, with the tasks the run started and finished since its last write (a worker
+ * pipelining), answered as their starts recorded them (record-task.ts startedAnswers).
+ */
+export async function completeRunWith(
+  deps: EngineDeps,
+  cmd: LeasedCommand & { output: JsonValue | undefined; completions?: readonly TaskCompletion[] | undefined; started?: readonly StartedTask[] | undefined },
+): Promise<{ run: RunRow; started: TaskRow[] }> {
   // One statement for a run without a parent (with the task completions it carries); a child
   // (whose parent may wake), a stale completion or a lost lease (which finish() names) take the
   // transaction.
   // CompleteRun calls of many runs arriving together share one statement and one commit.
-  const done = await batcherFor(deps.db, completeLeasedRunsWithoutParent).submit({ lease: cmd, output: cmd.output, completions: cmd.completions ?? [] });
+  const done = await batcherFor(deps.db, completeLeasedRunsWithoutParent).submit({
+    lease: cmd,
+    output: cmd.output,
+    completions: cmd.completions ?? [],
+    started: cmd.started ?? [],
+  });
   if (done) {
-    const { previous_worker_id: workerId, ...run } = done;
+    const { previous_worker_id: workerId, started, ...run } = done;
+    startedPublished(deps, cmd, started.length);
     published(deps, run, workerId, undefined);
-    return run;
+    return { run, started: startedAnswers(cmd.started, started) };
   }
-  return finish(deps, cmd, () => ({
+  const started = await recordStartedTasks(deps, cmd, cmd.completions, cmd.started);
+  startedPublished(deps, cmd, started.length);
+  const run = await finish(deps, { ...cmd, completions: started.length > 0 ? [] : cmd.completions }, () => ({
     to: "completed",
     changes: { ...noLease, output: jsonbOrNull(cmd.output), end_time: databaseNow() },
     reason: "completed",
   }));
+  return { run, started };
+}
+
+function startedPublished(deps: EngineDeps, cmd: LeasedCommand, started: number): void {
+  if (started === 0) return;
+  for (let i = 0; i < started; i++) deps.metrics?.taskAttemptStarted();
+  publishHistoryChange(deps.notifier, cmd.namespace, cmd.runId);
 }
 
 /**

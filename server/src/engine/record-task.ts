@@ -3,6 +3,7 @@ import type { Database } from "../store/database.js";
 import { databaseNowPlus } from "../store/database-clock.js";
 import { LeaseLostError, StaleTaskAttemptError } from "../domain/errors.js";
 import type { TaskRow } from "../store/tasks.table.js";
+import type { RunRow } from "../store/runs.table.js";
 import { type JsonValue, jsonb, jsonbOrNull } from "../store/json.js";
 import { findRunById } from "../store/run-repository.js";
 import {
@@ -12,6 +13,7 @@ import {
   insertFirstAttemptsIfLeased,
   insertTask,
   recordCompletions,
+  type StartedTask,
   type TaskCompletion,
   updateTask,
   updateTaskIfLeased,
@@ -35,6 +37,8 @@ export interface StartTaskCommand {
   attemptId?: string | undefined;
   /** Earlier attempts' successes, recorded first in the same transaction. */
   completions?: readonly TaskCompletion[] | undefined;
+  /** Tasks started and finished before this one (a worker pipelining), recorded first. */
+  started?: readonly StartedTask[] | undefined;
 }
 
 /**
@@ -43,62 +47,134 @@ export interface StartTaskCommand {
  * died is failed here rather than run again.
  */
 export async function startTask(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow> {
-  const task = await startTaskOnce(deps, cmd);
-  // RUNNING: this call began an attempt (a replay of a finished task returns it unchanged).
-  if (task.status === "running") deps.metrics?.taskAttemptStarted();
-  if (task.status !== "completed") publishHistoryChange(deps.notifier, cmd.namespace, cmd.runId);
-  return task;
+  return (await startTaskWith(deps, cmd)).task;
 }
 
-async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<TaskRow> {
+/** startTask, with the records of the command's started tasks as their starts recorded them (startedAnswers). */
+export async function startTaskWith(deps: EngineDeps, cmd: StartTaskCommand): Promise<{ task: TaskRow; started: TaskRow[] }> {
+  const { task, started } = await startTaskOnce(deps, cmd);
+  // RUNNING: this call began an attempt (a replay of a finished task returns it unchanged).
+  if (task.status === "running") deps.metrics?.taskAttemptStarted();
+  for (let i = 0; i < started.length; i++) deps.metrics?.taskAttemptStarted();
+  if (task.status !== "completed" || started.length > 0) publishHistoryChange(deps.notifier, cmd.namespace, cmd.runId);
+  return { task, started };
+}
+
+async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<{ task: TaskRow; started: TaskRow[] }> {
   // The common case, a task met for the first time (with the successes of earlier ones), is one
   // statement; the rest (a lost lease, a stale completion, an attempt after a retry or a dead
   // worker, a replayed call) takes the transaction below.
   // StartTask calls of many runs arriving together share one statement and one commit.
-  const first = await batcherFor(deps.db, insertFirstAttemptsIfLeased).submit({ lease: cmd, task: cmd, completions: cmd.completions ?? [] });
-  if (first) return first;
-  return storeTransaction(deps.db, "recordTask", cmd.runId, async (trx) => {
+  const first = await batcherFor(deps.db, insertFirstAttemptsIfLeased).submit({
+    lease: cmd,
+    task: cmd,
+    completions: cmd.completions ?? [],
+    started: cmd.started ?? [],
+  });
+  if (first) return { task: first.task, started: startedAnswers(cmd.started, first.started) };
+  const started = await recordStartedTasks(deps, cmd, cmd.completions, cmd.started);
+  const task = await storeTransaction(deps.db, "recordTask", cmd.runId, async (trx) => {
     const run = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");
-    await applyCompletions(trx, cmd.runId, cmd.completions);
-    const task = await findTaskForUpdate(trx, run.id, cmd.address, cmd.sequence);
-    if (!task) {
-      return insertTask(trx, { ...cmd, workflowAttempt: run.attempt });
-    }
-    // The same attempt asked again (its first answer was lost): nothing new happened.
-    if (task.status === "running" && cmd.attemptId && task.attempt_id === cmd.attemptId) return task;
-    const attempt_id = cmd.attemptId ?? null;
-    const again = (changes: Parameters<typeof updateTask>[2]) =>
-      updateTask(trx, task, changes).then((t) => t ?? Promise.reject(new StaleTaskAttemptError(task.id, task.attempts, task.status, task.attempts)));
-    switch (task.status) {
-      case "completed":
-        return task;
-      case "failed":
-        if (task.workflow_attempt >= run.attempt) return task;
-        // A workflow retry: a task that failed in an earlier workflow attempt starts a fresh budget.
+    if (!cmd.started?.length) await applyCompletions(trx, cmd.runId, cmd.completions);
+    return startInTransaction(trx, run, cmd);
+  });
+  return { task, started };
+}
+
+/** A StartTask's decision, in a transaction that holds the run's lease: a first attempt, the next one, or the record as it stands. */
+async function startInTransaction(
+  trx: Transaction<Database>,
+  run: RunRow,
+  cmd: Omit<StartTaskCommand, "completions" | "started" | "leaseToken">,
+): Promise<TaskRow> {
+  const task = await findTaskForUpdate(trx, run.id, cmd.address, cmd.sequence);
+  if (!task) {
+    return insertTask(trx, { ...cmd, workflowAttempt: run.attempt });
+  }
+  // The same attempt asked again (its first answer was lost): nothing new happened.
+  if (task.status === "running" && cmd.attemptId && task.attempt_id === cmd.attemptId) return task;
+  const attempt_id = cmd.attemptId ?? null;
+  const again = (changes: Parameters<typeof updateTask>[2]) =>
+    updateTask(trx, task, changes).then((t) => t ?? Promise.reject(new StaleTaskAttemptError(task.id, task.attempts, task.status, task.attempts)));
+  switch (task.status) {
+    case "completed":
+      return task;
+    case "failed":
+      if (task.workflow_attempt >= run.attempt) return task;
+      // A workflow retry: a task that failed in an earlier workflow attempt starts a fresh budget.
+      return again({
+        status: "running",
+        attempts: 1,
+        max_attempts: cmd.maxAttempts,
+        failure: null,
+        next_attempt_time: null,
+        workflow_attempt: run.attempt,
+        attempt_id,
+      });
+    case "running":
+      if (task.attempts >= task.max_attempts) {
         return again({
-          status: "running",
-          attempts: 1,
-          max_attempts: cmd.maxAttempts,
-          failure: null,
-          next_attempt_time: null,
-          workflow_attempt: run.attempt,
-          attempt_id,
+          status: "failed",
+          failure: jsonb({
+            message: `attempt ${task.attempts} of ${task.max_attempts} was lost: its worker stopped while running it`,
+            type: "TaskAttemptLost",
+            nonRetryable: true,
+          }),
         });
-      case "running":
-        if (task.attempts >= task.max_attempts) {
-          return again({
-            status: "failed",
-            failure: jsonb({
-              message: `attempt ${task.attempts} of ${task.max_attempts} was lost: its worker stopped while running it`,
-              type: "TaskAttemptLost",
-              nonRetryable: true,
-            }),
-          });
-        }
-        return again({ attempts: task.attempts + 1, attempt_id });
-      case "awaiting_retry":
-        return again({ status: "running", attempts: task.attempts + 1, next_attempt_time: null, attempt_id });
+      }
+      return again({ attempts: task.attempts + 1, attempt_id });
+    case "awaiting_retry":
+      return again({ status: "running", attempts: task.attempts + 1, next_attempt_time: null, attempt_id });
+  }
+}
+
+/**
+ * The slow path for a write's started tasks (when its one statement did not apply): in one
+ * transaction under the lease, the completions the write carries, then each started task as its
+ * StartTask and its result would have been recorded one after the other. Those found finished
+ * already (a retried write) are left as they are; one whose start the store refused a fresh
+ * attempt (a lost attempt before it) fails the write as a stale completion.
+ */
+export async function recordStartedTasks(
+  deps: EngineDeps,
+  lease: { namespace: string; runId: string; leaseToken: string },
+  completions: readonly TaskCompletion[] | undefined,
+  started: readonly StartedTask[] | undefined,
+): Promise<TaskRow[]> {
+  if (!started?.length) return [];
+  const rows = await storeTransaction(deps.db, "recordStartedTasks", lease.runId, async (trx) => {
+    const run = await requireLease(trx, lease.namespace, lease.runId, lease.leaseToken, "share");
+    await applyCompletions(trx, lease.runId, completions);
+    const rows: TaskRow[] = [];
+    for (const s of started) {
+      const task = await startInTransaction(trx, run, { namespace: lease.namespace, runId: lease.runId, ...s });
+      if (task.status === "running" && task.attempt_id === s.attemptId) {
+        const done = await updateTask(trx, task, { status: "completed", output: jsonbOrNull(s.output) });
+        if (!done) throw new StaleTaskAttemptError(task.id, task.attempts, task.status, task.attempts);
+        rows.push(task);
+      } else if (task.status === "completed" && task.attempt_id === s.attemptId) {
+        rows.push(task);
+      } else {
+        throw new StaleTaskAttemptError(s.attemptId, 1, task.status, task.attempts);
+      }
     }
+    return rows;
+  });
+  return startedAnswers(started, rows);
+}
+
+/**
+ * What each started task's StartTask is answered: its record as that start left it, RUNNING at
+ * its attempt, though the same commit recorded its result too. A pipelining worker has gone on
+ * past the task and checks only that its start was accepted (a finished record would say a
+ * replay, which its first attempt is not).
+ */
+export function startedAnswers(started: readonly StartedTask[] | undefined, rows: readonly TaskRow[]): TaskRow[] {
+  const byAttempt = new Map(rows.map((r) => [r.attempt_id, r]));
+  return (started ?? []).map((s) => {
+    const row = byAttempt.get(s.attemptId);
+    if (!row) throw new Error(`started task ${s.address} #${s.sequence} was not answered by its write`);
+    return { ...row, status: "running", output: null };
   });
 }
 

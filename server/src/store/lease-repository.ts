@@ -2,7 +2,8 @@ import { type Kysely, sql, type Transaction } from "kysely";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
 import { transitionRun } from "./run-repository.js";
-import { completionsCtes, type TaskCompletion } from "./task-repository.js";
+import { completionsCtes, type StartedTask, startedRowsOf, startedTaskRows, type TaskCompletion } from "./task-repository.js";
+import type { TaskRow } from "./tasks.table.js";
 import type { RunRow } from "./runs.table.js";
 
 export interface ClaimRequest {
@@ -109,20 +110,24 @@ export interface LeasedCompletion {
   lease: { namespace: string; runId: string; leaseToken: string };
   output: JsonValue | undefined;
   completions: readonly TaskCompletion[];
+  /** Tasks started and finished since the run's last write, recorded with its completion (completionsCtes). */
+  started: readonly StartedTask[];
 }
 
 /**
  * CompleteRun of runs without a parent, many in one statement and one commit: each judged on its
- * own (its lease held, every completion it carries valid), each answered with its completed run
- * (transition appended), or undefined, with nothing of its own written, for the caller's slow
- * path: the lease is not held, a completion is stale, or the run has a parent (whose wake-up the
- * transaction does). A run named twice is completed for the first only.
+ * own (its lease held, every completion it carries valid, every task it started and finished
+ * new), each answered with its completed run (transition appended) and those tasks' records, or
+ * undefined, with nothing of its own written (but started tasks, which the slow path finds as a
+ * replay would), for the caller's slow path: the lease is not held, a completion is stale, a
+ * started task was recorded before, or the run has a parent (whose wake-up the transaction does).
+ * A run named twice is completed for the first only.
  */
 export async function completeLeasedRunsWithoutParent(
   db: Kysely<Database>,
   batch: readonly LeasedCompletion[],
-): Promise<Array<(RunRow & { previous_worker_id: string | null }) | undefined>> {
-  const { rows } = await sql<RunRow & { previous_worker_id: string | null }>`
+): Promise<Array<(RunRow & { previous_worker_id: string | null; started: TaskRow[] }) | undefined>> {
+  const { rows } = await sql<RunRow & { previous_worker_id: string | null; idx: number; x_started: unknown }>`
     with req as (
       select * from unnest(
         ${batch.map((_, i) => i)}::int[], ${batch.map((b) => b.lease.namespace)}::text[], ${batch.map((b) => b.lease.runId)}::uuid[],
@@ -130,7 +135,7 @@ export async function completeLeasedRunsWithoutParent(
       ) as r(idx, namespace, run_id, token, output)
     ),
     locked as (
-      select req.idx, runs.id, runs.lease_worker_id, req.output from runs
+      select req.idx, runs.id, runs.namespace, runs.attempt, runs.lease_worker_id, req.output from runs
       join req on runs.namespace = req.namespace and runs.id = req.run_id and runs.lease_token = req.token
       where runs.status = 'running' and runs.parent_run_id is null
       order by runs.id
@@ -139,7 +144,7 @@ export async function completeLeasedRunsWithoutParent(
     leased as (
       select distinct on (id) * from locked order by id, idx
     ),
-    ${completionsCtes("leased", batch)},
+    ${completionsCtes("leased", batch, { started: true })},
     done as (
       update runs set status = 'completed', revision = runs.revision + 1, output = valid.output::jsonb,
         end_time = now(), update_time = now(), lease_token = null, lease_worker_id = null, lease_expires_time = null, wake_time = null
@@ -151,9 +156,9 @@ export async function completeLeasedRunsWithoutParent(
       insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
       select namespace, id, revision, 'running', 'completed', 'worker:' || coalesce(previous_worker_id, 'null'), 'completed' from done
     )
-    select * from done
+    select done.*, ${startedRowsOf(sql`done.idx`)} as x_started from done
   `.execute(db);
-  const byIdx = new Map(rows.map(({ idx, ...run }: RunRow & { previous_worker_id: string | null; idx?: number }) => [idx, run]));
+  const byIdx = new Map(rows.map(({ idx, x_started, ...run }) => [idx, { ...run, started: startedTaskRows(x_started) }]));
   return batch.map((_, i) => byIdx.get(i));
 }
 

@@ -83,7 +83,9 @@ class WorkerLeaseServiceStub(object):
     write after the StartTask's answer, so the task's record still precedes its result, its
     attempt is counted (the StartTask was sent before it ran), and the workflow goes on without
     waiting for each StartTask's round trip. A refused StartTask (lease lost) means the task
-    ran once without a record; the worker then ends the execution.
+    ran once without a record; the worker then ends the execution. The server may write such
+    a StartTask with the later write that carries its result (one commit for both, see
+    docs/worker-protocol.md, Pipelining), and answers it as it answers a start written alone.
 
     8. Limits. Run ids, lease tokens and task ids are UUIDs (any letter case; the server answers
     lower case). Names (task, workflow, version, event, sleep, shard, worker id and name),
@@ -239,7 +241,9 @@ class WorkerLeaseServiceServicer(object):
     write after the StartTask's answer, so the task's record still precedes its result, its
     attempt is counted (the StartTask was sent before it ran), and the workflow goes on without
     waiting for each StartTask's round trip. A refused StartTask (lease lost) means the task
-    ran once without a record; the worker then ends the execution.
+    ran once without a record; the worker then ends the execution. The server may write such
+    a StartTask with the later write that carries its result (one commit for both, see
+    docs/worker-protocol.md, Pipelining), and answers it as it answers a start written alone.
 
     8. Limits. Run ids, lease tokens and task ids are UUIDs (any letter case; the server answers
     lower case). Names (task, workflow, version, event, sleep, shard, worker id and name),
@@ -484,7 +488,9 @@ class WorkerLeaseService(object):
     write after the StartTask's answer, so the task's record still precedes its result, its
     attempt is counted (the StartTask was sent before it ran), and the workflow goes on without
     waiting for each StartTask's round trip. A refused StartTask (lease lost) means the task
-    ran once without a record; the worker then ends the execution.
+    ran once without a record; the worker then ends the execution. The server may write such
+    a StartTask with the later write that carries its result (one commit for both, see
+    docs/worker-protocol.md, Pipelining), and answers it as it answers a start written alone.
 
     8. Limits. Run ids, lease tokens and task ids are UUIDs (any letter case; the server answers
     lower case). Names (task, workflow, version, event, sleep, shard, worker id and name),
