@@ -44,7 +44,7 @@ export async function startBenchEnv(options: BenchEnvOptions = {}): Promise<Benc
   if (options.statements) {
     appendFileSync(
       join(server.dataDir, "postgresql.conf"),
-      "\n# --- bench profiling ---\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\npg_stat_statements.track_utility = on\npg_stat_statements.max = 5000\n",
+      "\n# --- bench profiling ---\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\npg_stat_statements.track_utility = on\npg_stat_statements.max = 5000\npg_stat_statements.track_planning = on\ntrack_wal_io_timing = on\n",
     );
     await restartPostgres(server);
   }

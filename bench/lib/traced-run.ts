@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Client } from "@aiki/sdk";
 import { withAiki } from "./aiki.js";
+import pg from "pg";
 import { startBenchEnv } from "./bench-env.js";
 
 export interface Point {
@@ -37,7 +38,10 @@ export async function tracedRun(run: (t: TraceClient) => Promise<void>): Promise
   const hook = fileURLToPath(new URL("./trace-hook.mjs", import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), "aiki-trace-"));
   const now = () => process.hrtime.bigint();
-  const env = await startBenchEnv();
+  // TRACE_STATEMENTS=1: Postgres's own time per statement (pg_stat_statements) on stderr, to tell
+  // a statement's execution from its commit, its round trip and the server's wait to see its end.
+  const statements = process.env.TRACE_STATEMENTS === "1";
+  const env = await startBenchEnv({ statements });
   const points: Point[] = [];
   const windows: Array<[bigint, bigint]> = [];
   const loadBefore = loadavg()[0]!;
@@ -50,7 +54,7 @@ export async function tracedRun(run: (t: TraceClient) => Promise<void>): Promise
         serverEnv: { AIKI_TRACE_DIR: dir, AIKI_TRACE_PROCESS: "server" },
         workerEnv: { AIKI_TRACE_DIR: dir, AIKI_TRACE_PROCESS: "worker" },
       },
-      ({ client: aiki }) =>
+      async ({ client: aiki }) =>
         run({
           aiki,
           now,
@@ -61,6 +65,7 @@ export async function tracedRun(run: (t: TraceClient) => Promise<void>): Promise
           measured: (from, to) => void windows.push([from, to]),
         }),
     );
+    if (statements) await printStatements(env.databaseUrl);
   } finally {
     await env.close();
   }
@@ -75,4 +80,37 @@ export async function tracedRun(run: (t: TraceClient) => Promise<void>): Promise
   rmSync(dir, { recursive: true, force: true });
   points.sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0));
   return { points, windows, loadBefore, loadAfter };
+}
+
+async function printStatements(databaseUrl: string): Promise<void> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ calls: string; plans: string; mean: number; plan: number; query: string }>(
+      `select calls, plans, mean_exec_time as mean, mean_plan_time as plan, query from pg_stat_statements where calls >= 50 order by total_exec_time + total_plan_time desc limit 12`,
+    );
+    console.error("Postgres per statement (pg_stat_statements: mean execution, and planning when planned; commit and round trip not included):");
+    for (const r of rows) {
+      const planned = `${r.plan.toFixed(3).padStart(6)} ms plan ×${r.plans}`;
+      console.error(
+        `${String(r.calls).padStart(7)} calls ${r.mean.toFixed(3).padStart(7)} ms exec ${planned.padEnd(20)}  ${r.query.replace(/\s+/g, " ").slice(0, 90)}`,
+      );
+    }
+    const wal = (
+      await db.query<{
+        wal_records: string;
+        wal_fpi: string;
+        wal_bytes: string;
+        wal_sync: string;
+        wal_sync_time: number;
+        wal_write: string;
+        wal_write_time: number;
+      }>("select * from pg_stat_wal")
+    ).rows[0]!;
+    console.error(
+      `WAL: ${wal.wal_records} records, ${wal.wal_fpi} full pages, ${wal.wal_bytes} bytes; ${wal.wal_sync} syncs, ${(wal.wal_sync_time / Number(wal.wal_sync)).toFixed(3)} ms each; ${wal.wal_write} writes, ${(wal.wal_write_time / Number(wal.wal_write)).toFixed(3)} ms each`,
+    );
+  } finally {
+    await db.end();
+  }
 }

@@ -214,6 +214,7 @@ describe("suspendOnNewSleepsIfLeased", () => {
     lease: { namespace: "default", runId: lease.run!.id, leaseToken: lease.leaseToken },
     sleep: { name, sequence: 0, durationMs: 60_000 },
     completions,
+    started: [],
   });
 
   it("suspends each first sleep of a mixed batch as it would alone", async () => {

@@ -401,7 +401,7 @@ describe("WorkerLeaseService.Session", () => {
       expect(await s.closed()).toBeUndefined();
     });
 
-    it("a start named by a SuspendRun, which cannot take it over, is written at once", async () => {
+    it("a SuspendRun takes the starts it names over: the task and the first sleep in one commit", async () => {
       const { run, s, at } = await leasedOnReplica();
       const [a, slept] = await Promise.all([
         s.call({ case: "startTask", value: { ...at, name: "a", address: taskAddress("a", undefined), maxAttempts: 1, attemptId: "att-a" } }),
@@ -416,8 +416,27 @@ describe("WorkerLeaseService.Session", () => {
       ]);
       expect(a.case === "startTask" && a.value.task?.status).toBe(TaskStatus.RUNNING);
       expect(slept.case === "suspendRun" && slept.value.run?.status).toBe(RunStatus.SLEEPING);
-      const { tasks } = await aiki.client(TaskService).listTasks({ runId: run.id });
-      expect(tasks.map((t) => [t.name, t.status, t.output?.kind.value])).toEqual([["a", TaskStatus.COMPLETED, "A"]]);
+      const { history } = await runs.getRunHistory({ runId: run.id });
+      expect(history!.tasks.map((t) => [t.name, t.status, t.output?.kind.value])).toEqual([["a", TaskStatus.COMPLETED, "A"]]);
+      // One transaction: the task's record and the sleep's start carry the same now().
+      expect(timestampDate(history!.tasks[0]!.createTime!)).toEqual(timestampDate(history!.sleeps[0]!.startTime!));
+      s.end();
+      expect(await s.closed()).toBeUndefined();
+    }, 10_000);
+
+    it("an event wait (no one-statement path) records the starts it took over first, then suspends", async () => {
+      const { run, s, at } = await leasedOnReplica();
+      const [a, waiting] = await Promise.all([
+        s.call({ case: "startTask", value: { ...at, name: "a", address: taskAddress("a", undefined), maxAttempts: 1, attemptId: "att-a" } }),
+        s.call({
+          case: "suspendRun",
+          value: { ...at, wait: { case: "eventWait", value: { eventName: "go", sequence: 0 } }, completedTasks: [{ attemptId: "att-a", output: text("A") }] },
+        }),
+      ]);
+      expect(a.case === "startTask" && [a.value.task?.status, a.value.task?.attempts]).toEqual([TaskStatus.RUNNING, 1]);
+      expect(waiting.case === "suspendRun" && waiting.value.run?.status).toBe(RunStatus.AWAITING_EVENT);
+      const { history } = await runs.getRunHistory({ runId: run.id });
+      expect(history!.tasks.map((t) => [t.name, t.status, t.attempts, t.output?.kind.value])).toEqual([["a", TaskStatus.COMPLETED, 1, "A"]]);
       s.end();
       expect(await s.closed()).toBeUndefined();
     }, 10_000);

@@ -36,8 +36,6 @@ class PipelinedCall {
   readonly ready = deferred<boolean>();
   /** A taken-over StartTask's outcome, from the write that took it. */
   readonly taken = deferred<TakenOutcome>();
-  /** Settled when an open StartTask should stop waiting for a write to take it over. */
-  readonly hurry = deferred<void>();
   /** When the oldest start of its chain (itself, or one it took over) arrived. */
   since = performance.now();
 
@@ -77,12 +75,7 @@ export class PipelinedAttempts {
    * no two writes can wait for each other).
    */
   arrived(request: SessionRequest_Call["request"]): void {
-    if (request.case === "suspendRun") {
-      // It waits for the starts it names: none of them waits for a write to take it over.
-      for (const c of request.value.completedTasks) if (c.taskId === "") this.open.get(c.attemptId)?.hurry.resolve();
-      return;
-    }
-    if (request.case !== "startTask" && request.case !== "completeRun") return;
+    if (request.case !== "startTask" && request.case !== "completeRun" && request.case !== "suspendRun") return;
     const r = request.value;
     const attemptId = request.case === "startTask" ? request.value.attemptId : "";
     const named = r.completedTasks.filter((c) => c.taskId === "" && c.attemptId !== "").map((c) => c.attemptId);
@@ -313,7 +306,6 @@ async function hold(call: PipelinedCall, holdMs: number): Promise<void> {
       () => undefined,
       () => undefined,
     ),
-    call.hurry.promise,
     new Promise<void>((resolve) => {
       timer = setTimeout(resolve, left);
     }),

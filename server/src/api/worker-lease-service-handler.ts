@@ -16,7 +16,7 @@ import { completeRunWith, failRun, releaseLease } from "../engine/finish-run.js"
 import { defaultLeaseTtlMs, heartbeat, type LeasedRun, pollLeases, streamLeases, type WorkerIdentity } from "../engine/lease-runs.js";
 import { childRunKey } from "../engine/canonical-json.js";
 import { startChildRun } from "../engine/start-child-run.js";
-import { type SuspendWait, suspendRun } from "../engine/suspend-run.js";
+import { type SuspendWait, suspendRunWith } from "../engine/suspend-run.js";
 import type { JsonValue } from "../store/json.js";
 import { listRecentWorkers } from "../store/worker-repository.js";
 import { historyToPb } from "./history-mapping.js";
@@ -29,7 +29,7 @@ import { traceContextForRun, traceRunOfCall } from "./rpc-tracing.js";
 import { workerSession } from "./worker-session.js";
 import { holdForCaller } from "./caller-quotas.js";
 import { outboundOf } from "./call-outbound.js";
-import { completionsFromPb, joinPipeline, resolvePipelinedCompletions } from "./pipelined-attempts.js";
+import { joinPipeline } from "./pipelined-attempts.js";
 
 const maxLeaseTtlMs = 3600_000;
 
@@ -126,11 +126,16 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       const v = new Violations(deps.limits);
       const lease = fenced(v, req.runId, req.leaseToken);
       const wait = parseWait(v, req);
-      if (v.clean) await resolvePipelinedCompletions(deps, ctx, v, ns, lease.runId, req.completedTasks);
-      const completions = completionsFromPb(v, req.completedTasks);
-      v.throwIfAny();
-      const result = await suspendRun(deps, { namespace: ns, ...lease, wait: wait!, completions });
-      return { run: runToPb(result.run), suspended: result.suspended, history: result.history && historyToPb(result.history) };
+      // On a session, the pipelined starts its completions name may be recorded with it (pipelined-attempts.ts).
+      const write = await joinPipeline(deps, ctx, v, ns, lease.runId, req);
+      if ("answered" in write) throw new Error("a SuspendRun cannot be taken over by another write");
+      return write.apply(async (completions, started) => {
+        const { result, started: recorded } = await suspendRunWith(deps, { namespace: ns, ...lease, wait: wait!, completions, started });
+        return {
+          answer: { run: runToPb(result.run), suspended: result.suspended, history: result.history && historyToPb(result.history) },
+          started: recorded,
+        };
+      });
     },
 
     async completeRun(req, ctx) {

@@ -10,8 +10,8 @@ import { batcherFor } from "../store/statement-batcher.js";
 import type { RunRow, RunsTable } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
-import { applyCompletions, recordStartedTasks, startedAnswers } from "./record-task.js";
-import { publishHistoryChange, publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
+import { applyCompletions, recordStartedTasks, startedAnswers, startedRecorded } from "./record-task.js";
+import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { wakeParentWaitingOn } from "./wake-parent.js";
 import { storeTransaction } from "../tracing/store-spans.js";
 
@@ -54,24 +54,18 @@ export async function completeRunWith(
   });
   if (done) {
     const { previous_worker_id: workerId, started, ...run } = done;
-    startedPublished(deps, cmd, started.length);
+    startedRecorded(deps, cmd, started.length);
     published(deps, run, workerId, undefined);
     return { run, started: startedAnswers(cmd.started, started) };
   }
   const started = await recordStartedTasks(deps, cmd, cmd.completions, cmd.started);
-  startedPublished(deps, cmd, started.length);
+  startedRecorded(deps, cmd, started.length);
   const run = await finish(deps, { ...cmd, completions: started.length > 0 ? [] : cmd.completions }, () => ({
     to: "completed",
     changes: { ...noLease, output: jsonbOrNull(cmd.output), end_time: databaseNow() },
     reason: "completed",
   }));
   return { run, started };
-}
-
-function startedPublished(deps: EngineDeps, cmd: LeasedCommand, started: number): void {
-  if (started === 0) return;
-  for (let i = 0; i < started; i++) deps.metrics?.taskAttemptStarted();
-  publishHistoryChange(deps.notifier, cmd.namespace, cmd.runId);
 }
 
 /**

@@ -163,6 +163,13 @@ export async function recordStartedTasks(
   return startedAnswers(started, rows);
 }
 
+/** After a write recorded started tasks: each counted as an attempt begun, and the run's history changed. */
+export function startedRecorded(deps: EngineDeps, run: { namespace: string; runId: string }, started: number): void {
+  if (started === 0) return;
+  for (let i = 0; i < started; i++) deps.metrics?.taskAttemptStarted();
+  publishHistoryChange(deps.notifier, run.namespace, run.runId);
+}
+
 /**
  * What each started task's StartTask is answered: its record as that start left it, RUNNING at
  * its attempt, though the same commit recorded its result too. A pipelining worker has gone on

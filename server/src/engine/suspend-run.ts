@@ -10,10 +10,11 @@ import { hasChildRecordFor } from "../store/child-run-repository.js";
 import { findRunById, transitionRun } from "../store/run-repository.js";
 import { findWaitForUpdate, insertWait, resizeSleep, resolveWait, type WaitKey } from "../store/run-wait-repository.js";
 import type { RunRow } from "../store/runs.table.js";
-import { findTaskById, type TaskCompletion } from "../store/task-repository.js";
+import { findTaskById, type StartedTask, type TaskCompletion } from "../store/task-repository.js";
+import type { TaskRow } from "../store/tasks.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
-import { applyCompletions } from "./record-task.js";
+import { applyCompletions, recordStartedTasks, startedAnswers, startedRecorded } from "./record-task.js";
 import { publishHistoryChange, publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { loadHistory, type RunHistoryData } from "./run-history.js";
 import { storeTransaction } from "../tracing/store-spans.js";
@@ -44,22 +45,48 @@ export async function suspendRun(
   deps: EngineDeps,
   cmd: { namespace: string; runId: string; leaseToken: string; wait: SuspendWait; completions?: readonly TaskCompletion[] | undefined },
 ): Promise<SuspendResult> {
+  return (await suspendRunWith(deps, cmd)).result;
+}
+
+/**
+ * suspendRun, with the tasks the run started and finished since its last write (a worker
+ * pipelining), answered as their starts recorded them (record-task.ts startedAnswers).
+ */
+export async function suspendRunWith(
+  deps: EngineDeps,
+  cmd: {
+    namespace: string;
+    runId: string;
+    leaseToken: string;
+    wait: SuspendWait;
+    completions?: readonly TaskCompletion[] | undefined;
+    started?: readonly StartedTask[] | undefined;
+  },
+): Promise<{ result: SuspendResult; started: TaskRow[] }> {
   // A sleep met for the first time (the common case) is one statement; replays, resized or
   // already-due sleeps, other waits and refusals take the transaction below.
   if (cmd.wait.kind === "sleep" && cmd.wait.durationMs > 0) {
     // First sleeps of many runs arriving together share one statement and one commit.
-    const slept = await batcherFor(deps.db, suspendOnNewSleepsIfLeased).submit({ lease: cmd, sleep: cmd.wait, completions: cmd.completions ?? [] });
+    const slept = await batcherFor(deps.db, suspendOnNewSleepsIfLeased).submit({
+      lease: cmd,
+      sleep: cmd.wait,
+      completions: cmd.completions ?? [],
+      started: cmd.started ?? [],
+    });
     if (slept) {
-      const { previous_worker_id: workerId, ...run } = slept;
+      const { previous_worker_id: workerId, started, ...run } = slept;
+      startedRecorded(deps, cmd, started.length);
       publishRunChange(deps.notifier, run);
       publishLeaseEnded(deps.notifier, run.namespace, workerId);
       deps.metrics?.runTransitioned("running", run.status);
-      return { run, suspended: true, history: undefined };
+      return { result: { run, suspended: true, history: undefined }, started: startedAnswers(cmd.started, started) };
     }
   }
+  const started = await recordStartedTasks(deps, cmd, cmd.completions, cmd.started);
+  startedRecorded(deps, cmd, started.length);
   const { run, suspended, workerId } = await storeTransaction(deps.db, "suspendRun", cmd.runId, async (trx) => {
     const leased = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "update");
-    await applyCompletions(trx, leased.id, cmd.completions);
+    if (started.length === 0) await applyCompletions(trx, leased.id, cmd.completions);
     const decision = await decide(trx, leased, cmd.wait);
     if (decision.resolved) return { run: leased, suspended: false, workerId: leased.lease_worker_id };
     const run = await transitionRun(
@@ -81,7 +108,7 @@ export async function suspendRun(
     // Resolved at once (an event already there, a child already done, a sleep already due).
     publishHistoryChange(deps.notifier, run.namespace, run.id);
   }
-  return { run, suspended, history: suspended ? undefined : await loadHistory(deps.db, run.id) };
+  return { result: { run, suspended, history: suspended ? undefined : await loadHistory(deps.db, run.id) }, started };
 }
 
 async function decide(trx: Trx, run: RunRow, wait: SuspendWait): Promise<Decision> {

@@ -167,21 +167,24 @@ export interface NewSleep {
   lease: { namespace: string; runId: string; leaseToken: string };
   sleep: { name: string; sequence: number; durationMs: number };
   completions: readonly TaskCompletion[];
+  /** Tasks started and finished since the run's last write, recorded with its sleep (completionsCtes). */
+  started: readonly StartedTask[];
 }
 
 /**
  * SuspendRun's common case, a sleep met for the first time, for many runs in one statement and one
- * commit: each judged on its own (its lease held, every completion it carries valid, no wait
- * recorded at its name and sequence), each answered with its run, now SLEEPING until the deadline
- * with the lease cleared and the transition appended; or undefined, with nothing of its own
- * written, for the caller's transaction, which tells why (or handles a replay). A run named twice
- * is suspended for the first only.
+ * commit: each judged on its own (its lease held, every completion it carries valid, every task
+ * it started and finished new, no wait recorded at its name and sequence), each answered with its
+ * run, now SLEEPING until the deadline with the lease cleared and the transition appended, and
+ * those tasks' records; or undefined, with nothing of its own written (but completions and
+ * started tasks, which the slow path finds as a replay would), for the caller's transaction,
+ * which tells why (or handles a replay). A run named twice is suspended for the first only.
  */
 export async function suspendOnNewSleepsIfLeased(
   db: Kysely<Database>,
   batch: readonly NewSleep[],
-): Promise<Array<(RunRow & { previous_worker_id: string | null }) | undefined>> {
-  const { rows } = await sql<RunRow & { previous_worker_id: string | null; idx: number }>`
+): Promise<Array<(RunRow & { previous_worker_id: string | null; started: TaskRow[] }) | undefined>> {
+  const { rows } = await sql<RunRow & { previous_worker_id: string | null; idx: number; sleep_name: string; x_started: unknown }>`
     with req as (
       select * from unnest(
         ${batch.map((_, i) => i)}::int[], ${batch.map((b) => b.lease.namespace)}::text[], ${batch.map((b) => b.lease.runId)}::uuid[],
@@ -190,7 +193,7 @@ export async function suspendOnNewSleepsIfLeased(
       ) as r(idx, namespace, run_id, token, name, sequence, duration_ms)
     ),
     locked as (
-      select req.idx, runs.id, runs.namespace, runs.lease_worker_id from runs
+      select req.idx, runs.id, runs.namespace, runs.attempt, runs.lease_worker_id from runs
       join req on runs.namespace = req.namespace and runs.id = req.run_id and runs.lease_token = req.token
       where runs.status = 'running'
       order by runs.id
@@ -199,7 +202,7 @@ export async function suspendOnNewSleepsIfLeased(
     leased as (
       select distinct on (id) * from locked order by id, idx
     ),
-    ${completionsCtes("leased", batch)},
+    ${completionsCtes("leased", batch, { started: true })},
     slept as (
       insert into run_waits (namespace, run_id, kind, key, sequence, status, duration_ms, deadline)
       select valid.namespace, valid.id, 'sleep', req.name, req.sequence, 'waiting', req.duration_ms, now() + make_interval(secs => req.duration_ms / 1000)
@@ -218,11 +221,9 @@ export async function suspendOnNewSleepsIfLeased(
       insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
       select namespace, id, revision, 'running', 'sleeping', 'worker:' || coalesce(previous_worker_id, 'null'), 'sleep ' || sleep_name from moved
     )
-    select * from moved
+    select moved.*, ${startedRowsOf(sql`moved.idx`)} as x_started from moved
   `.execute(db);
-  const byIdx = new Map(
-    rows.map(({ idx, sleep_name: _name, ...run }: RunRow & { previous_worker_id: string | null; idx: number; sleep_name?: string }) => [idx, run]),
-  );
+  const byIdx = new Map(rows.map(({ idx, sleep_name: _name, x_started, ...run }) => [idx, { ...run, started: startedTaskRows(x_started) }]));
   return batch.map((_, i) => byIdx.get(i));
 }
 
