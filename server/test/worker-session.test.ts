@@ -401,6 +401,21 @@ describe("WorkerLeaseService.Session", () => {
       expect(await s.closed()).toBeUndefined();
     });
 
+    it("a write that took over a start its handler refused is refused as stale: nothing of either is written", async () => {
+      const { run, s, at } = await leasedOnReplica();
+      const [a, refused] = await Promise.all([
+        // The address is not name + the hash of the input: refused on its own.
+        s.call({ case: "startTask", value: { ...at, name: "a", address: "a:wrong", maxAttempts: 1, attemptId: "att-a" } }),
+        s.call({ case: "completeRun", value: { ...at, output: text("done"), completedTasks: [{ attemptId: "att-a", output: text("A") }] } }),
+      ]);
+      expect(a.case === "error" && a.value.code).toBe(Code.InvalidArgument);
+      expect(refused.case === "error" && refused.value.code).toBe(Code.FailedPrecondition);
+      expect((await runs.getRun({ runId: run.id })).run?.status).toBe(RunStatus.RUNNING);
+      expect((await aiki.client(TaskService).listTasks({ runId: run.id })).tasks).toEqual([]);
+      s.end();
+      expect(await s.closed()).toBeUndefined();
+    });
+
     it("a SuspendRun takes the starts it names over: the task and the first sleep in one commit", async () => {
       const { run, s, at } = await leasedOnReplica();
       const [a, slept] = await Promise.all([

@@ -20,8 +20,8 @@ type TakenOutcome = { row: TaskRow } | { released: true };
 
 /**
  * A write of a session that takes part in pipelining, as the session read it: a StartTask with
- * an attempt id (which a later write may take over while it waits to be applied), or a StartTask
- * or CompleteRun whose completions name such starts by attempt id.
+ * an attempt id (which a later write may take over while it waits to be applied), or a
+ * StartTask, SuspendRun or CompleteRun whose completions name such starts by attempt id.
  */
 class PipelinedCall {
   /** open: a StartTask that may still be taken over; taken: it was; applying: its handler writes it. */
@@ -54,12 +54,12 @@ class PipelinedCall {
  * task id. An attempt started on another session, or answered long ago, is read back from the
  * store.
  *
- * A StartTask still waiting to be applied (for the answer of a start its own completions name)
- * when a later StartTask or CompleteRun of the same lease names its attempt is taken over by that
- * write: its record and its result are written with the later write, in one statement and one
- * commit, and it is answered from there. A worker pipelining a chain of tasks thus has the
- * chain written by one statement after its first start, not one per task (docs/worker-protocol.md,
- * Pipelining).
+ * A StartTask still waiting to be applied (for the answer of a start its own completions name,
+ * or held a moment for such a write) when a later StartTask, SuspendRun or CompleteRun of the same
+ * lease names its attempt is taken over by that write: its record and its result are written
+ * with the later write, in one statement and one commit, and it is answered from there. A worker
+ * pipelining a chain of tasks thus has the chain written by one statement after its first start,
+ * not one per task (docs/worker-protocol.md, Pipelining).
  */
 export class PipelinedAttempts {
   /** `holdMs`: how long an open start waits for a later write to take it over (hold). */
@@ -152,7 +152,7 @@ export const pipelinedAttemptsKey = createContextKey<PipelinedAttempts | undefin
  * Before a write that carries completions: those naming their attempt by attempt id only get
  * their task id and attempt, from the call's session or from the store.
  */
-export async function resolvePipelinedCompletions(
+async function resolvePipelinedCompletions(
   deps: EngineDeps,
   ctx: HandlerContext,
   v: Violations,
@@ -171,7 +171,7 @@ function validAttemptIds(v: Violations, completions: readonly PbTaskCompletion[]
 }
 
 /** The `completed_tasks` of a write, validated (field names as the caller sent them). */
-export function completionsFromPb(v: Violations, completed: readonly PbTaskCompletion[]): TaskCompletion[] {
+function completionsFromPb(v: Violations, completed: readonly PbTaskCompletion[]): TaskCompletion[] {
   return completed.map((c, i) => {
     // A pipelined completion (attempt_id only) was resolved to its task by now, if it could be.
     const taskId = v.uuid(`completed_tasks[${i}].task_id`, c.taskId);
@@ -192,7 +192,7 @@ export interface PipelinedWrite {
 }
 
 /**
- * A StartTask or CompleteRun handler's part in pipelining (PipelinedAttempts): `start` is a
+ * A StartTask, SuspendRun or CompleteRun handler's part in pipelining (PipelinedAttempts): `start` is a
  * StartTask's own validated fields (undefined when it has violations). Answers `{ answered }`
  * when a later write took this StartTask over and recorded it; else the write to apply, with
  * every completion resolved to its task.
@@ -232,8 +232,13 @@ export async function joinPipeline(
   const gather = async (c: PipelinedCall): Promise<void> => {
     for (const t of c.took) {
       if (!(await t.call.ready.promise)) {
-        // Refused on its own (its answer says why): its result names an attempt that never started.
-        await recordedAttempt(deps, namespace, runId, t.call.attemptId);
+        // Refused on its own (its answer says why, and it gave back what it took): its result
+        // goes by what the store recorded for its attempt, and is stale if nothing.
+        const found = await recordedAttempt(deps, namespace, runId, t.call.attemptId);
+        t.completion.taskId = found.taskId;
+        t.completion.attempt = found.attempt;
+        completions.push(t.completion);
+        continue;
       }
       await gather(t.call);
       completions.push(...t.call.others);
