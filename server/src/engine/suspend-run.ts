@@ -20,7 +20,11 @@ import { loadHistory, type RunHistoryData } from "./run-history.js";
 import { storeTransaction } from "../tracing/store-spans.js";
 
 export type SuspendWait =
-  | { kind: "sleep"; name: string; sequence: number; durationMs: number }
+  /**
+   * `requestedAt`: when the server received the call (performance.now()): the sleep started then,
+   * so time it spends queued in the server or the store does not lengthen it.
+   */
+  | { kind: "sleep"; name: string; sequence: number; durationMs: number; requestedAt?: number | undefined }
   | { kind: "event"; eventName: string; sequence: number; timeoutMs?: number | undefined }
   | { kind: "child"; childRunId: string; sequence: number; awaitedStatus: RunStatus; timeoutMs?: number | undefined }
   | { kind: "task_retry"; taskId: string };
@@ -117,7 +121,10 @@ async function decide(trx: Trx, run: RunRow, wait: SuspendWait): Promise<Decisio
       const key: WaitKey = { runId: run.id, kind: "sleep", key: wait.name, sequence: wait.sequence };
       let row = await findWaitForUpdate(trx, key);
       if (row && row.status !== "waiting") return { resolved: true };
-      if (!row) row = await insertWait(trx, { ...key, namespace: run.namespace, durationMs: wait.durationMs }, wait.durationMs);
+      if (!row) {
+        const agoMs = wait.requestedAt === undefined ? 0 : Math.max(0, performance.now() - wait.requestedAt);
+        row = await insertWait(trx, { ...key, namespace: run.namespace, durationMs: wait.durationMs, startedMsAgo: agoMs }, wait.durationMs - agoMs);
+      }
       // A replay with another duration sleeps until start + the new duration.
       else if (row.duration_ms !== wait.durationMs) row = await resizeSleep(trx, key, wait.durationMs);
       if (row.due) {
