@@ -2,6 +2,7 @@ import type { Value } from "@bufbuild/protobuf/wkt";
 import type { TaskCompletion as PbTaskCompletion } from "@aiki/gen/aiki/v1/task_service_pb";
 import type { SessionRequest_Call } from "@aiki/gen/aiki/v1/worker_lease_service_pb";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { trace } from "@opentelemetry/api";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { recordedAttempt } from "../engine/record-task.js";
 import type { StartedTask, TaskCompletion } from "../store/task-repository.js";
@@ -256,7 +257,11 @@ export async function joinPipeline(
   if (call.state === "open") await hold(call, session.holdMs);
   if (call.state === "taken") {
     const outcome = await call.taken.promise;
-    if ("row" in outcome) return { answered: outcome.row };
+    if ("row" in outcome) {
+      // Its store work is in the span of the write that took it over.
+      trace.getActiveSpan()?.setAttribute("aiki.written_with_later_write", true);
+      return { answered: outcome.row };
+    }
     // Given back: apply it here after all, with what it took over.
   }
   session.applying(call);
