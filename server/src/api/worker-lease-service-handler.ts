@@ -122,13 +122,10 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
     },
 
     async suspendRun(req, ctx) {
-      // A sleep starts when its call arrives: time queued behind other writes does not lengthen it.
-      const requestedAt = performance.now();
       const ns = namespaceOf(ctx);
       const v = new Violations(deps.limits);
       const lease = fenced(v, req.runId, req.leaseToken);
       const wait = parseWait(v, req);
-      if (wait?.kind === "sleep") wait.requestedAt = requestedAt;
       // On a session, the pipelined starts its completions name may be recorded with it (pipelined-attempts.ts).
       const write = await joinPipeline(deps, ctx, v, ns, lease.runId, req);
       if ("answered" in write) throw new Error("a SuspendRun cannot be taken over by another write");

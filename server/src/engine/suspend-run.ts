@@ -20,11 +20,7 @@ import { loadHistory, type RunHistoryData } from "./run-history.js";
 import { storeTransaction } from "../tracing/store-spans.js";
 
 export type SuspendWait =
-  /**
-   * `requestedAt`: when the server received the call (performance.now()): the sleep started then,
-   * so time it spends queued in the server or the store does not lengthen it.
-   */
-  | { kind: "sleep"; name: string; sequence: number; durationMs: number; requestedAt?: number | undefined }
+  | { kind: "sleep"; name: string; sequence: number; durationMs: number }
   | { kind: "event"; eventName: string; sequence: number; timeoutMs?: number | undefined }
   | { kind: "child"; childRunId: string; sequence: number; awaitedStatus: RunStatus; timeoutMs?: number | undefined }
   | { kind: "task_retry"; taskId: string };
@@ -121,10 +117,7 @@ async function decide(trx: Trx, run: RunRow, wait: SuspendWait): Promise<Decisio
       const key: WaitKey = { runId: run.id, kind: "sleep", key: wait.name, sequence: wait.sequence };
       let row = await findWaitForUpdate(trx, key);
       if (row && row.status !== "waiting") return { resolved: true };
-      if (!row) {
-        const agoMs = wait.requestedAt === undefined ? 0 : Math.max(0, performance.now() - wait.requestedAt);
-        row = await insertWait(trx, { ...key, namespace: run.namespace, durationMs: wait.durationMs, startedMsAgo: agoMs }, wait.durationMs - agoMs);
-      }
+      if (!row) row = await insertWait(trx, { ...key, namespace: run.namespace, durationMs: wait.durationMs }, wait.durationMs);
       // A replay with another duration sleeps until start + the new duration.
       else if (row.duration_ms !== wait.durationMs) row = await resizeSleep(trx, key, wait.durationMs);
       if (row.due) {

@@ -165,8 +165,7 @@ export async function completeLeasedRunsWithoutParent(
 /** One first sleep of a batch (see suspendOnNewSleepsIfLeased). */
 export interface NewSleep {
   lease: { namespace: string; runId: string; leaseToken: string };
-  /** `requestedAt`: when the server received the call (performance.now()); the sleep is timed from then. */
-  sleep: { name: string; sequence: number; durationMs: number; requestedAt?: number | undefined };
+  sleep: { name: string; sequence: number; durationMs: number };
   completions: readonly TaskCompletion[];
   /** Tasks started and finished since the run's last write, recorded with its sleep (completionsCtes). */
   started: readonly StartedTask[];
@@ -185,16 +184,13 @@ export async function suspendOnNewSleepsIfLeased(
   db: Kysely<Database>,
   batch: readonly NewSleep[],
 ): Promise<Array<(RunRow & { previous_worker_id: string | null; started: TaskRow[] }) | undefined>> {
-  // How long ago each sleep's call was received: it started then, not when this statement commits.
-  const now = performance.now();
-  const ago = batch.map((b) => (b.sleep.requestedAt === undefined ? 0 : Math.max(0, now - b.sleep.requestedAt)));
   const { rows } = await sql<RunRow & { previous_worker_id: string | null; idx: number; sleep_name: string; x_started: unknown }>`
     with req as (
       select * from unnest(
         ${batch.map((_, i) => i)}::int[], ${batch.map((b) => b.lease.namespace)}::text[], ${batch.map((b) => b.lease.runId)}::uuid[],
         ${batch.map((b) => b.lease.leaseToken)}::uuid[], ${batch.map((b) => b.sleep.name)}::text[], ${batch.map((b) => b.sleep.sequence)}::int[],
-        ${batch.map((b) => b.sleep.durationMs)}::float8[], ${ago}::float8[]
-      ) as r(idx, namespace, run_id, token, name, sequence, duration_ms, ago_ms)
+        ${batch.map((b) => b.sleep.durationMs)}::float8[]
+      ) as r(idx, namespace, run_id, token, name, sequence, duration_ms)
     ),
     locked as (
       select req.idx, runs.id, runs.namespace, runs.attempt, runs.lease_worker_id from runs
@@ -208,9 +204,8 @@ export async function suspendOnNewSleepsIfLeased(
     ),
     ${completionsCtes("leased", batch, { started: true })},
     slept as (
-      insert into run_waits (namespace, run_id, kind, key, sequence, status, duration_ms, start_time, deadline)
-      select valid.namespace, valid.id, 'sleep', req.name, req.sequence, 'waiting', req.duration_ms,
-        now() - make_interval(secs => req.ago_ms / 1000), now() + make_interval(secs => (req.duration_ms - req.ago_ms) / 1000)
+      insert into run_waits (namespace, run_id, kind, key, sequence, status, duration_ms, deadline)
+      select valid.namespace, valid.id, 'sleep', req.name, req.sequence, 'waiting', req.duration_ms, now() + make_interval(secs => req.duration_ms / 1000)
       from valid join req on req.idx = valid.idx
       on conflict (run_id, kind, key, sequence) do nothing
       returning run_id, key, deadline

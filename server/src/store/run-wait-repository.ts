@@ -28,14 +28,7 @@ export async function findWaitForUpdate(trx: Trx, k: WaitKey): Promise<(RunWaitR
 /** Inserts an open wait whose deadline is `afterMs` from now (none when undefined). */
 export async function insertWait(
   trx: Trx,
-  k: WaitKey & {
-    namespace: string;
-    durationMs?: number | undefined;
-    timeoutMs?: number | undefined;
-    awaitedStatus?: RunWaitRow["awaited_status"];
-    /** The wait began this long before now (a sleep timed from when its call was received). */
-    startedMsAgo?: number | undefined;
-  },
+  k: WaitKey & { namespace: string; durationMs?: number | undefined; timeoutMs?: number | undefined; awaitedStatus?: RunWaitRow["awaited_status"] },
   afterMs: number | undefined,
 ): Promise<RunWaitRow & { due: boolean }> {
   return trx
@@ -51,7 +44,6 @@ export async function insertWait(
       timeout_ms: k.timeoutMs ?? null,
       awaited_status: k.awaitedStatus ?? null,
       deadline: afterMs === undefined ? null : sql<Date>`now() + make_interval(secs => ${afterMs / 1000})`,
-      ...(k.startedMsAgo ? { start_time: sql<Date>`now() - make_interval(secs => ${k.startedMsAgo / 1000})` } : {}),
     })
     .returningAll()
     .returning(sql<boolean>`deadline is not null and deadline <= now()`.as("due"))
