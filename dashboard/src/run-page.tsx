@@ -79,6 +79,17 @@ async function liveDescendants(runId: string, limit = 200): Promise<Run[]> {
 }
 
 type Action = "cancel" | "pause" | "resume" | "awake" | "event" | "rerun" | "keep";
+/** The toolbar's actions in order, with their labels: every one for a run not finished, the last two for one finished. */
+const runActions: ReadonlyArray<readonly [Action, string]> = [
+  ["cancel", "Cancel…"],
+  ["pause", "Pause…"],
+  ["resume", "Resume…"],
+  ["awake", "Awake…"],
+  ["event", "Send event…"],
+  ["rerun", "Rerun…"],
+  ["keep", "Keep…"],
+];
+const finishedActions = runActions.slice(-2);
 
 /** "Kept forever", "Kept until …", or the server's policy (docs/retention.md). */
 function Retention({ run }: { run: Run }) {
@@ -192,32 +203,12 @@ export function RunPage({ runId }: { runId: string }) {
       ) : null}
       {access.canWrite ? (
         <div className="actions" role="toolbar" aria-label="Run actions">
-          {/* A finished run takes none of these (the server would refuse each): only rerun, keep and start again. */}
-          {terminal.has(run.status) ? null : (
-            <>
-              <button type="button" className="danger" onClick={() => setAction("cancel")}>
-                Cancel…
-              </button>
-              <button type="button" onClick={() => setAction("pause")}>
-                Pause…
-              </button>
-              <button type="button" onClick={() => setAction("resume")}>
-                Resume…
-              </button>
-              <button type="button" onClick={() => setAction("awake")}>
-                Awake…
-              </button>
-              <button type="button" onClick={() => setAction("event")}>
-                Send event…
-              </button>
-            </>
-          )}
-          <button type="button" onClick={() => setAction("rerun")}>
-            Rerun…
-          </button>
-          <button type="button" onClick={() => setAction("keep")}>
-            Keep…
-          </button>
+          {/* A finished run takes none of the live actions (the server would refuse each): only rerun, keep and start again. */}
+          {(terminal.has(run.status) ? finishedActions : runActions).map(([a, label]) => (
+            <button key={a} type="button" className={a === "cancel" ? "danger" : undefined} onClick={() => setAction(a)}>
+              {label}
+            </button>
+          ))}
           <button
             type="button"
             onClick={() => {

@@ -321,6 +321,17 @@ describe("WorkerLeaseService.Session", () => {
       replica = await h.startServer({ database: aiki.database, pipelineHoldMs: 60_000 });
     });
     const text = (value: string) => ({ kind: { case: "stringValue" as const, value } });
+    type Fence = { runId: string; leaseToken: string };
+    /** A StartTask of task `name` (no input, one attempt unless said) under the attempt id given. */
+    const startTask = (
+      at: Fence,
+      name: string,
+      attemptId: string,
+      more: { maxAttempts?: number; address?: string; completedTasks?: Array<{ attemptId: string; output: ReturnType<typeof text> }> } = {},
+    ) => ({
+      case: "startTask" as const,
+      value: { ...at, name, address: taskAddress(name, undefined), maxAttempts: 1, attemptId, ...more },
+    });
 
     async function leasedOnReplica() {
       const wf = workflow();
@@ -333,17 +344,8 @@ describe("WorkerLeaseService.Session", () => {
 
     it("writes a chain with the write that carries its last result: the starts, their results and the run's completion in one commit", async () => {
       const { run, s, at } = await leasedOnReplica();
-      const start = (name: string, previous?: string) => ({
-        case: "startTask" as const,
-        value: {
-          ...at,
-          name,
-          address: taskAddress(name, undefined),
-          maxAttempts: 1,
-          attemptId: `att-${name}`,
-          completedTasks: previous ? [{ attemptId: `att-${previous}`, output: text(previous.toUpperCase()) }] : [],
-        },
-      });
+      const start = (name: string, previous?: string) =>
+        startTask(at, name, `att-${name}`, { completedTasks: previous ? [{ attemptId: `att-${previous}`, output: text(previous.toUpperCase()) }] : [] });
       const answers = await Promise.all([
         s.call(start("a")),
         s.call(start("b", "a")),
@@ -374,10 +376,7 @@ describe("WorkerLeaseService.Session", () => {
 
     it("a start taken over by a write that is refused is written by itself; one whose record exists takes the slow path", async () => {
       const { run, s, at } = await leasedOnReplica();
-      const startA = (attemptId: string) => ({
-        case: "startTask" as const,
-        value: { ...at, name: "a", address: taskAddress("a", undefined), maxAttempts: 3, attemptId },
-      });
+      const startA = (attemptId: string) => startTask(at, "a", attemptId, { maxAttempts: 3 });
       // The CompleteRun that takes "a" over is refused (its output is no JSON value): "a" is
       // given back, recorded by itself and answered.
       const nan = { kind: { case: "numberValue" as const, value: Number.NaN } };
@@ -405,7 +404,7 @@ describe("WorkerLeaseService.Session", () => {
       const { run, s, at } = await leasedOnReplica();
       const [a, refused] = await Promise.all([
         // The address is not name + the hash of the input: refused on its own.
-        s.call({ case: "startTask", value: { ...at, name: "a", address: "a:wrong", maxAttempts: 1, attemptId: "att-a" } }),
+        s.call(startTask(at, "a", "att-a", { address: "a:wrong" })),
         s.call({ case: "completeRun", value: { ...at, output: text("done"), completedTasks: [{ attemptId: "att-a", output: text("A") }] } }),
       ]);
       expect(a.case === "error" && a.value.code).toBe(Code.InvalidArgument);
@@ -419,7 +418,7 @@ describe("WorkerLeaseService.Session", () => {
     it("a SuspendRun takes the starts it names over: the task and the first sleep in one commit", async () => {
       const { run, s, at } = await leasedOnReplica();
       const [a, slept] = await Promise.all([
-        s.call({ case: "startTask", value: { ...at, name: "a", address: taskAddress("a", undefined), maxAttempts: 1, attemptId: "att-a" } }),
+        s.call(startTask(at, "a", "att-a")),
         s.call({
           case: "suspendRun",
           value: {
@@ -442,7 +441,7 @@ describe("WorkerLeaseService.Session", () => {
     it("an event wait (no one-statement path) records the starts it took over first, then suspends", async () => {
       const { run, s, at } = await leasedOnReplica();
       const [a, waiting] = await Promise.all([
-        s.call({ case: "startTask", value: { ...at, name: "a", address: taskAddress("a", undefined), maxAttempts: 1, attemptId: "att-a" } }),
+        s.call(startTask(at, "a", "att-a")),
         s.call({
           case: "suspendRun",
           value: { ...at, wait: { case: "eventWait", value: { eventName: "go", sequence: 0 } }, completedTasks: [{ attemptId: "att-a", output: text("A") }] },

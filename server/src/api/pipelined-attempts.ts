@@ -198,6 +198,23 @@ export interface PipelinedWrite {
  * when a later write took this StartTask over and recorded it; else the write to apply, with
  * every completion resolved to its task.
  */
+export function joinPipeline(
+  deps: EngineDeps,
+  ctx: HandlerContext,
+  v: Violations,
+  namespace: string,
+  runId: string,
+  request: { completedTasks: PbTaskCompletion[] },
+): Promise<PipelinedWrite>;
+export function joinPipeline(
+  deps: EngineDeps,
+  ctx: HandlerContext,
+  v: Violations,
+  namespace: string,
+  runId: string,
+  request: { completedTasks: PbTaskCompletion[] },
+  start: StartFields,
+): Promise<{ answered: TaskRow } | PipelinedWrite>;
 export async function joinPipeline(
   deps: EngineDeps,
   ctx: HandlerContext,
@@ -217,7 +234,6 @@ export async function joinPipeline(
   try {
     if (v.clean && validAttemptIds(v, call.others)) await session.resolve(deps, namespace, runId, call.others);
   } catch (error) {
-    call.ready.resolve(false);
     release(session, call);
     throw error;
   }

@@ -128,7 +128,6 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       const wait = parseWait(v, req);
       // On a session, the pipelined starts its completions name may be recorded with it (pipelined-attempts.ts).
       const write = await joinPipeline(deps, ctx, v, ns, lease.runId, req);
-      if ("answered" in write) throw new Error("a SuspendRun cannot be taken over by another write");
       return write.apply(async (completions, started) => {
         const { result, started: recorded } = await suspendRunWith(deps, { namespace: ns, ...lease, wait: wait!, completions, started });
         return {
@@ -145,7 +144,6 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       const output = v.payload("output", req.output);
       // On a session, the pipelined starts its completions name may be recorded with it (pipelined-attempts.ts).
       const write = await joinPipeline(deps, ctx, v, ns, lease.runId, req);
-      if ("answered" in write) throw new Error("a CompleteRun cannot be taken over by another write");
       return write.apply(async (completions, started) => {
         const done = await completeRunWith(deps, { namespace: ns, ...lease, output, completions, started });
         return { answer: { run: runToPb(done.run) }, started: done.started };

@@ -10,7 +10,7 @@ import { batcherFor } from "../store/statement-batcher.js";
 import type { RunRow, RunsTable } from "../store/runs.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
-import { applyCompletions, recordStartedTasks, startedAnswers, startedRecorded } from "./record-task.js";
+import { applyCompletions, recordStartedFirst, startedWritten } from "./record-task.js";
 import { publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { wakeParentWaitingOn } from "./wake-parent.js";
 import { storeTransaction } from "../tracing/store-spans.js";
@@ -54,13 +54,12 @@ export async function completeRunWith(
   });
   if (done) {
     const { previous_worker_id: workerId, started, ...run } = done;
-    startedRecorded(deps, cmd, started.length);
+    const answers = startedWritten(deps, cmd, started);
     published(deps, run, workerId, undefined);
-    return { run, started: startedAnswers(cmd.started, started) };
+    return { run, started: answers };
   }
-  const started = await recordStartedTasks(deps, cmd, cmd.completions, cmd.started);
-  startedRecorded(deps, cmd, started.length);
-  const run = await finish(deps, { ...cmd, completions: started.length > 0 ? [] : cmd.completions }, () => ({
+  const { started, completions } = await recordStartedFirst(deps, cmd);
+  const run = await finish(deps, { ...cmd, completions }, () => ({
     to: "completed",
     changes: { ...noLease, output: jsonbOrNull(cmd.output), end_time: databaseNow() },
     reason: "completed",

@@ -55,8 +55,8 @@ export async function startTaskWith(deps: EngineDeps, cmd: StartTaskCommand): Pr
   const { task, started } = await startTaskOnce(deps, cmd);
   // RUNNING: this call began an attempt (a replay of a finished task returns it unchanged).
   if (task.status === "running") deps.metrics?.taskAttemptStarted();
-  for (let i = 0; i < started.length; i++) deps.metrics?.taskAttemptStarted();
-  if (task.status !== "completed" || started.length > 0) publishHistoryChange(deps.notifier, cmd.namespace, cmd.runId);
+  // Started tasks were published with their write (startedWritten, recordStartedFirst).
+  if (task.status !== "completed" && started.length === 0) publishHistoryChange(deps.notifier, cmd.namespace, cmd.runId);
   return { task, started };
 }
 
@@ -71,11 +71,11 @@ async function startTaskOnce(deps: EngineDeps, cmd: StartTaskCommand): Promise<{
     completions: cmd.completions ?? [],
     started: cmd.started ?? [],
   });
-  if (first) return { task: first.task, started: startedAnswers(cmd.started, first.started) };
-  const started = await recordStartedTasks(deps, cmd, cmd.completions, cmd.started);
+  if (first) return { task: first.task, started: startedWritten(deps, cmd, first.started) };
+  const { started, completions } = await recordStartedFirst(deps, cmd);
   const task = await storeTransaction(deps.db, "recordTask", cmd.runId, async (trx) => {
     const run = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "share");
-    if (!cmd.started?.length) await applyCompletions(trx, cmd.runId, cmd.completions);
+    await applyCompletions(trx, cmd.runId, completions);
     return startInTransaction(trx, run, cmd);
   });
   return { task, started };
@@ -128,20 +128,50 @@ async function startInTransaction(
   }
 }
 
+/** A write that may carry started tasks (a worker pipelining) and completions of earlier ones. */
+interface WriteWithStarted {
+  namespace: string;
+  runId: string;
+  leaseToken: string;
+  completions?: readonly TaskCompletion[] | undefined;
+  started?: readonly StartedTask[] | undefined;
+}
+
+/** The started tasks a write's one statement recorded: counted, published, and answered (startedAnswers). */
+export function startedWritten(deps: EngineDeps, cmd: WriteWithStarted, rows: readonly TaskRow[]): TaskRow[] {
+  startedRecorded(deps, cmd, rows.length);
+  return startedAnswers(cmd.started, rows);
+}
+
 /**
- * The slow path for a write's started tasks (when its one statement did not apply): in one
- * transaction under the lease, the completions the write carries, then each started task as its
- * StartTask and its result would have been recorded one after the other. Those found finished
- * already (a retried write) are left as they are; one whose start the store refused a fresh
- * attempt (a lost attempt before it) fails the write as a stale completion.
+ * The slow path of a write with started tasks (its one statement did not apply), before its own
+ * transaction: the started tasks recorded first, with the completions the write carries, in a
+ * transaction of their own (recordStartedTasks), counted and published. Answers their records
+ * and the completions the write's own transaction still has to apply (none once they went with
+ * the started tasks).
  */
-export async function recordStartedTasks(
+export async function recordStartedFirst(
+  deps: EngineDeps,
+  cmd: WriteWithStarted,
+): Promise<{ started: TaskRow[]; completions: readonly TaskCompletion[] | undefined }> {
+  if (!cmd.started?.length) return { started: [], completions: cmd.completions };
+  const started = await recordStartedTasks(deps, cmd, cmd.completions, cmd.started);
+  startedRecorded(deps, cmd, started.length);
+  return { started, completions: [] };
+}
+
+/**
+ * In one transaction under the lease, the completions a write carries, then each started task
+ * as its StartTask and its result would have been recorded one after the other. Those found
+ * finished already (a retried write) are left as they are; one whose start the store refused a
+ * fresh attempt (a lost attempt before it) fails the write as a stale completion.
+ */
+async function recordStartedTasks(
   deps: EngineDeps,
   lease: { namespace: string; runId: string; leaseToken: string },
   completions: readonly TaskCompletion[] | undefined,
-  started: readonly StartedTask[] | undefined,
+  started: readonly StartedTask[],
 ): Promise<TaskRow[]> {
-  if (!started?.length) return [];
   const rows = await storeTransaction(deps.db, "recordStartedTasks", lease.runId, async (trx) => {
     const run = await requireLease(trx, lease.namespace, lease.runId, lease.leaseToken, "share");
     await applyCompletions(trx, lease.runId, completions);
@@ -164,7 +194,7 @@ export async function recordStartedTasks(
 }
 
 /** After a write recorded started tasks: each counted as an attempt begun, and the run's history changed. */
-export function startedRecorded(deps: EngineDeps, run: { namespace: string; runId: string }, started: number): void {
+function startedRecorded(deps: EngineDeps, run: { namespace: string; runId: string }, started: number): void {
   if (started === 0) return;
   for (let i = 0; i < started; i++) deps.metrics?.taskAttemptStarted();
   publishHistoryChange(deps.notifier, run.namespace, run.runId);
@@ -176,7 +206,7 @@ export function startedRecorded(deps: EngineDeps, run: { namespace: string; runI
  * past the task and checks only that its start was accepted (a finished record would say a
  * replay, which its first attempt is not).
  */
-export function startedAnswers(started: readonly StartedTask[] | undefined, rows: readonly TaskRow[]): TaskRow[] {
+function startedAnswers(started: readonly StartedTask[] | undefined, rows: readonly TaskRow[]): TaskRow[] {
   const byAttempt = new Map(rows.map((r) => [r.attempt_id, r]));
   return (started ?? []).map((s) => {
     const row = byAttempt.get(s.attemptId);

@@ -14,7 +14,7 @@ import { findTaskById, type StartedTask, type TaskCompletion } from "../store/ta
 import type { TaskRow } from "../store/tasks.table.js";
 import type { EngineDeps } from "./engine-deps.js";
 import { requireLease } from "./fence.js";
-import { applyCompletions, recordStartedTasks, startedAnswers, startedRecorded } from "./record-task.js";
+import { applyCompletions, recordStartedFirst, startedWritten } from "./record-task.js";
 import { publishHistoryChange, publishLeaseEnded, publishRunChange } from "./publish-run-change.js";
 import { loadHistory, type RunHistoryData } from "./run-history.js";
 import { storeTransaction } from "../tracing/store-spans.js";
@@ -75,18 +75,17 @@ export async function suspendRunWith(
     });
     if (slept) {
       const { previous_worker_id: workerId, started, ...run } = slept;
-      startedRecorded(deps, cmd, started.length);
+      const answers = startedWritten(deps, cmd, started);
       publishRunChange(deps.notifier, run);
       publishLeaseEnded(deps.notifier, run.namespace, workerId);
       deps.metrics?.runTransitioned("running", run.status);
-      return { result: { run, suspended: true, history: undefined }, started: startedAnswers(cmd.started, started) };
+      return { result: { run, suspended: true, history: undefined }, started: answers };
     }
   }
-  const started = await recordStartedTasks(deps, cmd, cmd.completions, cmd.started);
-  startedRecorded(deps, cmd, started.length);
+  const { started, completions } = await recordStartedFirst(deps, cmd);
   const { run, suspended, workerId } = await storeTransaction(deps.db, "suspendRun", cmd.runId, async (trx) => {
     const leased = await requireLease(trx, cmd.namespace, cmd.runId, cmd.leaseToken, "update");
-    if (started.length === 0) await applyCompletions(trx, leased.id, cmd.completions);
+    await applyCompletions(trx, leased.id, completions);
     const decision = await decide(trx, leased, cmd.wait);
     if (decision.resolved) return { run: leased, suspended: false, workerId: leased.lease_worker_id };
     const run = await transitionRun(
