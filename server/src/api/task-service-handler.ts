@@ -1,10 +1,10 @@
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { type TaskCompletion as PbTaskCompletion, TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
+import { TaskService } from "@aiki/gen/aiki/v1/task_service_pb";
 import type { EngineDeps } from "../engine/engine-deps.js";
 import { taskAddress } from "../engine/canonical-json.js";
 import { getRun } from "../engine/query-runs.js";
 import { completeTask, failTask, startTaskWith } from "../engine/record-task.js";
-import { listTasks, type TaskCompletion } from "../store/task-repository.js";
+import { listTasks } from "../store/task-repository.js";
 import { taskToPb } from "./history-mapping.js";
 import { namespaceOf } from "./call-namespace.js";
 import { Violations } from "./validation.js";
