@@ -221,7 +221,9 @@ async function profiled(
     wallMs: after!.t - before!.t,
     profiles: { server: find("server"), worker: find("worker"), windowUs: [before!.mono, after!.mono] },
   };
-  process.once("exit", () => rmSync(profDir, { recursive: true, force: true }));
+  // PROFILE_KEEP=1 keeps the .cpuprofile files (for DevTools, or bench/lib/cpu-profile.ts) and says where.
+  if (process.env.PROFILE_KEEP === "1") console.error(`${label}: CPU profiles kept in ${profDir}`);
+  else process.once("exit", () => rmSync(profDir, { recursive: true, force: true }));
   return result;
 }
 

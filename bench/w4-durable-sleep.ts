@@ -115,6 +115,8 @@ interface SleepRecord {
   slept: Date;
   resumed: number;
   done: Date;
+  created: Date;
+  leased: Date;
 }
 
 /**
@@ -123,16 +125,36 @@ interface SleepRecord {
  * its end_time (when it completed). Fails unless every run has all of them.
  */
 async function sleepRecords(db: pg.Client, ids: string[]): Promise<SleepRecord[]> {
-  const { rows } = await db.query<{ id: string; deadline: Date | null; fired: Date | null; slept: Date | null; resumed: string | null; done: Date | null }>(
+  const { rows } = await db.query<{
+    id: string;
+    deadline: Date | null;
+    fired: Date | null;
+    slept: Date | null;
+    resumed: string | null;
+    done: Date | null;
+    created: Date;
+    leased: Date | null;
+  }>(
     `select w.run_id as id, w.deadline, w.end_time as fired, r.output->>'resumedAtMs' as resumed, r.end_time as done,
-       (select min(t.time) from run_transitions t where t.run_id = w.run_id and t.to_status = 'sleeping') as slept
+       (select min(t.time) from run_transitions t where t.run_id = w.run_id and t.to_status = 'sleeping') as slept,
+       r.create_time as created,
+       (select min(t.time) from run_transitions t where t.run_id = w.run_id and t.to_status = 'running') as leased
      from run_waits w join runs r on r.id = w.run_id where w.run_id = any($1::uuid[]) and w.kind = 'sleep'`,
     [ids],
   );
   if (rows.length !== ids.length) throw new Error(`W4: ${rows.length} sleep records for ${ids.length} runs`);
   const incomplete = rows.find((r) => !r.deadline || !r.fired || !r.slept || !r.resumed || !r.done);
   if (incomplete) throw new Error(`W4: run ${incomplete.id} has no deadline, firing, sleeping transition or resume time: ${JSON.stringify(incomplete)}`);
-  return rows.map((r) => ({ id: r.id, deadline: r.deadline!, fired: r.fired!, slept: r.slept!, resumed: Number(r.resumed), done: r.done! }));
+  return rows.map((r) => ({
+    id: r.id,
+    deadline: r.deadline!,
+    fired: r.fired!,
+    slept: r.slept!,
+    resumed: Number(r.resumed),
+    done: r.done!,
+    created: r.created,
+    leased: r.leased ?? r.created,
+  }));
 }
 
 /** Timer lateness of every run, and the diagnostics on the database clock, against the due time. */
@@ -207,6 +229,9 @@ async function w4Spec(env: BenchEnv, options: AikiOptions): Promise<Figure[]> {
     // start call to the run falling asleep (its due time − the sleep), and from the run's
     // completion in the database to its observation by waitForStatus.
     const toAsleep = p(sorted(rows.map((r) => r.deadline.getTime() - sleepMs - result.startedAt.get(r.id)!)));
+    const toCreated = p(sorted(rows.map((r) => r.created.getTime() - result.startedAt.get(r.id)!)));
+    const toLeased = p(sorted(rows.map((r) => r.leased.getTime() - r.created.getTime())));
+    const leasedToAsleep = p(sorted(rows.map((r) => r.deadline.getTime() - sleepMs - r.leased.getTime())));
     const toObserved = p(sorted(rows.map((r) => result.observedAt.get(r.id)! - r.done.getTime())));
     console.error(
       `W4 worker RSS: before ${result.rss.before.toFixed(1)} MB, max ${result.rss.max.toFixed(1)} MB while ${s} runs slept ` +
@@ -227,6 +252,12 @@ async function w4Spec(env: BenchEnv, options: AikiOptions): Promise<Figure[]> {
       db_completed_p99_ms: done.p99,
       start_to_asleep_p50_ms: toAsleep.p50,
       start_to_asleep_p99_ms: toAsleep.p99,
+      start_to_created_p50_ms: toCreated.p50,
+      start_to_created_p99_ms: toCreated.p99,
+      created_to_leased_p50_ms: toLeased.p50,
+      created_to_leased_p99_ms: toLeased.p99,
+      leased_to_asleep_p50_ms: leasedToAsleep.p50,
+      leased_to_asleep_p99_ms: leasedToAsleep.p99,
       db_completed_to_observed_p50_ms: toObserved.p50,
       db_completed_to_observed_p99_ms: toObserved.p99,
     };

@@ -18,4 +18,10 @@ describe("uuidV7", () => {
     expect(msOf(ids[0]!)).toBeGreaterThanOrEqual(before);
     expect(msOf(ids.at(-1)!)).toBeLessThanOrEqual(after + 10);
   });
+
+  it("draws its random bits afresh for every id", () => {
+    const tails = Array.from({ length: 5_000 }, () => uuidV7().slice(19));
+    // 62 random bits: a repeat among 5,000 ids would mean the random pool was reused.
+    expect(new Set(tails).size).toBe(tails.length);
+  });
 });

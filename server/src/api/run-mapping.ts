@@ -1,5 +1,6 @@
 import { create, fromJson, type JsonValue as PbJson } from "@bufbuild/protobuf";
-import { durationFromMs, type Timestamp, timestampFromDate, type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { jsonToPbValue } from "@aiki/common/pb-json-value";
+import { durationFromMs, type Timestamp, timestampFromDate, type Value } from "@bufbuild/protobuf/wkt";
 import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import {
   type RetryPolicy as PbRetryPolicy,
@@ -57,7 +58,7 @@ export function runStatusFromPb(v: Violations, field: string, value: PbRunStatus
 }
 
 export function jsonToValue(json: JsonValue | null | undefined): Value | undefined {
-  return json === undefined || json === null ? (json === null ? fromJson(ValueSchema, null) : undefined) : fromJson(ValueSchema, json as PbJson);
+  return json === undefined ? undefined : jsonToPbValue(json as PbJson);
 }
 
 export function retryPolicyFromPb(v: Violations, field: string, pb: PbRetryPolicy | undefined): RetryPolicy | undefined {

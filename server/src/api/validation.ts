@@ -1,6 +1,6 @@
 import { toJson } from "@bufbuild/protobuf";
 import type { Duration, Timestamp, Value } from "@bufbuild/protobuf/wkt";
-import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { pbValueToJson } from "@aiki/common/pb-json-value";
 import type { Failure } from "@aiki/gen/aiki/v1/payload_pb";
 import { FailureSchema } from "@aiki/gen/aiki/v1/payload_pb";
 import { type AddressMismatch, type FieldViolation, InvalidArgumentError, type LimitBreach } from "../domain/errors.js";
@@ -177,7 +177,7 @@ export class Violations {
       } else if (kind.case === undefined) this.add(field, "is not a valid JSON value (no kind set)");
       if (this.list.length > before) return undefined;
     }
-    return this.sized(field, toJson(ValueSchema, value) as JsonValue);
+    return this.sized(field, pbValueToJson(value) as JsonValue);
   }
 
   /** A Failure as stored: its texts storable, its cause chain and details bounded like a payload. */

@@ -20,6 +20,9 @@ export class RedisNotifier implements Notifier {
   private readonly origin = randomBytes(6).toString("hex");
   private readonly pub: Redis;
   private readonly sub: Redis;
+  private readonly toSubscribe = new Set<string>();
+  private readonly toUnsubscribe = new Set<string>();
+  private flushing = false;
 
   constructor(
     url: string,
@@ -81,14 +84,35 @@ export class RedisNotifier implements Notifier {
   }
 
   subscribe(channel: string, listener: (message: string) => void): () => void {
-    if (this.registry.add(channel, listener)) {
-      this.sub.subscribe(channel).catch(() => {
-        // Resubscribed automatically on reconnect; until then listeners rely on re-reads.
-      });
-    }
+    if (this.registry.add(channel, listener)) this.change(channel, this.toSubscribe, this.toUnsubscribe);
     return () => {
-      if (this.registry.remove(channel, listener)) this.sub.unsubscribe(channel).catch(() => {});
+      if (this.registry.remove(channel, listener)) this.change(channel, this.toUnsubscribe, this.toSubscribe);
     };
+  }
+
+  /**
+   * Queues a SUBSCRIBE or UNSUBSCRIBE for the end of this turn of the event loop, when every
+   * channel queued by then leaves in one command: each run's wait subscribes to the run's channel
+   * and drops it once answered, and a command (and a write) per wait cost the server more CPU
+   * than its hints saved. A channel taken and dropped within one turn needs no command at all.
+   * Subscribing late by a turn loses nothing a subscription sent at once would have caught:
+   * this server's own hints reach its listeners in process, and another's may always beat it.
+   */
+  private change(channel: string, queue: Set<string>, opposite: Set<string>): void {
+    if (opposite.delete(channel)) return;
+    queue.add(channel);
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => {
+      this.flushing = false;
+      const subscribe = [...this.toSubscribe];
+      const unsubscribe = [...this.toUnsubscribe];
+      this.toSubscribe.clear();
+      this.toUnsubscribe.clear();
+      // Resubscribed automatically on reconnect; until then listeners rely on re-reads.
+      if (subscribe.length > 0) this.sub.subscribe(...subscribe).catch(() => {});
+      if (unsubscribe.length > 0) this.sub.unsubscribe(...unsubscribe).catch(() => {});
+    });
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 
 /**
  * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Time-ordered ids keep
@@ -13,22 +13,52 @@ export function uuidV7(): string {
   const now = Date.now();
   if (now > lastMs) {
     lastMs = now;
-    counter = randomBytes(2).readUInt16BE(0) & 0x7ff;
+    counter = randomUint16() & 0x7ff;
   } else if (++counter > 0xfff) {
     lastMs += 1;
-    counter = randomBytes(2).readUInt16BE(0) & 0x7ff;
+    counter = randomUint16() & 0x7ff;
   }
-  const bytes = randomBytes(16);
-  bytes.writeUIntBE(lastMs, 0, 6);
-  bytes[6] = 0x70 | (counter >> 8);
-  bytes[7] = counter & 0xff;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const ms = lastMs;
+  const hi = Math.floor(ms / 0x10000); // the top 32 of the 48 bits
+  const r = take(8);
+  return (
+    hex8(hi >>> 24, hi >>> 16, hi >>> 8, hi) +
+    "-" +
+    hex[(ms >>> 8) & 0xff]! +
+    hex[ms & 0xff]! +
+    "-" +
+    hex[0x70 | (counter >> 8)]! +
+    hex[counter & 0xff]! +
+    "-" +
+    hex[(pool[r]! & 0x3f) | 0x80]! +
+    hex[pool[r + 1]!]! +
+    "-" +
+    hex8(pool[r + 2]!, pool[r + 3]!, pool[r + 4]!, pool[r + 5]!) +
+    hex[pool[r + 6]!]! +
+    hex[pool[r + 7]!]!
+  );
 }
 
 let lastMs = 0;
 let counter = 0;
+
+// Random bytes drawn a page at a time: a randomBytes call per id was the larger part of its cost.
+const pool = Buffer.alloc(4096);
+let used = pool.length;
+function take(n: number): number {
+  if (used + n > pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
+  used += n;
+  return used - n;
+}
+function randomUint16(): number {
+  const at = take(2);
+  return (pool[at]! << 8) | pool[at + 1]!;
+}
+const hex = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const hex8 = (a: number, b: number, c: number, d: number) => hex[a & 0xff]! + hex[b & 0xff]! + hex[c & 0xff]! + hex[d & 0xff]!;
 
 /** The lowest UUID whose UUIDv7 time is `ms` or later: an id bound for "created at or after". */
 export function uuidV7Floor(ms: number): string {
