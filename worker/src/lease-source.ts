@@ -13,9 +13,13 @@ export interface WorkerSlots {
   /** Leases held: executions running plus leases waiting for a slot. */
   held(): number;
   holds(runId: string): boolean;
-  /** maxConcurrentWorkflowRuns - held(). */
+  /**
+   * Slots free for new runs: maxConcurrentWorkflowRuns - held(), plus the slots of executions
+   * that run no more code until their completion or suspension is answered (they may take the
+   * next run meanwhile; their leases end once the server has that write).
+   */
   free(): number;
-  /** Resolves once a slot frees (held() drops), or when the signal aborts. */
+  /** Resolves once a slot frees (free() grows), or when the signal aborts. */
   slotFreed(signal: AbortSignal): Promise<void>;
   /** Calls `listener` whenever a slot frees, until the returned function is called. */
   onSlotFreed(listener: () => void): () => void;

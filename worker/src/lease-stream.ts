@@ -82,12 +82,16 @@ export class StreamLeaseSource implements LeaseSource {
     }
   }
 
-  /** Free slots the open stream will not fill: those of executions that predate it. */
+  /**
+   * Free slots the open stream will not fill: those of executions that predate it. Counted from
+   * the leases held, as the server counts the stream's: a pushed run whose last write is being
+   * answered still holds its lease, so its slot is still the stream's.
+   */
   private gap(): number {
     if (this.streamMax === 0) return 0;
     for (const runId of this.pushed) if (!this.slots.holds(runId)) this.pushed.delete(runId);
     const streamReserved = this.streamMax - this.pushed.size;
-    return this.slots.free() - streamReserved - this.pollReserved;
+    return this.slots.options.maxConcurrentWorkflowRuns - this.slots.held() - streamReserved - this.pollReserved;
   }
 
   /** Long-polls for the gap slots while there are any. */

@@ -80,6 +80,12 @@ export interface RunExecutionOptions {
   random?: () => number;
   /** Run a task with no record yet while its StartTask commits (WorkerOptions eagerTasks). */
   eagerTasks?: boolean;
+  /**
+   * Told `true` once the execution runs no more code until the server answers its completion or
+   * suspension, and `false` if it runs again after all (the suspension was not needed): its slot
+   * may take the next run meanwhile.
+   */
+  onSettling?: (settling: boolean) => void;
 }
 
 // Transient write failures (server restarting) are retried this often before the execution gives
@@ -130,6 +136,7 @@ export class RunExecution implements RunEngine {
   private readonly pipelinedStarts = new Map<string, PipelinedStart>();
   private flushScheduled = false;
   private readonly trace: ExecutionTrace;
+  private readonly onSettling: (settling: boolean) => void;
 
   constructor(options: RunExecutionOptions) {
     const { lease } = options;
@@ -145,6 +152,7 @@ export class RunExecution implements RunEngine {
     this.inlineRetryMaxDelayMs = options.inlineRetryMaxDelayMs;
     this.random = options.random ?? Math.random;
     this.eagerTasks = options.eagerTasks ?? false;
+    this.onSettling = options.onSettling ?? (() => {});
     this.trace = new ExecutionTrace(lease.run, lease.run.leaseWorkerId || undefined);
   }
 
@@ -676,13 +684,19 @@ export class RunExecution implements RunEngine {
     try {
       await previous;
       await this.whenIdle();
+      // Nothing else is in flight, and nothing runs until the answer says whether to go on.
+      this.onSettling(true);
       const response = await this.track(() =>
         this.carrying((completedTasks) =>
           this.write("SuspendRun", (signal) =>
             this.rpc.leases.suspendRun({ runId: this.runId, leaseToken: this.leaseToken, wait, completedTasks }, { signal }),
           ),
         ),
-      );
+      ).catch((error: unknown) => {
+        this.onSettling(false);
+        throw error;
+      });
+      if (!response.suspended) this.onSettling(false);
       if (response.suspended) {
         this.logger.debug("run suspended", { wait: wait?.case });
         this.trace.suspended(wait?.case ?? "unknown", waitName(wait));
@@ -839,6 +853,7 @@ export class RunExecution implements RunEngine {
       return;
     }
     this.finishing = true;
+    this.onSettling(true);
     const completedTasks = await this.byTaskId(this.takeCompletions());
     try {
       await this.write(
@@ -864,6 +879,7 @@ export class RunExecution implements RunEngine {
   private async failRun(cause: RunFailureCause, error: unknown): Promise<void> {
     if (this.outcome || this.finishing) return;
     this.finishing = true;
+    this.onSettling(true);
     const failure = errorToFailure(error);
     // These causes fail the same way on every attempt; a workflow retry would only repeat them.
     if (cause === "non_determinism" || cause === "output_schema" || cause === "child_schema") failure.nonRetryable = true;

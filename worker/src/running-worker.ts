@@ -19,9 +19,11 @@ interface ActiveExecution {
 
 /**
  * A spawned worker: its lease source (stream, long-poll or Redis hints), heartbeats, and the
- * executions it runs, at most maxConcurrentWorkflowRuns at once. A lease that arrives while every
- * slot is taken (possible only in a race, see StreamLeaseSource) is held and heartbeated until a
- * slot frees.
+ * executions it runs, at most maxConcurrentWorkflowRuns at once. An execution that only waits for
+ * the answer to its completion or suspension gives its slot up at once, so the next run is leased
+ * during that round trip rather than after it. A lease that arrives while every slot is taken (a
+ * race, see StreamLeaseSource; or a suspension that turned out not to be needed) is held and
+ * heartbeated until a slot frees.
  */
 export class RunningWorker implements WorkerHandle, WorkerSlots {
   readonly id = randomUUID();
@@ -29,6 +31,8 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
   readonly logger: Logger;
   private readonly active = new Map<string, ActiveExecution>();
   private readonly waiting = new Map<string, Lease>();
+  /** Runs whose active execution gave its slot up while its last write is answered (onSettling). */
+  private readonly settling = new Set<string>();
   private readonly stopTakingWork = new AbortController();
   private readonly slotListeners = new Set<() => void>();
   private sourceLoop: Promise<void> | undefined;
@@ -101,7 +105,12 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
   }
 
   free(): number {
-    return this.options.maxConcurrentWorkflowRuns - this.held();
+    return this.options.maxConcurrentWorkflowRuns - this.busy() - this.waiting.size;
+  }
+
+  /** Executions holding a slot: running code, or awaiting a task or a write that lets them go on. */
+  private busy(): number {
+    return this.active.size - this.settling.size;
   }
 
   slotFreed(signal: AbortSignal): Promise<void> {
@@ -189,8 +198,9 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
     if (this.active.has(run.id)) {
       // A second lease for a run still executing here: the first lease was lost; stop that execution.
       this.active.get(run.id)?.execution.abort("lease_lost");
+      this.settling.delete(run.id);
     }
-    const execution = new RunExecution({
+    const execution: RunExecution = new RunExecution({
       lease,
       rpc: this.rpc,
       version,
@@ -198,6 +208,17 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
       logger: this.logger.child({ runId: run.id, workflow: run.workflowName, versionId: run.workflowVersionId }),
       inlineRetryMaxDelayMs: this.options.inlineRetryMaxDelayMs,
       eagerTasks: this.options.eagerTasks,
+      onSettling: (settling) => {
+        if (this.active.get(run.id)?.execution !== execution) return;
+        if (!settling) {
+          this.settling.delete(run.id);
+          return;
+        }
+        if (this.settling.has(run.id)) return;
+        this.settling.add(run.id);
+        this.startWaiting();
+        this.slotsFreed();
+      },
     });
     const entry: ActiveExecution = {
       execution,
@@ -213,7 +234,11 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
     };
     this.active.set(run.id, entry);
     void entry.done.finally(() => {
-      if (this.active.get(run.id) === entry) this.active.delete(run.id);
+      if (this.active.get(run.id) === entry) {
+        this.active.delete(run.id);
+        this.settling.delete(run.id);
+      }
+      // Also when the slot was freed as it began to settle: its lease, held until now, has ended.
       this.startWaiting();
       this.slotsFreed();
     });
@@ -223,7 +248,7 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
   private startWaiting(): void {
     if (this.stopping) return;
     for (const [runId, lease] of this.waiting) {
-      if (this.active.size >= this.options.maxConcurrentWorkflowRuns) return;
+      if (this.busy() >= this.options.maxConcurrentWorkflowRuns) return;
       this.waiting.delete(runId);
       this.startExecution(lease);
     }

@@ -1,6 +1,7 @@
 // Workers end to end on a real server: seed programs with only their imports changed, retries,
 // suspension, control during execution, concurrency, sharding, shutdown and crash recovery.
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TaskStatus } from "@aiki/gen/aiki/v1/history_pb";
 import { type Client, event, task, workflow } from "@aiki/sdk";
@@ -286,6 +287,36 @@ describe("worker options", () => {
     const results = await Promise.all(handles.map((h) => h.waitForStatus("completed", { timeout: 15_000 })));
     expect(results.every((r) => r.success)).toBe(true);
     expect(peak).toBe(2);
+  });
+
+  it("gives a run's slot to the next run while its suspension is being answered", async () => {
+    const waits = workflow({ name: uniq("slot-settling") }).v("1", {
+      handler: async (run) => run.events.go.wait(),
+      events: { go: event<string>() },
+    });
+    let nextEntered = false;
+    const next = workflow({ name: uniq("slot-next") }).v("1", {
+      handler: async () => {
+        nextEntered = true;
+        return "done";
+      },
+    });
+    const locker = new pg.Client({ connectionString: h.aiki.database.url });
+    await locker.connect();
+    h.defer(() => locker.end());
+    await spawn([waits, next], { maxConcurrentWorkflowRuns: 1 });
+    // Suspending on the event writes run_waits: held here, the SuspendRun is in flight until commit.
+    await locker.query("begin");
+    await locker.query("lock table run_waits in exclusive mode");
+    const first = await waits.start(aikiClient);
+    await until(async () => (await locker.query("select count(*)::int as n from pg_locks where not granted")).rows[0].n > 0);
+    const second = await next.start(aikiClient);
+    // The one slot is free while the first run only waits for that answer: the second runs now.
+    await until(() => nextEntered);
+    await locker.query("commit");
+    await first.events.go.send("went");
+    expect(await first.waitForCompletion({ timeout: 10_000 })).toEqual({ data: "went", timeout: false });
+    expect(await second.waitForCompletion({ timeout: 10_000 })).toBe("done");
   });
 
   it("serves only its shards", async () => {
