@@ -1,4 +1,4 @@
-import { type Expression, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool, type Transaction, sql, type Updateable } from "kysely";
+import { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, type Transaction, sql, type Updateable } from "kysely";
 import { canTransition, type InitialStatus, type RunStatus } from "../domain/run-status.js";
 import type { Database } from "./database.js";
 import type { JsonValue } from "./json.js";
@@ -71,46 +71,34 @@ export async function insertRunUnlessTaken(
   audit: TransitionAudit,
   lease?: { workerId: string; ttlMs: number },
 ): Promise<RunRow | undefined> {
-  const leased = lease && {
-    status: "running" as const,
-    lease_token: sql<string>`gen_random_uuid()`,
-    lease_worker_id: lease.workerId,
-    lease_expires_time: sql<Date>`now() + make_interval(secs => ${lease.ttlMs / 1000})`,
-    start_time: sql<Date>`now()`,
-  };
-  return db
-    .with("inserted", (q) =>
-      q
-        .insertInto("runs")
-        .values({ ...row, revision: leased ? 2 : 1, ...leased })
-        .onConflict((oc) => oc.doNothing())
-        .returningAll(),
+  // Written as SQL rather than with the query builder: this is the statement of every start, and
+  // building it (two CTEs, a union) took more of the server's CPU than the rest of the start.
+  const values: Record<string, unknown> = { ...row, revision: lease ? 2 : 1 };
+  if (lease) {
+    values.status = "running";
+    values.lease_token = sql`gen_random_uuid()`;
+    values.lease_worker_id = lease.workerId;
+    values.lease_expires_time = sql`now() + make_interval(secs => ${lease.ttlMs / 1000})`;
+    values.start_time = sql`now()`;
+  }
+  const columns = Object.keys(values);
+  // Created as the row says; or created QUEUED, then leased.
+  const leased = lease ? sql`union all select namespace, id, 2, 'queued'::text, 'running'::text, ${`worker:${lease.workerId}`}, 'leased' from inserted` : sql``;
+  const { rows } = await sql<RunRow>`
+    with inserted as (
+      insert into runs (${sql.join(columns.map((c) => sql.ref(c)))})
+      values (${sql.join(columns.map((c) => values[c]))})
+      on conflict do nothing
+      returning *
+    ),
+    audit as (
+      insert into run_transitions (namespace, run_id, revision, from_status, to_status, actor, reason)
+      select namespace, id, 1, null::text, ${lease ? sql`'queued'::text` : sql`status::text`}, ${audit.actor}, ${audit.reason ?? null} from inserted
+      ${leased}
     )
-    .with("audit", (q) =>
-      q
-        .insertInto("run_transitions")
-        .columns(["namespace", "run_id", "revision", "from_status", "to_status", "actor", "reason"])
-        .expression((eb) => {
-          const transition = (revision: number, from: string | null, to: RawBuilder<string> | string, actor: string, reason: string | null) =>
-            eb
-              .selectFrom("inserted")
-              .select((s) => [
-                "inserted.namespace",
-                "inserted.id",
-                sql<number>`${revision}::int`.as("revision"),
-                sql<string | null>`${from}::text`.as("from_status"),
-                (typeof to === "string" ? sql<string>`${to}::text` : to).as("to_status"),
-                s.val(actor).as("actor"),
-                s.val(reason).as("reason"),
-              ]);
-          // Created as the row says; or created QUEUED, then leased.
-          const created = transition(1, null, lease ? "queued" : sql<string>`inserted.status`, audit.actor, audit.reason ?? null);
-          return lease ? created.unionAll(transition(2, "queued", "running", `worker:${lease.workerId}`, "leased")) : created;
-        }),
-    )
-    .selectFrom("inserted")
-    .selectAll()
-    .executeTakeFirst() as Promise<RunRow | undefined>;
+    select * from inserted
+  `.execute(db);
+  return rows[0];
 }
 
 /** One start of a batch (see insertRunsUnlessTaken): a run that is QUEUED at once. */
