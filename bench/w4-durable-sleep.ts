@@ -18,9 +18,11 @@
 //                               params.rss_before_mb is sampled before the first start
 // Params also carry peak_sleeping_runs (the most runs of this round in status sleeping at once,
 // polled from the database every 250 ms) and where the lateness goes: start_to_asleep (the start
-// call to the sleep's due time − W4_SLEEP_MS), server_timer_fired and db_completed (against the
-// due time, database clock), db_completed_to_observed (the run's end_time to waitForStatus
-// returning).
+// call to the sleep's due time − W4_SLEEP_MS), split into start_to_created (the start call to the
+// run's create_time), created_to_leased (to its first transition to running) and leased_to_asleep
+// (to the sleep's due time − W4_SLEEP_MS; transaction times, so each includes its statement's
+// queueing), server_timer_fired and db_completed (against the due time, database clock),
+// db_completed_to_observed (the run's end_time to waitForStatus returning).
 //
 // W4_MODE=concurrent: S sleepers that all sleep until one common wake time, so every sleeper is
 // asleep at the same time (holding no worker) and all are due together: timer lateness with many

@@ -48,10 +48,10 @@ export interface WorkerOptions {
   opts?: {
     /**
      * Executions at once; default 100. A run holds its slot only while its code runs or awaits a
-     * task, not while it sleeps or waits for an event, and each slot costs a little memory, so the
-     * limit is for CPU-bound tasks and fragile downstreams. At 10, 1,000 sleepers woke up to 8 s
-     * late on 2 cores (the slots, not the CPU, were the bottleneck); Temporal and Hatchet default
-     * to 100 activity slots as well.
+     * task, not while it sleeps or waits for an event, nor while the server answers its completion
+     * or suspension; and each slot costs a little memory, so the limit is for CPU-bound tasks and
+     * fragile downstreams. At 10, 1,000 sleepers woke up to 8 s late on 2 cores (the slots, not
+     * the CPU, were the bottleneck); Temporal and Hatchet default to 100 activity slots as well.
      */
     maxConcurrentWorkflowRuns?: number;
     /** The shards to serve; default: unsharded runs only. */
