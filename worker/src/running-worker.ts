@@ -216,8 +216,11 @@ export class RunningWorker implements WorkerHandle, WorkerSlots {
         }
         if (this.settling.has(run.id)) return;
         this.settling.add(run.id);
-        this.startWaiting();
-        this.slotsFreed();
+        // Not on the settling execution's own stack: what the freed slot starts is no part of it.
+        queueMicrotask(() => {
+          this.startWaiting();
+          this.slotsFreed();
+        });
       },
     });
     const entry: ActiveExecution = {
