@@ -198,30 +198,20 @@ export interface PipelinedWrite {
  * when a later write took this StartTask over and recorded it; else the write to apply, with
  * every completion resolved to its task.
  */
-export function joinPipeline(
-  deps: EngineDeps,
-  ctx: HandlerContext,
-  v: Violations,
-  namespace: string,
-  runId: string,
-  request: { completedTasks: PbTaskCompletion[] },
-): Promise<PipelinedWrite>;
-export function joinPipeline(
-  deps: EngineDeps,
-  ctx: HandlerContext,
-  v: Violations,
-  namespace: string,
-  runId: string,
-  request: { completedTasks: PbTaskCompletion[] },
-  start: StartFields,
-): Promise<{ answered: TaskRow } | PipelinedWrite>;
+/** The write a handler brings to joinPipeline: its call, validations so far, and where it writes. */
+export interface PipelineJoin {
+  deps: EngineDeps;
+  ctx: HandlerContext;
+  v: Violations;
+  namespace: string;
+  runId: string;
+  request: { completedTasks: PbTaskCompletion[] };
+}
+
+export function joinPipeline(join: PipelineJoin): Promise<PipelinedWrite>;
+export function joinPipeline(join: PipelineJoin, start: StartFields): Promise<{ answered: TaskRow } | PipelinedWrite>;
 export async function joinPipeline(
-  deps: EngineDeps,
-  ctx: HandlerContext,
-  v: Violations,
-  namespace: string,
-  runId: string,
-  request: { completedTasks: PbTaskCompletion[] },
+  { deps, ctx, v, namespace, runId, request }: PipelineJoin,
   start?: StartFields,
 ): Promise<{ answered: TaskRow } | PipelinedWrite> {
   const session = ctx.values.get(pipelinedAttemptsKey);

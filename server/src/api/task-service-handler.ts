@@ -41,7 +41,7 @@ export function taskServiceImpl(deps: EngineDeps): ServiceImpl<typeof TaskServic
       if (v.clean) v.derivedKey("address", taskAddress(req.name, input), req.address, 'name + ":" + the canonical hash of input');
       const fields = { name: req.name, address: req.address, sequence: req.sequence, input, maxAttempts: req.maxAttempts || 1 };
       // On a session, a later write may record this start with its own (pipelined-attempts.ts).
-      const write = await joinPipeline(deps, ctx, v, ns, lease.runId, req, { ...fields, attemptId: req.attemptId });
+      const write = await joinPipeline({ deps, ctx, v, namespace: ns, runId: lease.runId, request: req }, { ...fields, attemptId: req.attemptId });
       if ("answered" in write) return { task: taskToPb(write.answered) };
       return write.apply(async (completions, started) => {
         const recorded = await startTaskWith(deps, { namespace: ns, ...lease, ...fields, attemptId: req.attemptId || undefined, completions, started });

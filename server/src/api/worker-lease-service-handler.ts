@@ -127,7 +127,7 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       const lease = fenced(v, req.runId, req.leaseToken);
       const wait = parseWait(v, req);
       // On a session, the pipelined starts its completions name may be recorded with it (pipelined-attempts.ts).
-      const write = await joinPipeline(deps, ctx, v, ns, lease.runId, req);
+      const write = await joinPipeline({ deps, ctx, v, namespace: ns, runId: lease.runId, request: req });
       return write.apply(async (completions, started) => {
         const { result, started: recorded } = await suspendRunWith(deps, { namespace: ns, ...lease, wait: wait!, completions, started });
         return {
@@ -143,7 +143,7 @@ export function workerLeaseServiceImpl(deps: EngineDeps): ServiceImpl<typeof Wor
       const lease = fenced(v, req.runId, req.leaseToken);
       const output = v.payload("output", req.output);
       // On a session, the pipelined starts its completions name may be recorded with it (pipelined-attempts.ts).
-      const write = await joinPipeline(deps, ctx, v, ns, lease.runId, req);
+      const write = await joinPipeline({ deps, ctx, v, namespace: ns, runId: lease.runId, request: req });
       return write.apply(async (completions, started) => {
         const done = await completeRunWith(deps, { namespace: ns, ...lease, output, completions, started });
         return { answer: { run: runToPb(done.run) }, started: done.started };

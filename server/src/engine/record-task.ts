@@ -196,7 +196,7 @@ async function recordStartedTasks(
 /** After a write recorded started tasks: each counted as an attempt begun, and the run's history changed. */
 function startedRecorded(deps: EngineDeps, run: { namespace: string; runId: string }, started: number): void {
   if (started === 0) return;
-  for (let i = 0; i < started; i++) deps.metrics?.taskAttemptStarted();
+  deps.metrics?.taskAttemptStarted(started);
   publishHistoryChange(deps.notifier, run.namespace, run.runId);
 }
 

@@ -219,8 +219,8 @@ export class AikiMetrics {
     if (count > 0) safely(() => this.#runsPurged.inc({ origin }, count));
   }
 
-  taskAttemptStarted(): void {
-    safely(() => this.#taskAttempts.inc());
+  taskAttemptStarted(count = 1): void {
+    safely(() => this.#taskAttempts.inc(count));
   }
 
   taskAttemptFailed(willRetry: boolean): void {
